@@ -1,0 +1,42 @@
+# r1.cpp top-level entry points. Each target installs missing system packages, configures, builds, runs.
+#   make demo    the demo on its embedded default (see README)
+#   make test    every CI test (CTest labels `slow` and `gpu` are skipped, and the skip is reported)
+#   make build   configure + build only (Release)
+#   make test-all  also the `slow` tests;  make test-gpu  only the `gpu` tests (needs a CUDA LibTorch)
+BUILD ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+CMAKE_ARGS ?=
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
+
+.PHONY: all deps configure build test test-all test-gpu demo bench clean
+all: build
+
+deps:
+	@scripts/install-deps.sh --check 2>/dev/null || scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+
+configure: deps $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'slow|gpu'
+	@cd $(BUILD) && n=$$(ctest -N -L 'slow|gpu' | sed -n 's/^Total Tests: //p'); \
+	  [ "$${n:-0}" = 0 ] || echo "note: $$n test(s) labelled slow/gpu were not run (make test-all / make test-gpu)"
+
+test-all: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE gpu
+
+test-gpu: build
+	cd $(BUILD) && ctest --output-on-failure -L gpu
+
+demo: build
+	$(BUILD)/r1 model init --config recipes/models/tiny.json --out runs/demo/tiny-model --overwrite --seed 0
+	$(BUILD)/r1 model info runs/demo/tiny-model
+
+clean:
+	rm -rf $(BUILD)

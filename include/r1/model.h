@@ -1,0 +1,188 @@
+// The decoder-only transformer of the Llama / Qwen2 family, its Hugging Face config, and checkpoints in the
+// Hugging Face directory layout (config.json + model.safetensors, or shards + index; HF tensor names).
+//
+// Block (HF LlamaDecoderLayer / Qwen2DecoderLayer): x += o_proj(attn(RoPE(q), RoPE(k), v)) over RMSNorm(x);
+// x += down_proj(silu(gate_proj(h)) * up_proj(h)) with h = RMSNorm(x); then a final RMSNorm and the LM head
+// (tied to the embedding when tie_word_embeddings). Grouped-query attention: query head h reads kv head
+// h / (H / Hkv), as HF's repeat_kv. Qwen2 has q/k/v biases; Llama has biases on q/k/v/o iff attention_bias.
+// Departures from HF, each a config switch that HF does not have:
+//   1. position_embedding_type = "alibi" replaces RoPE with ALiBi biases (Press et al. 2022; slopes as
+//      BLOOM/MPT for any head count). transformers ignores this key: such a model loads there but is wrong.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace r1::model {
+
+enum class PositionEncoding { kRope, kAlibi };
+
+struct RopeScaling {
+  std::string rope_type = "default";  // "default" | "linear" | "llama3"
+  double factor = 1.0;
+  double low_freq_factor = 1.0;       // llama3 only
+  double high_freq_factor = 4.0;      // llama3 only
+  int64_t original_max_position_embeddings = 8192;  // llama3 only
+};
+
+// config.json, with the transformers key names. Defaults are transformers' for the model_type.
+struct ModelConfig {
+  std::string model_type = "llama";  // "llama" (LlamaForCausalLM) | "qwen2" (Qwen2ForCausalLM)
+  int64_t vocab_size = 32000;
+  int64_t hidden_size = 4096;
+  int64_t intermediate_size = 11008;
+  int64_t num_hidden_layers = 32;
+  int64_t num_attention_heads = 32;
+  int64_t num_key_value_heads = 32;  // == heads: multi-head; 1: multi-query
+  int64_t head_dim = 0;              // 0: hidden_size / num_attention_heads
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  int64_t max_position_embeddings = 2048;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // Llama: biases on q/k/v/o. Qwen2 ignores it (always q/k/v, never o).
+  bool mlp_bias = false;        // Llama only
+  double initializer_range = 0.02;
+  std::string torch_dtype = "float32";
+  std::optional<int64_t> bos_token_id;
+  std::vector<int64_t> eos_token_id;  // one or several
+  std::optional<int64_t> pad_token_id;
+  PositionEncoding position_embedding_type = PositionEncoding::kRope;
+
+  int64_t resolved_head_dim() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
+  bool qkv_bias() const { return model_type == "qwen2" || attention_bias; }
+  bool o_bias() const { return model_type == "llama" && attention_bias; }
+  std::string architecture() const { return model_type == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"; }
+
+  // Parses config.json text; `source` (a path) prefixes every error. Unknown keys are ignored, unsupported
+  // features (another model_type, hidden_act, rope type, sliding window) are errors that name them.
+  static ModelConfig parse(const std::string& json_text, const std::string& source);
+  static ModelConfig load(const std::filesystem::path& config_json);
+  std::string to_json() const;  // pretty-printed config.json text
+  void validate(const std::string& source) const;
+};
+
+// "float32"/"fp32"/"f32", "bfloat16"/"bf16", "float16"/"fp16"/"f16" -> dtype; r1::UsageError otherwise.
+at::ScalarType parse_dtype(const std::string& name);
+std::string dtype_name(at::ScalarType dtype);  // transformers' spelling: "float32", "bfloat16", "float16"
+
+// The tensors a checkpoint of `config` must hold: HF name -> shape, in module order.
+std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensors(const ModelConfig& config);
+
+// Preallocated keys and values for incremental decoding, owned by the caller (the generation engine).
+// Invariant: positions [0, length) of every row hold keys/values already computed; a forward with T new
+// tokens writes [length, length + T) and then advances length. Rows of a batch share `length`; left padding
+// and finished rows are expressed through the attention mask.
+struct KvCache {
+  std::vector<at::Tensor> key;    // per layer (B, Hkv, S_max, D)
+  std::vector<at::Tensor> value;  // per layer (B, Hkv, S_max, D)
+  int64_t length = 0;
+
+  static KvCache allocate(const ModelConfig& config, int64_t batch, int64_t max_length, at::ScalarType dtype,
+                          at::Device device);
+  int64_t capacity() const { return key.empty() ? 0 : key[0].size(2); }
+};
+
+struct ForwardArgs {
+  // (B, T) int64 positions for RoPE. Undefined: from attention_mask as cumsum - 1 (left padding), else
+  // cache length + arange(T).
+  at::Tensor positions;
+  // (B, S) with 1 for real tokens and 0 for padding, S = (cache ? cache->length : 0) + T. Undefined: all real.
+  at::Tensor attention_mask;
+  KvCache* cache = nullptr;
+};
+
+namespace detail {
+class DecoderStackImpl;  // src/model/layers.h
+class LinearImpl;
+}  // namespace detail
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  // Parameters are allocated uninitialised with `options` (dtype, device); call init_weights() for a new model.
+  explicit TransformerImpl(const ModelConfig& config, const at::TensorOptions& options = {});
+
+  // input_ids (B, T) int64 -> logits (B, T, V) in the parameters' dtype.
+  at::Tensor forward(const at::Tensor& input_ids, const ForwardArgs& args = {});
+  // input_ids (B, T) -> final-norm hidden states (B, T, C); logits() applies the LM head to any (..., C).
+  at::Tensor hidden_states(const at::Tensor& input_ids, const ForwardArgs& args = {});
+  at::Tensor logits(const at::Tensor& hidden);
+
+  // Weight init as HF Llama: Linear and Embedding weights ~ N(0, initializer_range), biases 0, norms 1,
+  // the padding row of the embedding 0. Uses the global torch generator (seed it for reproducibility).
+  void init_weights();
+
+  const ModelConfig& config() const { return config_; }
+  int64_t num_parameters() const;  // tied weights counted once
+
+ private:
+  ModelConfig config_;
+  std::shared_ptr<detail::DecoderStackImpl> model_;  // registered as "model"
+  std::shared_ptr<detail::LinearImpl> lm_head_;      // registered as "lm_head"; null when tied
+  at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies on the last device used; not a parameter
+  at::Tensor slopes_;    // (H) fp32 ALiBi slopes on the last device used; not a parameter
+};
+TORCH_MODULE(Transformer);
+
+// ---- checkpoints (Hugging Face model directories) -----------------------------------------------------
+
+struct LoadOptions {
+  std::optional<at::ScalarType> dtype;  // unset: float32 (training precision; use convert for storage)
+  at::Device device = at::kCPU;
+};
+
+// Loads config.json and the safetensors weights of `dir`. Every model tensor must be present with its exact
+// shape; unknown tensors are an error (RoPE inv_freq buffers and a tied lm_head.weight are skipped).
+Transformer load_pretrained(const std::filesystem::path& dir, const LoadOptions& options = {});
+
+struct SaveOptions {
+  std::optional<at::ScalarType> dtype;         // unset: the parameters' dtype
+  uint64_t max_shard_bytes = 5'000'000'000;    // transformers' default "5GB"; 0 = never shard
+  bool overwrite = false;                      // replace a model already in `dir`
+};
+
+// Writes config.json, model.safetensors (or shards + index) and, if absent, generation_config.json. Each file
+// is written atomically. Refuses a directory that already holds a model unless options.overwrite.
+void save_pretrained(TransformerImpl& model, const std::filesystem::path& dir, const SaveOptions& options = {});
+
+// (HF name, tensor) for every parameter, tied weights once: what save_pretrained writes.
+std::vector<std::pair<std::string, at::Tensor>> named_tensors(TransformerImpl& model);
+
+// True if `dir` holds config.json or weight files.
+bool directory_has_model(const std::filesystem::path& dir);
+
+struct ConvertOptions {
+  at::ScalarType dtype = at::kBFloat16;       // floating-point tensors are cast to this; integer ones kept
+  uint64_t max_shard_bytes = 5'000'000'000;
+  bool overwrite = false;                      // allow a non-empty `out`
+};
+
+// Re-stores the checkpoint in `in` as `out` in another dtype, tensor by tensor (no model is built, so any
+// extra tensors survive). config.json is copied with its dtype key changed and every other key kept; the
+// other files of `in` (tokenizer, generation config, ...) are copied. `out` must differ from `in`.
+void convert_checkpoint(const std::filesystem::path& in, const std::filesystem::path& out,
+                        const ConvertOptions& options);
+
+// What `r1 model info` prints, read from config.json and the safetensors headers only (no weights loaded).
+struct CheckpointSummary {
+  ModelConfig config;
+  int64_t parameters = 0;                  // elements of all stored tensors
+  int64_t embedding_parameters = 0;        // embed_tokens (+ lm_head when untied)
+  std::map<std::string, int64_t> dtypes;   // safetensors dtype -> number of tensors
+  uint64_t weight_bytes = 0;               // size of the weight files
+  size_t weight_files = 0;
+  std::vector<std::string> problems;       // tensors missing, unexpected or of the wrong shape for the config
+};
+CheckpointSummary summarize_checkpoint(const std::filesystem::path& dir);
+
+}  // namespace r1::model

@@ -1,0 +1,167 @@
+// Forward passes of the transformer blocks declared in layers.h: RMSNorm, RoPE, grouped-query attention
+// with an optional KV cache, SwiGLU MLP, and the RoPE / ALiBi tables. Follows HF modeling_llama.py
+// numerically: RMSNorm and softmax in fp32, cos/sin from fp32 positions x inv_freq.
+// Grouped-query attention folds the G = H / Hkv query heads of a kv head into the row dimension
+// ((B, Hkv, G*T, D) x (B, Hkv, D, S)) instead of materialising repeated K/V as HF's repeat_kv does.
+#include "model/layers.h"
+
+#include <ATen/ATen.h>
+#include <torch/types.h>
+
+#include <cmath>
+#include <limits>
+
+namespace r1::model::detail {
+
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const at::TensorOptions& options) {
+  weight = register_parameter("weight", torch::empty({out, in}, options));
+  if (with_bias) bias = register_parameter("bias", torch::empty({out}, options));
+}
+
+at::Tensor LinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t size, std::optional<int64_t> pad, const at::TensorOptions& options)
+    : padding_idx(pad.value_or(-1)) {
+  weight = register_parameter("weight", torch::empty({vocab, size}, options));
+}
+
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids, padding_idx); }
+
+RmsNormImpl::RmsNormImpl(int64_t size, double eps_, const at::TensorOptions& options) : eps(eps_) {
+  weight = register_parameter("weight", torch::empty({size}, options));
+}
+
+at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
+  at::Tensor h = x.to(at::kFloat);
+  h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * h.to(x.scalar_type());
+}
+
+AttentionImpl::AttentionImpl(const ModelConfig& c, const at::TensorOptions& options)
+    : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.resolved_head_dim()) {
+  q_proj = register_module("q_proj", Linear(c.hidden_size, heads_ * head_dim_, c.qkv_bias(), options));
+  k_proj = register_module("k_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias(), options));
+  v_proj = register_module("v_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias(), options));
+  o_proj = register_module("o_proj", Linear(heads_ * head_dim_, c.hidden_size, c.o_bias(), options));
+}
+
+namespace {
+at::Tensor rotate_half(const at::Tensor& x) {  // (..., D): [x1, x2] -> [-x2, x1]
+  auto halves = x.chunk(2, -1);
+  return at::cat({-halves[1], halves[0]}, -1);
+}
+// The most negative finite value of the score dtype: masked scores get it instead of -inf, so a fully masked
+// (padding) query row softmaxes to a uniform row rather than NaN, which would leak into later layers.
+double mask_value(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kHalf: return -65504.0;
+    case at::kBFloat16: return -3.3895313892515355e38;
+    case at::kDouble: return std::numeric_limits<double>::lowest();
+    default: return std::numeric_limits<float>::lowest();
+  }
+}
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  return x * cos + rotate_half(x) * sin;
+}
+}  // namespace
+
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer) {
+  const int64_t B = x.size(0), T = x.size(1), H = heads_, Hkv = kv_heads_, D = head_dim_, G = H / Hkv;
+  at::Tensor q = q_proj(x).view({B, T, H, D}).transpose(1, 2);    // (B, H, T, D)
+  at::Tensor k = k_proj(x).view({B, T, Hkv, D}).transpose(1, 2);  // (B, Hkv, T, D)
+  at::Tensor v = v_proj(x).view({B, T, Hkv, D}).transpose(1, 2);  // (B, Hkv, T, D)
+  if (ctx.cos.defined()) {
+    q = apply_rope(q, ctx.cos, ctx.sin);
+    k = apply_rope(k, ctx.cos, ctx.sin);
+  }
+  if (ctx.cache != nullptr) {
+    at::Tensor& ck = ctx.cache->key[layer];
+    at::Tensor& cv = ctx.cache->value[layer];
+    ck.narrow(2, ctx.past, T).copy_(k);
+    cv.narrow(2, ctx.past, T).copy_(v);
+    k = ck.narrow(2, 0, ctx.past + T);  // (B, Hkv, S, D)
+    v = cv.narrow(2, 0, ctx.past + T);  // (B, Hkv, S, D)
+  }
+  const int64_t S = k.size(2);
+  at::Tensor qg = q.reshape({B, Hkv, G * T, D});                                        // (B, Hkv, G*T, D)
+  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)) * (1.0 / std::sqrt(double(D)));  // (B, Hkv, G*T, S)
+  scores = scores.view({B, Hkv, G, T, S});
+  if (ctx.alibi.defined()) scores = scores + ctx.alibi;
+  if (ctx.allowed.defined())
+    scores = scores.masked_fill(ctx.allowed.logical_not(), mask_value(scores.scalar_type()));
+  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());  // (B, Hkv, G, T, S)
+  at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, S}), v);                    // (B, Hkv, G*T, D)
+  out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
+  return o_proj(out);
+}
+
+MlpImpl::MlpImpl(const ModelConfig& c, const at::TensorOptions& options) {
+  bool bias = c.model_type == "llama" && c.mlp_bias;
+  gate_proj = register_module("gate_proj", Linear(c.hidden_size, c.intermediate_size, bias, options));
+  up_proj = register_module("up_proj", Linear(c.hidden_size, c.intermediate_size, bias, options));
+  down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, bias, options));
+}
+
+at::Tensor MlpImpl::forward(const at::Tensor& x) { return down_proj(at::silu(gate_proj(x)) * up_proj(x)); }
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const at::TensorOptions& options) {
+  input_layernorm = register_module("input_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps, options));
+  self_attn = register_module("self_attn", Attention(c, options));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps, options));
+  mlp = register_module("mlp", Mlp(c, options));
+}
+
+at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer) {
+  at::Tensor h = x + self_attn(input_layernorm(x), ctx, layer);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+DecoderStackImpl::DecoderStackImpl(const ModelConfig& c, const at::TensorOptions& options) {
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, c.pad_token_id, options));
+  auto list = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    layers.push_back(DecoderLayer(c, options));
+    list->push_back(layers.back());
+  }
+  norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps, options));
+}
+
+at::Tensor rope_inverse_frequencies(const ModelConfig& c) {
+  const int64_t D = c.resolved_head_dim();
+  auto f32 = torch::TensorOptions().dtype(at::kFloat);
+  at::Tensor exponent = torch::arange(0, D, 2, torch::TensorOptions().dtype(at::kLong)).to(at::kFloat) / double(D);
+  at::Tensor inv_freq = 1.0 / torch::pow(torch::scalar_tensor(c.rope_theta, f32), exponent);  // (D/2)
+  const RopeScaling& s = c.rope_scaling;
+  if (s.rope_type == "linear") {
+    inv_freq = inv_freq / s.factor;
+  } else if (s.rope_type == "llama3") {  // HF _compute_llama3_parameters
+    const double old_len = double(s.original_max_position_embeddings);
+    const double low_wavelen = old_len / s.low_freq_factor, high_wavelen = old_len / s.high_freq_factor;
+    at::Tensor wavelen = 2 * M_PI / inv_freq;
+    at::Tensor scaled = torch::where(wavelen > low_wavelen, inv_freq / s.factor, inv_freq);
+    at::Tensor smooth = (old_len / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+    at::Tensor smoothed = (1 - smooth) * scaled / s.factor + smooth * scaled;
+    at::Tensor medium = (wavelen >= high_wavelen).logical_and(wavelen <= low_wavelen);
+    inv_freq = torch::where(medium, smoothed, scaled);
+  }
+  return inv_freq;
+}
+
+at::Tensor alibi_slopes(int64_t heads) {
+  auto slopes_for = [](int64_t n, int64_t start, int64_t step, int64_t count) {
+    double base = std::pow(2.0, -std::pow(2.0, -(std::log2(double(n)) - 3)));
+    std::vector<float> out;
+    for (int64_t i = 0; i < count; ++i) out.push_back(float(std::pow(base, double(start + i * step))));
+    return out;
+  };
+  int64_t closest = int64_t(1) << int64_t(std::floor(std::log2(double(heads))));
+  std::vector<float> slopes = slopes_for(closest, 1, 1, closest);
+  if (closest != heads) {
+    auto extra = slopes_for(2 * closest, 1, 2, std::min(closest, heads - closest));
+    slopes.insert(slopes.end(), extra.begin(), extra.end());
+  }
+  return torch::tensor(slopes, torch::TensorOptions().dtype(at::kFloat));
+}
+
+}  // namespace r1::model::detail

@@ -1,0 +1,100 @@
+// The transformer's building blocks as torch::nn modules whose parameter names are Hugging Face's
+// (RMSNorm "weight"; q/k/v/o_proj and gate/up/down_proj "weight"/"bias"; embed_tokens "weight").
+// Internal to src/model; the public API is include/r1/model.h. Parameters are created uninitialised;
+// TransformerImpl::init_weights() fills them.
+//   RMSNorm: y = w * x / sqrt(mean(x^2) + eps), computed in fp32 (HF LlamaRMSNorm).
+//   RoPE: HF's rotate_half convention, frequencies inv_freq_i = theta^(-2i/D) (+ linear / llama3 scaling).
+//   ALiBi: bias(h, i, j) = -slope_h * (i - j), slopes as in BLOOM/MPT (geometric, interleaved beyond 2^k).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "r1/model.h"
+
+namespace r1::model::detail {
+
+class LinearImpl : public torch::nn::Module {
+ public:
+  LinearImpl(int64_t in, int64_t out, bool bias, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x);  // (..., in) -> (..., out)
+  at::Tensor weight;                         // (out, in)
+  at::Tensor bias;                           // (out) or undefined
+};
+TORCH_MODULE(Linear);
+
+class RmsNormImpl : public torch::nn::Module {
+ public:
+  RmsNormImpl(int64_t size, double eps, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x);
+  at::Tensor weight;  // (C)
+  double eps;
+};
+TORCH_MODULE(RmsNorm);
+
+class EmbeddingImpl : public torch::nn::Module {
+ public:
+  EmbeddingImpl(int64_t vocab, int64_t size, std::optional<int64_t> padding_idx, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& ids);  // (B, T) -> (B, T, C); no gradient flows into the padding row
+  at::Tensor weight;                           // (V, C)
+  int64_t padding_idx;                         // -1: none
+};
+TORCH_MODULE(Embedding);
+
+// Everything a layer needs about positions and masking, computed once per forward.
+struct AttentionContext {
+  at::Tensor cos, sin;  // (B, 1, T, D) in the activation dtype (RoPE), or undefined (ALiBi)
+  at::Tensor allowed;   // (B, 1, 1, T, S) bool: may query t attend key s; undefined = everything allowed
+  at::Tensor alibi;     // (1, Hkv, G, T, S) additive bias (ALiBi), or undefined
+  KvCache* cache = nullptr;
+  int64_t past = 0;     // cache length before this forward
+};
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(const ModelConfig& config, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer);  // (B, T, C) -> (B, T, C)
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+
+ private:
+  int64_t heads_, kv_heads_, head_dim_;
+};
+TORCH_MODULE(Attention);
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  MlpImpl(const ModelConfig& config, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x);  // down(silu(gate(x)) * up(x))
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  DecoderLayerImpl(const ModelConfig& config, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer);
+  RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  Attention self_attn{nullptr};
+  Mlp mlp{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+// HF's LlamaModel / Qwen2Model: embed_tokens, layers.{i}, norm.
+class DecoderStackImpl : public torch::nn::Module {
+ public:
+  DecoderStackImpl(const ModelConfig& config, const at::TensorOptions& options);
+  Embedding embed_tokens{nullptr};
+  std::vector<DecoderLayer> layers;
+  RmsNorm norm{nullptr};
+};
+
+// inv_freq (D/2) in fp32 with the config's rope_scaling applied, computed as HF does.
+at::Tensor rope_inverse_frequencies(const ModelConfig& config);
+// ALiBi slopes (H) in fp32.
+at::Tensor alibi_slopes(int64_t heads);
+
+}  // namespace r1::model::detail

@@ -1,0 +1,121 @@
+// TransformerImpl: embedding -> decoder layers -> final norm -> LM head, with the per-forward position and
+// mask set-up (RoPE cos/sin or ALiBi biases, causal + padding mask, KV-cache offsets), HF weight init, and
+// KV-cache allocation. Blocks live in layers.cpp; loading and saving in checkpoint.cpp.
+#include <ATen/ATen.h>
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include <fmt/ranges.h>
+
+#include "model/layers.h"
+#include "r1/error.h"
+#include "r1/model.h"
+
+namespace r1::model {
+using detail::AttentionContext;
+
+KvCache KvCache::allocate(const ModelConfig& c, int64_t batch, int64_t max_length, at::ScalarType dtype,
+                          at::Device device) {
+  KvCache cache;
+  auto options = torch::TensorOptions().dtype(dtype).device(device);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    cache.key.push_back(torch::zeros({batch, c.num_key_value_heads, max_length, c.resolved_head_dim()}, options));
+    cache.value.push_back(torch::zeros({batch, c.num_key_value_heads, max_length, c.resolved_head_dim()}, options));
+  }
+  return cache;
+}
+
+TransformerImpl::TransformerImpl(const ModelConfig& config, const at::TensorOptions& options) : config_(config) {
+  config_.validate("model config");
+  model_ = register_module("model", std::make_shared<detail::DecoderStackImpl>(config_, options));
+  if (!config_.tie_word_embeddings)
+    lm_head_ = register_module("lm_head", std::make_shared<detail::LinearImpl>(config_.hidden_size, config_.vocab_size,
+                                                                              false, options));
+}
+
+at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardArgs& args) {
+  if (ids.dim() != 2) fail("forward: input_ids must be (B, T), got {} dims", ids.dim());
+  const int64_t B = ids.size(0), T = ids.size(1);
+  const at::Device device = ids.device();
+  KvCache* cache = args.cache;
+  const int64_t past = cache ? cache->length : 0, S = past + T;
+  if (cache != nullptr) {
+    if (int64_t(cache->key.size()) != config_.num_hidden_layers || cache->key[0].size(0) != B)
+      fail("forward: KV cache was allocated for batch {} and {} layers, called with batch {}",
+           cache->key.empty() ? 0 : cache->key[0].size(0), cache->key.size(), B);
+    if (S > cache->capacity()) fail("forward: KV cache holds {} positions, {} needed", cache->capacity(), S);
+  }
+  at::Tensor mask = args.attention_mask;
+  if (mask.defined() && (mask.dim() != 2 || mask.size(0) != B || mask.size(1) != S))
+    fail("forward: attention_mask must be (B={}, S={}), got [{}]", B, S, fmt::join(mask.sizes(), ", "));
+  auto long_opts = torch::TensorOptions().dtype(at::kLong).device(device);
+
+  AttentionContext ctx;
+  ctx.cache = cache;
+  ctx.past = past;
+  at::Tensor x = model_->embed_tokens(ids);  // (B, T, C)
+  const at::ScalarType act = x.scalar_type();
+  at::Tensor q_index = torch::arange(past, S, long_opts);  // (T) query positions in the key axis
+  at::Tensor k_index = torch::arange(0, S, long_opts);     // (S)
+
+  if (config_.position_embedding_type == PositionEncoding::kRope) {
+    at::Tensor positions = args.positions;
+    if (!positions.defined()) {
+      positions = mask.defined() ? (mask.to(at::kLong).cumsum(-1) - 1).clamp_min(0).narrow(1, past, T)  // (B, T)
+                                 : q_index.unsqueeze(0).expand({B, T});
+    } else if (positions.sizes() != ids.sizes()) {
+      fail("forward: positions must be (B, T) like input_ids, got [{}]", fmt::join(positions.sizes(), ", "));
+    }
+    if (!inv_freq_.defined() || inv_freq_.device() != device) inv_freq_ = detail::rope_inverse_frequencies(config_).to(device);
+    at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;  // (B, T, D/2)
+    at::Tensor emb = at::cat({freqs, freqs}, -1);                            // (B, T, D)
+    ctx.cos = emb.cos().to(act).unsqueeze(1);                                // (B, 1, T, D)
+    ctx.sin = emb.sin().to(act).unsqueeze(1);
+  } else {
+    const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads;
+    if (!slopes_.defined() || slopes_.device() != device) slopes_ = detail::alibi_slopes(H).to(device);
+    at::Tensor distance = (q_index.unsqueeze(1) - k_index.unsqueeze(0)).to(at::kFloat);  // (T, S)
+    ctx.alibi = (-slopes_.view({H, 1, 1}) * distance).to(act).view({1, Hkv, H / Hkv, T, S});
+  }
+  if (mask.defined() || T > 1) {
+    at::Tensor allowed = k_index.unsqueeze(0) <= q_index.unsqueeze(1);  // (T, S) causal
+    allowed = mask.defined() ? allowed.unsqueeze(0).logical_and(mask.to(at::kBool).unsqueeze(1))  // (B, T, S)
+                             : allowed.unsqueeze(0);                                                // (1, T, S)
+    ctx.allowed = allowed.view({allowed.size(0), 1, 1, T, S});
+  }
+  for (int64_t i = 0; i < int64_t(model_->layers.size()); ++i) x = model_->layers[i]->forward(x, ctx, i);
+  if (cache != nullptr) cache->length = S;
+  return model_->norm(x);
+}
+
+at::Tensor TransformerImpl::logits(const at::Tensor& hidden) {
+  return lm_head_ ? lm_head_->forward(hidden) : at::linear(hidden, model_->embed_tokens->weight);
+}
+
+at::Tensor TransformerImpl::forward(const at::Tensor& ids, const ForwardArgs& args) {
+  return logits(hidden_states(ids, args));
+}
+
+void TransformerImpl::init_weights() {
+  torch::NoGradGuard no_grad;
+  const double std = config_.initializer_range;
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* linear = module->as<detail::LinearImpl>()) {
+      linear->weight.normal_(0.0, std);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* embedding = module->as<detail::EmbeddingImpl>()) {
+      embedding->weight.normal_(0.0, std);
+      if (embedding->padding_idx >= 0) embedding->weight[embedding->padding_idx].zero_();
+    } else if (auto* norm = module->as<detail::RmsNormImpl>()) {
+      norm->weight.fill_(1.0);
+    }
+  }
+}
+
+int64_t TransformerImpl::num_parameters() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace r1::model

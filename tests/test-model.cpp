@@ -1,0 +1,282 @@
+// The transformer against golden logits from the independent reference (tests/reference/make-model-golden.py:
+// Qwen2 GQA+bias+tied, Llama-3 MQA+head_dim+llama3 RoPE scaling, ALiBi), and invariances: padding, KV cache,
+// MHA as the GQA special case, tied vs untied heads, init statistics, save/load round trips, bf16, and errors
+// for checkpoints that do not match their config.
+#include <torch/torch.h>
+
+#include "r1/error.h"
+#include "r1/model.h"
+#include "r1/safetensors.h"
+#include "test-helpers.h"
+
+namespace fs = std::filesystem;
+using r1::model::ForwardArgs;
+using r1::model::ModelConfig;
+using r1::model::Transformer;
+using r1::test::TempDir;
+
+namespace {
+
+fs::path golden_dir(const std::string& name) { return fs::path(R1_SOURCE_DIR) / "tests" / "golden" / name; }
+
+ModelConfig tiny_config(const std::string& extra = "") {
+  return ModelConfig::parse(R"({"model_type": "llama", "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64,
+      "initializer_range": 0.2, "pad_token_id": 0)" + extra + "}",
+                            "tiny");
+}
+
+Transformer random_model(const ModelConfig& c, uint64_t seed = 7) {
+  torch::manual_seed(seed);
+  Transformer m(c);
+  m->init_weights();
+  torch::NoGradGuard g;
+  for (auto& p : m->parameters()) p.add_(0.05 * torch::randn_like(p));  // non-trivial norms and biases too
+  return m;
+}
+
+double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+}  // namespace
+
+class GoldenLogits : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenLogits, MatchTheReferenceImplementation) {
+  torch::NoGradGuard no_grad;
+  fs::path dir = golden_dir(GetParam());
+  Transformer model = r1::model::load_pretrained(dir);
+  r1::safetensors::File golden(dir / "golden.safetensors");
+  at::Tensor ids = golden.get("input_ids"), mask = golden.get("attention_mask"), pos = golden.get("position_ids");
+  at::Tensor want = golden.get("logits");  // (B, T, V)
+  ForwardArgs args;
+  args.attention_mask = mask;
+  args.positions = pos;
+  at::Tensor got = model->forward(ids, args);
+  ASSERT_EQ(got.sizes(), want.sizes());
+  at::Tensor real = mask.to(at::kBool);  // padded positions carry no meaning
+  EXPECT_LE(max_diff(got.index({real}), want.index({real})), 1e-4);
+  // Positions derived from the mask by default (left padding) give the same result.
+  args.positions = at::Tensor();
+  EXPECT_LE(max_diff(model->forward(ids, args).index({real}), want.index({real})), 1e-4);
+  // bf16 weights and activations stay close (a smoke check of the reduced-precision path).
+  Transformer bf16 = r1::model::load_pretrained(dir, {.dtype = at::kBFloat16});
+  EXPECT_LE(max_diff(bf16->forward(ids, args).to(at::kFloat).index({real}), want.index({real})), 0.25);
+}
+
+INSTANTIATE_TEST_SUITE_P(Reference, GoldenLogits, ::testing::Values("qwen2-tiny", "llama-tiny", "llama-alibi-tiny"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+TEST(Model, LeftPaddedRowsMatchUnpaddedRows) {
+  for (const char* extra : {"", R"(, "position_embedding_type": "alibi")"}) {
+    torch::NoGradGuard g;
+    Transformer m = random_model(tiny_config(extra));
+    at::Tensor a = torch::randint(1, 50, {1, 6}), b = torch::randint(1, 50, {1, 4});
+    at::Tensor ids = torch::zeros({2, 6}, torch::kLong), mask = torch::zeros({2, 6}, torch::kLong);
+    ids[0] = a[0];
+    mask[0].fill_(1);
+    ids[1].narrow(0, 2, 4).copy_(b[0]);
+    mask[1].narrow(0, 2, 4).fill_(1);
+    at::Tensor batched = m->forward(ids, {.attention_mask = mask});
+    EXPECT_LE(max_diff(batched[0], m->forward(a)[0]), 1e-5) << extra;
+    EXPECT_LE(max_diff(batched[1].narrow(0, 2, 4), m->forward(b)[0]), 1e-5) << extra;
+    EXPECT_FALSE(batched.isnan().any().item<bool>()) << "padding rows must not produce NaN";
+  }
+}
+
+TEST(Model, KvCacheDecodeEqualsFullForward) {
+  for (const char* extra : {"", R"(, "position_embedding_type": "alibi")"}) {
+    torch::NoGradGuard g;
+    ModelConfig c = tiny_config(extra);
+    Transformer m = random_model(c);
+    at::Tensor ids = torch::randint(1, 50, {2, 10});
+    at::Tensor full = m->forward(ids);  // (2, 10, V)
+    auto cache = r1::model::KvCache::allocate(c, 2, 16, at::kFloat, at::kCPU);
+    at::Tensor prefill = m->forward(ids.narrow(1, 0, 6), {.cache = &cache});
+    EXPECT_EQ(cache.length, 6);
+    EXPECT_LE(max_diff(prefill, full.narrow(1, 0, 6)), 1e-5);
+    for (int64_t t = 6; t < 10; ++t) {
+      at::Tensor step = m->forward(ids.narrow(1, t, 1), {.cache = &cache});
+      EXPECT_LE(max_diff(step[0][0], full[0][t]), 1e-5) << extra << " t=" << t;
+      EXPECT_LE(max_diff(step[1][0], full[1][t]), 1e-5) << extra << " t=" << t;
+    }
+    R1_EXPECT_THROW_WITH(m->forward(torch::randint(1, 50, {2, 7}), {.cache = &cache}), r1::Error, "KV cache holds 16");
+  }
+}
+
+TEST(Model, LaterTokensDoNotChangeEarlierLogits) {
+  torch::NoGradGuard g;
+  Transformer m = random_model(tiny_config());
+  at::Tensor ids = torch::randint(1, 50, {1, 8});
+  at::Tensor before = m->forward(ids);
+  ids[0][7] = (ids[0][7].item<int64_t>() % 49) + 1;
+  at::Tensor after = m->forward(ids);
+  EXPECT_EQ(max_diff(before.narrow(1, 0, 7), after.narrow(1, 0, 7)), 0.0);
+  EXPECT_GT(max_diff(before[0][7], after[0][7]), 1e-4);
+}
+
+TEST(Model, MultiHeadIsTheGroupedQuerySpecialCase) {
+  // A GQA model (4 query heads, 2 kv heads) equals an MHA model whose k/v projections repeat each kv head
+  // for its query heads (h -> h / 2), as HF's repeat_kv.
+  torch::NoGradGuard g;
+  ModelConfig gqa_config = tiny_config();
+  Transformer gqa = random_model(gqa_config);
+  ModelConfig mha_config = gqa_config;
+  mha_config.num_key_value_heads = 4;
+  Transformer mha(mha_config);
+  auto src = gqa->named_parameters();
+  const int64_t D = gqa_config.resolved_head_dim();
+  for (auto& item : mha->named_parameters()) {
+    const at::Tensor& from = src[item.key()];
+    bool kv = item.key().find("k_proj") != std::string::npos || item.key().find("v_proj") != std::string::npos;
+    if (kv)  // (Hkv*D, C) -> (H*D, C): each kv head's D rows repeated for its 2 query heads
+      item.value().copy_(from.view({2, 1, D, -1}).expand({2, 2, D, from.size(-1)}).reshape(item.value().sizes()));
+    else
+      item.value().copy_(from);
+  }
+  at::Tensor ids = torch::randint(1, 50, {2, 7});
+  EXPECT_LE(max_diff(gqa->forward(ids), mha->forward(ids)), 1e-5);
+}
+
+TEST(Model, TiedAndUntiedHeads) {
+  torch::NoGradGuard g;
+  ModelConfig tied_config = tiny_config(R"(, "tie_word_embeddings": true)");
+  Transformer tied = random_model(tied_config);
+  auto names = tied->named_parameters().keys();
+  EXPECT_EQ(std::count(names.begin(), names.end(), "lm_head.weight"), 0);
+  ModelConfig untied_config = tied_config;
+  untied_config.tie_word_embeddings = false;
+  Transformer untied(untied_config);
+  auto src = tied->named_parameters();
+  for (auto& item : untied->named_parameters())
+    item.value().copy_(item.key() == "lm_head.weight" ? src["model.embed_tokens.weight"] : src[item.key()]);
+  at::Tensor ids = torch::randint(1, 50, {1, 5});
+  EXPECT_LE(max_diff(tied->forward(ids), untied->forward(ids)), 1e-6);
+  EXPECT_EQ(untied->num_parameters() - tied->num_parameters(), 50 * 32);
+  // In the tied model the embedding is the output projection: changing it changes the logits directly.
+  at::Tensor h = tied->hidden_states(ids);
+  tied->named_parameters()["model.embed_tokens.weight"][3].zero_();
+  EXPECT_EQ(tied->logits(h).select(-1, 3).abs().max().item<float>(), 0.0f);
+}
+
+TEST(Model, InitFollowsHuggingFaceLlama) {
+  ModelConfig c = tiny_config(R"(, "attention_bias": true, "initializer_range": 0.02, "vocab_size": 4000,
+                                  "hidden_size": 128, "intermediate_size": 256)");
+  torch::manual_seed(0);
+  Transformer m(c);
+  m->init_weights();
+  auto p = m->named_parameters();
+  at::Tensor embed = p["model.embed_tokens.weight"];
+  EXPECT_EQ(embed[0].abs().max().item<float>(), 0.0f);  // padding row
+  EXPECT_NEAR(embed.narrow(0, 1, 3999).std().item<double>(), 0.02, 0.001);
+  EXPECT_NEAR(p["model.layers.0.mlp.up_proj.weight"].std().item<double>(), 0.02, 0.001);
+  EXPECT_EQ(p["model.layers.0.self_attn.o_proj.bias"].abs().max().item<float>(), 0.0f);
+  EXPECT_TRUE(torch::equal(p["model.norm.weight"], torch::ones({128})));
+  // Same seed, same weights.
+  torch::manual_seed(0);
+  Transformer again(c);
+  again->init_weights();
+  EXPECT_TRUE(torch::equal(again->named_parameters()["model.layers.1.self_attn.q_proj.weight"],
+                           p["model.layers.1.self_attn.q_proj.weight"]));
+}
+
+TEST(Checkpoint, SaveLoadRoundTripIsBitExact) {
+  TempDir dir;
+  Transformer m = random_model(tiny_config(R"(, "tie_word_embeddings": false, "attention_bias": true)"));
+  r1::model::save_pretrained(*m, dir / "m");
+  for (const char* f : {"config.json", "model.safetensors", "generation_config.json"})
+    EXPECT_TRUE(fs::exists(dir / "m" / f)) << f;
+  Transformer loaded = r1::model::load_pretrained(dir / "m");
+  auto a = m->named_parameters(), b = loaded->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& item : a) EXPECT_TRUE(torch::equal(item.value(), b[item.key()])) << item.key();
+  EXPECT_EQ(loaded->config().to_json(), m->config().to_json());
+
+  // Sharded save loads the same weights.
+  r1::model::save_pretrained(*m, dir / "sharded", {.max_shard_bytes = 20000});
+  EXPECT_TRUE(fs::exists(dir / "sharded" / "model.safetensors.index.json"));
+  Transformer from_shards = r1::model::load_pretrained(dir / "sharded");
+  for (const auto& item : a) EXPECT_TRUE(torch::equal(item.value(), from_shards->named_parameters()[item.key()]));
+
+  // bf16 storage: half the bytes, config says so, loads back as the rounded values.
+  r1::model::save_pretrained(*m, dir / "bf16", {.dtype = at::kBFloat16});
+  EXPECT_EQ(ModelConfig::load(dir / "bf16" / "config.json").torch_dtype, "bfloat16");
+  Transformer half = r1::model::load_pretrained(dir / "bf16");
+  for (const auto& item : a)
+    EXPECT_TRUE(torch::equal(item.value().to(at::kBFloat16).to(at::kFloat), half->named_parameters()[item.key()]));
+}
+
+TEST(Checkpoint, RefusesToOverwriteWithoutPermission) {
+  TempDir dir;
+  Transformer m = random_model(tiny_config());
+  r1::model::save_pretrained(*m, dir / "m");
+  std::string before = r1::test::read_bytes(dir / "m" / "model.safetensors");
+  r1::test::write_bytes(dir / "m" / "generation_config.json", R"({"temperature": 0.6})");
+  Transformer other = random_model(tiny_config(), 99);
+  R1_EXPECT_THROW_WITH(r1::model::save_pretrained(*other, dir / "m"), r1::Error, "already holds a model", "--overwrite");
+  EXPECT_EQ(r1::test::read_bytes(dir / "m" / "model.safetensors"), before);
+  r1::model::save_pretrained(*other, dir / "m", {.overwrite = true});
+  EXPECT_NE(r1::test::read_bytes(dir / "m" / "model.safetensors"), before);
+  // The user's sampling defaults survive.
+  EXPECT_EQ(r1::test::read_bytes(dir / "m" / "generation_config.json"), R"({"temperature": 0.6})");
+}
+
+TEST(Checkpoint, MismatchedWeightsAreNamed) {
+  TempDir dir;
+  ModelConfig c = tiny_config(R"(, "tie_word_embeddings": false)");
+  Transformer m = random_model(c);
+  r1::model::save_pretrained(*m, dir / "m");
+  auto tensors = r1::model::named_tensors(*m);
+
+  auto save_with = [&](std::vector<std::pair<std::string, at::Tensor>> t) {
+    r1::safetensors::save(dir / "m" / "model.safetensors", t);
+  };
+  auto without = tensors;
+  without.erase(without.begin() + 3);
+  save_with(without);
+  R1_EXPECT_THROW_WITH(r1::model::load_pretrained(dir / "m"), r1::Error, "missing", tensors[3].first);
+
+  auto wrong_shape = tensors;
+  wrong_shape[1].second = torch::zeros({5});
+  save_with(wrong_shape);
+  R1_EXPECT_THROW_WITH(r1::model::load_pretrained(dir / "m"), r1::Error, tensors[1].first, "shape [5]", "[32]");
+
+  auto extra = tensors;
+  extra.emplace_back("model.layers.7.mlp.up_proj.weight", torch::zeros({2}));
+  save_with(extra);
+  R1_EXPECT_THROW_WITH(r1::model::load_pretrained(dir / "m"), r1::Error, "model.layers.7.mlp.up_proj.weight", "not used");
+
+  auto with_rope_table = tensors;  // old transformers stored these buffers; they are skipped
+  with_rope_table.emplace_back("model.layers.0.self_attn.rotary_emb.inv_freq", torch::zeros({4}));
+  save_with(with_rope_table);
+  EXPECT_NO_THROW(r1::model::load_pretrained(dir / "m"));
+
+  R1_EXPECT_THROW_WITH(r1::model::load_pretrained(dir / "nothing"), r1::Error, "no such directory");
+}
+
+TEST(Checkpoint, ConvertKeepsOtherFilesAndConfigKeys) {
+  TempDir dir;
+  Transformer m = random_model(tiny_config());
+  r1::model::save_pretrained(*m, dir / "in");
+  r1::test::write_bytes(dir / "in" / "tokenizer.json", "{\"model\": {}}");
+  auto raw = nlohmann::json::parse(r1::test::read_bytes(dir / "in" / "config.json"));
+  raw["custom_key"] = "kept";
+  r1::test::write_bytes(dir / "in" / "config.json", raw.dump());
+
+  r1::model::convert_checkpoint(dir / "in", dir / "out", {.dtype = at::kHalf});
+  auto out = nlohmann::json::parse(r1::test::read_bytes(dir / "out" / "config.json"));
+  EXPECT_EQ(out["torch_dtype"], "float16");
+  EXPECT_EQ(out["custom_key"], "kept");
+  EXPECT_EQ(r1::test::read_bytes(dir / "out" / "tokenizer.json"), "{\"model\": {}}");
+  auto summary = r1::model::summarize_checkpoint(dir / "out");
+  EXPECT_EQ(summary.dtypes.at("F16"), int64_t(r1::model::named_tensors(*m).size()));
+  EXPECT_TRUE(summary.problems.empty());
+  EXPECT_EQ(summary.parameters, m->num_parameters());
+  R1_EXPECT_THROW_WITH(r1::model::convert_checkpoint(dir / "in", dir / "out", {.dtype = at::kHalf}), r1::Error,
+                       "not empty", "--overwrite");
+  R1_EXPECT_THROW_WITH(r1::model::convert_checkpoint(dir / "in", dir / "in", {.dtype = at::kHalf}), r1::Error,
+                       "must differ");
+}

@@ -1,0 +1,21 @@
+// The CLI's command registry: each tools/r1/cmd-<verb>.cpp adds its subcommand to the CLI11 app and, when
+// it is the one parsed, stores what to run in Context::run. main() runs it after applying --threads,
+// --device and --seed, so commands see a configured runtime.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "r1/runtime.h"
+
+namespace r1::cli {
+
+struct Context {
+  RuntimeOptions runtime;
+  std::function<int()> run;  // set by the parsed subcommand; returns the exit status
+};
+
+void add_model_command(CLI::App& app, Context& ctx);
+
+}  // namespace r1::cli

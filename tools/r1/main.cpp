@@ -1,0 +1,81 @@
+// r1: one binary, one subcommand per pipeline stage. Parses the common options, configures the runtime
+// and runs the chosen subcommand. Exit status: 0 success, 1 runtime error, 2 usage error; errors are one
+// line on stderr ("r1: error: ..."), never a stack trace.
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "r1/error.h"
+#include "r1/runtime.h"
+#include "r1/version.h"
+
+namespace {
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+int report(const char* kind, const std::string& message, int status) {
+  fmt::print(stderr, "r1: {}: {}\n", kind, first_line(message));
+  return status;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  r1::bootstrap_process(argc, argv);
+  at::set_num_threads(r1::physical_core_count());
+
+  r1::cli::Context ctx;
+  CLI::App app{"r1 trains reasoning language models end to end: tokenizer, pretraining, SFT, DPO, GRPO,\n"
+               "rejection sampling, distillation, evaluation and serving, in one binary.",
+               "r1"};
+  app.set_version_flag("--version", [] { return fmt::format("r1 {}\n{}", R1_VERSION, r1::runtime_summary()); });
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_option("--threads", ctx.runtime.threads, "intra-op CPU threads (0 = one per physical core)")
+      ->check(CLI::Range(0, 1 << 16));
+  app.add_option("--device", ctx.runtime.device, "cpu, cuda or cuda:N")->default_val("cpu");
+  app.add_option("--seed", ctx.runtime.seed, "random seed for weights, sampling and data order")->default_val(42);
+  r1::cli::add_model_command(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::vector<std::string> rest = app.remaining();
+    if (app.get_subcommands().empty() && !rest.empty() && rest.front().rfind('-', 0) != 0) {
+      fmt::print(stderr, "r1: usage error: unknown command '{}' (see 'r1 --help')\n", rest.front());
+      return 2;
+    }
+    std::string where = "r1";
+    for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+      sub = sub->get_subcommands().front();
+      where += " " + sub->get_name();
+    }
+    fmt::print(stderr, "r1: usage error: {} (see '{} --help')\n", first_line(e.what()), where);
+    return 2;
+  }
+  try {
+    r1::configure_runtime(ctx.runtime);
+    if (!ctx.run) {
+      fmt::print(stderr, "r1: usage error: choose a subcommand (see 'r1 --help')\n");
+      return 2;
+    }
+    return ctx.run();
+  } catch (const r1::UsageError& e) {
+    return report("usage error", e.what(), 2);
+  } catch (const r1::Error& e) {
+    return report("error", e.what(), 1);
+  } catch (const c10::Error& e) {
+    return report("error", e.what_without_backtrace(), 1);
+  } catch (const std::exception& e) {
+    return report("error", e.what(), 1);
+  }
+}
