@@ -31,6 +31,11 @@ struct RuntimeOptions {
 // Applies thread count and seed, validates the device (UsageError if unknown or unavailable).
 void configure_runtime(const RuntimeOptions& options);
 
+// Kernel tiers used to decide whether OpenBLAS picked weaker kernels than the CPU supports:
+// 2 = AVX-512 (SkylakeX, Cooperlake, SapphireRapids), 1 = AVX2+FMA (Haswell, Zen, Skylake), 0 = older.
+int openblas_core_tier(const std::string& openblas_corename);
+int cpu_kernel_tier();  // the best tier this CPU runs
+
 // One line describing the compute back-end: LibTorch version, threads, BLAS and its kernels, CUDA.
 std::string runtime_summary();
 

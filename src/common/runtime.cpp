@@ -34,8 +34,10 @@ const char* openblas_corename() {
   return fn ? fn() : nullptr;
 }
 
-// Kernel tiers: 2 = AVX-512 (SkylakeX and newer), 1 = AVX2+FMA (Haswell, Zen), 0 = anything older.
-int tier_of_openblas_core(std::string name) {
+}  // namespace
+
+int openblas_core_tier(const std::string& corename) {
+  std::string name = corename;
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
   for (const char* n : {"skylakex", "cooperlake", "sapphirerapids"})
     if (name == n) return 2;
@@ -44,7 +46,7 @@ int tier_of_openblas_core(std::string name) {
   return 0;
 }
 
-int tier_of_cpu() {
+int cpu_kernel_tier() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -54,6 +56,8 @@ int tier_of_cpu() {
 #endif
   return 0;
 }
+
+namespace {
 
 int read_int_file(const std::string& path, int fallback) {
   std::ifstream in(path);
@@ -100,8 +104,8 @@ void bootstrap_process(int argc, char** argv) {
   }
   const char* core = openblas_corename();
   if (core != nullptr && std::getenv("OPENBLAS_CORETYPE") == nullptr) {
-    int want = tier_of_cpu();
-    if (tier_of_openblas_core(core) < want) {
+    int want = cpu_kernel_tier();
+    if (openblas_core_tier(core) < want) {
       setenv("OPENBLAS_CORETYPE", want == 2 ? "SkylakeX" : "Haswell", 1);
       changed = true;
     }
