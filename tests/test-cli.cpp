@@ -82,7 +82,8 @@ TEST(Cli, InitInfoConvertInfo) {
 
   auto info = run_r1("model info " + model);
   ASSERT_EQ(info.status, 0) << info.output;
-  for (const char* fragment : {"LlamaForCausalLM", "5.25 M", "grouped-query 2:1", "F32 x 38", "weights match config.json"})
+  for (const char* fragment :
+       {"LlamaForCausalLM", "5.25 M", "grouped-query 2:1", "F32 x 38", "weights match config.json"})
     EXPECT_NE(info.output.find(fragment), std::string::npos) << fragment << "\n" << info.output;
 
   // Never overwrite without --overwrite; the model is left as it was.

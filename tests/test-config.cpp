@@ -126,12 +126,14 @@ TEST(Config, ErrorsNameTheFileAndTheKey) {
   bad(R"({"model_type": "llama", "torch_dtype": "int8"})", {"torch_dtype", "int8"});
   bad(R"({"model_type": "llama", "vocab_size": 10, "eos_token_id": 10})", {"eos_token_id", "outside"});
   bad(R"({"model_type": "llama", "eos_token_id": "x"})", {"eos_token_id"});
-  R1_EXPECT_THROW_WITH(ModelConfig::load("/nonexistent/config.json"), r1::Error, "/nonexistent/config.json", "not found");
+  R1_EXPECT_THROW_WITH(ModelConfig::load("/nonexistent/config.json"), r1::Error, "/nonexistent/config.json",
+                       "not found");
 }
 
 TEST(Config, RopeInverseFrequencies) {
   ModelConfig c = ModelConfig::parse(R"({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4,
-                                         "rope_theta": 10000.0})", "x");
+                                         "rope_theta": 10000.0})",
+                                     "x");
   at::Tensor f = r1::model::detail::rope_inverse_frequencies(c);  // D = 16: theta^(-2i/16), i = 0..7
   ASSERT_EQ(f.numel(), 8);
   for (int i = 0; i < 8; ++i) EXPECT_NEAR(f[i].item<float>(), std::pow(10000.0, -2.0 * i / 16), 1e-7);

@@ -4,12 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
-#include <sys/wait.h>
 
 #include "test-paths.h"
 
@@ -63,16 +63,16 @@ inline CommandResult run_r1(const std::string& args) {
 }
 
 // Expects `statement` to throw an exception of `type` whose message contains every given fragment.
-#define R1_EXPECT_THROW_WITH(statement, type, ...)                                             \
-  do {                                                                                         \
-    try {                                                                                      \
-      statement;                                                                               \
-      ADD_FAILURE() << "expected " #type " from: " #statement;                                 \
-    } catch (const type& e) {                                                                  \
-      for (const std::string& fragment : std::initializer_list<std::string>{__VA_ARGS__})     \
-        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)                     \
-            << "message '" << e.what() << "' lacks '" << fragment << "'";                      \
-    }                                                                                          \
+#define R1_EXPECT_THROW_WITH(statement, type, ...)                                        \
+  do {                                                                                    \
+    try {                                                                                 \
+      statement;                                                                          \
+      ADD_FAILURE() << "expected " #type " from: " #statement;                            \
+    } catch (const type& e) {                                                             \
+      for (const std::string& fragment : std::initializer_list<std::string>{__VA_ARGS__}) \
+        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)                \
+            << "message '" << e.what() << "' lacks '" << fragment << "'";                 \
+    }                                                                                     \
   } while (0)
 
 }  // namespace r1::test

@@ -4,6 +4,8 @@
 // for checkpoints that do not match their config.
 #include <torch/torch.h>
 
+#include <thread>
+
 #include "r1/error.h"
 #include "r1/model.h"
 #include "r1/safetensors.h"
@@ -22,7 +24,8 @@ fs::path golden_dir(const std::string& name) { return fs::path(R1_SOURCE_DIR) / 
 ModelConfig tiny_config(const std::string& extra = "") {
   return ModelConfig::parse(R"({"model_type": "llama", "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
       "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64,
-      "initializer_range": 0.2, "pad_token_id": 0)" + extra + "}",
+      "initializer_range": 0.2, "pad_token_id": 0)" +
+                                extra + "}",
                             "tiny");
 }
 
@@ -216,7 +219,8 @@ TEST(Checkpoint, RefusesToOverwriteWithoutPermission) {
   std::string before = r1::test::read_bytes(dir / "m" / "model.safetensors");
   r1::test::write_bytes(dir / "m" / "generation_config.json", R"({"temperature": 0.6})");
   Transformer other = random_model(tiny_config(), 99);
-  R1_EXPECT_THROW_WITH(r1::model::save_pretrained(*other, dir / "m"), r1::Error, "already holds a model", "--overwrite");
+  R1_EXPECT_THROW_WITH(r1::model::save_pretrained(*other, dir / "m"), r1::Error, "already holds a model",
+                       "--overwrite");
   EXPECT_EQ(r1::test::read_bytes(dir / "m" / "model.safetensors"), before);
   r1::model::save_pretrained(*other, dir / "m", {.overwrite = true});
   EXPECT_NE(r1::test::read_bytes(dir / "m" / "model.safetensors"), before);
@@ -247,7 +251,8 @@ TEST(Checkpoint, MismatchedWeightsAreNamed) {
   auto extra = tensors;
   extra.emplace_back("model.layers.7.mlp.up_proj.weight", torch::zeros({2}));
   save_with(extra);
-  R1_EXPECT_THROW_WITH(r1::model::load_pretrained(dir / "m"), r1::Error, "model.layers.7.mlp.up_proj.weight", "not used");
+  R1_EXPECT_THROW_WITH(r1::model::load_pretrained(dir / "m"), r1::Error, "model.layers.7.mlp.up_proj.weight",
+                       "not used");
 
   auto with_rope_table = tensors;  // old transformers stored these buffers; they are skipped
   with_rope_table.emplace_back("model.layers.0.self_attn.rotary_emb.inv_freq", torch::zeros({4}));
@@ -279,4 +284,24 @@ TEST(Checkpoint, ConvertKeepsOtherFilesAndConfigKeys) {
                        "not empty", "--overwrite");
   R1_EXPECT_THROW_WITH(r1::model::convert_checkpoint(dir / "in", dir / "in", {.dtype = at::kHalf}), r1::Error,
                        "must differ");
+}
+
+TEST(Model, ConcurrentForwardsOnOneModelAgree) {
+  // The engine and the trainer share one model object: forward() must not mutate it.
+  Transformer m = random_model(tiny_config());
+  at::Tensor ids = torch::randint(1, 50, {2, 9});
+  at::Tensor want;
+  {
+    torch::NoGradGuard g;
+    want = m->forward(ids);
+  }
+  std::vector<at::Tensor> got(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      torch::NoGradGuard g;
+      for (int k = 0; k < 5; ++k) got[i] = m->forward(ids);
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_TRUE(torch::equal(g, want));
 }

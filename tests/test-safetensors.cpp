@@ -78,7 +78,8 @@ TEST(Safetensors, ViewOutlivesTheFileObject) {
 TEST(Safetensors, ReadsAnUnalignedFileByCopying) {
   // Writers need not pad the header; a 3-byte-offset F32 tensor must still read correctly.
   TempDir dir;
-  std::string header = R"({"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},"b":{"dtype":"F32","shape":[2],"data_offsets":[3,11]}})";
+  std::string header =
+      R"({"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},"b":{"dtype":"F32","shape":[2],"data_offsets":[3,11]}})";
   uint64_t n = header.size();
   std::string bytes(reinterpret_cast<const char*>(&n), 8);
   bytes += header;
@@ -97,7 +98,7 @@ TEST(Safetensors, ShardedRoundTripAndIndex) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (int i = 0; i < 7; ++i) tensors.emplace_back(fmt::format("w{}", i), sample(at::kBFloat16, {16, 32}));
   auto files = st::save_sharded(dir.path(), tensors, /*max_shard_bytes=*/2 * 16 * 32 * 2);  // 2 tensors per shard
-  ASSERT_EQ(files.size(), 5u);  // 4 shards + index
+  ASSERT_EQ(files.size(), 5u);                                                              // 4 shards + index
   EXPECT_TRUE(std::filesystem::exists(dir / "model-00001-of-00004.safetensors"));
   EXPECT_TRUE(std::filesystem::exists(dir / "model-00004-of-00004.safetensors"));
   auto index = nlohmann::json::parse(r1::test::read_bytes(dir / "model.safetensors.index.json"));
@@ -161,21 +162,25 @@ TEST_F(MalformedSafetensors, HugeHeaderLength) {
 TEST_F(MalformedSafetensors, BadHeaders) {
   expect_rejected(with_header("[1,2]", ""), "does not start with '{'");
   expect_rejected(with_header("{\"a\": ", ""), "not valid JSON");
-  expect_rejected(with_header(R"({"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", "abcd"), "unknown dtype 'F33'");
+  expect_rejected(with_header(R"({"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", "abcd"),
+                  "unknown dtype 'F33'");
   expect_rejected(with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "abcd"), "needs 8 bytes");
   expect_rejected(with_header(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", "abcd"), "shape");
   expect_rejected(with_header(R"({"a":{"dtype":"F32","shape":[1]}})", "abcd"), "data_offsets");
   expect_rejected(with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", "abcdefgh"), "gap");
-  expect_rejected(with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
-                              "abcd"),
-                  "overlaps");
+  expect_rejected(
+      with_header(
+          R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+          "abcd"),
+      "overlaps");
   expect_rejected(with_header(R"({"__metadata__":{"format":1}})", ""), "metadata value");
 }
 
 TEST_F(MalformedSafetensors, MissingTensorAndUnsupportedDtypeAreNamed) {
   st::File file(dir_ / "good.safetensors");
   R1_EXPECT_THROW_WITH(file.view("nope"), r1::Error, "good.safetensors", "'nope'");
-  r1::test::write_bytes(dir_ / "u16.safetensors", with_header(R"({"a":{"dtype":"U16","shape":[2],"data_offsets":[0,4]}})", "abcd"));
+  r1::test::write_bytes(dir_ / "u16.safetensors",
+                        with_header(R"({"a":{"dtype":"U16","shape":[2],"data_offsets":[0,4]}})", "abcd"));
   st::File u16(dir_ / "u16.safetensors");  // a valid file: only reading the tensor into torch fails
   R1_EXPECT_THROW_WITH(u16.view("a"), r1::Error, "u16.safetensors", "U16");
 }

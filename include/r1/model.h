@@ -30,8 +30,8 @@ enum class PositionEncoding { kRope, kAlibi };
 struct RopeScaling {
   std::string rope_type = "default";  // "default" | "linear" | "llama3"
   double factor = 1.0;
-  double low_freq_factor = 1.0;       // llama3 only
-  double high_freq_factor = 4.0;      // llama3 only
+  double low_freq_factor = 1.0;                     // llama3 only
+  double high_freq_factor = 4.0;                    // llama3 only
   int64_t original_max_position_embeddings = 8192;  // llama3 only
 };
 
@@ -129,8 +129,8 @@ class TransformerImpl : public torch::nn::Module {
   ModelConfig config_;
   std::shared_ptr<detail::DecoderStackImpl> model_;  // registered as "model"
   std::shared_ptr<detail::LinearImpl> lm_head_;      // registered as "lm_head"; null when tied
-  at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies on the last device used; not a parameter
-  at::Tensor slopes_;    // (H) fp32 ALiBi slopes on the last device used; not a parameter
+  at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies (construction device); not a parameter, never written after
+  at::Tensor slopes_;    // (H) fp32 ALiBi slopes (construction device); not a parameter, never written after
 };
 TORCH_MODULE(Transformer);
 
@@ -146,9 +146,9 @@ struct LoadOptions {
 Transformer load_pretrained(const std::filesystem::path& dir, const LoadOptions& options = {});
 
 struct SaveOptions {
-  std::optional<at::ScalarType> dtype;         // unset: the parameters' dtype
-  uint64_t max_shard_bytes = 5'000'000'000;    // transformers' default "5GB"; 0 = never shard
-  bool overwrite = false;                      // replace a model already in `dir`
+  std::optional<at::ScalarType> dtype;       // unset: the parameters' dtype
+  uint64_t max_shard_bytes = 5'000'000'000;  // transformers' default "5GB"; 0 = never shard
+  bool overwrite = false;                    // replace a model already in `dir`
 };
 
 // Writes config.json, model.safetensors (or shards + index) and, if absent, generation_config.json. Each file
@@ -162,9 +162,9 @@ std::vector<std::pair<std::string, at::Tensor>> named_tensors(TransformerImpl& m
 bool directory_has_model(const std::filesystem::path& dir);
 
 struct ConvertOptions {
-  at::ScalarType dtype = at::kBFloat16;       // floating-point tensors are cast to this; integer ones kept
+  at::ScalarType dtype = at::kBFloat16;  // floating-point tensors are cast to this; integer ones kept
   uint64_t max_shard_bytes = 5'000'000'000;
-  bool overwrite = false;                      // allow a non-empty `out`
+  bool overwrite = false;  // allow a non-empty `out`
 };
 
 // Re-stores the checkpoint in `in` as `out` in another dtype, tensor by tensor (no model is built, so any
@@ -176,12 +176,12 @@ void convert_checkpoint(const std::filesystem::path& in, const std::filesystem::
 // What `r1 model info` prints, read from config.json and the safetensors headers only (no weights loaded).
 struct CheckpointSummary {
   ModelConfig config;
-  int64_t parameters = 0;                  // elements of all stored tensors
-  int64_t embedding_parameters = 0;        // embed_tokens (+ lm_head when untied)
-  std::map<std::string, int64_t> dtypes;   // safetensors dtype -> number of tensors
-  uint64_t weight_bytes = 0;               // size of the weight files
+  int64_t parameters = 0;                 // elements of all stored tensors
+  int64_t embedding_parameters = 0;       // embed_tokens (+ lm_head when untied)
+  std::map<std::string, int64_t> dtypes;  // safetensors dtype -> number of tensors
+  uint64_t weight_bytes = 0;              // size of the weight files
   size_t weight_files = 0;
-  std::vector<std::string> problems;       // tensors missing, unexpected or of the wrong shape for the config
+  std::vector<std::string> problems;  // tensors missing, unexpected or of the wrong shape for the config
 };
 CheckpointSummary summarize_checkpoint(const std::filesystem::path& dir);
 

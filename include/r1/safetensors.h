@@ -22,9 +22,9 @@ namespace r1::safetensors {
 
 struct TensorInfo {
   std::string name;
-  std::string dtype;           // safetensors spelling: "F32", "BF16", "F16", "I64", ...
+  std::string dtype;  // safetensors spelling: "F32", "BF16", "F16", "I64", ...
   std::vector<int64_t> shape;
-  uint64_t begin = 0;          // byte offsets into the data section, [begin, end)
+  uint64_t begin = 0;  // byte offsets into the data section, [begin, end)
   uint64_t end = 0;
 };
 

@@ -49,8 +49,8 @@ int openblas_core_tier(const std::string& corename) {
 int cpu_kernel_tier() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq"))
     return 2;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
 #endif
@@ -91,8 +91,8 @@ void preinit_environment(int, char** argv, char** envp) {
 
 }  // namespace
 
-__attribute__((section(".preinit_array"), used)) static void (*const r1_preinit_entry)(int, char**, char**) =
-    preinit_environment;
+__attribute__((section(".preinit_array"), used)) static void (*const r1_preinit_entry)(int, char**,
+                                                                                       char**) = preinit_environment;
 
 void bootstrap_process(int argc, char** argv) {
   (void)argc;
@@ -159,9 +159,9 @@ std::string runtime_summary() {
   std::string blas = core ? fmt::format("OpenBLAS ({} kernels)", core) : "not OpenBLAS (fp32 matmuls may be slow)";
   std::string cuda = torch::cuda::is_available() ? fmt::format("{} GPU(s)", torch::cuda::device_count()) : "none";
   const char* wait = std::getenv("OMP_WAIT_POLICY");
-  return fmt::format("LibTorch {}, {} intra-op thread(s) on {} physical core(s), BLAS: {}, OMP_WAIT_POLICY={}, CUDA: {}",
-                     TORCH_VERSION, at::get_num_threads(), physical_core_count(), blas, wait ? wait : "(unset)",
-                     cuda);
+  return fmt::format(
+      "LibTorch {}, {} intra-op thread(s) on {} physical core(s), BLAS: {}, OMP_WAIT_POLICY={}, CUDA: {}",
+      TORCH_VERSION, at::get_num_threads(), physical_core_count(), blas, wait ? wait : "(unset)", cuda);
 }
 
 }  // namespace r1

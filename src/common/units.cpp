@@ -17,8 +17,8 @@ uint64_t parse_byte_size(const std::string& text, const std::string& option) {
   std::string number = text.substr(0, pos), unit = text.substr(pos);
   for (auto& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   static const std::pair<const char*, double> kUnits[] = {
-      {"", 1},      {"B", 1},       {"KB", 1e3},          {"MB", 1e6},          {"GB", 1e9},          {"TB", 1e12},
-      {"KIB", 1024.0}, {"MIB", 1048576.0}, {"GIB", 1073741824.0}, {"TIB", 1099511627776.0}};
+      {"", 1},      {"B", 1},        {"KB", 1e3},        {"MB", 1e6},           {"GB", 1e9},
+      {"TB", 1e12}, {"KIB", 1024.0}, {"MIB", 1048576.0}, {"GIB", 1073741824.0}, {"TIB", 1099511627776.0}};
   double value = 0;
   try {
     size_t used = 0;

@@ -62,7 +62,8 @@ std::vector<std::string> check_tensors(const safetensors::TensorCollection& tens
       problems.push_back(fmt::format("tensor '{}' is stored as {}, expected a floating-point dtype", name, info.dtype));
   }
   if (!missing.empty())
-    problems.push_back(fmt::format("{} tensor(s) expected by config.json are missing: {}", missing.size(), list_some(missing)));
+    problems.push_back(
+        fmt::format("{} tensor(s) expected by config.json are missing: {}", missing.size(), list_some(missing)));
   std::vector<std::string> unexpected;
   for (const auto& name : tensors.names())
     if (!expected_names.count(name) && !ignorable_tensor(name, config)) unexpected.push_back(name);
@@ -115,8 +116,10 @@ void save_pretrained(TransformerImpl& model, const fs::path& dir, const SaveOpti
   if (!fs::exists(dir / "generation_config.json")) {  // never replace the user's sampling defaults
     json gen = {{"_from_model_config", true}};
     if (config.bos_token_id) gen["bos_token_id"] = *config.bos_token_id;
-    if (config.eos_token_id.size() == 1) gen["eos_token_id"] = config.eos_token_id[0];
-    else if (!config.eos_token_id.empty()) gen["eos_token_id"] = config.eos_token_id;
+    if (config.eos_token_id.size() == 1)
+      gen["eos_token_id"] = config.eos_token_id[0];
+    else if (!config.eos_token_id.empty())
+      gen["eos_token_id"] = config.eos_token_id;
     if (config.pad_token_id) gen["pad_token_id"] = *config.pad_token_id;
     write_file_atomic(dir / "generation_config.json", gen.dump(2) + "\n");
   }

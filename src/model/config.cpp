@@ -90,9 +90,12 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
   std::string type;
   r.get("model_type", type);
   if (type.empty()) {
-    if (arch == "LlamaForCausalLM") type = "llama";
-    else if (arch == "Qwen2ForCausalLM") type = "qwen2";
-    else if (arch.empty()) fail("{}: neither \"model_type\" nor \"architectures\" is given", source);
+    if (arch == "LlamaForCausalLM")
+      type = "llama";
+    else if (arch == "Qwen2ForCausalLM")
+      type = "qwen2";
+    else if (arch.empty())
+      fail("{}: neither \"model_type\" nor \"architectures\" is given", source);
   }
   if (type != "llama" && type != "qwen2")
     fail("{}: model_type '{}' is not supported (supported: llama, qwen2)", source, type.empty() ? arch : type);
@@ -122,10 +125,12 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
   r.get("pad_token_id", c.pad_token_id);
   if (r.has("eos_token_id")) {
     const json& e = j["eos_token_id"];
-    if (e.is_number_integer()) c.eos_token_id = {e.get<int64_t>()};
+    if (e.is_number_integer())
+      c.eos_token_id = {e.get<int64_t>()};
     else if (e.is_array() && std::all_of(e.begin(), e.end(), [](const json& x) { return x.is_number_integer(); }))
       c.eos_token_id = e.get<std::vector<int64_t>>();
-    else r.wrong("eos_token_id", "an integer or a list of integers");
+    else
+      r.wrong("eos_token_id", "an integer or a list of integers");
   }
   std::string act = "silu";
   r.get("hidden_act", act);
@@ -135,8 +140,10 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
   if (sliding) fail("{}: use_sliding_window=true is not supported (sliding-window attention)", source);
   std::string pos = "rope";
   r.get("position_embedding_type", pos);
-  if (pos == "alibi") c.position_embedding_type = PositionEncoding::kAlibi;
-  else if (pos != "rope") fail("{}: position_embedding_type '{}' is not supported (rope, alibi)", source, pos);
+  if (pos == "alibi")
+    c.position_embedding_type = PositionEncoding::kAlibi;
+  else if (pos != "rope")
+    fail("{}: position_embedding_type '{}' is not supported (rope, alibi)", source, pos);
 
   if (r.has("rope_scaling")) {
     const json& s = j["rope_scaling"];
@@ -195,7 +202,8 @@ void ModelConfig::validate(const std::string& source) const {
     fail("{}: torch_dtype '{}' is not supported (float32, bfloat16, float16)", source, torch_dtype);
   }
   auto token = [&](const char* key, int64_t id) {
-    if (id < 0 || id >= vocab_size) fail("{}: \"{}\" {} is outside the vocabulary [0, {})", source, key, id, vocab_size);
+    if (id < 0 || id >= vocab_size)
+      fail("{}: \"{}\" {} is outside the vocabulary [0, {})", source, key, id, vocab_size);
   };
   if (bos_token_id) token("bos_token_id", *bos_token_id);
   if (pad_token_id) token("pad_token_id", *pad_token_id);
@@ -238,9 +246,12 @@ std::string ModelConfig::to_json() const {
   j["torch_dtype"] = torch_dtype;
   j["use_cache"] = true;
   j["bos_token_id"] = bos_token_id ? json(*bos_token_id) : json(nullptr);
-  if (eos_token_id.size() == 1) j["eos_token_id"] = eos_token_id[0];
-  else if (eos_token_id.empty()) j["eos_token_id"] = nullptr;
-  else j["eos_token_id"] = eos_token_id;
+  if (eos_token_id.size() == 1)
+    j["eos_token_id"] = eos_token_id[0];
+  else if (eos_token_id.empty())
+    j["eos_token_id"] = nullptr;
+  else
+    j["eos_token_id"] = eos_token_id;
   if (pad_token_id) j["pad_token_id"] = *pad_token_id;
   if (position_embedding_type == PositionEncoding::kAlibi) j["position_embedding_type"] = "alibi";
   return j.dump(2) + "\n";
@@ -255,10 +266,14 @@ at::ScalarType parse_dtype(const std::string& name) {
 
 std::string dtype_name(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kFloat: return "float32";
-    case at::kBFloat16: return "bfloat16";
-    case at::kHalf: return "float16";
-    default: fail("dtype {} is not a model dtype (float32, bfloat16, float16)", c10::toString(dtype));
+    case at::kFloat:
+      return "float32";
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kHalf:
+      return "float16";
+    default:
+      fail("dtype {} is not a model dtype (float32, bfloat16, float16)", c10::toString(dtype));
   }
 }
 

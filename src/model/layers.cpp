@@ -54,10 +54,14 @@ at::Tensor rotate_half(const at::Tensor& x) {  // (..., D): [x1, x2] -> [-x2, x1
 // (padding) query row softmaxes to a uniform row rather than NaN, which would leak into later layers.
 double mask_value(at::ScalarType dtype) {
   switch (dtype) {
-    case at::kHalf: return -65504.0;
-    case at::kBFloat16: return -3.3895313892515355e38;
-    case at::kDouble: return std::numeric_limits<double>::lowest();
-    default: return std::numeric_limits<float>::lowest();
+    case at::kHalf:
+      return -65504.0;
+    case at::kBFloat16:
+      return -3.3895313892515355e38;
+    case at::kDouble:
+      return std::numeric_limits<double>::lowest();
+    default:
+      return std::numeric_limits<float>::lowest();
   }
 }
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
@@ -83,14 +87,13 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
     v = cv.narrow(2, 0, ctx.past + T);  // (B, Hkv, S, D)
   }
   const int64_t S = k.size(2);
-  at::Tensor qg = q.reshape({B, Hkv, G * T, D});                                        // (B, Hkv, G*T, D)
+  at::Tensor qg = q.reshape({B, Hkv, G * T, D});                                           // (B, Hkv, G*T, D)
   at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)) * (1.0 / std::sqrt(double(D)));  // (B, Hkv, G*T, S)
   scores = scores.view({B, Hkv, G, T, S});
   if (ctx.alibi.defined()) scores = scores + ctx.alibi;
-  if (ctx.allowed.defined())
-    scores = scores.masked_fill(ctx.allowed.logical_not(), mask_value(scores.scalar_type()));
+  if (ctx.allowed.defined()) scores = scores.masked_fill(ctx.allowed.logical_not(), mask_value(scores.scalar_type()));
   at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());  // (B, Hkv, G, T, S)
-  at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, S}), v);                    // (B, Hkv, G*T, D)
+  at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, S}), v);              // (B, Hkv, G*T, D)
   out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
   return o_proj(out);
 }

@@ -22,8 +22,8 @@ class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool bias, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x);  // (..., in) -> (..., out)
-  at::Tensor weight;                         // (out, in)
-  at::Tensor bias;                           // (out) or undefined
+  at::Tensor weight;                        // (out, in)
+  at::Tensor bias;                          // (out) or undefined
 };
 TORCH_MODULE(Linear);
 
@@ -40,8 +40,8 @@ class EmbeddingImpl : public torch::nn::Module {
  public:
   EmbeddingImpl(int64_t vocab, int64_t size, std::optional<int64_t> padding_idx, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& ids);  // (B, T) -> (B, T, C); no gradient flows into the padding row
-  at::Tensor weight;                           // (V, C)
-  int64_t padding_idx;                         // -1: none
+  at::Tensor weight;                          // (V, C)
+  int64_t padding_idx;                        // -1: none
 };
 TORCH_MODULE(Embedding);
 
@@ -51,7 +51,7 @@ struct AttentionContext {
   at::Tensor allowed;   // (B, 1, 1, T, S) bool: may query t attend key s; undefined = everything allowed
   at::Tensor alibi;     // (1, Hkv, G, T, S) additive bias (ALiBi), or undefined
   KvCache* cache = nullptr;
-  int64_t past = 0;     // cache length before this forward
+  int64_t past = 0;  // cache length before this forward
 };
 
 class AttentionImpl : public torch::nn::Module {

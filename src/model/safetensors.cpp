@@ -25,7 +25,8 @@ namespace r1::safetensors {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-static_assert(std::endian::native == std::endian::little, "safetensors is little-endian; r1 assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "safetensors is little-endian; r1 assumes a little-endian host");
 
 namespace {
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
@@ -36,11 +37,20 @@ struct DTypeEntry {
   at::ScalarType torch;  // Undefined when LibTorch has no equivalent
 };
 constexpr DTypeEntry kDTypes[] = {
-    {"F64", 8, at::kDouble},  {"F32", 4, at::kFloat},       {"F16", 2, at::kHalf},
-    {"BF16", 2, at::kBFloat16}, {"I64", 8, at::kLong},      {"I32", 4, at::kInt},
-    {"I16", 2, at::kShort},   {"I8", 1, at::kChar},         {"U8", 1, at::kByte},
-    {"BOOL", 1, at::kBool},   {"U16", 2, at::ScalarType::Undefined}, {"U32", 4, at::ScalarType::Undefined},
-    {"U64", 8, at::ScalarType::Undefined}, {"F8_E4M3", 1, at::ScalarType::Undefined},
+    {"F64", 8, at::kDouble},
+    {"F32", 4, at::kFloat},
+    {"F16", 2, at::kHalf},
+    {"BF16", 2, at::kBFloat16},
+    {"I64", 8, at::kLong},
+    {"I32", 4, at::kInt},
+    {"I16", 2, at::kShort},
+    {"I8", 1, at::kChar},
+    {"U8", 1, at::kByte},
+    {"BOOL", 1, at::kBool},
+    {"U16", 2, at::ScalarType::Undefined},
+    {"U32", 4, at::ScalarType::Undefined},
+    {"U64", 8, at::ScalarType::Undefined},
+    {"F8_E4M3", 1, at::ScalarType::Undefined},
     {"F8_E5M2", 1, at::ScalarType::Undefined},
 };
 
@@ -76,7 +86,7 @@ struct File::Mapping {
   fs::path path;
   const uint8_t* base = nullptr;  // whole file
   uint64_t size = 0;
-  uint64_t data_start = 0;        // 8 + N
+  uint64_t data_start = 0;  // 8 + N
   std::vector<TensorInfo> tensors;
   std::map<std::string, size_t> by_name;
   std::map<std::string, std::string> metadata;
@@ -103,7 +113,8 @@ TensorInfo parse_entry(const fs::path& path, const std::string& name, const json
   if (shape == entry.end() || !shape->is_array()) bad(path, fmt::format("tensor '{}' has no \"shape\" array", name));
   uint64_t numel = 1;
   for (const auto& d : *shape) {
-    if (!d.is_number_unsigned()) bad(path, fmt::format("tensor '{}' has a shape entry that is not a non-negative integer", name));
+    if (!d.is_number_unsigned())
+      bad(path, fmt::format("tensor '{}' has a shape entry that is not a non-negative integer", name));
     uint64_t v = d.get<uint64_t>();
     if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
         (v != 0 && numel > std::numeric_limits<uint64_t>::max() / v))
@@ -224,7 +235,8 @@ at::Tensor File::view(const std::string& name) const {
     return out;
   }
   auto keep = map_;
-  return torch::from_blob(const_cast<uint8_t*>(p), info->shape, [keep](void*) mutable { keep.reset(); }, options);
+  return torch::from_blob(
+      const_cast<uint8_t*>(p), info->shape, [keep](void*) mutable { keep.reset(); }, options);
 }
 
 at::Tensor File::get(const std::string& name) const { return view(name).clone(); }
@@ -299,9 +311,10 @@ std::vector<fs::path> save_sharded(const fs::path& dir, const std::vector<std::p
   std::set<fs::path> keep(written.begin(), written.end());
   for (const auto& entry : fs::directory_iterator(dir)) {
     std::string name = entry.path().filename().string();
-    bool weight_file = name == "model.safetensors" || name == "model.safetensors.index.json" ||
-                       (name.rfind("model-", 0) == 0 && name.size() > 12 &&
-                        name.compare(name.size() - 12, 12, ".safetensors") == 0 && name.find("-of-") != std::string::npos);
+    bool weight_file =
+        name == "model.safetensors" || name == "model.safetensors.index.json" ||
+        (name.rfind("model-", 0) == 0 && name.size() > 12 && name.compare(name.size() - 12, 12, ".safetensors") == 0 &&
+         name.find("-of-") != std::string::npos);
     if (weight_file && !keep.count(entry.path())) fs::remove(entry.path());
   }
   return written;
@@ -333,7 +346,8 @@ TensorCollection TensorCollection::open_directory(const fs::path& dir) {
              it.key(), file);
       if (!file_pos.count(file)) {
         fs::path shard = dir / file;
-        if (!fs::exists(shard)) fail("{}: shard {} is missing (named for tensor '{}')", index_path.string(), shard.string(), it.key());
+        if (!fs::exists(shard))
+          fail("{}: shard {} is missing (named for tensor '{}')", index_path.string(), shard.string(), it.key());
         file_pos[file] = c.files_.size();
         c.files_.emplace_back(shard);
       }

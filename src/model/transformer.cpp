@@ -28,9 +28,14 @@ KvCache KvCache::allocate(const ModelConfig& c, int64_t batch, int64_t max_lengt
 TransformerImpl::TransformerImpl(const ModelConfig& config, const at::TensorOptions& options) : config_(config) {
   config_.validate("model config");
   model_ = register_module("model", std::make_shared<detail::DecoderStackImpl>(config_, options));
+  // Position tables, built once so forward() never writes to the module (concurrent forwards are safe).
+  if (config_.position_embedding_type == PositionEncoding::kRope)
+    inv_freq_ = detail::rope_inverse_frequencies(config_).to(options.device());
+  else
+    slopes_ = detail::alibi_slopes(config_.num_attention_heads).to(options.device());
   if (!config_.tie_word_embeddings)
-    lm_head_ = register_module("lm_head", std::make_shared<detail::LinearImpl>(config_.hidden_size, config_.vocab_size,
-                                                                              false, options));
+    lm_head_ = register_module(
+        "lm_head", std::make_shared<detail::LinearImpl>(config_.hidden_size, config_.vocab_size, false, options));
 }
 
 at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardArgs& args) {
@@ -66,21 +71,19 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
     } else if (positions.sizes() != ids.sizes()) {
       fail("forward: positions must be (B, T) like input_ids, got [{}]", fmt::join(positions.sizes(), ", "));
     }
-    if (!inv_freq_.defined() || inv_freq_.device() != device) inv_freq_ = detail::rope_inverse_frequencies(config_).to(device);
-    at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;  // (B, T, D/2)
-    at::Tensor emb = at::cat({freqs, freqs}, -1);                            // (B, T, D)
-    ctx.cos = emb.cos().to(act).unsqueeze(1);                                // (B, 1, T, D)
+    at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_.to(device);  // (B, T, D/2)
+    at::Tensor emb = at::cat({freqs, freqs}, -1);                                      // (B, T, D)
+    ctx.cos = emb.cos().to(act).unsqueeze(1);                                          // (B, 1, T, D)
     ctx.sin = emb.sin().to(act).unsqueeze(1);
   } else {
     const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads;
-    if (!slopes_.defined() || slopes_.device() != device) slopes_ = detail::alibi_slopes(H).to(device);
     at::Tensor distance = (q_index.unsqueeze(1) - k_index.unsqueeze(0)).to(at::kFloat);  // (T, S)
-    ctx.alibi = (-slopes_.view({H, 1, 1}) * distance).to(act).view({1, Hkv, H / Hkv, T, S});
+    ctx.alibi = (-slopes_.to(device).view({H, 1, 1}) * distance).to(act).view({1, Hkv, H / Hkv, T, S});
   }
   if (mask.defined() || T > 1) {
-    at::Tensor allowed = k_index.unsqueeze(0) <= q_index.unsqueeze(1);  // (T, S) causal
+    at::Tensor allowed = k_index.unsqueeze(0) <= q_index.unsqueeze(1);                            // (T, S) causal
     allowed = mask.defined() ? allowed.unsqueeze(0).logical_and(mask.to(at::kBool).unsqueeze(1))  // (B, T, S)
-                             : allowed.unsqueeze(0);                                                // (1, T, S)
+                             : allowed.unsqueeze(0);                                              // (1, T, S)
     ctx.allowed = allowed.view({allowed.size(0), 1, 1, T, S});
   }
   for (int64_t i = 0; i < int64_t(model_->layers.size()); ++i) x = model_->layers[i]->forward(x, ctx, i);

@@ -54,30 +54,45 @@ int run_info(const ModelOptions& o) {
   auto s = model::summarize_checkpoint(o.dir);
   const ModelConfig& c = s.config;
   std::string dtypes;
-  for (const auto& [name, count] : s.dtypes) dtypes += fmt::format("{}{} x {}", dtypes.empty() ? "" : ", ", name, count);
+  for (const auto& [name, count] : s.dtypes)
+    dtypes += fmt::format("{}{} x {}", dtypes.empty() ? "" : ", ", name, count);
   const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads;
-  std::string attention = Hkv == H ? "multi-head" : Hkv == 1 ? "multi-query" : fmt::format("grouped-query {}:1", H / Hkv);
-  std::string positions = c.position_embedding_type == model::PositionEncoding::kAlibi
-                              ? std::string("ALiBi")
-                              : fmt::format("RoPE theta={}{}", c.rope_theta,
-                                            c.rope_scaling.rope_type == "default" ? "" : ", scaling " + c.rope_scaling.rope_type);
+  std::string attention = Hkv == H   ? "multi-head"
+                          : Hkv == 1 ? "multi-query"
+                                     : fmt::format("grouped-query {}:1", H / Hkv);
+  std::string positions =
+      c.position_embedding_type == model::PositionEncoding::kAlibi
+          ? std::string("ALiBi")
+          : fmt::format("RoPE theta={}{}", c.rope_theta,
+                        c.rope_scaling.rope_type == "default" ? "" : ", scaling " + c.rope_scaling.rope_type);
   if (o.json) {
-    nlohmann::json j = {{"path", o.dir}, {"architecture", c.architecture()}, {"model_type", c.model_type},
-                        {"parameters", s.parameters}, {"embedding_parameters", s.embedding_parameters},
-                        {"num_hidden_layers", c.num_hidden_layers}, {"hidden_size", c.hidden_size},
-                        {"intermediate_size", c.intermediate_size}, {"num_attention_heads", H},
-                        {"num_key_value_heads", Hkv}, {"head_dim", c.resolved_head_dim()},
-                        {"vocab_size", c.vocab_size}, {"max_position_embeddings", c.max_position_embeddings},
-                        {"tie_word_embeddings", c.tie_word_embeddings}, {"torch_dtype", c.torch_dtype},
-                        {"stored_dtypes", s.dtypes}, {"weight_bytes", s.weight_bytes},
-                        {"weight_files", s.weight_files}, {"problems", s.problems}};
+    nlohmann::json j = {{"path", o.dir},
+                        {"architecture", c.architecture()},
+                        {"model_type", c.model_type},
+                        {"parameters", s.parameters},
+                        {"embedding_parameters", s.embedding_parameters},
+                        {"num_hidden_layers", c.num_hidden_layers},
+                        {"hidden_size", c.hidden_size},
+                        {"intermediate_size", c.intermediate_size},
+                        {"num_attention_heads", H},
+                        {"num_key_value_heads", Hkv},
+                        {"head_dim", c.resolved_head_dim()},
+                        {"vocab_size", c.vocab_size},
+                        {"max_position_embeddings", c.max_position_embeddings},
+                        {"tie_word_embeddings", c.tie_word_embeddings},
+                        {"torch_dtype", c.torch_dtype},
+                        {"stored_dtypes", s.dtypes},
+                        {"weight_bytes", s.weight_bytes},
+                        {"weight_files", s.weight_files},
+                        {"problems", s.problems}};
     fmt::print("{}\n", j.dump(2));
   } else {
     fmt::print("model          {}\n", o.dir);
     fmt::print("architecture   {} ({})\n", c.architecture(), c.model_type);
-    fmt::print("parameters     {} ({} in embeddings{})\n", format_count(s.parameters), format_count(s.embedding_parameters),
-               c.tie_word_embeddings ? ", tied to the LM head" : " and LM head");
-    fmt::print("layers         {} x (hidden {}, intermediate {})\n", c.num_hidden_layers, c.hidden_size, c.intermediate_size);
+    fmt::print("parameters     {} ({} in embeddings{})\n", format_count(s.parameters),
+               format_count(s.embedding_parameters), c.tie_word_embeddings ? ", tied to the LM head" : " and LM head");
+    fmt::print("layers         {} x (hidden {}, intermediate {})\n", c.num_hidden_layers, c.hidden_size,
+               c.intermediate_size);
     fmt::print("attention      {} heads x {}, {} key/value heads ({}), {}\n", H, c.resolved_head_dim(), Hkv, attention,
                positions);
     fmt::print("vocabulary     {} tokens, max positions {}\n", c.vocab_size, c.max_position_embeddings);
@@ -106,12 +121,17 @@ void add_model_command(CLI::App& app, Context& ctx) {
   CLI::App* model = app.add_subcommand("model", "create, inspect and convert Hugging Face model directories");
   model->require_subcommand(1);
 
-  CLI::App* init = model->add_subcommand("init", "randomly initialise a model (HF Llama init) and save it as an HF directory");
-  init->add_option("--config", opts->config, "config.json with transformers' keys (LlamaForCausalLM or Qwen2ForCausalLM); "
-                                             "missing keys take transformers' defaults")->required()->check(CLI::ExistingFile);
+  CLI::App* init =
+      model->add_subcommand("init", "randomly initialise a model (HF Llama init) and save it as an HF directory");
+  init->add_option("--config", opts->config,
+                   "config.json with transformers' keys (LlamaForCausalLM or Qwen2ForCausalLM); "
+                   "missing keys take transformers' defaults")
+      ->required()
+      ->check(CLI::ExistingFile);
   init->add_option("--out", opts->out, "output directory")->required();
   init->add_option("--dtype", opts->dtype, "stored dtype: float32, bfloat16, float16")->capture_default_str();
-  init->add_option("--max-shard-size", opts->max_shard_size, "shard the weights above this size (5GB, 500MB, 0 = never)")
+  init->add_option("--max-shard-size", opts->max_shard_size,
+                   "shard the weights above this size (5GB, 500MB, 0 = never)")
       ->capture_default_str();
   init->add_flag("--overwrite", opts->overwrite, "replace a model already in --out");
   init->callback([&ctx, opts] { ctx.run = [&ctx, opts] { return run_init(ctx, *opts); }; });
@@ -125,7 +145,8 @@ void add_model_command(CLI::App& app, Context& ctx) {
   convert->add_option("dir", opts->dir, "Hugging Face model directory to read")->required();
   convert->add_option("--dtype", opts->dtype, "target dtype: float32, bfloat16, float16")->required();
   convert->add_option("--out", opts->out, "output directory (must differ from the input)")->required();
-  convert->add_option("--max-shard-size", opts->max_shard_size, "shard the weights above this size")->capture_default_str();
+  convert->add_option("--max-shard-size", opts->max_shard_size, "shard the weights above this size")
+      ->capture_default_str();
   convert->add_flag("--overwrite", opts->overwrite, "allow writing into a non-empty --out");
   convert->callback([&ctx, opts] { ctx.run = [opts] { return run_convert(*opts); }; });
 }

@@ -28,9 +28,10 @@ int main(int argc, char** argv) {
   at::set_num_threads(r1::physical_core_count());
 
   r1::cli::Context ctx;
-  CLI::App app{"r1 trains reasoning language models end to end: tokenizer, pretraining, SFT, DPO, GRPO,\n"
-               "rejection sampling, distillation, evaluation and serving, in one binary.",
-               "r1"};
+  CLI::App app{
+      "r1 trains reasoning language models end to end: tokenizer, pretraining, SFT, DPO, GRPO,\n"
+      "rejection sampling, distillation, evaluation and serving, in one binary.",
+      "r1"};
   app.set_version_flag("--version", [] { return fmt::format("r1 {}\n{}", R1_VERSION, r1::runtime_summary()); });
   app.require_subcommand(1);
   app.fallthrough();
