@@ -6,6 +6,7 @@
 #include "model/layers.h"
 
 #include <ATen/ATen.h>
+#include <torch/nn/modules/container/modulelist.h>
 #include <torch/types.h>
 
 #include <cmath>
