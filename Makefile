@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all deps configure build test test-all test-gpu demo bench clean
+.PHONY: all deps configure build test test-assets test-all test-gpu demo bench clean
 all: build
 
 deps:
@@ -23,12 +23,15 @@ configure: deps $(BUILD)/CMakeCache.txt
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test-assets:
+	@scripts/fetch-test-assets.sh $(BUILD)/test-assets
+
+test: build test-assets
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'slow|gpu'
 	@cd $(BUILD) && n=$$(ctest -N -L 'slow|gpu' | sed -n 's/^Total Tests: //p'); \
 	  [ "$${n:-0}" = 0 ] || echo "note: $$n test(s) labelled slow/gpu were not run (make test-all / make test-gpu)"
 
-test-all: build
+test-all: build test-assets
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE gpu
 
 test-gpu: build

@@ -11,6 +11,8 @@ packages=(
   libtorch-dev                 # LibTorch 1.13 (CPU)
   libopenblas0-pthread         # without it Debian's LibTorch falls back to reference BLAS (~100x slower GEMM)
   nlohmann-json3-dev libcli11-dev libfmt-dev
+  libpcre2-dev                 # full-Unicode regex (JIT) for tokenizer pre-tokenization
+  libicu-dev                   # Unicode normalization (NFC/NFD/NFKC/NFKD) and character classes
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 check_only=0

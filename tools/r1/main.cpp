@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", ctx.runtime.device, "cpu, cuda or cuda:N")->default_val("cpu");
   app.add_option("--seed", ctx.runtime.seed, "random seed for weights, sampling and data order")->default_val(42);
   r1::cli::add_model_command(app, ctx);
+  r1::cli::add_tokenizer_command(app, ctx);
 
   try {
     app.parse(argc, argv);

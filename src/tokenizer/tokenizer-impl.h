@@ -1,0 +1,37 @@
+// Tokenizer::Impl, shared by the facade (tokenizer.cpp), the trainers and vocabulary extension: the pipeline
+// components of one tokenizer.json plus its added tokens and tokenizer_config.json. Internal to src/tokenizer.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "r1/tokenizer.h"
+#include "tokenizer/components.h"
+
+namespace r1::tokenizer {
+
+struct Tokenizer::Impl {
+  std::shared_ptr<const Normalizer> normalizer;
+  std::shared_ptr<const PreTokenizer> pre_tokenizer;
+  std::shared_ptr<const Model> model;
+  std::shared_ptr<const PostProcessor> post_processor;
+  std::shared_ptr<const Decoder> decoder;
+  std::vector<AddedToken> added;
+  std::unordered_map<int32_t, size_t> added_by_id;
+  std::unordered_map<std::string, size_t> added_by_content;
+  nlohmann::json truncation, padding;  // kept as given; r1 truncates and pads in its data loaders
+  TokenizerConfig config;
+  nlohmann::json config_raw = nlohmann::json::object();  // tokenizer_config.json as read, updated on save
+};
+
+// Builds a Tokenizer from its parts (the trainers' output).
+Tokenizer make_tokenizer(std::shared_ptr<Tokenizer::Impl> impl);
+
+// Normalizes and pre-tokenizes one sequence as training sees it (no added-token splitting, as HF's
+// train_from_files), appending the piece strings.
+void pre_tokenize_for_training(const Tokenizer::Impl& impl, std::string_view text, std::vector<std::string>& out);
+
+}  // namespace r1::tokenizer

@@ -1,0 +1,190 @@
+// `r1 tokenizer train | encode | decode | info`: train a byte-level BPE or WordPiece tokenizer into an HF
+// directory (tokenizer.json + tokenizer_config.json), encode/decode text with any tokenizer.json, describe
+// one. The work is in the library (r1/tokenizer.h); this file parses options and prints.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "commands.h"
+#include "r1/error.h"
+#include "r1/tokenizer.h"
+
+namespace r1::cli {
+namespace fs = std::filesystem;
+using tokenizer::Tokenizer;
+
+namespace {
+
+struct TokenizerOptions {
+  tokenizer::TrainOptions train;
+  std::vector<std::string> inputs;
+  std::string out, path, text, ids, special_tokens, bos, eos, pad;
+  bool overwrite = false, no_special = false, skip_special = false, show_tokens = false, json = false,
+       no_byte_alphabet = false;
+  size_t limit_alphabet = 0, max_token_length = 0;
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+int run_train(const Context& ctx, TokenizerOptions& o) {
+  if (fs::exists(fs::path(o.out) / "tokenizer.json") && !o.overwrite)
+    fail("{}: already holds a tokenizer; pass --overwrite to replace it", o.out);
+  o.train.special_tokens = split_list(o.special_tokens);
+  o.train.byte_alphabet = !o.no_byte_alphabet;
+  if (o.limit_alphabet) o.train.limit_alphabet = o.limit_alphabet;
+  if (o.max_token_length) o.train.max_token_length = o.max_token_length;
+  o.train.threads = ctx.runtime.threads;
+  std::vector<fs::path> inputs(o.inputs.begin(), o.inputs.end());
+  auto start = std::chrono::steady_clock::now();
+  Tokenizer tok = tokenizer::train_tokenizer(inputs, o.train);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  tokenizer::TokenizerConfig cfg = tok.config();
+  auto role = [&](const std::string& name, const char* option) -> std::optional<std::string> {
+    if (name.empty()) return std::nullopt;
+    if (!tok.token_to_id(name)) fail_usage("{}: '{}' is not among --special-tokens", option, name);
+    return name;
+  };
+  if (auto b = role(o.bos, "--bos-token")) cfg.bos_token = b;
+  if (auto e = role(o.eos, "--eos-token")) cfg.eos_token = e;
+  if (auto p = role(o.pad, "--pad-token")) cfg.pad_token = p;
+  tok.set_config(cfg);
+  tok.save(o.out, o.overwrite);
+  fmt::print("trained {} tokenizer: {} tokens ({} special) in {:.2f} s -> {}\n", tok.model_type(), tok.vocab_size(),
+             tok.added_tokens().size(), seconds, o.out);
+  return 0;
+}
+
+// Lines of text from --text, or stdin.
+std::vector<std::string> input_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  if (!text.empty()) {
+    lines.push_back(text);
+    return lines;
+  }
+  for (std::string line; std::getline(std::cin, line);) lines.push_back(line);
+  return lines;
+}
+
+int run_encode(const TokenizerOptions& o) {
+  Tokenizer tok = Tokenizer::load(o.path);
+  for (const std::string& line : input_lines(o.text)) {
+    auto ids = tok.encode(line, !o.no_special);
+    if (o.json) {
+      nlohmann::json j = {{"ids", ids}};
+      if (o.show_tokens) {
+        std::vector<std::string> toks;
+        for (int32_t id : ids) toks.push_back(tok.id_to_token(id).value_or("?"));
+        j["tokens"] = toks;
+      }
+      fmt::print("{}\n", j.dump());
+    } else if (o.show_tokens) {
+      std::vector<std::string> toks;
+      for (int32_t id : ids) toks.push_back(fmt::format("{}:{}", id, tok.id_to_token(id).value_or("?")));
+      fmt::print("{}\n", fmt::join(toks, " "));
+    } else {
+      fmt::print("{}\n", fmt::join(ids, " "));
+    }
+  }
+  return 0;
+}
+
+int run_decode(const TokenizerOptions& o) {
+  Tokenizer tok = Tokenizer::load(o.path);
+  for (const std::string& line : input_lines(o.ids)) {
+    std::vector<int32_t> ids;
+    std::stringstream in(line);
+    for (std::string item; in >> item;) {
+      try {
+        ids.push_back(std::stoi(item));
+      } catch (const std::exception&) {
+        fail_usage("decode: '{}' is not a token id", item);
+      }
+    }
+    fmt::print("{}\n", tok.decode(ids, o.skip_special));
+  }
+  return 0;
+}
+
+int run_info(const TokenizerOptions& o) {
+  Tokenizer tok = Tokenizer::load(o.path);
+  auto j = nlohmann::json::parse(tok.to_json());
+  auto type_of = [&](const char* key) {
+    return j[key].is_null() ? std::string("none") : j[key].value("type", std::string("?"));
+  };
+  std::vector<std::string> special;
+  for (const auto& t : tok.added_tokens())
+    if (t.special) special.push_back(t.content);
+  const auto& c = tok.config();
+  fmt::print("tokenizer      {}\n", o.path);
+  fmt::print("model          {} ({} tokens, {} added)\n", tok.model_type(), tok.vocab_size(),
+             tok.added_tokens().size());
+  fmt::print("pipeline       normalizer {}, pre-tokenizer {}, post-processor {}, decoder {}\n", type_of("normalizer"),
+             type_of("pre_tokenizer"), type_of("post_processor"), type_of("decoder"));
+  fmt::print("special        {}\n", special.empty() ? "none" : fmt::format("{}", fmt::join(special, " ")));
+  fmt::print("roles          bos {}, eos {}, pad {}, unk {}\n", c.bos_token.value_or("-"), c.eos_token.value_or("-"),
+             c.pad_token.value_or("-"), c.unk_token.value_or("-"));
+  fmt::print("chat template  {}\n",
+             c.chat_template.empty() ? "none" : fmt::format("{} characters", c.chat_template.size()));
+  return 0;
+}
+
+}  // namespace
+
+void add_tokenizer_command(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<TokenizerOptions>();
+  CLI::App* cmd = app.add_subcommand("tokenizer", "train, run and inspect tokenizers (HF tokenizer.json)");
+  cmd->require_subcommand(1);
+
+  CLI::App* train = cmd->add_subcommand("train", "train a byte-level BPE or WordPiece tokenizer");
+  train->add_option("--input", o->inputs, "text files (one sequence per line) or JSONL files")
+      ->required()
+      ->check(CLI::ExistingFile);
+  train->add_option("--out", o->out, "output directory (tokenizer.json, tokenizer_config.json)")->required();
+  train->add_option("--model", o->train.model, "bpe or wordpiece")->capture_default_str();
+  train->add_option("--pre-tokenizer", o->train.pre_tokenizer, "bpe: gpt2, llama3, qwen2; wordpiece: bert")
+      ->capture_default_str();
+  train->add_option("--vocab-size", o->train.vocab_size, "target vocabulary size")->capture_default_str();
+  train->add_option("--min-frequency", o->train.min_frequency, "minimum pair count to merge")->capture_default_str();
+  train->add_option("--special-tokens", o->special_tokens, "comma-separated special tokens (ids 0..n-1)");
+  train->add_option("--bos-token", o->bos, "special token used as BOS in tokenizer_config.json");
+  train->add_option("--eos-token", o->eos, "special token used as EOS");
+  train->add_option("--pad-token", o->pad, "special token used for padding");
+  train->add_option("--field", o->train.text_field, "JSONL field holding the text")->capture_default_str();
+  train->add_option("--limit-alphabet", o->limit_alphabet, "keep at most this many initial characters");
+  train->add_option("--max-token-length", o->max_token_length, "longest token in characters");
+  train->add_flag("--no-byte-alphabet", o->no_byte_alphabet, "bpe: start only from characters seen in the corpus");
+  train->add_flag("--overwrite", o->overwrite, "replace a tokenizer already in --out");
+  train->callback([&ctx, o] { ctx.run = [&ctx, o] { return run_train(ctx, *o); }; });
+
+  CLI::App* encode = cmd->add_subcommand("encode", "text -> token ids (--text, or one sequence per stdin line)");
+  encode->add_option("--tokenizer", o->path, "tokenizer.json or a directory holding one")->required();
+  encode->add_option("--text", o->text, "text to encode (default: read lines from stdin)");
+  encode->add_flag("--no-special-tokens", o->no_special, "do not add the post-processor's special tokens");
+  encode->add_flag("--tokens", o->show_tokens, "print id:token pairs");
+  encode->add_flag("--json", o->json, "one JSON object per line");
+  encode->callback([&ctx, o] { ctx.run = [o] { return run_encode(*o); }; });
+
+  CLI::App* decode =
+      cmd->add_subcommand("decode", "token ids -> text (--ids, or whitespace-separated ids per stdin line)");
+  decode->add_option("--tokenizer", o->path, "tokenizer.json or a directory holding one")->required();
+  decode->add_option("--ids", o->ids, "ids to decode, e.g. \"15 27 3\"");
+  decode->add_flag("--skip-special-tokens", o->skip_special, "drop special tokens");
+  decode->callback([&ctx, o] { ctx.run = [o] { return run_decode(*o); }; });
+
+  CLI::App* info = cmd->add_subcommand("info", "describe a tokenizer");
+  info->add_option("path", o->path, "tokenizer.json or a directory holding one")->required();
+  info->callback([&ctx, o] { ctx.run = [o] { return run_info(*o); }; });
+}
+
+}  // namespace r1::cli
