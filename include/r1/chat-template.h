@@ -1,0 +1,59 @@
+// Chat templates: the Jinja subset Hugging Face chat_template strings are written in, rendered the way
+// transformers' apply_chat_template renders them (jinja2 ImmutableSandboxedEnvironment with trim_blocks,
+// lstrip_blocks, loopcontrols and the {% generation %} tag), plus r1's built-in named templates.
+// Not here: tokenization of the rendered text (r1/tokenizer.h).
+// Departures from jinja2 and from @huggingface/jinja are listed in src/tokenizer/jinja-eval.cpp's header.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace r1::tokenizer {
+
+namespace jinja {
+struct Template;  // the parsed template (src/tokenizer/jinja-ast.h)
+}
+
+struct RenderResult {
+  std::string text;
+  // Byte ranges [begin, end) of `text` produced inside {% generation %} ... {% endgeneration %} blocks
+  // (HF's marker for assistant output used by return_assistant_tokens_mask). Empty if the template has none.
+  std::vector<std::pair<size_t, size_t>> generation_spans;
+};
+
+class ChatTemplate {
+ public:
+  // Runaway guards: rendering stops with r1::Error past these (the message names the limit).
+  static constexpr size_t kMaxOutputBytes = size_t{64} << 20;  // rendered text, and any one string built
+  static constexpr int kMaxCallDepth = 200;                    // nested macro / caller() calls
+  static constexpr long long kMaxLoopIterations = 50'000'000;  // all {% for %} iterations of one render
+
+  // Parses a Jinja template (HF chat_template string). Throws r1::Error naming line:column for syntax
+  // errors and for unsupported constructs (by name), never silently misrendering.
+  explicit ChatTemplate(const std::string& source);
+
+  // Renders with `context` (a JSON object: messages, add_generation_prompt, bos_token, eos_token, tools,
+  // documents, any other keys). raise_exception(msg) -> r1::Error containing msg. Runtime errors (a bad
+  // operand type, attribute access on an undefined value, an exceeded limit) name line:column.
+  // nlohmann::json keeps object keys sorted, so `| tojson` of a context object lists keys alphabetically;
+  // pass an ordered_json to keep the order the keys were written in (as Python dicts do).
+  RenderResult render(const nlohmann::json& context) const;
+  RenderResult render(const nlohmann::ordered_json& context) const;
+
+  const std::string& source() const;
+
+  // Built-in named templates: "chatml", "qwen2.5", "llama3", "deepseek-r1-distill", "r1-zero", "open-r1".
+  static ChatTemplate named(const std::string& name);  // r1::Error listing the names if unknown
+  static std::vector<std::string> builtin_names();
+
+ private:
+  std::string source_;
+  std::shared_ptr<const jinja::Template> parsed_;
+};
+
+}  // namespace r1::tokenizer
