@@ -106,3 +106,53 @@ TEST(Cli, InitInfoConvertInfo) {
   auto f32 = nlohmann::json::parse(run_r1("model info --json " + model).output);
   EXPECT_NEAR(double(j["weight_bytes"]) / double(f32["weight_bytes"]), 0.5, 0.01);
 }
+
+TEST(Cli, TokenizerTrainEncodeDecodeExtendRender) {
+  TempDir dir;
+  std::string corpus = std::string(R1_SOURCE_DIR) + "/tests/golden/tokenizer/corpus.txt";
+  std::string zh = std::string(R1_SOURCE_DIR) + "/tests/golden/tokenizer/corpus-zh.txt";
+  std::string tok = (dir / "tok").string(), ext = (dir / "ext").string();
+  auto train =
+      run_r1("tokenizer train --input " + corpus + " --out " + tok +
+             " --vocab-size 800 --special-tokens '<|endoftext|>,<|im_start|>,<|im_end|>' --eos-token '<|im_end|>'");
+  ASSERT_EQ(train.status, 0) << train.output;
+  EXPECT_NE(train.output.find("800 tokens (3 special)"), std::string::npos) << train.output;
+  expect_one_line_error(run_r1("tokenizer train --input " + corpus + " --out " + tok + " --vocab-size 800"), 1,
+                        "--overwrite");
+  expect_one_line_error(
+      run_r1("tokenizer train --input " + corpus + " --out " + (dir / "x").string() + " --eos-token '<eos>'"), 2,
+      "--eos-token");
+  auto enc = run_r1("tokenizer encode --tokenizer " + tok + " --text 'Hello <|im_end|> world'");
+  ASSERT_EQ(enc.status, 0) << enc.output;
+  EXPECT_NE(enc.output.find(" 2 "), std::string::npos) << "<|im_end|> is id 2: " << enc.output;
+  auto dec =
+      run_r1("tokenizer decode --tokenizer " + tok + " --ids '" + enc.output.substr(0, enc.output.size() - 1) + "'");
+  EXPECT_EQ(dec.output, "Hello <|im_end|> world\n");
+  EXPECT_EQ(run_r1("tokenizer decode --tokenizer " + tok + " --skip-special-tokens --ids '" +
+                   enc.output.substr(0, enc.output.size() - 1) + "'")
+                .output,
+            "Hello  world\n");
+  expect_one_line_error(run_r1("tokenizer decode --tokenizer " + tok + " --ids '1 x'"), 2, "'x'");
+  expect_one_line_error(run_r1("tokenizer decode --tokenizer " + tok + " --ids '99999'"), 1, "99999");
+  auto info = run_r1("tokenizer info " + tok);
+  EXPECT_NE(info.output.find("eos <|im_end|>"), std::string::npos) << info.output;
+
+  auto extend = run_r1("tokenizer extend --base " + tok + " --corpus " + zh + " --add 100 --out " + ext);
+  ASSERT_EQ(extend.status, 0) << extend.output;
+  EXPECT_NE(extend.output.find("added 100 tokens (800 -> 900)"), std::string::npos) << extend.output;
+
+  r1::test::write_bytes(dir / "chat.json",
+                        R"([{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}])");
+  auto chat = run_r1("tokenizer render-chat --tokenizer " + tok + " --template chatml --json --messages " +
+                     (dir / "chat.json").string());
+  ASSERT_EQ(chat.status, 0) << chat.output;
+  auto j = nlohmann::json::parse(chat.output);
+  EXPECT_EQ(j["text"], "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n");
+  EXPECT_EQ(j["ids"].size(), j["assistant_mask"].size());
+  expect_one_line_error(
+      run_r1("tokenizer render-chat --tokenizer " + tok + " --messages " + (dir / "chat.json").string()), 2,
+      "chat_template");
+  expect_one_line_error(run_r1("tokenizer render-chat --tokenizer " + tok + " --template nope --messages " +
+                               (dir / "chat.json").string()),
+                        1, "nope");
+}

@@ -305,3 +305,28 @@ TEST(Model, ConcurrentForwardsOnOneModelAgree) {
   for (auto& t : threads) t.join();
   for (const auto& g : got) EXPECT_TRUE(torch::equal(g, want));
 }
+
+TEST(Checkpoint, ResizeEmbeddingsInitialisesNewRowsFromTheirPieces) {
+  for (bool tied : {true, false}) {
+    ModelConfig c = tiny_config(tied ? R"(, "tie_word_embeddings": true)" : R"(, "tie_word_embeddings": false)");
+    Transformer m = random_model(c);
+    std::map<int64_t, std::vector<int32_t>> init = {{50, {3, 7}}, {52, {11}}};
+    Transformer r = r1::model::resize_token_embeddings(*m, 56, init);
+    EXPECT_EQ(r->config().vocab_size, 56);
+    auto a = m->named_parameters(), b = r->named_parameters();
+    for (const char* name : {"model.embed_tokens.weight", "lm_head.weight"}) {
+      if (!a.contains(name)) continue;
+      at::Tensor old = a[name], now = b[name];
+      EXPECT_TRUE(torch::equal(now.narrow(0, 0, 50), old));
+      EXPECT_TRUE(torch::allclose(now[50], (old[3] + old[7]) / 2));
+      EXPECT_TRUE(torch::allclose(now[52], old[11]));
+      EXPECT_TRUE(torch::allclose(now[51], old.mean(0)));  // no pieces: the mean row
+    }
+    EXPECT_TRUE(torch::equal(b["model.layers.1.mlp.up_proj.weight"], a["model.layers.1.mlp.up_proj.weight"]));
+    // Old tokens' logits are unchanged by the resize.
+    torch::NoGradGuard g;
+    at::Tensor ids = torch::randint(1, 50, {1, 6});
+    EXPECT_LE(max_diff(r->forward(ids).narrow(-1, 0, 50), m->forward(ids)), 1e-5);
+    R1_EXPECT_THROW_WITH(r1::model::resize_token_embeddings(*m, 56, {{53, {70}}}), r1::Error, "source id 70");
+  }
+}

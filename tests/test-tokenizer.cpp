@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "r1/chat-template.h"
 #include "r1/error.h"
 #include "r1/tokenizer.h"
 #include "test-helpers.h"
@@ -292,4 +293,87 @@ TEST(Tokenizer, UnsupportedAndBrokenFilesAreNamed) {
   Tokenizer tok = Tokenizer::load(golden("r1-bpe"));
   std::vector<int32_t> bad = {5, 999999};
   R1_EXPECT_THROW_WITH(tok.decode(bad), r1::Error, "999999");
+}
+
+TEST(VocabExtension, KeepsEveryIdAndCompressesTheNewLanguage) {
+  Tokenizer base = Tokenizer::load(golden("r1-bpe"));
+  r1::tokenizer::ExtendOptions o;
+  o.add = 300;
+  o.show_progress = false;
+  r1::tokenizer::ExtendReport report;
+  Tokenizer ext = r1::tokenizer::extend_tokenizer(base, {golden("corpus-zh.txt")}, o, &report);
+  EXPECT_EQ(report.added, 300u);
+  EXPECT_EQ(ext.vocab_size(), base.vocab_size() + 300);
+  for (int32_t id = 0; id < int32_t(base.vocab_size()); ++id)
+    ASSERT_EQ(ext.id_to_token(id), base.id_to_token(id)) << id;
+  EXPECT_LT(report.tokens_per_char_after(), 0.5 * report.tokens_per_char_before());
+  // Base merges keep their ranks: the extended merges list starts with the base list.
+  json bm = json::parse(base.to_json())["model"]["merges"], em = json::parse(ext.to_json())["model"]["merges"];
+  ASSERT_GT(em.size(), bm.size());
+  for (size_t i = 0; i < bm.size(); ++i) ASSERT_EQ(em[i], bm[i]) << i;
+  // Text without the new language encodes exactly as before; the new language round-trips in fewer tokens.
+  std::string english = "The GNU General Public License is a free, copyleft license for software.";
+  EXPECT_EQ(ext.encode(english), base.encode(english));
+  std::string zh = "机器学习是人工智能的一个分支。";
+  EXPECT_EQ(ext.decode(ext.encode(zh)), zh);
+  EXPECT_LT(ext.encode(zh).size() * 2, base.encode(zh).size());
+  // Each new token decomposes into the base pieces its text used to be.
+  auto pieces = r1::tokenizer::decompose_new_tokens(base, ext);
+  ASSERT_EQ(pieces.size(), 300u);
+  std::vector<int32_t> first = {int32_t(base.vocab_size())};
+  EXPECT_EQ(pieces[0], base.encode(ext.decode(first), false));
+  EXPECT_GE(pieces[0].size(), 2u);
+}
+
+TEST(ChatEncoding, AssistantMaskCoversExactlyTheAssistantTurns) {
+  Tokenizer tok = Tokenizer::load(golden("r1-bpe"));
+  std::string ctx = R"({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
+    {"role": "assistant", "content": "<think>add</think><answer>4</answer>"}, {"role": "user", "content": "3+3?"},
+    {"role": "assistant", "content": "6"}]})";
+  for (const char* name : {"chatml", "qwen2.5", "open-r1"}) {
+    auto tmpl = r1::tokenizer::ChatTemplate::named(name);
+    auto enc = r1::tokenizer::encode_chat(tok, tmpl, ctx, false);
+    ASSERT_EQ(enc.ids.size(), enc.assistant_mask.size());
+    EXPECT_EQ(enc.ids, tok.encode(enc.text, false)) << name;
+    // Token by token: the masked tokens form exactly two runs, the two assistant turns (content + end of turn).
+    std::vector<std::string> runs;
+    std::vector<int32_t> run;
+    for (size_t i = 0; i <= enc.ids.size(); ++i) {
+      if (i < enc.ids.size() && enc.assistant_mask[i]) {
+        run.push_back(enc.ids[i]);
+      } else if (!run.empty()) {
+        runs.push_back(tok.decode(run));
+        run.clear();
+      }
+    }
+    ASSERT_EQ(runs.size(), 2u) << name;
+    EXPECT_EQ(runs[0].rfind("<think>add</think><answer>4</answer><|im_end|>", 0), 0u) << name << ": " << runs[0];
+    EXPECT_EQ(runs[1].rfind("6<|im_end|>", 0), 0u) << name << ": " << runs[1];
+    for (const auto& r : runs) EXPECT_EQ(r.find("user"), std::string::npos) << name << ": " << r;
+  }
+  // A generation prompt adds no assistant tokens.
+  auto prompt = r1::tokenizer::encode_chat(tok, r1::tokenizer::ChatTemplate::named("chatml"),
+                                           R"({"messages": [{"role": "user", "content": "hi"}]})", true);
+  EXPECT_EQ(std::count(prompt.assistant_mask.begin(), prompt.assistant_mask.end(), 1), 0);
+  EXPECT_EQ(prompt.text.substr(prompt.text.size() - 22), "<|im_start|>assistant\n");
+  // DeepSeek-R1's template rewrites earlier turns: no silent mask.
+  R1_EXPECT_THROW_WITH(
+      r1::tokenizer::encode_chat(tok, r1::tokenizer::ChatTemplate::named("deepseek-r1-distill"), ctx, false), r1::Error,
+      "generation");
+}
+
+TEST(ChatEncoding, HubTemplatesFromTokenizerConfig) {
+  fs::path qwen = hub_tokenizer("qwen2_5").parent_path(), llama = hub_tokenizer("llama3").parent_path();
+  if (!fs::exists(qwen) || !fs::exists(llama))
+    GTEST_SKIP() << "Hub tokenizers missing: run scripts/fetch-test-assets.sh";
+  Tokenizer q = Tokenizer::load(qwen);
+  EXPECT_EQ(q.config().chat_template, r1::tokenizer::ChatTemplate::named("qwen2.5").source());
+  EXPECT_EQ(q.config().eos_token, "<|im_end|>");
+  Tokenizer l = Tokenizer::load(llama);
+  auto enc = r1::tokenizer::encode_chat(l, r1::tokenizer::ChatTemplate(l.config().chat_template),
+                                        R"({"messages": [{"role": "user", "content": "Hi"}]})", true);
+  EXPECT_EQ(enc.text,
+            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(enc.ids.front(), 128000);
 }

@@ -173,6 +173,13 @@ struct ConvertOptions {
 void convert_checkpoint(const std::filesystem::path& in, const std::filesystem::path& out,
                         const ConvertOptions& options);
 
+// A copy of `model` with `vocab_size` embedding (and untied LM head) rows. Rows kept from the original are
+// copied; each row id in `init` is set to the mean of the original rows of its source ids (how a token added
+// to the tokenizer starts out as the average of the pieces it used to be split into); any other new row to
+// the mean of all original rows. Source ids must be below the original vocab_size.
+Transformer resize_token_embeddings(TransformerImpl& model, int64_t vocab_size,
+                                    const std::map<int64_t, std::vector<int32_t>>& init);
+
 // What `r1 model info` prints, read from config.json and the safetensors headers only (no weights loaded).
 struct CheckpointSummary {
   ModelConfig config;

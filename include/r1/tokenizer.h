@@ -102,6 +102,49 @@ struct TrainOptions {
 };
 Tokenizer train_tokenizer(const std::vector<std::filesystem::path>& inputs, const TrainOptions& options);
 
+// Vocabulary extension (e.g. a new language or domain, as Chinese-LLaMA): continues BPE training of `base`
+// on the new corpus — the corpus is segmented by the base model and `add` new merges are learned on top —
+// so every existing token keeps its id and every existing merge its rank; new tokens take the ids after the
+// largest existing one (model and added tokens). Byte-level BPE tokenizers only.
+struct ExtendOptions {
+  size_t add = 1000;
+  uint64_t min_frequency = 2;
+  std::string text_field = "text";
+  int threads = 0;
+  bool show_progress = true;
+};
+struct ExtendReport {
+  size_t added = 0;
+  uint64_t characters = 0;                       // code points in the corpus
+  uint64_t tokens_before = 0, tokens_after = 0;  // encoding the corpus (no special tokens)
+  double tokens_per_char_before() const { return characters ? double(tokens_before) / double(characters) : 0; }
+  double tokens_per_char_after() const { return characters ? double(tokens_after) / double(characters) : 0; }
+};
+Tokenizer extend_tokenizer(const Tokenizer& base, const std::vector<std::filesystem::path>& inputs,
+                           const ExtendOptions& options, ExtendReport* report = nullptr);
+// For every id of `extended` at or above base.vocab_size(): the base ids of its text (what
+// resize-embeddings averages to initialise the new row).
+std::vector<std::vector<int32_t>> decompose_new_tokens(const Tokenizer& base, const Tokenizer& extended);
+
+class ChatTemplate;
+
+// A conversation rendered through a chat template and tokenized (as transformers' apply_chat_template with
+// tokenize=True, return_assistant_tokens_mask=True): assistant_mask[t] is 1 for tokens of assistant turns.
+// The assistant spans come from the template's {% generation %} blocks when it has them; otherwise each
+// assistant turn i is located by rendering messages[:i] with the generation prompt and messages[:i+1]
+// without it (its end-of-turn tokens included). A template that rewrites earlier turns (e.g. DeepSeek-R1's
+// dropping of past <think> blocks) cannot be located that way: that is an r1::Error asking for
+// {% generation %} markers, never a silently wrong mask.
+struct ChatEncoding {
+  std::string text;
+  std::vector<int32_t> ids;
+  std::vector<uint8_t> assistant_mask;
+};
+// `context` is an ordered JSON object text with at least "messages" (plus tools, documents, ...);
+// bos_token / eos_token are filled from the tokenizer's config when absent.
+ChatEncoding encode_chat(const Tokenizer& tokenizer, const ChatTemplate& chat_template, const std::string& context_json,
+                         bool add_generation_prompt);
+
 // Incremental detokenization for streaming generation: push ids one at a time and get back the text that
 // became complete; a multi-byte character split across tokens is held back until its last byte arrives.
 class StreamDecoder {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -36,6 +37,28 @@ struct BpeTrainingResult {
   std::unordered_map<std::string, int32_t> vocab;
   std::vector<std::pair<std::string, std::string>> merges;  // rank order
 };
+
+// The merge loop on an explicit state, shared by training from characters and by vocabulary extension
+// (continued training on top of an existing model's segmentation). Words are id sequences; id_to_word may
+// have reserved ids (empty strings mark free ones below its size); new tokens take the lowest free id at or
+// above next_id. Runs until done() or no pair is left; merges are appended as (pair key, new id).
+struct BpeSymbol {
+  uint32_t id;
+  uint32_t len;  // characters
+};
+struct MergeState {
+  std::vector<std::vector<BpeSymbol>> words;
+  std::vector<uint64_t> counts;
+  std::unordered_map<std::string, uint32_t> word_to_id;
+  std::vector<std::string> id_to_word;
+  std::vector<std::pair<uint64_t, uint32_t>> merges;
+  size_t next_id = 0;
+};
+void run_merges(MergeState& state, const BpeTrainerOptions& options, const std::function<bool()>& done,
+                size_t progress_total);
+
+// The merges of a finished run as token strings, in rank order, each pair once (at its last rank).
+std::vector<std::pair<std::string, std::string>> unique_merges(const MergeState& state);
 
 BpeTrainingResult train_bpe_model(const std::unordered_map<std::string, uint64_t>& word_counts,
                                   const BpeTrainerOptions& options);

@@ -2,6 +2,7 @@
 // components of one tokenizer.json plus its added tokens and tokenizer_config.json. Internal to src/tokenizer.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -33,5 +34,14 @@ Tokenizer make_tokenizer(std::shared_ptr<Tokenizer::Impl> impl);
 // Normalizes and pre-tokenizes one sequence as training sees it (no added-token splitting, as HF's
 // train_from_files), appending the piece strings.
 void pre_tokenize_for_training(const Tokenizer::Impl& impl, std::string_view text, std::vector<std::string>& out);
+
+// Training input: text files give one sequence per line (line end kept, as HF's train_from_files), .jsonl /
+// .json files one per row from `field`. Views point into `buffers`. Errors name file:line.
+std::vector<std::string_view> read_sequences(const std::vector<std::filesystem::path>& inputs, const std::string& field,
+                                             std::vector<std::string>& buffers);
+// Counts pre-tokenized pieces over the sequences, in parallel over `threads` (0: hardware concurrency).
+std::unordered_map<std::string, uint64_t> count_words(const Tokenizer::Impl& pipeline,
+                                                      const std::vector<std::string_view>& seqs, int threads,
+                                                      bool show_progress);
 
 }  // namespace r1::tokenizer

@@ -62,7 +62,8 @@ std::shared_ptr<Tokenizer::Impl> make_pipeline(const TrainOptions& o) {
   return impl;
 }
 
-// Reads every input into sequences (views into `buffers`).
+}  // namespace
+
 std::vector<std::string_view> read_sequences(const std::vector<fs::path>& inputs, const std::string& field,
                                              std::vector<std::string>& buffers) {
   std::vector<std::string_view> seqs;
@@ -135,8 +136,6 @@ std::unordered_map<std::string, uint64_t> count_words(const Tokenizer::Impl& pip
     for (auto& [word, count] : partial[w]) total[word] += count;
   return total;
 }
-
-}  // namespace
 
 Tokenizer train_tokenizer(const std::vector<fs::path>& inputs, const TrainOptions& o) {
   if (inputs.empty()) fail_usage("no training files given");

@@ -12,6 +12,7 @@
 #include "common/units.h"
 #include "r1/error.h"
 #include "r1/model.h"
+#include "r1/tokenizer.h"
 
 namespace r1::cli {
 namespace fs = std::filesystem;
@@ -20,7 +21,8 @@ using model::ModelConfig;
 namespace {
 
 struct ModelOptions {
-  std::string config, out, dir, dtype = "float32", max_shard_size = "5GB";
+  std::string config, out, dir, dtype = "float32", max_shard_size = "5GB", tokenizer, old_tokenizer;
+  int64_t pad_to_multiple_of = 1;
   bool overwrite = false, json = false;
 };
 
@@ -114,6 +116,37 @@ int run_convert(const ModelOptions& o) {
   return 0;
 }
 
+int run_resize(const ModelOptions& o) {
+  namespace tk = r1::tokenizer;
+  if (o.pad_to_multiple_of < 1) fail_usage("--pad-to-multiple-of must be >= 1");
+  std::string old_path = o.old_tokenizer.empty() ? o.dir : o.old_tokenizer;
+  if (!fs::exists(fs::path(old_path) / "tokenizer.json") && !fs::is_regular_file(old_path))
+    fail_usage("{} has no tokenizer.json: name the model's original tokenizer with --old-tokenizer", old_path);
+  tk::Tokenizer old_tok = tk::Tokenizer::load(old_path), new_tok = tk::Tokenizer::load(o.tokenizer);
+  for (int32_t id = 0; id < int32_t(old_tok.vocab_size()); ++id)
+    if (old_tok.id_to_token(id) != new_tok.id_to_token(id))
+      fail("{}: token id {} differs from the old tokenizer ('{}' vs '{}'); resizing needs an extension that keeps ids",
+           o.tokenizer, id, old_tok.id_to_token(id).value_or("-"), new_tok.id_to_token(id).value_or("-"));
+  model::Transformer net = model::load_pretrained(o.dir);
+  int64_t wanted = int64_t(new_tok.vocab_size());
+  wanted = (wanted + o.pad_to_multiple_of - 1) / o.pad_to_multiple_of * o.pad_to_multiple_of;
+  wanted = std::max(wanted, net->config().vocab_size);
+  std::map<int64_t, std::vector<int32_t>> init;
+  auto pieces = tk::decompose_new_tokens(old_tok, new_tok);
+  for (size_t i = 0; i < pieces.size(); ++i) init[int64_t(old_tok.vocab_size() + i)] = pieces[i];
+  model::Transformer resized = model::resize_token_embeddings(*net, wanted, init);
+  model::SaveOptions save;
+  save.overwrite = o.overwrite;
+  save.dtype = model::parse_dtype(model::ModelConfig::load(fs::path(o.dir) / "config.json").torch_dtype);
+  model::save_pretrained(*resized, o.out, save);
+  new_tok.save(o.out, o.overwrite);
+  if (fs::exists(fs::path(o.dir) / "generation_config.json") && !fs::exists(fs::path(o.out) / "generation_config.json"))
+    fs::copy_file(fs::path(o.dir) / "generation_config.json", fs::path(o.out) / "generation_config.json");
+  fmt::print("resized {} -> {} rows ({} new tokens initialised from their pieces) in {}\n", net->config().vocab_size,
+             wanted, pieces.size(), o.out);
+  return 0;
+}
+
 }  // namespace
 
 void add_model_command(CLI::App& app, Context& ctx) {
@@ -149,6 +182,18 @@ void add_model_command(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   convert->add_flag("--overwrite", opts->overwrite, "allow writing into a non-empty --out");
   convert->callback([&ctx, opts] { ctx.run = [opts] { return run_convert(*opts); }; });
+
+  CLI::App* resize = model->add_subcommand(
+      "resize-embeddings", "grow the embedding and LM head to an extended tokenizer (new rows = mean of their pieces)");
+  resize->add_option("dir", opts->dir, "model directory")->required();
+  resize->add_option("--tokenizer", opts->tokenizer, "the extended tokenizer (e.g. from r1 tokenizer extend)")
+      ->required();
+  resize->add_option("--old-tokenizer", opts->old_tokenizer,
+                     "the model's original tokenizer (default: the model directory)");
+  resize->add_option("--pad-to-multiple-of", opts->pad_to_multiple_of, "round the vocabulary size up (e.g. 64)");
+  resize->add_option("--out", opts->out, "output directory (model + the extended tokenizer)")->required();
+  resize->add_flag("--overwrite", opts->overwrite, "replace a model already in --out");
+  resize->callback([&ctx, opts] { ctx.run = [opts] { return run_resize(*opts); }; });
 }
 
 }  // namespace r1::cli

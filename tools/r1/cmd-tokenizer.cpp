@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "commands.h"
+#include "common/atomic-file.h"
+#include "r1/chat-template.h"
 #include "r1/error.h"
 #include "r1/tokenizer.h"
 
@@ -27,6 +29,9 @@ struct TokenizerOptions {
   bool overwrite = false, no_special = false, skip_special = false, show_tokens = false, json = false,
        no_byte_alphabet = false;
   size_t limit_alphabet = 0, max_token_length = 0;
+  std::string base, chat_template, messages;
+  bool add_generation_prompt = false;
+  tokenizer::ExtendOptions extend;
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -139,6 +144,63 @@ int run_info(const TokenizerOptions& o) {
   return 0;
 }
 
+int run_extend(const Context& ctx, TokenizerOptions& o) {
+  if (fs::exists(fs::path(o.out) / "tokenizer.json") && !o.overwrite)
+    fail("{}: already holds a tokenizer; pass --overwrite to replace it", o.out);
+  Tokenizer base = Tokenizer::load(o.base);
+  o.extend.threads = ctx.runtime.threads;
+  tokenizer::ExtendReport r;
+  std::vector<fs::path> inputs(o.inputs.begin(), o.inputs.end());
+  Tokenizer extended = tokenizer::extend_tokenizer(base, inputs, o.extend, &r);
+  extended.save(o.out, o.overwrite);
+  double before = r.tokens_per_char_before(), after = r.tokens_per_char_after();
+  fmt::print(
+      "added {} tokens ({} -> {}); on the corpus ({} characters): {:.4f} -> {:.4f} tokens/char ({:+.1f}%) -> {}\n",
+      r.added, base.vocab_size(), extended.vocab_size(), r.characters, before, after,
+      before > 0 ? 100.0 * (after - before) / before : 0.0, o.out);
+  return 0;
+}
+
+int run_render_chat(const TokenizerOptions& o) {
+  Tokenizer tok = Tokenizer::load(o.path);
+  std::string source = o.chat_template;
+  std::unique_ptr<tokenizer::ChatTemplate> tmpl;
+  if (source.empty()) {
+    if (tok.config().chat_template.empty())
+      fail_usage("{} has no chat_template; choose one with --template ({})", o.path,
+                 fmt::join(tokenizer::ChatTemplate::builtin_names(), ", "));
+    tmpl = std::make_unique<tokenizer::ChatTemplate>(tok.config().chat_template);
+  } else if (fs::is_regular_file(source)) {
+    tmpl = std::make_unique<tokenizer::ChatTemplate>(read_file(source));
+  } else {
+    tmpl = std::make_unique<tokenizer::ChatTemplate>(tokenizer::ChatTemplate::named(source));
+  }
+  std::string text =
+      o.messages == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : read_file(o.messages);
+  // Accept a bare list of messages, or an object with "messages" (+ tools, documents, ...).
+  nlohmann::ordered_json ctx = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (ctx.is_discarded()) fail("{}: not valid JSON", o.messages);
+  if (ctx.is_array()) ctx = nlohmann::ordered_json{{"messages", ctx}};
+  auto enc = tokenizer::encode_chat(tok, *tmpl, ctx.dump(), o.add_generation_prompt);
+  if (o.json) {
+    fmt::print("{}\n",
+               nlohmann::json{{"text", enc.text}, {"ids", enc.ids}, {"assistant_mask", enc.assistant_mask}}.dump());
+    return 0;
+  }
+  fmt::print("{}", enc.text);
+  if (o.show_tokens) {
+    size_t assistant = std::count(enc.assistant_mask.begin(), enc.assistant_mask.end(), 1);
+    fmt::print("\n-- {} tokens, {} in assistant turns (marked [[...]]):\n", enc.ids.size(), assistant);
+    for (size_t i = 0; i < enc.ids.size(); ++i) {
+      std::vector<int32_t> one = {enc.ids[i]};
+      std::string piece = tok.decode(one);
+      fmt::print("{}", enc.assistant_mask[i] ? "[[" + piece + "]]" : piece);
+    }
+    fmt::print("\n");
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_tokenizer_command(CLI::App& app, Context& ctx) {
@@ -181,6 +243,32 @@ void add_tokenizer_command(CLI::App& app, Context& ctx) {
   decode->add_option("--ids", o->ids, "ids to decode, e.g. \"15 27 3\"");
   decode->add_flag("--skip-special-tokens", o->skip_special, "drop special tokens");
   decode->callback([&ctx, o] { ctx.run = [o] { return run_decode(*o); }; });
+
+  CLI::App* extend = cmd->add_subcommand("extend", "add tokens for a new corpus (continued BPE training), ids kept");
+  extend->add_option("--base", o->base, "tokenizer to extend (tokenizer.json or its directory)")->required();
+  extend->add_option("--corpus", o->inputs, "text or JSONL files in the new language/domain")
+      ->required()
+      ->check(CLI::ExistingFile);
+  extend->add_option("--add", o->extend.add, "number of tokens to add")->capture_default_str();
+  extend->add_option("--min-frequency", o->extend.min_frequency, "minimum pair count to merge")->capture_default_str();
+  extend->add_option("--field", o->extend.text_field, "JSONL field holding the text")->capture_default_str();
+  extend->add_option("--out", o->out, "output directory")->required();
+  extend->add_flag("--overwrite", o->overwrite, "replace a tokenizer already in --out");
+  extend->callback([&ctx, o] { ctx.run = [&ctx, o] { return run_extend(ctx, *o); }; });
+
+  CLI::App* chat =
+      cmd->add_subcommand("render-chat", "render a conversation with a chat template, tokenize, mark assistant tokens");
+  chat->add_option("--tokenizer", o->path, "tokenizer.json or a directory holding one")->required();
+  chat->add_option("--messages", o->messages,
+                   "JSON file: a list of {role, content} or {\"messages\": [...], \"tools\": ...}; - for stdin")
+      ->required();
+  chat->add_option("--template", o->chat_template,
+                   "a built-in name (chatml, qwen2.5, llama3, deepseek-r1-distill, r1-zero, open-r1) or a Jinja file; "
+                   "default: the tokenizer's chat_template");
+  chat->add_flag("--add-generation-prompt", o->add_generation_prompt, "end with the assistant prompt");
+  chat->add_flag("--tokens", o->show_tokens, "also print the tokens, assistant ones marked [[...]]");
+  chat->add_flag("--json", o->json, "print {text, ids, assistant_mask}");
+  chat->callback([&ctx, o] { ctx.run = [o] { return run_render_chat(*o); }; });
 
   CLI::App* info = cmd->add_subcommand("info", "describe a tokenizer");
   info->add_option("path", o->path, "tokenizer.json or a directory holding one")->required();
