@@ -220,6 +220,8 @@ TEST(ChatTemplateFilters, StringsAndSequences) {
   EXPECT_EQ(
       render("{{ 'MiXed' | upper }} {{ 'MiXed' | lower }} {{ 'hello wORLD-x' | title }} {{ 'hELLO' | capitalize }}"),
       "MIXED mixed Hello World-X Hello");
+  // Full Unicode case mapping, as CPython: one character may map to two.
+  EXPECT_EQ(render("{{ 'straße' | upper }} {{ 'ÀÉÎ Σ' | lower }} {{ 'ﬁx'.upper() }}"), "STRASSE àéî σ FIX");
   EXPECT_EQ(render("{{ missing | default('d') }} {{ '' | d('e') }} {{ '' | default('f', true) }} {{ 0 | default(5) }}"),
             "d  f 0");
   EXPECT_EQ(render("{{ [1, 2, 3] | join(', ') }} {{ ['a', 'b'] | join }} {{ users | join('/', attribute='n') }}",

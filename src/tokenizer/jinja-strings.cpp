@@ -1,32 +1,18 @@
-// Python str operations for the chat-template built-ins (see jinja-strings.h). Case mapping is per code
-// point (towupper_l / towlower_l in the C.UTF-8 locale, ASCII-only if that locale is missing), so
-// CPython's multi-character mappings ("ß".upper() == "SS") are not reproduced.
+// Python str operations for the chat-template built-ins (see jinja-strings.h). upper()/lower() use ICU's
+// full case mapping, like CPython ("ß".upper() == "SS"); capitalize/title and the cased test map one code
+// point at a time (ICU simple case mapping).
 #include "tokenizer/jinja-strings.h"
 
-#include <locale.h>
-#include <wctype.h>
+#include <unicode/uchar.h>
 
 #include "tokenizer/jinja-value.h"
+#include "tokenizer/unicode.h"
 
 namespace r1::tokenizer::jinja {
 namespace {
 
-locale_t utf8_locale() {
-  static locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t(nullptr));
-  return loc;
-}
-
-char32_t upper(char32_t c) {
-  if (c < 0x80) return (c >= 'a' && c <= 'z') ? c - 32 : c;
-  locale_t loc = utf8_locale();
-  return loc ? char32_t(towupper_l(wint_t(c), loc)) : c;
-}
-
-char32_t lower(char32_t c) {
-  if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-  locale_t loc = utf8_locale();
-  return loc ? char32_t(towlower_l(wint_t(c), loc)) : c;
-}
+char32_t upper(char32_t c) { return char32_t(u_toupper(UChar32(c))); }
+char32_t lower(char32_t c) { return char32_t(u_tolower(UChar32(c))); }
 
 bool is_cased(char32_t c) { return upper(c) != c || lower(c) != c; }
 
@@ -36,17 +22,9 @@ bool in_chars(char32_t c, const std::optional<std::u32string>& chars) {
 
 }  // namespace
 
-std::string py_upper(const std::string& s) {
-  std::u32string cps = utf8_decode(s);
-  for (auto& c : cps) c = upper(c);
-  return utf8_encode(cps);
-}
+std::string py_upper(const std::string& s) { return to_upper_unicode(to_valid_utf8(s)); }
 
-std::string py_lower(const std::string& s) {
-  std::u32string cps = utf8_decode(s);
-  for (auto& c : cps) c = lower(c);
-  return utf8_encode(cps);
-}
+std::string py_lower(const std::string& s) { return to_lower_unicode(to_valid_utf8(s)); }
 
 std::string py_capitalize(const std::string& s) {
   std::u32string cps = utf8_decode(s);

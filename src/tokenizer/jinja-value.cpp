@@ -3,6 +3,8 @@
 // output (ensure_ascii=False and ", " / ": " separators unless told otherwise, as transformers' tojson).
 #include "tokenizer/jinja-value.h"
 
+#include "tokenizer/unicode.h"
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -482,48 +484,13 @@ std::u32string utf8_decode(std::string_view s) {
   std::u32string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
-    auto b = static_cast<unsigned char>(s[i]);
-    int len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
-    if (len == 0 || i + size_t(len) > s.size()) {
-      out += char32_t(0xfffd);  // invalid byte: U+FFFD, as Python's errors="replace"
-      ++i;
-      continue;
-    }
-    char32_t c = len == 1 ? b : len == 2 ? (b & 0x1f) : len == 3 ? (b & 0x0f) : (b & 0x07);
-    bool ok = true;
-    for (int k = 1; k < len; ++k) {
-      auto cb = static_cast<unsigned char>(s[i + size_t(k)]);
-      if ((cb >> 6) != 0x2) ok = false;
-      c = (c << 6) | (cb & 0x3f);
-    }
-    if (!ok) {
-      out += char32_t(0xfffd);
-      ++i;
-      continue;
-    }
-    out += c;
-    i += size_t(len);
+    char32_t c = next_code_point(s, i);
+    out += c == kInvalidCodePoint ? char32_t(0xfffd) : c;  // invalid byte: U+FFFD, as Python's errors="replace"
   }
   return out;
 }
 
-void utf8_append(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out += char(c);
-  } else if (c < 0x800) {
-    out += char(0xc0 | (c >> 6));
-    out += char(0x80 | (c & 0x3f));
-  } else if (c < 0x10000) {
-    out += char(0xe0 | (c >> 12));
-    out += char(0x80 | ((c >> 6) & 0x3f));
-    out += char(0x80 | (c & 0x3f));
-  } else {
-    out += char(0xf0 | (c >> 18));
-    out += char(0x80 | ((c >> 12) & 0x3f));
-    out += char(0x80 | ((c >> 6) & 0x3f));
-    out += char(0x80 | (c & 0x3f));
-  }
-}
+void utf8_append(std::string& out, char32_t c) { append_utf8(out, c); }
 
 std::string utf8_encode(std::u32string_view s) {
   std::string out;

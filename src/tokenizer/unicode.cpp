@@ -198,6 +198,16 @@ std::string to_lower_unicode(std::string_view text) {
   });
 }
 
+std::string to_upper_unicode(std::string_view text) {
+  return map_valid_runs(text, [](std::string_view run) {
+    std::string out;
+    icu::UnicodeString::fromUTF8(icu::StringPiece(run.data(), int32_t(run.size())))
+        .toUpper(icu::Locale::getRoot())
+        .toUTF8String(out);
+    return out;
+  });
+}
+
 bool is_whitespace(char32_t cp) {
   if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r') return true;
   return cp != kInvalidCodePoint && u_hasBinaryProperty(UChar32(cp), UCHAR_WHITE_SPACE);

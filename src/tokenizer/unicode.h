@@ -32,6 +32,7 @@ std::string bytes_to_unicode_string(std::string_view bytes);
 enum class NormalForm { kNfc, kNfd, kNfkc, kNfkd };
 std::string normalize_unicode(std::string_view text, NormalForm form);  // invalid bytes are kept as they are
 std::string to_lower_unicode(std::string_view text);
+std::string to_upper_unicode(std::string_view text);  // full case mapping ("ß" -> "SS")
 
 bool is_whitespace(char32_t cp);      // Unicode White_Space (BERT: plus \t \n \r)
 bool is_punctuation(char32_t cp);     // ASCII symbols plus Unicode P* categories (BERT's _is_punctuation)
