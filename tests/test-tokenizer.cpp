@@ -377,3 +377,20 @@ TEST(ChatEncoding, HubTemplatesFromTokenizerConfig) {
             "<|start_header_id|>assistant<|end_header_id|>\n\n");
   EXPECT_EQ(enc.ids.front(), 128000);
 }
+
+TEST(Tokenizer, BpeDecoderSuffixes) {
+  // CharBPE-style model whose tokens end words with "</w>"; an empty suffix must not loop.
+  json j = {{"model",
+             {{"type", "BPE"},
+              {"vocab", {{"a", 0}, {"b</w>", 1}, {"ab</w>", 2}}},
+              {"merges", json::array({json::array({"a", "b</w>"})})},
+              {"end_of_word_suffix", "</w>"}}},
+            {"pre_tokenizer", {{"type", "WhitespaceSplit"}}},
+            {"decoder", {{"type", "BPEDecoder"}, {"suffix", "</w>"}}}};
+  Tokenizer tok = Tokenizer::from_json(j.dump(), "charbpe");
+  auto ids = tok.encode("ab ab a b");
+  EXPECT_EQ(ids, (std::vector<int32_t>{2, 2, 1}));  // "a" alone needs "a</w>": dropped (no unk_token), as HF
+  EXPECT_EQ(tok.decode(ids), "ab ab b");
+  j["decoder"]["suffix"] = "";
+  EXPECT_EQ(Tokenizer::from_json(j.dump(), "charbpe").decode(ids), "ab</w>ab</w>b</w>");
+}

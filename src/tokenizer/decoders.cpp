@@ -86,14 +86,19 @@ class BpeDecoder : public Decoder {
  public:
   explicit BpeDecoder(const json& j) : suffix_(j.value("suffix", "</w>")) {}
   std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    if (suffix_.empty()) return tokens;
     for (size_t i = 0; i < tokens.size(); ++i) {
-      std::string& t = tokens[i];
-      size_t at = t.find(suffix_);
-      bool last = i + 1 == tokens.size();
-      while (at != std::string::npos) {
-        t.replace(at, suffix_.size(), last ? "" : " ");
-        at = t.find(suffix_, at);
+      const std::string& t = tokens[i];
+      const char* replacement = i + 1 == tokens.size() ? "" : " ";
+      std::string out;
+      size_t last = 0;
+      for (size_t at = t.find(suffix_); at != std::string::npos; at = t.find(suffix_, last)) {
+        out.append(t, last, at - last);
+        out += replacement;
+        last = at + suffix_.size();
       }
+      out.append(t, last, std::string::npos);
+      tokens[i] = std::move(out);
     }
     return tokens;
   }
