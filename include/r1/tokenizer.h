@@ -154,7 +154,7 @@ class StreamDecoder {
   std::string finish();  // whatever is held back (possibly an incomplete character), then resets
 
  private:
-  const Tokenizer& tokenizer_;
+  Tokenizer tokenizer_;  // a cheap shared handle: the decoder may outlive the caller's object
   bool skip_special_;
   std::vector<int32_t> window_;  // ids whose text is not fully emitted, plus one token of context
   std::string emitted_;          // decode(window_) bytes already returned or owned by the context token

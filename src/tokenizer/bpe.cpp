@@ -16,8 +16,8 @@ using nlohmann::json;
 namespace {
 uint64_t pair_key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
 
-void index_vocab(const std::unordered_map<std::string, int32_t>& vocab, std::vector<std::string>& by_id,
-                 std::vector<bool>& has, const std::string& where) {
+void index_vocab(const StringMap<int32_t>& vocab, std::vector<std::string>& by_id, std::vector<bool>& has,
+                 const std::string& where) {
   int32_t max_id = -1;
   for (const auto& [tok, id] : vocab) {
     if (id < 0) fail("{}: token '{}' has negative id {}", where, tok, id);
@@ -36,7 +36,7 @@ void index_vocab(const std::unordered_map<std::string, int32_t>& vocab, std::vec
 BpeModel::BpeModel(std::unordered_map<std::string, int32_t> vocab,
                    std::vector<std::pair<std::string, std::string>> merges, BpeOptions options,
                    const std::string& where)
-    : vocab_(std::move(vocab)), merges_(std::move(merges)), options_(std::move(options)) {
+    : vocab_(vocab.begin(), vocab.end()), merges_(std::move(merges)), options_(std::move(options)) {
   index_vocab(vocab_, id_to_token_, has_id_, where);
   if (options_.unk_token) {
     auto it = vocab_.find(*options_.unk_token);
@@ -59,7 +59,7 @@ BpeModel::BpeModel(std::unordered_map<std::string, int32_t> vocab,
 }
 
 int32_t BpeModel::token_to_id(std::string_view token) const {
-  auto it = vocab_.find(std::string(token));
+  auto it = vocab_.find(token);
   return it == vocab_.end() ? -1 : it->second;
 }
 
@@ -70,7 +70,7 @@ const std::string* BpeModel::id_to_token(int32_t id) const {
 void BpeModel::tokenize(std::string_view piece, std::vector<int32_t>& ids) const {
   if (piece.empty()) return;
   if (options_.ignore_merges) {
-    auto it = vocab_.find(std::string(piece));
+    auto it = vocab_.find(piece);
     if (it != vocab_.end()) {
       ids.push_back(it->second);
       return;
@@ -80,7 +80,7 @@ void BpeModel::tokenize(std::string_view piece, std::vector<int32_t>& ids) const
   CacheShard& shard = cache_[std::hash<std::string_view>{}(piece) % kCacheShards];
   if (cacheable) {
     std::lock_guard lock(shard.mutex);
-    auto it = shard.map.find(std::string(piece));
+    auto it = shard.map.find(piece);
     if (it != shard.map.end()) {
       ids.insert(ids.end(), it->second.begin(), it->second.end());
       return;
@@ -105,14 +105,20 @@ void BpeModel::merge_word(std::string_view piece, std::vector<int32_t>& ids) con
   symbols.reserve(piece.size());
   size_t pos = 0;
   bool previous_unk = false;
+  const bool plain = options_.continuing_subword_prefix.empty() && options_.end_of_word_suffix.empty();
   while (pos < piece.size()) {
     size_t start = pos;
     next_code_point(piece, pos);
-    std::string token;
-    if (start > 0) token += options_.continuing_subword_prefix;
-    token.append(piece.substr(start, pos - start));
-    if (pos == piece.size()) token += options_.end_of_word_suffix;
-    auto it = vocab_.find(token);
+    auto it = vocab_.end();
+    if (plain) {  // byte-level models: the character itself, no allocation
+      it = vocab_.find(piece.substr(start, pos - start));
+    } else {
+      std::string token;
+      if (start > 0) token += options_.continuing_subword_prefix;
+      token.append(piece.substr(start, pos - start));
+      if (pos == piece.size()) token += options_.end_of_word_suffix;
+      it = vocab_.find(token);
+    }
     if (it != vocab_.end()) {
       symbols.push_back({it->second, 0, 0, true});
       previous_unk = false;
@@ -186,7 +192,10 @@ json BpeModel::to_json() const {
 
 WordPieceModel::WordPieceModel(std::unordered_map<std::string, int32_t> vocab, std::string unk_token,
                                std::string prefix, size_t max_chars, const std::string& where)
-    : vocab_(std::move(vocab)), unk_token_(std::move(unk_token)), prefix_(std::move(prefix)), max_chars_(max_chars) {
+    : vocab_(vocab.begin(), vocab.end()),
+      unk_token_(std::move(unk_token)),
+      prefix_(std::move(prefix)),
+      max_chars_(max_chars) {
   index_vocab(vocab_, id_to_token_, has_id_, where);
   auto it = vocab_.find(unk_token_);
   if (it == vocab_.end()) fail("{}: unk_token '{}' is not in the vocabulary", where, unk_token_);
@@ -229,7 +238,7 @@ void WordPieceModel::tokenize(std::string_view word, std::vector<int32_t>& ids) 
 }
 
 int32_t WordPieceModel::token_to_id(std::string_view token) const {
-  auto it = vocab_.find(std::string(token));
+  auto it = vocab_.find(token);
   return it == vocab_.end() ? -1 : it->second;
 }
 

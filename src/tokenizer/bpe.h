@@ -17,6 +17,14 @@
 
 namespace r1::tokenizer {
 
+// String-keyed maps that look up std::string_view without allocating (C++20 heterogeneous lookup).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
 struct BpeOptions {
   std::optional<std::string> unk_token;
   std::string continuing_subword_prefix;
@@ -39,14 +47,14 @@ class BpeModel : public Model {
   size_t vocab_size() const override { return id_to_token_.size(); }
   nlohmann::json to_json() const override;
 
-  const std::unordered_map<std::string, int32_t>& vocab() const { return vocab_; }
+  const StringMap<int32_t>& vocab() const { return vocab_; }
   const std::vector<std::pair<std::string, std::string>>& merges() const { return merges_; }
   const BpeOptions& options() const { return options_; }
 
  private:
   void merge_word(std::string_view piece, std::vector<int32_t>& ids) const;
 
-  std::unordered_map<std::string, int32_t> vocab_;
+  StringMap<int32_t> vocab_;
   std::vector<std::string> id_to_token_;  // "" for ids without a token
   std::vector<bool> has_id_;
   std::vector<std::pair<std::string, std::string>> merges_;
@@ -57,7 +65,7 @@ class BpeModel : public Model {
   static constexpr size_t kCacheShards = 16, kCacheCapacityPerShard = 8192, kMaxCachedPieceBytes = 256;
   struct CacheShard {
     std::mutex mutex;
-    std::unordered_map<std::string, std::vector<int32_t>> map;
+    StringMap<std::vector<int32_t>> map;
   };
   mutable std::array<CacheShard, kCacheShards> cache_;
 };
@@ -73,7 +81,7 @@ class WordPieceModel : public Model {
   nlohmann::json to_json() const override;
 
  private:
-  std::unordered_map<std::string, int32_t> vocab_;
+  StringMap<int32_t> vocab_;
   std::vector<std::string> id_to_token_;
   std::vector<bool> has_id_;
   std::string unk_token_, prefix_;

@@ -2,6 +2,7 @@
 // components of one tokenizer.json plus its added tokens and tokenizer_config.json. Internal to src/tokenizer.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,10 +24,14 @@ struct Tokenizer::Impl {
   std::vector<AddedToken> added;
   std::unordered_map<int32_t, size_t> added_by_id;
   std::unordered_map<std::string, size_t> added_by_content;
+  std::array<std::vector<uint32_t>, 256> added_by_first_byte;  // indices into `added`, longest first
   nlohmann::json truncation, padding;  // kept as given; r1 truncates and pads in its data loaders
   TokenizerConfig config;
   nlohmann::json config_raw = nlohmann::json::object();  // tokenizer_config.json as read, updated on save
 };
+
+// Rebuilds the added-token lookups (by id, by content, by first byte) from `added`.
+void index_added_tokens(Tokenizer::Impl& impl);
 
 // Builds a Tokenizer from its parts (the trainers' output).
 Tokenizer make_tokenizer(std::shared_ptr<Tokenizer::Impl> impl);

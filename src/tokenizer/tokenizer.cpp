@@ -35,16 +35,16 @@ struct Segment {
   int32_t added_id;  // -1: ordinary text
 };
 
-// Splits [begin, end) of text at occurrences of the given added tokens (leftmost-longest).
-std::vector<Segment> split_added(std::string_view text, size_t begin, size_t end, const std::vector<AddedToken>& added,
+// Splits [begin, end) of text at occurrences of the added tokens (leftmost-longest).
+std::vector<Segment> split_added(std::string_view text, size_t begin, size_t end, const Tokenizer::Impl& impl,
                                  bool normalized) {
   std::vector<Segment> out;
   size_t plain_start = begin, pos = begin;
   while (pos < end) {
     const AddedToken* best = nullptr;
-    for (const AddedToken& t : added) {
-      if (t.normalized != normalized || t.content.empty() || (best && t.content.size() <= best->content.size()))
-        continue;
+    for (uint32_t index : impl.added_by_first_byte[static_cast<unsigned char>(text[pos])]) {
+      const AddedToken& t = impl.added[index];
+      if (t.normalized != normalized || (best && t.content.size() <= best->content.size())) continue;
       if (pos + t.content.size() > end || text.compare(pos, t.content.size(), t.content) != 0) continue;
       if (t.single_word) {
         size_t after = pos + t.content.size();
@@ -114,13 +114,20 @@ TokenizerConfig parse_config(const json& cfg, const std::string& source) {
 
 Tokenizer::Tokenizer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Tokenizer make_tokenizer(std::shared_ptr<Tokenizer::Impl> impl) {
-  impl->added_by_id.clear();
-  impl->added_by_content.clear();
-  for (size_t i = 0; i < impl->added.size(); ++i) {
-    impl->added_by_id[impl->added[i].id] = i;
-    impl->added_by_content[impl->added[i].content] = i;
+void index_added_tokens(Tokenizer::Impl& impl) {
+  impl.added_by_id.clear();
+  impl.added_by_content.clear();
+  for (auto& bucket : impl.added_by_first_byte) bucket.clear();
+  for (size_t i = 0; i < impl.added.size(); ++i) {
+    const AddedToken& t = impl.added[i];
+    impl.added_by_id[t.id] = i;
+    impl.added_by_content[t.content] = i;
+    if (!t.content.empty()) impl.added_by_first_byte[static_cast<unsigned char>(t.content[0])].push_back(uint32_t(i));
   }
+}
+
+Tokenizer make_tokenizer(std::shared_ptr<Tokenizer::Impl> impl) {
+  index_added_tokens(*impl);
   return Tokenizer(std::move(impl));
 }
 
@@ -163,10 +170,9 @@ Tokenizer Tokenizer::from_json(const std::string& text, const std::string& sourc
     if (t.id < 0) fail("{}: added token '{}' has negative id {}", source, t.content, t.id);
     if (impl->added_by_id.count(t.id)) fail("{}: two added tokens share id {}", source, t.id);
     impl->added_by_id[t.id] = impl->added.size();
-    impl->added_by_content[t.content] = impl->added.size();
     impl->added.push_back(std::move(t));
   }
-  return Tokenizer(impl);
+  return make_tokenizer(impl);
 }
 
 Tokenizer Tokenizer::load(const fs::path& path) {
@@ -246,7 +252,7 @@ std::vector<TokenSpan> Tokenizer::encode_with_spans(std::string_view text, bool 
   const Impl& m = *impl_;
   std::vector<Token> tokens;
   std::vector<int32_t> ids;
-  for (const Segment& raw : split_added(text, 0, text.size(), m.added, /*normalized=*/false)) {
+  for (const Segment& raw : split_added(text, 0, text.size(), m, /*normalized=*/false)) {
     if (raw.added_id >= 0) {
       tokens.push_back({raw.added_id, raw.begin, raw.end});
       continue;
@@ -254,7 +260,7 @@ std::vector<TokenSpan> Tokenizer::encode_with_spans(std::string_view text, bool 
     std::string_view original = text.substr(raw.begin, raw.end - raw.begin);
     std::string norm = m.normalizer ? m.normalizer->normalize(original) : std::string(original);
     const bool exact = norm.size() == original.size() && norm == original;
-    for (const Segment& seg : split_added(norm, 0, norm.size(), m.added, /*normalized=*/true)) {
+    for (const Segment& seg : split_added(norm, 0, norm.size(), m, /*normalized=*/true)) {
       size_t b = exact ? raw.begin + seg.begin : raw.begin, e = exact ? raw.begin + seg.end : raw.end;
       if (seg.added_id >= 0) {
         tokens.push_back({seg.added_id, b, e});

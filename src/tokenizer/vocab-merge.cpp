@@ -62,7 +62,7 @@ Tokenizer extend_tokenizer(const Tokenizer& base, const std::vector<fs::path>& i
   run_merges(
       st, t, [&] { return st.word_to_id.size() - start >= o.add; }, st.id_to_word.size() + o.add);
 
-  std::unordered_map<std::string, int32_t> vocab = bpe->vocab();
+  std::unordered_map<std::string, int32_t> vocab(bpe->vocab().begin(), bpe->vocab().end());
   for (const auto& [token, id] : st.word_to_id) vocab.emplace(token, int32_t(id));
   auto merges = bpe->merges();
   for (auto& m : unique_merges(st)) merges.push_back(std::move(m));

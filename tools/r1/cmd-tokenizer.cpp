@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -27,7 +28,8 @@ struct TokenizerOptions {
   std::vector<std::string> inputs;
   std::string out, path, text, ids, special_tokens, bos, eos, pad;
   bool overwrite = false, no_special = false, skip_special = false, show_tokens = false, json = false,
-       no_byte_alphabet = false;
+       no_byte_alphabet = false, stats = false;
+  std::string input;
   size_t limit_alphabet = 0, max_token_length = 0;
   std::string base, chat_template, messages;
   bool add_generation_prompt = false;
@@ -79,6 +81,34 @@ std::vector<std::string> input_lines(const std::string& text) {
   }
   for (std::string line; std::getline(std::cin, line);) lines.push_back(line);
   return lines;
+}
+
+// --stats: encode every line of a file in parallel and report counts and throughput instead of ids.
+int run_encode_stats(const Context& ctx, const TokenizerOptions& o) {
+  Tokenizer tok = Tokenizer::load(o.path);
+  std::vector<std::string> lines;
+  if (o.input.empty()) {
+    lines = input_lines(o.text);
+  } else {
+    std::ifstream in(o.input);
+    if (!in) fail("{}: cannot open", o.input);
+    for (std::string line; std::getline(in, line);) lines.push_back(std::move(line));
+  }
+  uint64_t bytes = 0, chars = 0;
+  for (const auto& l : lines) {
+    bytes += l.size();
+    for (unsigned char c : l) chars += (c & 0xC0) != 0x80;
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto ids = tok.encode_batch(lines, !o.no_special, ctx.runtime.threads);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  uint64_t tokens = 0;
+  for (const auto& v : ids) tokens += v.size();
+  fmt::print("lines {}  bytes {}  characters {}  tokens {}  tokens/char {:.4f}  bytes/token {:.3f}\n", lines.size(),
+             bytes, chars, tokens, chars ? double(tokens) / chars : 0.0, tokens ? double(bytes) / tokens : 0.0);
+  fmt::print("encoded in {:.3f} s: {:.2f} M tokens/s, {:.1f} MB/s\n", seconds, tokens / seconds / 1e6,
+             bytes / seconds / 1e6);
+  return 0;
 }
 
 int run_encode(const TokenizerOptions& o) {
@@ -235,7 +265,10 @@ void add_tokenizer_command(CLI::App& app, Context& ctx) {
   encode->add_flag("--no-special-tokens", o->no_special, "do not add the post-processor's special tokens");
   encode->add_flag("--tokens", o->show_tokens, "print id:token pairs");
   encode->add_flag("--json", o->json, "one JSON object per line");
-  encode->callback([&ctx, o] { ctx.run = [o] { return run_encode(*o); }; });
+  encode->add_flag("--stats", o->stats, "print counts (tokens, tokens/char) and throughput instead of ids");
+  encode->add_option("--input", o->input, "with --stats: a text file, one sequence per line")->check(CLI::ExistingFile);
+  encode->callback(
+      [&ctx, o] { ctx.run = [&ctx, o] { return o->stats ? run_encode_stats(ctx, *o) : run_encode(*o); }; });
 
   CLI::App* decode =
       cmd->add_subcommand("decode", "token ids -> text (--ids, or whitespace-separated ids per stdin line)");
