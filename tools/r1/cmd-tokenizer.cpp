@@ -220,11 +220,11 @@ int run_render_chat(const TokenizerOptions& o) {
   fmt::print("{}", enc.text);
   if (o.show_tokens) {
     size_t assistant = std::count(enc.assistant_mask.begin(), enc.assistant_mask.end(), 1);
-    fmt::print("\n-- {} tokens, {} in assistant turns (marked [[...]]):\n", enc.ids.size(), assistant);
+    fmt::print("\n-- {} tokens separated by |, {} in assistant turns (marked [[...]]):\n", enc.ids.size(), assistant);
     for (size_t i = 0; i < enc.ids.size(); ++i) {
       std::vector<int32_t> one = {enc.ids[i]};
       std::string piece = tok.decode(one);
-      fmt::print("{}", enc.assistant_mask[i] ? "[[" + piece + "]]" : piece);
+      fmt::print("{}{}", i ? "|" : "", enc.assistant_mask[i] ? "[[" + piece + "]]" : piece);
     }
     fmt::print("\n");
   }
