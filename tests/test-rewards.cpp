@@ -373,7 +373,7 @@ TEST(Sandbox, InfiniteLoopIsKilledAtTheDeadline) {
   SandboxResult r = run_python(box, "while True:\n    pass\n", l);
   EXPECT_TRUE(r.timed_out);
   EXPECT_EQ(r.signal, SIGKILL);
-  EXPECT_LT(r.wall_seconds, 2.5);
+  EXPECT_LT(r.wall_seconds, l.timeout_seconds + 2);
   // RLIMIT_CPU ends a busy program before a longer wall-clock deadline.
   l.timeout_seconds = 10;
   l.cpu_seconds = 1;
@@ -397,7 +397,6 @@ TEST(Sandbox, ForkBombIsCappedAndLeavesNothingBehind) {
   ASSERT_TRUE(counted.ok()) << counted.err;
   EXPECT_GT(std::stoi(counted.out), 0);
   EXPECT_LT(std::stoi(counted.out), l.max_processes);
-  EXPECT_LT(counted.wall_seconds, 2);
   // A real fork bomb: every process forks forever; it ends at the deadline with no process left.
   SandboxResult bomb = run_python(box,
                                   "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n"
@@ -416,7 +415,7 @@ TEST(Sandbox, MemoryHogFails) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("MemoryError"), std::string::npos) << r.err;
-  EXPECT_LT(r.wall_seconds, 2);
+  EXPECT_FALSE(r.timed_out);
 }
 
 TEST(Sandbox, NoNetwork) {
@@ -488,8 +487,7 @@ TEST(Sandbox, HugeOutputIsTruncated) {
   SandboxResult r = run_python(box, "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", l);
   EXPECT_TRUE(r.output_truncated);
   EXPECT_EQ(r.out.size(), size_t(l.max_output_bytes));
-  EXPECT_FALSE(r.timed_out);
-  EXPECT_LT(r.wall_seconds, 2);
+  EXPECT_FALSE(r.timed_out);  // killed at the cap, long before the deadline
 }
 
 TEST(Sandbox, DirectoryIsRemoved) {
