@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libpcre2-dev                 # full-Unicode regex (JIT) for tokenizer pre-tokenization
   libicu-dev                   # Unicode normalization (NFC/NFD/NFKC/NFKD) and character classes
+  libginac-dev                 # computer algebra (GiNaC) for math answer verification
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 check_only=0

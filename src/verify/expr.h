@@ -1,0 +1,121 @@
+// Internal to src/verify: the expression tree that parse.cpp builds from normalised LaTeX / plain math, the
+// deadline every loop checks, and the stages' entry points (normalize.cpp, parse.cpp, compare.cpp,
+// evaluate.cpp, cas.cpp). The tree is plain data with no GiNaC inside, so extraction, normalisation and
+// parsing run in parallel without locks; only cas.cpp touches GiNaC (under one process-wide lock).
+#pragma once
+
+#include <chrono>
+#include <complex>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace r1::verify {
+
+// Thrown when the deadline passes or an input exceeds the evaluation limits; verify() maps it to kTimeout.
+class Timeout : public std::runtime_error {
+ public:
+  explicit Timeout(const std::string& why) : std::runtime_error(why) {}
+};
+
+// Thrown by the parser for input it does not understand (the candidate is then skipped).
+class ParseError : public std::runtime_error {
+ public:
+  explicit ParseError(const std::string& why) : std::runtime_error(why) {}
+};
+
+class Deadline {
+ public:
+  explicit Deadline(double seconds)
+      : at_(std::chrono::steady_clock::now() +
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds))) {}
+  void check() const {
+    if (std::chrono::steady_clock::now() > at_) throw Timeout("deadline passed");
+  }
+  std::chrono::steady_clock::time_point at() const { return at_; }
+
+ private:
+  std::chrono::steady_clock::time_point at_;
+};
+
+// Limits that keep every computation small (beyond them: Timeout, never a long computation).
+inline constexpr int kMaxDepth = 200;             // nesting of the parse tree
+inline constexpr size_t kMaxInputBytes = 20000;   // a longer candidate answer is not parsed
+inline constexpr size_t kMaxCasNodes = 3000;      // larger trees skip GiNaC (numeric comparison only)
+inline constexpr double kMaxPowerDigits = 5000;   // exact powers whose result would have more digits
+inline constexpr long kMaxSymbolicExponent = 64;  // (x+1)^n with |n| larger is not expanded
+inline constexpr long kMaxFactorial = 1000;
+
+enum class Kind {
+  kNumber,     // text: the literal digits ("12", "0.5"); is_float when written with a decimal point
+  kSymbol,     // text: the name ("x", "x_1", "\alpha")
+  kConstant,   // text: "pi", "e", "i", "inf"
+  kAdd,        // args summed
+  kMul,        // args multiplied
+  kNeg,        // -args[0]
+  kDiv,        // args[0] / args[1]
+  kPow,        // args[0] ^ args[1]
+  kFunction,   // text: sin cos tan sec csc cot asin acos atan sinh cosh tanh ln exp abs sqrt root log; args
+  kFactorial,  // args[0]!
+  kBinomial,   // binomial(args[0], args[1])
+  kPercent,    // args[0] %  (value args[0] / 100)
+  kPlusMinus,  // args[0] ± args[1] (only at the top: becomes the set {a+b, a-b})
+  kTuple,      // (a, b, ...) ordered
+  kSet,        // {a, b, ...} order-free; also a bare top-level list "1, 2"
+  kInterval,   // args[0], args[1]; left_closed / right_closed
+  kUnion,      // args: intervals or sets
+  kMatrix,     // args: rows (each a kTuple)
+  kRelation,   // args: operands; ops[i] between args[i] and args[i+1]: "=", "!=", "<", "<=", ">", ">="
+};
+
+struct Node {
+  Kind kind = Kind::kNumber;
+  std::string text;
+  std::vector<Node> args;
+  std::vector<std::string> ops;
+  bool is_float = false;
+  bool left_closed = false, right_closed = false;
+};
+
+Node make_node(Kind kind, std::vector<Node> args = {}, std::string text = {});
+
+// normalize.cpp: LaTeX clean-up to a canonical string (see the file header for the rules).
+std::string normalize_answer(std::string_view raw);
+
+// parse.cpp: normalised text -> tree. Throws ParseError (not math) or Timeout (deadline, depth).
+Node parse_math(std::string_view normalized, const Deadline& deadline);
+std::string to_string(const Node& node);  // for details and tests
+size_t node_count(const Node& node);
+bool has_float(const Node& node);
+bool has_symbols(const Node& node);
+void collect_symbols(const Node& node, std::vector<std::string>& out);
+
+// evaluate.cpp: numeric value at a point (symbols bound by name); NaN when undefined there.
+using Complex = std::complex<long double>;
+struct Binding {
+  std::vector<std::string> names;
+  std::vector<Complex> values;
+};
+Complex evaluate(const Node& node, const Binding& binding);
+// Exact rational value when the tree is built from integers, decimals, + - * / and small integer powers.
+struct Rational {
+  __int128 num = 0, den = 1;  // den > 0, reduced
+};
+std::optional<Rational> evaluate_exact(const Node& node);
+
+// cas.cpp: GiNaC under the process-wide lock. Returns whether a - b simplifies to exactly zero (true), to a
+// non-zero number (false), or could not be decided (nullopt). Throws Timeout past the deadline or limits.
+std::optional<bool> cas_difference_is_zero(const Node& a, const Node& b, bool negate_b, const Deadline& deadline);
+
+// compare.cpp: equivalence of a gold tree and an answer tree (Math-Verify's rules, see its header).
+struct CompareOptions {
+  int float_rounding = 6;
+  double numeric_rel_tol = 1e-9;
+};
+bool equivalent(const Node& gold, const Node& answer, const CompareOptions& options, const Deadline& deadline,
+                std::string& detail);
+
+}  // namespace r1::verify
