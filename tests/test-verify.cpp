@@ -1,6 +1,7 @@
 // Math answer verification (r1/verify.h) against Math-Verify's behaviour: a table of (gold, model output,
 // expected verdict) per category with hard negatives, extraction and multiple-choice letters, the time bound on
-// pathological inputs, thread-safety (8 threads x 20 passes agree with the serial verdicts), and the `r1 verify` command.
+// pathological inputs, thread-safety (8 threads x 20 passes agree with the serial verdicts), the accuracy
+// reward and the `r1 verify` command.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <thread>
 
 #include "r1/error.h"
+#include "r1/rewards.h"
 #include "r1/verify.h"
 #include "test-helpers.h"
 
@@ -352,6 +354,32 @@ TEST(Verify, ThreadsAgreeWithSerial) {
   auto batch = r1::verify::verify_batch(pairs, {}, 4);
   ASSERT_EQ(batch.size(), cases.size());
   for (size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(batch[i].verdict, serial[i]) << i;
+}
+
+TEST(Verify, AccuracyReward) {
+  auto reward = r1::rewards::make_reward("accuracy");
+  std::vector<std::string> completions = {"<answer>\\boxed{\\frac{1}{2}}</answer>", "\\boxed{0.6}", "I think 7",
+                                          "\\boxed{3}", "\\boxed{2}"};
+  std::vector<json> examples = {{{"solution", "The value is $\\boxed{0.5}$."}},
+                                {{"solution", "$\\frac{3}{5}$"}},
+                                {{"answer", "8"}},
+                                {{"solution", ""}},
+                                {{"answer", 2}}};
+  auto scores = reward(completions, examples);
+  ASSERT_EQ(scores.size(), 5u);
+  EXPECT_EQ(scores[0], 1.0);
+  EXPECT_EQ(scores[1], 1.0);
+  EXPECT_EQ(scores[2], 0.0);
+  EXPECT_EQ(scores[3], std::nullopt);  // unparseable gold: not applicable
+  EXPECT_EQ(scores[4], 1.0);
+  auto hackable = r1::rewards::make_reward("accuracy", {{"unparseable_gold_is_correct", true}});
+  EXPECT_EQ(hackable(completions, examples)[3], 1.0);
+  auto ordered = r1::rewards::make_reward("accuracy", {{"extraction_order", {"number"}}, {"timeout_seconds", 2}});
+  EXPECT_EQ(ordered({"\\boxed{7} or 8"}, {json{{"answer", "8"}}})[0], 1.0);
+  R1_EXPECT_THROW_WITH(r1::rewards::make_reward("accuracy", {{"bogus", 1}, {"timeout", 2}}), r1::Error, "bogus",
+                       "timeout", "unknown");
+  R1_EXPECT_THROW_WITH(r1::rewards::make_reward("accuracy", {{"extraction_order", {"boxd"}}}), r1::UsageError, "boxd");
+  R1_EXPECT_THROW_WITH(reward({"1"}, {json{{"problem", "x"}}}), r1::Error, "solution", "answer");
 }
 
 TEST(Verify, Command) {

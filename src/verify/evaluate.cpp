@@ -222,7 +222,8 @@ Complex evaluate(const Node& n, const Binding& binding) {
     }
     case Kind::kBinomial: {
       Complex a = evaluate(n.args[0], binding), b = evaluate(n.args[1], binding);
-      return std::exp(std::lgamma(a.real() + 1) - std::lgamma(b.real() + 1) - std::lgamma(a.real() - b.real() + 1));
+      // tgamma, not lgamma: lgamma writes the global signgam (a data race between threads).
+      return std::tgamma(a.real() + 1) / (std::tgamma(b.real() + 1) * std::tgamma(a.real() - b.real() + 1));
     }
     case Kind::kPercent:
       return evaluate(n.args[0], binding) / Complex(100);
