@@ -5,6 +5,7 @@
 // anything is built: tree size, exact power digits, symbolic exponents and factorials (beyond: Timeout).
 #include <ginac/ginac.h>
 
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -150,7 +151,13 @@ class Converter {
 std::optional<bool> cas_difference_is_zero(const Node& a, const Node& b, bool negate_b, const Deadline& deadline) {
   if (node_count(a) + node_count(b) > kMaxCasNodes) return std::nullopt;
   std::unique_lock<std::timed_mutex> lock(cas_mutex(), std::defer_lock);
-  if (!lock.try_lock_until(deadline.at())) throw Timeout("deadline passed waiting for the CAS");
+  // Wait against the system clock: libstdc++ implements a steady_clock wait with pthread_mutex_clocklock,
+  // which ThreadSanitizer (GCC 12) does not intercept, so it would miss this lock and report every GiNaC
+  // access as a race; pthread_mutex_timedlock (system clock) is intercepted. The deadline stays steady_clock.
+  auto wait =
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(deadline.at() - std::chrono::steady_clock::now());
+  if (!lock.try_lock_until(std::chrono::system_clock::now() + wait))
+    throw Timeout("deadline passed waiting for the CAS");
   try {
     Converter converter(deadline);
     GiNaC::ex x = converter.convert(a), y = converter.convert(b);
