@@ -14,6 +14,7 @@ packages=(
   libpcre2-dev                 # full-Unicode regex (JIT) for tokenizer pre-tokenization
   libicu-dev                   # Unicode normalization (NFC/NFD/NFKC/NFKD) and character classes
   libginac-dev                 # computer algebra (GiNaC) for math answer verification
+  python3                      # the code reward runs Python programs (tests included)
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 check_only=0
