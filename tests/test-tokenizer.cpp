@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "r1/chat-template.h"
 #include "r1/error.h"
@@ -393,4 +394,27 @@ TEST(Tokenizer, BpeDecoderSuffixes) {
   EXPECT_EQ(tok.decode(ids), "ab ab b");
   j["decoder"]["suffix"] = "";
   EXPECT_EQ(Tokenizer::from_json(j.dump(), "charbpe").decode(ids), "ab</w>ab</w>b</w>");
+}
+
+TEST(BpeTrainer, TrainsFromJsonlFieldsAndNamesBadRows) {
+  r1::test::TempDir dir;
+  std::string rows;
+  std::istringstream corpus(r1::test::read_bytes(golden("corpus.txt")));
+  for (std::string line; std::getline(corpus, line);) rows += json{{"text", line + "\n"}, {"id", 1}}.dump() + "\n";
+  r1::test::write_bytes(dir / "rows.jsonl", rows);
+  r1::tokenizer::TrainOptions o;
+  o.pre_tokenizer = "gpt2";
+  o.vocab_size = 30000;
+  o.byte_alphabet = false;
+  o.show_progress = false;
+  // The same sequences as the text file's lines: the same tokenizer as HF trained from corpus.txt.
+  Tokenizer from_jsonl = r1::tokenizer::train_tokenizer({dir / "rows.jsonl"}, o);
+  EXPECT_EQ(json::parse(from_jsonl.to_json())["model"]["vocab"],
+            json::parse(r1::test::read_bytes(golden("hf-bpe.json")))["model"]["vocab"]);
+  r1::test::write_bytes(dir / "bad.jsonl", "{\"text\": \"ok\"}\n{\"body\": \"no text\"}\n");
+  R1_EXPECT_THROW_WITH(r1::tokenizer::train_tokenizer({dir / "bad.jsonl"}, o), r1::Error, "bad.jsonl:2", "\"text\"");
+  r1::test::write_bytes(dir / "broken.jsonl", "{\"text\": \"ok\"}\n\n{\"text\": oops}\n");
+  R1_EXPECT_THROW_WITH(r1::tokenizer::train_tokenizer({dir / "broken.jsonl"}, o), r1::Error, "broken.jsonl:3", "JSON");
+  o.text_field = "body";  // the chosen field is the one looked up and named
+  R1_EXPECT_THROW_WITH(r1::tokenizer::train_tokenizer({dir / "bad.jsonl"}, o), r1::Error, "bad.jsonl:1", "\"body\"");
 }
