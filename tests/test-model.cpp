@@ -4,6 +4,7 @@
 // for checkpoints that do not match their config.
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "r1/error.h"

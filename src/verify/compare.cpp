@@ -10,6 +10,7 @@
 //   2. A tuple (a, b) equals the open interval (a, b) both ways (Math-Verify guesses which one it parsed).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "verify/expr.h"
