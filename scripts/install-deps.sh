@@ -14,6 +14,8 @@ packages=(
   libpcre2-dev                 # full-Unicode regex (JIT) for tokenizer pre-tokenization
   libicu-dev                   # Unicode normalization (NFC/NFD/NFKC/NFKD) and character classes
   libginac-dev                 # computer algebra (GiNaC) for math answer verification
+  libyaml-cpp-dev              # YAML run recipes (open-r1 style)
+  libcpp-httplib-dev           # HTTP server and client (r1 serve, r1 generate --server)
   python3                      # the code reward runs Python programs (tests included)
   libgtest-dev libgmock-dev libbenchmark-dev
 )
