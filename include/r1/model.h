@@ -125,8 +125,15 @@ class TransformerImpl : public torch::nn::Module {
   const ModelConfig& config() const { return config_; }
   int64_t num_parameters() const;  // tied weights counted once
 
+  // Activation checkpointing (HF gradient_checkpointing_enable): while training with gradients, each decoder
+  // layer keeps only its input; its activations are recomputed during backward (under the autocast state
+  // of the forward). Costs one extra layer forward per backward; saves most activation memory.
+  void set_gradient_checkpointing(bool enabled) { gradient_checkpointing_ = enabled; }
+  bool gradient_checkpointing() const { return gradient_checkpointing_; }
+
  private:
   ModelConfig config_;
+  bool gradient_checkpointing_ = false;
   std::shared_ptr<detail::DecoderStackImpl> model_;  // registered as "model"
   std::shared_ptr<detail::LinearImpl> lm_head_;      // registered as "lm_head"; null when tied
   at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies (construction device); not a parameter, never written after

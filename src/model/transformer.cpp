@@ -2,6 +2,9 @@
 // mask set-up (RoPE cos/sin or ALiBi biases, causal + padding mask, KV-cache offsets), HF weight init, and
 // KV-cache allocation. Blocks live in layers.cpp; loading and saving in checkpoint.cpp.
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/types.h>
 #include <torch/utils.h>
 
@@ -13,6 +16,58 @@
 
 namespace r1::model {
 using detail::AttentionContext;
+
+namespace {
+// One decoder layer whose activations are recomputed in backward (PyTorch's reentrant checkpoint): forward
+// runs without building a graph and saves the layer input and the position/mask tensors; backward runs the
+// layer again with gradients under the forward's autocast state and back-propagates through it, which
+// accumulates the parameter gradients and yields the input gradient. The layers have no randomness.
+struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, at::Tensor x, detail::DecoderLayerImpl* layer,
+                            const AttentionContext& attention, int64_t index) {
+    ctx->save_for_backward({x});
+    ctx->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
+    ctx->saved_data["index"] = index;
+    ctx->saved_data["cos"] = attention.cos;
+    ctx->saved_data["sin"] = attention.sin;
+    ctx->saved_data["allowed"] = attention.allowed;
+    ctx->saved_data["alibi"] = attention.alibi;
+    ctx->saved_data["autocast"] = at::autocast::is_cpu_enabled();
+    ctx->saved_data["autocast_dtype"] = at::autocast::get_autocast_cpu_dtype();
+    return layer->forward(x, attention, index);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    at::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    auto* layer = reinterpret_cast<detail::DecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
+    AttentionContext attention;
+    auto tensor_or_none = [&](const char* key) {
+      const at::IValue& v = ctx->saved_data[key];
+      return v.isTensor() ? v.toTensor() : at::Tensor();
+    };
+    attention.cos = tensor_or_none("cos");
+    attention.sin = tensor_or_none("sin");
+    attention.allowed = tensor_or_none("allowed");
+    attention.alibi = tensor_or_none("alibi");
+    const bool autocast = ctx->saved_data["autocast"].toBool();
+    const bool autocast_before = at::autocast::is_cpu_enabled();
+    const at::ScalarType dtype_before = at::autocast::get_autocast_cpu_dtype();
+    at::Tensor y;
+    {
+      torch::AutoGradMode grad(true);
+      at::autocast::set_cpu_enabled(autocast);
+      at::autocast::set_autocast_cpu_dtype(ctx->saved_data["autocast_dtype"].toScalarType());
+      y = layer->forward(x, attention, ctx->saved_data["index"].toInt());
+      at::autocast::set_cpu_enabled(autocast_before);
+      at::autocast::set_autocast_cpu_dtype(dtype_before);
+      if (autocast && !autocast_before) at::autocast::clear_cache();
+    }
+    torch::autograd::backward({y}, {grad_out[0]});
+    return {x.grad(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+}  // namespace
 
 KvCache KvCache::allocate(const ModelConfig& c, int64_t batch, int64_t max_length, at::ScalarType dtype,
                           at::Device device) {
@@ -86,7 +141,15 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
                              : allowed.unsqueeze(0);                                              // (1, T, S)
     ctx.allowed = allowed.view({allowed.size(0), 1, 1, T, S});
   }
-  for (int64_t i = 0; i < int64_t(model_->layers.size()); ++i) x = model_->layers[i]->forward(x, ctx, i);
+  const bool checkpoint = gradient_checkpointing_ && is_training() && torch::GradMode::is_enabled() && !cache;
+  for (int64_t i = 0; i < int64_t(model_->layers.size()); ++i) {
+    if (checkpoint) {
+      if (!x.requires_grad()) x = x.detach().requires_grad_(true);  // frozen embeddings (adapters): keep a graph
+      x = CheckpointedLayer::apply(x, model_->layers[i].get(), ctx, i);
+    } else {
+      x = model_->layers[i]->forward(x, ctx, i);
+    }
+  }
   if (cache != nullptr) cache->length = S;
   return model_->norm(x);
 }

@@ -1,0 +1,204 @@
+// The shared training loop every trainer (pretrain, SFT, DPO, GRPO) runs on: transformers'
+// TrainingArguments (same key names and defaults), AdamW with parameter groups, HF's LR schedules, gradient
+// accumulation with the loss normalised over the whole accumulated batch (TRL), max-grad-norm clipping, bf16
+// autocast with fp32 master weights, non-finite step skipping, JSONL metrics, periodic evaluation, and
+// checkpoints (HF model dir + optimizer + schedule + RNG + data position + manifest with checksums) that
+// resume bit-exactly. What is trained on what data is an Objective; the loop does not know.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "r1/model.h"
+
+namespace r1 {
+class Recipe;
+}
+
+namespace r1::train {
+
+// transformers.TrainingArguments, the subset r1 implements, with its names and defaults.
+struct TrainingArguments {
+  std::string output_dir;
+  bool overwrite_output_dir = false;
+  double learning_rate = 5e-5;
+  int64_t per_device_train_batch_size = 8;
+  int64_t per_device_eval_batch_size = 8;
+  int64_t gradient_accumulation_steps = 1;
+  int64_t max_steps = -1;         // > 0 overrides num_train_epochs
+  double num_train_epochs = 3.0;  // used when max_steps <= 0 and the objective knows its epoch size
+  double warmup_ratio = 0.0;
+  int64_t warmup_steps = 0;  // > 0 overrides warmup_ratio
+  std::string lr_scheduler_type = "linear";  // constant | constant_with_warmup | linear | cosine | cosine_with_min_lr
+  double min_lr_rate = 0.0;                  // cosine_with_min_lr: floor as a fraction of learning_rate
+  double weight_decay = 0.0;
+  std::vector<std::string> no_weight_decay = {"bias", "norm", "embed_tokens"};  // name fragments exempt from decay
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_epsilon = 1e-8;
+  double max_grad_norm = 1.0;  // <= 0: no clipping (the norm is still logged)
+  bool bf16 = false;           // autocast matmuls to bf16 (fp32 master weights and optimizer)
+  bool gradient_checkpointing = false;
+  int64_t logging_steps = 10;
+  bool logging_first_step = true;
+  int64_t save_steps = 500;  // <= 0: checkpoints only at the end (save_strategy "no" disables that too)
+  std::string save_strategy = "steps";  // steps | no
+  std::optional<int64_t> save_total_limit;
+  std::string eval_strategy = "steps";  // steps | no
+  std::optional<int64_t> eval_steps;    // unset: logging_steps (as transformers)
+  int64_t max_eval_samples = 0;         // 0: the whole evaluation set
+  int64_t seed = 42;
+  std::optional<std::string> resume_from_checkpoint;  // "true"/"latest": newest in output_dir, or a path
+  int64_t max_nonfinite_steps = 5;  // r1: stop (with a checkpoint) after this many non-finite steps in a row
+  bool save_final_model = true;     // r1: write the trained model into output_dir at the end
+
+  void read(const Recipe& recipe);  // reads the keys present; does not reject unknown ones
+  void validate() const;            // UsageError naming the key
+  nlohmann::ordered_json to_json() const;
+  static std::vector<std::string> keys();
+  static std::vector<std::pair<std::string, std::string>> help();  // key, description
+};
+
+// Multiplier of the base learning rate at optimizer step `step` (0-based), as transformers' get_scheduler.
+double lr_multiplier(const std::string& type, int64_t step, int64_t warmup_steps, int64_t total_steps,
+                     double min_lr_rate = 0.0);
+int64_t resolve_warmup_steps(const TrainingArguments& args, int64_t total_steps);
+
+// torch.optim.AdamW (decoupled weight decay, bias-corrected moments), element for element the same
+// arithmetic as PyTorch's single-tensor implementation.
+class AdamW {
+ public:
+  struct Param {
+    std::string name;
+    at::Tensor tensor;
+    bool decay = true;
+  };
+  AdamW(std::vector<Param> params, double weight_decay, double beta1, double beta2, double eps);
+  void step(double lr);  // skips parameters without a gradient
+  void zero_grad();
+  int64_t steps() const { return steps_; }
+  const std::vector<Param>& params() const { return params_; }
+  // "<param>.exp_avg" / "<param>.exp_avg_sq" tensors; load checks names and shapes.
+  std::vector<std::pair<std::string, at::Tensor>> state() const;
+  void load_state(const std::vector<std::pair<std::string, at::Tensor>>& tensors, int64_t steps);
+
+ private:
+  std::vector<Param> params_;
+  std::vector<at::Tensor> exp_avg_, exp_avg_sq_;
+  double weight_decay_, beta1_, beta2_, eps_;
+  int64_t steps_ = 0;
+};
+
+// (name, parameter, decay?) for every trainable parameter of the model, tied weights once.
+std::vector<AdamW::Param> optimizer_params(model::TransformerImpl& model, const std::vector<std::string>& no_decay);
+
+// One micro-batch's contribution. loss_sum is summed over the objective's units (e.g. target tokens);
+// the trainer divides by the step's normaliser before backward.
+struct MicroBatchLoss {
+  at::Tensor loss_sum;                     // scalar, with a graph
+  int64_t tokens = 0;                      // tokens processed (throughput)
+  std::map<std::string, double> metrics;   // summed over the micro-batch; divided by the normaliser when logged
+};
+
+// What is trained, on which data: implemented by pretraining, SFT, DPO, GRPO.
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  // Fetches (and for RL, generates) the data of one optimizer step of `micro_batches` micro-batches and
+  // returns the loss normaliser over all of them (e.g. target tokens), so accumulation equals one big batch.
+  virtual double prepare_step(int64_t micro_batches) = 0;
+  virtual MicroBatchLoss micro_batch(int64_t index) = 0;
+  // Optimizer steps in one epoch of the data, when known (for num_train_epochs); 0 if not.
+  virtual int64_t steps_per_epoch(int64_t micro_batches_per_step) const { return 0; }
+  // The data position, saved in checkpoints and restored on resume.
+  virtual nlohmann::json data_state() const = 0;
+  virtual void load_data_state(const nlohmann::json& state) = 0;
+  // Evaluation metrics ("eval_loss", ...); empty if the objective has no evaluation set.
+  virtual std::map<std::string, double> evaluate() { return {}; }
+  // Printed once at the start (e.g. the data mixture).
+  virtual std::string describe(int64_t total_steps, int64_t micro_batches_per_step) const { return {}; }
+};
+
+struct TrainResult {
+  int64_t global_step = 0;
+  int64_t skipped_steps = 0;
+  double last_loss = 0;
+  std::map<std::string, double> last_eval;
+  bool stopped_nonfinite = false;
+  bool interrupted = false;  // stop_requested was set; a checkpoint holds the position
+  std::filesystem::path last_checkpoint;
+};
+
+struct TrainerHooks {
+  // Called with a directory that receives a model (checkpoint or final): copy the tokenizer etc. there.
+  std::function<void(const std::filesystem::path&)> save_extra;
+  // Written next to each checkpoint as run_config.yaml (the effective recipe); optional.
+  std::string run_config_yaml;
+  bool progress_bar = true;  // drawn only on a terminal anyway
+  // Checked before each step; when set the trainer saves a checkpoint and returns (SIGINT/SIGTERM handlers).
+  const std::atomic<bool>* stop_requested = nullptr;
+};
+
+class Trainer {
+ public:
+  Trainer(model::Transformer model, TrainingArguments args, Objective& objective, TrainerHooks hooks = {});
+  // Runs to max_steps (or num_train_epochs), resuming from args.resume_from_checkpoint if set.
+  TrainResult train();
+
+ private:
+  model::Transformer model_;
+  TrainingArguments args_;
+  Objective& objective_;
+  TrainerHooks hooks_;
+};
+
+// ---- checkpoints ----------------------------------------------------------------------------------------
+
+// output_dir/checkpoint-<step> directories; "latest" = the highest step with a manifest.
+std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& output_dir);
+// Resolves resume_from_checkpoint ("true"/"latest" or a path) to a verified checkpoint directory, or nullopt.
+std::optional<std::filesystem::path> resolve_resume_checkpoint(const TrainingArguments& args);
+// Checks every file of the manifest (present, size, checksum); r1::Error naming the file otherwise.
+void verify_checkpoint(const std::filesystem::path& checkpoint_dir);
+
+// Causal-LM loss: cross-entropy of logits (B, T, V) against labels (B, T), ignoring label -100, summed
+// over tokens, computed in fp32. Returns (loss_sum, number of counted tokens).
+std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, const at::Tensor& labels);
+
+}  // namespace r1::train
+
+namespace r1::train {
+
+// `r1 pretrain`: causal-LM pretraining from token shards (r1 data prepare) with a weighted mixture.
+// Recipe keys: TrainingArguments', plus
+//   model_name_or_path  HF model directory to continue from, or
+//   model_config        config.json path or an inline mapping of its keys (a new model, initialised with `seed`)
+//   tokenizer_name_or_path  directory with tokenizer.json (default: model_name_or_path); saved with the model
+//   dataset_name        a prepared directory (one source), or
+//   dataset_mixture     {datasets: [{id: DIR, weight: W}, ...]} (open-r1's layout)
+//   max_length          tokens per training sequence (alias block_size)
+struct PretrainOptions {
+  TrainingArguments training;
+  std::string model_name_or_path, tokenizer_name_or_path, dataset_name;
+  nlohmann::json model_config;     // string path or mapping; null if unused
+  nlohmann::json dataset_mixture;  // null if unused
+  int64_t max_length = 1024;
+
+  // Reads and validates the recipe (unknown keys rejected).
+  static PretrainOptions from_recipe(const Recipe& recipe);
+  nlohmann::ordered_json to_json() const;
+  static std::vector<std::pair<std::string, std::string>> help();
+};
+
+TrainResult pretrain(const PretrainOptions& options, const std::atomic<bool>* stop_requested = nullptr);
+
+}  // namespace r1::train

@@ -1,0 +1,163 @@
+// Checkpoint directories (see checkpoint.h): atomic directory write (temp dir + fsync'd files + rename),
+// manifest verification (missing, truncated or altered files are named), weight/optimizer/RNG restore.
+#include "train/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <torch/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <regex>
+
+#include "common/atomic-file.h"
+#include "common/checksum.h"
+#include "r1/error.h"
+#include "r1/safetensors.h"
+
+namespace r1::train {
+namespace fs = std::filesystem;
+namespace {
+constexpr const char* kManifest = "manifest.json";
+constexpr const char* kOptimizer = "optimizer.safetensors";
+constexpr const char* kState = "trainer_state.json";
+
+std::optional<int64_t> checkpoint_step(const fs::path& dir) {
+  static const std::regex pattern("checkpoint-([0-9]+)");
+  std::smatch m;
+  std::string name = dir.filename().string();
+  if (!std::regex_match(name, m, pattern)) return std::nullopt;
+  return std::stoll(m[1].str());
+}
+
+std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const fs::path& output_dir) {
+  std::vector<std::pair<int64_t, fs::path>> out;
+  std::error_code ec;
+  if (!fs::is_directory(output_dir, ec)) return out;
+  for (const auto& entry : fs::directory_iterator(output_dir)) {
+    if (!entry.is_directory()) continue;
+    auto step = checkpoint_step(entry.path());
+    if (step && fs::exists(entry.path() / kManifest)) out.emplace_back(*step, entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+}  // namespace
+
+std::optional<fs::path> latest_checkpoint(const fs::path& output_dir) {
+  auto all = list_checkpoints(output_dir);
+  if (all.empty()) return std::nullopt;
+  return all.back().second;
+}
+
+std::optional<fs::path> resolve_resume_checkpoint(const TrainingArguments& args) {
+  if (!args.resume_from_checkpoint) return std::nullopt;
+  std::string value = *args.resume_from_checkpoint;
+  if (value == "false" || value.empty()) return std::nullopt;
+  fs::path dir;
+  if (value == "true" || value == "latest") {
+    auto latest = latest_checkpoint(args.output_dir);
+    if (!latest) fail_usage("resume_from_checkpoint: no checkpoint-* with a manifest in '{}'", args.output_dir);
+    dir = *latest;
+  } else {
+    dir = value;
+    if (!fs::is_directory(dir)) fail_usage("resume_from_checkpoint: '{}' is not a directory", value);
+  }
+  verify_checkpoint(dir);
+  return dir;
+}
+
+void verify_checkpoint(const fs::path& dir) {
+  const fs::path manifest_path = dir / kManifest;
+  if (!fs::exists(manifest_path)) fail("checkpoint '{}' has no {} (incomplete or not a checkpoint)", dir.string(), kManifest);
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(read_file(manifest_path));
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: corrupt manifest: {}", manifest_path.string(), e.what());
+  }
+  if (manifest.value("format", "") != "r1-checkpoint" || !manifest.contains("files"))
+    fail("{}: not an r1 checkpoint manifest", manifest_path.string());
+  for (const auto& [name, entry] : manifest["files"].items()) {
+    const fs::path file = dir / name;
+    if (!fs::exists(file)) fail("checkpoint file '{}' is missing", file.string());
+    const uint64_t size = fs::file_size(file), expected = entry.at("bytes").get<uint64_t>();
+    if (size != expected) fail("checkpoint file '{}' has {} bytes, the manifest says {} (truncated?)", file.string(), size, expected);
+    if (checksum_file(file) != entry.at("checksum").get<std::string>())
+      fail("checkpoint file '{}' does not match its checksum in the manifest (corrupted)", file.string());
+  }
+}
+
+namespace detail {
+
+fs::path save_checkpoint(const fs::path& output_dir, int64_t step, model::TransformerImpl& model,
+                         const AdamW& optimizer, const nlohmann::json& trainer_state, const TrainerHooks& hooks) {
+  const fs::path final_dir = output_dir / fmt::format("checkpoint-{}", step);
+  const fs::path temp = output_dir / fmt::format(".checkpoint-{}.tmp-{}", step, ::getpid());
+  fs::remove_all(temp);
+  fs::create_directories(temp);
+  model::SaveOptions save;
+  save.overwrite = true;
+  model::save_pretrained(model, temp, save);
+  if (hooks.save_extra) hooks.save_extra(temp);
+  auto tensors = optimizer.state();
+  tensors.emplace_back("rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
+  safetensors::save(temp / kOptimizer, tensors, {{"format", "pt"}, {"steps", std::to_string(optimizer.steps())}});
+  write_file_atomic(temp / kState, trainer_state.dump(2) + "\n");
+  if (!hooks.run_config_yaml.empty()) write_file_atomic(temp / "run_config.yaml", hooks.run_config_yaml);
+
+  nlohmann::json manifest = {{"format", "r1-checkpoint"}, {"version", 1}, {"step", step}};
+  manifest["files"] = nlohmann::json::object();
+  for (const auto& entry : fs::directory_iterator(temp)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name = entry.path().filename().string();
+    manifest["files"][name] = {{"bytes", fs::file_size(entry.path())}, {"checksum", checksum_file(entry.path())}};
+  }
+  write_file_atomic(temp / kManifest, manifest.dump(2) + "\n");
+  if (fs::exists(final_dir)) {  // re-saving a step (e.g. the final save right after a periodic one)
+    const fs::path old = output_dir / fmt::format(".checkpoint-{}.old-{}", step, ::getpid());
+    fs::rename(final_dir, old);
+    fs::rename(temp, final_dir);
+    fs::remove_all(old);
+  } else {
+    fs::rename(temp, final_dir);
+  }
+  return final_dir;
+}
+
+nlohmann::json load_checkpoint(const fs::path& dir, model::TransformerImpl& model, AdamW& optimizer) {
+  verify_checkpoint(dir);
+  torch::NoGradGuard no_grad;
+  auto weights = safetensors::TensorCollection::open_directory(dir);
+  for (auto& [name, tensor] : model::named_tensors(model)) {
+    if (!weights.contains(name)) fail("checkpoint '{}' lacks tensor '{}'", dir.string(), name);
+    at::Tensor stored = weights.view(name);
+    if (stored.sizes() != tensor.sizes()) fail("checkpoint '{}': tensor '{}' has another shape", dir.string(), name);
+    tensor.copy_(stored);
+  }
+  safetensors::File opt(dir / kOptimizer);
+  std::vector<std::pair<std::string, at::Tensor>> moments;
+  for (const auto& info : opt.tensors())
+    if (info.name != "rng.cpu") moments.emplace_back(info.name, opt.get(info.name));
+  auto steps = opt.metadata().find("steps");
+  if (steps == opt.metadata().end()) fail("{}: no 'steps' in its metadata", (dir / kOptimizer).string());
+  optimizer.load_state(moments, std::stoll(steps->second));
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  gen.set_state(opt.get("rng.cpu"));
+  return nlohmann::json::parse(read_file(dir / kState));
+}
+
+void rotate_checkpoints(const fs::path& output_dir, int64_t limit, const fs::path& keep) {
+  auto all = list_checkpoints(output_dir);
+  int64_t excess = int64_t(all.size()) - limit;
+  for (const auto& [step, path] : all) {
+    if (excess <= 0) break;
+    if (!keep.empty() && fs::equivalent(path, keep)) continue;
+    fs::remove_all(path);
+    --excess;
+  }
+}
+
+}  // namespace detail
+}  // namespace r1::train

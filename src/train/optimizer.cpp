@@ -1,0 +1,100 @@
+// AdamW with decoupled weight decay and parameter groups (decay / no decay), the arithmetic of
+// torch.optim.AdamW's single-tensor path (PyTorch 1.13) operation for operation, so r1 and PyTorch agree to
+// the last bit given the same gradients:
+//   p *= 1 - lr*wd;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;
+//   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+#include <ATen/ATen.h>
+#include <torch/types.h>
+
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <unordered_set>
+
+#include "r1/error.h"
+#include "r1/train.h"
+
+namespace r1::train {
+
+AdamW::AdamW(std::vector<Param> params, double weight_decay, double beta1, double beta2, double eps)
+    : params_(std::move(params)), weight_decay_(weight_decay), beta1_(beta1), beta2_(beta2), eps_(eps) {
+  torch::NoGradGuard no_grad;
+  for (const Param& p : params_) {
+    exp_avg_.push_back(torch::zeros_like(p.tensor, at::MemoryFormat::Contiguous));
+    exp_avg_sq_.push_back(torch::zeros_like(p.tensor, at::MemoryFormat::Contiguous));
+  }
+}
+
+void AdamW::step(double lr) {
+  torch::NoGradGuard no_grad;
+  ++steps_;
+  const double bias_correction1 = 1.0 - std::pow(beta1_, double(steps_));
+  const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(beta2_, double(steps_)));
+  const double step_size = lr / bias_correction1;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i].tensor;
+    const at::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    if (params_[i].decay && weight_decay_ != 0) p.mul_(1.0 - lr * weight_decay_);
+    exp_avg_[i].mul_(beta1_).add_(g, 1.0 - beta1_);
+    exp_avg_sq_[i].mul_(beta2_).addcmul_(g, g, 1.0 - beta2_);
+    at::Tensor denom = (exp_avg_sq_[i].sqrt() / bias_correction2_sqrt).add_(eps_);
+    p.addcdiv_(exp_avg_[i], denom, -step_size);
+  }
+}
+
+void AdamW::zero_grad() {
+  for (Param& p : params_)
+    if (p.tensor.grad().defined()) p.tensor.mutable_grad() = at::Tensor();
+}
+
+std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    out.emplace_back(params_[i].name + ".exp_avg", exp_avg_[i]);
+    out.emplace_back(params_[i].name + ".exp_avg_sq", exp_avg_sq_[i]);
+  }
+  return out;
+}
+
+void AdamW::load_state(const std::vector<std::pair<std::string, at::Tensor>>& tensors, int64_t steps) {
+  std::map<std::string, at::Tensor> by_name(tensors.begin(), tensors.end());
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    for (auto [suffix, target] : {std::pair{".exp_avg", &exp_avg_[i]}, std::pair{".exp_avg_sq", &exp_avg_sq_[i]}}) {
+      auto it = by_name.find(params_[i].name + suffix);
+      if (it == by_name.end()) fail("optimizer state lacks '{}{}'", params_[i].name, suffix);
+      if (it->second.sizes() != target->sizes())
+        fail("optimizer state '{}{}' has shape [{}], the parameter [{}]", params_[i].name, suffix,
+             fmt::join(it->second.sizes(), ", "), fmt::join(target->sizes(), ", "));
+      target->copy_(it->second);
+    }
+  }
+  if (by_name.size() != 2 * params_.size())
+    fail("optimizer state holds {} tensors, expected {} (another model?)", by_name.size(), 2 * params_.size());
+  steps_ = steps;
+}
+
+std::vector<AdamW::Param> optimizer_params(model::TransformerImpl& model, const std::vector<std::string>& no_decay) {
+  std::vector<AdamW::Param> out;
+  std::unordered_set<const void*> seen;  // tied weights once
+  for (const auto& item : model.named_parameters(/*recurse=*/true)) {
+    const at::Tensor& t = item.value();
+    if (!t.requires_grad() || !seen.insert(t.unsafeGetTensorImpl()).second) continue;
+    bool decay = true;
+    for (const std::string& fragment : no_decay)
+      if (item.key().find(fragment) != std::string::npos) decay = false;
+    out.push_back({item.key(), t, decay});
+  }
+  return out;
+}
+
+std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, const at::Tensor& labels) {
+  const int64_t V = logits.size(-1);
+  at::Tensor flat = logits.reshape({-1, V}).to(at::kFloat);  // (B*T, V)
+  at::Tensor target = labels.reshape({-1});                  // (B*T)
+  at::Tensor loss = at::cross_entropy_loss(flat, target, {}, at::Reduction::Sum, -100);
+  return {loss, (target != -100).sum().item<int64_t>()};
+}
+
+}  // namespace r1::train

@@ -1,0 +1,367 @@
+// The shared trainer: LR schedules and AdamW against hand-computed values, recipes (YAML + overrides +
+// unknown keys), loss falling, bit-exact resume (10 + 10 steps with a stop in between == 20 steps), corrupt
+// checkpoints named, non-finite steps skipped then stopped, gradient checkpointing == plain backward, bf16.
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "common/recipe.h"
+#include "r1/error.h"
+#include "r1/model.h"
+#include "r1/train.h"
+#include "test-helpers.h"
+
+namespace r1::train {
+namespace {
+using r1::test::TempDir;
+
+model::ModelConfig tiny_config() {
+  model::ModelConfig c;
+  c.vocab_size = 64;
+  c.hidden_size = 32;
+  c.intermediate_size = 64;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.max_position_embeddings = 64;
+  c.tie_word_embeddings = true;
+  return c;
+}
+
+model::Transformer tiny_model(int64_t seed) {
+  torch::manual_seed(seed);
+  model::Transformer m(tiny_config());
+  m->init_weights();
+  return m;
+}
+
+// Next-token prediction on a deterministic stream: token t+1 = (3 t + 1) mod 64, row starts from a counter.
+class PatternObjective : public Objective {
+ public:
+  explicit PatternObjective(model::Transformer model, int64_t batch = 4, int64_t seq = 16)
+      : model_(std::move(model)), batch_(batch), seq_(seq) {}
+  double prepare_step(int64_t micro_batches) override {
+    ++steps_prepared;
+    if (stop_after > 0 && steps_prepared == stop_after) stop.store(true);
+    batches_.clear();
+    for (int64_t m = 0; m < micro_batches; ++m) {
+      at::Tensor ids = torch::empty({batch_, seq_ + 1}, torch::kLong);
+      auto a = ids.accessor<int64_t, 2>();
+      for (int64_t b = 0; b < batch_; ++b) {
+        int64_t t = (cursor_++ * 7) % 64;
+        for (int64_t i = 0; i <= seq_; ++i, t = (3 * t + 1) % 64) a[b][i] = t;
+      }
+      batches_.push_back(ids);
+    }
+    return double(micro_batches * batch_ * seq_);
+  }
+  MicroBatchLoss micro_batch(int64_t index) override {
+    at::Tensor ids = batches_[size_t(index)];
+    at::Tensor logits = model_->forward(ids.narrow(1, 0, seq_));  // (B, T, V)
+    auto [loss, count] = causal_lm_loss_sum(logits, ids.narrow(1, 1, seq_));
+    if (nan_from > 0 && steps_prepared >= nan_from) loss = loss * std::nan("");
+    return {loss, batch_ * seq_, {{"tokens_counted", double(count)}}};
+  }
+  nlohmann::json data_state() const override { return {{"cursor", cursor_}}; }
+  void load_data_state(const nlohmann::json& s) override { cursor_ = s.at("cursor").get<int64_t>(); }
+  std::map<std::string, double> evaluate() override {
+    at::Tensor ids = torch::arange(0, 17, torch::kLong).view({1, 17});
+    auto [loss, count] = causal_lm_loss_sum(model_->forward(ids.narrow(1, 0, 16)), ids.narrow(1, 1, 16));
+    return {{"eval_loss", loss.item<double>() / double(count)}};
+  }
+
+  int64_t steps_prepared = 0, stop_after = 0, nan_from = 0;
+  std::atomic<bool> stop{false};
+
+ private:
+  model::Transformer model_;
+  int64_t batch_, seq_, cursor_ = 0;
+  std::vector<at::Tensor> batches_;
+};
+
+TrainingArguments quick_args(const std::filesystem::path& out, int64_t steps) {
+  TrainingArguments a;
+  a.output_dir = out.string();
+  a.learning_rate = 3e-3;
+  a.max_steps = steps;
+  a.warmup_steps = 2;
+  a.lr_scheduler_type = "cosine";
+  a.weight_decay = 0.1;
+  a.logging_steps = 5;
+  a.save_steps = 10;
+  a.gradient_accumulation_steps = 2;
+  return a;
+}
+
+std::vector<at::Tensor> snapshot(model::Transformer& m) {
+  std::vector<at::Tensor> out;
+  for (auto& [name, t] : model::named_tensors(*m)) out.push_back(t.detach().clone());
+  return out;
+}
+
+TEST(LrSchedule, MatchesTransformersFormulas) {
+  // warm-up 2 of 10 steps
+  EXPECT_DOUBLE_EQ(lr_multiplier("linear", 0, 2, 10), 0.0);
+  EXPECT_DOUBLE_EQ(lr_multiplier("linear", 1, 2, 10), 0.5);
+  EXPECT_DOUBLE_EQ(lr_multiplier("linear", 2, 2, 10), 1.0);
+  EXPECT_DOUBLE_EQ(lr_multiplier("linear", 6, 2, 10), 0.5);  // (10-6)/(10-2)
+  EXPECT_DOUBLE_EQ(lr_multiplier("linear", 10, 2, 10), 0.0);
+  EXPECT_NEAR(lr_multiplier("cosine", 6, 2, 10), 0.5, 1e-12);  // half way: (1+cos(pi/2))/2
+  EXPECT_NEAR(lr_multiplier("cosine", 4, 2, 10), 0.5 * (1 + std::cos(M_PI * 0.25)), 1e-12);
+  EXPECT_NEAR(lr_multiplier("cosine", 10, 2, 10), 0.0, 1e-12);
+  EXPECT_DOUBLE_EQ(lr_multiplier("constant_with_warmup", 1, 2, 10), 0.5);
+  EXPECT_DOUBLE_EQ(lr_multiplier("constant_with_warmup", 7, 2, 10), 1.0);
+  EXPECT_DOUBLE_EQ(lr_multiplier("constant", 0, 2, 10), 1.0);
+  EXPECT_NEAR(lr_multiplier("cosine_with_min_lr", 10, 2, 10, 0.1), 0.1, 1e-12);
+  EXPECT_NEAR(lr_multiplier("cosine_with_min_lr", 6, 2, 10, 0.1), 0.1 + 0.9 * 0.5, 1e-12);
+  TrainingArguments a;
+  a.warmup_ratio = 0.05;
+  EXPECT_EQ(resolve_warmup_steps(a, 100), 5);
+  a.warmup_steps = 3;
+  EXPECT_EQ(resolve_warmup_steps(a, 100), 3);
+}
+
+TEST(AdamW, TwoStepsByHand) {
+  at::Tensor p = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
+  AdamW opt({{"p", p, true}}, /*wd=*/0.1, 0.9, 0.999, 1e-8);
+  const double lr = 0.01;
+  double x[2] = {1.0, -2.0}, m[2] = {0, 0}, v[2] = {0, 0};
+  const double grads[2][2] = {{0.5, -1.0}, {0.25, 2.0}};
+  for (int t = 1; t <= 2; ++t) {
+    p.mutable_grad() = torch::tensor({grads[t - 1][0], grads[t - 1][1]}, torch::kDouble);
+    opt.step(lr);
+    for (int i = 0; i < 2; ++i) {
+      const double g = grads[t - 1][i];
+      x[i] *= 1 - lr * 0.1;
+      m[i] = 0.9 * m[i] + 0.1 * g;
+      v[i] = 0.999 * v[i] + 0.001 * g * g;
+      const double mhat = m[i] / (1 - std::pow(0.9, t)), vhat = v[i] / (1 - std::pow(0.999, t));
+      x[i] -= lr * mhat / (std::sqrt(vhat) + 1e-8);
+      EXPECT_NEAR(p[i].item<double>(), x[i], 1e-12) << "step " << t << " element " << i;
+    }
+  }
+  EXPECT_EQ(opt.steps(), 2);
+}
+
+TEST(AdamW, NoDecayGroupsByName) {
+  auto m = tiny_model(1);
+  auto params = optimizer_params(*m, {"bias", "norm", "embed_tokens"});
+  int decayed = 0, exempt = 0;
+  for (const auto& p : params) {
+    (p.decay ? decayed : exempt)++;
+    if (p.name.find("norm") != std::string::npos || p.name.find("embed_tokens") != std::string::npos)
+      EXPECT_FALSE(p.decay) << p.name;
+    if (p.name.find("q_proj.weight") != std::string::npos) EXPECT_TRUE(p.decay) << p.name;
+  }
+  EXPECT_EQ(decayed, 2 * 7);     // q k v o gate up down per layer (tied head = the embedding, once)
+  EXPECT_EQ(exempt, 1 + 2 * 2 + 1);  // embedding, two norms per layer, final norm
+}
+
+TEST(Recipe, YamlOverridesAndUnknownKeys) {
+  Recipe r = Recipe::parse("learning_rate: 3.0e-4\nmax_steps: 20\nbf16: true\noutput_dir: runs/x\n"
+                           "no_weight_decay: [bias, norm]\nrun_name: '1e-3'\n",
+                           "r.yaml");
+  r.apply_overrides({"--max-steps", "40", "--lr_scheduler_type=cosine", "--gradient_checkpointing"});
+  TrainingArguments a;
+  a.read(r);
+  EXPECT_DOUBLE_EQ(a.learning_rate, 3e-4);
+  EXPECT_EQ(a.max_steps, 40);
+  EXPECT_TRUE(a.bf16);
+  EXPECT_TRUE(a.gradient_checkpointing);
+  EXPECT_EQ(a.lr_scheduler_type, "cosine");
+  EXPECT_EQ(a.no_weight_decay, (std::vector<std::string>{"bias", "norm"}));
+  EXPECT_EQ(r.origin("max_steps"), "command line");
+  EXPECT_EQ(r.origin("bf16"), "r.yaml:3");
+  EXPECT_TRUE(r.find("run_name")->is_string());  // quoted scalars stay strings
+  auto known = TrainingArguments::keys();
+  R1_EXPECT_THROW_WITH(r.reject_unused(known), UsageError, "run_name", "r.yaml:6");
+  Recipe typo = Recipe::parse("lerning_rate: 1\n", "t.yaml");
+  TrainingArguments b;
+  b.read(typo);
+  R1_EXPECT_THROW_WITH(typo.reject_unused(known), UsageError, "lerning_rate", "t.yaml:1", "did you mean 'learning_rate'");
+  Recipe bad = Recipe::parse("max_steps: many\n", "b.yaml");
+  R1_EXPECT_THROW_WITH(b.read(bad), UsageError, "max_steps", "b.yaml:1", "integer");
+  R1_EXPECT_THROW_WITH(Recipe::parse("a: [1, 2\n", "broken.yaml"), UsageError, "broken.yaml:");
+  // the dump reads back to the same values
+  Recipe again = Recipe::parse(to_yaml(a.to_json()), "dump");
+  TrainingArguments c;
+  c.read(again);
+  EXPECT_EQ(c.to_json(), a.to_json());
+}
+
+TEST(Trainer, LossFalls) {
+  TempDir dir;
+  auto m = tiny_model(3);
+  PatternObjective objective(m);
+  auto args = quick_args(dir / "run", 40);
+  args.save_strategy = "no";
+  Trainer trainer(m, args, objective, {.progress_bar = false});
+  double first = 0;
+  {
+    at::Tensor ids = torch::arange(0, 17, torch::kLong).view({1, 17});
+    first = objective.evaluate()["eval_loss"];
+  }
+  TrainResult r = trainer.train();
+  EXPECT_EQ(r.global_step, 40);
+  EXPECT_LT(r.last_eval.at("eval_loss"), 0.6 * first);
+  EXPECT_LT(r.last_loss, 1.5);  // ln 64 = 4.16 at the start; the pattern is learnable
+  // metrics: one JSON line per logging step (1, 5, 10, ... 40) plus evaluations
+  std::ifstream in(dir / "run" / "metrics.jsonl");
+  std::string line;
+  int train_lines = 0;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("loss")) {
+      ++train_lines;
+      for (const char* key : {"learning_rate", "grad_norm", "tokens_per_second", "elapsed"}) EXPECT_TRUE(j.contains(key)) << line;
+    }
+  }
+  EXPECT_EQ(train_lines, 9);
+  EXPECT_TRUE(std::filesystem::exists(dir / "run" / "model.safetensors"));
+}
+
+TEST(Trainer, ResumeIsBitExact) {
+  TempDir dir;
+  auto a = tiny_model(5);
+  PatternObjective objective_a(a);
+  TrainResult ra = Trainer(a, quick_args(dir / "a", 20), objective_a, {.progress_bar = false}).train();
+  ASSERT_EQ(ra.global_step, 20);
+
+  auto b = tiny_model(5);
+  PatternObjective objective_b(b);
+  objective_b.stop_after = 10;  // sets the stop flag while preparing step 10: the trainer stops before step 11
+  TrainerHooks hooks{.progress_bar = false, .stop_requested = &objective_b.stop};
+  auto args_b = quick_args(dir / "b", 20);
+  args_b.save_steps = 7;  // the stop, not a periodic save, must produce the checkpoint resumed from
+  TrainResult rb = Trainer(b, args_b, objective_b, hooks).train();
+  ASSERT_TRUE(rb.interrupted);
+  ASSERT_EQ(rb.global_step, 10);
+  ASSERT_TRUE(std::filesystem::exists(dir / "b" / "checkpoint-10" / "manifest.json"));
+
+  auto c = tiny_model(99);  // different weights: the checkpoint must replace them
+  PatternObjective objective_c(c);
+  args_b.resume_from_checkpoint = "latest";
+  TrainResult rc = Trainer(c, args_b, objective_c, {.progress_bar = false}).train();
+  ASSERT_EQ(rc.global_step, 20);
+  auto wa = snapshot(a), wc = snapshot(c);
+  ASSERT_EQ(wa.size(), wc.size());
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_TRUE(at::equal(wa[i], wc[i])) << "tensor " << i;
+  EXPECT_EQ(ra.last_loss, rc.last_loss);
+  // the resumed log reads as one run: same loss values at the same steps
+  auto losses = [](const std::filesystem::path& p) {
+    std::vector<std::pair<int64_t, double>> out;
+    std::ifstream in(p);
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line);
+      if (j.contains("loss")) out.emplace_back(j["step"].get<int64_t>(), j["loss"].get<double>());
+    }
+    return out;
+  };
+  EXPECT_EQ(losses(dir / "a" / "metrics.jsonl"), losses(dir / "b" / "metrics.jsonl"));
+}
+
+TEST(Trainer, RefusesNonEmptyOutputAndRotatesCheckpoints) {
+  TempDir dir;
+  auto m = tiny_model(6);
+  PatternObjective objective(m);
+  auto args = quick_args(dir / "run", 6);
+  args.save_steps = 2;
+  args.save_total_limit = 2;
+  Trainer(m, args, objective, {.progress_bar = false}).train();
+  EXPECT_FALSE(std::filesystem::exists(dir / "run" / "checkpoint-2"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run" / "checkpoint-4"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run" / "checkpoint-6"));
+  R1_EXPECT_THROW_WITH(Trainer(m, args, objective, {.progress_bar = false}).train(), UsageError, "not empty",
+                       "resume_from_checkpoint");
+  auto latest = latest_checkpoint(dir / "run");
+  ASSERT_TRUE(latest);
+  EXPECT_EQ(latest->filename(), "checkpoint-6");
+}
+
+TEST(Trainer, CorruptCheckpointIsNamed) {
+  TempDir dir;
+  auto m = tiny_model(7);
+  PatternObjective objective(m);
+  auto args = quick_args(dir / "run", 2);
+  args.save_steps = 2;
+  Trainer(m, args, objective, {.progress_bar = false}).train();
+  const auto ckpt = dir / "run" / "checkpoint-2";
+  verify_checkpoint(ckpt);
+  const auto weights = ckpt / "model.safetensors";
+  std::string bytes = r1::test::read_bytes(weights);
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x10;
+  r1::test::write_bytes(weights, flipped);
+  R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "model.safetensors", "checksum");
+  r1::test::write_bytes(weights, bytes.substr(0, bytes.size() - 100));
+  R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "model.safetensors", "truncated");
+  std::filesystem::remove(ckpt / "optimizer.safetensors");
+  R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "optimizer.safetensors", "missing");
+  args.resume_from_checkpoint = ckpt.string();
+  R1_EXPECT_THROW_WITH(Trainer(m, args, objective, {.progress_bar = false}).train(), Error, "checkpoint-2");
+}
+
+TEST(Trainer, NonFiniteStepsAreSkippedThenStop) {
+  TempDir dir;
+  auto m = tiny_model(8);
+  auto before = snapshot(m);
+  PatternObjective objective(m);
+  objective.nan_from = 3;  // steps 1-2 fine, then NaN losses
+  auto args = quick_args(dir / "run", 20);
+  args.max_nonfinite_steps = 3;
+  TrainResult r = Trainer(m, args, objective, {.progress_bar = false}).train();
+  EXPECT_TRUE(r.stopped_nonfinite);
+  EXPECT_EQ(r.global_step, 5);
+  EXPECT_EQ(r.skipped_steps, 3);
+  EXPECT_TRUE(std::filesystem::exists(dir / "run" / "checkpoint-5"));
+  for (auto& t : snapshot(m)) EXPECT_TRUE(torch::isfinite(t).all().item<bool>());
+  EXPECT_FALSE(std::filesystem::exists(dir / "run" / "model.safetensors"));  // no "final" model from a failed run
+}
+
+TEST(Trainer, GradientCheckpointingGivesTheSameGradients) {
+  for (bool bf16 : {false, true}) {
+    auto m = tiny_model(9);
+    at::Tensor ids = torch::randint(0, 64, {2, 12}, torch::kLong);
+    auto grads = [&](bool checkpoint) {
+      m->zero_grad();
+      m->set_gradient_checkpointing(checkpoint);
+      if (bf16) {
+        at::autocast::set_cpu_enabled(true);
+        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      }
+      auto [loss, n] = causal_lm_loss_sum(m->forward(ids.narrow(1, 0, 11)), ids.narrow(1, 1, 11));
+      if (bf16) {
+        at::autocast::set_cpu_enabled(false);
+        at::autocast::clear_cache();
+      }
+      loss.backward();
+      std::vector<at::Tensor> out;
+      for (auto& p : m->parameters()) out.push_back(p.grad().clone());
+      return out;
+    };
+    auto plain = grads(false), recomputed = grads(true);
+    for (size_t i = 0; i < plain.size(); ++i)
+      EXPECT_TRUE(at::allclose(plain[i], recomputed[i], 1e-5, 1e-6)) << "bf16 " << bf16 << " parameter " << i;
+  }
+}
+
+TEST(Trainer, Bf16AutocastTrains) {
+  TempDir dir;
+  auto m = tiny_model(10);
+  PatternObjective objective(m);
+  auto args = quick_args(dir / "run", 30);
+  args.bf16 = true;
+  args.save_strategy = "no";
+  const double first = objective.evaluate()["eval_loss"];
+  TrainResult r = Trainer(m, args, objective, {.progress_bar = false}).train();
+  EXPECT_LT(r.last_eval.at("eval_loss"), 0.7 * first);
+  for (auto& p : m->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);  // fp32 master weights
+}
+
+}  // namespace
+}  // namespace r1::train
