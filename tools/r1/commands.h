@@ -17,6 +17,7 @@ struct Context {
 };
 
 void add_model_command(CLI::App& app, Context& ctx);
+void add_data_command(CLI::App& app, Context& ctx);
 void add_tokenizer_command(CLI::App& app, Context& ctx);
 void add_verify_command(CLI::App& app, Context& ctx);
 void add_pretrain_command(CLI::App& app, Context& ctx);

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", ctx.runtime.seed, "random seed for weights, sampling and data order")->default_val(42);
   r1::cli::add_model_command(app, ctx);
   r1::cli::add_tokenizer_command(app, ctx);
+  r1::cli::add_data_command(app, ctx);
   r1::cli::add_verify_command(app, ctx);
   r1::cli::add_pretrain_command(app, ctx);
   r1::cli::add_eval_command(app, ctx);

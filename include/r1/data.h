@@ -1,0 +1,240 @@
+// Pretraining data: token shards (mmap-able binary files written by `r1 data prepare`), the packed mixture
+// loader the trainer draws batches from, sequential evaluation windows, and document-level tokenization.
+// Not here: SFT / preference / prompt datasets (they build on src/common/jsonl.h), the training loop.
+// Reference behaviour: nanoGPT / llm.c token files (one flat token stream, EOS between documents, windows of
+// seq_len+1 tokens packed across document boundaries) and GPT-3's weighted mixture of sources (each batch
+// row picks a source by weight; a small source is repeated for more epochs than a large one).
+// Torch-free: callers copy the int64 tokens into tensors themselves.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace r1::tokenizer {
+class Tokenizer;
+}
+
+namespace r1::data {
+
+// ---- Shards -------------------------------------------------------------------------------------------
+// File layout (little-endian): a 128-byte header, then `tokens` ids of `bytes_per_token` bytes each.
+//   0 magic "R1TOKENS" | 8 u32 version (1) | 12 u32 bytes_per_token (2: uint16, vocab < 65536; 4: uint32)
+//  16 u64 tokens | 24 u64 documents | 32 u64 text_bytes (UTF-8 bytes of the documents, EOS excluded)
+//  40 u64 vocab_size | 48 i64 eos_id (-1: none) | 56 char[64] tokenizer hash (ASCII, zero-padded) | 120 u64 0
+constexpr char kShardMagic[8] = {'R', '1', 'T', 'O', 'K', 'E', 'N', 'S'};
+constexpr uint32_t kShardVersion = 1;
+constexpr size_t kShardHeaderBytes = 128;
+
+struct ShardInfo {
+  std::filesystem::path path;
+  int bytes_per_token = 2;
+  uint64_t tokens = 0, documents = 0, text_bytes = 0;
+  std::string tokenizer_hash;
+  uint64_t vocab_size = 0;
+  int64_t eos_id = -1;
+};
+
+// A stable hash of a tokenizer (FNV-1a 64 of its canonical tokenizer.json text, "fnv1a64:<16 hex>"): two
+// shards, or a shard and a model directory, were made with the same tokenizer iff their hashes are equal.
+std::string tokenizer_hash(const tokenizer::Tokenizer& tokenizer);
+
+// Read-only mmap view of one shard; validates the header on open (r1::Error naming the file: bad magic,
+// unsupported version or token width, truncated file, token count that disagrees with the file size).
+class TokenShard {
+ public:
+  static TokenShard open(const std::filesystem::path& path);
+  TokenShard(TokenShard&& other) noexcept;
+  TokenShard& operator=(TokenShard&& other) noexcept;
+  TokenShard(const TokenShard&) = delete;
+  TokenShard& operator=(const TokenShard&) = delete;
+  ~TokenShard();
+
+  const ShardInfo& info() const { return info_; }
+  uint64_t size() const { return info_.tokens; }  // tokens
+  // Tokens [offset, offset+count) widened to int64; r1::Error naming the file if out of range.
+  void read(uint64_t offset, size_t count, int64_t* out) const;
+
+ private:
+  TokenShard() = default;
+  ShardInfo info_;
+  const uint8_t* map_ = nullptr;  // the whole file, header included; nullptr for an empty mapping
+  size_t map_bytes_ = 0;
+};
+
+// Writes one shard atomically (temp file + rename) when finish() is called; tokens are held in memory
+// until then (--shard-tokens bounds it). Ids must be < vocab_size.
+class ShardWriter {
+ public:
+  ShardWriter(std::filesystem::path path, uint64_t vocab_size, int64_t eos_id, std::string tokenizer_hash);
+  void add_document(const std::vector<int32_t>& tokens, uint64_t text_bytes);
+  uint64_t tokens() const { return tokens_; }
+  uint64_t documents() const { return documents_; }
+  ShardInfo finish();  // writes the file; the writer is empty afterwards
+
+ private:
+  std::filesystem::path path_;
+  uint64_t vocab_size_;
+  int64_t eos_id_;
+  std::string tokenizer_hash_;
+  int bytes_per_token_;
+  std::vector<uint8_t> payload_;
+  uint64_t tokens_ = 0, documents_ = 0, text_bytes_ = 0;
+};
+
+// The shards of one split: a prepared directory (OUT of `r1 data prepare`: its manifest.json lists them, or
+// else <split>-NNNNN.bin in name order) or a single .bin file (returned as is, whatever the split).
+// r1::Error if there are none.
+std::vector<std::filesystem::path> list_shards(const std::filesystem::path& dir_or_file, const std::string& split);
+
+// ---- Packed mixture loader ----------------------------------------------------------------------------
+// Each source is the concatenation of its shards: N tokens and W = (N-1)/seq_len windows, window i covering
+// tokens [i*seq_len, i*seq_len+seq_len+1) (neighbours share one token, so every token after the first is a
+// target exactly once per epoch; the last N-1-W*seq_len tokens, fewer than seq_len, are not used). A source
+// visits its windows in a seeded pseudo-random permutation per epoch (a keyed Feistel bijection of (seed,
+// source, epoch): O(1) memory for any W). Each batch row picks its source by weight from a counter-based
+// stream (seed, row number). So the position is (rows drawn, per-source epoch and cursor): exactly saveable.
+struct MixtureSource {
+  std::string name;
+  std::vector<std::filesystem::path> shards;
+  double weight = 1.0;
+};
+struct LoaderOptions {
+  std::vector<MixtureSource> sources;
+  int64_t seq_len = 256;
+  uint64_t seed = 42;
+};
+struct SourceReport {
+  std::string name;
+  uint64_t tokens = 0, windows = 0;
+  double share = 0, effective_epochs = 0;  // share of rows; planned target tokens / (windows * seq_len)
+};
+
+class PackedLoader {
+ public:
+  // Opens every shard; r1::Error if sources disagree on the tokenizer hash, a weight is not positive, or a
+  // source has fewer than seq_len+1 tokens.
+  explicit PackedLoader(LoaderOptions options);
+  ~PackedLoader();
+  PackedLoader(PackedLoader&&) noexcept;
+  PackedLoader& operator=(PackedLoader&&) noexcept;
+
+  void next(int64_t rows, int64_t* out);  // fills rows x (seq_len+1) int64, row-major
+  nlohmann::json state() const;           // exact position (per-source epoch + cursor, row counter)
+  void load_state(const nlohmann::json& state);  // r1::Error if it does not match these options/sources
+  std::vector<SourceReport> report(uint64_t planned_tokens) const;
+  std::string format_report(uint64_t planned_tokens) const;  // the table the trainer prints at start
+  std::string tokenizer_hash() const;
+  uint64_t text_bytes() const;
+  uint64_t tokens() const;  // totals over all sources
+  int64_t seq_len() const;
+  uint64_t vocab_size() const;  // the shards' vocabulary size (largest over shards)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Sequential evaluation windows over the concatenated shards (validation loss / perplexity / bits per byte):
+// window i = tokens [i*seq_len, min(i*seq_len+seq_len+1, N)); the last partial window is included, so every
+// token after the first is a target exactly once. Bits per byte = sum of target NLL (nats) / ln 2 / text_bytes.
+class EvalWindows {
+ public:
+  EvalWindows(std::vector<std::filesystem::path> shards, int64_t seq_len);
+  ~EvalWindows();
+  EvalWindows(EvalWindows&&) noexcept;
+  EvalWindows& operator=(EvalWindows&&) noexcept;
+  size_t size() const;                          // number of windows
+  std::vector<int64_t> window(size_t i) const;  // up to seq_len+1 tokens
+  uint64_t tokens() const;
+  uint64_t text_bytes() const;
+  std::string tokenizer_hash() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- Documents and preparation ------------------------------------------------------------------------
+// Document rules (shared by prepare_data and tokenize_documents):
+//  - .jsonl / .json: one JSON object per line, the document is its string field `field` (blank lines are
+//    ignored; a malformed row or a missing / non-string field is an r1::Error naming file:line, or with
+//    skip_invalid is skipped and counted);
+//  - any other file is plain text: one document per line (the line ending is not part of it), or with
+//    DocumentSeparator::BlankLine one document per block of lines separated by blank lines;
+//  - a directory stands for its .txt, .text, .md, .jsonl and .json files (recursively, in name order);
+//  - whitespace-only documents are dropped (counted as "empty").
+// Each document is encoded with the tokenizer's post-processor (as HF run_clm: BOS if it adds one) and
+// followed by the tokenizer's EOS (not doubled if the post-processor already ends with it).
+enum class DocumentSeparator { Line, BlankLine };
+
+struct TokenizedText {
+  std::vector<int64_t> tokens;
+  uint64_t text_bytes = 0;
+  uint64_t documents = 0;
+  uint64_t skipped_invalid = 0;
+};
+TokenizedText tokenize_documents(const tokenizer::Tokenizer& tokenizer, const std::filesystem::path& text_or_jsonl,
+                                 const std::string& field, bool skip_invalid,
+                                 DocumentSeparator separator = DocumentSeparator::Line, int threads = 0);
+
+struct PrepareOptions {
+  std::filesystem::path tokenizer;  // tokenizer.json or a directory holding one (+ tokenizer_config.json)
+  std::vector<std::filesystem::path> inputs;
+  std::filesystem::path out;
+  std::string field = "text";
+  DocumentSeparator separator = DocumentSeparator::Line;
+  // Validation split, by a keyed hash of the document text (independent of file order and threads): a
+  // document goes to validation if hash < fraction * 2^64, or, with validation_documents, the N documents
+  // with the smallest hashes (held in memory until the end).
+  double validation_fraction = 0.005;
+  std::optional<uint64_t> validation_documents;
+  // Cleaning filters, applied in this order; a removed document is counted by the first filter that fires.
+  uint64_t min_chars = 0;                // code points; 0 = no minimum
+  uint64_t max_chars = 0;                // 0 = no maximum
+  double max_non_printable_ratio = 0.1;  // control characters, U+FFFD and invalid UTF-8 bytes / code points
+  double max_repeated_line_ratio = 0.3;  // non-blank lines equal to an earlier line / non-blank lines (Gopher)
+  bool dedup = true;                     // exact duplicates (64-bit hash of the text): the first one is kept
+  bool skip_invalid = false;
+  uint64_t shard_tokens = 100'000'000;
+  bool overwrite = false;
+  int threads = 0;  // 0 = hardware concurrency
+  uint64_t seed = 42;
+  bool show_progress = true;
+  size_t chunk_bytes = size_t(1) << 20;  // unit of parallel work (files are cut at document ends)
+};
+
+struct SplitSummary {
+  uint64_t documents = 0, tokens = 0, text_bytes = 0;
+  std::vector<ShardInfo> shards;
+};
+struct PrepareSummary {
+  uint64_t documents_read = 0;               // documents found in the inputs (before filtering)
+  std::map<std::string, uint64_t> removed;  // filter name -> documents it removed ("empty", "min_chars", ...)
+  uint64_t invalid_rows = 0;                // malformed JSONL rows skipped (skip_invalid)
+  SplitSummary train, validation;
+  uint64_t input_bytes = 0;
+  double seconds = 0;
+  std::string tokenizer_hash;
+  int bytes_per_token = 2;
+  uint64_t documents() const { return train.documents + validation.documents; }
+  uint64_t tokens() const { return train.tokens + validation.tokens; }
+  double tokens_per_second() const { return seconds > 0 ? double(tokens()) / seconds : 0.0; }
+  nlohmann::json to_json() const;  // what manifest.json holds (without the options)
+  std::string format() const;      // the human-readable summary the CLI prints
+};
+
+// Reads, cleans, splits and tokenizes the inputs into OUT/{train,validation}-NNNNN.bin and OUT/manifest.json
+// (written last). Refuses (r1::Error) if OUT already holds a manifest or shards, unless overwrite; with
+// overwrite, only the shards named by the previous manifest (or matching the shard names) are replaced.
+PrepareSummary prepare_data(const PrepareOptions& options);
+
+// "100M", "1.5B", "20k", "5000" -> count (powers of 1000). r1::UsageError naming `option` otherwise.
+uint64_t parse_count(const std::string& text, const std::string& option);
+
+}  // namespace r1::data
