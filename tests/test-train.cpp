@@ -70,7 +70,8 @@ class PatternObjective : public Objective {
   nlohmann::json data_state() const override { return {{"cursor", cursor_}}; }
   void load_data_state(const nlohmann::json& s) override { cursor_ = s.at("cursor").get<int64_t>(); }
   std::map<std::string, double> evaluate() override {
-    at::Tensor ids = torch::arange(0, 17, torch::kLong).view({1, 17});
+    at::Tensor ids = torch::empty({1, 17}, torch::kLong);
+    for (int64_t i = 0, t = 5; i < 17; ++i, t = (3 * t + 1) % 64) ids[0][i] = t;
     auto [loss, count] = causal_lm_loss_sum(model_->forward(ids.narrow(1, 0, 16)), ids.narrow(1, 1, 16));
     return {{"eval_loss", loss.item<double>() / double(count)}};
   }
@@ -87,7 +88,7 @@ class PatternObjective : public Objective {
 TrainingArguments quick_args(const std::filesystem::path& out, int64_t steps) {
   TrainingArguments a;
   a.output_dir = out.string();
-  a.learning_rate = 3e-3;
+  a.learning_rate = 1e-2;
   a.max_steps = steps;
   a.warmup_steps = 2;
   a.lr_scheduler_type = "cosine";
@@ -201,15 +202,11 @@ TEST(Trainer, LossFalls) {
   auto args = quick_args(dir / "run", 40);
   args.save_strategy = "no";
   Trainer trainer(m, args, objective, {.progress_bar = false});
-  double first = 0;
-  {
-    at::Tensor ids = torch::arange(0, 17, torch::kLong).view({1, 17});
-    first = objective.evaluate()["eval_loss"];
-  }
+  const double first = objective.evaluate()["eval_loss"];
   TrainResult r = trainer.train();
   EXPECT_EQ(r.global_step, 40);
-  EXPECT_LT(r.last_eval.at("eval_loss"), 0.6 * first);
-  EXPECT_LT(r.last_loss, 1.5);  // ln 64 = 4.16 at the start; the pattern is learnable
+  EXPECT_LT(r.last_eval.at("eval_loss"), 0.5 * first);  // ln 64 = 4.16 at the start; the pattern is learnable
+  EXPECT_LT(r.last_loss, 0.5 * first);
   // metrics: one JSON line per logging step (1, 5, 10, ... 40) plus evaluations
   std::ifstream in(dir / "run" / "metrics.jsonl");
   std::string line;
@@ -300,6 +297,8 @@ TEST(Trainer, CorruptCheckpointIsNamed) {
   R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "model.safetensors", "checksum");
   r1::test::write_bytes(weights, bytes.substr(0, bytes.size() - 100));
   R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "model.safetensors", "truncated");
+  r1::test::write_bytes(weights, bytes);
+  verify_checkpoint(ckpt);
   std::filesystem::remove(ckpt / "optimizer.safetensors");
   R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "optimizer.safetensors", "missing");
   args.resume_from_checkpoint = ckpt.string();
@@ -359,8 +358,104 @@ TEST(Trainer, Bf16AutocastTrains) {
   args.save_strategy = "no";
   const double first = objective.evaluate()["eval_loss"];
   TrainResult r = Trainer(m, args, objective, {.progress_bar = false}).train();
-  EXPECT_LT(r.last_eval.at("eval_loss"), 0.7 * first);
+  EXPECT_LT(r.last_eval.at("eval_loss"), 0.5 * first);
   for (auto& p : m->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);  // fp32 master weights
+}
+
+}  // namespace
+}  // namespace r1::train
+
+// ---- the CLI: tokenizer -> data prepare -> pretrain -> eval ppl, and a real SIGKILL + resume ---------------
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
+extern char** environ;
+
+namespace r1::train {
+namespace {
+
+struct PretrainCli : ::testing::Test {
+  static void SetUpTestSuite() {
+    dir_ = new r1::test::TempDir();
+    const std::string corpus = std::string(R1_SOURCE_DIR) + "/tests/golden/tokenizer/corpus.txt";
+    auto tok = r1::test::run_r1("tokenizer train --input " + corpus + " --out " + (*dir_ / "tok").string() +
+                                " --vocab-size 600 --special-tokens '<|endoftext|>' --eos-token '<|endoftext|>'");
+    ASSERT_EQ(tok.status, 0) << tok.output;
+    auto data = r1::test::run_r1("data prepare --tokenizer " + (*dir_ / "tok").string() + " --input " + corpus +
+                                 " --out " + (*dir_ / "data").string() + " --validation-fraction 0.05");
+    ASSERT_EQ(data.status, 0) << data.output;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string args(const std::filesystem::path& out) {
+    return "pretrain --model_config '{model_type: llama, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, "
+           "num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true}' --tokenizer_name_or_path " +
+           (*dir_ / "tok").string() + " --dataset_name " + (*dir_ / "data").string() + " --output_dir " + out.string() +
+           " --max_length 32 --per_device_train_batch_size 4 --learning_rate 3e-3 --lr_scheduler_type cosine"
+           " --warmup_steps 2 --logging_steps 5 --eval_steps 10 --threads 1";
+  }
+  static r1::test::TempDir* dir_;
+};
+r1::test::TempDir* PretrainCli::dir_ = nullptr;
+
+TEST_F(PretrainCli, TrainsEvaluatesAndRefusesToOverwrite) {
+  const auto out = *dir_ / "run";
+  auto r = r1::test::run_r1(args(out) + " --max_steps 20 --save_steps 10");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("share 100.0%"), std::string::npos) << r.output;  // the mixture report
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl", "checkpoint-10/manifest.json",
+                        "checkpoint-20/run_config.yaml"})
+    EXPECT_TRUE(std::filesystem::exists(out / f)) << f;
+  auto model = model::load_pretrained(out);
+  EXPECT_EQ(model->config().hidden_size, 32);
+  // the last evaluation logged by the run == r1 eval ppl on the same validation shards' text is not available
+  // here, so check eval ppl's own arithmetic instead: perplexity = exp(loss), bits/byte = loss*tokens/ln2/bytes
+  auto ppl = r1::test::run_r1("eval ppl --model " + out.string() + " --data " + std::string(R1_SOURCE_DIR) +
+                              "/tests/golden/tokenizer/corpus.txt --max-length 32 --json");
+  ASSERT_EQ(ppl.status, 0) << ppl.output;
+  auto j = nlohmann::json::parse(ppl.output);
+  EXPECT_NEAR(j["perplexity"].get<double>(), std::exp(j["loss"].get<double>()), 1e-6 * j["perplexity"].get<double>());
+  EXPECT_LT(j["loss"].get<double>(), std::log(600.0));  // better than uniform after 20 steps
+  const double predicted = j["tokens"].get<double>() - 1;
+  EXPECT_NEAR(j["bits_per_byte"].get<double>(), j["loss"].get<double>() * predicted / std::log(2.0) / j["bytes"].get<double>(), 1e-9);
+  // a second run into the same directory must not destroy it
+  auto again = r1::test::run_r1(args(out) + " --max_steps 20");
+  EXPECT_EQ(again.status, 2) << again.output;
+  EXPECT_NE(again.output.find("resume_from_checkpoint"), std::string::npos) << again.output;
+  auto unknown = r1::test::run_r1(args(out) + " --max_stesp 20");
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.output.find("did you mean 'max_steps'"), std::string::npos) << unknown.output;
+}
+
+TEST_F(PretrainCli, KilledRunResumesToTheSameWeights) {
+  const auto whole = *dir_ / "whole", killed = *dir_ / "killed";
+  auto r = r1::test::run_r1(args(whole) + " --max_steps 60 --save_steps 4");
+  ASSERT_EQ(r.status, 0) << r.output;
+
+  // the same run, SIGKILLed once a checkpoint after step 8 exists
+  std::string cmd = std::string(R1_CLI) + " " + args(killed) + " --max_steps 60 --save_steps 4 > /dev/null 2>&1";
+  pid_t pid = 0;
+  const char* argv[] = {"/bin/sh", "-c", cmd.c_str(), nullptr};
+  // exec (not a shell child) so the kill hits r1 itself
+  cmd = "exec " + cmd;
+  argv[2] = cmd.c_str();
+  ASSERT_EQ(posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!std::filesystem::exists(killed / "checkpoint-12") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+  ASSERT_FALSE(std::filesystem::exists(killed / "model.safetensors"));
+
+  auto resumed = r1::test::run_r1(args(killed) + " --max_steps 60 --save_steps 4 --resume_from_checkpoint true");
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from"), std::string::npos);
+  EXPECT_EQ(r1::test::read_bytes(whole / "model.safetensors"), r1::test::read_bytes(killed / "model.safetensors"));
 }
 
 }  // namespace

@@ -148,9 +148,14 @@ void Recipe::apply_overrides(const std::vector<std::string>& args) {
 
 const nlohmann::json* Recipe::find(const std::string& key) const {
   auto it = values_.find(key);
-  if (it == values_.end()) return nullptr;
+  return it == values_.end() ? nullptr : &*it;
+}
+
+const nlohmann::json& Recipe::use(const std::string& key) const {
+  const nlohmann::json* v = find(key);
+  if (v == nullptr) fail_usage("{} is required", key);
   used_.insert(key);
-  return &*it;
+  return *v;
 }
 
 std::string Recipe::origin(const std::string& key) const {
@@ -165,33 +170,33 @@ namespace {
 }  // namespace
 
 void Recipe::read(const std::string& key, std::string& out) const {
-  const nlohmann::json& v = *find(key);
+  const nlohmann::json& v = use(key);
   if (v.is_string()) out = v.get<std::string>();
   else if (v.is_number() || v.is_boolean()) out = v.dump();
   else wrong_type(*this, key, "a string", v);
 }
 
 void Recipe::read(const std::string& key, double& out) const {
-  const nlohmann::json& v = *find(key);
+  const nlohmann::json& v = use(key);
   if (!v.is_number()) wrong_type(*this, key, "a number", v);
   out = v.get<double>();
 }
 
 void Recipe::read(const std::string& key, int64_t& out) const {
-  const nlohmann::json& v = *find(key);
+  const nlohmann::json& v = use(key);
   if (v.is_number_integer()) out = v.get<int64_t>();
   else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()) out = int64_t(v.get<double>());
   else wrong_type(*this, key, "an integer", v);
 }
 
 void Recipe::read(const std::string& key, bool& out) const {
-  const nlohmann::json& v = *find(key);
+  const nlohmann::json& v = use(key);
   if (!v.is_boolean()) wrong_type(*this, key, "true or false", v);
   out = v.get<bool>();
 }
 
 void Recipe::read(const std::string& key, std::vector<std::string>& out) const {
-  const nlohmann::json& v = *find(key);
+  const nlohmann::json& v = use(key);
   out.clear();
   if (v.is_string()) {  // "a,b" as on a command line
     std::string s = v.get<std::string>();
@@ -214,7 +219,7 @@ void Recipe::read(const std::string& key, std::vector<std::string>& out) const {
 }
 
 void Recipe::read(const std::string& key, std::vector<double>& out) const {
-  const nlohmann::json& v = *find(key);
+  const nlohmann::json& v = use(key);
   out.clear();
   if (v.is_number()) {
     out.push_back(v.get<double>());
@@ -228,7 +233,7 @@ void Recipe::read(const std::string& key, std::vector<double>& out) const {
 }
 
 void Recipe::read(const std::string& key, std::optional<int64_t>& out) const {
-  const nlohmann::json& v = *find(key);
+  const nlohmann::json& v = use(key);
   if (v.is_null()) {
     out.reset();
     return;
@@ -239,7 +244,7 @@ void Recipe::read(const std::string& key, std::optional<int64_t>& out) const {
 }
 
 void Recipe::read(const std::string& key, std::optional<std::string>& out) const {
-  const nlohmann::json& v = *find(key);
+  const nlohmann::json& v = use(key);
   if (v.is_null()) {
     out.reset();
     return;
@@ -249,7 +254,7 @@ void Recipe::read(const std::string& key, std::optional<std::string>& out) const
   out = x;
 }
 
-void Recipe::read(const std::string& key, nlohmann::json& out) const { out = *find(key); }
+void Recipe::read(const std::string& key, nlohmann::json& out) const { out = use(key); }
 
 void Recipe::reject_unused(const std::vector<std::string>& known) const {
   for (const auto& [key, value] : values_.items()) {

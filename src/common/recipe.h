@@ -28,7 +28,7 @@ class Recipe {
   void apply_overrides(const std::vector<std::string>& args);
   void set(const std::string& key, const nlohmann::json& value, const std::string& origin);
 
-  const nlohmann::json* find(const std::string& key) const;
+  const nlohmann::json* find(const std::string& key) const;  // nullptr if absent; does not mark it used
   std::string origin(const std::string& key) const;  // "recipe.yaml:12" or "command line"
   const nlohmann::json& values() const { return values_; }
 
@@ -48,6 +48,7 @@ class Recipe {
   void reject_unused(const std::vector<std::string>& known) const;
 
  private:
+  const nlohmann::json& use(const std::string& key) const;  // marks the key read; UsageError if absent
   nlohmann::json values_ = nlohmann::json::object();
   std::map<std::string, std::string> origins_;
   mutable std::set<std::string> used_;

@@ -40,7 +40,11 @@ void add_pretrain_command(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand("pretrain", "pretrain a causal LM on token shards (r1 data prepare)");
   cmd->add_option("--config", opts->config, "recipe YAML (see recipes/pretrain-tiny.yaml)");
   cmd->add_flag("--dump-config", opts->dump, "print the effective configuration as YAML and exit");
+  // Every other --key value is a recipe override: keep them here instead of falling through to the main app.
+  cmd->fallthrough(false);
   cmd->allow_extras();
+  cmd->add_option("--threads", ctx.runtime.threads, "intra-op CPU threads (0 = one per physical core)");
+  cmd->add_option("--device", ctx.runtime.device, "cpu, cuda or cuda:N");
   cmd->footer(keys_help(train::PretrainOptions::help()));
   cmd->callback([cmd, opts, &ctx] {
     ctx.run = [cmd, opts] {
