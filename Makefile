@@ -49,5 +49,9 @@ demo: build
 	$(BUILD)/r1 tokenizer render-chat --tokenizer $(DEMO) --template r1-zero --messages $(BUILD)/demo-chat.json \
 	  --add-generation-prompt --tokens
 
+bench: build
+	cmake --build $(BUILD) --target bench-train-step
+	bench/train-throughput.sh
+
 clean:
 	rm -rf $(BUILD)

@@ -127,6 +127,27 @@ TEST(LrSchedule, MatchesTransformersFormulas) {
   EXPECT_EQ(resolve_warmup_steps(a, 100), 3);
 }
 
+TEST(Loss, FusedCrossEntropyEqualsATen) {
+  torch::manual_seed(11);
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    at::Tensor logits = (torch::randn({3, 37, 101}) * 3).to(dtype).requires_grad_(true);  // (B, T, V)
+    at::Tensor labels = torch::randint(0, 101, {3, 37}, torch::kLong);
+    labels.index_put_({0, torch::indexing::Slice(0, 5)}, -100);
+    auto [loss, count] = causal_lm_loss_sum(logits, labels);
+    EXPECT_EQ(count, 3 * 37 - 5);
+    (loss * 0.5).backward();
+    at::Tensor reference_logits = logits.detach().to(at::kFloat).requires_grad_(true);
+    at::Tensor reference = at::cross_entropy_loss(reference_logits.reshape({-1, 101}), labels.reshape({-1}), {},
+                                                  at::Reduction::Sum, -100);
+    (reference * 0.5).backward();
+    EXPECT_NEAR(loss.item<double>(), reference.item<double>(), 1e-3) << dtype;
+    EXPECT_TRUE(at::allclose(logits.grad().to(at::kFloat), reference_logits.grad(), 1e-5, dtype == at::kFloat ? 1e-6 : 1e-2));
+    EXPECT_EQ(logits.grad().scalar_type(), dtype);
+  }
+  R1_EXPECT_THROW_WITH(causal_lm_loss_sum(torch::zeros({1, 2, 5}), torch::full({1, 2}, 5, torch::kLong)), Error,
+                       "outside the vocabulary");
+}
+
 TEST(AdamW, TwoStepsByHand) {
   at::Tensor p = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
   AdamW opt({{"p", p, true}}, /*wd=*/0.1, 0.9, 0.999, 1e-8);
@@ -388,12 +409,16 @@ struct PretrainCli : ::testing::Test {
     auto data = r1::test::run_r1("data prepare --tokenizer " + (*dir_ / "tok").string() + " --input " + corpus +
                                  " --out " + (*dir_ / "data").string() + " --validation-fraction 0.05");
     ASSERT_EQ(data.status, 0) << data.output;
+    auto zh = r1::test::run_r1("data prepare --tokenizer " + (*dir_ / "tok").string() + " --input " + std::string(R1_SOURCE_DIR) +
+                               "/tests/golden/tokenizer/corpus-zh.txt --out " + (*dir_ / "zh").string());
+    ASSERT_EQ(zh.status, 0) << zh.output;
   }
   static void TearDownTestSuite() { delete dir_; }
-  static std::string args(const std::filesystem::path& out) {
+  static std::string args(const std::filesystem::path& out, std::string data = "") {
+    if (data.empty()) data = "--dataset_name " + (*dir_ / "data").string();
     return "pretrain --model_config '{model_type: llama, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, "
            "num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true}' --tokenizer_name_or_path " +
-           (*dir_ / "tok").string() + " --dataset_name " + (*dir_ / "data").string() + " --output_dir " + out.string() +
+           (*dir_ / "tok").string() + " " + data + " --output_dir " + out.string() +
            " --max_length 32 --per_device_train_batch_size 4 --learning_rate 3e-3 --lr_scheduler_type cosine"
            " --warmup_steps 2 --logging_steps 5 --eval_steps 10 --threads 1";
   }
@@ -428,6 +453,18 @@ TEST_F(PretrainCli, TrainsEvaluatesAndRefusesToOverwrite) {
   auto unknown = r1::test::run_r1(args(out) + " --max_stesp 20");
   EXPECT_EQ(unknown.status, 2);
   EXPECT_NE(unknown.output.find("did you mean 'max_steps'"), std::string::npos) << unknown.output;
+}
+
+TEST_F(PretrainCli, MixtureReportsSharesAndTrains) {
+  const std::string mixture = "--dataset_mixture '{datasets: [{id: " + (*dir_ / "data").string() + ", weight: 3}, {id: " +
+                              (*dir_ / "zh").string() + ", weight: 1}]}'";
+  auto r = r1::test::run_r1(args(*dir_ / "mix", mixture) + " --max_steps 4 --save_strategy no");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("75.0%"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("25.0%"), std::string::npos) << r.output;
+  auto both = r1::test::run_r1(args(*dir_ / "both") + " " + mixture + " --max_steps 4");
+  EXPECT_EQ(both.status, 2);
+  EXPECT_NE(both.output.find("exactly one of dataset_name"), std::string::npos) << both.output;
 }
 
 TEST_F(PretrainCli, KilledRunResumesToTheSameWeights) {

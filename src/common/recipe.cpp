@@ -1,7 +1,8 @@
 // Recipe: YAML (yaml-cpp) -> JSON values with per-key origins, command-line overrides, typed reads with
 // errors naming key and origin, unknown-key rejection with a closest-match suggestion, and JSON -> YAML.
-// Scalars follow the YAML 1.2 core schema as PyYAML users expect for recipes: true/false/yes/no -> bool,
-// ~/null -> null, integers, floats (1e-4, .5, inf); a quoted scalar is always a string.
+// Scalars follow the YAML 1.2 core schema: true/false -> bool, ~/null -> null, integers, floats (1e-4, .5,
+// inf); a quoted scalar is always a string. yes/no/on/off are strings (so `save_strategy: no` means "no"),
+// and a boolean key also accepts them.
 #include "common/recipe.h"
 
 #include <fmt/format.h>
@@ -22,8 +23,8 @@ nlohmann::json scalar_to_json(const YAML::Node& node) {
   if (node.Tag() == "!") return text;  // quoted: a string, whatever it looks like
   std::string lower = text;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  if (lower == "true" || lower == "yes" || lower == "on") return true;
-  if (lower == "false" || lower == "no" || lower == "off") return false;
+  if (lower == "true") return true;  // YAML 1.2: yes/no/on/off stay strings (save_strategy: no)
+  if (lower == "false") return false;
   if (lower.empty() || lower == "~" || lower == "null") return nullptr;
   if (lower == ".inf" || lower == "inf") return std::numeric_limits<double>::infinity();
   try {
@@ -191,6 +192,14 @@ void Recipe::read(const std::string& key, int64_t& out) const {
 
 void Recipe::read(const std::string& key, bool& out) const {
   const nlohmann::json& v = use(key);
+  if (v.is_string()) {
+    std::string s = v.get<std::string>();
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    if (s == "yes" || s == "on" || s == "true") out = true;
+    else if (s == "no" || s == "off" || s == "false") out = false;
+    else wrong_type(*this, key, "true or false", v);
+    return;
+  }
   if (!v.is_boolean()) wrong_type(*this, key, "true or false", v);
   out = v.get<bool>();
 }

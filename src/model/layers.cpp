@@ -65,8 +65,10 @@ double mask_value(at::ScalarType dtype) {
       return std::numeric_limits<float>::lowest();
   }
 }
+// cos/sin are cast to x's dtype, so bf16 activations (autocast) are not promoted to fp32.
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  return x * cos + rotate_half(x) * sin;
+  const at::ScalarType t = x.scalar_type();
+  return x * cos.to(t) + rotate_half(x) * sin.to(t);
 }
 }  // namespace
 
@@ -88,12 +90,19 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
     v = cv.narrow(2, 0, ctx.past + T);  // (B, Hkv, S, D)
   }
   const int64_t S = k.size(2);
-  at::Tensor qg = q.reshape({B, Hkv, G * T, D});                                           // (B, Hkv, G*T, D)
-  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)) * (1.0 / std::sqrt(double(D)));  // (B, Hkv, G*T, S)
-  scores = scores.view({B, Hkv, G, T, S});
-  if (ctx.alibi.defined()) scores = scores + ctx.alibi;
-  if (ctx.allowed.defined()) scores = scores.masked_fill(ctx.allowed.logical_not(), mask_value(scores.scalar_type()));
-  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());  // (B, Hkv, G, T, S)
+  const double scale = 1.0 / std::sqrt(double(D));
+  at::Tensor qg = q.reshape({B, Hkv, G * T, D});  // (B, Hkv, G*T, D)
+  at::Tensor scores;                              // (B, Hkv, G, T, S)
+  if (ctx.causal_bias.defined()) {  // scale, causal mask and QK^T in one kernel
+    scores = at::baddbmm(ctx.causal_bias, qg.reshape({B * Hkv, G * T, D}), k.reshape({B * Hkv, S, D}).transpose(1, 2),
+                         /*beta=*/1.0, /*alpha=*/scale)
+                 .view({B, Hkv, G, T, S});
+  } else {
+    scores = (at::matmul(qg, k.transpose(-1, -2)) * scale).view({B, Hkv, G, T, S});
+    if (ctx.alibi.defined()) scores = scores + ctx.alibi;
+    if (ctx.allowed.defined()) scores = scores.masked_fill(ctx.allowed.logical_not(), mask_value(scores.scalar_type()));
+  }
+  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());  // (B, Hkv, G, T, S)
   at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, S}), v);              // (B, Hkv, G*T, D)
   out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
   return o_proj(out);

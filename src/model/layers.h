@@ -50,6 +50,9 @@ struct AttentionContext {
   at::Tensor cos, sin;  // (B, 1, T, D) in the activation dtype (RoPE), or undefined (ALiBi)
   at::Tensor allowed;   // (B, 1, 1, T, S) bool: may query t attend key s; undefined = everything allowed
   at::Tensor alibi;     // (1, Hkv, G, T, S) additive bias (ALiBi), or undefined
+  // (1, G*T, S) additive causal bias (0 / -1e30) in the rows of the folded query layout, set instead of
+  // `allowed` when nothing but causality masks (no padding, no ALiBi): one baddbmm computes the scores.
+  at::Tensor causal_bias;
   KvCache* cache = nullptr;
   int64_t past = 0;  // cache length before this forward
 };

@@ -32,6 +32,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     ctx->saved_data["sin"] = attention.sin;
     ctx->saved_data["allowed"] = attention.allowed;
     ctx->saved_data["alibi"] = attention.alibi;
+    ctx->saved_data["causal_bias"] = attention.causal_bias;
     ctx->saved_data["autocast"] = at::autocast::is_cpu_enabled();
     ctx->saved_data["autocast_dtype"] = at::autocast::get_autocast_cpu_dtype();
     return layer->forward(x, attention, index);
@@ -50,6 +51,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     attention.sin = tensor_or_none("sin");
     attention.allowed = tensor_or_none("allowed");
     attention.alibi = tensor_or_none("alibi");
+    attention.causal_bias = tensor_or_none("causal_bias");
     const bool autocast = ctx->saved_data["autocast"].toBool();
     const bool autocast_before = at::autocast::is_cpu_enabled();
     const at::ScalarType dtype_before = at::autocast::get_autocast_cpu_dtype();
@@ -135,7 +137,12 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
     at::Tensor distance = (q_index.unsqueeze(1) - k_index.unsqueeze(0)).to(at::kFloat);  // (T, S)
     ctx.alibi = (-slopes_.to(device).view({H, 1, 1}) * distance).to(act).view({1, Hkv, H / Hkv, T, S});
   }
-  if (mask.defined() || T > 1) {
+  if (!mask.defined() && T > 1 && !ctx.alibi.defined()) {
+    const int64_t G = config_.num_attention_heads / config_.num_key_value_heads;
+    at::Tensor bias = torch::zeros({T, S}, torch::TensorOptions().dtype(act).device(device))
+                          .masked_fill_(k_index.unsqueeze(0) > q_index.unsqueeze(1), -1e30);  // (T, S)
+    ctx.causal_bias = bias.repeat({G, 1}).unsqueeze(0);                                       // (1, G*T, S)
+  } else if (mask.defined() || T > 1) {
     at::Tensor allowed = k_index.unsqueeze(0) <= q_index.unsqueeze(1);                            // (T, S) causal
     allowed = mask.defined() ? allowed.unsqueeze(0).logical_and(mask.to(at::kBool).unsqueeze(1))  // (B, T, S)
                              : allowed.unsqueeze(0);                                              // (1, T, S)

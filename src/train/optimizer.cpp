@@ -89,12 +89,4 @@ std::vector<AdamW::Param> optimizer_params(model::TransformerImpl& model, const 
   return out;
 }
 
-std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, const at::Tensor& labels) {
-  const int64_t V = logits.size(-1);
-  at::Tensor flat = logits.reshape({-1, V}).to(at::kFloat);  // (B*T, V)
-  at::Tensor target = labels.reshape({-1});                  // (B*T)
-  at::Tensor loss = at::cross_entropy_loss(flat, target, {}, at::Reduction::Sum, -100);
-  return {loss, (target != -100).sum().item<int64_t>()};
-}
-
 }  // namespace r1::train

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Training throughput: r1 vs the same model in PyTorch-Python (Debian's python3-torch 1.13, same BLAS, same
+# threads, OMP_WAIT_POLICY=PASSIVE for both), in the same run, on two shapes — the tiny config (vocab 8192,
+# d 256, 4 layers, 4 heads, 2 kv heads, seq 256, batch 8) and GPT-2-small's (12 layers, d 768, 12 heads,
+# vocab 8192, seq 256, batch 4) — in fp32 and bf16 autocast. One step = forward, fp32 cross-entropy,
+# backward, global grad-norm clipping, AdamW (bench/train-step.cpp and bench/train-reference.py).
+# MFU = model FLOPs/token x tokens/s / the GEMM ceiling measured in the same run (2048^3 fp32 / bf16), with
+# FLOPs/token = 6 x (matmul parameters, LM head included) + 12 x layers x seq x d (attention scores and values).
+#   bench/train-throughput.sh [STEPS]     (default 4 timed steps after 1 warm-up, each side)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build=${BUILD:-$root/build}
+steps=${1:-4}
+threads=${THREADS:-$(nproc)}
+export OMP_WAIT_POLICY=PASSIVE
+cmake --build "$build" --target bench-train-step >/dev/null
+work=$(mktemp -d /tmp/r1-bench-train.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cat > "$work/tiny.json" <<'JSON'
+{"model_type": "llama", "vocab_size": 8192, "hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4,
+ "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": true}
+JSON
+cat > "$work/gpt2-small.json" <<'JSON'
+{"model_type": "llama", "vocab_size": 8192, "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+ "num_attention_heads": 12, "num_key_value_heads": 12, "tie_word_embeddings": true}
+JSON
+ceilings=$(/usr/bin/python3 "$here/train-reference.py" --config "$work/tiny.json" --gemm --steps 1 --warmup 0 --threads "$threads")
+fp32_ceiling=$(echo "$ceilings" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["gemm_fp32_gflops"])')
+bf16_ceiling=$(echo "$ceilings" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["gemm_bf16_gflops"])')
+printf 'GEMM ceilings (2048^3, %s threads): fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s\n\n' "$threads" "$fp32_ceiling" "$bf16_ceiling"
+echo "| config | precision | PyTorch-Python tok/s | r1 tok/s | r1 / PyTorch | r1 MFU | PyTorch MFU |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for shape in "tiny 8" "gpt2-small 4"; do
+  set -- $shape
+  name=$1 batch=$2
+  for precision in fp32 bf16; do
+    flag=""; ceiling=$fp32_ceiling
+    if [ "$precision" = bf16 ]; then flag="--bf16"; ceiling=$bf16_ceiling; fi
+    py=$(/usr/bin/python3 "$here/train-reference.py" --config "$work/$name.json" --batch "$batch" --seq 256 \
+         --steps "$steps" --warmup 1 --threads "$threads" $flag)
+    r1=$("$build/bench-train-step" --config "$work/$name.json" --batch "$batch" --seq 256 --steps "$steps" \
+         --warmup 1 $flag)
+    /usr/bin/python3 - "$work/$name.json" "$py" "$r1" "$ceiling" "$name" "$precision" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); py = json.loads(sys.argv[2])["tokens_per_second"]
+r1 = json.loads(sys.argv[3])["tokens_per_second"]; ceiling = float(sys.argv[4])
+d, L, I, V, T = c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"], c["vocab_size"], 256
+hd = d // c["num_attention_heads"]; kv = c["num_key_value_heads"] * hd
+matmul = L * (d * d * 2 + 2 * d * kv + 3 * d * I) + V * d
+flops = 6 * matmul + 12 * L * T * d
+mfu = lambda tps: 100 * flops * tps / (ceiling * 1e9)
+print(f"| {sys.argv[5]} | {sys.argv[6]} | {py:,.0f} | {r1:,.0f} | {r1 / py:.2f}x | {mfu(r1):.0f} % | {mfu(py):.0f} % |")
+PY
+  done
+done
