@@ -96,6 +96,7 @@ TrainingArguments quick_args(const std::filesystem::path& out, int64_t steps) {
   a.logging_steps = 5;
   a.save_steps = 10;
   a.gradient_accumulation_steps = 2;
+  a.eval_strategy = "steps";
   return a;
 }
 

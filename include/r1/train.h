@@ -53,7 +53,7 @@ struct TrainingArguments {
   int64_t save_steps = 500;  // <= 0: checkpoints only at the end (save_strategy "no" disables that too)
   std::string save_strategy = "steps";  // steps | no
   std::optional<int64_t> save_total_limit;
-  std::string eval_strategy = "steps";  // steps | no
+  std::string eval_strategy = "no";     // steps | no; a recipe that sets eval_steps gets steps
   std::optional<int64_t> eval_steps;    // unset: logging_steps (as transformers)
   int64_t max_eval_samples = 0;         // 0: the whole evaluation set
   int64_t seed = 42;

@@ -34,7 +34,7 @@ void visit(Args& a, V& v) {
   v("save_steps", a.save_steps, "checkpoint every N steps");
   v("save_strategy", a.save_strategy, "steps | no");
   v("save_total_limit", a.save_total_limit, "keep at most N checkpoints (oldest removed)");
-  v("eval_strategy", a.eval_strategy, "steps | no");
+  v("eval_strategy", a.eval_strategy, "steps | no (default no; setting eval_steps implies steps)");
   v("eval_steps", a.eval_steps, "evaluate every N steps (default: logging_steps)");
   v("max_eval_samples", a.max_eval_samples, "evaluation sequences (0: all)");
   v("seed", a.seed, "seed for initialisation and data order");
@@ -54,7 +54,10 @@ struct Keys {
 void TrainingArguments::read(const Recipe& recipe) {
   RecipeReader reader{recipe, {}};
   visit(*this, reader);
-  if (const nlohmann::json* v = recipe.find("evaluation_strategy")) recipe.read("evaluation_strategy", eval_strategy);
+  if (recipe.find("evaluation_strategy")) recipe.read("evaluation_strategy", eval_strategy);
+  // r1: giving eval_steps asks for evaluation (transformers would also need eval_strategy: steps)
+  if (recipe.find("eval_steps") && !recipe.find("eval_strategy") && !recipe.find("evaluation_strategy"))
+    eval_strategy = "steps";
 }
 
 nlohmann::ordered_json TrainingArguments::to_json() const {
