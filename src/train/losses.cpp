@@ -16,6 +16,15 @@ namespace {
 
 constexpr int64_t kRowsPerBlock = 32;  // 32 x V fp32 rows: 1 MB at V = 8192, L2-resident
 
+// Calls fn(begin, n) on consecutive row blocks of at most kRowsPerBlock rows, the blocks shared among the
+// intra-op threads (at::parallel_for hands each thread one contiguous range; the blocking is ours).
+template <class Fn>
+void for_each_block(int64_t rows, const Fn& fn) {
+  at::parallel_for(0, rows, kRowsPerBlock, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; b += kRowsPerBlock) fn(b, std::min(kRowsPerBlock, end - b));
+  });
+}
+
 struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
   // logits (N, V) any float dtype, labels (N) int64 -> scalar fp32 sum over rows with label != -100
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& labels) {
@@ -24,10 +33,10 @@ struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
     at::Tensor picked = torch::zeros({N}, lse.options());                    // (N) logit of the label
     at::Tensor valid = labels != -100;                                       // (N)
     at::Tensor safe = labels.masked_fill(valid.logical_not(), 0);
-    at::parallel_for(0, N, kRowsPerBlock, [&](int64_t begin, int64_t end) {
-      at::Tensor block = logits.narrow(0, begin, end - begin).to(at::kFloat);  // (n, V)
-      lse.narrow(0, begin, end - begin).copy_(block.logsumexp(-1));
-      picked.narrow(0, begin, end - begin).copy_(block.gather(1, safe.narrow(0, begin, end - begin).unsqueeze(1)).squeeze(1));
+    for_each_block(N, [&](int64_t begin, int64_t n) {
+      at::Tensor block = logits.narrow(0, begin, n).to(at::kFloat);  // (n, V)
+      lse.narrow(0, begin, n).copy_(block.logsumexp(-1));
+      picked.narrow(0, begin, n).copy_(block.gather(1, safe.narrow(0, begin, n).unsqueeze(1)).squeeze(1));
     });
     at::Tensor loss = ((lse - picked) * valid).sum();
     ctx->save_for_backward({logits, safe, valid, lse});
@@ -41,13 +50,15 @@ struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
     const int64_t N = logits.size(0);
     at::Tensor scale = grad_out[0].to(at::kFloat) * valid.to(at::kFloat);  // (N) d loss / d row
     at::Tensor grad = torch::empty_like(logits);                             // (N, V)
-    at::parallel_for(0, N, kRowsPerBlock, [&](int64_t begin, int64_t end) {
-      const int64_t n = end - begin;
-      at::Tensor p = (logits.narrow(0, begin, n).to(at::kFloat) - lse.narrow(0, begin, n).unsqueeze(1)).exp_();  // (n, V)
-      at::Tensor rows = safe.narrow(0, begin, n).unsqueeze(1);
-      p.scatter_add_(1, rows, torch::full({n, 1}, -1.0, p.options()));
+    const bool fp32 = logits.scalar_type() == at::kFloat;
+    for_each_block(N, [&](int64_t begin, int64_t n) {
+      at::Tensor out = grad.narrow(0, begin, n);                              // (n, V)
+      at::Tensor p = fp32 ? out : torch::empty(out.sizes(), out.options().dtype(at::kFloat));
+      at::sub_out(p, logits.narrow(0, begin, n), lse.narrow(0, begin, n).unsqueeze(1)).exp_();  // softmax
+      at::Tensor rows = safe.narrow(0, begin, n).unsqueeze(1);                // (n, 1)
+      p.scatter_add_(1, rows, torch::full({n, 1}, -1.0, p.options()));      // - onehot
       p.mul_(scale.narrow(0, begin, n).unsqueeze(1));
-      grad.narrow(0, begin, n).copy_(p);
+      if (!fp32) out.copy_(p);
     });
     return {grad, at::Tensor()};
   }
