@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   r1::cli::add_verify_command(app, ctx);
   r1::cli::add_pretrain_command(app, ctx);
   r1::cli::add_eval_command(app, ctx);
+  r1::cli::add_generate_command(app, ctx);
 
   try {
     app.parse(argc, argv);
