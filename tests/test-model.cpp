@@ -122,6 +122,25 @@ TEST(Model, LaterTokensDoNotChangeEarlierLogits) {
   EXPECT_GT(max_diff(before[0][7], after[0][7]), 1e-4);
 }
 
+// Prefill/training shapes (>= 32 rows) take the fused q|k|v and gate|up GEMMs and the one-baddbmm causal
+// scores; short inputs take the separate projections and the boolean mask. Both must give the same logits,
+// with and without biases (Qwen2) and with ALiBi.
+TEST(Model, FusedAndSeparateProjectionsAgree) {
+  torch::NoGradGuard g;
+  for (const char* type : {"llama", "qwen2", "alibi"}) {
+    ModelConfig c = tiny_config();
+    if (std::string(type) == "qwen2") c.model_type = "qwen2";
+    if (std::string(type) == "alibi") c.position_embedding_type = r1::model::PositionEncoding::kAlibi;
+    Transformer m = random_model(c);
+    at::Tensor ids = torch::randint(1, 50, {2, 24});
+    at::Tensor fused = m->forward(ids);  // 48 rows
+    for (int64_t b = 0; b < 2; ++b) {
+      at::Tensor alone = m->forward(ids.narrow(0, b, 1).narrow(1, 0, 20));  // 20 rows
+      EXPECT_LT(max_diff(fused.narrow(0, b, 1).narrow(1, 0, 20), alone), 1e-5) << type;
+    }
+  }
+}
+
 TEST(Model, MultiHeadIsTheGroupedQuerySpecialCase) {
   // A GQA model (4 query heads, 2 kv heads) equals an MHA model whose k/v projections repeat each kv head
   // for its query heads (h -> h / 2), as HF's repeat_kv.

@@ -6,6 +6,7 @@
 #include "model/layers.h"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/types.h>
 
@@ -35,8 +36,27 @@ RmsNormImpl::RmsNormImpl(int64_t size, double eps_, const at::TensorOptions& opt
 at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
   at::Tensor h = x.to(at::kFloat);
   h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * h.to(x.scalar_type());
+  at::Tensor y = weight * h.to(x.scalar_type());
+  // Under autocast every consumer (the projections) casts this to the autocast dtype: cast once here.
+  if (x.is_cpu() ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled())
+    y = y.to(x.is_cpu() ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype());
+  return y;
 }
+
+namespace {
+// Rows of several projections as one weight (and bias), so one GEMM computes them all (fewer, larger GEMMs;
+// one autocast cast of the input instead of one per projection). Gradients flow back through the cat.
+std::pair<at::Tensor, at::Tensor> fused(std::initializer_list<const LinearImpl*> parts) {
+  std::vector<at::Tensor> w, b;
+  for (const LinearImpl* p : parts) {
+    w.push_back(p->weight);
+    if (p->bias.defined()) b.push_back(p->bias);
+  }
+  return {at::cat(w, 0), b.empty() ? at::Tensor() : at::cat(b, 0)};
+}
+// Fusing pays for its weight copy only when enough rows go through the GEMM (prefill and training, not decode).
+constexpr int64_t kFuseMinRows = 32;
+}  // namespace
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, const at::TensorOptions& options)
     : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.resolved_head_dim()) {
@@ -74,12 +94,23 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = heads_, Hkv = kv_heads_, D = head_dim_, G = H / Hkv;
-  at::Tensor q = q_proj(x).view({B, T, H, D}).transpose(1, 2);    // (B, H, T, D)
-  at::Tensor k = k_proj(x).view({B, T, Hkv, D}).transpose(1, 2);  // (B, Hkv, T, D)
-  at::Tensor v = v_proj(x).view({B, T, Hkv, D}).transpose(1, 2);  // (B, Hkv, T, D)
-  if (ctx.cos.defined()) {
-    q = apply_rope(q, ctx.cos, ctx.sin);
-    k = apply_rope(k, ctx.cos, ctx.sin);
+  at::Tensor q, k, v;
+  if (B * T >= kFuseMinRows) {
+    auto [w, b] = fused({q_proj.get(), k_proj.get(), v_proj.get()});
+    at::Tensor qkv = at::linear(x, w, b).view({B, T, H + 2 * Hkv, D});  // (B, T, H+2Hkv, D)
+    v = qkv.narrow(2, H + Hkv, Hkv).transpose(1, 2);                    // (B, Hkv, T, D)
+    at::Tensor qk = qkv.narrow(2, 0, H + Hkv);                            // (B, T, H+Hkv, D)
+    if (ctx.cos.defined()) qk = apply_rope(qk, ctx.cos.transpose(1, 2), ctx.sin.transpose(1, 2));  // one RoPE for q and k
+    q = qk.narrow(2, 0, H).transpose(1, 2);    // (B, H, T, D)
+    k = qk.narrow(2, H, Hkv).transpose(1, 2);  // (B, Hkv, T, D)
+  } else {
+    q = q_proj(x).view({B, T, H, D}).transpose(1, 2);    // (B, H, T, D)
+    k = k_proj(x).view({B, T, Hkv, D}).transpose(1, 2);  // (B, Hkv, T, D)
+    v = v_proj(x).view({B, T, Hkv, D}).transpose(1, 2);  // (B, Hkv, T, D)
+    if (ctx.cos.defined()) {
+      q = apply_rope(q, ctx.cos, ctx.sin);
+      k = apply_rope(k, ctx.cos, ctx.sin);
+    }
   }
   if (ctx.cache != nullptr) {
     at::Tensor& ck = ctx.cache->key[layer];
@@ -115,7 +146,13 @@ MlpImpl::MlpImpl(const ModelConfig& c, const at::TensorOptions& options) {
   down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, bias, options));
 }
 
-at::Tensor MlpImpl::forward(const at::Tensor& x) { return down_proj(at::silu(gate_proj(x)) * up_proj(x)); }
+at::Tensor MlpImpl::forward(const at::Tensor& x) {
+  if (x.numel() / x.size(-1) < kFuseMinRows) return down_proj(at::silu(gate_proj(x)) * up_proj(x));
+  auto [w, b] = fused({gate_proj.get(), up_proj.get()});
+  at::Tensor gate_up = at::linear(x, w, b);  // (..., 2I)
+  const int64_t I = gate_proj->weight.size(0);
+  return down_proj(at::silu(gate_up.narrow(-1, 0, I)) * gate_up.narrow(-1, I, I));
+}
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const at::TensorOptions& options) {
   input_layernorm = register_module("input_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps, options));
