@@ -98,11 +98,14 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
   if (B * T >= kFuseMinRows) {
     auto [w, b] = fused({q_proj.get(), k_proj.get(), v_proj.get()});
     at::Tensor qkv = at::linear(x, w, b).view({B, T, H + 2 * Hkv, D});  // (B, T, H+2Hkv, D)
-    v = qkv.narrow(2, H + Hkv, Hkv).transpose(1, 2);                    // (B, Hkv, T, D)
-    at::Tensor qk = qkv.narrow(2, 0, H + Hkv);                            // (B, T, H+Hkv, D)
+    // split (not narrow): its backward is one cat, where each narrow's would zero-fill a full-size gradient
+    std::vector<at::Tensor> parts = qkv.split_with_sizes({H + Hkv, Hkv}, 2);
+    at::Tensor qk = parts[0];                       // (B, T, H+Hkv, D)
+    v = parts[1].transpose(1, 2);                   // (B, Hkv, T, D)
     if (ctx.cos.defined()) qk = apply_rope(qk, ctx.cos.transpose(1, 2), ctx.sin.transpose(1, 2));  // one RoPE for q and k
-    q = qk.narrow(2, 0, H).transpose(1, 2);    // (B, H, T, D)
-    k = qk.narrow(2, H, Hkv).transpose(1, 2);  // (B, Hkv, T, D)
+    std::vector<at::Tensor> q_k = qk.split_with_sizes({H, Hkv}, 2);
+    q = q_k[0].transpose(1, 2);  // (B, H, T, D)
+    k = q_k[1].transpose(1, 2);  // (B, Hkv, T, D)
   } else {
     q = q_proj(x).view({B, T, H, D}).transpose(1, 2);    // (B, H, T, D)
     k = k_proj(x).view({B, T, Hkv, D}).transpose(1, 2);  // (B, Hkv, T, D)
@@ -149,9 +152,8 @@ MlpImpl::MlpImpl(const ModelConfig& c, const at::TensorOptions& options) {
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
   if (x.numel() / x.size(-1) < kFuseMinRows) return down_proj(at::silu(gate_proj(x)) * up_proj(x));
   auto [w, b] = fused({gate_proj.get(), up_proj.get()});
-  at::Tensor gate_up = at::linear(x, w, b);  // (..., 2I)
-  const int64_t I = gate_proj->weight.size(0);
-  return down_proj(at::silu(gate_up.narrow(-1, 0, I)) * gate_up.narrow(-1, I, I));
+  std::vector<at::Tensor> gate_up = at::linear(x, w, b).chunk(2, -1);  // 2 x (..., I)
+  return down_proj(at::silu(gate_up[0]) * gate_up[1]);
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const at::TensorOptions& options) {
