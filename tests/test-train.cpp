@@ -97,6 +97,7 @@ TrainingArguments quick_args(const std::filesystem::path& out, int64_t steps) {
   a.save_steps = 10;
   a.gradient_accumulation_steps = 2;
   a.eval_strategy = "steps";
+  a.logging_first_step = true;
   return a;
 }
 

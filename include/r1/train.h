@@ -48,8 +48,8 @@ struct TrainingArguments {
   double max_grad_norm = 1.0;  // <= 0: no clipping (the norm is still logged)
   bool bf16 = false;           // autocast matmuls to bf16 (fp32 master weights and optimizer)
   bool gradient_checkpointing = false;
-  int64_t logging_steps = 10;
-  bool logging_first_step = true;
+  int64_t logging_steps = 500;  // the last step is always logged
+  bool logging_first_step = false;
   int64_t save_steps = 500;  // <= 0: checkpoints only at the end (save_strategy "no" disables that too)
   std::string save_strategy = "steps";  // steps | no
   std::optional<int64_t> save_total_limit;
