@@ -122,7 +122,7 @@ TEST(Model, LaterTokensDoNotChangeEarlierLogits) {
   EXPECT_GT(max_diff(before[0][7], after[0][7]), 1e-4);
 }
 
-// Prefill/training shapes (>= 32 rows) take the fused q|k|v and gate|up GEMMs and the one-baddbmm causal
+// Prefill/training shapes (>= 32 rows, and at least the fused weight's rows) take the fused q|k|v and gate|up GEMMs and the one-baddbmm causal
 // scores; short inputs take the separate projections and the boolean mask. Both must give the same logits,
 // with and without biases (Qwen2) and with ALiBi.
 TEST(Model, FusedAndSeparateProjectionsAgree) {
@@ -132,8 +132,8 @@ TEST(Model, FusedAndSeparateProjectionsAgree) {
     if (std::string(type) == "qwen2") c.model_type = "qwen2";
     if (std::string(type) == "alibi") c.position_embedding_type = r1::model::PositionEncoding::kAlibi;
     Transformer m = random_model(c);
-    at::Tensor ids = torch::randint(1, 50, {2, 24});
-    at::Tensor fused = m->forward(ids);  // 48 rows
+    at::Tensor ids = torch::randint(1, 50, {2, 60});
+    at::Tensor fused = m->forward(ids);  // 120 rows >= 96 fused gate|up rows
     for (int64_t b = 0; b < 2; ++b) {
       at::Tensor alone = m->forward(ids.narrow(0, b, 1).narrow(1, 0, 20));  // 20 rows
       EXPECT_LT(max_diff(fused.narrow(0, b, 1).narrow(1, 0, 20), alone), 1e-5) << type;

@@ -54,8 +54,9 @@ std::pair<at::Tensor, at::Tensor> fused(std::initializer_list<const LinearImpl*>
   }
   return {at::cat(w, 0), b.empty() ? at::Tensor() : at::cat(b, 0)};
 }
-// Fusing pays for its weight copy only when enough rows go through the GEMM (prefill and training, not decode).
-constexpr int64_t kFuseMinRows = 32;
+// Fusing pays for its weight copy (and the split of its gradient) only when at least as many rows go through
+// the GEMM as the fused weight has: training and prefill of small models, not decode, not d >= 768 at 1k rows.
+bool fuse(int64_t rows, int64_t fused_out_features) { return rows >= 32 && rows >= fused_out_features; }
 }  // namespace
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, const at::TensorOptions& options)
@@ -95,7 +96,7 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = heads_, Hkv = kv_heads_, D = head_dim_, G = H / Hkv;
   at::Tensor q, k, v;
-  if (B * T >= kFuseMinRows) {
+  if (fuse(B * T, (H + 2 * Hkv) * D)) {
     auto [w, b] = fused({q_proj.get(), k_proj.get(), v_proj.get()});
     at::Tensor qkv = at::linear(x, w, b).view({B, T, H + 2 * Hkv, D});  // (B, T, H+2Hkv, D)
     // split (not narrow): its backward is one cat, where each narrow's would zero-fill a full-size gradient
@@ -150,7 +151,7 @@ MlpImpl::MlpImpl(const ModelConfig& c, const at::TensorOptions& options) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  if (x.numel() / x.size(-1) < kFuseMinRows) return down_proj(at::silu(gate_proj(x)) * up_proj(x));
+  if (!fuse(x.numel() / x.size(-1), 2 * gate_proj->weight.size(0))) return down_proj(at::silu(gate_proj(x)) * up_proj(x));
   auto [w, b] = fused({gate_proj.get(), up_proj.get()});
   std::vector<at::Tensor> gate_up = at::linear(x, w, b).chunk(2, -1);  // 2 x (..., I)
   return down_proj(at::silu(gate_up[0]) * gate_up[1]);
