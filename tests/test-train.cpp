@@ -172,6 +172,24 @@ TEST(AdamW, TwoStepsByHand) {
   EXPECT_EQ(opt.steps(), 2);
 }
 
+TEST(AdamW, FusedFloatPathMatchesTheFormula) {
+  torch::manual_seed(12);
+  at::Tensor p = torch::randn({1000}).requires_grad_(true);  // fp32 contiguous: the fused pass
+  at::Tensor x = p.detach().to(at::kDouble), m = torch::zeros_like(x), v = torch::zeros_like(x);
+  AdamW opt({{"p", p, true}}, 0.1, 0.9, 0.95, 1e-8);
+  for (int t = 1; t <= 3; ++t) {
+    at::Tensor g = torch::randn({1000});
+    p.mutable_grad() = g;
+    opt.step(1e-2);
+    at::Tensor gd = g.to(at::kDouble);
+    x = x * (1 - 1e-2 * 0.1);
+    m = 0.9 * m + 0.1 * gd;
+    v = 0.95 * v + 0.05 * gd * gd;
+    x = x - 1e-2 / (1 - std::pow(0.9, t)) * m / (v.sqrt() / std::sqrt(1 - std::pow(0.95, t)) + 1e-8);
+    EXPECT_LT((p.detach().to(at::kDouble) - x).abs().max().item<double>(), 1e-6) << "step " << t;
+  }
+}
+
 TEST(AdamW, NoDecayGroupsByName) {
   auto m = tiny_model(1);
   auto params = optimizer_params(*m, {"bias", "norm", "embed_tokens"});

@@ -1,9 +1,12 @@
 // AdamW with decoupled weight decay and parameter groups (decay / no decay), the arithmetic of
-// torch.optim.AdamW's single-tensor path (PyTorch 1.13) operation for operation, so r1 and PyTorch agree to
-// the last bit given the same gradients:
+// torch.optim.AdamW's single-tensor path (PyTorch 1.13):
 //   p *= 1 - lr*wd;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;
 //   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+// Contiguous fp32 CPU tensors take one fused pass (read p, g, m, v once, write p, m, v once) instead of
+// PyTorch's ~10 passes; it may differ from PyTorch in the last bit (PyTorch's add with alpha is an FMA).
+// Other tensors (CUDA, fp64) run PyTorch's operation sequence.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <torch/types.h>
 
 #include <fmt/ranges.h>
@@ -35,7 +38,28 @@ void AdamW::step(double lr) {
     at::Tensor& p = params_[i].tensor;
     const at::Tensor& g = p.grad();
     if (!g.defined()) continue;
-    if (params_[i].decay && weight_decay_ != 0) p.mul_(1.0 - lr * weight_decay_);
+    const double decay = params_[i].decay ? 1.0 - lr * weight_decay_ : 1.0;
+    if (p.is_cpu() && p.scalar_type() == at::kFloat && g.scalar_type() == at::kFloat && p.is_contiguous() &&
+        g.is_contiguous()) {
+      float* pp = p.data_ptr<float>();
+      const float* gp = g.data_ptr<float>();
+      float* mp = exp_avg_[i].data_ptr<float>();
+      float* vp = exp_avg_sq_[i].data_ptr<float>();
+      const float b1 = float(beta1_), b2 = float(beta2_), c1 = float(1.0 - beta1_), c2 = float(1.0 - beta2_);
+      const float keep = float(decay), bc2 = float(bias_correction2_sqrt), eps = float(eps_), step = float(step_size);
+      at::parallel_for(0, p.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
+        for (int64_t j = begin; j < end; ++j) {
+          const float gj = gp[j];
+          const float m = b1 * mp[j] + c1 * gj;
+          const float v = b2 * vp[j] + c2 * gj * gj;
+          mp[j] = m;
+          vp[j] = v;
+          pp[j] = pp[j] * keep - step * (m / (std::sqrt(v) / bc2 + eps));
+        }
+      });
+      continue;
+    }
+    if (decay != 1.0) p.mul_(decay);
     exp_avg_[i].mul_(beta1_).add_(g, 1.0 - beta1_);
     exp_avg_sq_[i].mul_(beta2_).addcmul_(g, g, 1.0 - beta2_);
     at::Tensor denom = (exp_avg_sq_[i].sqrt() / bias_correction2_sqrt).add_(eps_);
