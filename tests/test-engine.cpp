@@ -351,7 +351,8 @@ TEST(Engine, Bf16ComputeFollowsLiveWeights) {
     EXPECT_EQ(after[i].samples[0].tokens, want[i].samples[0].tokens);
     EXPECT_NE(after[i].samples[0].tokens, before[i].samples[0].tokens);
     auto exact = recomputed_logprobs(m, reqs[i].prompt, after[i].samples[0].tokens);
-    for (size_t t = 0; t < exact.size(); ++t) EXPECT_NEAR(after[i].samples[0].raw_logprobs[t], exact[t], 0.15);
+    // bf16 vs fp32 on weights perturbed to ~10x their init scale (logits of tens): a few tenths of a nat
+    for (size_t t = 0; t < exact.size(); ++t) EXPECT_NEAR(after[i].samples[0].raw_logprobs[t], exact[t], 0.3);
   }
   EXPECT_EQ(m->parameters()[0].scalar_type(), at::kFloat);
 }

@@ -10,6 +10,7 @@
 #include "r1/error.h"
 #include "r1/model.h"
 #include "r1/safetensors.h"
+#include "model/fused-ops.h"
 #include "test-helpers.h"
 
 namespace fs = std::filesystem;
@@ -138,6 +139,44 @@ TEST(Model, FusedAndSeparateProjectionsAgree) {
       at::Tensor alone = m->forward(ids.narrow(0, b, 1).narrow(1, 0, 20));  // 20 rows
       EXPECT_LT(max_diff(fused.narrow(0, b, 1).narrow(1, 0, 20), alone), 1e-5) << type;
     }
+  }
+}
+
+// The fused RMSNorm / SwiGLU kernels against the ATen expressions they replace, values and gradients.
+TEST(FusedOps, RmsNormAndSwigluMatchATen) {
+  torch::manual_seed(21);
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    const double tol = dtype == at::kFloat ? 1e-5 : 4e-2;  // bf16: one ulp at |v| ~ 4-8 (ATen rounds twice)
+    at::Tensor x = torch::randn({3, 5, 40}).to(dtype).requires_grad_(true);
+    at::Tensor w = (torch::rand({40}) + 0.5).requires_grad_(true);
+    at::Tensor dy = torch::randn({3, 5, 40});
+    at::Tensor y = r1::model::detail::rms_norm(x, w, 1e-6, dtype);
+    (y.to(at::kFloat) * dy).sum().backward();
+    at::Tensor xr = x.detach().clone().requires_grad_(true), wr = w.detach().clone().requires_grad_(true);
+    at::Tensor h = xr.to(at::kFloat);
+    at::Tensor yr = (wr * (h * at::rsqrt(h.pow(2).mean(-1, true) + 1e-6))).to(dtype);
+    (yr.to(at::kFloat) * dy).sum().backward();
+    EXPECT_LT(max_diff(y.to(at::kFloat), yr.to(at::kFloat)), tol) << dtype;
+    EXPECT_LT(max_diff(x.grad().to(at::kFloat), xr.grad().to(at::kFloat)), tol) << dtype;
+    EXPECT_LT(max_diff(w.grad(), wr.grad()), 10 * tol) << dtype;
+
+    at::Tensor gu = torch::randn({4, 7, 2 * 24}).to(dtype).requires_grad_(true);
+    at::Tensor dz = torch::randn({4, 7, 24});
+    at::Tensor z = r1::model::detail::swiglu(gu);
+    (z.to(at::kFloat) * dz).sum().backward();
+    at::Tensor gur = gu.detach().clone().requires_grad_(true);
+    auto halves = gur.chunk(2, -1);
+    at::Tensor zr = at::silu(halves[0]) * halves[1];
+    (zr.to(at::kFloat) * dz).sum().backward();
+    EXPECT_LT(max_diff(z.to(at::kFloat), zr.to(at::kFloat)), tol) << dtype;
+    EXPECT_LT(max_diff(gu.grad().to(at::kFloat), gur.grad().to(at::kFloat)), tol) << dtype;
+
+    at::Tensor g = halves[0].detach().contiguous().requires_grad_(true), u = halves[1].detach().contiguous().requires_grad_(true);
+    at::Tensor zp = r1::model::detail::swiglu(g, u);
+    (zp.to(at::kFloat) * dz).sum().backward();
+    EXPECT_LT(max_diff(zp.to(at::kFloat), zr.to(at::kFloat)), tol) << dtype;
+    EXPECT_LT(max_diff(g.grad().to(at::kFloat), gur.grad().narrow(-1, 0, 24).to(at::kFloat)), tol) << dtype;
+    EXPECT_LT(max_diff(u.grad().to(at::kFloat), gur.grad().narrow(-1, 24, 24).to(at::kFloat)), tol) << dtype;
   }
 }
 

@@ -5,6 +5,8 @@
 // ((B, Hkv, G*T, D) x (B, Hkv, D, S)) instead of materialising repeated K/V as HF's repeat_kv does.
 #include "model/layers.h"
 
+#include "model/fused-ops.h"
+
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -34,13 +36,11 @@ RmsNormImpl::RmsNormImpl(int64_t size, double eps_, const at::TensorOptions& opt
 }
 
 at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
-  at::Tensor h = x.to(at::kFloat);
-  h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  at::Tensor y = weight * h.to(x.scalar_type());
-  // Under autocast every consumer (the projections) casts this to the autocast dtype: cast once here.
+  // Under autocast every consumer (the projections) casts the output to the autocast dtype: emit it so.
+  at::ScalarType out = x.scalar_type();
   if (x.is_cpu() ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled())
-    y = y.to(x.is_cpu() ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype());
-  return y;
+    out = x.is_cpu() ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+  return rms_norm(x, weight, eps, out);
 }
 
 namespace {
@@ -151,10 +151,9 @@ MlpImpl::MlpImpl(const ModelConfig& c, const at::TensorOptions& options) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  if (!fuse(x.numel() / x.size(-1), 2 * gate_proj->weight.size(0))) return down_proj(at::silu(gate_proj(x)) * up_proj(x));
+  if (!fuse(x.numel() / x.size(-1), 2 * gate_proj->weight.size(0))) return down_proj(swiglu(gate_proj(x), up_proj(x)));
   auto [w, b] = fused({gate_proj.get(), up_proj.get()});
-  std::vector<at::Tensor> gate_up = at::linear(x, w, b).chunk(2, -1);  // 2 x (..., I)
-  return down_proj(at::silu(gate_up[0]) * gate_up[1]);
+  return down_proj(swiglu(at::linear(x, w, b)));  // [gate | up] (..., 2I) -> (..., I)
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const at::TensorOptions& options) {

@@ -1,0 +1,246 @@
+// Fused RMSNorm and SwiGLU (see fused-ops.h). Rows are split over the intra-op threads; each row is one
+// contiguous loop the compiler vectorises (exp stays scalar: the kernels are bound by memory, not by it).
+// Backward formulas, with r = 1 / sqrt(mean(x^2) + eps), xh = x * r, s = sigmoid(g):
+//   rms_norm: dw = sum_rows(dy * xh);  dx = r * (dy * w - xh * mean(dy * w * xh))
+//   swiglu:   dg = dy * u * s * (1 + g * (1 - s));  du = dy * g * s
+#include "model/fused-ops.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/types.h>
+
+#include <cmath>
+#include <vector>
+
+namespace r1::model::detail {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+bool fusable(const at::Tensor& t) {
+  return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+}
+
+template <class T>
+inline float load(const T* p, int64_t i) {
+  return float(p[i]);
+}
+
+// Calls fn.template operator()<T>() with T = float or c10::BFloat16 for `dtype`.
+template <class Fn>
+void dispatch(at::ScalarType dtype, const Fn& fn) {
+  if (dtype == at::kFloat) fn(float());
+  else fn(c10::BFloat16());
+}
+
+struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x_in, const at::Tensor& weight, double eps,
+                            at::ScalarType out_dtype) {
+    const at::Tensor x = x_in.contiguous();
+    const int64_t C = x.size(-1), rows = x.numel() / C;
+    const at::Tensor w = weight.to(at::kFloat).contiguous();
+    at::Tensor rstd = torch::empty({rows}, x.options().dtype(at::kFloat));  // (rows)
+    at::Tensor y = torch::empty(x.sizes(), x.options().dtype(out_dtype));   // (..., C)
+    const float* wp = w.data_ptr<float>();
+    float* rp = rstd.data_ptr<float>();
+    dispatch(x.scalar_type(), [&](auto in_tag) {
+      using TI = decltype(in_tag);
+      dispatch(out_dtype, [&](auto out_tag) {
+        using TO = decltype(out_tag);
+        const TI* xp = x.data_ptr<TI>();
+        TO* yp = y.data_ptr<TO>();
+        at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+          for (int64_t r = begin; r < end; ++r) {
+            const TI* xr = xp + r * C;
+            float sum = 0;
+            for (int64_t c = 0; c < C; ++c) sum += load(xr, c) * load(xr, c);
+            const float inv = 1.0f / std::sqrt(sum / float(C) + float(eps));
+            rp[r] = inv;
+            TO* yr = yp + r * C;
+            for (int64_t c = 0; c < C; ++c) yr[c] = TO(wp[c] * (load(xr, c) * inv));
+          }
+        });
+      });
+    });
+    ctx->save_for_backward({x, weight, rstd});
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &weight = saved[1], &rstd = saved[2];
+    const at::Tensor dy = grad_out[0].contiguous();
+    const int64_t C = x.size(-1), rows = x.numel() / C;
+    const at::Tensor w = weight.to(at::kFloat).contiguous();
+    at::Tensor dx = torch::empty_like(x);  // (..., C)
+    const int threads = at::get_num_threads();
+    at::Tensor dw_parts = torch::zeros({threads, C}, x.options().dtype(at::kFloat));  // per-thread partial dw
+    const float* wp = w.data_ptr<float>();
+    const float* rp = rstd.data_ptr<float>();
+    dispatch(x.scalar_type(), [&](auto in_tag) {
+      using TI = decltype(in_tag);
+      dispatch(dy.scalar_type(), [&](auto grad_tag) {
+        using TG = decltype(grad_tag);
+        const TI* xp = x.data_ptr<TI>();
+        const TG* gp = dy.data_ptr<TG>();
+        TI* dxp = dx.data_ptr<TI>();
+        at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+          float* dwp = dw_parts.data_ptr<float>() + at::get_thread_num() * C;
+          for (int64_t r = begin; r < end; ++r) {
+            const TI* xr = xp + r * C;
+            const TG* gr = gp + r * C;
+            const float inv = rp[r];
+            float dot = 0;  // sum(dy * w * xh)
+            for (int64_t c = 0; c < C; ++c) {
+              const float xh = load(xr, c) * inv, g = load(gr, c);
+              dot += g * wp[c] * xh;
+              dwp[c] += g * xh;
+            }
+            const float mean = dot / float(C);
+            TI* dr = dxp + r * C;
+            for (int64_t c = 0; c < C; ++c) dr[c] = TI(inv * (load(gr, c) * wp[c] - load(xr, c) * inv * mean));
+          }
+        });
+      });
+    });
+    at::Tensor dw = dw_parts.sum(0).to(weight.scalar_type());
+    return {dx, dw, at::Tensor(), at::Tensor()};
+  }
+};
+
+// y = silu(g) * u over rows; g and u rows start at g_stride / u_stride elements apart (one [g | u] buffer, or
+// two separate tensors).
+struct SwigluKernel {
+  template <class T>
+  static void forward(const T* g, int64_t g_stride, const T* u, int64_t u_stride, T* y, int64_t rows, int64_t I) {
+    at::parallel_for(0, rows, 8, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const T* gr = g + r * g_stride;
+        const T* ur = u + r * u_stride;
+        T* out = y + r * I;
+        for (int64_t c = 0; c < I; ++c) {
+          const float gv = load(gr, c);
+          out[c] = T(gv / (1.0f + std::exp(-gv)) * load(ur, c));
+        }
+      }
+    });
+  }
+  template <class T, class TG>
+  static void backward(const T* g, int64_t g_stride, const T* u, int64_t u_stride, const TG* dy, T* dg,
+                       int64_t dg_stride, T* du, int64_t du_stride, int64_t rows, int64_t I) {
+    at::parallel_for(0, rows, 8, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const T* gr = g + r * g_stride;
+        const T* ur = u + r * u_stride;
+        const TG* d = dy + r * I;
+        T* dgr = dg + r * dg_stride;
+        T* dur = du + r * du_stride;
+        for (int64_t c = 0; c < I; ++c) {
+          const float gv = load(gr, c), uv = load(ur, c), dv = load(d, c);
+          const float s = 1.0f / (1.0f + std::exp(-gv));
+          dgr[c] = T(dv * uv * s * (1.0f + gv * (1.0f - s)));
+          dur[c] = T(dv * gv * s);
+        }
+      }
+    });
+  }
+};
+
+std::vector<int64_t> with_last(at::IntArrayRef sizes, int64_t last) {
+  std::vector<int64_t> shape(sizes.begin(), sizes.end());
+  shape.back() = last;
+  return shape;
+}
+
+// gate_up (..., 2I) -> (..., I); backward yields d(gate_up) in one buffer (no cat).
+struct SwigluFn : torch::autograd::Function<SwigluFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate_up_in) {
+    const at::Tensor gu = gate_up_in.contiguous();
+    const int64_t I = gu.size(-1) / 2, rows = gu.numel() / (2 * I);
+    at::Tensor y = torch::empty(with_last(gu.sizes(), I), gu.options());  // (..., I)
+    dispatch(gu.scalar_type(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* p = gu.data_ptr<T>();
+      SwigluKernel::forward(p, 2 * I, p + I, 2 * I, y.data_ptr<T>(), rows, I);
+    });
+    ctx->save_for_backward({gu});
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    const at::Tensor gu = ctx->get_saved_variables()[0];
+    const at::Tensor dy = grad_out[0].contiguous();
+    const int64_t I = gu.size(-1) / 2, rows = gu.numel() / (2 * I);
+    at::Tensor dgu = torch::empty_like(gu);  // (..., 2I)
+    dispatch(gu.scalar_type(), [&](auto tag) {
+      using T = decltype(tag);
+      dispatch(dy.scalar_type(), [&](auto grad_tag) {
+        using TG = decltype(grad_tag);
+        const T* p = gu.data_ptr<T>();
+        T* d = dgu.data_ptr<T>();
+        SwigluKernel::backward(p, 2 * I, p + I, 2 * I, dy.data_ptr<TG>(), d, 2 * I, d + I, 2 * I, rows, I);
+      });
+    });
+    return {dgu};
+  }
+};
+
+// gate (..., I), up (..., I) -> (..., I).
+struct SwigluPairFn : torch::autograd::Function<SwigluPairFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate_in, const at::Tensor& up_in) {
+    const at::Tensor g = gate_in.contiguous(), u = up_in.to(g.scalar_type()).contiguous();
+    const int64_t I = g.size(-1), rows = g.numel() / I;
+    at::Tensor y = torch::empty(g.sizes(), g.options());
+    dispatch(g.scalar_type(), [&](auto tag) {
+      using T = decltype(tag);
+      SwigluKernel::forward(g.data_ptr<T>(), I, u.data_ptr<T>(), I, y.data_ptr<T>(), rows, I);
+    });
+    ctx->save_for_backward({g, u});
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &g = saved[0], &u = saved[1];
+    const at::Tensor dy = grad_out[0].contiguous();
+    const int64_t I = g.size(-1), rows = g.numel() / I;
+    at::Tensor dg = torch::empty_like(g), du = torch::empty_like(u);
+    dispatch(g.scalar_type(), [&](auto tag) {
+      using T = decltype(tag);
+      dispatch(dy.scalar_type(), [&](auto grad_tag) {
+        using TG = decltype(grad_tag);
+        SwigluKernel::backward(g.data_ptr<T>(), I, u.data_ptr<T>(), I, dy.data_ptr<TG>(), dg.data_ptr<T>(), I,
+                               du.data_ptr<T>(), I, rows, I);
+      });
+    });
+    return {dg, du};
+  }
+};
+
+}  // namespace
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, at::ScalarType out_dtype) {
+  if (!fusable(x) || !fusable(weight) || (out_dtype != at::kFloat && out_dtype != at::kBFloat16)) {
+    at::Tensor h = x.to(at::kFloat);
+    h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
+    return (weight * h.to(x.scalar_type())).to(out_dtype);
+  }
+  return RmsNormFn::apply(x, weight, eps, out_dtype);
+}
+
+at::Tensor swiglu(const at::Tensor& gate_up) {
+  if (!fusable(gate_up)) {
+    std::vector<at::Tensor> halves = gate_up.chunk(2, -1);
+    return at::silu(halves[0]) * halves[1];
+  }
+  return SwigluFn::apply(gate_up);
+}
+
+at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
+  if (!fusable(gate) || gate.scalar_type() != up.scalar_type() || gate.sizes() != up.sizes())
+    return at::silu(gate) * up;
+  return SwigluPairFn::apply(gate, up);
+}
+
+}  // namespace r1::model::detail

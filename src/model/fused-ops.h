@@ -1,0 +1,22 @@
+// Fused CPU kernels for the memory-bound parts of a transformer block, as autograd functions with
+// hand-written backward passes: one pass over the data each way instead of a chain of ATen ops (each of
+// which reads and writes the whole activation). Internal to src/model. Both follow HF Llama's math:
+//   rms_norm: y = w * (x / sqrt(mean(x^2) + eps)), statistics in fp32 (LlamaRMSNorm);
+//   swiglu:   y = silu(g) * u with [g | u] = the two halves of the last dimension (LlamaMLP's act).
+// CUDA tensors (and any dtype other than fp32 / bf16) take the equivalent ATen expressions.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+
+namespace r1::model::detail {
+
+// x (..., C) fp32 or bf16, weight (C) -> (..., C) in `out_dtype`.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, at::ScalarType out_dtype);
+
+// gate_up (..., 2I) fp32 or bf16 -> silu(gate_up[..., :I]) * gate_up[..., I:]  (..., I), same dtype.
+at::Tensor swiglu(const at::Tensor& gate_up);
+// The same from separate gate (..., I) and up (..., I) tensors.
+at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up);
+
+}  // namespace r1::model::detail
