@@ -14,10 +14,26 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "common/simd.h"
 #include "r1/error.h"
 #include "r1/train.h"
 
 namespace r1::train {
+namespace {
+// One AdamW update of n fp32 elements (see the file header for the formula).
+R1_VECTOR_CLONES void adamw_update(float* __restrict p, const float* __restrict g, float* __restrict m,
+                                   float* __restrict v, int64_t n, float keep, float b1, float c1, float b2, float c2,
+                                   float bc2, float eps, float step) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float gj = g[j];
+    const float mj = b1 * m[j] + c1 * gj;
+    const float vj = b2 * v[j] + c2 * gj * gj;
+    m[j] = mj;
+    v[j] = vj;
+    p[j] = p[j] * keep - step * (mj / (std::sqrt(vj) / bc2 + eps));
+  }
+}
+}  // namespace
 
 AdamW::AdamW(std::vector<Param> params, double weight_decay, double beta1, double beta2, double eps)
     : params_(std::move(params)), weight_decay_(weight_decay), beta1_(beta1), beta2_(beta2), eps_(eps) {
@@ -48,14 +64,7 @@ void AdamW::step(double lr) {
       const float b1 = float(beta1_), b2 = float(beta2_), c1 = float(1.0 - beta1_), c2 = float(1.0 - beta2_);
       const float keep = float(decay), bc2 = float(bias_correction2_sqrt), eps = float(eps_), step = float(step_size);
       at::parallel_for(0, p.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
-        for (int64_t j = begin; j < end; ++j) {
-          const float gj = gp[j];
-          const float m = b1 * mp[j] + c1 * gj;
-          const float v = b2 * vp[j] + c2 * gj * gj;
-          mp[j] = m;
-          vp[j] = v;
-          pp[j] = pp[j] * keep - step * (m / (std::sqrt(v) / bc2 + eps));
-        }
+        adamw_update(pp + begin, gp + begin, mp + begin, vp + begin, end - begin, keep, b1, c1, b2, c2, bc2, eps, step);
       });
       continue;
     }
