@@ -66,10 +66,16 @@ uint64_t Scheduler::submit(engine::Request request, std::shared_ptr<EventChannel
     channel->push(std::move(out));
   };
   uint64_t id = engine_.submit(std::move(request), on_event);
+  bool orphaned = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!finished_early_.erase(id)) live_.emplace_back(id, channel);
+    orphaned = loop_done_;  // stop() finished between the check above and the engine's submit
+    if (!orphaned && !finished_early_.erase(id)) live_.emplace_back(id, channel);
     ++submitted_;
+  }
+  if (orphaned) {
+    engine_.cancel(id);
+    fail("the server is shutting down");
   }
   cv_.notify_one();
   return id;
@@ -154,6 +160,7 @@ void Scheduler::loop() {
           channel->push(std::move(e));
         }
       }
+      loop_done_ = true;
       return;
     }
   }

@@ -71,6 +71,7 @@ class Scheduler {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool loop_done_ = false;  // the loop has returned: nothing submitted now would ever be stepped
   uint64_t submitted_ = 0, seen_ = 0;  // submissions, and those the loop has woken up for
   // Live request ids and their channels; ids that finished before submit() recorded them (the loop may
   // deliver kDone before submit returns) are kept in finished_early_ so they are never recorded as live.

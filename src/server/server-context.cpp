@@ -47,7 +47,13 @@ ServerContext::ServerContext(const ContextOptions& o) : tokenizer_(nullptr) {
   }
 
   model::LoadOptions load;
-  if (!o.dtype.empty()) load.dtype = model::parse_dtype(o.dtype);
+  if (!o.dtype.empty()) {
+    try {
+      load.dtype = model::parse_dtype(o.dtype);
+    } catch (const UsageError& e) {
+      fail_usage("--dtype: {}", e.what());
+    }
+  }
   load.device = at::Device(o.device);
   model::Transformer net = model::load_pretrained(o.model, load);
   config_ = net->config();
