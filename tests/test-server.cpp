@@ -6,7 +6,10 @@
 // `r1 chat` through a pipe. The server's greedy answer is also checked against Engine::generate directly.
 #include <httplib.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <atomic>
@@ -351,7 +354,7 @@ r1::server::ServerOptions tiny_options() {
   o.max_batch = 8;
   o.max_tokens_limit = 200;
   o.max_request_bytes = 4096;
-  o.log_requests = false;
+  o.log_requests = getenv("R1_TEST_SERVER_LOG") != nullptr;
   return o;
 }
 
@@ -593,7 +596,10 @@ TEST_F(ServerTest, ThirtyTwoParallelClientsGetTheLoneAnswer) {
   for (int i = 0; i < 32; ++i)
     clients.emplace_back([&, i] {
       auto res = post("/v1/completions", body);
-      if (!res) return;
+      if (!res) {
+        answers[i] = "no response: " + httplib::to_string(res.error());
+        return;
+      }
       status[i] = res->status;
       json j = json::parse(res->body, nullptr, false);
       if (!j.is_discarded() && j.contains("choices")) answers[i] = j["choices"][0]["text"];
@@ -629,10 +635,20 @@ TEST(ServerAuth, ApiKeyIsRequiredOnV1) {
 }
 
 namespace {
+// A port that was free a moment ago (bound to port 0, then closed; another process could take it meanwhile).
 int free_port() {
-  httplib::Server probe;
-  int port = probe.bind_to_any_port("127.0.0.1");
-  return port;  // closed when probe goes away; the race with other processes is acceptable in a test
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
 }
 }  // namespace
 

@@ -141,7 +141,6 @@ struct Generation {
       apply(e, req.stream ? &sink : nullptr);
     if (!finished) {
       if (!req.stream && Clock::now() - last_write > std::chrono::seconds(1)) write(sink, " ");
-      if (!sink.is_writable()) return false;
       return true;
     }
     if (!error.empty()) {
