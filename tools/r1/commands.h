@@ -19,6 +19,7 @@ struct Context {
 void add_model_command(CLI::App& app, Context& ctx);
 void add_tokenizer_command(CLI::App& app, Context& ctx);
 void add_verify_command(CLI::App& app, Context& ctx);
+void add_generate_command(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
 void add_chat_command(CLI::App& app, Context& ctx);
 

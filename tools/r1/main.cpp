@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   r1::cli::add_model_command(app, ctx);
   r1::cli::add_tokenizer_command(app, ctx);
   r1::cli::add_verify_command(app, ctx);
+  r1::cli::add_generate_command(app, ctx);
   r1::cli::add_serve_command(app, ctx);
   r1::cli::add_chat_command(app, ctx);
 
