@@ -407,6 +407,10 @@ r1::server::Server* ServerTest::server_ = nullptr;
 
 const json kHello = json::array({{{"role", "user"}, {"content", "What is 2+2?"}}});
 
+struct ServerTestAccess : ServerTest {
+  static std::vector<std::string> payloads(const std::string& body) { return sse_payloads(body); }
+};
+
 }  // namespace
 
 TEST_F(ServerTest, HealthAndModels) {
@@ -609,6 +613,88 @@ TEST_F(ServerTest, ThirtyTwoParallelClientsGetTheLoneAnswer) {
     EXPECT_EQ(status[i], 200) << "client " << i;
     EXPECT_EQ(answers[i], lone) << "client " << i;
   }
+}
+
+TEST_F(ServerTest, ClientThatLeavesCancelsItsGeneration) {
+  auto health = [] {
+    httplib::Client cli("127.0.0.1", server_->port());
+    auto h = cli.Get("/health");
+    return h ? json::parse(h->body) : json();
+  };
+  int64_t cancelled_before = health()["samples_cancelled"];
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  // 16 samples x 200 tokens: far longer than the few tokens it takes to notice the client is gone.
+  std::string body = json{{"prompt", "x"}, {"n", 16}, {"max_tokens", 200}, {"ignore_eos", true}, {"stream", true}}.dump();
+  std::string request = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(write(fd, request.data(), request.size()), ssize_t(request.size()));
+  std::string got;
+  char buffer[4096];
+  while (got.find("data: ") == std::string::npos) {
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    ASSERT_GT(n, 0) << got;
+    got.append(buffer, size_t(n));
+  }
+  close(fd);
+  json h;
+  for (int i = 0; i < 200; ++i) {
+    h = health();
+    if (h["requests_running"] == 0 && h["engine_requests"] == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(h["requests_running"], 0) << h;
+  EXPECT_EQ(h["engine_requests"], 0) << h;
+  // 8 samples decode at once (max_batch 8), the other 8 wait for slots: those at least are cancelled.
+  EXPECT_GE(h["samples_cancelled"].get<int64_t>(), cancelled_before + 8) << "the engine stopped the samples: " << h;
+  // The engine is free again: a new request is answered.
+  EXPECT_EQ(post_ok("/v1/completions", {{"prompt", "x"}, {"max_tokens", 2}})["choices"].size(), 1u);
+}
+
+TEST(ServerReasoning, ThinkPartIsReasoningContentAlsoWhileStreaming) {
+  auto o = tiny_options();
+  o.chat_template = "deepseek-r1-distill";  // its generation prompt ends with "<think>\n"
+  o.reasoning_parser = "deepseek-r1";
+  r1::server::Server server(o);
+  server.start();
+  httplib::Client cli("127.0.0.1", server.port());
+  json body = {{"messages", kHello}, {"temperature", 0}, {"max_tokens", 40}};
+  auto whole_res = cli.Post("/v1/chat/completions", body.dump(), "application/json");
+  ASSERT_TRUE(whole_res);
+  ASSERT_EQ(whole_res->status, 200) << whole_res->body;
+  json message = json::parse(whole_res->body)["choices"][0]["message"];
+  std::string reasoning = message["reasoning_content"], content = message["content"];
+  EXPECT_FALSE(reasoning.empty()) << "the reply starts inside the <think> block the prompt opened: " << message;
+  EXPECT_EQ(reasoning.find("</think>"), std::string::npos);
+
+  body["stream"] = true;
+  auto res = cli.Post("/v1/chat/completions", body.dump(), "application/json");
+  ASSERT_TRUE(res);
+  std::string streamed_reasoning, streamed_content;
+  for (const auto& p : ServerTestAccess::payloads(res->body)) {
+    if (p == "[DONE]") continue;
+    json chunk = json::parse(p);
+    const json& delta = chunk["choices"][0]["delta"];
+    if (delta.contains("reasoning_content")) streamed_reasoning += delta["reasoning_content"].get<std::string>();
+    if (delta.contains("content")) streamed_content += delta["content"].get<std::string>();
+  }
+  EXPECT_EQ(streamed_reasoning, reasoning);
+  EXPECT_EQ(streamed_content, content);
+
+  // "reasoning_format": "none" turns the split off for one request: the text comes back whole.
+  body["stream"] = false;
+  body["reasoning_format"] = "none";
+  auto plain = cli.Post("/v1/chat/completions", body.dump(), "application/json");
+  ASSERT_TRUE(plain);
+  json plain_message = json::parse(plain->body)["choices"][0]["message"];
+  EXPECT_FALSE(plain_message.contains("reasoning_content"));
+  std::string raw = plain_message["content"];
+  EXPECT_TRUE(raw == reasoning || raw == reasoning + "</think>" + content) << raw;  // open or closed block
 }
 
 TEST(ServerAuth, ApiKeyIsRequiredOnV1) {

@@ -54,6 +54,7 @@ struct Generation {
   Usage usage;
   bool finished = false;  // every prompt's kDone (or an error) has arrived
   bool started = false;   // stream: the opening chunks are written
+  bool write_failed = false;  // the client is gone
   std::string error;
   Clock::time_point last_write = Clock::now();
 
@@ -72,7 +73,8 @@ struct Generation {
 
   bool write(httplib::DataSink& sink, const std::string& data) {
     last_write = Clock::now();
-    return sink.write(data.data(), data.size());
+    if (!sink.write(data.data(), data.size())) write_failed = true;
+    return !write_failed;
   }
 
   void write_chunk(httplib::DataSink& sink, size_t c, ChunkDelta& delta) {
@@ -137,8 +139,9 @@ struct Generation {
     }
     ChannelEvent e;
     auto until = Clock::now() + std::chrono::milliseconds(100);
-    while (!finished && Clock::now() < until && channel->pop(e, std::chrono::milliseconds(20)))
+    while (!finished && !write_failed && Clock::now() < until && channel->pop(e, std::chrono::milliseconds(20)))
       apply(e, req.stream ? &sink : nullptr);
+    if (write_failed) return false;  // cpp-httplib then releases the provider, which cancels the request
     if (!finished) {
       if (!req.stream && Clock::now() - last_write > std::chrono::seconds(1)) write(sink, " ");
       return true;
@@ -229,11 +232,13 @@ void handle_generation(RouteContext& rc, Endpoint endpoint, const httplib::Reque
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
   }
+  ++rc.running;
   res.set_chunked_content_provider(
       gen->req.stream ? "text/event-stream" : "application/json",
       [gen](size_t, httplib::DataSink& sink) { return gen->provide(sink); },
       [gen](bool) {
-        if (!gen->finished) gen->cancel();
+        if (!gen->finished) gen->cancel();  // the client left, or the server is stopping
+        --gen->rc->running;
       });
 }
 
@@ -246,7 +251,11 @@ void register_routes(httplib::Server& http, RouteContext& rc) {
       res.set_content(dump(json{{"status", "shutting down"}}), "application/json");
       return;
     }
-    res.set_content(dump(json{{"status", "ok"}}), "application/json");
+    res.set_content(dump(json{{"status", "ok"},
+                              {"requests_running", rc.running.load()},
+                              {"engine_requests", rc.scheduler->live_requests()},
+                              {"samples_cancelled", rc.scheduler->cancelled_samples()}}),
+                    "application/json");
   });
   http.Get("/v1/models", [&rc](const httplib::Request&, httplib::Response& res) {
     json model = {{"id", rc.served_model_name},

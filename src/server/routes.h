@@ -24,6 +24,7 @@ struct RouteContext {
   bool reasoning_default = false;  // --reasoning-parser deepseek-r1
   Limits limits;
   std::atomic<bool> stopping{false};
+  std::atomic<int64_t> running{0};  // generation requests being answered (GET /health reports it)
 };
 
 void register_routes(httplib::Server& http, RouteContext& routes);

@@ -50,6 +50,7 @@ uint64_t Scheduler::submit(engine::Request request, std::shared_ptr<EventChannel
       case engine::Event::Kind::kFinished:
         out.kind = ChannelEvent::Kind::kFinished;
         out.finish_reason = e.finish_reason;
+        if (e.finish_reason == engine::FinishReason::kCancelled) ++cancelled_samples_;
         break;
       case engine::Event::Kind::kDone: {
         out.kind = ChannelEvent::Kind::kDone;

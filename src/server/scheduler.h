@@ -5,6 +5,7 @@
 // Not here: JSON (protocol.h) and text (text-output.h).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -62,6 +63,7 @@ class Scheduler {
   // Cancels every live request, lets the engine finish them (their channels get kDone), joins the thread.
   void stop();
   size_t live_requests() const;
+  int64_t cancelled_samples() const { return cancelled_samples_.load(); }  // finished with kCancelled so far
 
  private:
   void loop();
@@ -77,6 +79,7 @@ class Scheduler {
   // deliver kDone before submit returns) are kept in finished_early_ so they are never recorded as live.
   std::vector<std::pair<uint64_t, std::shared_ptr<EventChannel>>> live_;
   std::set<uint64_t> finished_early_;
+  std::atomic<int64_t> cancelled_samples_{0};
   std::thread thread_;
 };
 
