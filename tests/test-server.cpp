@@ -751,6 +751,12 @@ TEST(ServerProcess, ServeAnswersAndStopsCleanlyOnSigterm) {
   int pid = 0;
   ASSERT_EQ(fscanf(pipe, "%d", &pid), 1);
   pclose(pipe);
+  struct KillOnFailure {  // a failed assertion must not leave the server running
+    int pid;
+    ~KillOnFailure() {
+      if (pid > 0) kill(pid, SIGKILL);
+    }
+  } guard{pid};
   httplib::Client cli("127.0.0.1", port);
   bool up = false;
   for (int i = 0; i < 300 && !up; ++i) {
@@ -772,6 +778,7 @@ TEST(ServerProcess, ServeAnswersAndStopsCleanlyOnSigterm) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(exited, 0) << "still running after SIGTERM";
+  if (exited == 0) guard.pid = 0;
   std::string out = r1::test::read_bytes(log);
   EXPECT_NE(out.find("r1 serve: stopped"), std::string::npos) << out;
   EXPECT_NE(out.find("POST /v1/chat/completions 200"), std::string::npos) << out;
