@@ -720,6 +720,56 @@ TEST(ServerAuth, ApiKeyIsRequiredOnV1) {
   EXPECT_FALSE(cli.Get("/health"));
 }
 
+// The official openai JS client parses our responses, streams and errors. Needs node and the npm package,
+// installed on first use into the build's test-assets (skipped, and reported, without npm or the registry).
+TEST(ServerClients, OpenAiJsClient) {
+  std::filesystem::path modules = std::filesystem::path(R1_TEST_ASSETS) / "openai";
+  if (!std::filesystem::exists(modules / "node_modules" / "openai" / "package.json")) {
+    std::filesystem::create_directories(modules);
+    auto installed = std::system(("command -v npm >/dev/null && timeout 300 npm install --prefix " + modules.string() +
+                                  " --no-save --no-audit --no-fund --loglevel=error openai@4 >/dev/null 2>&1")
+                                     .c_str());
+    if (installed != 0) GTEST_SKIP() << "the npm package openai@4 could not be installed (needs npm and its registry)";
+  }
+  auto o = tiny_options();
+  o.api_key = "k";
+  r1::server::Server server(o);
+  server.start();
+  // The server's own greedy answers, for comparison.
+  httplib::Client cli("127.0.0.1", server.port());
+  httplib::Headers auth = {{"Authorization", "Bearer k"}};
+  auto chat = cli.Post("/v1/chat/completions", auth,
+                       json{{"messages", kHello}, {"temperature", 0}, {"max_tokens", 10}}.dump(), "application/json");
+  ASSERT_TRUE(chat);
+  json expected = json::parse(chat->body)["choices"][0];
+
+  std::string cmd = "node " + std::string(R1_SOURCE_DIR) + "/tests/server/openai-client.mjs " +
+                    (modules / "node_modules").string() + " http://127.0.0.1:" + std::to_string(server.port()) +
+                    "/v1 k tiny 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  ASSERT_EQ(pclose(pipe), 0) << output;
+  json r = json::parse(output, nullptr, false);
+  ASSERT_FALSE(r.is_discarded()) << output;
+  EXPECT_EQ(r["models"], json::array({"tiny"}));
+  EXPECT_EQ(r["chat"]["content"], expected["message"]["content"]);
+  EXPECT_EQ(r["chat"]["finish_reason"], expected["finish_reason"]);
+  EXPECT_EQ(r["stream"]["content"], expected["message"]["content"]);
+  EXPECT_EQ(r["stream"]["finish_reason"], expected["finish_reason"]);
+  EXPECT_EQ(r["stream"]["usage"], r["chat"]["usage"]);
+  EXPECT_GE(r["stream"]["chunks"].get<int>(), 3);
+  EXPECT_TRUE(r["completion"]["text"].is_string());
+  EXPECT_EQ(r["unknown_model"]["name"], "NotFoundError") << r;
+  EXPECT_EQ(r["unknown_model"]["code"], "model_not_found") << r;
+  EXPECT_EQ(r["bad_request"]["name"], "BadRequestError") << r;
+  EXPECT_EQ(r["bad_request"]["param"], "temperature") << r;
+  EXPECT_EQ(r["bad_key"]["name"], "AuthenticationError") << r;
+}
+
 namespace {
 // A port that was free a moment ago (bound to port 0, then closed; another process could take it meanwhile).
 int free_port() {
