@@ -69,7 +69,8 @@ std::vector<float> recomputed_logprobs(Transformer& m, const std::vector<int32_t
 }  // namespace
 
 TEST(Engine, LogprobsEqualATrainingForward) {
-  for (const char* extra : {"", R"(, "position_embedding_type": "alibi")", R"(, "model_type": "qwen2")"}) {
+  for (const char* extra : {"", R"(, "position_embedding_type": "alibi")", R"(, "model_type": "qwen2")",
+                            R"(, "tie_word_embeddings": true)"}) {
     Transformer m = random_model(tiny_config(extra));
     Engine engine(m, {.max_batch = 3});
     std::vector<Request> reqs;

@@ -151,14 +151,30 @@ TEST_F(Generate, ServerClientAgainstAStubWithRetries) {
                          {"finish_reason", "stop"}});
     res.set_content(json{{"choices", choices}}.dump(), "application/json");
   });
+  server.Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    json body = json::parse(req.body);
+    json choices = json::array();
+    for (int k = 0; k < body["n"].get<int>(); ++k)
+      choices.push_back({{"index", k}, {"text", "raw " + body["prompt"].get<std::string>()}, {"finish_reason", "length"}});
+    res.set_content(json{{"choices", choices}}.dump(), "application/json");
+  });
   const int port = server.bind_to_any_port("127.0.0.1");
   std::thread thread([&] { server.listen_after_bind(); });
   auto r = run_r1("generate --server http://127.0.0.1:" + std::to_string(port) + " --input " +
                   (dir_ / "in.jsonl").string() + " --output " + (dir_ / "remote.jsonl").string() +
                   " --num-generations 2 --group-generations --concurrency 3 --retries 2 --max-new-tokens 7 --quiet"
                   " --system-prompt 'be brief'");
+  // Plain text prompts (no chat template) go to /v1/completions; --limit takes the first rows.
+  auto raw = run_r1("generate --server http://127.0.0.1:" + std::to_string(port) + "/v1/ --input " +
+                    (dir_ / "in.jsonl").string() + " --output " + (dir_ / "raw.jsonl").string() +
+                    " --chat-template none --template 'Q: {{ problem }}' --limit 2 --quiet");
   server.stop();
   thread.join();
+  ASSERT_EQ(raw.status, 0) << raw.output;
+  auto raw_rows = read_jsonl(dir_ / "raw.jsonl");
+  ASSERT_EQ(raw_rows.size(), 2u);
+  EXPECT_EQ(raw_rows[1]["generation"], "raw Q: What is 1 + 2?");
+  EXPECT_EQ(raw_rows[1]["finish_reason"], "length");
   ASSERT_EQ(r.status, 0) << r.output;
   auto rows = read_jsonl(dir_ / "remote.jsonl");
   ASSERT_EQ(rows.size(), 5u);

@@ -126,7 +126,7 @@ class LocalBackend {
       for (int64_t id : model_->config().eos_token_id) e.eos_token_ids.push_back(int32_t(id));
       if (auto eos = tokenizer_.eos_id()) e.eos_token_ids.push_back(*eos);
     }
-    engine_ = std::make_unique<Engine>(model_, e);
+    engine_options_ = std::move(e);
   }
   bool chat() const { return template_ != nullptr; }
 
@@ -143,6 +143,15 @@ class LocalBackend {
   // Submits every prompt; `on_done(index, completion)` is called (on this thread) as each finishes.
   void run(const std::vector<std::vector<int32_t>>& prompts, const std::vector<uint64_t>& seeds,
            const std::function<void(size_t, Completion)>& on_done) {
+    // Unless told otherwise, size the KV cache for the longest prompt + max_new_tokens rather than the
+    // model's whole context (32k positions x batch would take gigabytes for a Hub model).
+    if (engine_options_.max_seq_len <= 0) {
+      size_t longest = 1;
+      for (const auto& p : prompts) longest = std::max(longest, p.size());
+      engine_options_.max_seq_len =
+          std::min<int64_t>(model_->config().max_position_embeddings, int64_t(longest) + options_.sampling.max_new_tokens);
+    }
+    engine_ = std::make_unique<Engine>(model_, engine_options_);
     for (size_t i = 0; i < prompts.size(); ++i) {
       Request r;
       r.prompt = prompts[i];
@@ -182,6 +191,7 @@ class LocalBackend {
   tokenizer::Tokenizer tokenizer_;
   std::unique_ptr<tokenizer::ChatTemplate> template_;
   model::Transformer model_{nullptr};
+  EngineOptions engine_options_;
   std::unique_ptr<Engine> engine_;
 };
 

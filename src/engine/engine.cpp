@@ -45,6 +45,8 @@ namespace {
 
 constexpr int64_t kPrefillTokenBudget = 16384;  // padded prompt tokens per prefill forward
 constexpr int64_t kMinCompaction = 32;          // re-align left once this much of L is padding in every row
+constexpr int64_t kSplitHeadMaxRows = 2;        // decode batches up to this size project logits in row blocks
+constexpr int64_t kHeadBlockRows = 1024;
 
 struct RequestState {
   uint64_t id = 0;
@@ -96,6 +98,7 @@ struct Engine::State {
   void validate(const Request& r) const;
   void admit_cancellations();
   at::Tensor decode_forward();  // (active, V)
+  at::Tensor project_logits(model::TransformerImpl& m, const at::Tensor& hidden);  // (B, C) -> (B, V)
   at::Tensor admit(int64_t free_rows);  // logits (admitted, V) of newly placed rows, or undefined
   void prefill(const std::vector<RequestState*>& batch);
   void finish(size_t row, FinishReason reason, std::vector<size_t>& done_rows);
@@ -262,7 +265,27 @@ at::Tensor Engine::State::decode_forward() {
   at::Tensor hidden = m.hidden_states(ids, args);  // (B, 1, C)
   cache.commit(view);
   for (Slot& s : slots) ++s.cached;
-  return m.logits(hidden.select(1, 0));  // (B, V)
+  return project_logits(m, hidden.select(1, 0));  // (B, V)
+}
+
+at::Tensor Engine::State::project_logits(model::TransformerImpl& m, const at::Tensor& hidden) {
+  // OpenBLAS (Debian's LibTorch on CPU) multiplies one row by a (V, C) head through its packing path,
+  // several times slower than the same product cut into row blocks that take its small-matrix kernels
+  // (8192 x 256: 0.87 -> 0.31 ms on the reference machine). Other shapes keep the model's own projection.
+  const int64_t B = hidden.size(0);
+  if (B > kSplitHeadMaxRows || !hidden.device().is_cpu() || hidden.scalar_type() != at::kFloat) return m.logits(hidden);
+  const model::ModelConfig& c = m.config();
+  auto params = m.named_parameters(/*recurse=*/true);
+  const at::Tensor* weight = params.find(c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+  if (weight == nullptr) return m.logits(hidden);
+  at::Tensor out = torch::empty({weight->size(0), B}, hidden.options());  // (V, B)
+  at::Tensor rhs = hidden.t();                                            // (C, B)
+  for (int64_t row = 0; row < weight->size(0); row += kHeadBlockRows) {
+    const int64_t n = std::min(kHeadBlockRows, weight->size(0) - row);
+    at::Tensor block = out.narrow(0, row, n);
+    at::mm_out(block, weight->narrow(0, row, n), rhs);  // (n, C) x (C, B)
+  }
+  return out.t();  // (B, V)
 }
 
 void Engine::State::prefill(const std::vector<RequestState*>& batch) {

@@ -100,7 +100,8 @@ void add_generate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--batch-size", j.engine.max_batch, "local: sequences decoded together (KV-cache slots)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--max-seq-len", j.engine.max_seq_len, "local: prompt + completion per slot (0: the model's)");
+  cmd->add_option("--max-seq-len", j.engine.max_seq_len, "local: prompt + completion per slot (0: the longest prompt + --max-new-tokens, "
+                  "at most the model's context)");
   cmd->add_option("--dtype", o->dtype, "local: compute dtype (float32, bfloat16); default: the checkpoint's load dtype");
   cmd->add_option("--server", j.server_url, "OpenAI-compatible server, http://host:port[/v1], instead of --model");
   cmd->add_option("--server-model", j.server_model, "the 'model' sent to the server")->capture_default_str();
