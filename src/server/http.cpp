@@ -1,17 +1,17 @@
-// r1::server::Server (include/r1/server.h): the cpp-httplib server around the routes — Bearer API-key
-// check on /v1/* (as vLLM's --api-key; /health stays open), the request-size limit (413), OpenAI-style JSON
-// for every error page (401, 404, 413, 500), a thread pool sized for many waiting clients, the request
-// log, and run_server's clean shutdown on SIGINT / SIGTERM (a self-pipe written by the signal handler, read
-// by a watcher thread that calls stop(), so it works whichever thread the signal lands on).
+// r1::server::Server (include/r1/server.h): cpp-httplib around the routes — Bearer API key on /v1/* (as vLLM's
+// --api-key; /health stays open), the request-size limit (413), OpenAI-style JSON for every error page (401,
+// 404, 413, 500), a thread pool sized for many waiting clients, the request log, and run_server's clean
+// shutdown on SIGINT / SIGTERM: the handler writes to a self-pipe, a watcher thread calls stop() (whichever
+// thread the signal lands on); a second signal exits at once.
 // Workaround: cpp-httplib 0.11.4 listens with a backlog of 5; with a few dozen clients connecting at once its
-// own client then saw connections closed unanswered (measured: 1 to 14 of 32 failing), so the bound socket
-// is put back into listen() with SOMAXCONN.
+// own client saw connections closed unanswered (1 to 14 of 32), so the socket is re-listened with SOMAXCONN.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
@@ -187,7 +187,10 @@ void Server::wait() {
 
 namespace {
 int g_signal_pipe[2] = {-1, -1};
-extern "C" void on_stop_signal(int) {
+std::atomic<int> g_signals{0};
+// First signal: ask the watcher to stop cleanly. Second: leave at once (a stop that hangs can be cut short).
+extern "C" void on_stop_signal(int signal) {
+  if (signal != 0 && g_signals.fetch_add(1) > 0) _exit(128 + signal);
   char byte = 1;
   [[maybe_unused]] ssize_t n = ::write(g_signal_pipe[1], &byte, 1);
 }
@@ -196,6 +199,7 @@ extern "C" void on_stop_signal(int) {
 int run_server(const ServerOptions& options) {
   Server server(options);
   if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) fail("cannot create the signal pipe");
+  g_signals = 0;
   struct sigaction action {}, old_int{}, old_term{};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
