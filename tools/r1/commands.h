@@ -23,5 +23,7 @@ void add_verify_command(CLI::App& app, Context& ctx);
 void add_pretrain_command(CLI::App& app, Context& ctx);
 void add_eval_command(CLI::App& app, Context& ctx);
 void add_generate_command(CLI::App& app, Context& ctx);
+void add_serve_command(CLI::App& app, Context& ctx);
+void add_chat_command(CLI::App& app, Context& ctx);
 
 }  // namespace r1::cli

@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
   r1::cli::add_pretrain_command(app, ctx);
   r1::cli::add_eval_command(app, ctx);
   r1::cli::add_generate_command(app, ctx);
+  r1::cli::add_serve_command(app, ctx);
+  r1::cli::add_chat_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,233 @@
+// r1::server::Server (include/r1/server.h): cpp-httplib around the routes — Bearer API key on /v1/* (as vLLM's
+// --api-key; /health stays open), the request-size limit (413), OpenAI-style JSON for every error page (401,
+// 404, 413, 500), a thread pool sized for many waiting clients, the request log, and run_server's clean
+// shutdown on SIGINT / SIGTERM: the handler writes to a self-pipe, a watcher thread calls stop() (whichever
+// thread the signal lands on); a second signal exits at once.
+// Workaround: cpp-httplib 0.11.4 listens with a backlog of 5; with a few dozen clients connecting at once its
+// own client saw connections closed unanswered (1 to 14 of 32), so the socket is re-listened with SOMAXCONN.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <fmt/format.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <thread>
+
+#include "r1/error.h"
+#include "r1/server.h"
+#include "server/routes.h"
+
+namespace r1::server {
+using json = nlohmann::json;
+
+namespace {
+bool same_secret(const std::string& a, const std::string& b) {  // constant time in the content
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= uint8_t(a[i] ^ (i < b.size() ? b[i] : 0));
+  return diff == 0;
+}
+
+void json_error(httplib::Response& res, int status, const std::string& message, const std::string& type,
+                const std::string& code = "") {
+  res.status = status;
+  res.set_content(dump(error_body(ApiError(status, message, type, "", code))), "application/json");
+}
+}  // namespace
+
+// Exposes the listening socket so its backlog can be raised.
+class HttpServer : public httplib::Server {
+ public:
+  socket_t listening_socket() const { return svr_sock_; }
+};
+
+struct Server::Impl {
+  ServerOptions options;
+  std::unique_ptr<ServerContext> context;
+  std::unique_ptr<Scheduler> scheduler;
+  RouteContext routes;
+  HttpServer http;
+  std::thread listener;
+  int port = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false, stopped = false, finished = false;  // finished: stop() has joined everything
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.options = std::move(options);
+  const ServerOptions& o = s.options;
+  if (o.reasoning_parser != "" && o.reasoning_parser != "deepseek-r1")
+    fail_usage("--reasoning-parser: expected deepseek-r1, got '{}'", o.reasoning_parser);
+  if (o.max_batch < 1) fail_usage("--max-batch must be at least 1, got {}", o.max_batch);
+  if (o.max_tokens_limit < 1) fail_usage("--max-tokens-limit must be at least 1, got {}", o.max_tokens_limit);
+  if (o.max_request_bytes < 64) fail_usage("--max-request-bytes must be at least 64, got {}", o.max_request_bytes);
+  if (o.port < 0 || o.port > 65535) fail_usage("--port must be in 0..65535, got {}", o.port);
+
+  ContextOptions co;
+  co.model = o.model;
+  co.dtype = o.dtype;
+  co.device = o.device;
+  co.chat_template = o.chat_template;
+  co.max_batch = o.max_batch;
+  co.max_seq_len = o.max_seq_len;
+  co.seed = o.seed;
+  s.context = std::make_unique<ServerContext>(co);
+  s.scheduler = std::make_unique<Scheduler>(s.context->engine());
+
+  s.routes.context = s.context.get();
+  s.routes.scheduler = s.scheduler.get();
+  std::string name = o.served_model_name;
+  if (name.empty()) name = std::filesystem::weakly_canonical(o.model).filename().string();
+  s.routes.served_model_name = name;
+  s.routes.reasoning_default = o.reasoning_parser == "deepseek-r1";
+  s.routes.limits.max_tokens_limit = o.max_tokens_limit;
+  s.routes.limits.max_n = std::max<int64_t>(16, o.max_batch);
+  s.routes.limits.vocab_size = int32_t(s.context->model_config().vocab_size);
+
+  httplib::Server& http = s.http;
+  int threads = std::max(4, o.http_threads);
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+  http.set_payload_max_length(o.max_request_bytes);
+  http.set_keep_alive_timeout(5);
+  std::string api_key = o.api_key;
+  http.set_pre_routing_handler([api_key](const httplib::Request& req, httplib::Response& res) {
+    if (api_key.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (same_secret(req.get_header_value("Authorization"), "Bearer " + api_key))
+      return httplib::Server::HandlerResponse::Unhandled;
+    json_error(res, 401, "Incorrect or missing API key: send the header 'Authorization: Bearer <key>'.",
+               "invalid_request_error", "invalid_api_key");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  size_t limit = o.max_request_bytes;
+  http.set_error_handler([limit](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 413)
+      json_error(res, 413, fmt::format("The request body is larger than this server's limit of {} bytes "
+                                       "(--max-request-bytes).",
+                                       limit),
+                 "invalid_request_error", "request_too_large");
+    else if (res.status == 404)
+      json_error(res, 404, fmt::format("Not found: {} {}", req.method, req.path), "invalid_request_error");
+    else if (res.status == 405)
+      json_error(res, 405, fmt::format("Method not allowed: {} {}", req.method, req.path), "invalid_request_error");
+    else
+      json_error(res, res.status, fmt::format("HTTP error {}", res.status),
+                 res.status >= 500 ? "server_error" : "invalid_request_error");
+  });
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    json_error(res, 500, "internal server error: " + what, "server_error");
+  });
+  if (o.log_requests)
+    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      fmt::print(stderr, "r1 serve: {} {} {} {}\n", req.remote_addr, req.method, req.path, res.status);
+    });
+  register_routes(http, s.routes);
+}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+  Impl& s = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.started) fail("the server is already started");
+    s.started = true;
+  }
+  const ServerOptions& o = s.options;
+  if (o.port == 0) {
+    s.port = s.http.bind_to_any_port(o.host);
+    if (s.port <= 0) fail("cannot listen on {} (any port)", o.host);
+  } else {
+    if (!s.http.bind_to_port(o.host, o.port))
+      fail("cannot listen on {}:{} (address in use, or not an address of this machine)", o.host, o.port);
+    s.port = o.port;
+  }
+  if (::listen(s.http.listening_socket(), SOMAXCONN) != 0) fail("cannot listen on {}:{}", o.host, s.port);
+  s.listener = std::thread([&s] { s.http.listen_after_bind(); });
+}
+
+int Server::port() const { return impl_->port; }
+const std::string& Server::model_name() const { return impl_->routes.served_model_name; }
+
+void Server::stop() {
+  Impl& s = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.stopped) return;
+    s.stopped = true;
+  }
+  s.routes.stopping = true;
+  s.scheduler->stop();  // in-flight requests are cancelled; their handlers write the end of their responses
+  s.http.stop();
+  if (s.listener.joinable()) s.listener.join();
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.finished = true;
+  }
+  s.cv.notify_all();
+}
+
+void Server::wait() {
+  Impl& s = *impl_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  s.cv.wait(lock, [&] { return s.finished; });
+}
+
+namespace {
+int g_signal_pipe[2] = {-1, -1};
+std::atomic<int> g_signals{0};
+// First signal: ask the watcher to stop cleanly. Second: leave at once (a stop that hangs can be cut short).
+extern "C" void on_stop_signal(int signal) {
+  if (signal != 0 && g_signals.fetch_add(1) > 0) _exit(128 + signal);
+  char byte = 1;
+  [[maybe_unused]] ssize_t n = ::write(g_signal_pipe[1], &byte, 1);
+}
+}  // namespace
+
+int run_server(const ServerOptions& options) {
+  Server server(options);
+  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) fail("cannot create the signal pipe");
+  g_signals = 0;
+  struct sigaction action {}, old_int{}, old_term{};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, &old_int);
+  sigaction(SIGTERM, &action, &old_term);
+  std::thread watcher([&server] {
+    char byte;
+    while (::read(g_signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    server.stop();
+  });
+  try {
+    server.start();
+  } catch (...) {
+    on_stop_signal(0);
+    watcher.join();
+    throw;
+  }
+  fmt::print(stderr, "r1 serve: model '{}' on http://{}:{} (OpenAI API under /v1; Ctrl-C to stop)\n",
+             server.model_name(), options.host, server.port());
+  server.wait();
+  watcher.join();
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  ::close(g_signal_pipe[0]);
+  ::close(g_signal_pipe[1]);
+  fmt::print(stderr, "r1 serve: stopped\n");
+  return 0;
+}
+
+}  // namespace r1::server

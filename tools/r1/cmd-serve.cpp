@@ -1,0 +1,49 @@
+// `r1 serve --model DIR`: the OpenAI-compatible HTTP server (r1/server.h). Option names follow vLLM's
+// `vllm serve` (--host, --port, --api-key, --served-model-name, --chat-template, --reasoning-parser,
+// --dtype); the work is in src/server/. This file parses options and runs the server until SIGINT/SIGTERM.
+#include "commands.h"
+#include "r1/server.h"
+
+namespace r1::cli {
+
+void add_serve_command(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<server::ServerOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (/v1/completions, /v1/chat/completions)");
+  cmd->add_option("--model", o->model, "Hugging Face model directory (tokenizer.json beside the weights)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--host", o->host, "address to bind (0.0.0.0 exposes the server to the network)")
+      ->capture_default_str();
+  cmd->add_option("--port", o->port, "TCP port (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
+  cmd->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' on /v1/* (default: R1_API_KEY)")
+      ->envname("R1_API_KEY");
+  cmd->add_option("--served-model-name", o->served_model_name, "model id in the API (default: directory name)");
+  cmd->add_option("--max-batch", o->max_batch, "sequences decoded together")->capture_default_str()->check(
+      CLI::PositiveNumber);
+  cmd->add_option("--max-seq-len", o->max_seq_len, "prompt + completion tokens per sequence (0: the model's)")
+      ->capture_default_str();
+  cmd->add_option("--max-tokens-limit", o->max_tokens_limit, "largest max_tokens a request may ask for")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-request-bytes", o->max_request_bytes, "largest request body (larger: 413)")
+      ->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "load and compute in this dtype (bf16, fp16; default float32)");
+  cmd->add_option("--chat-template", o->chat_template,
+                  "built-in name (chatml, qwen2.5, llama3, deepseek-r1-distill, r1-zero, open-r1) or a Jinja file "
+                  "(default: the tokenizer's chat_template)");
+  cmd->add_option("--reasoning-parser", o->reasoning_parser,
+                  "deepseek-r1: return <think>...</think> as reasoning_content (requests may override with "
+                  "\"reasoning_format\": \"deepseek\" | \"none\")")
+      ->check(CLI::IsMember({"deepseek-r1"}));
+  cmd->add_option("--http-threads", o->http_threads, "connections served at once")->capture_default_str();
+  cmd->add_flag("--quiet", [o](int64_t) { o->log_requests = false; }, "no request log on stderr");
+  cmd->callback([&ctx, o] {
+    ctx.run = [&ctx, o] {
+      o->device = ctx.runtime.device;
+      if (ctx.runtime.seed >= 0) o->seed = uint64_t(ctx.runtime.seed);
+      return server::run_server(*o);
+    };
+  });
+}
+
+}  // namespace r1::cli
