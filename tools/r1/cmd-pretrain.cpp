@@ -17,7 +17,7 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_stop_signal(int signal) {
+void on_stop_signal(int signal) {  // internal linkage: the server has its own
   g_stop.store(true);
   std::signal(signal, SIG_DFL);  // a second signal terminates immediately
 }
