@@ -3,6 +3,7 @@
 #   make test    every CI test (CTest labels `slow` and `gpu` are skipped, and the skip is reported)
 #   make build   configure + build only (Release)
 #   make test-all  also the `slow` tests;  make test-gpu  only the `gpu` tests (needs a CUDA LibTorch)
+#   make bench   the benchmarks that compare r1 with its peers (see bench/README.md)
 BUILD ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
