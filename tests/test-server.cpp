@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "r1/chat-template.h"
@@ -870,4 +871,40 @@ TEST(ChatCli, PipedConversationWithCommands) {
   auto bad = r1::test::run_r1("chat --model " + tiny_model().string() + " < /dev/null");
   EXPECT_EQ(bad.status, 1) << bad.output;
   EXPECT_NE(bad.output.find("chat_template"), std::string::npos) << bad.output;
+}
+
+// The distillation path end to end: `r1 generate --server` against r1's own server gives, greedily, the same
+// completions as `r1 generate --model` on the same model (chat template applied on each side).
+TEST(GenerateThroughServer, EqualsLocalGeneration) {
+  auto o = tiny_options();
+  r1::server::Server server(o);
+  server.start();
+  r1::test::TempDir dir;
+  r1::test::write_bytes(dir / "prompts.jsonl", "{\"prompt\": \"What is 2 + 3?\"}\n{\"prompt\": \"Name a colour.\"}\n"
+                                               "{\"prompt\": \"Count to three.\"}\n");
+  const std::string common = " --input " + (dir / "prompts.jsonl").string() +
+                             " --chat-template chatml --temperature 0 --max-new-tokens 12 --num-generations 2"
+                             " --group-generations";
+  auto local = r1::test::run_r1("generate --model " + tiny_model().string() + common + " --output " +
+                                (dir / "local.jsonl").string());
+  ASSERT_EQ(local.status, 0) << local.output;
+  auto remote = r1::test::run_r1("generate --server http://127.0.0.1:" + std::to_string(server.port()) +
+                                 " --server-model tiny" + common + " --output " + (dir / "remote.jsonl").string());
+  ASSERT_EQ(remote.status, 0) << remote.output;
+  auto rows = [](const std::filesystem::path& p) {
+    std::vector<json> out;
+    std::istringstream in(r1::test::read_bytes(p));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) out.push_back(json::parse(line));
+    return out;
+  };
+  auto a = rows(dir / "local.jsonl"), b = rows(dir / "remote.jsonl");
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 3u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i]["prompt"], b[i]["prompt"]);
+    EXPECT_EQ(a[i]["generations"], b[i]["generations"]) << i;
+    EXPECT_EQ(a[i]["generations"].size(), 2u);
+  }
+  server.stop();
 }
