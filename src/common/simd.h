@@ -8,3 +8,27 @@
 #else
 #define R1_VECTOR_CLONES
 #endif
+
+#include <cstdint>
+
+namespace r1 {
+
+// exp(x) for fp32 in plain arithmetic (Cephes' expf: range reduction + degree-6 polynomial, ~1 ulp, inputs
+// clamped to [-87.3, 88.7]), so loops calling it vectorise where std::exp does not.
+inline float exp_approx(float x) {
+  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: (v + kRound) - kRound rounds v to an integer
+  const float k = (x * 1.44269504088896341f + kRound) - kRound;
+  const float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (int32_t(k) + 127) << 23;
+  return p * __builtin_bit_cast(float, bits);
+}
+
+}  // namespace r1

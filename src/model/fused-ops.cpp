@@ -117,21 +117,6 @@ struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
 // and baseline x86-64 and chosen at load time (target_clones). exp is Cephes' expf (range reduction +
 // degree-6 polynomial, ~1 ulp), which vectorises where std::exp does not. bf16 tensors are converted to
 // fp32 around them (ATen's vectorised conversion; the kernels vectorise only on fp32).
-inline float exp_approx(float x) {
-  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: (v + kRound) - kRound rounds v to an integer
-  const float k = (x * 1.44269504088896341f + kRound) - kRound;
-  const float r = x - k * 0.693359375f + k * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (int32_t(k) + 127) << 23;
-  return p * __builtin_bit_cast(float, bits);
-}
 inline float sigmoid(float g) { return 1.0f / (1.0f + exp_approx(-g)); }
 
 R1_VECTOR_CLONES void swiglu_row(const float* __restrict g, const float* __restrict u, float* __restrict y, int64_t n) {

@@ -1,13 +1,17 @@
 // Losses shared by the trainers. causal_lm_loss_sum is cross-entropy summed over the labelled tokens, as
 // F.cross_entropy(logits.float(), labels, ignore_index=-100, reduction="sum"), computed by a fused autograd
 // function: forward keeps only the per-row log-sum-exp (not a (N, V) log-softmax), backward writes
-// softmax - onehot straight into the gradient, row blocks staying in cache. On the tiny model's
-// 2048 x 8192 logits this is ~2x faster than log_softmax + nll_loss and saves their (N, V) buffers.
+// softmax - onehot straight into the gradient. fp32 CPU logits take vectorised row kernels (one pass for
+// the max, one for the sum of exponentials, one for the gradient); other dtypes and devices run ATen ops on
+// cache-sized row blocks. On the tiny model's 2048 x 8192 logits: log_softmax + nll_loss + backward 230 ms,
+// ATen blocks ~70 ms, row kernels less again (bench-train-step --profile).
 #include <ATen/ATen.h>
+#include <cmath>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/types.h>
 
+#include "common/simd.h"
 #include "r1/error.h"
 #include "r1/train.h"
 
@@ -25,6 +29,36 @@ void for_each_block(int64_t rows, const Fn& fn) {
   });
 }
 
+// fp32 row kernels (vectorised: 16 independent lanes per reduction, exp_approx; see common/simd.h).
+constexpr int kLanes = 16;
+
+R1_VECTOR_CLONES float row_log_sum_exp(const float* __restrict x, int64_t n) {
+  float lane_max[kLanes];
+  for (int l = 0; l < kLanes; ++l) lane_max[l] = -3.4e38f;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane_max[l] = x[i + l] > lane_max[l] ? x[i + l] : lane_max[l];
+  float m = -3.4e38f;
+  for (int l = 0; l < kLanes; ++l) m = lane_max[l] > m ? lane_max[l] : m;
+  for (int64_t j = i; j < n; ++j) m = x[j] > m ? x[j] : m;
+  float lane_sum[kLanes] = {};
+  for (i = 0; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane_sum[l] += exp_approx(x[i + l] - m);
+  float sum = 0;
+  for (int l = 0; l < kLanes; ++l) sum += lane_sum[l];
+  for (int64_t j = i; j < n; ++j) sum += exp_approx(x[j] - m);
+  return m + std::log(sum);
+}
+
+R1_VECTOR_CLONES void row_softmax_scaled(const float* __restrict x, int64_t n, float lse, float scale,
+                                         float* __restrict out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = exp_approx(x[j] - lse) * scale;
+}
+
+bool fast_path(const at::Tensor& logits) {
+  return logits.is_cpu() && logits.scalar_type() == at::kFloat && logits.is_contiguous();
+}
+
 struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
   // logits (N, V) any float dtype, labels (N) int64 -> scalar fp32 sum over rows with label != -100
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& labels) {
@@ -33,6 +67,22 @@ struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
     at::Tensor picked = torch::zeros({N}, lse.options());                    // (N) logit of the label
     at::Tensor valid = labels != -100;                                       // (N)
     at::Tensor safe = labels.masked_fill(valid.logical_not(), 0);
+    if (fast_path(logits)) {
+      const int64_t V = logits.size(1);
+      const float* x = logits.data_ptr<float>();
+      const int64_t* label = safe.data_ptr<int64_t>();
+      float* lp = lse.data_ptr<float>();
+      float* pp = picked.data_ptr<float>();
+      at::parallel_for(0, N, 8, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          lp[r] = row_log_sum_exp(x + r * V, V);
+          pp[r] = x[r * V + label[r]];
+        }
+      });
+      at::Tensor loss = ((lse - picked) * valid).sum();
+      ctx->save_for_backward({logits, safe, valid, lse});
+      return loss;
+    }
     for_each_block(N, [&](int64_t begin, int64_t n) {
       at::Tensor block = logits.narrow(0, begin, n).to(at::kFloat);  // (n, V)
       lse.narrow(0, begin, n).copy_(block.logsumexp(-1));
@@ -50,6 +100,21 @@ struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
     const int64_t N = logits.size(0);
     at::Tensor scale = grad_out[0].to(at::kFloat) * valid.to(at::kFloat);  // (N) d loss / d row
     at::Tensor grad = torch::empty_like(logits);                             // (N, V)
+    if (fast_path(logits)) {
+      const int64_t V = logits.size(1);
+      const float* x = logits.data_ptr<float>();
+      const int64_t* label = safe.data_ptr<int64_t>();
+      const float* lp = lse.data_ptr<float>();
+      const float* sp = scale.data_ptr<float>();
+      float* gp = grad.data_ptr<float>();
+      at::parallel_for(0, N, 8, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          row_softmax_scaled(x + r * V, V, lp[r], sp[r], gp + r * V);
+          gp[r * V + label[r]] -= sp[r];
+        }
+      });
+      return {grad, at::Tensor()};
+    }
     const bool fp32 = logits.scalar_type() == at::kFloat;
     for_each_block(N, [&](int64_t begin, int64_t n) {
       at::Tensor out = grad.narrow(0, begin, n);                              // (n, V)
