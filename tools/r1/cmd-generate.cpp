@@ -56,9 +56,9 @@ void add_generate_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<GenerateCommandOptions>();
   engine::DatasetGenerateOptions& j = o->job;
   CLI::App* cmd = app.add_subcommand(
-      "generate",
-      "JSONL prompts -> N completions each, with a local model or an OpenAI-compatible server.\n"
-      "The prompt of a row is --prompt-column (default 'prompt'), --template rendered with the row's columns\n"
+      "generate", "JSONL prompts -> N completions each, with a local model or an OpenAI-compatible server");
+  cmd->footer(
+      "\nThe prompt of a row is --prompt-column (default 'prompt'), --template rendered with the row's columns\n"
       "('Solve: {{ problem }}'), or the conversation in --messages-column; the chat template is applied unless\n"
       "--chat-template none. Output rows are the input row plus 'generation' and 'finish_reason' (one row per\n"
       "completion), or 'generations' and 'finish_reasons' lists with --group-generations. Rows are written\n"
