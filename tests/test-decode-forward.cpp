@@ -182,3 +182,12 @@ TEST(DecodeForward, RepacksAfterInPlaceWeightUpdates) {
     EXPECT_LE((after - logits_now(false)).abs().max().item<double>(), 1e-5) << name;
   }
 }
+
+TEST(DecodeForward, InferenceTensorWeightsKeepTheLibTorchPath) {
+  SKIP_WITHOUT_AVX512();
+  Transformer tracked = random_model(config_of(R"(, "model_type": "llama")"));
+  EXPECT_TRUE(r1::engine::DecodeForward::supported(*tracked));
+  c10::InferenceMode inference;  // parameters created here have no version counter to watch
+  Transformer untracked(config_of(R"(, "model_type": "llama")"));
+  EXPECT_FALSE(r1::engine::DecodeForward::supported(*untracked));
+}

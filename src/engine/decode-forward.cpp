@@ -22,8 +22,10 @@ bool DecodeForward::supported(model::TransformerImpl& model) {
   if (!kernels::available()) return false;
   const model::ModelConfig& c = model.config();
   if (c.resolved_head_dim() % 2 != 0 || c.num_attention_heads % c.num_key_value_heads != 0) return false;
+  // Inference tensors (a model built under InferenceMode) carry no version counter, so in-place updates
+  // could not be detected: those models keep the LibTorch path, which reads the weights at every op.
   for (const at::Tensor& p : model.parameters())
-    if (!p.device().is_cpu() || p.scalar_type() != at::kFloat || !p.is_contiguous()) return false;
+    if (!p.device().is_cpu() || p.scalar_type() != at::kFloat || !p.is_contiguous() || p.is_inference()) return false;
   return true;
 }
 

@@ -19,7 +19,8 @@ namespace r1::engine {
 
 class DecodeForward {
  public:
-  // fp32 parameters on the CPU, AVX-512 available, and a head dim that RoPE can split in halves.
+  // fp32 parameters on the CPU that track versions (not inference tensors), AVX-512 available, and a head
+  // dim that RoPE can split in halves.
   static bool supported(model::TransformerImpl& model);
   explicit DecodeForward(model::TransformerImpl& model);
 
