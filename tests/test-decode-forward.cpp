@@ -1,8 +1,8 @@
 // The engine's fused fp32 decode step (src/engine/decode-forward.h) and its kernels against LibTorch:
 // packed linear == at::linear for every row count and ragged column tails; decode-forward logits == the
 // model's full-forward logits for Llama, Qwen2 (q/k/v biases), Llama with all biases, ALiBi and an untied
-// head, through rows at different lengths; repacking after in-place weight updates; the greedy kernel ==
-// argmax + log_softmax with ties. Skipped (with a message) on CPUs without AVX-512, where the engine
+// head, through rows at different lengths; bf16 weights and cache close to fp32; repacking after in-place
+// weight updates; inference-tensor models refused; the greedy kernel == argmax + log_softmax with ties. Skipped (with a message) on CPUs without AVX-512, where the engine
 // keeps the LibTorch path.
 #include <torch/torch.h>
 
@@ -86,18 +86,21 @@ TEST(DecodeKernels, GreedyEqualsArgmaxAndLogSoftmax) {
 
 // Rows of different lengths placed right-aligned in a slot cache, decoded together step by step; every
 // step's logits must equal a full forward over each row's whole sequence (relative to the largest logit).
-void expect_decode_equals_forward(Transformer& m, double tolerance) {
+// `reference` (default: m itself) computes the full forwards.
+void expect_decode_equals_forward(Transformer& m, double tolerance, Transformer reference = nullptr) {
   torch::NoGradGuard g;
   c10::InferenceMode inference;
   const ModelConfig& c = m->config();
+  if (!reference) reference = m;
+  const at::ScalarType dtype = m->parameters().front().scalar_type();
   ASSERT_TRUE(r1::engine::DecodeForward::supported(*m));
   r1::engine::DecodeForward fused(*m);
-  r1::engine::SlotCache cache(c, 3, 40, at::kFloat, at::kCPU);
+  r1::engine::SlotCache cache(c, 3, 40, dtype, at::kCPU);
   std::vector<std::vector<int32_t>> seqs = {{3, 9, 4, 1, 5}, {7, 2, 8, 6, 5, 3, 5, 8, 9}, {1, 4}};
   cache.realign(0, 9, 0);
   for (int64_t row = 0; row < 3; ++row) {
     const auto& p = seqs[size_t(row)];
-    auto prefix = r1::model::KvCache::allocate(c, 1, int64_t(p.size()), at::kFloat, at::kCPU);
+    auto prefix = r1::model::KvCache::allocate(c, 1, int64_t(p.size()), dtype, at::kCPU);
     m->forward(torch::tensor(std::vector<int64_t>(p.begin(), p.end())).unsqueeze(0), {.cache = &prefix});
     cache.place(row, prefix, 0, 0, int64_t(p.size()));
   }
@@ -117,7 +120,7 @@ void expect_decode_equals_forward(Transformer& m, double tolerance) {
     cache.commit(view);
     for (int64_t r = 0; r < rows; ++r) {
       const auto& s = seqs[size_t(r)];
-      at::Tensor full = m->forward(torch::tensor(std::vector<int64_t>(s.begin(), s.end())).unsqueeze(0));
+      at::Tensor full = reference->forward(torch::tensor(std::vector<int64_t>(s.begin(), s.end())).unsqueeze(0)).to(at::kFloat);
       const double scale = std::max(1.0, full[0][-1].abs().max().item<double>());  // fp32 rounding grows with it
       EXPECT_LE((logits[r] - full[0][-1]).abs().max().item<double>(), tolerance * scale)
           << "step " << step << " row " << r << " len " << s.size() << " max |logit| " << scale;
@@ -151,6 +154,25 @@ TEST(DecodeForward, EqualsFullForwardAlibi) {
   SKIP_WITHOUT_AVX512();
   Transformer m = random_model(config_of(R"(, "model_type": "llama", "position_embedding_type": "alibi")"));
   expect_decode_equals_forward(m, 1e-5);
+}
+
+// bf16 weights and cache against the fp32 model (truth) and LibTorch's bf16 forward, within 5 % of the
+// largest logit (bf16 keeps 8 bits of mantissa; a wrong layout or a missed rounding is far outside that).
+TEST(DecodeForward, Bf16CloseToFp32Forward) {
+  if (!kernels::bf16_available()) GTEST_SKIP() << "no AVX512-BF16 on this CPU: bf16 keeps the LibTorch path";
+  const ModelConfig c = ModelConfig::parse(
+      R"({"model_type": "qwen2", "vocab_size": 70, "hidden_size": 64, "intermediate_size": 52, "num_hidden_layers": 2,
+          "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 96, "initializer_range": 0.3})",
+      "bf16");
+  Transformer fp32 = random_model(c);
+  Transformer bf16(c, torch::TensorOptions().dtype(at::kBFloat16));
+  {
+    torch::NoGradGuard g;
+    auto src = fp32->parameters(), dst = bf16->parameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  }
+  expect_decode_equals_forward(bf16, 0.05, fp32);
+  expect_decode_equals_forward(bf16, 0.05, bf16);
 }
 
 TEST(DecodeForward, RepacksAfterInPlaceWeightUpdates) {

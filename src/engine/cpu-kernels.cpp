@@ -1,5 +1,6 @@
 // The AVX-512 kernels of cpu-kernels.h. Everything after the `#pragma GCC target` below is compiled for
-// AVX-512F + FMA and is only reached after available() said yes; the headers are included before it, so no
+// AVX-512F + FMA and is only reached after available() said yes (functions marked R1_BF16_TARGET also use
+// AVX-512BW/BF16 and are only reached after bf16_available()); the headers are included before it, so no
 // inline function they define is emitted with those instructions. Threads: at::parallel_for over column
 // panels (linear) or (row, kv head) pairs (attention), inline when the work is too small to wake a thread.
 #include "engine/cpu-kernels.h"
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace r1::engine::kernels {
@@ -19,19 +21,33 @@ bool available() {
   return ok;
 }
 
-void PackedLinear::pack(const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& biases) {
+bool bf16_available() {
+  static const bool ok = available() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                         __builtin_cpu_supports("avx512bf16");
+  return ok;
+}
+
+void PackedLinear::pack(const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& biases, bool as_bf16) {
   at::Tensor w = at::cat(weights, 0).to(at::kFloat).contiguous();  // (N, K)
+  bf16 = as_bf16;
   out = w.size(0);
   in = w.size(1);
   const int64_t blocks = (out + 15) / 16;
-  at::Tensor padded = at::zeros({blocks * 16, in}, w.options());
-  padded.narrow(0, 0, out).copy_(w);
-  panels = padded.view({blocks, 16, in}).transpose(1, 2).contiguous();  // (blocks, K, 16)
+  if (bf16) {
+    const int64_t pairs = (in + 1) / 2;
+    at::Tensor padded = at::zeros({blocks * 16, pairs * 2}, w.options().dtype(at::kBFloat16));
+    padded.narrow(0, 0, out).narrow(1, 0, in).copy_(w);
+    panels = padded.view({blocks, 16, pairs, 2}).permute({0, 2, 1, 3}).contiguous();  // (blocks, K/2, 16, 2)
+  } else {
+    at::Tensor padded = at::zeros({blocks * 16, in}, w.options());
+    padded.narrow(0, 0, out).copy_(w);
+    panels = padded.view({blocks, 16, in}).transpose(1, 2).contiguous();  // (blocks, K, 16)
+  }
   bool any_bias = false;
   for (const at::Tensor& b : biases) any_bias |= b.defined();
   bias = at::Tensor();
   if (any_bias) {
-    bias = at::zeros({blocks * 16}, w.options());
+    bias = at::zeros({blocks * 16}, w.options().dtype(at::kFloat));
     int64_t offset = 0;
     for (size_t i = 0; i < weights.size(); ++i) {
       if (biases[i].defined()) bias.narrow(0, offset, weights[i].size(0)).copy_(biases[i]);
@@ -155,6 +171,109 @@ void linear_panels(const float* x, int64_t rows, int64_t ldx, const PackedLinear
   }
 }
 
+#define R1_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
+
+// MR rows (bf16 pairs, rows ldx elements apart) x NV 16-column blocks of a bf16 panel, K2 = ceil(K/2) pairs.
+template <int MR, int NV>
+R1_BF16_TARGET void micro_bf16(const uint16_t* x, int64_t ldx, const uint16_t* p, int64_t K2, const float* bias,
+                               float* y, int64_t ldy, int64_t cols, bool accumulate) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K2; ++k) {
+    __m512i w[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_load_si512(p + (v * K2 + k) * 32);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, x + r * ldx + 2 * k, sizeof(pair));
+      const __m512i b = _mm512_set1_epi32(pair);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)w[v], (__m512bh)b);
+    }
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const __mmask16 m = tail_mask(cols - v * 16);
+    const __m512 bv = bias ? _mm512_loadu_ps(bias + v * 16) : _mm512_setzero_ps();
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      __m512 out = bias ? _mm512_add_ps(acc[r][v], bv) : acc[r][v];
+      float* dst = y + r * ldy + v * 16;
+      if (accumulate) out = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), out);
+      _mm512_mask_storeu_ps(dst, m, out);
+    }
+  }
+}
+
+using MicroBf16 = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, const float*, float*, int64_t, int64_t,
+                           bool);
+
+template <int MR, int MaxNV>
+MicroBf16 micro_bf16_for(int64_t nv) {
+  if constexpr (MaxNV > 1) {
+    if (nv < MaxNV) return micro_bf16_for<MR, MaxNV - 1>(nv);
+  }
+  return &micro_bf16<MR, MaxNV>;
+}
+
+MicroBf16 micro_bf16_for(int64_t rows, int64_t nv) {
+  switch (rows) {
+    case 1:
+      return micro_bf16_for<1, 2 * kPanelBlocks>(nv);
+    case 2:
+      return micro_bf16_for<2, 2 * kPanelBlocks>(nv);
+    case 3:
+      return micro_bf16_for<3, kPanelBlocks>(nv);
+    case 4:
+      return micro_bf16_for<4, kPanelBlocks>(nv);
+    case 5:
+      return micro_bf16_for<5, kPanelBlocks>(nv);
+    default:
+      return micro_bf16_for<6, kPanelBlocks>(nv);
+  }
+}
+
+// x (rows, K) float -> (rows, 2 * ceil(K/2)) bf16, round to nearest even, a zero pad element for odd K.
+R1_BF16_TARGET void to_bf16_rows(const float* x, int64_t rows, int64_t ldx, int64_t K, uint16_t* out) {
+  const int64_t ld = (K + 1) / 2 * 2;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t k = 0; k < K; k += 16) {
+      const __mmask16 m = tail_mask(K - k);
+      const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + r * ldx + k));
+      _mm256_mask_storeu_epi16(out + r * ld + k, m, (__m256i)h);
+    }
+    if (K % 2) out[r * ld + K] = 0;
+  }
+}
+
+void linear_panels_bf16(const uint16_t* x, int64_t rows, const PackedLinear& w, float* y, int64_t ldy,
+                        bool accumulate, int64_t panel_begin, int64_t panel_end) {
+  const int64_t K2 = (w.in + 1) / 2, N = w.out, blocks = (N + 15) / 16, ldx = 2 * K2;
+  const uint16_t* panels = reinterpret_cast<const uint16_t*>(w.panels.data_ptr());
+  const float* bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
+  const int64_t width = panel_blocks(rows);
+  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+    const int64_t block = panel * width, nv = std::min(width, blocks - block);
+    const int64_t col = block * 16, cols = std::min(nv * 16, N - col);
+    const uint16_t* p = panels + block * K2 * 32;
+    for (int64_t r = 0; r < rows; r += kMaxRows) {
+      const int64_t mr = std::min(kMaxRows, rows - r);
+      micro_bf16_for(mr, nv)(x + r * ldx, ldx, p, K2, bias ? bias + col : nullptr, y + r * ldy + col, ldy, cols,
+                             accumulate);
+    }
+  }
+}
+
+// Row j of a cache (D floats or bf16s, D % 16 == 0 for bf16) as fp32 lanes [d, d + 16).
+inline __m512 load_row(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 load_row(const uint16_t* p, __mmask16) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+}
+
 inline float reduce_add(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 // (sum a0, sum a1, sum a2, sum a3): pairwise adds within 128-bit lanes, then across the four lanes.
@@ -188,13 +307,13 @@ void softmax_in_place(float* s, int64_t n) {
 
 // One (row, kv head) of decode attention with D = 16 * DV (DV > 0), or any D (DV == 0, masked tails);
 // `scores` has room for L + 1 floats.
-template <int DV>
+template <int DV, typename T>
 void attend(const AttentionShape& a, int64_t row, int64_t g, float* scores) {
   constexpr int64_t kMaxDv = 8;  // the generic path keeps D in chunks of up to 8 vectors
   const int64_t D = DV > 0 ? DV * 16 : a.D, G = a.H / a.Hkv, first = a.first[row], n = a.L - first + 1;
   const float scale = float(1.0 / std::sqrt(double(D)));
-  const float* keys = a.key + ((row * a.Hkv + g) * a.s_max + first) * D;      // (n, D)
-  const float* values = a.value + ((row * a.Hkv + g) * a.s_max + first) * D;  // (n, D)
+  const T* keys = static_cast<const T*>(a.key) + ((row * a.Hkv + g) * a.s_max + first) * D;      // (n, D)
+  const T* values = static_cast<const T*>(a.value) + ((row * a.Hkv + g) * a.s_max + first) * D;  // (n, D)
   for (int64_t i = 0; i < G; ++i) {
     const int64_t h = g * G + i;
     const float* q = a.q + row * a.q_stride + h * D;  // (D)
@@ -209,19 +328,18 @@ void attend(const AttentionShape& a, int64_t row, int64_t g, float* scores) {
           __m512 acc[4];
 #pragma GCC unroll 4
           for (int64_t jj = 0; jj < 4; ++jj) {
-            const float* k = keys + (j + jj) * D;
-            acc[jj] = _mm512_mul_ps(qv[0], _mm512_loadu_ps(k));
+            const T* k = keys + (j + jj) * D;
+            acc[jj] = _mm512_mul_ps(qv[0], load_row(k, 0xFFFF));
 #pragma GCC unroll 8
-            for (int64_t v = 1; v < DV; ++v) acc[jj] = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k + v * 16), acc[jj]);
+            for (int64_t v = 1; v < DV; ++v) acc[jj] = _mm512_fmadd_ps(qv[v], load_row(k + v * 16, 0xFFFF), acc[jj]);
           }
           _mm_storeu_ps(scores + j, reduce4(acc[0], acc[1], acc[2], acc[3]));
         }
       }
       for (; j < n; ++j) {
-        const float* k = keys + j * D + d0;
-        __m512 acc = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(tail_mask(D - d0), k));
-        for (int64_t v = 1; v < dv; ++v)
-          acc = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(tail_mask(D - d0 - v * 16), k + v * 16), acc);
+        const T* k = keys + j * D + d0;
+        __m512 acc = _mm512_mul_ps(qv[0], load_row(k, tail_mask(D - d0)));
+        for (int64_t v = 1; v < dv; ++v) acc = _mm512_fmadd_ps(qv[v], load_row(k + v * 16, tail_mask(D - d0 - v * 16)), acc);
         const float part = reduce_add(acc);
         scores[j] = d0 == 0 ? part : scores[j] + part;
       }
@@ -238,17 +356,17 @@ void attend(const AttentionShape& a, int64_t row, int64_t g, float* scores) {
       int64_t j = 0;
       for (; j + 1 < n; j += 2) {
         const __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
-        const float* v0 = values + j * D + d0;
+        const T* v0 = values + j * D + d0;
         for (int64_t v = 0; v < dv; ++v) {
           const __mmask16 m = tail_mask(D - d0 - v * 16);
-          even[v] = _mm512_fmadd_ps(p0, _mm512_maskz_loadu_ps(m, v0 + v * 16), even[v]);
-          odd[v] = _mm512_fmadd_ps(p1, _mm512_maskz_loadu_ps(m, v0 + D + v * 16), odd[v]);
+          even[v] = _mm512_fmadd_ps(p0, load_row(v0 + v * 16, m), even[v]);
+          odd[v] = _mm512_fmadd_ps(p1, load_row(v0 + D + v * 16, m), odd[v]);
         }
       }
       if (j < n) {
         const __m512 p0 = _mm512_set1_ps(scores[j]);
         for (int64_t v = 0; v < dv; ++v)
-          even[v] = _mm512_fmadd_ps(p0, _mm512_maskz_loadu_ps(tail_mask(D - d0 - v * 16), values + j * D + d0 + v * 16), even[v]);
+          even[v] = _mm512_fmadd_ps(p0, load_row(values + j * D + d0 + v * 16, tail_mask(D - d0 - v * 16)), even[v]);
       }
       for (int64_t v = 0; v < dv; ++v)
         _mm512_mask_storeu_ps(out + d0 + v * 16, tail_mask(D - d0 - v * 16), _mm512_add_ps(even[v], odd[v]));
@@ -257,16 +375,17 @@ void attend(const AttentionShape& a, int64_t row, int64_t g, float* scores) {
 }
 
 using Attend = void (*)(const AttentionShape&, int64_t, int64_t, float*);
+template <typename T>
 Attend attend_for(int64_t D) {
   switch (D) {
     case 32:
-      return &attend<2>;
+      return &attend<2, T>;
     case 64:
-      return &attend<4>;
+      return &attend<4, T>;
     case 128:
-      return &attend<8>;
+      return &attend<8, T>;
     default:
-      return &attend<0>;
+      return &attend<0, T>;
   }
 }
 
@@ -298,7 +417,22 @@ void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, fl
   const int64_t width = panel_blocks(rows);
   const int64_t panels = (w.out + 16 * width - 1) / (16 * width);
   const int64_t macs_per_panel = rows * w.in * 16 * width;
-  if (macs_per_panel * panels < kParallelMacs || at::get_num_threads() == 1) {
+  const bool serial = macs_per_panel * panels < kParallelMacs || at::get_num_threads() == 1;
+  if (w.bf16) {
+    thread_local std::vector<uint16_t> xb;  // (rows, 2 * ceil(K/2)) bf16
+    xb.resize(size_t(rows * ((w.in + 1) / 2 * 2)));
+    to_bf16_rows(x, rows, ldx, w.in, xb.data());
+    const uint16_t* xbp = xb.data();
+    if (serial) {
+      linear_panels_bf16(xbp, rows, w, y, ldy, accumulate, 0, panels);
+    } else {
+      at::parallel_for(0, panels, 1, [&](int64_t begin, int64_t end) {
+        linear_panels_bf16(xbp, rows, w, y, ldy, accumulate, begin, end);
+      });
+    }
+    return;
+  }
+  if (serial) {
     linear_panels(x, rows, ldx, w, y, ldy, accumulate, 0, panels);
     return;
   }
@@ -354,7 +488,7 @@ void rope(float* x, int64_t heads, int64_t D, const float* cos, const float* sin
 
 void decode_attention(const AttentionShape& a) {
   const int64_t tasks = a.rows * a.Hkv, G = a.H / a.Hkv;
-  const Attend attend_one = attend_for(a.D);
+  const Attend attend_one = a.bf16_cache ? attend_for<uint16_t>(a.D) : attend_for<float>(a.D);
   auto run = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;
     scores.resize(std::max(scores.size(), size_t(a.L + 1)));

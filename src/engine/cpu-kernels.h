@@ -6,6 +6,9 @@
 //   decode_attention: one query token per row against that row's cached keys [first, L], grouped-query
 //     (the G query heads of a kv head share each key/value load), softmax in fp32 as HF, ALiBi optional.
 //   exp is Cephes' expf polynomial (max error ~2 ulp), against Sleef's 1 ulp in ATen's softmax.
+//   bf16 (bf16_available(): AVX512-BF16): weights packed as bf16 pairs [N/16][K/2][16][2] for vdpbf16ps,
+//     activations rounded to bf16 (nearest even) at each product's input, fp32 accumulation; a bf16 KV cache
+//     is widened to fp32 on load.
 // Everything here needs AVX-512F (available()); callers fall back to the LibTorch path without it.
 #pragma once
 
@@ -16,16 +19,18 @@
 
 namespace r1::engine::kernels {
 
-bool available();  // this CPU has AVX-512F and FMA
+bool available();       // this CPU has AVX-512F and FMA
+bool bf16_available();  // ... and AVX512-BF16 (vdpbf16ps, vcvtneps2bf16), AVX-512BW and VL
 
 // The panels of one or several weights stacked along N (e.g. q|k|v), and their biases (zeros where a
 // weight has none).
 struct PackedLinear {
   int64_t in = 0, out = 0;  // K, N
-  at::Tensor panels;        // (ceil(N/16), K, 16) float
+  bool bf16 = false;
+  at::Tensor panels;        // float (ceil(N/16), K, 16), or bf16 (ceil(N/16), ceil(K/2), 16, 2)
   at::Tensor bias;          // (ceil(N/16) * 16) float, or undefined when no weight has a bias
-  // weights[i] (N_i, K) float, biases[i] (N_i) or undefined.
-  void pack(const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& biases);
+  // weights[i] (N_i, K), biases[i] (N_i) or undefined; packed as bf16 when `bf16` (needs bf16_available()).
+  void pack(const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& biases, bool bf16 = false);
 };
 
 // y[r, n] = (accumulate ? y[r, n] : 0) + (sum_k x[r, k] w[n, k] + b[n]) for r < rows; x rows ldx apart, y
@@ -46,8 +51,9 @@ struct AttentionShape {
   int64_t L = 0;               // the new token's key slot; keys [first[r], L] of each row are attended
   const float* q = nullptr;    // (rows, H, D) at rows q_stride apart
   int64_t q_stride = 0;
-  const float* key = nullptr;  // cache (slots, Hkv, S_max, D), contiguous
-  const float* value = nullptr;
+  const void* key = nullptr;  // cache (slots, Hkv, S_max, D), contiguous, float or (bf16_cache) bf16
+  const void* value = nullptr;
+  bool bf16_cache = false;
   int64_t s_max = 0;
   const int64_t* first = nullptr;  // (rows) first real key slot
   const float* alibi_slopes = nullptr;  // (H) or null: bias -slope_h * (L - j)

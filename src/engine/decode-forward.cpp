@@ -7,6 +7,7 @@
 #include "engine/decode-forward.h"
 
 #include <ATen/ATen.h>
+#include <c10/util/BFloat16.h>
 #include <fmt/format.h>
 
 #include <cstring>
@@ -24,8 +25,12 @@ bool DecodeForward::supported(model::TransformerImpl& model) {
   if (c.resolved_head_dim() % 2 != 0 || c.num_attention_heads % c.num_key_value_heads != 0) return false;
   // Inference tensors (a model built under InferenceMode) carry no version counter, so in-place updates
   // could not be detected: those models keep the LibTorch path, which reads the weights at every op.
-  for (const at::Tensor& p : model.parameters())
-    if (!p.device().is_cpu() || p.scalar_type() != at::kFloat || !p.is_contiguous() || p.is_inference()) return false;
+  const std::vector<at::Tensor> params = model.parameters();
+  const at::ScalarType dtype = params.front().scalar_type();
+  if (dtype == at::kBFloat16 && !(kernels::bf16_available() && c.resolved_head_dim() % 16 == 0)) return false;
+  if (dtype != at::kFloat && dtype != at::kBFloat16) return false;
+  for (const at::Tensor& p : params)
+    if (!p.device().is_cpu() || p.scalar_type() != dtype || !p.is_contiguous() || p.is_inference()) return false;
   return true;
 }
 
@@ -49,10 +54,11 @@ void DecodeForward::refresh() {
   auto get = [&](const std::string& name) -> at::Tensor {
     auto it = named.find(name);
     if (it == named.end()) fail("decode forward: the model has no parameter {}", name);
-    if (!it->second.is_contiguous() || it->second.scalar_type() != at::kFloat)
-      fail("decode forward: parameter {} is not a contiguous float tensor", name);
+    if (!it->second.is_contiguous()) fail("decode forward: parameter {} is not contiguous", name);
     return it->second;
   };
+  auto f32 = [](const at::Tensor& t) { return t.scalar_type() == at::kFloat ? t : t.to(at::kFloat); };
+  bf16_ = params.front().scalar_type() == at::kBFloat16;
   auto optional = [&](const std::string& name) {
     auto it = named.find(name);
     return it == named.end() ? at::Tensor() : it->second;
@@ -61,19 +67,19 @@ void DecodeForward::refresh() {
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     const std::string p = fmt::format("model.layers.{}.", i);
     Layer& l = layers_[size_t(i)];
-    l.input_norm = get(p + "input_layernorm.weight").data_ptr<float>();
-    l.post_norm = get(p + "post_attention_layernorm.weight").data_ptr<float>();
+    l.input_norm = f32(get(p + "input_layernorm.weight"));
+    l.post_norm = f32(get(p + "post_attention_layernorm.weight"));
     const std::string a = p + "self_attn.", m = p + "mlp.";
     l.qkv.pack({get(a + "q_proj.weight"), get(a + "k_proj.weight"), get(a + "v_proj.weight")},
-               {optional(a + "q_proj.bias"), optional(a + "k_proj.bias"), optional(a + "v_proj.bias")});
-    l.o.pack({get(a + "o_proj.weight")}, {optional(a + "o_proj.bias")});
+               {optional(a + "q_proj.bias"), optional(a + "k_proj.bias"), optional(a + "v_proj.bias")}, bf16_);
+    l.o.pack({get(a + "o_proj.weight")}, {optional(a + "o_proj.bias")}, bf16_);
     l.gate_up.pack({get(m + "gate_proj.weight"), get(m + "up_proj.weight")},
-                   {optional(m + "gate_proj.bias"), optional(m + "up_proj.bias")});
-    l.down.pack({get(m + "down_proj.weight")}, {optional(m + "down_proj.bias")});
+                   {optional(m + "gate_proj.bias"), optional(m + "up_proj.bias")}, bf16_);
+    l.down.pack({get(m + "down_proj.weight")}, {optional(m + "down_proj.bias")}, bf16_);
   }
-  embedding_ = get("model.embed_tokens.weight").data_ptr<float>();
-  final_norm_ = get("model.norm.weight").data_ptr<float>();
-  head_.pack({get(config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")}, {at::Tensor()});
+  embedding_ = f32(get("model.embed_tokens.weight"));
+  final_norm_ = f32(get("model.norm.weight"));
+  head_.pack({get(config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")}, {at::Tensor()}, bf16_);
   seen_.clear();
   for (const at::Tensor& t : params) seen_.push_back({t, {t.data_ptr(), t._version()}});
 }
@@ -91,9 +97,9 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
   const int64_t s_max = cache.capacity();
   for (auto* list : {&cache.key, &cache.value})
     for (const at::Tensor& t : *list)
-      if (t.scalar_type() != at::kFloat || t.stride(3) != 1 || t.stride(2) != D || t.stride(1) != s_max * D ||
+      if (t.scalar_type() != (bf16_ ? at::kBFloat16 : at::kFloat) || t.stride(3) != 1 || t.stride(2) != D || t.stride(1) != s_max * D ||
           t.stride(0) != Hkv * s_max * D)
-        fail("decode forward: the KV cache must be float with rows of (Hkv, S_max, D) contiguous");
+        fail("decode forward: the KV cache must be {} with rows of (Hkv, S_max, D) contiguous", bf16_ ? "bf16" : "float");
 
   auto f32 = at::TensorOptions().dtype(at::kFloat);
   const int64_t ld = 2 * C + Nqkv + H * D + 3 * I;
@@ -109,7 +115,7 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
     if (tokens[size_t(r)] < 0 || tokens[size_t(r)] >= V) fail("decode forward: token id {} outside [0, {})", tokens[size_t(r)], V);
     if (positions[size_t(r)] < 0) fail("decode forward: negative position {}", positions[size_t(r)]);
     max_position = std::max(max_position, positions[size_t(r)]);
-    std::memcpy(x + r * ld, embedding_ + int64_t(tokens[size_t(r)]) * C, size_t(C) * sizeof(float));
+    std::memcpy(x + r * ld, embedding_.data_ptr<float>() + int64_t(tokens[size_t(r)]) * C, size_t(C) * sizeof(float));
   }
   if (inv_freq_.defined() && (!rope_cos_.defined() || rope_cos_.size(0) <= max_position)) {
     // The ops of TransformerImpl::hidden_states, so every entry is bit-identical to the model's.
@@ -132,12 +138,13 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
   shape.alibi_slopes = slopes_.defined() ? slopes_.data_ptr<float>() : nullptr;
   shape.out = attn;
   shape.out_stride = ld;
+  shape.bf16_cache = bf16_;
   const float eps = float(c.rms_norm_eps);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const Layer& l = layers_[size_t(i)];
-    float* key = cache.key[size_t(i)].data_ptr<float>();
-    float* value = cache.value[size_t(i)].data_ptr<float>();
-    for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, l.input_norm, eps, h + r * ld);
+    void* key = cache.key[size_t(i)].data_ptr();
+    void* value = cache.value[size_t(i)].data_ptr();
+    for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, l.input_norm.data_ptr<float>(), eps, h + r * ld);
     kernels::linear(h, B, ld, l.qkv, qkv, ld, false);  // (B, (H + 2 Hkv) D)
     for (int64_t r = 0; r < B; ++r) {
       float* q = qkv + r * ld;
@@ -146,20 +153,29 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
                       rope_sin_.data_ptr<float>() + positions[size_t(r)] * D);
       for (int64_t g = 0; g < Hkv; ++g) {
         const int64_t slot = ((r * Hkv + g) * s_max + L) * D;
-        std::memcpy(key + slot, q + (H + g) * D, size_t(D) * sizeof(float));
-        std::memcpy(value + slot, q + (H + Hkv + g) * D, size_t(D) * sizeof(float));
+        const float* k = q + (H + g) * D;
+        const float* v = q + (H + Hkv + g) * D;
+        if (bf16_) {  // rounded to nearest even, as a bf16 cast
+          for (int64_t d = 0; d < D; ++d) {
+            static_cast<c10::BFloat16*>(key)[slot + d] = c10::BFloat16(k[d]);
+            static_cast<c10::BFloat16*>(value)[slot + d] = c10::BFloat16(v[d]);
+          }
+        } else {
+          std::memcpy(static_cast<float*>(key) + slot, k, size_t(D) * sizeof(float));
+          std::memcpy(static_cast<float*>(value) + slot, v, size_t(D) * sizeof(float));
+        }
       }
     }
     shape.key = key;
     shape.value = value;
     kernels::decode_attention(shape);                     // (B, H D)
     kernels::linear(attn, B, ld, l.o, x, ld, true);        // x += o_proj(attn)
-    for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, l.post_norm, eps, h + r * ld);
+    for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, l.post_norm.data_ptr<float>(), eps, h + r * ld);
     kernels::linear(h, B, ld, l.gate_up, gu, ld, false);  // (B, 2I)
     for (int64_t r = 0; r < B; ++r) kernels::silu_mul(gu + r * ld, 1, I, act + r * ld);
     kernels::linear(act, B, ld, l.down, x, ld, true);      // x += down_proj(act)
   }
-  for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, final_norm_, eps, h + r * ld);
+  for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, final_norm_.data_ptr<float>(), eps, h + r * ld);
   at::Tensor logits = at::empty({B, V}, f32);  // (B, V)
   kernels::linear(h, B, ld, head_, logits.data_ptr<float>(), V, false);
   cache.length = L + 1;

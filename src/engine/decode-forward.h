@@ -4,6 +4,9 @@
 // It reads the model's parameters directly and keeps derived copies (q|k|v and gate|up stacked, every
 // projection and the LM head packed into panels) that are rebuilt whenever any parameter's storage or
 // version counter changes, so a trainer updating the same weights in place is always seen at the next step.
+// bf16 models (the engine's bf16 shadow): weights and the KV cache stay bf16, products take activations
+// rounded to bf16 and accumulate in fp32 (AVX512-BF16), while norms, RoPE, softmax, SiLU and the residual
+// stream stay fp32 -- fewer roundings than LibTorch's bf16 ops, which round every op's output to bf16.
 // Prefill, other dtypes and other devices keep the model's own forward (supported() says which).
 #pragma once
 
@@ -19,8 +22,8 @@ namespace r1::engine {
 
 class DecodeForward {
  public:
-  // fp32 parameters on the CPU that track versions (not inference tensors), AVX-512 available, and a head
-  // dim that RoPE can split in halves.
+  // fp32 (AVX-512) or bf16 (AVX512-BF16, head dim % 16 == 0) parameters on the CPU that track versions (not
+  // inference tensors), and a head dim that RoPE can split in halves.
   static bool supported(model::TransformerImpl& model);
   explicit DecodeForward(model::TransformerImpl& model);
 
@@ -32,8 +35,7 @@ class DecodeForward {
 
  private:
   struct Layer {
-    const float* input_norm = nullptr;
-    const float* post_norm = nullptr;
+    at::Tensor input_norm, post_norm;  // (C) fp32
     kernels::PackedLinear qkv, o, gate_up, down;
   };
   void refresh();  // repack if any parameter changed since the last pack
@@ -43,8 +45,9 @@ class DecodeForward {
   std::vector<std::pair<at::Tensor, std::pair<const void*, int64_t>>> seen_;  // parameter, (data, version)
   std::vector<Layer> layers_;
   kernels::PackedLinear head_;
-  const float* embedding_ = nullptr;  // (V, C)
-  const float* final_norm_ = nullptr;
+  bool bf16_ = false;       // bf16 parameters: bf16 panels and KV cache, fp32 everything else
+  at::Tensor embedding_;    // (V, C) fp32 (the parameter itself when it is fp32)
+  at::Tensor final_norm_;   // (C) fp32
   at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies, or undefined (ALiBi)
   at::Tensor slopes_;    // (H) fp32 ALiBi slopes, or undefined (RoPE)
   at::Tensor work_;      // per-step activations, grown to the largest batch seen
