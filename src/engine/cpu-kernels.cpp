@@ -67,7 +67,7 @@ namespace {
 
 constexpr int64_t kPanelBlocks = 4;          // 64 output columns per panel (128 for 1-2 rows)
 constexpr int64_t kMaxRows = 6;              // rows per micro-kernel call (6 x 4 accumulators)
-constexpr int64_t kParallelMacs = 1 << 16;   // below this a linear runs on the calling thread
+constexpr int64_t kParallelMacs = 1 << 20;   // below this a linear runs on the calling thread
 constexpr int64_t kParallelAttention = 1 << 17;
 
 // exp(x) for float lanes (Cephes expf): x = n ln2 + r, e^r by a degree-6 polynomial, times 2^n.
