@@ -19,6 +19,7 @@
 #include <mutex>
 #include <set>
 
+#include "engine/decode-forward.h"
 #include "engine/kv-cache.h"
 #include "engine/sampler.h"
 #include "r1/error.h"
@@ -93,6 +94,8 @@ struct Engine::State {
 
   model::Transformer shadow{nullptr};  // compute-dtype copy when dtype differs from the parameters'
   std::vector<std::pair<const void*, int64_t>> shadow_versions;
+  std::unique_ptr<DecodeForward> fused;  // the fp32 CPU decode step, when DecodeForward::supported
+  bool fused_checked = false;
 
   model::TransformerImpl& compute_model();
   void validate(const Request& r) const;
@@ -247,6 +250,25 @@ at::Tensor Engine::State::decode_forward() {
     cache.realign(B, keep, keep);
     L = keep;
   }
+  model::TransformerImpl& m = compute_model();
+  if (!fused_checked) {
+    fused_checked = true;
+    if (device.is_cpu() && DecodeForward::supported(m)) fused = std::make_unique<DecodeForward>(m);
+  }
+  if (fused) {
+    std::vector<int32_t> tokens(size_t(B), 0);
+    std::vector<int64_t> positions(static_cast<size_t>(B)), first(static_cast<size_t>(B));
+    for (int64_t i = 0; i < B; ++i) {
+      tokens[size_t(i)] = slots[size_t(i)].last_token;
+      positions[size_t(i)] = slots[size_t(i)].cached;
+      first[size_t(i)] = L - slots[size_t(i)].cached;
+    }
+    model::KvCache view = cache.view(B);
+    at::Tensor logits = fused->step(tokens, positions, first, view);  // (B, V)
+    cache.commit(view);
+    for (Slot& s : slots) ++s.cached;
+    return logits;
+  }
   std::vector<int64_t> host(size_t(B) * 3);
   for (int64_t i = 0; i < B; ++i) {
     host[size_t(i) * 3] = slots[size_t(i)].last_token;
@@ -261,7 +283,6 @@ at::Tensor Engine::State::decode_forward() {
   args.attention_mask = key_index.unsqueeze(0) >= packed.narrow(1, 2, 1);  // (B, L + 1)
   model::KvCache view = cache.view(B);
   args.cache = &view;
-  model::TransformerImpl& m = compute_model();
   at::Tensor hidden = m.hidden_states(ids, args);  // (B, 1, C)
   cache.commit(view);
   for (Slot& s : slots) ++s.cached;

@@ -1,8 +1,12 @@
 // The batched sampling chain of sampler.h. Per-row parameters travel to the device as one packed (B, 8)
 // tensor; stages no row uses are skipped (host flags), so an all-greedy batch costs an argmax and a
 // log_softmax. Greedy rows skip top-k / top-p / min-p (they cannot change the argmax) and report
-// log_softmax of the penalised logits, as engine.h specifies.
+// log_softmax of the penalised logits, as engine.h specifies. A CPU batch of plain greedy rows (no penalties,
+// no logprob temperature, no top logprobs) takes one fused pass per row instead (kernels::greedy): argmax and
+// log-softmax at it, which is then both the sampling and the raw log-probability.
 #include "engine/sampler.h"
+
+#include "engine/cpu-kernels.h"
 
 #include <ATen/ATen.h>
 #include <torch/types.h>
@@ -129,6 +133,19 @@ StepOutput sample(const at::Tensor& logits_in, const std::vector<const SamplingP
                   const std::vector<double>& uniforms, const PenaltyState* penalties) {
   const int64_t B = logits_in.size(0);
   at::Tensor logits = logits_in.to(at::kFloat);  // (B, V)
+  const bool plain_greedy = std::all_of(params.begin(), params.end(), [](const SamplingParams* p) {
+    return is_greedy(*p) && !uses_penalties(*p) && p->logprob_temperature == 1.0 && p->top_logprobs == 0;
+  });
+  if (plain_greedy && logits.device().is_cpu() && kernels::available()) {
+    at::Tensor dense = logits.contiguous();
+    StepOutput out;
+    out.tokens.resize(size_t(B));
+    out.logprobs.resize(size_t(B));
+    out.top_logprobs.resize(size_t(B));
+    kernels::greedy(dense.data_ptr<float>(), B, dense.size(1), out.tokens.data(), out.logprobs.data());
+    out.raw_logprobs = out.logprobs;
+    return out;
+  }
   Flags f;
   at::Tensor packed = pack_params(params, logits.device(), f);
   auto [penalised, x] = run_chain(logits, packed, f, penalties);

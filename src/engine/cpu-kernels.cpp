@@ -1,0 +1,518 @@
+// The AVX-512 kernels of cpu-kernels.h. Everything after the `#pragma GCC target` below is compiled for
+// AVX-512F + FMA and is only reached after available() said yes (functions marked R1_BF16_TARGET also use
+// AVX-512BW/BF16 and are only reached after bf16_available()); the headers are included before it, so no
+// inline function they define is emitted with those instructions. Threads: at::parallel_for over column
+// panels (linear) or (row, kv head) pairs (attention), inline when the work is too small to wake a thread.
+#include "engine/cpu-kernels.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace r1::engine::kernels {
+
+bool available() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+  return ok;
+}
+
+bool bf16_available() {
+  static const bool ok = available() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                         __builtin_cpu_supports("avx512bf16");
+  return ok;
+}
+
+void PackedLinear::pack(const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& biases, bool as_bf16) {
+  at::Tensor w = at::cat(weights, 0).to(at::kFloat).contiguous();  // (N, K)
+  bf16 = as_bf16;
+  out = w.size(0);
+  in = w.size(1);
+  const int64_t blocks = (out + 15) / 16;
+  if (bf16) {
+    const int64_t pairs = (in + 1) / 2;
+    at::Tensor padded = at::zeros({blocks * 16, pairs * 2}, w.options().dtype(at::kBFloat16));
+    padded.narrow(0, 0, out).narrow(1, 0, in).copy_(w);
+    panels = padded.view({blocks, 16, pairs, 2}).permute({0, 2, 1, 3}).contiguous();  // (blocks, K/2, 16, 2)
+  } else {
+    at::Tensor padded = at::zeros({blocks * 16, in}, w.options());
+    padded.narrow(0, 0, out).copy_(w);
+    panels = padded.view({blocks, 16, in}).transpose(1, 2).contiguous();  // (blocks, K, 16)
+  }
+  bool any_bias = false;
+  for (const at::Tensor& b : biases) any_bias |= b.defined();
+  bias = at::Tensor();
+  if (any_bias) {
+    bias = at::zeros({blocks * 16}, w.options().dtype(at::kFloat));
+    int64_t offset = 0;
+    for (size_t i = 0; i < weights.size(); ++i) {
+      if (biases[i].defined()) bias.narrow(0, offset, weights[i].size(0)).copy_(biases[i]);
+      offset += weights[i].size(0);
+    }
+  }
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+// GCC 12's own AVX-512 intrinsics (reductions, min/max, scalef) start from _mm512_undefined_ps() and warn
+// about it under -Wmaybe-uninitialized: a false positive in the compiler's headers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace {
+
+constexpr int64_t kPanelBlocks = 4;          // 64 output columns per panel (128 for 1-2 rows)
+constexpr int64_t kMaxRows = 6;              // rows per micro-kernel call (6 x 4 accumulators)
+constexpr int64_t kParallelMacs = 1 << 20;   // below this a linear runs on the calling thread
+constexpr int64_t kParallelAttention = 1 << 17;
+
+// exp(x) for float lanes (Cephes expf): x = n ln2 + r, e^r by a degree-6 polynomial, times 2^n.
+inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f)), _mm512_set1_ps(88.3762626647949f));
+  __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+                                  _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
+
+// MR rows x NV 16-column blocks of one panel; `cols` valid columns in the panel (the rest is padding).
+template <int MR, int NV>
+void micro(const float* x, int64_t ldx, const float* p, int64_t K, const float* bias, float* y, int64_t ldy,
+           int64_t cols, bool accumulate) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    __m512 w[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_load_ps(p + (v * K + k) * 16);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      const __m512 b = _mm512_set1_ps(x[r * ldx + k]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(b, w[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const __mmask16 m = tail_mask(cols - v * 16);
+    const __m512 bv = bias ? _mm512_loadu_ps(bias + v * 16) : _mm512_setzero_ps();
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      __m512 out = bias ? _mm512_add_ps(acc[r][v], bv) : acc[r][v];
+      float* dst = y + r * ldy + v * 16;
+      if (accumulate) out = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), out);
+      _mm512_mask_storeu_ps(dst, m, out);
+    }
+  }
+}
+
+using Micro = void (*)(const float*, int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, bool);
+
+template <int MR, int MaxNV>
+Micro micro_for(int64_t nv) {
+  if constexpr (MaxNV > 1) {
+    if (nv < MaxNV) return micro_for<MR, MaxNV - 1>(nv);
+  }
+  return &micro<MR, MaxNV>;
+}
+
+// One or two rows run 8-block (128-column) panels: 8 independent FMA chains hide the FMA latency that 4
+// would leave exposed; more rows give enough chains with 4 blocks.
+int64_t panel_blocks(int64_t rows) { return rows <= 2 ? 2 * kPanelBlocks : kPanelBlocks; }
+
+Micro micro_for(int64_t rows, int64_t nv) {
+  switch (rows) {
+    case 1:
+      return micro_for<1, 2 * kPanelBlocks>(nv);
+    case 2:
+      return micro_for<2, 2 * kPanelBlocks>(nv);
+    case 3:
+      return micro_for<3, kPanelBlocks>(nv);
+    case 4:
+      return micro_for<4, kPanelBlocks>(nv);
+    case 5:
+      return micro_for<5, kPanelBlocks>(nv);
+    default:
+      return micro_for<6, kPanelBlocks>(nv);
+  }
+}
+
+void linear_panels(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
+                   bool accumulate, int64_t panel_begin, int64_t panel_end) {
+  const int64_t K = w.in, N = w.out, blocks = (N + 15) / 16;
+  const float* panels = w.panels.data_ptr<float>();
+  const float* bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
+  const int64_t width = panel_blocks(rows);
+  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+    const int64_t block = panel * width, nv = std::min(width, blocks - block);
+    const int64_t col = block * 16, cols = std::min(nv * 16, N - col);
+    const float* p = panels + block * K * 16;
+    for (int64_t r = 0; r < rows; r += kMaxRows) {
+      const int64_t mr = std::min(kMaxRows, rows - r);
+      micro_for(mr, nv)(x + r * ldx, ldx, p, K, bias ? bias + col : nullptr, y + r * ldy + col, ldy, cols, accumulate);
+    }
+  }
+}
+
+#define R1_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
+
+// MR rows (bf16 pairs, rows ldx elements apart) x NV 16-column blocks of a bf16 panel, K2 = ceil(K/2) pairs.
+template <int MR, int NV>
+R1_BF16_TARGET void micro_bf16(const uint16_t* x, int64_t ldx, const uint16_t* p, int64_t K2, const float* bias,
+                               float* y, int64_t ldy, int64_t cols, bool accumulate) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K2; ++k) {
+    __m512i w[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_load_si512(p + (v * K2 + k) * 32);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, x + r * ldx + 2 * k, sizeof(pair));
+      const __m512i b = _mm512_set1_epi32(pair);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)w[v], (__m512bh)b);
+    }
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const __mmask16 m = tail_mask(cols - v * 16);
+    const __m512 bv = bias ? _mm512_loadu_ps(bias + v * 16) : _mm512_setzero_ps();
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      __m512 out = bias ? _mm512_add_ps(acc[r][v], bv) : acc[r][v];
+      float* dst = y + r * ldy + v * 16;
+      if (accumulate) out = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), out);
+      _mm512_mask_storeu_ps(dst, m, out);
+    }
+  }
+}
+
+using MicroBf16 = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, const float*, float*, int64_t, int64_t,
+                           bool);
+
+template <int MR, int MaxNV>
+MicroBf16 micro_bf16_for(int64_t nv) {
+  if constexpr (MaxNV > 1) {
+    if (nv < MaxNV) return micro_bf16_for<MR, MaxNV - 1>(nv);
+  }
+  return &micro_bf16<MR, MaxNV>;
+}
+
+MicroBf16 micro_bf16_for(int64_t rows, int64_t nv) {
+  switch (rows) {
+    case 1:
+      return micro_bf16_for<1, 2 * kPanelBlocks>(nv);
+    case 2:
+      return micro_bf16_for<2, 2 * kPanelBlocks>(nv);
+    case 3:
+      return micro_bf16_for<3, kPanelBlocks>(nv);
+    case 4:
+      return micro_bf16_for<4, kPanelBlocks>(nv);
+    case 5:
+      return micro_bf16_for<5, kPanelBlocks>(nv);
+    default:
+      return micro_bf16_for<6, kPanelBlocks>(nv);
+  }
+}
+
+// x (rows, K) float -> (rows, 2 * ceil(K/2)) bf16, round to nearest even, a zero pad element for odd K.
+R1_BF16_TARGET void to_bf16_rows(const float* x, int64_t rows, int64_t ldx, int64_t K, uint16_t* out) {
+  const int64_t ld = (K + 1) / 2 * 2;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t k = 0; k < K; k += 16) {
+      const __mmask16 m = tail_mask(K - k);
+      const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + r * ldx + k));
+      _mm256_mask_storeu_epi16(out + r * ld + k, m, (__m256i)h);
+    }
+    if (K % 2) out[r * ld + K] = 0;
+  }
+}
+
+void linear_panels_bf16(const uint16_t* x, int64_t rows, const PackedLinear& w, float* y, int64_t ldy,
+                        bool accumulate, int64_t panel_begin, int64_t panel_end) {
+  const int64_t K2 = (w.in + 1) / 2, N = w.out, blocks = (N + 15) / 16, ldx = 2 * K2;
+  const uint16_t* panels = reinterpret_cast<const uint16_t*>(w.panels.data_ptr());
+  const float* bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
+  const int64_t width = panel_blocks(rows);
+  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+    const int64_t block = panel * width, nv = std::min(width, blocks - block);
+    const int64_t col = block * 16, cols = std::min(nv * 16, N - col);
+    const uint16_t* p = panels + block * K2 * 32;
+    for (int64_t r = 0; r < rows; r += kMaxRows) {
+      const int64_t mr = std::min(kMaxRows, rows - r);
+      micro_bf16_for(mr, nv)(x + r * ldx, ldx, p, K2, bias ? bias + col : nullptr, y + r * ldy + col, ldy, cols,
+                             accumulate);
+    }
+  }
+}
+
+// Row j of a cache (D floats or bf16s, D % 16 == 0 for bf16) as fp32 lanes [d, d + 16).
+inline __m512 load_row(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 load_row(const uint16_t* p, __mmask16) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+}
+
+inline float reduce_add(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+// (sum a0, sum a1, sum a2, sum a3): pairwise adds within 128-bit lanes, then across the four lanes.
+inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  const __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
+  const __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
+  const __m512 u = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t1))),
+                                 _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t1))));
+  return _mm_add_ps(_mm_add_ps(_mm512_extractf32x4_ps(u, 0), _mm512_extractf32x4_ps(u, 1)),
+                    _mm_add_ps(_mm512_extractf32x4_ps(u, 2), _mm512_extractf32x4_ps(u, 3)));
+}
+
+// Softmax in place over n scores (fp32, max-subtracted as ATen's), normalised probabilities out.
+void softmax_in_place(float* s, int64_t n) {
+  __m512 vmax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < n; j += 16) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail_mask(n - j), s + j));
+  const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = tail_mask(n - j);
+    const __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), mx)));
+    _mm512_mask_storeu_ps(s + j, m, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / reduce_add(sum));
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = tail_mask(n - j);
+    _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), inv));
+  }
+}
+
+// One (row, kv head) of decode attention with D = 16 * DV (DV > 0), or any D (DV == 0, masked tails);
+// `scores` has room for L + 1 floats.
+template <int DV, typename T>
+void attend(const AttentionShape& a, int64_t row, int64_t g, float* scores) {
+  constexpr int64_t kMaxDv = 8;  // the generic path keeps D in chunks of up to 8 vectors
+  const int64_t D = DV > 0 ? DV * 16 : a.D, G = a.H / a.Hkv, first = a.first[row], n = a.L - first + 1;
+  const float scale = float(1.0 / std::sqrt(double(D)));
+  const T* keys = static_cast<const T*>(a.key) + ((row * a.Hkv + g) * a.s_max + first) * D;      // (n, D)
+  const T* values = static_cast<const T*>(a.value) + ((row * a.Hkv + g) * a.s_max + first) * D;  // (n, D)
+  for (int64_t i = 0; i < G; ++i) {
+    const int64_t h = g * G + i;
+    const float* q = a.q + row * a.q_stride + h * D;  // (D)
+    float* out = a.out + row * a.out_stride + h * D;  // (D)
+    for (int64_t d0 = 0; d0 < D; d0 += kMaxDv * 16) {  // one pass when DV > 0
+      const int64_t dv = DV > 0 ? DV : std::min(kMaxDv, (D - d0 + 15) / 16);
+      __m512 qv[kMaxDv];
+      for (int64_t v = 0; v < dv; ++v) qv[v] = _mm512_maskz_loadu_ps(tail_mask(D - d0 - v * 16), q + d0 + v * 16);
+      int64_t j = 0;
+      if (DV > 0) {  // four keys at a time, their four horizontal sums in one transposing reduction
+        for (; j + 3 < n; j += 4) {
+          __m512 acc[4];
+#pragma GCC unroll 4
+          for (int64_t jj = 0; jj < 4; ++jj) {
+            const T* k = keys + (j + jj) * D;
+            acc[jj] = _mm512_mul_ps(qv[0], load_row(k, 0xFFFF));
+#pragma GCC unroll 8
+            for (int64_t v = 1; v < DV; ++v) acc[jj] = _mm512_fmadd_ps(qv[v], load_row(k + v * 16, 0xFFFF), acc[jj]);
+          }
+          _mm_storeu_ps(scores + j, reduce4(acc[0], acc[1], acc[2], acc[3]));
+        }
+      }
+      for (; j < n; ++j) {
+        const T* k = keys + j * D + d0;
+        __m512 acc = _mm512_mul_ps(qv[0], load_row(k, tail_mask(D - d0)));
+        for (int64_t v = 1; v < dv; ++v) acc = _mm512_fmadd_ps(qv[v], load_row(k + v * 16, tail_mask(D - d0 - v * 16)), acc);
+        const float part = reduce_add(acc);
+        scores[j] = d0 == 0 ? part : scores[j] + part;
+      }
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      scores[j] *= scale;
+      if (a.alibi_slopes) scores[j] += -a.alibi_slopes[h] * float(a.L - (first + j));
+    }
+    softmax_in_place(scores, n);
+    for (int64_t d0 = 0; d0 < D; d0 += kMaxDv * 16) {
+      const int64_t dv = DV > 0 ? DV : std::min(kMaxDv, (D - d0 + 15) / 16);
+      __m512 even[kMaxDv], odd[kMaxDv];  // two chains per output vector
+      for (int64_t v = 0; v < dv; ++v) even[v] = odd[v] = _mm512_setzero_ps();
+      int64_t j = 0;
+      for (; j + 1 < n; j += 2) {
+        const __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
+        const T* v0 = values + j * D + d0;
+        for (int64_t v = 0; v < dv; ++v) {
+          const __mmask16 m = tail_mask(D - d0 - v * 16);
+          even[v] = _mm512_fmadd_ps(p0, load_row(v0 + v * 16, m), even[v]);
+          odd[v] = _mm512_fmadd_ps(p1, load_row(v0 + D + v * 16, m), odd[v]);
+        }
+      }
+      if (j < n) {
+        const __m512 p0 = _mm512_set1_ps(scores[j]);
+        for (int64_t v = 0; v < dv; ++v)
+          even[v] = _mm512_fmadd_ps(p0, load_row(values + j * D + d0 + v * 16, tail_mask(D - d0 - v * 16)), even[v]);
+      }
+      for (int64_t v = 0; v < dv; ++v)
+        _mm512_mask_storeu_ps(out + d0 + v * 16, tail_mask(D - d0 - v * 16), _mm512_add_ps(even[v], odd[v]));
+    }
+  }
+}
+
+using Attend = void (*)(const AttentionShape&, int64_t, int64_t, float*);
+template <typename T>
+Attend attend_for(int64_t D) {
+  switch (D) {
+    case 32:
+      return &attend<2, T>;
+    case 64:
+      return &attend<4, T>;
+    case 128:
+      return &attend<8, T>;
+    default:
+      return &attend<0, T>;
+  }
+}
+
+void greedy_row(const float* l, int64_t V, int32_t* token, float* logprob) {
+  __m512 vmax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < V; j += 16) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail_mask(V - j), l + j));
+  const float mx = _mm512_reduce_max_ps(vmax);
+  int64_t best = 0;
+  const __m512 target = _mm512_set1_ps(mx);
+  for (int64_t j = 0; j < V; j += 16) {
+    const __mmask16 hit = _mm512_mask_cmp_ps_mask(tail_mask(V - j), _mm512_loadu_ps(l + j), target, _CMP_EQ_OQ);
+    if (hit) {
+      best = j + __builtin_ctz(unsigned(hit));
+      break;
+    }
+  }
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < V; j += 16) {
+    const __mmask16 m = tail_mask(V - j);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, l + j), target))));
+  }
+  *token = int32_t(best);
+  *logprob = l[best] - mx - std::log(reduce_add(sum));
+}
+
+}  // namespace
+
+void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy, bool accumulate) {
+  const int64_t width = panel_blocks(rows);
+  const int64_t panels = (w.out + 16 * width - 1) / (16 * width);
+  const int64_t macs_per_panel = rows * w.in * 16 * width;
+  const bool serial = macs_per_panel * panels < kParallelMacs || at::get_num_threads() == 1;
+  if (w.bf16) {
+    thread_local std::vector<uint16_t> xb;  // (rows, 2 * ceil(K/2)) bf16
+    xb.resize(size_t(rows * ((w.in + 1) / 2 * 2)));
+    to_bf16_rows(x, rows, ldx, w.in, xb.data());
+    const uint16_t* xbp = xb.data();
+    if (serial) {
+      linear_panels_bf16(xbp, rows, w, y, ldy, accumulate, 0, panels);
+    } else {
+      at::parallel_for(0, panels, 1, [&](int64_t begin, int64_t end) {
+        linear_panels_bf16(xbp, rows, w, y, ldy, accumulate, begin, end);
+      });
+    }
+    return;
+  }
+  if (serial) {
+    linear_panels(x, rows, ldx, w, y, ldy, accumulate, 0, panels);
+    return;
+  }
+  at::parallel_for(0, panels, 1, [&](int64_t begin, int64_t end) {
+    linear_panels(x, rows, ldx, w, y, ldy, accumulate, begin, end);
+  });
+}
+
+void rms_norm(const float* x, int64_t rows, int64_t C, const float* weight, float eps, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t c = 0; c < C; c += 16) {
+      const __m512 v = _mm512_maskz_loadu_ps(tail_mask(C - c), xr + c);
+      acc = _mm512_fmadd_ps(v, v, acc);
+    }
+    const float scale = 1.0f / std::sqrt(reduce_add(acc) / float(C) + eps);
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 m = tail_mask(C - c);
+      const __m512 h = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + c), vs);
+      _mm512_mask_storeu_ps(yr + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, weight + c), h));
+    }
+  }
+}
+
+void silu_mul(const float* gu, int64_t rows, int64_t I, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* g = gu + r * 2 * I;
+    const float* u = g + I;
+    float* o = out + r * I;
+    for (int64_t i = 0; i < I; i += 16) {
+      const __mmask16 m = tail_mask(I - i);
+      const __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
+      const __m512 silu = _mm512_div_ps(gv, _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv))));
+      _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, u + i)));
+    }
+  }
+}
+
+void rope(float* x, int64_t heads, int64_t D, const float* cos, const float* sin) {
+  const int64_t half = D / 2;
+  for (int64_t h = 0; h < heads; ++h) {
+    float* v = x + h * D;
+    for (int64_t d = 0; d < half; ++d) {
+      const float lo = v[d], hi = v[d + half];
+      v[d] = lo * cos[d] + -hi * sin[d];
+      v[d + half] = hi * cos[d + half] + lo * sin[d + half];
+    }
+  }
+}
+
+void decode_attention(const AttentionShape& a) {
+  const int64_t tasks = a.rows * a.Hkv, G = a.H / a.Hkv;
+  const Attend attend_one = a.bf16_cache ? attend_for<uint16_t>(a.D) : attend_for<float>(a.D);
+  auto run = [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> scores;
+    scores.resize(std::max(scores.size(), size_t(a.L + 1)));
+    for (int64_t t = begin; t < end; ++t) attend_one(a, t / a.Hkv, t % a.Hkv, scores.data());
+  };
+  if (tasks * G * (a.L + 1) * a.D < kParallelAttention || at::get_num_threads() == 1) {
+    run(0, tasks);
+  } else {
+    at::parallel_for(0, tasks, 1, run);
+  }
+}
+
+void greedy(const float* logits, int64_t rows, int64_t V, int32_t* token, float* logprob) {
+  auto run = [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) greedy_row(logits + r * V, V, token + r, logprob + r);
+  };
+  if (rows * V < kParallelMacs / 8 || at::get_num_threads() == 1) {
+    run(0, rows);
+  } else {
+    at::parallel_for(0, rows, 1, run);
+  }
+}
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+}  // namespace r1::engine::kernels

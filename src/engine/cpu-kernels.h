@@ -1,0 +1,68 @@
+// fp32 CPU kernels of the decode forward (decode-forward.h) and the greedy sampler fast path, written for
+// decode's shapes: a few to a few dozen rows against weights that stay the same between steps.
+//   PackedLinear: y = x W^T + b with W (N, K) packed once into 16-column panels [N/16][K][16] (zero padded),
+//     so a step multiplies without the per-call re-packing a BLAS sgemm does (OpenBLAS re-packs the whole
+//     weight at every call); register-blocked AVX-512 micro-kernels of up to 6 rows x 64 columns.
+//   decode_attention: one query token per row against that row's cached keys [first, L], grouped-query
+//     (the G query heads of a kv head share each key/value load), softmax in fp32 as HF, ALiBi optional.
+//   exp is Cephes' expf polynomial (max error ~2 ulp), against Sleef's 1 ulp in ATen's softmax.
+//   bf16 (bf16_available(): AVX512-BF16): weights packed as bf16 pairs [N/16][K/2][16][2] for vdpbf16ps,
+//     activations rounded to bf16 (nearest even) at each product's input, fp32 accumulation; a bf16 KV cache
+//     is widened to fp32 on load.
+// Everything here needs AVX-512F (available()); callers fall back to the LibTorch path without it.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace r1::engine::kernels {
+
+bool available();       // this CPU has AVX-512F and FMA
+bool bf16_available();  // ... and AVX512-BF16 (vdpbf16ps, vcvtneps2bf16), AVX-512BW and VL
+
+// The panels of one or several weights stacked along N (e.g. q|k|v), and their biases (zeros where a
+// weight has none).
+struct PackedLinear {
+  int64_t in = 0, out = 0;  // K, N
+  bool bf16 = false;
+  at::Tensor panels;        // float (ceil(N/16), K, 16), or bf16 (ceil(N/16), ceil(K/2), 16, 2)
+  at::Tensor bias;          // (ceil(N/16) * 16) float, or undefined when no weight has a bias
+  // weights[i] (N_i, K), biases[i] (N_i) or undefined; packed as bf16 when `bf16` (needs bf16_available()).
+  void pack(const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& biases, bool bf16 = false);
+};
+
+// y[r, n] = (accumulate ? y[r, n] : 0) + (sum_k x[r, k] w[n, k] + b[n]) for r < rows; x rows ldx apart, y
+// rows ldy apart. Column panels are split across the intra-op threads when the product is large enough.
+void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy, bool accumulate);
+
+// y = weight * (x * rsqrt(mean(x^2) + eps)) per row of C (HF LlamaRMSNorm in fp32; y may alias x).
+void rms_norm(const float* x, int64_t rows, int64_t C, const float* weight, float eps, float* y);
+
+// out[r, i] = silu(gu[r, i]) * gu[r, I + i]: gu (rows, 2I) holds gate | up.
+void silu_mul(const float* gu, int64_t rows, int64_t I, float* out);
+
+// RoPE (HF rotate_half) in place on `heads` vectors of D at x, x + D, ...: x = x * cos + rotate_half(x) * sin.
+void rope(float* x, int64_t heads, int64_t D, const float* cos, const float* sin);
+
+struct AttentionShape {
+  int64_t rows = 0, H = 0, Hkv = 0, D = 0;
+  int64_t L = 0;               // the new token's key slot; keys [first[r], L] of each row are attended
+  const float* q = nullptr;    // (rows, H, D) at rows q_stride apart
+  int64_t q_stride = 0;
+  const void* key = nullptr;  // cache (slots, Hkv, S_max, D), contiguous, float or (bf16_cache) bf16
+  const void* value = nullptr;
+  bool bf16_cache = false;
+  int64_t s_max = 0;
+  const int64_t* first = nullptr;  // (rows) first real key slot
+  const float* alibi_slopes = nullptr;  // (H) or null: bias -slope_h * (L - j)
+  float* out = nullptr;                 // (rows, H * D) at rows out_stride apart
+  int64_t out_stride = 0;
+};
+void decode_attention(const AttentionShape& a);
+
+// Per row of logits (rows, V): the first index of the maximum, and its log-softmax value.
+void greedy(const float* logits, int64_t rows, int64_t V, int32_t* token, float* logprob);
+
+}  // namespace r1::engine::kernels

@@ -1,0 +1,185 @@
+// DecodeForward (decode-forward.h): per layer RMSNorm -> one packed q|k|v product -> RoPE -> K/V written at
+// slot L -> fused attention over each row's slots -> o_proj added into the residual -> RMSNorm -> one packed
+// gate|up product -> silu * up -> down_proj added into the residual; then the final norm and the packed head.
+// RoPE cos/sin come from a per-position table built with TransformerImpl's own ops (bit-identical), ALiBi
+// biases from the same slopes, so the differences from the model's forward are fp32 summation orders.
+// No ATen op runs per step except the logits' allocation.
+#include "engine/decode-forward.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/BFloat16.h>
+#include <fmt/format.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "model/layers.h"
+#include "r1/error.h"
+
+namespace r1::engine {
+
+bool DecodeForward::supported(model::TransformerImpl& model) {
+  if (!kernels::available()) return false;
+  const model::ModelConfig& c = model.config();
+  if (c.resolved_head_dim() % 2 != 0 || c.num_attention_heads % c.num_key_value_heads != 0) return false;
+  // Inference tensors (a model built under InferenceMode) carry no version counter, so in-place updates
+  // could not be detected: those models keep the LibTorch path, which reads the weights at every op.
+  const std::vector<at::Tensor> params = model.parameters();
+  const at::ScalarType dtype = params.front().scalar_type();
+  if (dtype == at::kBFloat16 && !(kernels::bf16_available() && c.resolved_head_dim() % 16 == 0)) return false;
+  if (dtype != at::kFloat && dtype != at::kBFloat16) return false;
+  for (const at::Tensor& p : params)
+    if (!p.device().is_cpu() || p.scalar_type() != dtype || !p.is_contiguous() || p.is_inference()) return false;
+  return true;
+}
+
+DecodeForward::DecodeForward(model::TransformerImpl& model) : model_(model), config_(model.config()) {
+  if (config_.position_embedding_type == model::PositionEncoding::kRope)
+    inv_freq_ = model::detail::rope_inverse_frequencies(config_);
+  else
+    slopes_ = model::detail::alibi_slopes(config_.num_attention_heads).contiguous();
+  refresh();
+}
+
+void DecodeForward::refresh() {
+  std::vector<at::Tensor> params = model_.parameters();
+  bool stale = params.size() != seen_.size();
+  for (size_t i = 0; !stale && i < params.size(); ++i)
+    stale = !params[i].is_same(seen_[i].first) || params[i].data_ptr() != seen_[i].second.first ||
+            params[i]._version() != seen_[i].second.second;
+  if (!stale) return;
+  std::map<std::string, at::Tensor> named;
+  for (const auto& item : model_.named_parameters(/*recurse=*/true)) named[item.key()] = item.value();
+  auto get = [&](const std::string& name) -> at::Tensor {
+    auto it = named.find(name);
+    if (it == named.end()) fail("decode forward: the model has no parameter {}", name);
+    if (!it->second.is_contiguous()) fail("decode forward: parameter {} is not contiguous", name);
+    return it->second;
+  };
+  auto f32 = [](const at::Tensor& t) { return t.scalar_type() == at::kFloat ? t : t.to(at::kFloat); };
+  bf16_ = params.front().scalar_type() == at::kBFloat16;
+  auto optional = [&](const std::string& name) {
+    auto it = named.find(name);
+    return it == named.end() ? at::Tensor() : it->second;
+  };
+  layers_.resize(size_t(config_.num_hidden_layers));
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    Layer& l = layers_[size_t(i)];
+    l.input_norm = f32(get(p + "input_layernorm.weight"));
+    l.post_norm = f32(get(p + "post_attention_layernorm.weight"));
+    const std::string a = p + "self_attn.", m = p + "mlp.";
+    l.qkv.pack({get(a + "q_proj.weight"), get(a + "k_proj.weight"), get(a + "v_proj.weight")},
+               {optional(a + "q_proj.bias"), optional(a + "k_proj.bias"), optional(a + "v_proj.bias")}, bf16_);
+    l.o.pack({get(a + "o_proj.weight")}, {optional(a + "o_proj.bias")}, bf16_);
+    l.gate_up.pack({get(m + "gate_proj.weight"), get(m + "up_proj.weight")},
+                   {optional(m + "gate_proj.bias"), optional(m + "up_proj.bias")}, bf16_);
+    l.down.pack({get(m + "down_proj.weight")}, {optional(m + "down_proj.bias")}, bf16_);
+  }
+  embedding_ = f32(get("model.embed_tokens.weight"));
+  final_norm_ = f32(get("model.norm.weight"));
+  head_.pack({get(config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")}, {at::Tensor()}, bf16_);
+  seen_.clear();
+  for (const at::Tensor& t : params) seen_.push_back({t, {t.data_ptr(), t._version()}});
+}
+
+at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::vector<int64_t>& positions,
+                               const std::vector<int64_t>& first, model::KvCache& cache) {
+  refresh();
+  const model::ModelConfig& c = config_;
+  const int64_t B = int64_t(tokens.size()), C = c.hidden_size, H = c.num_attention_heads;
+  const int64_t Hkv = c.num_key_value_heads, D = c.resolved_head_dim(), I = c.intermediate_size;
+  const int64_t V = c.vocab_size, Nqkv = (H + 2 * Hkv) * D, L = cache.length;
+  if (int64_t(cache.key.size()) != c.num_hidden_layers || cache.key[0].size(0) != B || L + 1 > cache.capacity())
+    fail("decode forward: the cache holds {} layers x {} rows x {} positions; needed {} x {} x {}", cache.key.size(),
+         cache.key.empty() ? 0 : cache.key[0].size(0), cache.capacity(), c.num_hidden_layers, B, L + 1);
+  const int64_t s_max = cache.capacity();
+  for (auto* list : {&cache.key, &cache.value})
+    for (const at::Tensor& t : *list)
+      if (t.scalar_type() != (bf16_ ? at::kBFloat16 : at::kFloat) || t.stride(3) != 1 || t.stride(2) != D || t.stride(1) != s_max * D ||
+          t.stride(0) != Hkv * s_max * D)
+        fail("decode forward: the KV cache must be {} with rows of (Hkv, S_max, D) contiguous", bf16_ ? "bf16" : "float");
+
+  auto f32 = at::TensorOptions().dtype(at::kFloat);
+  const int64_t ld = 2 * C + Nqkv + H * D + 3 * I;
+  if (work_.numel() < B * ld) work_ = at::empty({B * ld}, f32);
+  float* x = work_.data_ptr<float>();  // rows of x | h | qkv | attn | gate,up | act
+  float* h = x + C;
+  float* qkv = h + C;
+  float* attn = qkv + Nqkv;
+  float* gu = attn + H * D;
+  float* act = gu + 2 * I;
+  int64_t max_position = 0;
+  for (int64_t r = 0; r < B; ++r) {
+    if (tokens[size_t(r)] < 0 || tokens[size_t(r)] >= V) fail("decode forward: token id {} outside [0, {})", tokens[size_t(r)], V);
+    if (positions[size_t(r)] < 0) fail("decode forward: negative position {}", positions[size_t(r)]);
+    max_position = std::max(max_position, positions[size_t(r)]);
+    std::memcpy(x + r * ld, embedding_.data_ptr<float>() + int64_t(tokens[size_t(r)]) * C, size_t(C) * sizeof(float));
+  }
+  if (inv_freq_.defined() && (!rope_cos_.defined() || rope_cos_.size(0) <= max_position)) {
+    // The ops of TransformerImpl::hidden_states, so every entry is bit-identical to the model's.
+    const int64_t P = std::max<int64_t>({256, max_position + 1, rope_cos_.defined() ? 2 * rope_cos_.size(0) : 0});
+    at::Tensor freqs = at::arange(P, at::TensorOptions().dtype(at::kLong)).to(at::kFloat).unsqueeze(-1) * inv_freq_;
+    at::Tensor emb = at::cat({freqs, freqs}, -1);  // (P, D)
+    rope_cos_ = emb.cos().contiguous();
+    rope_sin_ = emb.sin().contiguous();
+  }
+  kernels::AttentionShape shape;
+  shape.rows = B;
+  shape.H = H;
+  shape.Hkv = Hkv;
+  shape.D = D;
+  shape.L = L;
+  shape.q = qkv;
+  shape.q_stride = ld;
+  shape.s_max = s_max;
+  shape.first = first.data();
+  shape.alibi_slopes = slopes_.defined() ? slopes_.data_ptr<float>() : nullptr;
+  shape.out = attn;
+  shape.out_stride = ld;
+  shape.bf16_cache = bf16_;
+  const float eps = float(c.rms_norm_eps);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const Layer& l = layers_[size_t(i)];
+    void* key = cache.key[size_t(i)].data_ptr();
+    void* value = cache.value[size_t(i)].data_ptr();
+    for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, l.input_norm.data_ptr<float>(), eps, h + r * ld);
+    kernels::linear(h, B, ld, l.qkv, qkv, ld, false);  // (B, (H + 2 Hkv) D)
+    for (int64_t r = 0; r < B; ++r) {
+      float* q = qkv + r * ld;
+      if (inv_freq_.defined())  // q and k
+        kernels::rope(q, H + Hkv, D, rope_cos_.data_ptr<float>() + positions[size_t(r)] * D,
+                      rope_sin_.data_ptr<float>() + positions[size_t(r)] * D);
+      for (int64_t g = 0; g < Hkv; ++g) {
+        const int64_t slot = ((r * Hkv + g) * s_max + L) * D;
+        const float* k = q + (H + g) * D;
+        const float* v = q + (H + Hkv + g) * D;
+        if (bf16_) {  // rounded to nearest even, as a bf16 cast
+          for (int64_t d = 0; d < D; ++d) {
+            static_cast<c10::BFloat16*>(key)[slot + d] = c10::BFloat16(k[d]);
+            static_cast<c10::BFloat16*>(value)[slot + d] = c10::BFloat16(v[d]);
+          }
+        } else {
+          std::memcpy(static_cast<float*>(key) + slot, k, size_t(D) * sizeof(float));
+          std::memcpy(static_cast<float*>(value) + slot, v, size_t(D) * sizeof(float));
+        }
+      }
+    }
+    shape.key = key;
+    shape.value = value;
+    kernels::decode_attention(shape);                     // (B, H D)
+    kernels::linear(attn, B, ld, l.o, x, ld, true);        // x += o_proj(attn)
+    for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, l.post_norm.data_ptr<float>(), eps, h + r * ld);
+    kernels::linear(h, B, ld, l.gate_up, gu, ld, false);  // (B, 2I)
+    for (int64_t r = 0; r < B; ++r) kernels::silu_mul(gu + r * ld, 1, I, act + r * ld);
+    kernels::linear(act, B, ld, l.down, x, ld, true);      // x += down_proj(act)
+  }
+  for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, final_norm_.data_ptr<float>(), eps, h + r * ld);
+  at::Tensor logits = at::empty({B, V}, f32);  // (B, V)
+  kernels::linear(h, B, ld, head_, logits.data_ptr<float>(), V, false);
+  cache.length = L + 1;
+  return logits;
+}
+
+}  // namespace r1::engine

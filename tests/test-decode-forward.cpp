@@ -1,0 +1,215 @@
+// The engine's fused fp32 decode step (src/engine/decode-forward.h) and its kernels against LibTorch:
+// packed linear == at::linear for every row count and ragged column tails; decode-forward logits == the
+// model's full-forward logits for Llama, Qwen2 (q/k/v biases), Llama with all biases, ALiBi and an untied
+// head, through rows at different lengths; bf16 weights and cache close to fp32; repacking after in-place
+// weight updates; inference-tensor models refused; the greedy kernel == argmax + log_softmax with ties. Skipped (with a message) on CPUs without AVX-512, where the engine
+// keeps the LibTorch path.
+#include <torch/torch.h>
+
+#include "engine/cpu-kernels.h"
+#include "engine/decode-forward.h"
+#include "engine/kv-cache.h"
+#include "r1/model.h"
+#include "test-helpers.h"
+
+using r1::model::ModelConfig;
+using r1::model::Transformer;
+namespace kernels = r1::engine::kernels;
+
+namespace {
+
+ModelConfig config_of(const std::string& extra) {
+  return ModelConfig::parse(R"({"vocab_size": 70, "hidden_size": 40, "intermediate_size": 52,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 96,
+      "initializer_range": 0.3)" + extra + "}",
+                            "decode-forward test");
+}
+
+Transformer random_model(const ModelConfig& c, uint64_t seed = 5) {
+  torch::manual_seed(int64_t(seed));
+  Transformer m(c);
+  m->init_weights();
+  torch::NoGradGuard g;
+  for (auto& p : m->parameters()) p.add_(0.1 * torch::randn_like(p));  // non-zero biases, non-unit norms
+  return m;
+}
+
+#define SKIP_WITHOUT_AVX512() \
+  if (!kernels::available()) GTEST_SKIP() << "no AVX-512 on this CPU: the engine uses the LibTorch decode path"
+
+}  // namespace
+
+TEST(DecodeKernels, PackedLinearEqualsAtLinear) {
+  SKIP_WITHOUT_AVX512();
+  torch::manual_seed(3);
+  for (int64_t N : {1, 16, 37, 64, 100, 200}) {
+    for (int64_t K : {1, 8, 40}) {
+      at::Tensor w = torch::randn({N, K}), b = torch::randn({N});
+      kernels::PackedLinear plain, biased;
+      plain.pack({w}, {at::Tensor()});
+      biased.pack({w.narrow(0, 0, N / 2), w.narrow(0, N / 2, N - N / 2)}, {at::Tensor(), b.narrow(0, N / 2, N - N / 2)});
+      at::Tensor half_bias = torch::cat({torch::zeros({N / 2}), b.narrow(0, N / 2, N - N / 2)});
+      for (int64_t rows : {1, 2, 5, 6, 7, 13}) {
+        at::Tensor x = torch::randn({rows, K});
+        at::Tensor y = torch::full({rows, N}, 7.0f);
+        kernels::linear(x.data_ptr<float>(), rows, K, plain, y.data_ptr<float>(), N, false);
+        EXPECT_LE((y - at::linear(x, w)).abs().max().item<double>(), 1e-5) << N << " " << K << " " << rows;
+        at::Tensor acc = torch::randn({rows, N});
+        at::Tensor want = acc + at::linear(x, w, half_bias);
+        kernels::linear(x.data_ptr<float>(), rows, K, biased, acc.data_ptr<float>(), N, true);
+        EXPECT_LE((acc - want).abs().max().item<double>(), 1e-5) << N << " " << K << " " << rows;
+      }
+    }
+  }
+}
+
+TEST(DecodeKernels, GreedyEqualsArgmaxAndLogSoftmax) {
+  SKIP_WITHOUT_AVX512();
+  torch::manual_seed(4);
+  for (int64_t V : {1, 15, 16, 33, 8192}) {
+    at::Tensor logits = torch::randn({5, V}) * 4;
+    if (V > 20) {
+      logits[1][3] = 100.0f;  // a tie: the first index wins, as at::argmax
+      logits[1][V - 1] = 100.0f;
+    }
+    std::vector<int32_t> token(5);
+    std::vector<float> lp(5);
+    kernels::greedy(logits.data_ptr<float>(), 5, V, token.data(), lp.data());
+    at::Tensor want = logits.argmax(-1);
+    at::Tensor ls = at::log_softmax(logits, -1);
+    for (int64_t r = 0; r < 5; ++r) {
+      EXPECT_EQ(token[size_t(r)], want[r].item<int64_t>()) << "V " << V << " row " << r;
+      EXPECT_NEAR(lp[size_t(r)], ls[r][want[r].item<int64_t>()].item<float>(), 1e-5);
+    }
+  }
+}
+
+// Rows of different lengths placed right-aligned in a slot cache, decoded together step by step; every
+// step's logits must equal a full forward over each row's whole sequence (relative to the largest logit).
+// `reference` (default: m itself) computes the full forwards.
+void expect_decode_equals_forward(Transformer& m, double tolerance, Transformer reference = nullptr) {
+  torch::NoGradGuard g;
+  c10::InferenceMode inference;
+  const ModelConfig& c = m->config();
+  if (!reference) reference = m;
+  const at::ScalarType dtype = m->parameters().front().scalar_type();
+  ASSERT_TRUE(r1::engine::DecodeForward::supported(*m));
+  r1::engine::DecodeForward fused(*m);
+  r1::engine::SlotCache cache(c, 3, 40, dtype, at::kCPU);
+  std::vector<std::vector<int32_t>> seqs = {{3, 9, 4, 1, 5}, {7, 2, 8, 6, 5, 3, 5, 8, 9}, {1, 4}};
+  cache.realign(0, 9, 0);
+  for (int64_t row = 0; row < 3; ++row) {
+    const auto& p = seqs[size_t(row)];
+    auto prefix = r1::model::KvCache::allocate(c, 1, int64_t(p.size()), dtype, at::kCPU);
+    m->forward(torch::tensor(std::vector<int64_t>(p.begin(), p.end())).unsqueeze(0), {.cache = &prefix});
+    cache.place(row, prefix, 0, 0, int64_t(p.size()));
+  }
+  for (int step = 0; step < 6; ++step) {
+    const int64_t rows = step < 4 ? 3 : 1;
+    std::vector<int32_t> tokens;
+    std::vector<int64_t> positions, first;
+    for (int64_t r = 0; r < rows; ++r) {
+      auto& s = seqs[size_t(r)];
+      s.push_back(int32_t((s.size() * 11 + 3) % c.vocab_size));
+      tokens.push_back(s.back());
+      positions.push_back(int64_t(s.size()) - 1);
+      first.push_back(cache.length() - (int64_t(s.size()) - 1));
+    }
+    r1::model::KvCache view = cache.view(rows);
+    at::Tensor logits = fused.step(tokens, positions, first, view);  // (rows, V)
+    cache.commit(view);
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto& s = seqs[size_t(r)];
+      at::Tensor full = reference->forward(torch::tensor(std::vector<int64_t>(s.begin(), s.end())).unsqueeze(0)).to(at::kFloat);
+      const double scale = std::max(1.0, full[0][-1].abs().max().item<double>());  // fp32 rounding grows with it
+      EXPECT_LE((logits[r] - full[0][-1]).abs().max().item<double>(), tolerance * scale)
+          << "step " << step << " row " << r << " len " << s.size() << " max |logit| " << scale;
+    }
+  }
+}
+
+TEST(DecodeForward, EqualsFullForwardLlamaTied) {
+  SKIP_WITHOUT_AVX512();
+  Transformer m = random_model(config_of(R"(, "model_type": "llama", "tie_word_embeddings": true)"));
+  expect_decode_equals_forward(m, 1e-5);
+}
+
+TEST(DecodeForward, EqualsFullForwardQwen2Untied) {
+  SKIP_WITHOUT_AVX512();
+  Transformer m = random_model(config_of(R"(, "model_type": "qwen2", "tie_word_embeddings": false)"));
+  expect_decode_equals_forward(m, 1e-5);
+}
+
+TEST(DecodeForward, EqualsFullForwardLlamaAllBiasesMultiQuery) {
+  SKIP_WITHOUT_AVX512();
+  Transformer m = random_model(ModelConfig::parse(
+      R"({"model_type": "llama", "vocab_size": 50, "hidden_size": 64, "intermediate_size": 80, "num_hidden_layers": 2,
+          "num_attention_heads": 2, "num_key_value_heads": 1, "attention_bias": true, "mlp_bias": true,
+          "max_position_embeddings": 96, "initializer_range": 0.3, "rope_scaling": {"rope_type": "linear", "factor": 2.0}})",
+      "all biases"));
+  expect_decode_equals_forward(m, 1e-5);
+}
+
+TEST(DecodeForward, EqualsFullForwardAlibi) {
+  SKIP_WITHOUT_AVX512();
+  Transformer m = random_model(config_of(R"(, "model_type": "llama", "position_embedding_type": "alibi")"));
+  expect_decode_equals_forward(m, 1e-5);
+}
+
+// bf16 weights and cache against the fp32 model (truth) and LibTorch's bf16 forward, within 5 % of the
+// largest logit (bf16 keeps 8 bits of mantissa; a wrong layout or a missed rounding is far outside that).
+TEST(DecodeForward, Bf16CloseToFp32Forward) {
+  if (!kernels::bf16_available()) GTEST_SKIP() << "no AVX512-BF16 on this CPU: bf16 keeps the LibTorch path";
+  const ModelConfig c = ModelConfig::parse(
+      R"({"model_type": "qwen2", "vocab_size": 70, "hidden_size": 64, "intermediate_size": 52, "num_hidden_layers": 2,
+          "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 96, "initializer_range": 0.3})",
+      "bf16");
+  Transformer fp32 = random_model(c);
+  Transformer bf16(c, torch::TensorOptions().dtype(at::kBFloat16));
+  {
+    torch::NoGradGuard g;
+    auto src = fp32->parameters(), dst = bf16->parameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  }
+  expect_decode_equals_forward(bf16, 0.05, fp32);
+  expect_decode_equals_forward(bf16, 0.05, bf16);
+}
+
+TEST(DecodeForward, RepacksAfterInPlaceWeightUpdates) {
+  SKIP_WITHOUT_AVX512();
+  Transformer m = random_model(config_of(R"(, "model_type": "qwen2")"));
+  r1::engine::DecodeForward fused(*m);
+  auto logits_now = [&](bool with_fused) {
+    torch::NoGradGuard g;
+    r1::engine::SlotCache cache(m->config(), 1, 8, at::kFloat, at::kCPU);
+    cache.realign(0, 2, 0);
+    auto prefix = r1::model::KvCache::allocate(m->config(), 1, 2, at::kFloat, at::kCPU);
+    m->forward(torch::tensor(std::vector<int64_t>{4, 5}).unsqueeze(0), {.cache = &prefix});
+    if (!with_fused) return m->forward(torch::tensor(std::vector<int64_t>{4, 5, 6}).unsqueeze(0))[0][-1];
+    cache.place(0, prefix, 0, 0, 2);
+    r1::model::KvCache view = cache.view(1);
+    return fused.step({6}, {2}, {0}, view)[0];
+  };
+  EXPECT_LE((logits_now(true) - logits_now(false)).abs().max().item<double>(), 1e-5);
+  auto params = m->named_parameters();
+  for (const char* name : {"model.layers.1.self_attn.k_proj.bias", "model.layers.0.mlp.up_proj.weight", "lm_head.weight",
+                           "model.norm.weight", "model.embed_tokens.weight"}) {
+    const at::Tensor before = logits_now(true).clone();
+    {
+      torch::NoGradGuard g;
+      params[name].add_(0.5 * torch::randn_like(params[name]));  // an optimizer step, in place
+    }
+    const at::Tensor after = logits_now(true);
+    EXPECT_GT((after - before).abs().max().item<double>(), 1e-3) << name;
+    EXPECT_LE((after - logits_now(false)).abs().max().item<double>(), 1e-5) << name;
+  }
+}
+
+TEST(DecodeForward, InferenceTensorWeightsKeepTheLibTorchPath) {
+  SKIP_WITHOUT_AVX512();
+  Transformer tracked = random_model(config_of(R"(, "model_type": "llama")"));
+  EXPECT_TRUE(r1::engine::DecodeForward::supported(*tracked));
+  c10::InferenceMode inference;  // parameters created here have no version counter to watch
+  Transformer untracked(config_of(R"(, "model_type": "llama")"));
+  EXPECT_FALSE(r1::engine::DecodeForward::supported(*untracked));
+}
