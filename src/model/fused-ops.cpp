@@ -57,9 +57,9 @@ struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
         at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
           for (int64_t r = begin; r < end; ++r) {
             const TI* xr = xp + r * C;
-            float sum = 0;
-            for (int64_t c = 0; c < C; ++c) sum += load(xr, c) * load(xr, c);
-            const float inv = 1.0f / std::sqrt(sum / float(C) + float(eps));
+            double sum = 0;  // in double: the row statistic matches a pairwise fp32 mean to the last bit or better
+            for (int64_t c = 0; c < C; ++c) sum += double(load(xr, c)) * double(load(xr, c));
+            const float inv = float(1.0 / std::sqrt(sum / double(C) + eps));
             rp[r] = inv;
             TO* yr = yp + r * C;
             for (int64_t c = 0; c < C; ++c) yr[c] = TO(wp[c] * (load(xr, c) * inv));

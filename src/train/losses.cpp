@@ -25,6 +25,7 @@ constexpr int64_t kRowsPerBlock = 32;  // 32 x V fp32 rows: 1 MB at V = 8192, L2
 template <class Fn>
 void for_each_block(int64_t rows, const Fn& fn) {
   at::parallel_for(0, rows, kRowsPerBlock, [&](int64_t begin, int64_t end) {
+    torch::NoGradGuard no_grad;  // OpenMP workers start with grad mode on; these ATen ops must not record
     for (int64_t b = begin; b < end; b += kRowsPerBlock) fn(b, std::min(kRowsPerBlock, end - b));
   });
 }
