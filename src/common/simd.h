@@ -4,18 +4,22 @@
 #pragma once
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define R1_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define R1_VECTOR_CLONES __attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
 #else
 #define R1_VECTOR_CLONES
 #endif
 
 #include <cstdint>
 
+// Helpers called from cloned functions must be inlined into each clone (GCC does not inline a baseline-target
+// function into an arch=... clone on its own, and the call would stop vectorisation).
+#define R1_INLINE inline __attribute__((always_inline))
+
 namespace r1 {
 
 // exp(x) for fp32 in plain arithmetic (Cephes' expf: range reduction + degree-6 polynomial, ~1 ulp, inputs
 // clamped to [-87.3, 88.7]), so loops calling it vectorise where std::exp does not.
-inline float exp_approx(float x) {
+R1_INLINE float exp_approx(float x) {
   x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: (v + kRound) - kRound rounds v to an integer
   const float k = (x * 1.44269504088896341f + kRound) - kRound;
@@ -29,6 +33,19 @@ inline float exp_approx(float x) {
   p = p * r * r + r + 1.0f;
   const int32_t bits = (int32_t(k) + 127) << 23;
   return p * __builtin_bit_cast(float, bits);
+}
+
+// bf16 <-> fp32 on raw bits (bf16 = the high half of an fp32), written so loops over them vectorise.
+R1_INLINE float bf16_bits_to_float(uint16_t v) {
+  const uint32_t w = uint32_t(v) << 16;
+  float f;
+  __builtin_memcpy(&f, &w, 4);
+  return f;
+}
+R1_INLINE uint16_t float_to_bf16_bits(float f) {  // round to nearest even, as c10::BFloat16 (finite values)
+  uint32_t u;
+  __builtin_memcpy(&u, &f, 4);
+  return uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
 }  // namespace r1

@@ -115,9 +115,9 @@ struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
 
 // SwiGLU row kernels on fp32 arrays, free of calls so the compiler vectorises them; built for AVX-512, AVX2
 // and baseline x86-64 and chosen at load time (target_clones). exp is Cephes' expf (range reduction +
-// degree-6 polynomial, ~1 ulp), which vectorises where std::exp does not. bf16 tensors are converted to
-// fp32 around them (ATen's vectorised conversion; the kernels vectorise only on fp32).
-inline float sigmoid(float g) { return 1.0f / (1.0f + exp_approx(-g)); }
+// degree-6 polynomial, ~1 ulp), which vectorises where std::exp does not. bf16 rows are read and written as
+// raw bits with fp32 arithmetic in between (one rounding per output).
+R1_INLINE float sigmoid(float g) { return 1.0f / (1.0f + exp_approx(-g)); }
 
 R1_VECTOR_CLONES void swiglu_row(const float* __restrict g, const float* __restrict u, float* __restrict y, int64_t n) {
   for (int64_t c = 0; c < n; ++c) y[c] = g[c] * sigmoid(g[c]) * u[c];
@@ -131,6 +131,35 @@ R1_VECTOR_CLONES void swiglu_row_backward(const float* __restrict g, const float
     du[c] = dy[c] * g[c] * s;
   }
 }
+R1_VECTOR_CLONES void swiglu_row(const uint16_t* __restrict g, const uint16_t* __restrict u, uint16_t* __restrict y,
+                                 int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    const float gv = bf16_bits_to_float(g[c]);
+    y[c] = float_to_bf16_bits(gv * sigmoid(gv) * bf16_bits_to_float(u[c]));
+  }
+}
+R1_VECTOR_CLONES void swiglu_row_backward(const uint16_t* __restrict g, const uint16_t* __restrict u,
+                                          const uint16_t* __restrict dy, uint16_t* __restrict dg,
+                                          uint16_t* __restrict du, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    const float gv = bf16_bits_to_float(g[c]), uv = bf16_bits_to_float(u[c]), dv = bf16_bits_to_float(dy[c]);
+    const float s = sigmoid(gv);
+    dg[c] = float_to_bf16_bits(dv * uv * s * (1.0f + gv * (1.0f - s)));
+    du[c] = float_to_bf16_bits(dv * gv * s);
+  }
+}
+
+// fp32 tensors as float*, bf16 ones as their raw bits.
+template <class T>
+T* raw(const at::Tensor& t) {
+  return static_cast<T*>(t.data_ptr());
+}
+template <class Fn>
+void dispatch_raw(at::ScalarType dtype, const Fn& fn) {
+  if (dtype == at::kFloat) fn(float());
+  else fn(uint16_t());
+}
+
 // y = silu(g) * u over rows; g and u rows start g_stride / u_stride elements apart (one [g | u] buffer, or
 // two separate tensors). dy has y's dtype.
 struct SwigluKernel {
@@ -159,23 +188,29 @@ std::vector<int64_t> with_last(at::IntArrayRef sizes, int64_t last) {
 // gate_up (..., 2I) -> (..., I); backward yields d(gate_up) in one buffer (no cat).
 struct SwigluFn : torch::autograd::Function<SwigluFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate_up_in) {
-    const at::Tensor gu = gate_up_in.contiguous(), gu32 = gu.to(at::kFloat);
+    const at::Tensor gu = gate_up_in.contiguous();
     const int64_t I = gu.size(-1) / 2, rows = gu.numel() / (2 * I);
-    at::Tensor y = torch::empty(with_last(gu.sizes(), I), gu32.options());  // (..., I) fp32
-    const float* p = gu32.data_ptr<float>();
-    SwigluKernel::forward(p, 2 * I, p + I, 2 * I, y.data_ptr<float>(), rows, I);
+    at::Tensor y = torch::empty(with_last(gu.sizes(), I), gu.options());  // (..., I)
+    dispatch_raw(gu.scalar_type(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* p = raw<T>(gu);
+      SwigluKernel::forward(p, 2 * I, p + I, 2 * I, raw<T>(y), rows, I);
+    });
     ctx->save_for_backward({gu});
-    return y.to(gu.scalar_type());
+    return y;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
-    const at::Tensor gu = ctx->get_saved_variables()[0], gu32 = gu.to(at::kFloat);
-    const at::Tensor dy = grad_out[0].to(at::kFloat).contiguous();
+    const at::Tensor gu = ctx->get_saved_variables()[0];
+    const at::Tensor dy = grad_out[0].to(gu.scalar_type()).contiguous();
     const int64_t I = gu.size(-1) / 2, rows = gu.numel() / (2 * I);
-    at::Tensor dgu = torch::empty_like(gu32);  // (..., 2I) fp32
-    const float* p = gu32.data_ptr<float>();
-    float* d = dgu.data_ptr<float>();
-    SwigluKernel::backward(p, 2 * I, p + I, 2 * I, dy.data_ptr<float>(), d, 2 * I, d + I, 2 * I, rows, I);
-    return {dgu.to(gu.scalar_type())};
+    at::Tensor dgu = torch::empty_like(gu);  // (..., 2I)
+    dispatch_raw(gu.scalar_type(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* p = raw<T>(gu);
+      T* d = raw<T>(dgu);
+      SwigluKernel::backward(p, 2 * I, p + I, 2 * I, raw<T>(dy), d, 2 * I, d + I, 2 * I, rows, I);
+    });
+    return {dgu};
   }
 };
 
@@ -183,22 +218,26 @@ struct SwigluFn : torch::autograd::Function<SwigluFn> {
 struct SwigluPairFn : torch::autograd::Function<SwigluPairFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate_in, const at::Tensor& up_in) {
     const at::Tensor g = gate_in.contiguous(), u = up_in.contiguous();
-    const at::Tensor g32 = g.to(at::kFloat), u32 = u.to(at::kFloat);
     const int64_t I = g.size(-1), rows = g.numel() / I;
-    at::Tensor y = torch::empty(g.sizes(), g32.options());  // fp32
-    SwigluKernel::forward(g32.data_ptr<float>(), I, u32.data_ptr<float>(), I, y.data_ptr<float>(), rows, I);
+    at::Tensor y = torch::empty(g.sizes(), g.options());
+    dispatch_raw(g.scalar_type(), [&](auto tag) {
+      using T = decltype(tag);
+      SwigluKernel::forward(raw<T>(g), I, raw<T>(u), I, raw<T>(y), rows, I);
+    });
     ctx->save_for_backward({g, u});
-    return y.to(g.scalar_type());
+    return y;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &g = saved[0], &u = saved[1];
-    const at::Tensor g32 = g.to(at::kFloat), u32 = u.to(at::kFloat), dy = grad_out[0].to(at::kFloat).contiguous();
+    const at::Tensor dy = grad_out[0].to(g.scalar_type()).contiguous();
     const int64_t I = g.size(-1), rows = g.numel() / I;
-    at::Tensor dg = torch::empty_like(g32), du = torch::empty_like(u32);
-    SwigluKernel::backward(g32.data_ptr<float>(), I, u32.data_ptr<float>(), I, dy.data_ptr<float>(), dg.data_ptr<float>(),
-                           I, du.data_ptr<float>(), I, rows, I);
-    return {dg.to(g.scalar_type()), du.to(u.scalar_type())};
+    at::Tensor dg = torch::empty_like(g), du = torch::empty_like(u);
+    dispatch_raw(g.scalar_type(), [&](auto tag) {
+      using T = decltype(tag);
+      SwigluKernel::backward(raw<T>(g), I, raw<T>(u), I, raw<T>(dy), raw<T>(dg), I, raw<T>(du), I, rows, I);
+    });
+    return {dg, du};
   }
 };
 
