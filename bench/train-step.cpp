@@ -1,5 +1,6 @@
-// bench-train-step: the training step of `r1 pretrain` (forward, fp32 cross-entropy, backward, global grad
-// norm + clipping, AdamW) on random tokens, timed without data loading or logging; --profile writes a Chrome
+// bench-train-step: the training step of `r1 pretrain` (forward, fused LM head + fp32 cross-entropy, backward,
+// global grad norm + clipping, AdamW) on random tokens, timed without data loading or logging;
+// --logits-loss takes the unfused path (logits materialised, then cross-entropy); --profile writes a Chrome
 // trace of the operators (LibTorch's profiler) to find where a step's time goes. bench/train-throughput.sh
 // runs it next to bench/train-reference.py (the same model in PyTorch-Python) and `r1 pretrain`.
 #include <ATen/ATen.h>
@@ -10,6 +11,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <ctime>
 #include <memory>
 
 #include "common/atomic-file.h"
@@ -17,11 +19,19 @@
 #include "r1/runtime.h"
 #include "r1/train.h"
 
+// CPU time of every thread of the process: on a machine shared with other work it still measures the work a
+// step does (wall time does not), as long as no thread spins while it waits (OMP_WAIT_POLICY=PASSIVE).
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
 int main(int argc, char** argv) {
   r1::bootstrap_process(argc, argv);
   std::string config_path, profile;
   int64_t batch = 8, seq = 256, steps = 10, warmup = 2;
-  bool bf16 = false, checkpointing = false;
+  bool bf16 = false, checkpointing = false, logits_loss = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return std::string(argv[++i]); };
@@ -32,10 +42,11 @@ int main(int argc, char** argv) {
     else if (a == "--warmup") warmup = std::stoll(next());
     else if (a == "--bf16") bf16 = true;
     else if (a == "--gradient-checkpointing") checkpointing = true;
+    else if (a == "--logits-loss") logits_loss = true;
     else if (a == "--profile") profile = next();
     else {
       fmt::print(stderr, "usage: bench-train-step --config cfg.json [--batch 8] [--seq 256] [--steps 10] [--warmup 2] "
-                         "[--bf16] [--gradient-checkpointing] [--profile trace.json]\n");
+                         "[--bf16] [--gradient-checkpointing] [--logits-loss] [--profile trace.json]\n");
       return 2;
     }
   }
@@ -50,9 +61,11 @@ int main(int argc, char** argv) {
   at::Tensor ids = torch::randint(0, config.vocab_size, {batch, seq + 1}, torch::kLong);  // (B, T+1)
   std::unique_ptr<torch::autograd::profiler::RecordProfile> recorder;
   std::chrono::steady_clock::time_point start;
+  double cpu_start = 0;
   for (int64_t step = 0; step < warmup + steps; ++step) {
     if (step == warmup) {
       start = std::chrono::steady_clock::now();
+      cpu_start = process_cpu_seconds();
       if (!profile.empty()) recorder = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
     }
     at::Tensor loss;
@@ -61,8 +74,12 @@ int main(int argc, char** argv) {
         at::autocast::set_cpu_enabled(true);
         at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
       }
-      at::Tensor logits = model->forward(ids.narrow(1, 0, seq));  // (B, T, V)
-      loss = r1::train::causal_lm_loss_sum(logits, ids.narrow(1, 1, seq)).first / double(batch * seq);
+      at::Tensor hidden = model->hidden_states(ids.narrow(1, 0, seq));  // (B, T, C)
+      at::Tensor labels = ids.narrow(1, 1, seq);
+      loss = (logits_loss ? r1::train::causal_lm_loss_sum(model->logits(hidden), labels)
+                          : r1::train::causal_lm_loss_sum(*model, hidden, labels))
+                 .first /
+             double(batch * seq);
       if (bf16) {
         at::autocast::set_cpu_enabled(false);
         at::autocast::clear_cache();
@@ -81,7 +98,8 @@ int main(int argc, char** argv) {
   }
   recorder.reset();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("{{\"tokens_per_second\": {:.1f}, \"parameters\": {}, \"threads\": {}}}\n",
-             double(batch * seq * steps) / seconds, model->num_parameters(), at::get_num_threads());
+  const double cpu = process_cpu_seconds() - cpu_start;
+  fmt::print("{{\"tokens_per_second\": {:.1f}, \"cpu_seconds_per_step\": {:.4f}, \"parameters\": {}, \"threads\": {}}}\n",
+             double(batch * seq * steps) / seconds, cpu / double(steps), model->num_parameters(), at::get_num_threads());
   return 0;
 }

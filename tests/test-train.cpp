@@ -150,6 +150,69 @@ TEST(Loss, FusedCrossEntropyEqualsATen) {
                        "outside the vocabulary");
 }
 
+// The fused linear cross-entropy (hidden states + LM head, chunked, unlabelled rows skipped) against
+// logits -> cross_entropy: loss and the gradients of the hidden states and of the (tied or separate) head.
+TEST(Loss, LinearCrossEntropyEqualsLogitsPath) {
+  for (bool tied : {true, false}) {
+    model::ModelConfig c = tiny_config();
+    c.vocab_size = 40000;  // 8 MB chunks hold 52 fp32 rows -> 64-row chunks: 150 rows take 3, the last partial
+    c.tie_word_embeddings = tied;
+    torch::manual_seed(5);
+    model::Transformer m(c);
+    m->init_weights();
+    {
+      torch::NoGradGuard no_grad;
+      m->lm_head_weight().mul_(20.0);  // logits of a few units, so the softmax is not flat
+    }
+    at::Tensor ids = torch::randint(0, c.vocab_size, {3, 51}, torch::kLong);
+    at::Tensor labels = ids.narrow(1, 1, 50).clone();
+    labels.index_put_({1, torch::indexing::Slice(0, 20)}, -100);
+    at::Tensor inputs = ids.narrow(1, 0, 50);
+
+    at::Tensor hidden = m->hidden_states(inputs).detach().requires_grad_(true);  // (B, T, C)
+    auto [loss, count] = causal_lm_loss_sum(*m, hidden, labels);
+    EXPECT_EQ(count, 150 - 20);
+    (loss * 0.25).backward();
+    at::Tensor head_grad = m->lm_head_weight().grad().clone();
+    m->zero_grad();
+
+    at::Tensor hidden_ref = hidden.detach().clone().requires_grad_(true);
+    auto [loss_ref, count_ref] = causal_lm_loss_sum(m->logits(hidden_ref), labels);
+    (loss_ref * 0.25).backward();
+    EXPECT_EQ(count_ref, count);
+    EXPECT_NEAR(loss.item<double>(), loss_ref.item<double>(), 1e-4 * loss_ref.item<double>()) << tied;
+    EXPECT_TRUE(at::allclose(hidden.grad(), hidden_ref.grad(), 1e-4, 1e-7)) << tied;
+    EXPECT_TRUE(at::allclose(head_grad, m->lm_head_weight().grad(), 1e-4, 1e-7)) << tied;
+    EXPECT_EQ(hidden.grad().slice(0, 1, 2).slice(1, 0, 20).abs().max().item<float>(), 0.0f);  // unlabelled rows
+    m->zero_grad();
+
+    // bf16 autocast: logits in bf16 as model.logits() makes them; agreement to bf16 precision.
+    {
+      at::autocast::set_cpu_enabled(true);
+      at::Tensor h16 = hidden.detach().to(at::kBFloat16).requires_grad_(true);
+      auto [loss16, n16] = causal_lm_loss_sum(*m, h16, labels);
+      auto [loss16_ref, n16_ref] = causal_lm_loss_sum(m->logits(h16), labels);
+      at::autocast::set_cpu_enabled(false);
+      at::autocast::clear_cache();
+      EXPECT_NEAR(loss16.item<double>(), loss16_ref.item<double>(), 2e-3 * loss16_ref.item<double>()) << tied;
+      EXPECT_EQ(n16, n16_ref);
+      loss16.backward();
+      EXPECT_EQ(h16.grad().scalar_type(), at::kBFloat16);
+      EXPECT_EQ(m->lm_head_weight().grad().scalar_type(), at::kFloat);
+    }
+    m->zero_grad();
+
+    // No labelled row: zero loss, zero gradients, no error.
+    at::Tensor none = torch::full({3, 50}, -100, torch::kLong);
+    auto [zero, zero_count] = causal_lm_loss_sum(*m, hidden, none);
+    EXPECT_EQ(zero_count, 0);
+    EXPECT_EQ(zero.item<double>(), 0.0);
+  }
+  model::Transformer m = tiny_model(1);
+  R1_EXPECT_THROW_WITH(causal_lm_loss_sum(*m, torch::zeros({1, 2, 32}), torch::full({1, 2}, 64, torch::kLong)), Error,
+                       "outside the vocabulary");
+}
+
 TEST(AdamW, TwoStepsByHand) {
   at::Tensor p = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
   AdamW opt({{"p", p, true}}, /*wd=*/0.1, 0.9, 0.999, 1e-8);

@@ -117,6 +117,8 @@ class TransformerImpl : public torch::nn::Module {
   // input_ids (B, T) -> final-norm hidden states (B, T, C); logits() applies the LM head to any (..., C).
   at::Tensor hidden_states(const at::Tensor& input_ids, const ForwardArgs& args = {});
   at::Tensor logits(const at::Tensor& hidden);
+  // (V, C): lm_head.weight, or the embedding matrix when tie_word_embeddings (what logits() multiplies by).
+  at::Tensor lm_head_weight() const;
 
   // Weight init as HF Llama: Linear and Embedding weights ~ N(0, initializer_range), biases 0, norms 1,
   // the padding row of the embedding 0. Uses the global torch generator (seed it for reproducibility).

@@ -173,6 +173,12 @@ void verify_checkpoint(const std::filesystem::path& checkpoint_dir);
 // Causal-LM loss: cross-entropy of logits (B, T, V) against labels (B, T), ignoring label -100, summed
 // over tokens, computed in fp32. Returns (loss_sum, number of counted tokens).
 std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, const at::Tensor& labels);
+// The same loss from final hidden states (B, T, C) (TransformerImpl::hidden_states) and the model's LM head,
+// without materialising the (B·T, V) logits: rows are projected and differentiated chunk by chunk, and rows
+// labelled -100 are never projected (Liger-Kernel's fused linear cross-entropy). Under autocast the logits
+// are formed in the autocast dtype, as model.logits() would. Prefer it for training: less memory and time.
+std::pair<at::Tensor, int64_t> causal_lm_loss_sum(model::TransformerImpl& model, const at::Tensor& hidden,
+                                                  const at::Tensor& labels);
 
 }  // namespace r1::train
 

@@ -1,10 +1,13 @@
 // Function multi-versioning for hot loops written as plain C++: R1_VECTOR_CLONES builds a function for
 // AVX-512, AVX2 and baseline x86-64, and the loader picks the best the CPU runs (GCC target_clones). The
-// binary stays runnable everywhere while this machine's AVX-512 vectorises the loops.
+// binary stays runnable everywhere while this machine's AVX-512 vectorises the loops. The clones name ISA
+// levels (x86-64-v4 = AVX-512 F/BW/DQ/VL, v3 = AVX2 + FMA), which the loader checks by CPU features; an
+// "arch=<cpu>" clone is chosen only on that exact CPU model (an "arch=skylake-avx512" clone never ran on
+// Sapphire/Emerald Rapids, which took the AVX2 clone instead).
 #pragma once
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define R1_VECTOR_CLONES __attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
+#define R1_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define R1_VECTOR_CLONES
 #endif

@@ -165,6 +165,10 @@ at::Tensor TransformerImpl::logits(const at::Tensor& hidden) {
   return lm_head_ ? lm_head_->forward(hidden) : at::linear(hidden, model_->embed_tokens->weight);
 }
 
+at::Tensor TransformerImpl::lm_head_weight() const {
+  return lm_head_ ? lm_head_->weight : model_->embed_tokens->weight;
+}
+
 at::Tensor TransformerImpl::forward(const at::Tensor& ids, const ForwardArgs& args) {
   return logits(hidden_states(ids, args));
 }

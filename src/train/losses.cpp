@@ -1,13 +1,23 @@
 // Losses shared by the trainers. causal_lm_loss_sum is cross-entropy summed over the labelled tokens, as
-// F.cross_entropy(logits.float(), labels, ignore_index=-100, reduction="sum"), computed by a fused autograd
-// function: forward keeps only the per-row log-sum-exp (not a (N, V) log-softmax), backward writes
-// softmax - onehot straight into the gradient. fp32 CPU logits take vectorised row kernels (one pass for
-// the max, one for the sum of exponentials, one for the gradient); other dtypes and devices run ATen ops on
-// cache-sized row blocks. On the tiny model's 2048 x 8192 logits: log_softmax + nll_loss + backward 230 ms,
-// ATen blocks ~70 ms, row kernels less again (bench-train-step --profile).
+// F.cross_entropy(logits.float(), labels, ignore_index=-100, reduction="sum"), computed by fused autograd
+// functions:
+//   1. from logits: forward keeps only the per-row log-sum-exp (not a (N, V) log-softmax), backward writes
+//      softmax - onehot straight into the gradient;
+//   2. from final hidden states and the LM head (Liger-Kernel's fused linear cross-entropy): row chunks of
+//      logits are computed, turned into their gradient in place and multiplied back into d hidden and
+//      d weight during the forward, so the (N, V) logits never exist whole and unlabelled rows cost nothing.
+// CPU fp32 and bf16 logits take vectorised row kernels (bf16 read as raw bits, fp32 arithmetic); other
+// devices run ATen ops on cache-sized row blocks. Tiny model, 2048 x 8192 logits: log_softmax + nll_loss +
+// backward 230 ms, ATen blocks ~70 ms, row kernels less again (bench-train-step --profile).
 #include <ATen/ATen.h>
-#include <cmath>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/types.h>
 
@@ -30,8 +40,15 @@ void for_each_block(int64_t rows, const Fn& fn) {
   });
 }
 
-// fp32 row kernels (vectorised: 16 independent lanes per reduction, exp_approx; see common/simd.h).
+// Row kernels over fp32 rows (vectorised: 16 independent lanes per reduction, exp_approx; see
+// common/simd.h). bf16 rows are first widened into an fp32 scratch row (a reduction that converts on the fly
+// does not vectorise) and written back as bf16 with one rounding.
 constexpr int kLanes = 16;
+
+R1_INLINE float as_float(float v) { return v; }
+R1_INLINE float as_float(uint16_t v) { return bf16_bits_to_float(v); }
+R1_INLINE void store(float* p, float v) { *p = v; }
+R1_INLINE void store(uint16_t* p, float v) { *p = float_to_bf16_bits(v); }
 
 R1_VECTOR_CLONES float row_log_sum_exp(const float* __restrict x, int64_t n) {
   float lane_max[kLanes];
@@ -51,13 +68,41 @@ R1_VECTOR_CLONES float row_log_sum_exp(const float* __restrict x, int64_t n) {
   return m + std::log(sum);
 }
 
+R1_VECTOR_CLONES void widen_row(const uint16_t* __restrict x, int64_t n, float* __restrict out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = bf16_bits_to_float(x[j]);
+}
+
+// out[j] = exp(x[j] - lse) * scale
 R1_VECTOR_CLONES void row_softmax_scaled(const float* __restrict x, int64_t n, float lse, float scale,
                                          float* __restrict out) {
   for (int64_t j = 0; j < n; ++j) out[j] = exp_approx(x[j] - lse) * scale;
 }
+R1_VECTOR_CLONES void row_softmax_scaled(const float* __restrict x, int64_t n, float lse, float scale,
+                                         uint16_t* __restrict out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = float_to_bf16_bits(exp_approx(x[j] - lse) * scale);
+}
+// In place, for fp32 rows.
+R1_VECTOR_CLONES void row_softmax_scaled_inplace(float* x, int64_t n, float lse, float scale) {
+  for (int64_t j = 0; j < n; ++j) x[j] = exp_approx(x[j] - lse) * scale;
+}
+
+// A row as fp32: the row itself, or its widened copy in `scratch` (n floats) for bf16.
+R1_INLINE const float* fp32_row(const float* x, int64_t, float*) { return x; }
+R1_INLINE const float* fp32_row(const uint16_t* x, int64_t n, float* scratch) {
+  widen_row(x, n, scratch);
+  return scratch;
+}
+
+// Calls fn(tag) with tag = float for fp32 tensors and uint16_t (raw bits) for bf16 ones.
+template <class Fn>
+void dispatch_raw(at::ScalarType dtype, const Fn& fn) {
+  if (dtype == at::kFloat) fn(float());
+  else fn(uint16_t());
+}
 
 bool fast_path(const at::Tensor& logits) {
-  return logits.is_cpu() && logits.scalar_type() == at::kFloat && logits.is_contiguous();
+  return logits.is_cpu() && (logits.scalar_type() == at::kFloat || logits.scalar_type() == at::kBFloat16) &&
+         logits.is_contiguous();
 }
 
 struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
@@ -70,15 +115,18 @@ struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
     at::Tensor safe = labels.masked_fill(valid.logical_not(), 0);
     if (fast_path(logits)) {
       const int64_t V = logits.size(1);
-      const float* x = logits.data_ptr<float>();
       const int64_t* label = safe.data_ptr<int64_t>();
       float* lp = lse.data_ptr<float>();
       float* pp = picked.data_ptr<float>();
-      at::parallel_for(0, N, 8, [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r) {
-          lp[r] = row_log_sum_exp(x + r * V, V);
-          pp[r] = x[r * V + label[r]];
-        }
+      dispatch_raw(logits.scalar_type(), [&](auto tag) {
+        const auto* x = static_cast<const decltype(tag)*>(logits.data_ptr());
+        at::parallel_for(0, N, 8, [&](int64_t begin, int64_t end) {
+          std::vector<float> scratch(std::is_same_v<decltype(tag), float> ? 0 : V);
+          for (int64_t r = begin; r < end; ++r) {
+            lp[r] = row_log_sum_exp(fp32_row(x + r * V, V, scratch.data()), V);
+            pp[r] = as_float(x[r * V + label[r]]);
+          }
+        });
       });
       at::Tensor loss = ((lse - picked) * valid).sum();
       ctx->save_for_backward({logits, safe, valid, lse});
@@ -103,16 +151,22 @@ struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
     at::Tensor grad = torch::empty_like(logits);                             // (N, V)
     if (fast_path(logits)) {
       const int64_t V = logits.size(1);
-      const float* x = logits.data_ptr<float>();
       const int64_t* label = safe.data_ptr<int64_t>();
       const float* lp = lse.data_ptr<float>();
       const float* sp = scale.data_ptr<float>();
-      float* gp = grad.data_ptr<float>();
-      at::parallel_for(0, N, 8, [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r) {
-          row_softmax_scaled(x + r * V, V, lp[r], sp[r], gp + r * V);
-          gp[r * V + label[r]] -= sp[r];
-        }
+      dispatch_raw(logits.scalar_type(), [&](auto tag) {
+        using T = decltype(tag);
+        const T* x = static_cast<const T*>(logits.data_ptr());
+        T* gp = static_cast<T*>(grad.data_ptr());
+        at::parallel_for(0, N, 8, [&](int64_t begin, int64_t end) {
+          std::vector<float> scratch(std::is_same_v<T, float> ? 0 : V);
+          for (int64_t r = begin; r < end; ++r) {
+            const int64_t at_label = r * V + label[r];
+            const float label_grad = exp_approx(as_float(x[at_label]) - lp[r]) * sp[r] - sp[r];
+            row_softmax_scaled(fp32_row(x + r * V, V, scratch.data()), V, lp[r], sp[r], gp + r * V);
+            store(gp + at_label, label_grad);  // one rounding of softmax - 1 in bf16
+          }
+        });
       });
       return {grad, at::Tensor()};
     }
@@ -130,19 +184,137 @@ struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
   }
 };
 
+// Turns logit rows lg (n, V) in place into softmax - onehot(labels) and writes each row's log-sum-exp and
+// label logit: what cross-entropy's forward needs and its gradient, in one visit of the chunk.
+void softmax_minus_onehot_(at::Tensor& lg, const at::Tensor& labels, float* lse, float* picked) {
+  const int64_t n = lg.size(0), V = lg.size(1);
+  if (fast_path(lg)) {
+    const int64_t* label = labels.data_ptr<int64_t>();
+    dispatch_raw(lg.scalar_type(), [&](auto tag) {
+      using T = decltype(tag);
+      T* x = static_cast<T*>(lg.data_ptr());
+      at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
+        std::vector<float> scratch(std::is_same_v<T, float> ? 0 : V);
+        for (int64_t r = begin; r < end; ++r) {
+          T* row = x + r * V;
+          const float* row32 = fp32_row(row, V, scratch.data());
+          lse[r] = row_log_sum_exp(row32, V);
+          picked[r] = row32[label[r]];
+          if constexpr (std::is_same_v<T, float>) row_softmax_scaled_inplace(row, V, lse[r], 1.0f);
+          else row_softmax_scaled(row32, V, lse[r], 1.0f, row);
+          store(row + label[r], exp_approx(picked[r] - lse[r]) - 1.0f);
+        }
+      });
+    });
+    return;
+  }
+  at::Tensor f = lg.to(at::kFloat);  // (n, V)
+  at::Tensor l = f.logsumexp(-1);    // (n)
+  at::Tensor p = f.gather(1, labels.unsqueeze(1)).squeeze(1);
+  f.sub_(l.unsqueeze(1)).exp_().scatter_add_(1, labels.unsqueeze(1), torch::full({n, 1}, -1.0, f.options()));
+  lg.copy_(f);
+  at::Tensor l_cpu = l.cpu(), p_cpu = p.cpu();
+  std::copy_n(l_cpu.data_ptr<float>(), n, lse);
+  std::copy_n(p_cpu.data_ptr<float>(), n, picked);
+}
+
+// Rows of logits per chunk: about 8 MB of them, 64..1024 rows, a multiple of 16.
+int64_t chunk_rows(int64_t V, int64_t element_size) {
+  const int64_t rows = (int64_t(8) << 20) / std::max<int64_t>(1, V * element_size);
+  return std::clamp<int64_t>(rows / 16 * 16, 64, 1024);
+}
+
+// hidden (N, C), weight (V, C), labels (N) all in [0, V) -> scalar fp32 sum of cross-entropy over the rows.
+// The logits hidden @ weight^T are formed chunk by chunk in `dtype` (the autocast dtype, else hidden's);
+// the gradients (of the inputs that need one) are formed in the forward and scaled by the incoming gradient
+// in backward.
+struct LinearCrossEntropySum : torch::autograd::Function<LinearCrossEntropySum> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
+                            const at::Tensor& labels, at::ScalarType dtype, bool grad_hidden, bool grad_weight) {
+    const at::Tensor h = hidden.to(dtype).contiguous();  // (N, C)
+    const at::Tensor w = weight.to(dtype).contiguous();  // (V, C)
+    const int64_t N = h.size(0), C = h.size(1), V = w.size(0);
+    const int64_t chunk = chunk_rows(V, w.element_size());
+    at::Tensor buffer = torch::empty({std::min(chunk, N), V}, w.options());  // (chunk, V) logits, then their grad
+    at::Tensor d_hidden = grad_hidden ? torch::empty({N, C}, h.options()) : at::Tensor();  // (N, C)
+    at::Tensor d_weight = grad_weight ? torch::zeros({V, C}, w.options().dtype(at::kFloat)) : at::Tensor();  // (V, C)
+    std::vector<float> lse(N), picked(N);
+    for (int64_t begin = 0; begin < N; begin += chunk) {
+      const int64_t n = std::min(chunk, N - begin);
+      const at::Tensor h_rows = h.narrow(0, begin, n);  // (n, C)
+      at::Tensor lg = buffer.narrow(0, 0, n);           // (n, V)
+      at::mm_out(lg, h_rows, w.t());
+      softmax_minus_onehot_(lg, labels.narrow(0, begin, n), lse.data() + begin, picked.data() + begin);
+      if (grad_hidden) {
+        at::Tensor dh_rows = d_hidden.narrow(0, begin, n);
+        at::mm_out(dh_rows, lg, w);  // (n, C)
+      }
+      if (grad_weight && dtype == at::kFloat) d_weight.addmm_(lg.t(), h_rows);  // (V, C), accumulated in fp32
+      else if (grad_weight) d_weight.add_(at::mm(lg.t(), h_rows));
+    }
+    double loss = 0;
+    for (int64_t r = 0; r < N; ++r) loss += double(lse[r]) - double(picked[r]);
+    ctx->save_for_backward({d_hidden, d_weight});
+    ctx->saved_data["hidden_dtype"] = int64_t(hidden.scalar_type());
+    ctx->saved_data["weight_dtype"] = int64_t(weight.scalar_type());
+    return torch::full({}, loss, hidden.options().dtype(at::kFloat));
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor g = grad_out[0].to(at::kFloat);  // scalar
+    const auto hidden_dtype = at::ScalarType(ctx->saved_data["hidden_dtype"].toInt());
+    const auto weight_dtype = at::ScalarType(ctx->saved_data["weight_dtype"].toInt());
+    const at::Tensor &d_hidden = saved[0], &d_weight = saved[1];
+    return {d_hidden.defined() ? (d_hidden.to(at::kFloat) * g).to(hidden_dtype) : at::Tensor(),
+            d_weight.defined() ? (d_weight * g).to(weight_dtype) : at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor flat_labels(const at::Tensor& labels, int64_t rows, int64_t V) {
+  at::Tensor target = labels.reshape({-1});  // (N)
+  if (target.size(0) != rows) fail("loss: {} rows to score but {} labels", rows, target.size(0));
+  at::Tensor valid = target != -100;
+  if (valid.any().item<bool>() &&
+      (target.masked_select(valid).min().item<int64_t>() < 0 || target.max().item<int64_t>() >= V))
+    fail("loss: a label is outside the vocabulary [0, {})", V);
+  return target;
+}
+
 }  // namespace
 
 std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, const at::Tensor& labels) {
   const int64_t V = logits.size(-1);
   at::Tensor flat = logits.reshape({-1, V});  // (B*T, V)
-  at::Tensor target = labels.reshape({-1});   // (B*T)
-  if (flat.size(0) != target.size(0))
-    fail("loss: {} logit rows but {} labels", flat.size(0), target.size(0));
-  at::Tensor valid = target != -100;
-  const int64_t count = valid.sum().item<int64_t>();
-  if (count > 0 && (target.masked_select(valid).min().item<int64_t>() < 0 || target.max().item<int64_t>() >= V))
-    fail("loss: a label is outside the vocabulary [0, {})", V);
+  at::Tensor target = flat_labels(labels, flat.size(0), V);
+  const int64_t count = (target != -100).sum().item<int64_t>();
   return {CrossEntropySum::apply(flat, target), count};
+}
+
+std::pair<at::Tensor, int64_t> causal_lm_loss_sum(model::TransformerImpl& model, const at::Tensor& hidden,
+                                                  const at::Tensor& labels) {
+  const at::Tensor weight = model.lm_head_weight();  // (V, C)
+  const int64_t V = weight.size(0), C = weight.size(1);
+  if (hidden.size(-1) != C) fail("loss: hidden states have {} features, the LM head {}", hidden.size(-1), C);
+  at::Tensor flat = hidden.reshape({-1, C});  // (B*T, C)
+  at::Tensor target = flat_labels(labels, flat.size(0), V);
+  at::Tensor rows = (target != -100).nonzero().squeeze(1);  // (count)
+  const int64_t count = rows.size(0);
+  if (count == 0) return {(flat.sum() * 0.0).to(at::kFloat), 0};  // keeps the graph; gradients are zero
+  if (count < flat.size(0)) {  // only labelled rows reach the LM head
+    flat = flat.index_select(0, rows);
+    target = target.index_select(0, rows);
+  }
+  const bool autocast = flat.is_cpu() ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+  const at::ScalarType dtype =
+      autocast ? (flat.is_cpu() ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype())
+               : flat.scalar_type();
+  const bool grad = torch::GradMode::is_enabled();
+  return {LinearCrossEntropySum::apply(flat, weight, target, dtype, grad && flat.requires_grad(),
+                                       grad && weight.requires_grad()),
+          count};
 }
 
 }  // namespace r1::train

@@ -46,8 +46,8 @@ class PretrainObjective : public Objective {
 
   MicroBatchLoss micro_batch(int64_t index) override {
     const at::Tensor& ids = batches_[size_t(index)];
-    at::Tensor logits = model_->forward(ids.narrow(1, 0, seq_len_));  // (B, T, V)
-    auto [loss, counted] = causal_lm_loss_sum(logits, ids.narrow(1, 1, seq_len_));
+    at::Tensor hidden = model_->hidden_states(ids.narrow(1, 0, seq_len_));  // (B, T, C)
+    auto [loss, counted] = causal_lm_loss_sum(*model_, hidden, ids.narrow(1, 1, seq_len_));
     return {loss, batch_ * seq_len_, {}};
   }
 
