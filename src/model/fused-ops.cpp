@@ -1,5 +1,5 @@
 // Fused RMSNorm and SwiGLU (see fused-ops.h). Rows are split over the intra-op threads; each row is one
-// contiguous loop the compiler vectorises (exp stays scalar: the kernels are bound by memory, not by it).
+// contiguous loop the compiler vectorises, built per ISA level (R1_VECTOR_CLONES, common/simd.h).
 // Backward formulas, with r = 1 / sqrt(mean(x^2) + eps), xh = x * r, s = sigmoid(g):
 //   rms_norm: dw = sum_rows(dy * xh);  dx = r * (dy * w - xh * mean(dy * w * xh))
 //   swiglu:   dg = dy * u * s * (1 + g * (1 - s));  du = dy * g * s
@@ -9,7 +9,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <c10/util/BFloat16.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/types.h>
 
@@ -26,16 +25,51 @@ bool fusable(const at::Tensor& t) {
   return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
 }
 
-template <class T>
-inline float load(const T* p, int64_t i) {
-  return float(p[i]);
+// RMSNorm row kernels on fp32 rows (bf16 rows are widened into a scratch row first and narrowed back with
+// one rounding), cloned per ISA level like the SwiGLU ones below. The row statistic is summed in double, in
+// 8 independent lanes: it matches a pairwise fp32 mean to the last bit or better.
+R1_VECTOR_CLONES double row_sum_squares(const float* __restrict x, int64_t n) {
+  double lane[8] = {};
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += double(x[c + l]) * double(x[c + l]);
+  double sum = 0;
+  for (int l = 0; l < 8; ++l) sum += lane[l];
+  for (; c < n; ++c) sum += double(x[c]) * double(x[c]);
+  return sum;
+}
+R1_VECTOR_CLONES void rms_scale_row(const float* __restrict x, const float* __restrict w, float inv, float* __restrict y,
+                                    int64_t n) {
+  for (int64_t c = 0; c < n; ++c) y[c] = w[c] * (x[c] * inv);
+}
+R1_VECTOR_CLONES void rms_scale_row(const float* __restrict x, const float* __restrict w, float inv,
+                                    uint16_t* __restrict y, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) y[c] = float_to_bf16_bits(w[c] * (x[c] * inv));
+}
+// dw += dy * xh;  dx = inv * (dy * w - xh * mean(dy * w * xh)), xh = x * inv
+R1_VECTOR_CLONES void rms_backward_row(const float* __restrict x, const float* __restrict dy, const float* __restrict w,
+                                       float inv, float* __restrict dw, float* __restrict dx, int64_t n) {
+  float dot = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    const float xh = x[c] * inv;
+    dot += dy[c] * w[c] * xh;
+    dw[c] += dy[c] * xh;
+  }
+  const float mean = dot / float(n);
+  for (int64_t c = 0; c < n; ++c) dx[c] = inv * (dy[c] * w[c] - x[c] * inv * mean);
+}
+R1_VECTOR_CLONES void widen_row(const uint16_t* __restrict x, int64_t n, float* __restrict out) {
+  for (int64_t c = 0; c < n; ++c) out[c] = bf16_bits_to_float(x[c]);
+}
+R1_VECTOR_CLONES void narrow_row(const float* __restrict x, int64_t n, uint16_t* __restrict out) {
+  for (int64_t c = 0; c < n; ++c) out[c] = float_to_bf16_bits(x[c]);
 }
 
-// Calls fn.template operator()<T>() with T = float or c10::BFloat16 for `dtype`.
-template <class Fn>
-void dispatch(at::ScalarType dtype, const Fn& fn) {
-  if (dtype == at::kFloat) fn(float());
-  else fn(c10::BFloat16());
+// Row r of an fp32 tensor, or of a bf16 one widened into `scratch` (n floats).
+const float* fp32_row(const at::Tensor& t, int64_t r, int64_t n, float* scratch) {
+  if (t.scalar_type() == at::kFloat) return t.data_ptr<float>() + r * n;
+  widen_row(static_cast<const uint16_t*>(t.data_ptr()) + r * n, n, scratch);
+  return scratch;
 }
 
 struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
@@ -48,24 +82,15 @@ struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
     at::Tensor y = torch::empty(x.sizes(), x.options().dtype(out_dtype));   // (..., C)
     const float* wp = w.data_ptr<float>();
     float* rp = rstd.data_ptr<float>();
-    dispatch(x.scalar_type(), [&](auto in_tag) {
-      using TI = decltype(in_tag);
-      dispatch(out_dtype, [&](auto out_tag) {
-        using TO = decltype(out_tag);
-        const TI* xp = x.data_ptr<TI>();
-        TO* yp = y.data_ptr<TO>();
-        at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-          for (int64_t r = begin; r < end; ++r) {
-            const TI* xr = xp + r * C;
-            double sum = 0;  // in double: the row statistic matches a pairwise fp32 mean to the last bit or better
-            for (int64_t c = 0; c < C; ++c) sum += double(load(xr, c)) * double(load(xr, c));
-            const float inv = float(1.0 / std::sqrt(sum / double(C) + eps));
-            rp[r] = inv;
-            TO* yr = yp + r * C;
-            for (int64_t c = 0; c < C; ++c) yr[c] = TO(wp[c] * (load(xr, c) * inv));
-          }
-        });
-      });
+    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch(C);
+      for (int64_t r = begin; r < end; ++r) {
+        const float* xr = fp32_row(x, r, C, scratch.data());
+        const float inv = float(1.0 / std::sqrt(row_sum_squares(xr, C) / double(C) + eps));
+        rp[r] = inv;
+        if (out_dtype == at::kFloat) rms_scale_row(xr, wp, inv, y.data_ptr<float>() + r * C, C);
+        else rms_scale_row(xr, wp, inv, static_cast<uint16_t*>(y.data_ptr()) + r * C, C);
+      }
     });
     ctx->save_for_backward({x, weight, rstd});
     return y;
@@ -82,31 +107,16 @@ struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
     at::Tensor dw_parts = torch::zeros({threads, C}, x.options().dtype(at::kFloat));  // per-thread partial dw
     const float* wp = w.data_ptr<float>();
     const float* rp = rstd.data_ptr<float>();
-    dispatch(x.scalar_type(), [&](auto in_tag) {
-      using TI = decltype(in_tag);
-      dispatch(dy.scalar_type(), [&](auto grad_tag) {
-        using TG = decltype(grad_tag);
-        const TI* xp = x.data_ptr<TI>();
-        const TG* gp = dy.data_ptr<TG>();
-        TI* dxp = dx.data_ptr<TI>();
-        at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-          float* dwp = dw_parts.data_ptr<float>() + at::get_thread_num() * C;
-          for (int64_t r = begin; r < end; ++r) {
-            const TI* xr = xp + r * C;
-            const TG* gr = gp + r * C;
-            const float inv = rp[r];
-            float dot = 0;  // sum(dy * w * xh)
-            for (int64_t c = 0; c < C; ++c) {
-              const float xh = load(xr, c) * inv, g = load(gr, c);
-              dot += g * wp[c] * xh;
-              dwp[c] += g * xh;
-            }
-            const float mean = dot / float(C);
-            TI* dr = dxp + r * C;
-            for (int64_t c = 0; c < C; ++c) dr[c] = TI(inv * (load(gr, c) * wp[c] - load(xr, c) * inv * mean));
-          }
-        });
-      });
+    const bool dx_fp32 = x.scalar_type() == at::kFloat;
+    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+      std::vector<float> x_scratch(C), dy_scratch(C), dx_scratch(dx_fp32 ? 0 : C);
+      float* dwp = dw_parts.data_ptr<float>() + at::get_thread_num() * C;
+      for (int64_t r = begin; r < end; ++r) {
+        float* dxr = dx_fp32 ? dx.data_ptr<float>() + r * C : dx_scratch.data();
+        rms_backward_row(fp32_row(x, r, C, x_scratch.data()), fp32_row(dy, r, C, dy_scratch.data()), wp, rp[r], dwp,
+                         dxr, C);
+        if (!dx_fp32) narrow_row(dxr, C, static_cast<uint16_t*>(dx.data_ptr()) + r * C);
+      }
     });
     at::Tensor dw = dw_parts.sum(0).to(weight.scalar_type());
     return {dx, dw, at::Tensor(), at::Tensor()};
