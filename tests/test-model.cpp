@@ -180,6 +180,54 @@ TEST(FusedOps, RmsNormAndSwigluMatchATen) {
   }
 }
 
+TEST(FusedOps, RopeAndSoftmaxMatchATen) {
+  torch::manual_seed(22);
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    const double tol = dtype == at::kFloat ? 1e-5 : 4e-2;
+    // RoPE on a strided (B, T, NH, D) view (a slice of heads, as the fused q|k|v path passes), per-row and
+    // broadcast positions, against HF's x * cos + rotate_half(x) * sin.
+    for (int64_t cos_rows : {1, 2}) {
+      at::Tensor base = torch::randn({2, 5, 7, 16}).to(dtype);
+      at::Tensor x = base.narrow(2, 1, 5).detach().requires_grad_(true);  // (2, 5, 5, 16), not contiguous
+      at::Tensor angles = torch::rand({cos_rows, 5, 8}) * 6;
+      at::Tensor emb = at::cat({angles, angles}, -1);  // (rows, T, D)
+      at::Tensor cos = emb.cos(), sin = emb.sin();
+      at::Tensor dy = torch::randn({2, 5, 5, 16});
+      at::Tensor y = r1::model::detail::rope(x, cos, sin);
+      (y.to(at::kFloat) * dy).sum().backward();
+      at::Tensor xr = x.detach().to(at::kFloat).requires_grad_(true);
+      auto halves = xr.chunk(2, -1);
+      at::Tensor yr = xr * cos.unsqueeze(2) + at::cat({-halves[1], halves[0]}, -1) * sin.unsqueeze(2);
+      (yr * dy).sum().backward();
+      EXPECT_EQ(y.scalar_type(), dtype);
+      EXPECT_LT(max_diff(y.to(at::kFloat), yr), tol) << dtype;
+      EXPECT_LT(max_diff(x.grad().to(at::kFloat), xr.grad()), tol) << dtype;
+    }
+    R1_EXPECT_THROW_WITH(r1::model::detail::rope(torch::zeros({1, 3, 2, 8}), torch::zeros({1, 4, 8}), torch::zeros({1, 4, 8})),
+                         r1::Error, "rope");
+
+    // Softmax with masked entries (the dtype's lowest value), one row masked throughout, fp32 math and
+    // output in fp32 or bf16, against at::softmax(x, -1, float).
+    at::Tensor scores = (torch::randn({3, 4, 37}) * 4).to(dtype);
+    const double lowest = dtype == at::kFloat ? -3.4028234663852886e38 : -3.3895313892515355e38;
+    scores.index_put_({0, 1, torch::indexing::Slice(5, 37)}, lowest);
+    scores.index_put_({1, 2}, lowest);
+    scores.requires_grad_(true);
+    at::Tensor dp = torch::randn({3, 4, 37});
+    at::Tensor p = r1::model::detail::softmax_last_dim(scores, dtype);
+    (p.to(at::kFloat) * dp).sum().backward();
+    at::Tensor sr = scores.detach().clone().requires_grad_(true);
+    at::Tensor pr = at::softmax(sr, -1, at::kFloat);
+    (pr * dp).sum().backward();
+    EXPECT_EQ(p.scalar_type(), dtype);
+    EXPECT_LT(max_diff(p.to(at::kFloat), pr), dtype == at::kFloat ? 1e-6 : 4e-3) << dtype;
+    EXPECT_EQ(p.index({0, 1, torch::indexing::Slice(5, 37)}).abs().max().item<float>(), 0.0f);  // masked: exactly 0
+    EXPECT_LT(max_diff(p.index({1, 2}).to(at::kFloat), torch::full({37}, 1.0 / 37)), 1e-3);     // all masked: uniform
+    EXPECT_LT(max_diff(scores.grad().to(at::kFloat), sr.grad().to(at::kFloat)), tol) << dtype;
+    EXPECT_EQ(scores.grad().scalar_type(), dtype);
+  }
+}
+
 TEST(Model, MultiHeadIsTheGroupedQuerySpecialCase) {
   // A GQA model (4 query heads, 2 kv heads) equals an MHA model whose k/v projections repeat each kv head
   // for its query heads (h -> h / 2), as HF's repeat_kv.

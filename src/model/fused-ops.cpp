@@ -6,12 +6,17 @@
 #include "model/fused-ops.h"
 
 #include "common/simd.h"
+#include "r1/error.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/types.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -251,6 +256,175 @@ struct SwigluPairFn : torch::autograd::Function<SwigluPairFn> {
   }
 };
 
+// ---- rotary embedding ----------------------------------------------------------------------------------
+// y[d] = x[d] c[d] - x[d+h] s[d],  y[d+h] = x[d+h] c[d+h] + x[d] s[d+h]   (h = D/2; HF rotate_half)
+R1_VECTOR_CLONES void rope_row(const float* __restrict x, const float* __restrict c, const float* __restrict s,
+                               float* __restrict y, int64_t D) {
+  const int64_t h = D / 2;
+  for (int64_t d = 0; d < h; ++d) {
+    y[d] = x[d] * c[d] - x[d + h] * s[d];
+    y[d + h] = x[d + h] * c[d + h] + x[d] * s[d + h];
+  }
+}
+// its transpose: dx[d] = dy[d] c[d] + dy[d+h] s[d+h],  dx[d+h] = dy[d+h] c[d+h] - dy[d] s[d]
+R1_VECTOR_CLONES void rope_row_backward(const float* __restrict dy, const float* __restrict c,
+                                        const float* __restrict s, float* __restrict dx, int64_t D) {
+  const int64_t h = D / 2;
+  for (int64_t d = 0; d < h; ++d) {
+    dx[d] = dy[d] * c[d] + dy[d + h] * s[d + h];
+    dx[d + h] = dy[d + h] * c[d + h] - dy[d] * s[d];
+  }
+}
+
+// Applies fn(in_row, out_row) to each (b, t) row of NH * D elements of x (B, T, NH, D) (last two dims
+// dense), writing a dense (B, T, NH, D) result of x's dtype; bf16 rows pass through fp32 scratch rows.
+template <class Fn>
+at::Tensor map_token_rows(const at::Tensor& x, const Fn& fn) {
+  const int64_t B = x.size(0), T = x.size(1), W = x.size(2) * x.size(3);
+  at::Tensor y = torch::empty(x.sizes(), x.options());  // (B, T, NH, D)
+  const bool fp32 = x.scalar_type() == at::kFloat;
+  const int64_t s0 = x.stride(0), s1 = x.stride(1);
+  at::parallel_for(0, B * T, 8, [&](int64_t begin, int64_t end) {
+    std::vector<float> in(fp32 ? 0 : W), out(fp32 ? 0 : W);
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t b = r / T, t = r % T, offset = b * s0 + t * s1;
+      if (fp32) {
+        fn(b, t, x.data_ptr<float>() + offset, y.data_ptr<float>() + r * W);
+      } else {
+        widen_row(static_cast<const uint16_t*>(x.data_ptr()) + offset, W, in.data());
+        fn(b, t, in.data(), out.data());
+        narrow_row(out.data(), W, static_cast<uint16_t*>(y.data_ptr()) + r * W);
+      }
+    }
+  });
+  return y;
+}
+
+bool dense_rows(const at::Tensor& x) { return x.stride(3) == 1 && x.stride(2) == x.size(3); }
+
+struct RopeFn : torch::autograd::Function<RopeFn> {
+  // x (B, T, NH, D); cos, sin (B or 1, T, D) fp32
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x_in, const at::Tensor& cos, const at::Tensor& sin) {
+    const at::Tensor x = dense_rows(x_in) ? x_in : x_in.contiguous();
+    ctx->save_for_backward({cos, sin});
+    return rotate(x, cos, sin, false);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor dy = dense_rows(grad_out[0]) ? grad_out[0] : grad_out[0].contiguous();
+    return {rotate(dy, saved[0], saved[1], true), at::Tensor(), at::Tensor()};
+  }
+  static at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, bool transpose) {
+    const int64_t T = x.size(1), NH = x.size(2), D = x.size(3);
+    const bool per_row = cos.size(0) > 1;
+    const float* cp = cos.data_ptr<float>();
+    const float* sp = sin.data_ptr<float>();
+    return map_token_rows(x, [&](int64_t b, int64_t t, const float* in, float* out) {
+      const int64_t at = ((per_row ? b * T : 0) + t) * D;
+      for (int64_t h = 0; h < NH; ++h) {
+        if (transpose) rope_row_backward(in + h * D, cp + at, sp + at, out + h * D, D);
+        else rope_row(in + h * D, cp + at, sp + at, out + h * D, D);
+      }
+    });
+  }
+};
+
+// ---- softmax over the last dimension ----------------------------------------------------------------------
+R1_VECTOR_CLONES float row_max(const float* __restrict x, int64_t n) {  // -inf for n = 0
+  float lane[16];
+  for (int l = 0; l < 16; ++l) lane[l] = -__builtin_inff();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
+  float m = -__builtin_inff();
+  for (int l = 0; l < 16; ++l) m = lane[l] > m ? lane[l] : m;
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+// e[j] = exp(x[j] - m), exactly 0 where that underflows fp32 (masked scores); returns the sum
+R1_VECTOR_CLONES float row_exp_sum(const float* __restrict x, int64_t n, float m, float* __restrict e) {
+  float lane[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) {
+      const float d = x[i + l] - m;
+      e[i + l] = d < -87.0f ? 0.0f : exp_approx(d);
+      lane[l] += e[i + l];
+    }
+  float sum = 0;
+  for (int l = 0; l < 16; ++l) sum += lane[l];
+  for (; i < n; ++i) {
+    const float d = x[i] - m;
+    e[i] = d < -87.0f ? 0.0f : exp_approx(d);
+    sum += e[i];
+  }
+  return sum;
+}
+R1_VECTOR_CLONES void scale_row(const float* __restrict e, int64_t n, float k, float* __restrict y) {
+  for (int64_t j = 0; j < n; ++j) y[j] = e[j] * k;
+}
+R1_VECTOR_CLONES void scale_row(const float* __restrict e, int64_t n, float k, uint16_t* __restrict y) {
+  for (int64_t j = 0; j < n; ++j) y[j] = float_to_bf16_bits(e[j] * k);
+}
+R1_VECTOR_CLONES float row_dot(const float* __restrict a, const float* __restrict b, int64_t n) {
+  float lane[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) lane[l] += a[i + l] * b[i + l];
+  float sum = 0;
+  for (int l = 0; l < 16; ++l) sum += lane[l];
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+// dx = y * (dy - dot)
+R1_VECTOR_CLONES void softmax_backward_row(const float* __restrict y, const float* __restrict dy, float dot, int64_t n,
+                                           float* __restrict dx) {
+  for (int64_t j = 0; j < n; ++j) dx[j] = y[j] * (dy[j] - dot);
+}
+
+// A dense fp32 or bf16 row written from an fp32 row.
+void store_row(const float* row, int64_t n, at::Tensor& t, int64_t r) {
+  if (t.scalar_type() == at::kFloat) std::copy_n(row, n, t.data_ptr<float>() + r * n);
+  else narrow_row(row, n, static_cast<uint16_t*>(t.data_ptr()) + r * n);
+}
+
+struct SoftmaxFn : torch::autograd::Function<SoftmaxFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x_in, at::ScalarType out_dtype) {
+    const at::Tensor x = x_in.contiguous();
+    const int64_t S = x.size(-1), rows = x.numel() / S;
+    at::Tensor y = torch::empty(x.sizes(), x.options().dtype(out_dtype));  // (..., S)
+    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch(S), e(S);
+      for (int64_t r = begin; r < end; ++r) {
+        const float* xr = fp32_row(x, r, S, scratch.data());
+        const float m = row_max(xr, S);
+        const float sum = row_exp_sum(xr, S, m, e.data());
+        if (out_dtype == at::kFloat) scale_row(e.data(), S, 1.0f / sum, y.data_ptr<float>() + r * S);
+        else scale_row(e.data(), S, 1.0f / sum, static_cast<uint16_t*>(y.data_ptr()) + r * S);
+      }
+    });
+    ctx->save_for_backward({y});
+    ctx->saved_data["in_dtype"] = int64_t(x.scalar_type());
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    const at::Tensor y = ctx->get_saved_variables()[0];
+    const at::Tensor dy = grad_out[0].to(y.scalar_type()).contiguous();
+    const int64_t S = y.size(-1), rows = y.numel() / S;
+    at::Tensor dx = torch::empty(y.sizes(), y.options().dtype(at::ScalarType(ctx->saved_data["in_dtype"].toInt())));
+    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+      std::vector<float> y_scratch(S), dy_scratch(S), dx_row(S);
+      for (int64_t r = begin; r < end; ++r) {
+        const float* yr = fp32_row(y, r, S, y_scratch.data());
+        const float* gr = fp32_row(dy, r, S, dy_scratch.data());
+        softmax_backward_row(yr, gr, row_dot(yr, gr, S), S, dx_row.data());
+        store_row(dx_row.data(), S, dx, r);
+      }
+    });
+    return {dx, at::Tensor()};
+  }
+};
+
 }  // namespace
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, at::ScalarType out_dtype) {
@@ -268,6 +442,24 @@ at::Tensor swiglu(const at::Tensor& gate_up) {
     return at::silu(halves[0]) * halves[1];
   }
   return SwigluFn::apply(gate_up);
+}
+
+at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const bool shapes = x.dim() == 4 && cos.dim() == 3 && cos.sizes() == sin.sizes() && cos.size(1) == x.size(1) &&
+                      cos.size(2) == x.size(3) && (cos.size(0) == 1 || cos.size(0) == x.size(0)) && x.size(3) % 2 == 0;
+  if (!shapes) fail("rope: x [{}] and cos [{}] do not match", fmt::join(x.sizes(), ", "), fmt::join(cos.sizes(), ", "));
+  if (!fusable(x) || !cos.is_cpu() || cos.scalar_type() != at::kFloat || sin.scalar_type() != at::kFloat) {
+    std::vector<at::Tensor> halves = x.chunk(2, -1);
+    const at::Tensor c = cos.unsqueeze(2).to(x.scalar_type()), s = sin.unsqueeze(2).to(x.scalar_type());
+    return x * c + at::cat({-halves[1], halves[0]}, -1) * s;
+  }
+  return RopeFn::apply(x, cos.contiguous(), sin.contiguous());
+}
+
+at::Tensor softmax_last_dim(const at::Tensor& scores, at::ScalarType out_dtype) {
+  if (!fusable(scores) || (out_dtype != at::kFloat && out_dtype != at::kBFloat16))
+    return at::softmax(scores, -1, at::kFloat).to(out_dtype);
+  return SoftmaxFn::apply(scores, out_dtype);
 }
 
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {

@@ -68,10 +68,6 @@ AttentionImpl::AttentionImpl(const ModelConfig& c, const at::TensorOptions& opti
 }
 
 namespace {
-at::Tensor rotate_half(const at::Tensor& x) {  // (..., D): [x1, x2] -> [-x2, x1]
-  auto halves = x.chunk(2, -1);
-  return at::cat({-halves[1], halves[0]}, -1);
-}
 // The most negative finite value of the score dtype: masked scores get it instead of -inf, so a fully masked
 // (padding) query row softmaxes to a uniform row rather than NaN, which would leak into later layers.
 double mask_value(at::ScalarType dtype) {
@@ -86,11 +82,6 @@ double mask_value(at::ScalarType dtype) {
       return std::numeric_limits<float>::lowest();
   }
 }
-// cos/sin are cast to x's dtype, so bf16 activations (autocast) are not promoted to fp32.
-at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  const at::ScalarType t = x.scalar_type();
-  return x * cos.to(t) + rotate_half(x) * sin.to(t);
-}
 }  // namespace
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer) {
@@ -103,18 +94,20 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
     std::vector<at::Tensor> parts = qkv.split_with_sizes({H + Hkv, Hkv}, 2);
     at::Tensor qk = parts[0];                       // (B, T, H+Hkv, D)
     v = parts[1].transpose(1, 2);                   // (B, Hkv, T, D)
-    if (ctx.cos.defined()) qk = apply_rope(qk, ctx.cos.transpose(1, 2), ctx.sin.transpose(1, 2));  // one RoPE for q and k
+    if (ctx.cos.defined()) qk = rope(qk, ctx.cos, ctx.sin);  // one RoPE for q and k
     std::vector<at::Tensor> q_k = qk.split_with_sizes({H, Hkv}, 2);
     q = q_k[0].transpose(1, 2);  // (B, H, T, D)
     k = q_k[1].transpose(1, 2);  // (B, Hkv, T, D)
   } else {
-    q = q_proj(x).view({B, T, H, D}).transpose(1, 2);    // (B, H, T, D)
-    k = k_proj(x).view({B, T, Hkv, D}).transpose(1, 2);  // (B, Hkv, T, D)
+    q = q_proj(x).view({B, T, H, D});    // (B, T, H, D)
+    k = k_proj(x).view({B, T, Hkv, D});  // (B, T, Hkv, D)
     v = v_proj(x).view({B, T, Hkv, D}).transpose(1, 2);  // (B, Hkv, T, D)
     if (ctx.cos.defined()) {
-      q = apply_rope(q, ctx.cos, ctx.sin);
-      k = apply_rope(k, ctx.cos, ctx.sin);
+      q = rope(q, ctx.cos, ctx.sin);
+      k = rope(k, ctx.cos, ctx.sin);
     }
+    q = q.transpose(1, 2);  // (B, H, T, D)
+    k = k.transpose(1, 2);  // (B, Hkv, T, D)
   }
   if (ctx.cache != nullptr) {
     at::Tensor& ck = ctx.cache->key[layer];
@@ -137,7 +130,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
     if (ctx.alibi.defined()) scores = scores + ctx.alibi;
     if (ctx.allowed.defined()) scores = scores.masked_fill(ctx.allowed.logical_not(), mask_value(scores.scalar_type()));
   }
-  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());  // (B, Hkv, G, T, S)
+  at::Tensor probs = softmax_last_dim(scores, v.scalar_type());  // (B, Hkv, G, T, S), fp32 math
   at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, S}), v);              // (B, Hkv, G*T, D)
   out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
   return o_proj(out);

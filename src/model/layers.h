@@ -47,7 +47,7 @@ TORCH_MODULE(Embedding);
 
 // Everything a layer needs about positions and masking, computed once per forward.
 struct AttentionContext {
-  at::Tensor cos, sin;  // (B, 1, T, D) in the activation dtype (RoPE), or undefined (ALiBi)
+  at::Tensor cos, sin;  // (B or 1, T, D) fp32 (RoPE), or undefined (ALiBi)
   at::Tensor allowed;   // (B, 1, 1, T, S) bool: may query t attend key s; undefined = everything allowed
   at::Tensor alibi;     // (1, Hkv, G, T, S) additive bias (ALiBi), or undefined
   // (1, G*T, S) additive causal bias (0 / -1e30) in the rows of the folded query layout, set instead of

@@ -130,8 +130,8 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
     }
     at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_.to(device);  // (B, T, D/2)
     at::Tensor emb = at::cat({freqs, freqs}, -1);                                      // (B, T, D)
-    ctx.cos = emb.cos().to(act).unsqueeze(1);                                          // (B, 1, T, D)
-    ctx.sin = emb.sin().to(act).unsqueeze(1);
+    ctx.cos = emb.cos();                                                               // (B, T, D) fp32
+    ctx.sin = emb.sin();
   } else {
     const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads;
     at::Tensor distance = (q_index.unsqueeze(1) - k_index.unsqueeze(0)).to(at::kFloat);  // (T, S)
