@@ -243,7 +243,9 @@ TEST(AdamW, FusedFloatPathMatchesTheFormula) {
   for (int t = 1; t <= 3; ++t) {
     at::Tensor g = torch::randn({1000});
     p.mutable_grad() = g;
+    const uint32_t version = p._version();
     opt.step(1e-2);
+    EXPECT_GT(p._version(), version) << "caches of derived weights (the engine's) must see the update";
     at::Tensor gd = g.to(at::kDouble);
     x = x * (1 - 1e-2 * 0.1);
     m = 0.9 * m + 0.1 * gd;

@@ -66,6 +66,9 @@ void AdamW::step(double lr) {
       at::parallel_for(0, p.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
         adamw_update(pp + begin, gp + begin, mp + begin, vp + begin, end - begin, keep, b1, c1, b2, c2, bc2, eps, step);
       });
+      // Written through a raw pointer: bump the version counter as an in-place ATen op would, so whoever
+      // caches derived copies of the weights (the engine's packed decode weights) sees the change.
+      p.unsafeGetTensorImpl()->bump_version();
       continue;
     }
     if (decay != 1.0) p.mul_(decay);
