@@ -87,30 +87,23 @@ TEST(DecodeKernels, PackedLinearBf16EqualsLinearOfRoundedInputs) {
   }
 }
 
-// The team runs fn on every thread, its barrier orders the phases, and a run started inside a run (the team
-// is busy) runs inline on one thread.
-TEST(ThreadTeam, RunsEveryThreadAndSyncs) {
+// Every item of every phase runs exactly once, the phase returns only after all have run, and a phase
+// started inside a phase runs inline on its caller.
+TEST(ThreadTeam, RunsEveryItemOnceAndNestsInline) {
   r1::engine::ThreadTeam& team = r1::engine::ThreadTeam::global();
   for (int64_t threads : {1, 2, 3}) {
-    std::vector<int64_t> slots(size_t(threads), -1), sums(size_t(threads), 0);
-    std::vector<int64_t> nested(size_t(threads), 0);
-    for (int round = 0; round < 20; ++round) {
-      team.run(threads, [&](int64_t tid, int64_t n) {
-        ASSERT_EQ(n, threads);
-        slots[size_t(tid)] = round * 10 + tid;
-        team.sync(n);
-        int64_t sum = 0;
-        for (int64_t t = 0; t < n; ++t) sum += slots[size_t(t)];
-        sums[size_t(tid)] = sum;
-        team.sync(n);  // nobody overwrites slots before everyone has summed them
-        if (n > 1)  // the team is busy with this run
-          team.run(4, [&](int64_t inner_tid, int64_t inner_n) { nested[size_t(tid)] += inner_n * 10 + inner_tid; });
-      });
-      for (int64_t t = 0; t < threads; ++t)
-        ASSERT_EQ(sums[size_t(t)], threads * round * 10 + threads * (threads - 1) / 2) << threads << " " << round;
-    }
-    if (threads > 1) {  // inline: inner_n == 1, inner_tid == 0
-      for (int64_t t = 0; t < threads; ++t) EXPECT_EQ(nested[size_t(t)], 20 * 10);
+    for (int64_t items : {1, 2, 7, 64}) {
+      std::unique_ptr<std::atomic<int>[]> runs(new std::atomic<int>[size_t(items)]());
+      std::vector<int64_t> nested(size_t(items), 0);
+      for (int phase = 0; phase < 20; ++phase) {
+        team.parallel(items, threads, [&](int64_t i) {
+          runs[size_t(i)].fetch_add(1);
+          team.parallel(3, threads, [&](int64_t j) { nested[size_t(i)] += j + 1; });  // inline: no race
+        });
+        for (int64_t i = 0; i < items; ++i)
+          ASSERT_EQ(runs[size_t(i)].load(), phase + 1) << threads << " threads, " << items << " items, item " << i;
+      }
+      for (int64_t i = 0; i < items; ++i) EXPECT_EQ(nested[size_t(i)], 20 * 6);
     }
   }
 }

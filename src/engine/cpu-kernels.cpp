@@ -7,7 +7,10 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <cpuid.h>
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -26,6 +29,19 @@ bool available() {
 bool bf16_available() {
   static const bool ok = available() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                          __builtin_cpu_supports("avx512bf16");
+  return ok;
+}
+
+bool amx_available() {
+  static const bool ok = [] {
+    if (!bf16_available()) return false;
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    if (!((edx >> 22) & 1u) || !((edx >> 24) & 1u)) return false;  // AMX-BF16, AMX-TILE
+    // Linux hands out the 8 KB tile state only on request (arch_prctl ARCH_REQ_XCOMP_PERM, XTILEDATA).
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
   return ok;
 }
 
@@ -253,8 +269,98 @@ MicroBf16 micro_bf16_for(int64_t rows, int64_t nv) {
   }
 }
 
+#define R1_AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma,amx-tile,amx-bf16")))
+
+// The AMX tile configuration (palette 1): tiles 0-3 accumulate C (row block 0|1 x column block 0|1), 4-5 hold
+// A (the rows' bf16 pairs, 16 pairs = 64 bytes a row), 6-7 hold B (16 pairs x 16 columns of a panel block:
+// the panel layout [K/2][16][2] is already AMX's pair-interleaved B layout).
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Stores of `tilestored` (an asm statement without a memory clobber) must be visible to the loads that follow.
+inline void compiler_fence() { asm volatile("" ::: "memory"); }
+
+// linear_blocks_bf16 on AMX tiles (amx_available(), K % 32 == 0): rows in pairs of 16-row blocks, columns in
+// pairs of 16-column blocks, K in steps of 32 (16 pairs), accumulation in fp32 tiles.
+R1_AMX_TARGET void linear_blocks_amx(const uint16_t* x, int64_t rows, const PackedLinear& w, float* y, int64_t ldy,
+                                     bool accumulate, int64_t block_begin, int64_t block_end) {
+  const int64_t K2 = w.in / 2, N = w.out, x_stride = 4 * K2;  // bytes between rows of x
+  const uint16_t* panels = reinterpret_cast<const uint16_t*>(w.panels.data_ptr());
+  const float* bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
+  alignas(64) float tiles[4][16 * 16];
+  compiler_fence();
+  for (int64_t r0 = 0; r0 < rows; r0 += 32) {
+    const int m0 = int(std::min<int64_t>(16, rows - r0)), m1 = int(std::clamp<int64_t>(rows - r0 - 16, 0, 16));
+    TileConfig config;
+    for (int t = 0; t < 8; ++t) {
+      const int m = t == 6 || t == 7 ? 16 : (t == 2 || t == 3 || t == 5 ? m1 : m0);
+      config.rows[t] = uint8_t(m);
+      config.colsb[t] = m > 0 ? 64 : 0;
+    }
+    _tile_loadconfig(&config);
+    const uint16_t* x0 = x + r0 * 2 * K2;
+    const uint16_t* x1 = x0 + 16 * 2 * K2;
+    for (int64_t block = block_begin; block < block_end; block += 2) {
+      const bool two = block + 1 < block_end;
+      const uint16_t* b0 = panels + block * K2 * 32;
+      const uint16_t* b1 = b0 + K2 * 32;
+      _tile_zero(0);
+      _tile_zero(1);
+      if (m1) {
+        _tile_zero(2);
+        _tile_zero(3);
+      }
+      for (int64_t k = 0; k < K2; k += 16) {
+        _tile_loadd(4, x0 + 2 * k, x_stride);
+        _tile_loadd(6, b0 + k * 32, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        if (two) {
+          _tile_loadd(7, b1 + k * 32, 64);
+          _tile_dpbf16ps(1, 4, 7);
+        }
+        if (m1) {
+          _tile_loadd(5, x1 + 2 * k, x_stride);
+          _tile_dpbf16ps(2, 5, 6);
+          if (two) _tile_dpbf16ps(3, 5, 7);
+        }
+      }
+      _tile_stored(0, tiles[0], 64);
+      _tile_stored(1, tiles[1], 64);
+      if (m1) {
+        _tile_stored(2, tiles[2], 64);
+        _tile_stored(3, tiles[3], 64);
+      }
+      compiler_fence();
+      for (int t = 0; t < (two ? 2 : 1); ++t) {
+        const int64_t col = (block + t) * 16;
+        const __mmask16 m = tail_mask(N - col);
+        const __m512 bv = bias ? _mm512_loadu_ps(bias + col) : _mm512_setzero_ps();
+        for (int rb = 0; rb < (m1 ? 2 : 1); ++rb) {
+          const float* tile = tiles[rb * 2 + t];
+          for (int r = 0; r < (rb ? m1 : m0); ++r) {
+            float* dst = y + (r0 + rb * 16 + r) * ldy + col;
+            __m512 out = _mm512_add_ps(_mm512_load_ps(tile + r * 16), bv);
+            if (accumulate) out = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), out);
+            _mm512_mask_storeu_ps(dst, m, out);
+          }
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+
 void linear_blocks_bf16(const uint16_t* x, int64_t rows, const PackedLinear& w, float* y, int64_t ldy,
                         bool accumulate, int64_t block_begin, int64_t block_end) {
+  if (w.in % 32 == 0 && amx_available()) {
+    linear_blocks_amx(x, rows, w, y, ldy, accumulate, block_begin, block_end);
+    return;
+  }
   const int64_t K2 = (w.in + 1) / 2, N = w.out, ldx = 2 * K2, kc = slice_k(rows, K2);
   const uint16_t* panels = reinterpret_cast<const uint16_t*>(w.panels.data_ptr());
   const float* bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
@@ -537,8 +643,9 @@ void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, fl
     xb = converted.data();
   }
   const int64_t threads = rows * w.in * w.blocks() * 16 < kParallelMacs ? 1 : team_threads();
-  ThreadTeam::global().run(threads, [&](int64_t tid, int64_t n) {
-    const auto [begin, end] = share(w.blocks(), tid, n);
+  const int64_t parts = std::min(w.blocks(), 2 * threads);
+  ThreadTeam::global().parallel(parts, threads, [&](int64_t part) {
+    const auto [begin, end] = share(w.blocks(), part, parts);
     linear_blocks(x, xb, rows, ldx, w, y, ldy, accumulate, begin, end);
   });
 }
@@ -598,16 +705,18 @@ void decode_attention(const AttentionShape& a, int64_t task_begin, int64_t task_
 void decode_attention(const AttentionShape& a) {
   const int64_t tasks = a.rows * a.Hkv;
   const int64_t threads = tasks * a.H / a.Hkv * (a.L + 1) * a.D < kParallelAttention ? 1 : team_threads();
-  ThreadTeam::global().run(threads, [&](int64_t tid, int64_t n) {
-    const auto [begin, end] = share(tasks, tid, n);
+  const int64_t parts = std::min(tasks, 4 * threads);
+  ThreadTeam::global().parallel(parts, threads, [&](int64_t part) {
+    const auto [begin, end] = share(tasks, part, parts);
     decode_attention(a, begin, end);
   });
 }
 
 void greedy(const float* logits, int64_t rows, int64_t V, int32_t* token, float* logprob) {
   const int64_t threads = rows * V < kParallelMacs / 8 ? 1 : team_threads();
-  ThreadTeam::global().run(threads, [&](int64_t tid, int64_t n) {
-    const auto [begin, end] = share(rows, tid, n);
+  const int64_t parts = std::min(rows, 2 * threads);
+  ThreadTeam::global().parallel(parts, threads, [&](int64_t part) {
+    const auto [begin, end] = share(rows, part, parts);
     for (int64_t r = begin; r < end; ++r) greedy_row(logits + r * V, V, token + r, logprob + r);
   });
 }

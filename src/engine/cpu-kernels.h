@@ -9,7 +9,9 @@
 //   exp is Cephes' expf polynomial (max error ~2 ulp), against Sleef's 1 ulp in ATen's softmax.
 //   bf16 (bf16_available(): AVX512-BF16): weights packed as bf16 pairs [N/16][K/2][16][2] for vdpbf16ps,
 //     activations rounded to bf16 (nearest even) at each product's input, fp32 accumulation; a bf16 KV cache
-//     is widened to fp32 on load.
+//     is widened to fp32 on load. Where amx_available() and K % 32 == 0 the bf16 products run on AMX tiles
+//     (tdpbf16ps: 16 x 16 x 32 per instruction) at every row count, so a row's result does not depend on
+//     the batch it is in.
 // Everything here needs AVX-512F (available()); callers fall back to the LibTorch path without it. The
 // whole-product entry points split their work over ThreadTeam::global() (at::get_num_threads() threads); the
 // *_blocks / task-range variants are the per-thread parts, for callers that run a team themselves.
@@ -24,6 +26,7 @@ namespace r1::engine::kernels {
 
 bool available();       // this CPU has AVX-512F and FMA
 bool bf16_available();  // ... and AVX512-BF16 (vdpbf16ps, vcvtneps2bf16), AVX-512BW and VL
+bool amx_available();   // ... and AMX-BF16 tiles, granted by the kernel (arch_prctl XTILEDATA)
 
 // The panels of one or several weights stacked along N (e.g. q|k|v), and their biases (zeros where a
 // weight has none).

@@ -11,7 +11,9 @@
 #include <c10/util/BFloat16.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -159,36 +161,45 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
     values.push_back(cache.value[size_t(i)].data_ptr());
   }
 
-  // One team run for the whole step: every phase splits rows, (row, kv head) pairs or 16-column blocks of a
-  // product across the threads, and a spin barrier separates a phase from the next one that reads its output.
+  // Every phase splits rows, (row, kv head) pairs or 16-column blocks of a product into items that the
+  // caller and the team's helpers claim; a phase returns when all its items are done.
   ThreadTeam& team = ThreadTeam::global();
-  team.run(std::max<int64_t>(1, at::get_num_threads()), [&](int64_t tid, int64_t threads) {
-    const std::pair<int64_t, int64_t> rows = share(B, tid, threads);
-    const int64_t row_begin = rows.first, row_end = rows.second;
-    auto norm = [&](const at::Tensor& weight) {  // h = RMSNorm(x) for this thread's rows
-      for (int64_t r = row_begin; r < row_end; ++r) {
+  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  auto over = [&](int64_t n, int64_t per_thread, const std::function<void(int64_t, int64_t)>& range) {
+    const int64_t parts = std::min(n, per_thread * threads);
+    team.parallel(parts, threads, [&](int64_t part) {
+      const std::pair<int64_t, int64_t> r = share(n, part, parts);
+      range(r.first, r.second);
+    });
+  };
+  auto norm = [&](const at::Tensor& weight) {  // h = RMSNorm(x)
+    over(B, 2, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
         kernels::rms_norm(x + r * ld, 1, C, weight.data_ptr<float>(), eps, h + r * ld);
         if (bf16_) kernels::to_bf16_rows(h + r * ld, 1, ld, C, hb + r * ldc);
       }
-      team.sync(threads);
-    };
-    auto product = [&](const float* in, const uint16_t* in_bf16, const kernels::PackedLinear& w, float* y,
-                       int64_t ldy, bool accumulate, bool last) {
-      const auto [begin, end] = share(w.blocks(), tid, threads);
+    });
+  };
+  auto product = [&](const float* in, const uint16_t* in_bf16, const kernels::PackedLinear& w, float* y,
+                     int64_t ldy, bool accumulate) {
+    // Items of >= ~0.25 M multiply-adds: few enough that claiming them costs little at batch 1, many enough
+    // that a helper descheduled by a busy machine holds up only a small part of a large product.
+    const int64_t per_thread = std::clamp<int64_t>(B * w.in * w.out / (threads << 18), 2, 16);
+    over(w.blocks(), per_thread, [&](int64_t begin, int64_t end) {
       kernels::linear_blocks(in, in_bf16, B, ld, w, y, ldy, accumulate, begin, end);
-      if (!last) team.sync(threads);
-    };
-    const std::pair<int64_t, int64_t> tasks = share(B * Hkv, tid, threads);
-    for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-      const Layer& l = layers_[size_t(i)];
-      norm(l.input_norm);
-      product(h, hb, l.qkv, qkv, ld, false, false);  // (B, (H + 2 Hkv) D)
-      kernels::AttentionShape a = shape;
-      void* key = keys[size_t(i)];
-      void* value = values[size_t(i)];
-      a.key = key;
-      a.value = value;
-      for (int64_t t = tasks.first; t < tasks.second; ++t) {  // RoPE, K/V at slot L, attention of one (row, kv head)
+    });
+  };
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const Layer& l = layers_[size_t(i)];
+    norm(l.input_norm);
+    product(h, hb, l.qkv, qkv, ld, false);  // (B, (H + 2 Hkv) D)
+    kernels::AttentionShape a = shape;
+    void* key = keys[size_t(i)];
+    void* value = values[size_t(i)];
+    a.key = key;
+    a.value = value;
+    over(B * Hkv, 4, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {  // RoPE, K/V at slot L, attention of one (row, kv head)
         const int64_t r = t / Hkv, g = t % Hkv;
         float* q = qkv + r * ld;
         float* k = q + (H + g) * D;
@@ -211,20 +222,20 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
         kernels::decode_attention(a, t, t + 1);  // attn[r, heads of g]
         if (bf16_) kernels::to_bf16_rows(attn + r * ld + g * G * D, 1, ld, G * D, attnb + r * lda + g * G * D);
       }
-      team.sync(threads);
-      product(attn, attnb, l.o, x, ld, true, false);  // x += o_proj(attn)
-      norm(l.post_norm);
-      product(h, hb, l.gate_up, gu, ld, false, false);  // (B, 2I)
-      for (int64_t r = row_begin; r < row_end; ++r) {
+    });
+    product(attn, attnb, l.o, x, ld, true);  // x += o_proj(attn)
+    norm(l.post_norm);
+    product(h, hb, l.gate_up, gu, ld, false);  // (B, 2I)
+    over(B, 2, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
         kernels::silu_mul(gu + r * ld, 1, I, act + r * ld);
         if (bf16_) kernels::to_bf16_rows(act + r * ld, 1, ld, I, actb + r * ldi);
       }
-      team.sync(threads);
-      product(act, actb, l.down, x, ld, true, false);  // x += down_proj(act)
-    }
-    norm(final_norm_);
-    product(h, hb, head_, out, V, false, true);
-  });
+    });
+    product(act, actb, l.down, x, ld, true);  // x += down_proj(act)
+  }
+  norm(final_norm_);
+  product(h, hb, head_, out, V, false);
   cache.length = L + 1;
   return logits;
 }

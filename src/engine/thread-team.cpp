@@ -1,6 +1,8 @@
-// ThreadTeam (thread-team.h): an epoch counter starts a run, a done counter ends it, a counting barrier with a
-// round number serves sync(). Waits spin with `pause`; past kSpinMicros they yield the core (a loaded machine
-// may have descheduled the thread being waited for), and an idle worker sleeps on a condition variable.
+// ThreadTeam (thread-team.h): one atomic claim word per phase carries its sequence number, item count and
+// next item, so a helper can only claim (compare-exchange) an item of the phase it read the task of: the
+// caller publishes the next phase's task only after every item of this one is done. Waits spin with `pause`;
+// past kSpinMicros they yield the core (the thread waited for may have been descheduled), and an idle helper
+// sleeps on a condition variable after kIdleMicros.
 #include "engine/thread-team.h"
 
 #include <chrono>
@@ -13,8 +15,11 @@ namespace r1::engine {
 
 namespace {
 
-constexpr int64_t kSpinMicros = 50;    // spin, then yield, in sync() and while the caller waits for workers
-constexpr int64_t kIdleMicros = 1000;  // an idle worker spins this long for the next run, then sleeps
+constexpr int64_t kSpinMicros = 50;    // the caller spins this long for in-flight items, then yields
+constexpr int64_t kIdleMicros = 1000;  // an idle helper spins this long for the next phase, then sleeps
+constexpr int kSeqShift = 40, kItemsShift = 20;
+constexpr uint64_t kFieldMask = (uint64_t(1) << 20) - 1;
+constexpr int64_t kMaxItems = int64_t(kFieldMask);
 
 inline void relax() {
 #if defined(__x86_64__)
@@ -24,8 +29,7 @@ inline void relax() {
 #endif
 }
 
-// Spins until done() holds; after spin_us microseconds, yields between checks (or returns false when
-// give_up, so the caller can sleep instead).
+// Spins until done() holds; after spin_us microseconds, yields between checks, or returns false (give_up).
 template <typename Done>
 bool spin_until(Done done, int64_t spin_us, bool give_up) {
   using Clock = std::chrono::steady_clock;
@@ -58,12 +62,27 @@ ThreadTeam::~ThreadTeam() {
     std::lock_guard<std::mutex> lock(sleep_mutex_);
     wake_.notify_all();
   }
-  for (std::thread& t : workers_) t.join();
+  for (std::thread& t : helpers_) t.join();
 }
 
-void ThreadTeam::worker(int64_t tid, uint64_t seen) {
+void ThreadTeam::work(uint64_t seq) {
+  uint64_t c = claim_.load(std::memory_order_acquire);
   for (;;) {
-    auto started = [&] { return epoch_.load(std::memory_order_acquire) != seen || stop_.load(); };
+    if (c >> kSeqShift != seq) return;
+    const int64_t item = int64_t(c & kFieldMask), items = int64_t((c >> kItemsShift) & kFieldMask);
+    if (item >= items) return;
+    const Task* task = task_.load(std::memory_order_acquire);  // this phase's until this item is done
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    (*task)(item);
+    done_.fetch_add(1, std::memory_order_release);
+    c = claim_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadTeam::helper(int64_t id) {
+  uint64_t seen = claim_.load() >> kSeqShift;
+  for (;;) {
+    auto started = [&] { return claim_.load(std::memory_order_acquire) >> kSeqShift != seen || stop_.load(); };
     if (!spin_until(started, kIdleMicros, /*give_up=*/true)) {
       std::unique_lock<std::mutex> lock(sleep_mutex_);
       sleepers_.fetch_add(1);
@@ -71,47 +90,34 @@ void ThreadTeam::worker(int64_t tid, uint64_t seen) {
       sleepers_.fetch_sub(1);
     }
     if (stop_.load()) return;
-    seen = epoch_.load(std::memory_order_acquire);
-    if (tid < threads_) (*task_)(tid, threads_);
-    done_.fetch_add(1, std::memory_order_acq_rel);
+    seen = claim_.load(std::memory_order_acquire) >> kSeqShift;
+    if (id <= helpers_wanted_.load(std::memory_order_relaxed)) work(seen);
   }
 }
 
-void ThreadTeam::run(int64_t threads, const Task& fn) {
-  std::unique_lock<std::mutex> lock(run_mutex_, std::try_to_lock);
-  if (threads <= 1 || !lock.owns_lock()) {
-    fn(0, 1);
+void ThreadTeam::parallel(int64_t items, int64_t threads, const Task& fn) {
+  if (items <= 0) return;
+  if (threads <= 1 || items == 1 || items > kMaxItems || busy_.exchange(true)) {
+    for (int64_t i = 0; i < items; ++i) fn(i);
     return;
   }
-  while (int64_t(workers_.size()) < threads - 1) {
-    const int64_t tid = int64_t(workers_.size()) + 1;
-    const uint64_t seen = epoch_.load();
-    workers_.emplace_back([this, tid, seen] { worker(tid, seen); });
+  while (int64_t(helpers_.size()) < threads - 1) {
+    const int64_t id = int64_t(helpers_.size()) + 1;
+    helpers_.emplace_back([this, id] { helper(id); });
   }
-  task_ = &fn;
-  threads_ = threads;
+  const uint64_t seq = ((claim_.load() >> kSeqShift) + 1) & ((uint64_t(1) << (64 - kSeqShift)) - 1);
+  task_.store(&fn);
   done_.store(0);
-  arrived_.store(0);
-  epoch_.fetch_add(1);  // seq_cst, as the sleepers_ read below: a sleeping worker is either seen or sees it
+  helpers_wanted_.store(threads - 1, std::memory_order_relaxed);
+  claim_.store(seq << kSeqShift | uint64_t(items) << kItemsShift);  // seq_cst, as the sleepers_ read below
   if (sleepers_.load() > 0) {
-    std::lock_guard<std::mutex> sleep_lock(sleep_mutex_);
+    std::lock_guard<std::mutex> lock(sleep_mutex_);
     wake_.notify_all();
   }
-  fn(0, threads);
-  const int64_t workers = int64_t(workers_.size());
-  spin_until([&] { return done_.load(std::memory_order_acquire) == workers; }, kSpinMicros, false);
-  task_ = nullptr;
-}
-
-void ThreadTeam::sync(int64_t threads) {
-  if (threads <= 1) return;
-  const uint64_t round = round_.load(std::memory_order_acquire);
-  if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == threads) {
-    arrived_.store(0, std::memory_order_relaxed);
-    round_.store(round + 1, std::memory_order_release);
-    return;
-  }
-  spin_until([&] { return round_.load(std::memory_order_acquire) != round; }, kSpinMicros, false);
+  work(seq);
+  spin_until([&] { return done_.load(std::memory_order_acquire) == items; }, kSpinMicros, false);
+  task_.store(nullptr);
+  busy_.store(false);
 }
 
 }  // namespace r1::engine
