@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 
 #include "engine/thread-team.h"
 
@@ -46,26 +48,60 @@ bool amx_available() {
 }
 
 void PackedLinear::pack(const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& biases, bool as_bf16) {
-  at::Tensor w = at::cat(weights, 0).to(at::kFloat).contiguous();  // (N, K)
-  bf16 = as_bf16;
-  out = w.size(0);
-  in = w.size(1);
-  const int64_t blocks = (out + 15) / 16;
-  if (bf16) {
-    const int64_t pairs = (in + 1) / 2;
-    at::Tensor padded = at::zeros({blocks * 16, pairs * 2}, w.options().dtype(at::kBFloat16));
-    padded.narrow(0, 0, out).narrow(1, 0, in).copy_(w);
-    panels = padded.view({blocks, 16, pairs, 2}).permute({0, 2, 1, 3}).contiguous();  // (blocks, K/2, 16, 2)
-  } else {
-    at::Tensor padded = at::zeros({blocks * 16, in}, w.options());
-    padded.narrow(0, 0, out).copy_(w);
-    panels = padded.view({blocks, 16, in}).transpose(1, 2).contiguous();  // (blocks, K, 16)
+  // Each weight's rows are read in place (fp32 or bf16, contiguous) and written straight into the panels by
+  // one pass per 16-column block (split over the team): no concatenated, padded or transposed copies, since a
+  // trainer's update repacks every step the engine runs after it.
+  std::vector<at::Tensor> sources;
+  std::vector<const void*> rows;  // row n of the stacked weight
+  bool source_bf16 = false;
+  in = weights.front().size(1);
+  for (const at::Tensor& weight : weights) {
+    at::Tensor w = weight.scalar_type() == at::kBFloat16 ? weight.contiguous() : weight.to(at::kFloat).contiguous();
+    if (w.size(1) != in) throw std::invalid_argument("PackedLinear::pack: the weights differ in K");
+    source_bf16 = w.scalar_type() == at::kBFloat16;
+    if (!sources.empty() && source_bf16 != (sources.front().scalar_type() == at::kBFloat16))
+      throw std::invalid_argument("PackedLinear::pack: the weights differ in dtype");
+    const int64_t row_bytes = in * int64_t(w.element_size());
+    for (int64_t n = 0; n < w.size(0); ++n) rows.push_back(static_cast<const char*>(w.data_ptr()) + n * row_bytes);
+    sources.push_back(w);
   }
+  bf16 = as_bf16;
+  out = int64_t(rows.size());
+  const int64_t K = in, blocks = (out + 15) / 16, pairs = (K + 1) / 2;
+  auto options = sources.front().options();
+  panels = bf16 ? at::empty({blocks, pairs, 16, 2}, options.dtype(at::kBFloat16)) : at::empty({blocks, K, 16}, options.dtype(at::kFloat));
+  float* f32 = bf16 ? nullptr : panels.data_ptr<float>();
+  uint16_t* b16 = bf16 ? reinterpret_cast<uint16_t*>(panels.data_ptr()) : nullptr;
+  auto element = [&](const void* row, int64_t k) -> float {  // fp32 value of a source element
+    if (!source_bf16) return static_cast<const float*>(row)[k];
+    const uint32_t bits = uint32_t(static_cast<const uint16_t*>(row)[k]) << 16;
+    float f;
+    std::memcpy(&f, &bits, sizeof(f));
+    return f;
+  };
+  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  ThreadTeam::global().parallel(blocks, threads, [&](int64_t block) {
+    for (int64_t c = 0; c < 16; ++c) {
+      const int64_t n = block * 16 + c;
+      const void* row = n < out ? rows[size_t(n)] : nullptr;
+      if (bf16) {
+        uint16_t* dst = b16 + block * pairs * 32 + c * 2;  // element (k / 2, c, k % 2) at dst[(k / 2) * 32 + k % 2]
+        for (int64_t k = 0; k < 2 * pairs; ++k) {
+          const float v = row && k < K ? element(row, k) : 0.0f;
+          dst[(k / 2) * 32 + (k % 2)] = c10::BFloat16(v).x;  // round to nearest even
+        }
+      } else {
+        float* dst = f32 + block * K * 16 + c;
+        for (int64_t k = 0; k < K; ++k) dst[k * 16] = row ? element(row, k) : 0.0f;
+      }
+    }
+  });
+  const at::TensorOptions f32_options = options.dtype(at::kFloat);
   bool any_bias = false;
   for (const at::Tensor& b : biases) any_bias |= b.defined();
   bias = at::Tensor();
   if (any_bias) {
-    bias = at::zeros({blocks * 16}, w.options().dtype(at::kFloat));
+    bias = at::zeros({blocks * 16}, f32_options);
     int64_t offset = 0;
     for (size_t i = 0; i < weights.size(); ++i) {
       if (biases[i].defined()) bias.narrow(0, offset, weights[i].size(0)).copy_(biases[i]);
