@@ -193,7 +193,6 @@ Micro micro_for(int64_t nv) {
 
 // One or two rows run 8-block (128-column) panels: 8 independent FMA chains hide the FMA latency that 4
 // would leave exposed; more rows give enough chains with 4 blocks.
-int64_t panel_blocks(int64_t rows) { return rows <= 2 ? 2 * kPanelBlocks : kPanelBlocks; }
 
 Micro micro_for(int64_t rows, int64_t nv) {
   switch (rows) {
@@ -659,6 +658,8 @@ R1_BF16_TARGET void to_bf16_rows(const float* x, int64_t rows, int64_t ldx, int6
   }
 }
 
+int64_t panel_blocks(int64_t rows) { return rows <= 2 ? 2 * kPanelBlocks : kPanelBlocks; }
+
 void linear_blocks(const float* x, const uint16_t* xb, int64_t rows, int64_t ldx, const PackedLinear& w, float* y,
                    int64_t ldy, bool accumulate, int64_t block_begin, int64_t block_end) {
   if (w.bf16) {
@@ -679,10 +680,11 @@ void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, fl
     xb = converted.data();
   }
   const int64_t threads = rows * w.in * w.blocks() * 16 < kParallelMacs ? 1 : team_threads();
-  const int64_t parts = std::min(w.blocks(), 2 * threads);
+  const int64_t width = panel_blocks(rows), panels = (w.blocks() + width - 1) / width;
+  const int64_t parts = std::min(panels, 2 * threads);
   ThreadTeam::global().parallel(parts, threads, [&](int64_t part) {
-    const auto [begin, end] = share(w.blocks(), part, parts);
-    linear_blocks(x, xb, rows, ldx, w, y, ldy, accumulate, begin, end);
+    const auto [begin, end] = share(panels, part, parts);
+    linear_blocks(x, xb, rows, ldx, w, y, ldy, accumulate, begin * width, std::min(end * width, w.blocks()));
   });
 }
 

@@ -43,6 +43,9 @@ struct PackedLinear {
 // y[r, n] = (accumulate ? y[r, n] : 0) + (sum_k x[r, k] w[n, k] + b[n]) for r < rows; x rows ldx apart, y
 // rows ldy apart. Column panels are split across the intra-op threads when the product is large enough.
 void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy, bool accumulate);
+// The 16-column blocks that linear_blocks() multiplies together for `rows` rows: split a product's columns
+// at multiples of it (a range that ends elsewhere runs narrower, slower micro-kernels).
+int64_t panel_blocks(int64_t rows);
 // The columns [16 block_begin, 16 block_end) of linear(). A bf16 `w` reads xb instead of x: the rows rounded
 // to bf16 by to_bf16_rows (rows 2 * ceil(K/2) apart).
 void linear_blocks(const float* x, const uint16_t* xb, int64_t rows, int64_t ldx, const PackedLinear& w, float* y,

@@ -185,8 +185,9 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
     // Items of >= ~0.25 M multiply-adds: few enough that claiming them costs little at batch 1, many enough
     // that a helper descheduled by a busy machine holds up only a small part of a large product.
     const int64_t per_thread = std::clamp<int64_t>(B * w.in * w.out / (threads << 18), 2, 16);
-    over(w.blocks(), per_thread, [&](int64_t begin, int64_t end) {
-      kernels::linear_blocks(in, in_bf16, B, ld, w, y, ldy, accumulate, begin, end);
+    const int64_t width = kernels::panel_blocks(B), panels = (w.blocks() + width - 1) / width;
+    over(panels, per_thread, [&](int64_t begin, int64_t end) {
+      kernels::linear_blocks(in, in_bf16, B, ld, w, y, ldy, accumulate, begin * width, std::min(end * width, w.blocks()));
     });
   };
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
