@@ -1,8 +1,9 @@
 // The AVX-512 kernels of cpu-kernels.h. Everything after the `#pragma GCC target` below is compiled for
 // AVX-512F + FMA and is only reached after available() said yes (functions marked R1_BF16_TARGET also use
-// AVX-512BW/BF16 and are only reached after bf16_available()); the headers are included before it, so no
-// inline function they define is emitted with those instructions. Threads: at::parallel_for over column
-// panels (linear) or (row, kv head) pairs (attention), inline when the work is too small to wake a thread.
+// AVX-512BW/BF16 and are only reached after bf16_available(), R1_AMX_TARGET ones AMX after amx_available());
+// the headers are included before it, so no inline function they define is emitted with those instructions.
+// Threads: ThreadTeam items over column panels (linear, pack), rows (greedy) or (row, kv head) pairs
+// (attention), inline when the work is too small to be worth a helper.
 #include "engine/cpu-kernels.h"
 
 #include <ATen/ATen.h>

@@ -3,7 +3,9 @@
 // gate|up product -> silu * up -> down_proj added into the residual; then the final norm and the packed head.
 // RoPE cos/sin come from a per-position table built with TransformerImpl's own ops (bit-identical), ALiBi
 // biases from the same slopes, so the differences from the model's forward are fp32 summation orders.
-// No ATen op runs per step except the logits' allocation.
+// No ATen op runs per step except the logits' allocation. Each phase is split into ThreadTeam items (rows,
+// (row, kv head) pairs, column panels of a product); bf16 products read their inputs rounded to bf16 by the
+// phase that wrote them.
 #include "engine/decode-forward.h"
 
 #include <ATen/ATen.h>
