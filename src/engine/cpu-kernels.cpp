@@ -1,18 +1,26 @@
 // The AVX-512 kernels of cpu-kernels.h. Everything after the `#pragma GCC target` below is compiled for
 // AVX-512F + FMA and is only reached after available() said yes (functions marked R1_BF16_TARGET also use
-// AVX-512BW/BF16 and are only reached after bf16_available()); the headers are included before it, so no
-// inline function they define is emitted with those instructions. Threads: at::parallel_for over column
-// panels (linear) or (row, kv head) pairs (attention), inline when the work is too small to wake a thread.
+// AVX-512BW/BF16 and are only reached after bf16_available(), R1_AMX_TARGET ones AMX after amx_available());
+// the headers are included before it, so no inline function they define is emitted with those instructions.
+// Threads: ThreadTeam items over column panels (linear, pack), rows (greedy) or (row, kv head) pairs
+// (attention), inline when the work is too small to be worth a helper.
 #include "engine/cpu-kernels.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
+#include <cpuid.h>
 #include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+
+#include "engine/thread-team.h"
 
 namespace r1::engine::kernels {
 
@@ -27,27 +35,74 @@ bool bf16_available() {
   return ok;
 }
 
+bool amx_available() {
+  static const bool ok = [] {
+    if (!bf16_available()) return false;
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    if (!((edx >> 22) & 1u) || !((edx >> 24) & 1u)) return false;  // AMX-BF16, AMX-TILE
+    // Linux hands out the 8 KB tile state only on request (arch_prctl ARCH_REQ_XCOMP_PERM, XTILEDATA).
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return ok;
+}
+
 void PackedLinear::pack(const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& biases, bool as_bf16) {
-  at::Tensor w = at::cat(weights, 0).to(at::kFloat).contiguous();  // (N, K)
-  bf16 = as_bf16;
-  out = w.size(0);
-  in = w.size(1);
-  const int64_t blocks = (out + 15) / 16;
-  if (bf16) {
-    const int64_t pairs = (in + 1) / 2;
-    at::Tensor padded = at::zeros({blocks * 16, pairs * 2}, w.options().dtype(at::kBFloat16));
-    padded.narrow(0, 0, out).narrow(1, 0, in).copy_(w);
-    panels = padded.view({blocks, 16, pairs, 2}).permute({0, 2, 1, 3}).contiguous();  // (blocks, K/2, 16, 2)
-  } else {
-    at::Tensor padded = at::zeros({blocks * 16, in}, w.options());
-    padded.narrow(0, 0, out).copy_(w);
-    panels = padded.view({blocks, 16, in}).transpose(1, 2).contiguous();  // (blocks, K, 16)
+  // Each weight's rows are read in place (fp32 or bf16, contiguous) and written straight into the panels by
+  // one pass per 16-column block (split over the team): no concatenated, padded or transposed copies, since a
+  // trainer's update repacks every step the engine runs after it.
+  std::vector<at::Tensor> sources;
+  std::vector<const void*> rows;  // row n of the stacked weight
+  bool source_bf16 = false;
+  in = weights.front().size(1);
+  for (const at::Tensor& weight : weights) {
+    at::Tensor w = weight.scalar_type() == at::kBFloat16 ? weight.contiguous() : weight.to(at::kFloat).contiguous();
+    if (w.size(1) != in) throw std::invalid_argument("PackedLinear::pack: the weights differ in K");
+    source_bf16 = w.scalar_type() == at::kBFloat16;
+    if (!sources.empty() && source_bf16 != (sources.front().scalar_type() == at::kBFloat16))
+      throw std::invalid_argument("PackedLinear::pack: the weights differ in dtype");
+    const int64_t row_bytes = in * int64_t(w.element_size());
+    for (int64_t n = 0; n < w.size(0); ++n) rows.push_back(static_cast<const char*>(w.data_ptr()) + n * row_bytes);
+    sources.push_back(w);
   }
+  bf16 = as_bf16;
+  out = int64_t(rows.size());
+  const int64_t K = in, blocks = (out + 15) / 16, pairs = (K + 1) / 2;
+  auto options = sources.front().options();
+  panels = bf16 ? at::empty({blocks, pairs, 16, 2}, options.dtype(at::kBFloat16)) : at::empty({blocks, K, 16}, options.dtype(at::kFloat));
+  float* f32 = bf16 ? nullptr : panels.data_ptr<float>();
+  uint16_t* b16 = bf16 ? reinterpret_cast<uint16_t*>(panels.data_ptr()) : nullptr;
+  auto element = [&](const void* row, int64_t k) -> float {  // fp32 value of a source element
+    if (!source_bf16) return static_cast<const float*>(row)[k];
+    const uint32_t bits = uint32_t(static_cast<const uint16_t*>(row)[k]) << 16;
+    float f;
+    std::memcpy(&f, &bits, sizeof(f));
+    return f;
+  };
+  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  ThreadTeam::global().parallel(blocks, threads, [&](int64_t block) {
+    for (int64_t c = 0; c < 16; ++c) {
+      const int64_t n = block * 16 + c;
+      const void* row = n < out ? rows[size_t(n)] : nullptr;
+      if (bf16) {
+        uint16_t* dst = b16 + block * pairs * 32 + c * 2;  // element (k / 2, c, k % 2) at dst[(k / 2) * 32 + k % 2]
+        for (int64_t k = 0; k < 2 * pairs; ++k) {
+          const float v = row && k < K ? element(row, k) : 0.0f;
+          dst[(k / 2) * 32 + (k % 2)] = c10::BFloat16(v).x;  // round to nearest even
+        }
+      } else {
+        float* dst = f32 + block * K * 16 + c;
+        for (int64_t k = 0; k < K; ++k) dst[k * 16] = row ? element(row, k) : 0.0f;
+      }
+    }
+  });
+  const at::TensorOptions f32_options = options.dtype(at::kFloat);
   bool any_bias = false;
   for (const at::Tensor& b : biases) any_bias |= b.defined();
   bias = at::Tensor();
   if (any_bias) {
-    bias = at::zeros({blocks * 16}, w.options().dtype(at::kFloat));
+    bias = at::zeros({blocks * 16}, f32_options);
     int64_t offset = 0;
     for (size_t i = 0; i < weights.size(); ++i) {
       if (biases[i].defined()) bias.narrow(0, offset, weights[i].size(0)).copy_(biases[i]);
@@ -62,6 +117,7 @@ void PackedLinear::pack(const std::vector<at::Tensor>& weights, const std::vecto
 // about it under -Wmaybe-uninitialized: a false positive in the compiler's headers.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace {
 
@@ -69,6 +125,7 @@ constexpr int64_t kPanelBlocks = 4;          // 64 output columns per panel (128
 constexpr int64_t kMaxRows = 6;              // rows per micro-kernel call (6 x 4 accumulators)
 constexpr int64_t kParallelMacs = 1 << 20;   // below this a linear runs on the calling thread
 constexpr int64_t kParallelAttention = 1 << 17;
+constexpr int64_t kSliceK = 128;             // K slice of the fp32 panels (bf16: 128 pairs) when rows > kMaxRows
 
 // exp(x) for float lanes (Cephes expf): x = n ln2 + r, e^r by a degree-6 polynomial, times 2^n.
 inline __m512 exp16(__m512 x) {
@@ -89,10 +146,11 @@ inline __m512 exp16(__m512 x) {
 
 inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
 
-// MR rows x NV 16-column blocks of one panel; `cols` valid columns in the panel (the rest is padding).
+// MR rows x NV 16-column blocks of one panel over K inputs (block v's column k at p + (v * ks + k) * 16);
+// `cols` valid columns in the panel (the rest is padding).
 template <int MR, int NV>
-void micro(const float* x, int64_t ldx, const float* p, int64_t K, const float* bias, float* y, int64_t ldy,
-           int64_t cols, bool accumulate) {
+void micro(const float* x, int64_t ldx, const float* p, int64_t ks, int64_t K, const float* bias, float* y,
+           int64_t ldy, int64_t cols, bool accumulate) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r)
@@ -101,7 +159,7 @@ void micro(const float* x, int64_t ldx, const float* p, int64_t K, const float* 
   for (int64_t k = 0; k < K; ++k) {
     __m512 w[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) w[v] = _mm512_load_ps(p + (v * K + k) * 16);
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_load_ps(p + (v * ks + k) * 16);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
       const __m512 b = _mm512_set1_ps(x[r * ldx + k]);
@@ -123,7 +181,8 @@ void micro(const float* x, int64_t ldx, const float* p, int64_t K, const float* 
   }
 }
 
-using Micro = void (*)(const float*, int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, bool);
+using Micro = void (*)(const float*, int64_t, const float*, int64_t, int64_t, const float*, float*, int64_t, int64_t,
+                       bool);
 
 template <int MR, int MaxNV>
 Micro micro_for(int64_t nv) {
@@ -135,7 +194,6 @@ Micro micro_for(int64_t nv) {
 
 // One or two rows run 8-block (128-column) panels: 8 independent FMA chains hide the FMA latency that 4
 // would leave exposed; more rows give enough chains with 4 blocks.
-int64_t panel_blocks(int64_t rows) { return rows <= 2 ? 2 * kPanelBlocks : kPanelBlocks; }
 
 Micro micro_for(int64_t rows, int64_t nv) {
   switch (rows) {
@@ -154,29 +212,39 @@ Micro micro_for(int64_t rows, int64_t nv) {
   }
 }
 
-void linear_panels(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
-                   bool accumulate, int64_t panel_begin, int64_t panel_end) {
-  const int64_t K = w.in, N = w.out, blocks = (N + 15) / 16;
+// K is cut into slices of kSliceK inputs when rows span several micro-kernel calls, so each call after the
+// first finds its weight slice (kSliceK x 64 floats = 32 KB) in L1 instead of streaming the whole panel from
+// L2 again for every 6 rows; the partial sums accumulate in y.
+int64_t slice_k(int64_t rows, int64_t K) { return rows > kMaxRows ? kSliceK : K; }
+
+void linear_blocks_f32(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
+                       bool accumulate, int64_t block_begin, int64_t block_end) {
+  const int64_t K = w.in, N = w.out, kc = slice_k(rows, K);
   const float* panels = w.panels.data_ptr<float>();
   const float* bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
   const int64_t width = panel_blocks(rows);
-  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
-    const int64_t block = panel * width, nv = std::min(width, blocks - block);
+  for (int64_t block = block_begin; block < block_end; block += width) {
+    const int64_t nv = std::min(width, block_end - block);
     const int64_t col = block * 16, cols = std::min(nv * 16, N - col);
-    const float* p = panels + block * K * 16;
-    for (int64_t r = 0; r < rows; r += kMaxRows) {
-      const int64_t mr = std::min(kMaxRows, rows - r);
-      micro_for(mr, nv)(x + r * ldx, ldx, p, K, bias ? bias + col : nullptr, y + r * ldy + col, ldy, cols, accumulate);
+    for (int64_t k0 = 0; k0 < K; k0 += kc) {
+      const int64_t kk = std::min(kc, K - k0);
+      const float* p = panels + (block * K + k0) * 16;
+      for (int64_t r = 0; r < rows; r += kMaxRows) {
+        const int64_t mr = std::min(kMaxRows, rows - r);
+        micro_for(mr, nv)(x + r * ldx + k0, ldx, p, K, kk, bias && k0 == 0 ? bias + col : nullptr, y + r * ldy + col,
+                          ldy, cols, accumulate || k0 > 0);
+      }
     }
   }
 }
 
 #define R1_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 
-// MR rows (bf16 pairs, rows ldx elements apart) x NV 16-column blocks of a bf16 panel, K2 = ceil(K/2) pairs.
+// MR rows (bf16 pairs, rows ldx elements apart) x NV 16-column blocks of a bf16 panel over K2 input pairs
+// (block v's pair k at p + (v * ks + k) * 32).
 template <int MR, int NV>
-R1_BF16_TARGET void micro_bf16(const uint16_t* x, int64_t ldx, const uint16_t* p, int64_t K2, const float* bias,
-                               float* y, int64_t ldy, int64_t cols, bool accumulate) {
+R1_BF16_TARGET void micro_bf16(const uint16_t* x, int64_t ldx, const uint16_t* p, int64_t ks, int64_t K2,
+                               const float* bias, float* y, int64_t ldy, int64_t cols, bool accumulate) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r)
@@ -185,7 +253,7 @@ R1_BF16_TARGET void micro_bf16(const uint16_t* x, int64_t ldx, const uint16_t* p
   for (int64_t k = 0; k < K2; ++k) {
     __m512i w[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) w[v] = _mm512_load_si512(p + (v * K2 + k) * 32);
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_load_si512(p + (v * ks + k) * 32);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
       int32_t pair;
@@ -209,8 +277,8 @@ R1_BF16_TARGET void micro_bf16(const uint16_t* x, int64_t ldx, const uint16_t* p
   }
 }
 
-using MicroBf16 = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, const float*, float*, int64_t, int64_t,
-                           bool);
+using MicroBf16 = void (*)(const uint16_t*, int64_t, const uint16_t*, int64_t, int64_t, const float*, float*, int64_t,
+                           int64_t, bool);
 
 template <int MR, int MaxNV>
 MicroBf16 micro_bf16_for(int64_t nv) {
@@ -237,33 +305,113 @@ MicroBf16 micro_bf16_for(int64_t rows, int64_t nv) {
   }
 }
 
-// x (rows, K) float -> (rows, 2 * ceil(K/2)) bf16, round to nearest even, a zero pad element for odd K.
-R1_BF16_TARGET void to_bf16_rows(const float* x, int64_t rows, int64_t ldx, int64_t K, uint16_t* out) {
-  const int64_t ld = (K + 1) / 2 * 2;
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t k = 0; k < K; k += 16) {
-      const __mmask16 m = tail_mask(K - k);
-      const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + r * ldx + k));
-      _mm256_mask_storeu_epi16(out + r * ld + k, m, (__m256i)h);
+#define R1_AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma,amx-tile,amx-bf16")))
+
+// The AMX tile configuration (palette 1): tiles 0-3 accumulate C (row block 0|1 x column block 0|1), 4-5 hold
+// A (the rows' bf16 pairs, 16 pairs = 64 bytes a row), 6-7 hold B (16 pairs x 16 columns of a panel block:
+// the panel layout [K/2][16][2] is already AMX's pair-interleaved B layout).
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Stores of `tilestored` (an asm statement without a memory clobber) must be visible to the loads that follow.
+inline void compiler_fence() { asm volatile("" ::: "memory"); }
+
+// linear_blocks_bf16 on AMX tiles (amx_available(), K % 32 == 0): rows in pairs of 16-row blocks, columns in
+// pairs of 16-column blocks, K in steps of 32 (16 pairs), accumulation in fp32 tiles.
+R1_AMX_TARGET void linear_blocks_amx(const uint16_t* x, int64_t rows, const PackedLinear& w, float* y, int64_t ldy,
+                                     bool accumulate, int64_t block_begin, int64_t block_end) {
+  const int64_t K2 = w.in / 2, N = w.out, x_stride = 4 * K2;  // bytes between rows of x
+  const uint16_t* panels = reinterpret_cast<const uint16_t*>(w.panels.data_ptr());
+  const float* bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
+  alignas(64) float tiles[4][16 * 16];
+  compiler_fence();
+  for (int64_t r0 = 0; r0 < rows; r0 += 32) {
+    const int m0 = int(std::min<int64_t>(16, rows - r0)), m1 = int(std::clamp<int64_t>(rows - r0 - 16, 0, 16));
+    TileConfig config;
+    for (int t = 0; t < 8; ++t) {
+      const int m = t == 6 || t == 7 ? 16 : (t == 2 || t == 3 || t == 5 ? m1 : m0);
+      config.rows[t] = uint8_t(m);
+      config.colsb[t] = m > 0 ? 64 : 0;
     }
-    if (K % 2) out[r * ld + K] = 0;
+    _tile_loadconfig(&config);
+    const uint16_t* x0 = x + r0 * 2 * K2;
+    const uint16_t* x1 = x0 + 16 * 2 * K2;
+    for (int64_t block = block_begin; block < block_end; block += 2) {
+      const bool two = block + 1 < block_end;
+      const uint16_t* b0 = panels + block * K2 * 32;
+      const uint16_t* b1 = b0 + K2 * 32;
+      _tile_zero(0);
+      _tile_zero(1);
+      if (m1) {
+        _tile_zero(2);
+        _tile_zero(3);
+      }
+      for (int64_t k = 0; k < K2; k += 16) {
+        _tile_loadd(4, x0 + 2 * k, x_stride);
+        _tile_loadd(6, b0 + k * 32, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        if (two) {
+          _tile_loadd(7, b1 + k * 32, 64);
+          _tile_dpbf16ps(1, 4, 7);
+        }
+        if (m1) {
+          _tile_loadd(5, x1 + 2 * k, x_stride);
+          _tile_dpbf16ps(2, 5, 6);
+          if (two) _tile_dpbf16ps(3, 5, 7);
+        }
+      }
+      _tile_stored(0, tiles[0], 64);
+      _tile_stored(1, tiles[1], 64);
+      if (m1) {
+        _tile_stored(2, tiles[2], 64);
+        _tile_stored(3, tiles[3], 64);
+      }
+      compiler_fence();
+      for (int t = 0; t < (two ? 2 : 1); ++t) {
+        const int64_t col = (block + t) * 16;
+        const __mmask16 m = tail_mask(N - col);
+        const __m512 bv = bias ? _mm512_loadu_ps(bias + col) : _mm512_setzero_ps();
+        for (int rb = 0; rb < (m1 ? 2 : 1); ++rb) {
+          const float* tile = tiles[rb * 2 + t];
+          for (int r = 0; r < (rb ? m1 : m0); ++r) {
+            float* dst = y + (r0 + rb * 16 + r) * ldy + col;
+            __m512 out = _mm512_add_ps(_mm512_load_ps(tile + r * 16), bv);
+            if (accumulate) out = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), out);
+            _mm512_mask_storeu_ps(dst, m, out);
+          }
+        }
+      }
+    }
   }
+  _tile_release();
 }
 
-void linear_panels_bf16(const uint16_t* x, int64_t rows, const PackedLinear& w, float* y, int64_t ldy,
-                        bool accumulate, int64_t panel_begin, int64_t panel_end) {
-  const int64_t K2 = (w.in + 1) / 2, N = w.out, blocks = (N + 15) / 16, ldx = 2 * K2;
+void linear_blocks_bf16(const uint16_t* x, int64_t rows, const PackedLinear& w, float* y, int64_t ldy,
+                        bool accumulate, int64_t block_begin, int64_t block_end) {
+  if (w.in % 32 == 0 && amx_available()) {
+    linear_blocks_amx(x, rows, w, y, ldy, accumulate, block_begin, block_end);
+    return;
+  }
+  const int64_t K2 = (w.in + 1) / 2, N = w.out, ldx = 2 * K2, kc = slice_k(rows, K2);
   const uint16_t* panels = reinterpret_cast<const uint16_t*>(w.panels.data_ptr());
   const float* bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
   const int64_t width = panel_blocks(rows);
-  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
-    const int64_t block = panel * width, nv = std::min(width, blocks - block);
+  for (int64_t block = block_begin; block < block_end; block += width) {
+    const int64_t nv = std::min(width, block_end - block);
     const int64_t col = block * 16, cols = std::min(nv * 16, N - col);
-    const uint16_t* p = panels + block * K2 * 32;
-    for (int64_t r = 0; r < rows; r += kMaxRows) {
-      const int64_t mr = std::min(kMaxRows, rows - r);
-      micro_bf16_for(mr, nv)(x + r * ldx, ldx, p, K2, bias ? bias + col : nullptr, y + r * ldy + col, ldy, cols,
-                             accumulate);
+    for (int64_t k0 = 0; k0 < K2; k0 += kc) {
+      const int64_t kk = std::min(kc, K2 - k0);
+      const uint16_t* p = panels + (block * K2 + k0) * 32;
+      for (int64_t r = 0; r < rows; r += kMaxRows) {
+        const int64_t mr = std::min(kMaxRows, rows - r);
+        micro_bf16_for(mr, nv)(x + r * ldx + 2 * k0, ldx, p, K2, kk, bias && k0 == 0 ? bias + col : nullptr,
+                               y + r * ldy + col, ldy, cols, accumulate || k0 > 0);
+      }
     }
   }
 }
@@ -305,79 +453,165 @@ void softmax_in_place(float* s, int64_t n) {
   }
 }
 
-// One (row, kv head) of decode attention with D = 16 * DV (DV > 0), or any D (DV == 0, masked tails);
-// `scores` has room for L + 1 floats.
+// Scores of one head: scale, ALiBi bias, softmax.
+inline void finish_scores(const AttentionShape& a, int64_t h, int64_t first, int64_t n, float scale, float* scores) {
+  for (int64_t j = 0; j < n; ++j) {
+    scores[j] *= scale;
+    if (a.alibi_slopes) scores[j] += -a.alibi_slopes[h] * float(a.L - (first + j));
+  }
+  softmax_in_place(scores, n);
+}
+
+// Query head h of a row against its kv head's n keys/values from `first`, D = 16 * DV (DV > 0), or any D
+// (DV == 0, masked tails); `scores` has room for n floats.
 template <int DV, typename T>
-void attend(const AttentionShape& a, int64_t row, int64_t g, float* scores) {
+void attend_head(const AttentionShape& a, int64_t row, int64_t h, int64_t first, int64_t n, const T* keys,
+                 const T* values, float* scores) {
   constexpr int64_t kMaxDv = 8;  // the generic path keeps D in chunks of up to 8 vectors
-  const int64_t D = DV > 0 ? DV * 16 : a.D, G = a.H / a.Hkv, first = a.first[row], n = a.L - first + 1;
+  const int64_t D = DV > 0 ? DV * 16 : a.D;
   const float scale = float(1.0 / std::sqrt(double(D)));
-  const T* keys = static_cast<const T*>(a.key) + ((row * a.Hkv + g) * a.s_max + first) * D;      // (n, D)
-  const T* values = static_cast<const T*>(a.value) + ((row * a.Hkv + g) * a.s_max + first) * D;  // (n, D)
-  for (int64_t i = 0; i < G; ++i) {
-    const int64_t h = g * G + i;
-    const float* q = a.q + row * a.q_stride + h * D;  // (D)
-    float* out = a.out + row * a.out_stride + h * D;  // (D)
-    for (int64_t d0 = 0; d0 < D; d0 += kMaxDv * 16) {  // one pass when DV > 0
-      const int64_t dv = DV > 0 ? DV : std::min(kMaxDv, (D - d0 + 15) / 16);
-      __m512 qv[kMaxDv];
-      for (int64_t v = 0; v < dv; ++v) qv[v] = _mm512_maskz_loadu_ps(tail_mask(D - d0 - v * 16), q + d0 + v * 16);
-      int64_t j = 0;
-      if (DV > 0) {  // four keys at a time, their four horizontal sums in one transposing reduction
-        for (; j + 3 < n; j += 4) {
-          __m512 acc[4];
+  const float* q = a.q + row * a.q_stride + h * D;  // (D)
+  float* out = a.out + row * a.out_stride + h * D;  // (D)
+  for (int64_t d0 = 0; d0 < D; d0 += kMaxDv * 16) {  // one pass when DV > 0
+    const int64_t dv = DV > 0 ? DV : std::min(kMaxDv, (D - d0 + 15) / 16);
+    __m512 qv[kMaxDv];
+    for (int64_t v = 0; v < dv; ++v) qv[v] = _mm512_maskz_loadu_ps(tail_mask(D - d0 - v * 16), q + d0 + v * 16);
+    int64_t j = 0;
+    if (DV > 0) {  // four keys at a time, their four horizontal sums in one transposing reduction
+      for (; j + 3 < n; j += 4) {
+        __m512 acc[4];
 #pragma GCC unroll 4
-          for (int64_t jj = 0; jj < 4; ++jj) {
-            const T* k = keys + (j + jj) * D;
-            acc[jj] = _mm512_mul_ps(qv[0], load_row(k, 0xFFFF));
+        for (int64_t jj = 0; jj < 4; ++jj) {
+          const T* k = keys + (j + jj) * D;
+          acc[jj] = _mm512_mul_ps(qv[0], load_row(k, 0xFFFF));
 #pragma GCC unroll 8
-            for (int64_t v = 1; v < DV; ++v) acc[jj] = _mm512_fmadd_ps(qv[v], load_row(k + v * 16, 0xFFFF), acc[jj]);
-          }
-          _mm_storeu_ps(scores + j, reduce4(acc[0], acc[1], acc[2], acc[3]));
+          for (int64_t v = 1; v < DV; ++v) acc[jj] = _mm512_fmadd_ps(qv[v], load_row(k + v * 16, 0xFFFF), acc[jj]);
         }
-      }
-      for (; j < n; ++j) {
-        const T* k = keys + j * D + d0;
-        __m512 acc = _mm512_mul_ps(qv[0], load_row(k, tail_mask(D - d0)));
-        for (int64_t v = 1; v < dv; ++v) acc = _mm512_fmadd_ps(qv[v], load_row(k + v * 16, tail_mask(D - d0 - v * 16)), acc);
-        const float part = reduce_add(acc);
-        scores[j] = d0 == 0 ? part : scores[j] + part;
+        _mm_storeu_ps(scores + j, reduce4(acc[0], acc[1], acc[2], acc[3]));
       }
     }
-    for (int64_t j = 0; j < n; ++j) {
-      scores[j] *= scale;
-      if (a.alibi_slopes) scores[j] += -a.alibi_slopes[h] * float(a.L - (first + j));
-    }
-    softmax_in_place(scores, n);
-    for (int64_t d0 = 0; d0 < D; d0 += kMaxDv * 16) {
-      const int64_t dv = DV > 0 ? DV : std::min(kMaxDv, (D - d0 + 15) / 16);
-      __m512 even[kMaxDv], odd[kMaxDv];  // two chains per output vector
-      for (int64_t v = 0; v < dv; ++v) even[v] = odd[v] = _mm512_setzero_ps();
-      int64_t j = 0;
-      for (; j + 1 < n; j += 2) {
-        const __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
-        const T* v0 = values + j * D + d0;
-        for (int64_t v = 0; v < dv; ++v) {
-          const __mmask16 m = tail_mask(D - d0 - v * 16);
-          even[v] = _mm512_fmadd_ps(p0, load_row(v0 + v * 16, m), even[v]);
-          odd[v] = _mm512_fmadd_ps(p1, load_row(v0 + D + v * 16, m), odd[v]);
-        }
-      }
-      if (j < n) {
-        const __m512 p0 = _mm512_set1_ps(scores[j]);
-        for (int64_t v = 0; v < dv; ++v)
-          even[v] = _mm512_fmadd_ps(p0, load_row(values + j * D + d0 + v * 16, tail_mask(D - d0 - v * 16)), even[v]);
-      }
-      for (int64_t v = 0; v < dv; ++v)
-        _mm512_mask_storeu_ps(out + d0 + v * 16, tail_mask(D - d0 - v * 16), _mm512_add_ps(even[v], odd[v]));
+    for (; j < n; ++j) {
+      const T* k = keys + j * D + d0;
+      __m512 acc = _mm512_mul_ps(qv[0], load_row(k, tail_mask(D - d0)));
+      for (int64_t v = 1; v < dv; ++v) acc = _mm512_fmadd_ps(qv[v], load_row(k + v * 16, tail_mask(D - d0 - v * 16)), acc);
+      const float part = reduce_add(acc);
+      scores[j] = d0 == 0 ? part : scores[j] + part;
     }
   }
+  finish_scores(a, h, first, n, scale, scores);
+  for (int64_t d0 = 0; d0 < D; d0 += kMaxDv * 16) {
+    const int64_t dv = DV > 0 ? DV : std::min(kMaxDv, (D - d0 + 15) / 16);
+    __m512 even[kMaxDv], odd[kMaxDv];  // two chains per output vector
+    for (int64_t v = 0; v < dv; ++v) even[v] = odd[v] = _mm512_setzero_ps();
+    int64_t j = 0;
+    for (; j + 1 < n; j += 2) {
+      const __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
+      const T* v0 = values + j * D + d0;
+      for (int64_t v = 0; v < dv; ++v) {
+        const __mmask16 m = tail_mask(D - d0 - v * 16);
+        even[v] = _mm512_fmadd_ps(p0, load_row(v0 + v * 16, m), even[v]);
+        odd[v] = _mm512_fmadd_ps(p1, load_row(v0 + D + v * 16, m), odd[v]);
+      }
+    }
+    if (j < n) {
+      const __m512 p0 = _mm512_set1_ps(scores[j]);
+      for (int64_t v = 0; v < dv; ++v)
+        even[v] = _mm512_fmadd_ps(p0, load_row(values + j * D + d0 + v * 16, tail_mask(D - d0 - v * 16)), even[v]);
+    }
+    for (int64_t v = 0; v < dv; ++v)
+      _mm512_mask_storeu_ps(out + d0 + v * 16, tail_mask(D - d0 - v * 16), _mm512_add_ps(even[v], odd[v]));
+  }
+}
+
+// Query heads h and h + 1 (one kv head's) in one pass over its keys and values, D = 16 * DV: each key and
+// value row is loaded once for both; `scores` has room for 2 n floats.
+template <int DV, typename T>
+void attend_two_heads(const AttentionShape& a, int64_t row, int64_t h, int64_t first, int64_t n, const T* keys,
+                      const T* values, float* scores) {
+  constexpr int64_t D = DV * 16;
+  const float scale = float(1.0 / std::sqrt(double(D)));
+  const float* q = a.q + row * a.q_stride + h * D;  // (2, D)
+  float* s0 = scores;
+  float* s1 = scores + n;
+  __m512 qa[DV], qb[DV];
+#pragma GCC unroll 8
+  for (int v = 0; v < DV; ++v) {
+    qa[v] = _mm512_loadu_ps(q + v * 16);
+    qb[v] = _mm512_loadu_ps(q + D + v * 16);
+  }
+  int64_t j = 0;
+  for (; j + 3 < n; j += 4) {  // four keys at a time, their horizontal sums in one transposing reduction
+    __m512 acc0[4], acc1[4];
+#pragma GCC unroll 4
+    for (int jj = 0; jj < 4; ++jj) {
+      const T* k = keys + (j + jj) * D;
+      const __m512 k0 = load_row(k, 0xFFFF);
+      acc0[jj] = _mm512_mul_ps(qa[0], k0);
+      acc1[jj] = _mm512_mul_ps(qb[0], k0);
+#pragma GCC unroll 8
+      for (int v = 1; v < DV; ++v) {
+        const __m512 kv = load_row(k + v * 16, 0xFFFF);
+        acc0[jj] = _mm512_fmadd_ps(qa[v], kv, acc0[jj]);
+        acc1[jj] = _mm512_fmadd_ps(qb[v], kv, acc1[jj]);
+      }
+    }
+    _mm_storeu_ps(s0 + j, reduce4(acc0[0], acc0[1], acc0[2], acc0[3]));
+    _mm_storeu_ps(s1 + j, reduce4(acc1[0], acc1[1], acc1[2], acc1[3]));
+  }
+  for (; j < n; ++j) {
+    const T* k = keys + j * D;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int v = 0; v < DV; ++v) {
+      const __m512 kv = load_row(k + v * 16, 0xFFFF);
+      acc0 = _mm512_fmadd_ps(qa[v], kv, acc0);
+      acc1 = _mm512_fmadd_ps(qb[v], kv, acc1);
+    }
+    s0[j] = reduce_add(acc0);
+    s1[j] = reduce_add(acc1);
+  }
+  finish_scores(a, h, first, n, scale, s0);
+  finish_scores(a, h + 1, first, n, scale, s1);
+  __m512 out0[DV], out1[DV];
+#pragma GCC unroll 8
+  for (int v = 0; v < DV; ++v) out0[v] = out1[v] = _mm512_setzero_ps();
+  for (j = 0; j < n; ++j) {
+    const __m512 p0 = _mm512_set1_ps(s0[j]), p1 = _mm512_set1_ps(s1[j]);
+    const T* vr = values + j * D;
+#pragma GCC unroll 8
+    for (int v = 0; v < DV; ++v) {
+      const __m512 vv = load_row(vr + v * 16, 0xFFFF);
+      out0[v] = _mm512_fmadd_ps(p0, vv, out0[v]);
+      out1[v] = _mm512_fmadd_ps(p1, vv, out1[v]);
+    }
+  }
+  float* out = a.out + row * a.out_stride + h * D;  // (2, D)
+#pragma GCC unroll 8
+  for (int v = 0; v < DV; ++v) {
+    _mm512_storeu_ps(out + v * 16, out0[v]);
+    _mm512_storeu_ps(out + D + v * 16, out1[v]);
+  }
+}
+
+// One (row, kv head) of decode attention: its G query heads, two at a time where D % 16 == 0 (DV > 0);
+// `scores` has room for 2 (L + 1) floats.
+template <int DV, typename T>
+void attend(const AttentionShape& a, int64_t row, int64_t g, float* scores) {
+  const int64_t D = DV > 0 ? DV * 16 : a.D, G = a.H / a.Hkv, first = a.first[row], n = a.L - first + 1;
+  const T* keys = static_cast<const T*>(a.key) + ((row * a.Hkv + g) * a.s_max + first) * D;      // (n, D)
+  const T* values = static_cast<const T*>(a.value) + ((row * a.Hkv + g) * a.s_max + first) * D;  // (n, D)
+  int64_t i = 0;
+  if constexpr (DV > 0)
+    for (; i + 1 < G; i += 2) attend_two_heads<DV, T>(a, row, g * G + i, first, n, keys, values, scores);
+  for (; i < G; ++i) attend_head<DV, T>(a, row, g * G + i, first, n, keys, values, scores);
 }
 
 using Attend = void (*)(const AttentionShape&, int64_t, int64_t, float*);
 template <typename T>
 Attend attend_for(int64_t D) {
   switch (D) {
+    case 16:
+      return &attend<1, T>;
     case 32:
       return &attend<2, T>;
     case 64:
@@ -413,31 +647,45 @@ void greedy_row(const float* l, int64_t V, int32_t* token, float* logprob) {
 
 }  // namespace
 
-void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy, bool accumulate) {
-  const int64_t width = panel_blocks(rows);
-  const int64_t panels = (w.out + 16 * width - 1) / (16 * width);
-  const int64_t macs_per_panel = rows * w.in * 16 * width;
-  const bool serial = macs_per_panel * panels < kParallelMacs || at::get_num_threads() == 1;
-  if (w.bf16) {
-    thread_local std::vector<uint16_t> xb;  // (rows, 2 * ceil(K/2)) bf16
-    xb.resize(size_t(rows * ((w.in + 1) / 2 * 2)));
-    to_bf16_rows(x, rows, ldx, w.in, xb.data());
-    const uint16_t* xbp = xb.data();
-    if (serial) {
-      linear_panels_bf16(xbp, rows, w, y, ldy, accumulate, 0, panels);
-    } else {
-      at::parallel_for(0, panels, 1, [&](int64_t begin, int64_t end) {
-        linear_panels_bf16(xbp, rows, w, y, ldy, accumulate, begin, end);
-      });
+R1_BF16_TARGET void to_bf16_rows(const float* x, int64_t rows, int64_t ldx, int64_t K, uint16_t* out) {
+  const int64_t ld = (K + 1) / 2 * 2;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t k = 0; k < K; k += 16) {
+      const __mmask16 m = tail_mask(K - k);
+      const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + r * ldx + k));
+      _mm256_mask_storeu_epi16(out + r * ld + k, m, (__m256i)h);
     }
-    return;
+    if (K % 2) out[r * ld + K] = 0;
   }
-  if (serial) {
-    linear_panels(x, rows, ldx, w, y, ldy, accumulate, 0, panels);
-    return;
+}
+
+int64_t panel_blocks(int64_t rows) { return rows <= 2 ? 2 * kPanelBlocks : kPanelBlocks; }
+
+void linear_blocks(const float* x, const uint16_t* xb, int64_t rows, int64_t ldx, const PackedLinear& w, float* y,
+                   int64_t ldy, bool accumulate, int64_t block_begin, int64_t block_end) {
+  if (w.bf16) {
+    linear_blocks_bf16(xb, rows, w, y, ldy, accumulate, block_begin, block_end);
+  } else {
+    linear_blocks_f32(x, rows, ldx, w, y, ldy, accumulate, block_begin, block_end);
   }
-  at::parallel_for(0, panels, 1, [&](int64_t begin, int64_t end) {
-    linear_panels(x, rows, ldx, w, y, ldy, accumulate, begin, end);
+}
+
+int64_t team_threads() { return std::max<int64_t>(1, at::get_num_threads()); }
+
+void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy, bool accumulate) {
+  const uint16_t* xb = nullptr;
+  thread_local std::vector<uint16_t> converted;  // (rows, 2 * ceil(K/2)) bf16
+  if (w.bf16) {
+    converted.resize(size_t(rows * ((w.in + 1) / 2 * 2)));
+    to_bf16_rows(x, rows, ldx, w.in, converted.data());
+    xb = converted.data();
+  }
+  const int64_t threads = rows * w.in * w.blocks() * 16 < kParallelMacs ? 1 : team_threads();
+  const int64_t width = panel_blocks(rows), panels = (w.blocks() + width - 1) / width;
+  const int64_t parts = std::min(panels, 2 * threads);
+  ThreadTeam::global().parallel(parts, threads, [&](int64_t part) {
+    const auto [begin, end] = share(panels, part, parts);
+    linear_blocks(x, xb, rows, ldx, w, y, ldy, accumulate, begin * width, std::min(end * width, w.blocks()));
   });
 }
 
@@ -486,30 +734,30 @@ void rope(float* x, int64_t heads, int64_t D, const float* cos, const float* sin
   }
 }
 
-void decode_attention(const AttentionShape& a) {
-  const int64_t tasks = a.rows * a.Hkv, G = a.H / a.Hkv;
+void decode_attention(const AttentionShape& a, int64_t task_begin, int64_t task_end) {
   const Attend attend_one = a.bf16_cache ? attend_for<uint16_t>(a.D) : attend_for<float>(a.D);
-  auto run = [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;
-    scores.resize(std::max(scores.size(), size_t(a.L + 1)));
-    for (int64_t t = begin; t < end; ++t) attend_one(a, t / a.Hkv, t % a.Hkv, scores.data());
-  };
-  if (tasks * G * (a.L + 1) * a.D < kParallelAttention || at::get_num_threads() == 1) {
-    run(0, tasks);
-  } else {
-    at::parallel_for(0, tasks, 1, run);
-  }
+  thread_local std::vector<float> scores;
+  scores.resize(std::max(scores.size(), size_t(2 * (a.L + 1))));
+  for (int64_t t = task_begin; t < task_end; ++t) attend_one(a, t / a.Hkv, t % a.Hkv, scores.data());
+}
+
+void decode_attention(const AttentionShape& a) {
+  const int64_t tasks = a.rows * a.Hkv;
+  const int64_t threads = tasks * a.H / a.Hkv * (a.L + 1) * a.D < kParallelAttention ? 1 : team_threads();
+  const int64_t parts = std::min(tasks, 4 * threads);
+  ThreadTeam::global().parallel(parts, threads, [&](int64_t part) {
+    const auto [begin, end] = share(tasks, part, parts);
+    decode_attention(a, begin, end);
+  });
 }
 
 void greedy(const float* logits, int64_t rows, int64_t V, int32_t* token, float* logprob) {
-  auto run = [&](int64_t begin, int64_t end) {
+  const int64_t threads = rows * V < kParallelMacs / 8 ? 1 : team_threads();
+  const int64_t parts = std::min(rows, 2 * threads);
+  ThreadTeam::global().parallel(parts, threads, [&](int64_t part) {
+    const auto [begin, end] = share(rows, part, parts);
     for (int64_t r = begin; r < end; ++r) greedy_row(logits + r * V, V, token + r, logprob + r);
-  };
-  if (rows * V < kParallelMacs / 8 || at::get_num_threads() == 1) {
-    run(0, rows);
-  } else {
-    at::parallel_for(0, rows, 1, run);
-  }
+  });
 }
 
 #pragma GCC diagnostic pop

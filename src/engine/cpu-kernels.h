@@ -2,14 +2,19 @@
 // decode's shapes: a few to a few dozen rows against weights that stay the same between steps.
 //   PackedLinear: y = x W^T + b with W (N, K) packed once into 16-column panels [N/16][K][16] (zero padded),
 //     so a step multiplies without the per-call re-packing a BLAS sgemm does (OpenBLAS re-packs the whole
-//     weight at every call); register-blocked AVX-512 micro-kernels of up to 6 rows x 64 columns.
+//     weight at every call); register-blocked AVX-512 micro-kernels of up to 6 rows x 64 columns (1-2 rows:
+//     x 128), K cut into L1-sized slices when the rows need several micro-kernel calls.
 //   decode_attention: one query token per row against that row's cached keys [first, L], grouped-query
 //     (the G query heads of a kv head share each key/value load), softmax in fp32 as HF, ALiBi optional.
 //   exp is Cephes' expf polynomial (max error ~2 ulp), against Sleef's 1 ulp in ATen's softmax.
 //   bf16 (bf16_available(): AVX512-BF16): weights packed as bf16 pairs [N/16][K/2][16][2] for vdpbf16ps,
 //     activations rounded to bf16 (nearest even) at each product's input, fp32 accumulation; a bf16 KV cache
-//     is widened to fp32 on load.
-// Everything here needs AVX-512F (available()); callers fall back to the LibTorch path without it.
+//     is widened to fp32 on load. Where amx_available() and K % 32 == 0 the bf16 products run on AMX tiles
+//     (tdpbf16ps: 16 x 16 x 32 per instruction) at every row count, so a row's result does not depend on
+//     the batch it is in.
+// Everything here needs AVX-512F (available()); callers fall back to the LibTorch path without it. The
+// whole-product entry points split their work over ThreadTeam::global() (at::get_num_threads() threads); the
+// *_blocks / task-range variants are the per-thread parts, for callers that run a team themselves.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -21,6 +26,7 @@ namespace r1::engine::kernels {
 
 bool available();       // this CPU has AVX-512F and FMA
 bool bf16_available();  // ... and AVX512-BF16 (vdpbf16ps, vcvtneps2bf16), AVX-512BW and VL
+bool amx_available();   // ... and AMX-BF16 tiles, granted by the kernel (arch_prctl XTILEDATA)
 
 // The panels of one or several weights stacked along N (e.g. q|k|v), and their biases (zeros where a
 // weight has none).
@@ -29,6 +35,7 @@ struct PackedLinear {
   bool bf16 = false;
   at::Tensor panels;        // float (ceil(N/16), K, 16), or bf16 (ceil(N/16), ceil(K/2), 16, 2)
   at::Tensor bias;          // (ceil(N/16) * 16) float, or undefined when no weight has a bias
+  int64_t blocks() const { return (out + 15) / 16; }  // 16-column blocks
   // weights[i] (N_i, K), biases[i] (N_i) or undefined; packed as bf16 when `bf16` (needs bf16_available()).
   void pack(const std::vector<at::Tensor>& weights, const std::vector<at::Tensor>& biases, bool bf16 = false);
 };
@@ -36,6 +43,16 @@ struct PackedLinear {
 // y[r, n] = (accumulate ? y[r, n] : 0) + (sum_k x[r, k] w[n, k] + b[n]) for r < rows; x rows ldx apart, y
 // rows ldy apart. Column panels are split across the intra-op threads when the product is large enough.
 void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy, bool accumulate);
+// The 16-column blocks that linear_blocks() multiplies together for `rows` rows: split a product's columns
+// at multiples of it (a range that ends elsewhere runs narrower, slower micro-kernels).
+int64_t panel_blocks(int64_t rows);
+// The columns [16 block_begin, 16 block_end) of linear(). A bf16 `w` reads xb instead of x: the rows rounded
+// to bf16 by to_bf16_rows (rows 2 * ceil(K/2) apart).
+void linear_blocks(const float* x, const uint16_t* xb, int64_t rows, int64_t ldx, const PackedLinear& w, float* y,
+                   int64_t ldy, bool accumulate, int64_t block_begin, int64_t block_end);
+// x (rows, K) at rows ldx apart -> out (rows, 2 * ceil(K/2)) bf16 bits, round to nearest even, a zero pad
+// element for odd K. Needs bf16_available().
+void to_bf16_rows(const float* x, int64_t rows, int64_t ldx, int64_t K, uint16_t* out);
 
 // y = weight * (x * rsqrt(mean(x^2) + eps)) per row of C (HF LlamaRMSNorm in fp32; y may alias x).
 void rms_norm(const float* x, int64_t rows, int64_t C, const float* weight, float eps, float* y);
@@ -61,6 +78,8 @@ struct AttentionShape {
   int64_t out_stride = 0;
 };
 void decode_attention(const AttentionShape& a);
+// The (row, kv head) tasks [task_begin, task_end) of decode_attention, task t = row * Hkv + kv head.
+void decode_attention(const AttentionShape& a, int64_t task_begin, int64_t task_end);
 
 // Per row of logits (rows, V): the first index of the maximum, and its log-softmax value.
 void greedy(const float* logits, int64_t rows, int64_t V, int32_t* token, float* logprob);

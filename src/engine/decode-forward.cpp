@@ -3,17 +3,23 @@
 // gate|up product -> silu * up -> down_proj added into the residual; then the final norm and the packed head.
 // RoPE cos/sin come from a per-position table built with TransformerImpl's own ops (bit-identical), ALiBi
 // biases from the same slopes, so the differences from the model's forward are fp32 summation orders.
-// No ATen op runs per step except the logits' allocation.
+// No ATen op runs per step except the logits' allocation. Each phase is split into ThreadTeam items (rows,
+// (row, kv head) pairs, column panels of a product); bf16 products read their inputs rounded to bf16 by the
+// phase that wrote them.
 #include "engine/decode-forward.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 
+#include "engine/thread-team.h"
 #include "model/layers.h"
 #include "r1/error.h"
 
@@ -110,6 +116,12 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
   float* attn = qkv + Nqkv;
   float* gu = attn + H * D;
   float* act = gu + 2 * I;
+  // bf16: the inputs of the products rounded to bf16 by the thread that produced them, rows 2 ceil(K/2) apart
+  const int64_t ldc = (C + 1) / 2 * 2, lda = (H * D + 1) / 2 * 2, ldi = (I + 1) / 2 * 2;
+  if (bf16_ && int64_t(work_bf16_.size()) < B * (ldc + lda + ldi)) work_bf16_.resize(size_t(B * (ldc + lda + ldi)));
+  uint16_t* hb = bf16_ ? work_bf16_.data() : nullptr;  // (B, ldc)
+  uint16_t* attnb = bf16_ ? hb + B * ldc : nullptr;    // (B, lda)
+  uint16_t* actb = bf16_ ? attnb + B * lda : nullptr;  // (B, ldi)
   int64_t max_position = 0;
   for (int64_t r = 0; r < B; ++r) {
     if (tokens[size_t(r)] < 0 || tokens[size_t(r)] >= V) fail("decode forward: token id {} outside [0, {})", tokens[size_t(r)], V);
@@ -140,21 +152,67 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
   shape.out_stride = ld;
   shape.bf16_cache = bf16_;
   const float eps = float(c.rms_norm_eps);
+  const int64_t G = H / Hkv;
+  at::Tensor logits = at::empty({B, V}, f32);  // (B, V)
+  float* out = logits.data_ptr<float>();
+  const float* cos_table = inv_freq_.defined() ? rope_cos_.data_ptr<float>() : nullptr;
+  const float* sin_table = inv_freq_.defined() ? rope_sin_.data_ptr<float>() : nullptr;
+  std::vector<void*> keys, values;
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    keys.push_back(cache.key[size_t(i)].data_ptr());
+    values.push_back(cache.value[size_t(i)].data_ptr());
+  }
+
+  // Every phase splits rows, (row, kv head) pairs or 16-column blocks of a product into items that the
+  // caller and the team's helpers claim; a phase returns when all its items are done.
+  ThreadTeam& team = ThreadTeam::global();
+  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  auto over = [&](int64_t n, int64_t per_thread, const std::function<void(int64_t, int64_t)>& range) {
+    const int64_t parts = std::min(n, per_thread * threads);
+    team.parallel(parts, threads, [&](int64_t part) {
+      const std::pair<int64_t, int64_t> r = share(n, part, parts);
+      range(r.first, r.second);
+    });
+  };
+  auto norm = [&](const at::Tensor& weight) {  // h = RMSNorm(x)
+    over(B, 2, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        kernels::rms_norm(x + r * ld, 1, C, weight.data_ptr<float>(), eps, h + r * ld);
+        if (bf16_) kernels::to_bf16_rows(h + r * ld, 1, ld, C, hb + r * ldc);
+      }
+    });
+  };
+  auto product = [&](const float* in, const uint16_t* in_bf16, const kernels::PackedLinear& w, float* y,
+                     int64_t ldy, bool accumulate) {
+    // Items of >= ~0.25 M multiply-adds: few enough that claiming them costs little at batch 1, many enough
+    // that a helper descheduled by a busy machine holds up only a small part of a large product.
+    const int64_t per_thread = std::clamp<int64_t>(B * w.in * w.out / (threads << 18), 2, 16);
+    const int64_t width = kernels::panel_blocks(B), panels = (w.blocks() + width - 1) / width;
+    over(panels, per_thread, [&](int64_t begin, int64_t end) {
+      kernels::linear_blocks(in, in_bf16, B, ld, w, y, ldy, accumulate, begin * width, std::min(end * width, w.blocks()));
+    });
+  };
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const Layer& l = layers_[size_t(i)];
-    void* key = cache.key[size_t(i)].data_ptr();
-    void* value = cache.value[size_t(i)].data_ptr();
-    for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, l.input_norm.data_ptr<float>(), eps, h + r * ld);
-    kernels::linear(h, B, ld, l.qkv, qkv, ld, false);  // (B, (H + 2 Hkv) D)
-    for (int64_t r = 0; r < B; ++r) {
-      float* q = qkv + r * ld;
-      if (inv_freq_.defined())  // q and k
-        kernels::rope(q, H + Hkv, D, rope_cos_.data_ptr<float>() + positions[size_t(r)] * D,
-                      rope_sin_.data_ptr<float>() + positions[size_t(r)] * D);
-      for (int64_t g = 0; g < Hkv; ++g) {
-        const int64_t slot = ((r * Hkv + g) * s_max + L) * D;
-        const float* k = q + (H + g) * D;
+    norm(l.input_norm);
+    product(h, hb, l.qkv, qkv, ld, false);  // (B, (H + 2 Hkv) D)
+    kernels::AttentionShape a = shape;
+    void* key = keys[size_t(i)];
+    void* value = values[size_t(i)];
+    a.key = key;
+    a.value = value;
+    over(B * Hkv, 4, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {  // RoPE, K/V at slot L, attention of one (row, kv head)
+        const int64_t r = t / Hkv, g = t % Hkv;
+        float* q = qkv + r * ld;
+        float* k = q + (H + g) * D;
         const float* v = q + (H + Hkv + g) * D;
+        if (cos_table) {
+          const int64_t offset = positions[size_t(r)] * D;
+          kernels::rope(q + g * G * D, G, D, cos_table + offset, sin_table + offset);
+          kernels::rope(k, 1, D, cos_table + offset, sin_table + offset);
+        }
+        const int64_t slot = ((r * Hkv + g) * s_max + L) * D;
         if (bf16_) {  // rounded to nearest even, as a bf16 cast
           for (int64_t d = 0; d < D; ++d) {
             static_cast<c10::BFloat16*>(key)[slot + d] = c10::BFloat16(k[d]);
@@ -164,20 +222,23 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
           std::memcpy(static_cast<float*>(key) + slot, k, size_t(D) * sizeof(float));
           std::memcpy(static_cast<float*>(value) + slot, v, size_t(D) * sizeof(float));
         }
+        kernels::decode_attention(a, t, t + 1);  // attn[r, heads of g]
+        if (bf16_) kernels::to_bf16_rows(attn + r * ld + g * G * D, 1, ld, G * D, attnb + r * lda + g * G * D);
       }
-    }
-    shape.key = key;
-    shape.value = value;
-    kernels::decode_attention(shape);                     // (B, H D)
-    kernels::linear(attn, B, ld, l.o, x, ld, true);        // x += o_proj(attn)
-    for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, l.post_norm.data_ptr<float>(), eps, h + r * ld);
-    kernels::linear(h, B, ld, l.gate_up, gu, ld, false);  // (B, 2I)
-    for (int64_t r = 0; r < B; ++r) kernels::silu_mul(gu + r * ld, 1, I, act + r * ld);
-    kernels::linear(act, B, ld, l.down, x, ld, true);      // x += down_proj(act)
+    });
+    product(attn, attnb, l.o, x, ld, true);  // x += o_proj(attn)
+    norm(l.post_norm);
+    product(h, hb, l.gate_up, gu, ld, false);  // (B, 2I)
+    over(B, 2, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        kernels::silu_mul(gu + r * ld, 1, I, act + r * ld);
+        if (bf16_) kernels::to_bf16_rows(act + r * ld, 1, ld, I, actb + r * ldi);
+      }
+    });
+    product(act, actb, l.down, x, ld, true);  // x += down_proj(act)
   }
-  for (int64_t r = 0; r < B; ++r) kernels::rms_norm(x + r * ld, 1, C, final_norm_.data_ptr<float>(), eps, h + r * ld);
-  at::Tensor logits = at::empty({B, V}, f32);  // (B, V)
-  kernels::linear(h, B, ld, head_, logits.data_ptr<float>(), V, false);
+  norm(final_norm_);
+  product(h, hb, head_, out, V, false);
   cache.length = L + 1;
   return logits;
 }

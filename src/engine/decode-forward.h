@@ -51,6 +51,7 @@ class DecodeForward {
   at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies, or undefined (ALiBi)
   at::Tensor slopes_;    // (H) fp32 ALiBi slopes, or undefined (RoPE)
   at::Tensor work_;      // per-step activations, grown to the largest batch seen
+  std::vector<uint16_t> work_bf16_;  // bf16: the products' inputs rounded to bf16
   at::Tensor rope_cos_, rope_sin_;  // (P, D) RoPE tables for positions [0, P), grown on demand
 };
 
