@@ -15,18 +15,11 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using r1::test::read_jsonl;
 using r1::test::run_r1;
 using r1::test::TempDir;
 
 namespace {
-
-std::vector<json> read_jsonl(const fs::path& p) {
-  std::vector<json> rows;
-  std::ifstream in(p);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) rows.push_back(json::parse(line));
-  return rows;
-}
 
 void write_problems(const fs::path& p, int rows) {
   std::ofstream out(p);

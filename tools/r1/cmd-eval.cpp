@@ -1,10 +1,12 @@
-// `r1 eval ppl --model DIR --data FILE`: loss, perplexity and bits per byte of a model on a text file (one
-// document per line) or JSONL (`--field`, default text), each document followed by EOS, scored in
-// non-overlapping windows of --max-length tokens (src/eval/perplexity.cpp).
+// `r1 eval`: the evaluation subcommands. Here: `ppl` (loss, perplexity and bits per byte of a model on a text
+// file, one document per line, or JSONL `--field`, each document followed by EOS, in non-overlapping windows
+// of --max-length tokens; src/eval/perplexity.cpp), `mc` (log-likelihood multiple choice, k-shot; src/eval/
+// multiple-choice.cpp) and `compare` (two results files side by side). `gen` and `judge`: cmd-eval-gen.cpp.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "commands.h"
+#include "common/atomic-file.h"
+#include "eval-output.h"
 #include "r1/data.h"
 #include "r1/error.h"
 #include "r1/eval.h"
@@ -45,6 +47,41 @@ int run_ppl(const Context& ctx, const PplOptions& o) {
   return 0;
 }
 
+struct McOptions {
+  std::string model, tokenizer, task, dev, dtype = "float32";
+  eval::ChoiceEvalOptions choice;
+  int64_t limit = 0;
+  EvalOutputOptions out;
+};
+
+int run_mc(const Context& ctx, McOptions& o) {
+  check_eval_output(o.out);
+  const auto questions = eval::load_choice_questions(o.task, o.limit);
+  const auto dev = o.dev.empty() ? std::vector<eval::ChoiceQuestion>{} : eval::load_choice_questions(o.dev);
+  if (o.choice.num_fewshot < 0) o.choice.num_fewshot = o.dev.empty() ? 0 : 5;
+  if (o.choice.num_fewshot > 0 && o.dev.empty()) fail_usage("--num-fewshot {} needs --dev FILE", o.choice.num_fewshot);
+  model::Transformer net = model::load_pretrained(o.model, {model::parse_dtype(o.dtype), at::Device(ctx.runtime.device)});
+  const auto tok = tokenizer::Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer);
+  o.choice.bootstrap = o.out.bootstrap(ctx);
+  std::vector<eval::ChoiceRecord> recs;
+  eval::Results r = eval::evaluate_choices(*net, tok, questions, dev, o.choice, &recs);
+  r.task = o.task;
+  r.model = o.model;
+  r.config = {{"dev", o.dev}, {"dtype", o.dtype}};
+  std::vector<std::string> lines;
+  for (const auto& c : recs)
+    lines.push_back(nlohmann::json{{"line", c.line}, {"answer", c.answer}, {"letter_logprobs", c.letter_logprobs},
+                                   {"continuation_logprobs", c.continuation_logprobs},
+                                   {"continuation_bytes", c.continuation_bytes}}.dump());
+  return finish_eval(r, lines, "questions.jsonl", o.out);
+}
+
+int run_compare(const std::string& a, const std::string& b) {
+  const eval::Results ra = eval::results_from_json(read_file(a), a), rb = eval::results_from_json(read_file(b), b);
+  fmt::print("{}", eval::compare_markdown(ra, rb, a, b));
+  return 0;
+}
+
 }  // namespace
 
 void add_eval_command(CLI::App& app, Context& ctx) {
@@ -62,6 +99,32 @@ void add_eval_command(CLI::App& app, Context& ctx) {
   ppl->add_flag("--skip-invalid", o->skip_invalid, "skip malformed JSONL rows (counted) instead of failing");
   ppl->add_flag("--json", o->json, "print the result as JSON");
   ppl->callback([o, &ctx] { ctx.run = [o, &ctx] { return run_ppl(ctx, *o); }; });
+
+  auto m = std::make_shared<McOptions>();
+  m->choice.num_fewshot = -1;
+  CLI::App* mc = eval->add_subcommand("mc", "multiple choice by log-likelihood: letter logits and continuations, k-shot");
+  mc->footer(
+      "\nQuestions are JSONL in MMLU columns (question, choices, answer index) or C-Eval columns (question, A, B,\n"
+      "C, D, answer letter), optional subject. The prompt is MMLU's; shots are the first --num-fewshot rows of\n"
+      "--dev. acc: the letter with the highest next-token log-probability; acc_ll / acc_ll_norm: the choice text\n"
+      "with the highest log-likelihood (total / per byte) as a continuation.");
+  mc->add_option("--model", m->model, "HF model directory")->required();
+  mc->add_option("--tokenizer", m->tokenizer, "tokenizer directory (default: the model's)");
+  mc->add_option("--task,--tasks", m->task, "questions JSONL")->required()->check(CLI::ExistingFile);
+  mc->add_option("--dev", m->dev, "dev-split JSONL for the few-shot examples")->check(CLI::ExistingFile);
+  mc->add_option("--num-fewshot", m->choice.num_fewshot, "shots (default: 5 with --dev, else 0)");
+  mc->add_option("--limit", m->limit, "only the first N questions (0: all)")->check(CLI::NonNegativeNumber);
+  mc->add_option("--batch-size", m->choice.batch_size, "sequences per forward")->capture_default_str()->check(CLI::PositiveNumber);
+  mc->add_option("--dtype", m->dtype, "float32 | bfloat16")->capture_default_str();
+  add_eval_output_options(mc, m->out);
+  mc->callback([m, &ctx] { ctx.run = [m, &ctx] { return run_mc(ctx, *m); }; });
+
+  auto files = std::make_shared<std::vector<std::string>>();
+  CLI::App* compare = eval->add_subcommand("compare", "two results.json files side by side, with the differences");
+  compare->add_option("results", *files, "A.json B.json")->required()->expected(2)->check(CLI::ExistingFile);
+  compare->callback([files, &ctx] { ctx.run = [files] { return run_compare((*files)[0], (*files)[1]); }; });
+
+  add_eval_gen_commands(*eval, ctx);
 }
 
 }  // namespace r1::cli

@@ -22,6 +22,7 @@ void add_tokenizer_command(CLI::App& app, Context& ctx);
 void add_verify_command(CLI::App& app, Context& ctx);
 void add_pretrain_command(CLI::App& app, Context& ctx);
 void add_eval_command(CLI::App& app, Context& ctx);
+void add_eval_gen_commands(CLI::App& eval, Context& ctx);  // cmd-eval-gen.cpp: `eval gen`, `eval judge`
 void add_generate_command(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
 void add_chat_command(CLI::App& app, Context& ctx);
