@@ -60,7 +60,7 @@ struct HandCase {
   double eps = 0.2, eps_high = 0.28;
 
   at::Tensor t(const std::vector<std::vector<double>>& v) const {
-    return torch::tensor(std::vector<double>{v[0][0], v[0][1], v[0][2], v[1][0], v[1][1], v[1][2]}).view({2, 3});
+    return torch::tensor(std::vector<double>{v[0][0], v[0][1], v[0][2], v[1][0], v[1][1], v[1][2]}, torch::kDouble).view({2, 3});
   }
   double token(int b, int i, double beta) const {
     const double ratio = std::exp(logp[b][i] - old[b][i]);
@@ -75,7 +75,7 @@ TEST(GrpoLoss, PerTokenLossAndEveryAggregationByHand) {
   HandCase h;
   for (double beta : {0.0, 0.04}) {
     at::Tensor loss = rl::per_token_loss(h.t(h.logp), h.t(h.old), beta != 0 ? h.t(h.ref) : at::Tensor(),
-                                         torch::tensor(h.adv), h.eps, h.eps_high, beta);
+                                         torch::tensor(h.adv, torch::kDouble), h.eps, h.eps_high, beta);
     for (int b = 0; b < 2; ++b)
       for (int i = 0; i < 3; ++i) EXPECT_NEAR(loss[b][i].item<double>(), h.token(b, i, beta), 1e-12) << b << i;
     double seq0 = 0, seq1 = 0;
@@ -95,7 +95,7 @@ TEST(GrpoLoss, PerTokenLossAndEveryAggregationByHand) {
   EXPECT_EQ(rl::loss_normaliser(rl::LossType::kDapo, 32, 4, 500), 500);
   // Token (0, 0): ratio e^0.5 = 1.65 > 1.28 with A > 0 -> high-clipped; (1, 1): ratio e^0.4 with A < 0 is not
   // low-clipped; (0, 2): ratio e^-0.3 = 0.74 < 0.8 but A > 0 -> not clipped; (1, 0): e^-0.2 = 0.82 >= 0.8.
-  rl::ClipCounts c = rl::clip_counts(h.t(h.logp), h.t(h.old), torch::tensor(h.adv), h.t(h.mask), h.eps, h.eps_high);
+  rl::ClipCounts c = rl::clip_counts(h.t(h.logp), h.t(h.old), torch::tensor(h.adv, torch::kDouble), h.t(h.mask), h.eps, h.eps_high);
   EXPECT_EQ(c.high, 1);
   EXPECT_EQ(c.low, 0);
   EXPECT_EQ(c.region, 1);
@@ -107,7 +107,7 @@ TEST(GrpoLoss, FirstIterationRatioIsOneAndGroupAdvantagesCancel) {
   at::Tensor logp = torch::randn({6, 5}, torch::kDouble).requires_grad_(true);
   at::Tensor mask = torch::ones({6, 5}, torch::kDouble);
   mask.index_put_({3, torch::indexing::Slice(2)}, 0);
-  at::Tensor loss = rl::per_token_loss(logp, logp.detach(), at::Tensor(), torch::tensor(adv.advantages), 0.2, 0.2, 0);
+  at::Tensor loss = rl::per_token_loss(logp, logp.detach(), at::Tensor(), torch::tensor(adv.advantages, torch::kDouble), 0.2, 0.2, 0);
   EXPECT_NEAR(rl::aggregate_loss(loss, mask, rl::LossType::kGrpo, 5).item<double>(), 0.0, 1e-12);
 }
 
@@ -161,10 +161,11 @@ class GrpoRun : public ::testing::Test {
         "model_name_or_path: " + (*dir_ / "model").string() + "\ndataset_name: " + (*dir_ / "prompts.jsonl").string() +
             "\noutput_dir: " + (*dir_ / out).string() +
             "\nchat_template: none\nnum_generations: 8\nper_device_train_batch_size: 16\n"
-            "gradient_accumulation_steps: 2\nmax_completion_length: 16\nmax_prompt_length: 32\nbeta: 0.0\n"
+            "gradient_accumulation_steps: 2\nmax_completion_length: 16\nmax_prompt_length: 32\n"
             "learning_rate: 0.01\nlr_scheduler_type: constant\nlogging_steps: 1\nsave_steps: 1000\n"
             "reward_funcs: [soft_overlong_punishment]\n"
-            "reward_kwargs: {soft_overlong_punishment: {max_completion_len: 16, soft_punish_cache: 12}}\n" + extra,
+            "reward_kwargs: {soft_overlong_punishment: {max_completion_len: 16, soft_punish_cache: 12}}\n" + extra +
+            (extra.find("beta:") == std::string::npos ? "beta: 0.0\n" : ""),
         "test");
     return GrpoOptions::from_recipe(recipe);
   }

@@ -25,7 +25,7 @@ struct DemoOptions {
   // task and corpus
   int64_t test_problems = 200;
   int64_t corpus_documents = 24000;
-  double careful_fraction = 0.2;  // share of careful (correct) worked solutions in the pretraining corpus
+  double careful_fraction = 0.3;  // share of careful (correct) worked solutions in the pretraining corpus
   std::string system_prompt = "Think in <think> </think>, then answer in <answer> </answer>.";
   int64_t vocab_size = 320;
   // pretraining
@@ -33,7 +33,7 @@ struct DemoOptions {
                                  {"num_hidden_layers", 4}, {"num_attention_heads", 4}, {"num_key_value_heads", 4},
                                  {"max_position_embeddings", 256}, {"tie_word_embeddings", true},
                                  {"initializer_range", 0.02}};
-  int64_t pretrain_steps = 500, pretrain_batch = 16, pretrain_length = 256;
+  int64_t pretrain_steps = 400, pretrain_batch = 16, pretrain_length = 128;
   double pretrain_learning_rate = 3e-3;
   // evaluation: pass@1 over `eval_samples` samples per held-out problem
   int64_t eval_samples = 4;

@@ -95,7 +95,8 @@ nlohmann::ordered_json GrpoOptions::to_json() const {
   RecipeWriter writer;
   GrpoOptions copy = *this;
   visit(copy, writer);
-  for (const auto& [k, v] : training.to_json().items()) writer.out[k] = v;
+  const nlohmann::ordered_json training_keys = training.to_json();
+  for (const auto& [k, v] : training_keys.items()) writer.out[k] = v;
   return writer.out;
 }
 

@@ -287,6 +287,10 @@ class GrpoObjective : public Objective {
 
   void generate() {
     const auto t0 = Clock::now();
+    // The fused AdamW (src/train/optimizer.cpp) writes parameters through raw pointers, which leaves their
+    // version counters unchanged; the engine refreshes its packed decode weights on a version change, so
+    // mark the parameters written (cheap: no data is touched).
+    for (auto& p : model_->parameters()) p.unsafeGetTensorImpl()->bump_version();
     const std::vector<size_t> rows = next_prompts();
     std::vector<engine::Request> requests;
     for (size_t p = 0; p < rows.size(); ++p) {
@@ -401,7 +405,7 @@ class GrpoObjective : public Objective {
         line[o_.reward_funcs[f]] = per_reward[f][i] ? nlohmann::ordered_json(*per_reward[f][i]) : nullptr;
       line["reward"] = total[i];
       line["advantage"] = rollouts_[i].advantage;
-      out << line.dump() << "\n";
+      out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     }
   }
 
