@@ -38,7 +38,7 @@ struct DemoOptions {
   // evaluation: pass@1 over `eval_samples` samples per held-out problem
   int64_t eval_samples = 4;
   double eval_temperature = 1.0;
-  int64_t max_completion_length = 64;
+  int64_t max_completion_length = 96;
   // GRPO
   int64_t grpo_steps = 30, num_generations = 8, grpo_batch = 64, grpo_accumulation = 2;
   double grpo_learning_rate = 5e-4, beta = 0.0;
