@@ -38,17 +38,8 @@ test-all: build test-assets
 test-gpu: build
 	cd $(BUILD) && ctest --output-on-failure -L gpu
 
-DEMO := runs/demo/tiny-model
 demo: build
-	$(BUILD)/r1 model init --config recipes/models/tiny.json --out $(DEMO) --overwrite --seed 0
-	$(BUILD)/r1 tokenizer train --input tests/golden/tokenizer/corpus.txt --out $(DEMO) --overwrite --vocab-size 8192 \
-	  --special-tokens '<|endoftext|>,<|im_start|>,<|im_end|>,<think>,</think>,<answer>,</answer>' --eos-token '<|im_end|>' \
-	  --pad-token '<|endoftext|>'
-	$(BUILD)/r1 model info $(DEMO)
-	$(BUILD)/r1 tokenizer info $(DEMO)
-	@echo '[{"role": "user", "content": "What is 12 * 7?"}]' > $(BUILD)/demo-chat.json
-	$(BUILD)/r1 tokenizer render-chat --tokenizer $(DEMO) --template r1-zero --messages $(BUILD)/demo-chat.json \
-	  --add-generation-prompt --tokens
+	$(BUILD)/r1 demo --out runs/demo
 
 bench: build
 	cmake --build $(BUILD) --target bench-train-step

@@ -208,3 +208,54 @@ struct PretrainOptions {
 TrainResult pretrain(const PretrainOptions& options, const std::atomic<bool>* stop_requested = nullptr);
 
 }  // namespace r1::train
+
+namespace r1::train {
+
+// `r1 grpo`: Group Relative Policy Optimization (DeepSeekMath; DeepSeek-R1-Zero's RL) with TRL's GRPOConfig
+// names and semantics. Each generation the engine samples num_generations completions per prompt from the live
+// weights (temperature-scaled log-probs kept), the reward functions score them, advantages are group-relative,
+// and the clipped surrogate (+ beta * k3 KL to a frozen reference) is optimised for num_iterations optimizer
+// steps over that generation batch. per_device_train_batch_size counts completions (as TRL): one generation
+// holds per_device_train_batch_size * gradient_accumulation_steps completions, i.e. that / num_generations
+// prompts. Log-probs in the loss are log_softmax(logits / temperature), as TRL computes them.
+// Dataset: a JSONL file (or a directory with train.jsonl); the prompt is the `prompt` or `messages` column when
+// it is a conversation, else the string column dataset_prompt_column (then `prompt`, `problem`) as the user
+// turn after system_prompt, rendered with chat_template ("auto": the tokenizer's, else r1-zero; a built-in
+// name; Jinja text; "none": the raw string). The row's other columns (solution, answer, ...) go to the rewards.
+struct GrpoOptions {
+  TrainingArguments training;  // learning_rate defaults to 1e-6 (TRL)
+  std::string model_name_or_path, tokenizer_name_or_path, dataset_name;
+  std::string dataset_prompt_column = "problem";
+  std::string chat_template = "auto";
+  std::string system_prompt;
+  int64_t max_samples = 0;  // use the first N rows only (0: all)
+  int64_t num_generations = 8;
+  int64_t max_prompt_length = 512;  // longer prompts keep their last tokens (TRL truncates on the left)
+  int64_t max_completion_length = 256;
+  double temperature = 1.0, top_p = 1.0, min_p = 0.0, repetition_penalty = 1.0;
+  int64_t top_k = 0;
+  double beta = 0.04;  // 0: no reference model is kept
+  double epsilon = 0.2;
+  double epsilon_high = -1;  // < 0: equal to epsilon
+  int64_t num_iterations = 1;
+  std::string loss_type = "grpo";       // grpo | bnpo | dr_grpo | dapo
+  std::string scale_rewards = "group";  // group | batch | none
+  bool mask_truncated_completions = false;
+  std::vector<std::string> reward_funcs = {"accuracy", "format"};
+  std::vector<double> reward_weights;  // empty: all 1
+  nlohmann::json reward_kwargs;        // r1: {reward name: {parameter: value}} passed to make_reward
+  bool sync_ref_model = false;
+  double ref_model_mixup_alpha = 0.6;
+  int64_t ref_model_sync_steps = 512;
+  bool log_completions = false;  // output_dir/completions.jsonl: every completion with its rewards
+  int64_t generation_max_batch = 256;  // r1: KV-cache slots of the rollout engine
+
+  static GrpoOptions from_recipe(const Recipe& recipe);  // reads, validates, rejects unknown keys
+  void validate() const;
+  nlohmann::ordered_json to_json() const;
+  static std::vector<std::pair<std::string, std::string>> help();
+};
+
+TrainResult grpo(const GrpoOptions& options, const std::atomic<bool>* stop_requested = nullptr);
+
+}  // namespace r1::train

@@ -26,5 +26,7 @@ void add_eval_gen_commands(CLI::App& eval, Context& ctx);  // cmd-eval-gen.cpp: 
 void add_generate_command(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
 void add_chat_command(CLI::App& app, Context& ctx);
+void add_grpo_command(CLI::App& app, Context& ctx);
+void add_demo_command(CLI::App& app, Context& ctx);
 
 }  // namespace r1::cli

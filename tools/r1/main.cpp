@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   r1::cli::add_generate_command(app, ctx);
   r1::cli::add_serve_command(app, ctx);
   r1::cli::add_chat_command(app, ctx);
+  r1::cli::add_grpo_command(app, ctx);
+  r1::cli::add_demo_command(app, ctx);
+
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,39 @@
+// Built-in synthetic reasoning tasks with exactly checkable answers, generated from a seed (what `r1 demo` trains
+// on; DESIGN: src/data/tasks). Addition: "What is 47 + 38?" with gold answer "85". Worked solutions come in the
+// R1 format "<think>\n...\n</think>\n<answer>\n...\n</answer>" in two styles: careful (column addition with
+// carries, always right) and a quick guess (a plausible wrong number, sometimes without the newline layout the
+// open-r1 format reward asks for). A corpus that mixes them gives a base model that can solve the task but
+// usually does not: the situation R1-Zero's RL starts from.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace r1::data {
+
+struct TaskProblem {
+  std::string problem;  // the question
+  std::string answer;   // the gold answer
+  int64_t a = 0, b = 0;
+};
+
+struct AdditionTaskOptions {
+  uint64_t seed = 0;
+  int64_t min_operand = 10, max_operand = 99;
+  int64_t test_problems = 200;  // held out: never in the training split
+};
+
+struct TaskSplits {
+  std::vector<TaskProblem> train, test;
+};
+
+// Every pair (a, b) of the operand range, shuffled by the seed; the first test_problems are held out.
+TaskSplits make_addition_task(const AdditionTaskOptions& options);
+
+// A worked solution for the problem: careful (column-by-column with carries, ends with the right answer) or a
+// quick guess (wrong by 1..10; with probability 0.3 on one line, which fails the format reward).
+std::string addition_solution(const TaskProblem& problem, bool careful, std::mt19937_64& rng);
+
+}  // namespace r1::data

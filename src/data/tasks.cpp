@@ -1,0 +1,55 @@
+// The built-in addition task (see r1/tasks.h): problem generation with a held-out split and the two solution
+// styles of the demo's pretraining corpus. A careful solution spells out each column, least significant first:
+//   <think>\n7 + 8 = 15, write 5 carry 1\n4 + 3 + 1 = 8, write 8\nso 47 + 38 = 85\n</think>\n<answer>\n85\n</answer>
+#include "r1/tasks.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "r1/error.h"
+
+namespace r1::data {
+
+TaskSplits make_addition_task(const AdditionTaskOptions& o) {
+  if (o.min_operand < 0 || o.max_operand < o.min_operand)
+    fail_usage("addition task: operand range [{}, {}] is empty", o.min_operand, o.max_operand);
+  std::vector<TaskProblem> all;
+  for (int64_t a = o.min_operand; a <= o.max_operand; ++a)
+    for (int64_t b = o.min_operand; b <= o.max_operand; ++b)
+      all.push_back({fmt::format("What is {} + {}?", a, b), std::to_string(a + b), a, b});
+  if (o.test_problems < 0 || o.test_problems >= int64_t(all.size()))
+    fail_usage("addition task: {} held-out problems out of {} leaves none to train on", o.test_problems, all.size());
+  std::mt19937_64 rng(o.seed);
+  std::shuffle(all.begin(), all.end(), rng);
+  TaskSplits s;
+  s.test.assign(all.begin(), all.begin() + o.test_problems);
+  s.train.assign(all.begin() + o.test_problems, all.end());
+  return s;
+}
+
+std::string addition_solution(const TaskProblem& p, bool careful, std::mt19937_64& rng) {
+  const int64_t sum = p.a + p.b;
+  if (!careful) {
+    std::uniform_int_distribution<int64_t> offset(1, 10), sign(0, 1), layout(0, 9);
+    const int64_t guess = std::max<int64_t>(0, sum + (sign(rng) ? offset(rng) : -offset(rng)));
+    if (layout(rng) < 3) return fmt::format("<think> quick guess </think> <answer>{}</answer>", guess);
+    return fmt::format("<think>\nquick guess\n</think>\n<answer>\n{}\n</answer>", guess);
+  }
+  std::string steps;
+  int64_t a = p.a, b = p.b, carry = 0;
+  while (a > 0 || b > 0) {
+    const int64_t da = a % 10, db = b % 10, column = da + db + carry;
+    a /= 10;
+    b /= 10;
+    const bool last = a == 0 && b == 0;
+    steps += carry ? fmt::format("{} + {} + {} = {}", da, db, carry, column) : fmt::format("{} + {} = {}", da, db, column);
+    if (last) steps += fmt::format(", write {}\n", column);
+    else if (column >= 10) steps += fmt::format(", write {} carry 1\n", column % 10);
+    else steps += fmt::format(", write {}\n", column);
+    carry = column >= 10 ? 1 : 0;
+  }
+  return fmt::format("<think>\n{}so {} + {} = {}\n</think>\n<answer>\n{}\n</answer>", steps, p.a, p.b, sum, sum);
+}
+
+}  // namespace r1::data

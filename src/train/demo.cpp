@@ -1,0 +1,286 @@
+// The demo pipeline (r1/demo.h): stages run in order, each skipped when its output exists. Sizes are tuned so the
+// whole run fits in minutes on 2 CPU cores (timings in README.md). The base model learns the task from a corpus in
+// which careful_fraction of the worked solutions are careful and correct and the rest quick wrong guesses, so it
+// can solve held-out problems but usually does not; GRPO with the accuracy and format rewards then has to find
+// and reinforce the careful behaviour on its own (no solution is ever shown to it during RL).
+#include "r1/demo.h"
+
+#include <fmt/format.h>
+#include <torch/types.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "common/atomic-file.h"
+#include "common/jsonl.h"
+#include "common/recipe.h"
+#include "r1/chat-template.h"
+#include "r1/data.h"
+#include "r1/engine.h"
+#include "r1/error.h"
+#include "r1/rewards.h"
+#include "r1/tokenizer.h"
+#include "r1/train.h"
+#include "train/grpo-data.h"
+
+namespace r1::demo {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+nlohmann::json EvalSummary::to_json() const {
+  return {{"problems", problems}, {"samples", samples}, {"pass_at_1", pass_at_1}, {"format_rate", format_rate},
+          {"mean_length", mean_length}, {"seconds", seconds}};
+}
+
+EvalSummary EvalSummary::from_json(const nlohmann::json& j) {
+  EvalSummary s;
+  s.problems = j.at("problems").get<int64_t>();
+  s.samples = j.at("samples").get<int64_t>();
+  s.pass_at_1 = j.at("pass_at_1").get<double>();
+  s.format_rate = j.at("format_rate").get<double>();
+  s.mean_length = j.at("mean_length").get<double>();
+  s.seconds = j.value("seconds", 0.0);
+  return s;
+}
+
+namespace {
+
+nlohmann::json problem_row(const data::TaskProblem& p) { return {{"problem", p.problem}, {"solution", p.answer}}; }
+
+void write_jsonl(const fs::path& path, const std::vector<nlohmann::json>& rows) {
+  std::string text;
+  for (const auto& r : rows) text += r.dump() + "\n";
+  write_file_atomic(path, text);
+}
+
+train::GrpoOptions prompt_options(const std::string& system_prompt) {
+  train::GrpoOptions o;
+  o.system_prompt = system_prompt;
+  o.chat_template = "auto";
+  return o;
+}
+
+// Runs `fn` as stage `name` unless `done` already holds; records its time.
+template <class Fn>
+void stage(DemoResult& result, const std::string& name, bool done, Fn&& fn) {
+  if (done) {
+    fmt::print("== {}: done earlier, skipped\n", name);
+    result.stages.push_back({name, 0, true});
+    return;
+  }
+  fmt::print("== {}\n", name);
+  std::fflush(stdout);
+  const auto t0 = Clock::now();
+  fn();
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  fmt::print("== {}: {:.1f} s\n", name, s);
+  result.stages.push_back({name, s, false});
+}
+
+bool has_model(const fs::path& dir) { return fs::exists(dir / "model.safetensors") && fs::exists(dir / "config.json"); }
+
+// Trainer output_dir handling for a resumable stage: continue from the newest checkpoint, else start over.
+void resume_or_restart(train::TrainingArguments& args) {
+  args.overwrite_output_dir = true;
+  if (train::latest_checkpoint(args.output_dir)) args.resume_from_checkpoint = "true";
+}
+
+}  // namespace
+
+EvalSummary evaluate_pass_at_1(const fs::path& model_dir, const std::vector<data::TaskProblem>& problems,
+                               const std::string& system_prompt, int64_t k, double temperature, int64_t max_new_tokens,
+                               uint64_t seed) {
+  const auto t0 = Clock::now();
+  tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(model_dir);
+  model::Transformer net = model::load_pretrained(model_dir);
+  std::vector<nlohmann::json> rows;
+  for (const auto& p : problems) rows.push_back(problem_row(p));
+  train::GrpoOptions po = prompt_options(system_prompt);
+  train::rl::PromptDataset prompts = train::rl::PromptDataset::from_rows(rows, po, tok, "held-out problems");
+  engine::EngineOptions eo;
+  eo.max_batch = 256;
+  eo.max_seq_len = net->config().max_position_embeddings;
+  if (tok.eos_id()) eo.eos_token_ids = {*tok.eos_id()};
+  engine::Engine engine(net, eo);
+  std::vector<engine::Request> requests;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    engine::Request r;
+    r.prompt = prompts.prompt_ids(i);
+    r.n = int32_t(k);
+    r.params.temperature = temperature;
+    r.params.max_new_tokens = max_new_tokens;
+    r.params.seed = seed * 7919 + i;
+    requests.push_back(std::move(r));
+  }
+  std::vector<engine::Result> results = engine.generate(requests);
+  std::vector<std::string> texts;
+  std::vector<nlohmann::json> examples;
+  double tokens = 0;
+  for (size_t i = 0; i < results.size(); ++i)
+    for (const auto& s : results[i].samples) {
+      texts.push_back(tok.decode(s.tokens, /*skip_special_tokens=*/true));
+      examples.push_back(rows[i]);
+      tokens += double(s.tokens.size());
+    }
+  auto accuracy = rewards::make_reward("accuracy")(texts, examples);
+  auto format = rewards::make_reward("format")(texts, examples);
+  EvalSummary e;
+  e.problems = int64_t(problems.size());
+  e.samples = int64_t(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    e.pass_at_1 += accuracy[i].value_or(0.0);
+    e.format_rate += format[i].value_or(0.0);
+  }
+  const double n = double(std::max<size_t>(1, texts.size()));
+  e.pass_at_1 /= n;
+  e.format_rate /= n;
+  e.mean_length = tokens / n;
+  e.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return e;
+}
+
+DemoResult run_demo(const DemoOptions& o, const std::atomic<bool>* stop) {
+  DemoResult result;
+  const fs::path out = o.out_dir, task_dir = out / "task", tok_dir = out / "tokenizer", shards = out / "shards",
+                 base = out / "base", rl = out / "grpo";
+  fs::create_directories(out);
+  data::AdditionTaskOptions task_options;
+  task_options.seed = o.seed;
+  task_options.test_problems = o.test_problems;
+  const data::TaskSplits task = data::make_addition_task(task_options);
+
+  stage(result, "task data", fs::exists(task_dir / "corpus.jsonl"), [&] {
+    fs::create_directories(task_dir);
+    std::vector<nlohmann::json> train_rows, test_rows, corpus;
+    for (const auto& p : task.train) train_rows.push_back(problem_row(p));
+    for (const auto& p : task.test) test_rows.push_back(problem_row(p));
+    // The corpus renders prompts as GRPO will (chat template + system prompt), then a worked solution.
+    tokenizer::ChatTemplate chatml = tokenizer::ChatTemplate::named("chatml");
+    std::mt19937_64 rng(o.seed + 1);
+    std::uniform_int_distribution<size_t> pick(0, task.train.size() - 1);
+    std::bernoulli_distribution careful(o.careful_fraction);
+    for (int64_t i = 0; i < o.corpus_documents; ++i) {
+      const data::TaskProblem& p = task.train[pick(rng)];
+      nlohmann::json messages = nlohmann::json::array({{{"role", "system"}, {"content", o.system_prompt}},
+                                                       {{"role", "user"}, {"content", p.problem}}});
+      std::string prompt = chatml.render(nlohmann::json{{"messages", messages}, {"add_generation_prompt", true}}).text;
+      corpus.push_back({{"text", prompt + data::addition_solution(p, careful(rng), rng)}});
+    }
+    write_jsonl(task_dir / "train.jsonl", train_rows);
+    write_jsonl(task_dir / "test.jsonl", test_rows);
+    write_jsonl(task_dir / "corpus.jsonl", corpus);  // last: its presence marks the stage done
+    fmt::print("{} train and {} held-out problems, {} pretraining documents ({:.0f}% careful solutions)\n",
+               task.train.size(), task.test.size(), corpus.size(), 100 * o.careful_fraction);
+  });
+
+  stage(result, "tokenizer", fs::exists(tok_dir / "tokenizer.json"), [&] {
+    tokenizer::TrainOptions t;
+    t.pre_tokenizer = "qwen2";  // digits one by one: column arithmetic sees single digits
+    t.vocab_size = size_t(o.vocab_size);
+    t.special_tokens = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    t.show_progress = false;
+    tokenizer::Tokenizer tok = tokenizer::train_tokenizer({task_dir / "corpus.jsonl"}, t);
+    tokenizer::TokenizerConfig c = tok.config();
+    c.eos_token = "<|im_end|>";
+    c.pad_token = "<|endoftext|>";
+    c.chat_template = tokenizer::ChatTemplate::named("chatml").source();
+    tok.set_config(c);
+    tok.save(tok_dir, /*overwrite=*/true);
+    fmt::print("{} tokens\n", tok.vocab_size());
+  });
+
+  stage(result, "token shards", fs::exists(shards / "manifest.json"), [&] {
+    data::PrepareOptions p;
+    p.tokenizer = tok_dir;
+    p.inputs = {task_dir / "corpus.jsonl"};
+    p.out = shards;
+    p.validation_fraction = 0.01;
+    p.dedup = false;  // the corpus repeats problems on purpose
+    p.max_repeated_line_ratio = 1.0;
+    p.overwrite = true;
+    data::PrepareSummary s = data::prepare_data(p);
+    fmt::print("{}", s.format());
+  });
+
+  stage(result, "pretraining", has_model(base), [&] {
+    train::PretrainOptions p;
+    p.model_config = o.model_config;
+    p.tokenizer_name_or_path = tok_dir.string();
+    p.dataset_name = shards.string();
+    p.max_length = o.pretrain_length;
+    train::TrainingArguments& a = p.training;
+    a.output_dir = base.string();
+    a.max_steps = o.pretrain_steps;
+    a.per_device_train_batch_size = o.pretrain_batch;
+    a.learning_rate = o.pretrain_learning_rate;
+    a.lr_scheduler_type = "cosine";
+    a.warmup_ratio = 0.05;
+    a.weight_decay = 0.01;
+    a.logging_steps = 50;
+    a.save_steps = 100;
+    a.save_total_limit = 1;
+    a.seed = int64_t(o.seed);
+    resume_or_restart(a);
+    train::TrainResult r = train::pretrain(p, stop);
+    if (r.interrupted) result.interrupted = true;
+  });
+  if (result.interrupted) return result;
+
+  const fs::path before_json = out / "eval-base.json", after_json = out / "eval-grpo.json";
+  stage(result, "evaluate base model", fs::exists(before_json), [&] {
+    EvalSummary e = evaluate_pass_at_1(base, task.test, o.system_prompt, o.eval_samples, o.eval_temperature,
+                                       o.max_completion_length, o.seed);
+    write_file_atomic(before_json, e.to_json().dump(2));
+  });
+  result.before = EvalSummary::from_json(nlohmann::json::parse(read_file(before_json)));
+  fmt::print("base model: pass@1 {:.3f}, format {:.3f}, {:.1f} tokens\n", result.before.pass_at_1,
+             result.before.format_rate, result.before.mean_length);
+
+  stage(result, "GRPO", has_model(rl), [&] {
+    train::GrpoOptions g = prompt_options(o.system_prompt);
+    g.model_name_or_path = base.string();
+    g.tokenizer_name_or_path = base.string();
+    g.dataset_name = (task_dir / "train.jsonl").string();
+    g.num_generations = o.num_generations;
+    g.max_completion_length = o.max_completion_length;
+    g.max_prompt_length = 128;
+    g.beta = o.beta;
+    g.reward_funcs = {"accuracy", "format"};
+    g.log_completions = true;
+    train::TrainingArguments& a = g.training;
+    a.output_dir = rl.string();
+    a.max_steps = o.grpo_steps;
+    a.per_device_train_batch_size = o.grpo_batch;
+    a.gradient_accumulation_steps = o.grpo_accumulation;
+    a.learning_rate = o.grpo_learning_rate;
+    a.lr_scheduler_type = "constant";
+    a.logging_steps = 1;
+    a.save_steps = 10;
+    a.save_total_limit = 1;
+    a.seed = int64_t(o.seed);
+    resume_or_restart(a);
+    train::TrainResult r = train::grpo(g, stop);
+    if (r.interrupted) result.interrupted = true;
+  });
+  if (result.interrupted) return result;
+
+  stage(result, "evaluate GRPO model", fs::exists(after_json), [&] {
+    EvalSummary e = evaluate_pass_at_1(rl, task.test, o.system_prompt, o.eval_samples, o.eval_temperature,
+                                       o.max_completion_length, o.seed);
+    write_file_atomic(after_json, e.to_json().dump(2));
+  });
+  result.after = EvalSummary::from_json(nlohmann::json::parse(read_file(after_json)));
+
+  std::vector<nlohmann::json> metrics;
+  if (fs::exists(rl / "metrics.jsonl")) {
+    JsonlReader reader(rl / "metrics.jsonl");
+    nlohmann::json row;
+    while (reader.next(row))
+      if (row.contains("reward")) metrics.push_back(row);
+  }
+  result.report = out / "report.html";
+  write_file_atomic(result.report, demo_report_html(result, metrics, o));
+  return result;
+}
+
+}  // namespace r1::demo

@@ -1,0 +1,101 @@
+// GRPO prompts from JSONL rows (see grpo-data.h for the column rules): rendering through the chat template with
+// the generation prompt (as TRL's maybe_apply_chat_template), tokenizing without special tokens (as TRL's
+// processing_class(..., add_special_tokens=False)) and keeping the last max_prompt_length ids.
+#include "train/grpo-data.h"
+
+#include <filesystem>
+
+#include "common/jsonl.h"
+#include "r1/chat-template.h"
+#include "r1/error.h"
+
+namespace r1::train::rl {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_conversation(const nlohmann::json& v) {
+  return v.is_array() && !v.empty() && v.front().is_object() && v.front().contains("role");
+}
+
+}  // namespace
+
+std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const tokenizer::Tokenizer& tok,
+                          const tokenizer::ChatTemplate* chat_template) {
+  nlohmann::json messages;
+  if (row.contains("prompt") && is_conversation(row["prompt"])) {
+    messages = row["prompt"];
+  } else if (row.contains("messages") && is_conversation(row["messages"])) {
+    messages = row["messages"];
+    while (!messages.empty() && messages.back().value("role", "") == "assistant") messages.erase(messages.size() - 1);
+  } else {
+    std::string text;
+    for (const std::string& column : {o.dataset_prompt_column, std::string("prompt"), std::string("problem")})
+      if (row.contains(column) && row[column].is_string()) {
+        text = row[column].get<std::string>();
+        break;
+      }
+    if (text.empty())
+      fail("no prompt: the row has no string column '{}' (nor 'prompt', 'problem') and no conversation",
+           o.dataset_prompt_column);
+    if (chat_template == nullptr) return text;
+    messages = nlohmann::json::array();
+    if (!o.system_prompt.empty()) messages.push_back({{"role", "system"}, {"content", o.system_prompt}});
+    messages.push_back({{"role", "user"}, {"content", text}});
+  }
+  if (chat_template == nullptr) fail("chat_template 'none' cannot render a conversation");
+  nlohmann::json context = {{"messages", messages}, {"add_generation_prompt", true}};
+  const tokenizer::TokenizerConfig& c = tok.config();
+  if (c.bos_token) context["bos_token"] = *c.bos_token;
+  if (c.eos_token) context["eos_token"] = *c.eos_token;
+  return chat_template->render(context).text;
+}
+
+PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const GrpoOptions& o,
+                                       const tokenizer::Tokenizer& tok, const std::string& source) {
+  std::unique_ptr<tokenizer::ChatTemplate> tmpl;
+  if (o.chat_template == "auto") {
+    tmpl = std::make_unique<tokenizer::ChatTemplate>(tok.config().chat_template.empty()
+                                                         ? tokenizer::ChatTemplate::named("r1-zero")
+                                                         : tokenizer::ChatTemplate(tok.config().chat_template));
+  } else if (o.chat_template != "none") {
+    const auto names = tokenizer::ChatTemplate::builtin_names();
+    const bool builtin = std::find(names.begin(), names.end(), o.chat_template) != names.end();
+    tmpl = std::make_unique<tokenizer::ChatTemplate>(builtin ? tokenizer::ChatTemplate::named(o.chat_template)
+                                                             : tokenizer::ChatTemplate(o.chat_template));
+  }
+  PromptDataset d;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string text;
+    try {
+      text = render_prompt(rows[i], o, tok, tmpl.get());
+    } catch (const Error& e) {
+      fail("{}:{}: {}", source, i + 1, e.what());
+    }
+    std::vector<int32_t> ids = tok.encode(text, /*add_special_tokens=*/false);
+    if (ids.empty()) fail("{}:{}: the prompt renders to no tokens", source, i + 1);
+    if (int64_t(ids.size()) > o.max_prompt_length) ids.erase(ids.begin(), ids.end() - o.max_prompt_length);
+    d.texts_.push_back(std::move(text));
+    d.ids_.push_back(std::move(ids));
+  }
+  d.rows_ = std::move(rows);
+  if (d.rows_.empty()) fail_usage("dataset '{}' has no rows", source);
+  return d;
+}
+
+PromptDataset PromptDataset::load(const GrpoOptions& o, const tokenizer::Tokenizer& tok) {
+  fs::path path = o.dataset_name;
+  if (fs::is_directory(path)) path /= "train.jsonl";
+  if (!fs::is_regular_file(path)) fail_usage("dataset_name: '{}' is not a JSONL file (or a directory with train.jsonl)", path.string());
+  std::vector<nlohmann::json> rows;
+  JsonlReader reader(path);
+  nlohmann::json row;
+  while (reader.next(row)) {
+    if (!row.is_object()) fail("{}:{}: expected a JSON object", path.string(), reader.line());
+    rows.push_back(std::move(row));
+    if (o.max_samples > 0 && int64_t(rows.size()) >= o.max_samples) break;
+  }
+  return from_rows(std::move(rows), o, tok, path.string());
+}
+
+}  // namespace r1::train::rl

@@ -1,0 +1,43 @@
+// GRPO's prompt dataset: JSONL rows -> prompt token ids (rendered through a chat template, left-truncated to
+// max_prompt_length as TRL) with the row kept for the reward functions. Column rules as TRL / open-r1: a
+// conversational `prompt` or `messages` column is rendered as is (trailing assistant turns dropped); otherwise
+// the string column dataset_prompt_column (falling back to `prompt`, then `problem`) becomes the user turn,
+// after system_prompt when one is set.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "r1/tokenizer.h"
+#include "r1/train.h"
+
+namespace r1::train::rl {
+
+class PromptDataset {
+ public:
+  // Reads options.dataset_name (a .jsonl file, or a directory holding train.jsonl). r1::Error naming file:line
+  // for a row without a usable prompt; UsageError for an empty dataset.
+  static PromptDataset load(const GrpoOptions& options, const tokenizer::Tokenizer& tokenizer);
+  // The same from rows in memory (`source` names them in errors).
+  static PromptDataset from_rows(std::vector<nlohmann::json> rows, const GrpoOptions& options,
+                                 const tokenizer::Tokenizer& tokenizer, const std::string& source);
+
+  size_t size() const { return rows_.size(); }
+  const nlohmann::json& row(size_t i) const { return rows_[i]; }
+  const std::vector<int32_t>& prompt_ids(size_t i) const { return ids_[i]; }
+  const std::string& prompt_text(size_t i) const { return texts_[i]; }
+
+ private:
+  std::vector<nlohmann::json> rows_;
+  std::vector<std::string> texts_;
+  std::vector<std::vector<int32_t>> ids_;
+};
+
+// Renders one row's prompt as text (the chat template applied with add_generation_prompt).
+std::string render_prompt(const nlohmann::json& row, const GrpoOptions& options, const tokenizer::Tokenizer& tokenizer,
+                          const tokenizer::ChatTemplate* chat_template);
+
+}  // namespace r1::train::rl

@@ -1,0 +1,112 @@
+// GrpoOptions: TRL's GRPOConfig keys (and open-r1's GRPOScriptArguments: dataset_prompt_column, system_prompt,
+// reward_funcs, chat_template) read from a recipe, validated, dumped and documented from one field list.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/recipe.h"
+#include "r1/error.h"
+#include "r1/rewards.h"
+#include "r1/train.h"
+#include "train/grpo-loss.h"
+
+namespace r1::train {
+namespace {
+
+template <class Options, class Visitor>
+void visit(Options& o, Visitor& v) {
+  v("model_name_or_path", o.model_name_or_path, "HF model directory of the policy (and of the reference model)");
+  v("tokenizer_name_or_path", o.tokenizer_name_or_path, "directory with tokenizer.json (default: model_name_or_path)");
+  v("dataset_name", o.dataset_name, "prompts: a JSONL file or a directory with train.jsonl");
+  v("dataset_prompt_column", o.dataset_prompt_column, "string column used as the user turn (then prompt, problem)");
+  v("max_samples", o.max_samples, "use only the first N rows (0: all)");
+  v("chat_template", o.chat_template, "auto (tokenizer's, else r1-zero) | none | a built-in name | Jinja text");
+  v("system_prompt", o.system_prompt, "system message before each string prompt (open-r1)");
+  v("num_generations", o.num_generations, "G: completions sampled per prompt");
+  v("max_prompt_length", o.max_prompt_length, "prompt tokens kept (the last ones)");
+  v("max_completion_length", o.max_completion_length, "tokens generated per completion");
+  v("temperature", o.temperature, "sampling temperature; the loss uses log_softmax(logits / temperature)");
+  v("top_p", o.top_p, "nucleus sampling (1: off)");
+  v("top_k", o.top_k, "top-k sampling (0: off)");
+  v("min_p", o.min_p, "min-p sampling (0: off)");
+  v("repetition_penalty", o.repetition_penalty, "HF repetition penalty while sampling (1: off)");
+  v("beta", o.beta, "KL coefficient (k3 estimator against the frozen initial model); 0: no reference model");
+  v("epsilon", o.epsilon, "clip range: ratio clipped to [1 - epsilon, 1 + epsilon_high]");
+  v("epsilon_high", o.epsilon_high, "upper clip (DAPO's clip-higher); < 0: equal to epsilon");
+  v("num_iterations", o.num_iterations, "mu: optimizer steps per generation batch (old log-probs from sampling)");
+  v("loss_type", o.loss_type, "grpo (per-sequence mean) | bnpo | dr_grpo (/ max_completion_length) | dapo (token-level)");
+  v("scale_rewards", o.scale_rewards, "advantage scaling: group | batch | none (std unbiased, + 1e-4)");
+  v("mask_truncated_completions", o.mask_truncated_completions, "truncated completions get no loss");
+  v("reward_funcs", o.reward_funcs, "reward names (accuracy, format, tag_count, ...: r1 verify --help lists them)");
+  v("reward_weights", o.reward_weights, "one weight per reward (default: all 1)");
+  v("reward_kwargs", o.reward_kwargs, "{reward: {parameter: value}}: parameters of the reward functions");
+  v("sync_ref_model", o.sync_ref_model, "every ref_model_sync_steps: ref = alpha * policy + (1 - alpha) * ref");
+  v("ref_model_mixup_alpha", o.ref_model_mixup_alpha, "alpha of sync_ref_model");
+  v("ref_model_sync_steps", o.ref_model_sync_steps, "steps between reference syncs");
+  v("log_completions", o.log_completions, "write every completion with its rewards to output_dir/completions.jsonl");
+  v("generation_max_batch", o.generation_max_batch, "sequences the rollout engine decodes together");
+}
+
+}  // namespace
+
+GrpoOptions GrpoOptions::from_recipe(const Recipe& recipe) {
+  GrpoOptions o;
+  o.training.learning_rate = 1e-6;  // TRL's GRPOConfig default
+  o.training.read(recipe);
+  RecipeReader reader{recipe, TrainingArguments::keys()};
+  visit(o, reader);
+  recipe.reject_unused(reader.keys);
+  if (o.tokenizer_name_or_path.empty()) o.tokenizer_name_or_path = o.model_name_or_path;
+  o.validate();
+  return o;
+}
+
+void GrpoOptions::validate() const {
+  training.validate();
+  if (model_name_or_path.empty()) fail_usage("model_name_or_path is required (the policy to train)");
+  if (dataset_name.empty()) fail_usage("dataset_name is required (a JSONL file of prompts)");
+  if (num_generations < 2) fail_usage("num_generations must be >= 2 (advantages are relative to the group), got {}", num_generations);
+  const int64_t per_generation = training.per_device_train_batch_size * training.gradient_accumulation_steps;
+  if (per_generation % num_generations != 0)
+    fail_usage("per_device_train_batch_size * gradient_accumulation_steps ({}) must be divisible by num_generations ({})",
+               per_generation, num_generations);
+  if (max_prompt_length < 1 || max_completion_length < 1) fail_usage("max_prompt_length and max_completion_length must be >= 1");
+  if (!(temperature > 0)) fail_usage("temperature must be > 0 (log-probs are scaled by it), got {}", temperature);
+  if (!(epsilon >= 0)) fail_usage("epsilon must be >= 0, got {}", epsilon);
+  if (num_iterations < 1) fail_usage("num_iterations must be >= 1, got {}", num_iterations);
+  if (beta < 0) fail_usage("beta must be >= 0, got {}", beta);
+  rl::parse_loss_type(loss_type);
+  rl::parse_scale_rewards(scale_rewards);
+  if (reward_funcs.empty()) fail_usage("reward_funcs: at least one reward is required");
+  if (!reward_weights.empty() && reward_weights.size() != reward_funcs.size())
+    fail_usage("reward_weights has {} values but reward_funcs {} names", reward_weights.size(), reward_funcs.size());
+  if (!reward_kwargs.is_null() && !reward_kwargs.is_object())
+    fail_usage("reward_kwargs must be a mapping {{reward name: {{parameter: value}}}}");
+  if (reward_kwargs.is_object())
+    for (const auto& [name, params] : reward_kwargs.items())
+      if (std::find(reward_funcs.begin(), reward_funcs.end(), name) == reward_funcs.end())
+        fail_usage("reward_kwargs: '{}' is not in reward_funcs", name);
+  if (sync_ref_model && (ref_model_sync_steps < 1 || !(ref_model_mixup_alpha >= 0 && ref_model_mixup_alpha <= 1)))
+    fail_usage("sync_ref_model needs ref_model_sync_steps >= 1 and ref_model_mixup_alpha in [0, 1]");
+  if (generation_max_batch < 1) fail_usage("generation_max_batch must be >= 1");
+}
+
+nlohmann::ordered_json GrpoOptions::to_json() const {
+  RecipeWriter writer;
+  GrpoOptions copy = *this;
+  visit(copy, writer);
+  const nlohmann::ordered_json training_keys = training.to_json();
+  for (const auto& [k, v] : training_keys.items()) writer.out[k] = v;
+  return writer.out;
+}
+
+std::vector<std::pair<std::string, std::string>> GrpoOptions::help() {
+  RecipeHelp h;
+  GrpoOptions o;
+  visit(o, h);
+  auto training = TrainingArguments::help();
+  h.lines.insert(h.lines.end(), training.begin(), training.end());
+  return h.lines;
+}
+
+}  // namespace r1::train

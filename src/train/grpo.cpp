@@ -1,0 +1,485 @@
+// GRPO (DeepSeekMath §4, DeepSeek-R1-Zero) on the shared trainer, as TRL's GRPOTrainer: the objective generates
+// one batch of rollouts with the engine on the live weights, scores them with the named rewards, computes
+// group-relative advantages (and reference log-probs when beta > 0), then serves num_iterations optimizer steps
+// of micro-batches from it. The loss formulas are in src/train/grpo-loss.h. Departures from TRL:
+//   1. At num_iterations > 1 the old log-probs are the engine's (log_softmax(logits / temperature) at sampling
+//      time) instead of a second forward; at 1 they are the detached current ones, as TRL. Every step logs
+//      logprob_max_abs_diff = max |log pi_theta - engine's| over sampled tokens (<= 1e-5 in fp32).
+//   2. The generation batch is not shuffled across micro-batches (completions of a prompt stay together).
+//   3. Step metrics reach the trainer's log through micro-batch metrics scaled by the step's normaliser (the
+//      trainer divides by it); time/learning covers the forwards and all but the last micro-batch's backward.
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <random>
+
+#include "common/jsonl.h"
+#include "common/recipe.h"
+#include "r1/chat-template.h"
+#include "r1/engine.h"
+#include "r1/error.h"
+#include "r1/rewards.h"
+#include "r1/tokenizer.h"
+#include "r1/train.h"
+#include "train/grpo-data.h"
+#include "train/grpo-loss.h"
+
+namespace r1::train {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Rollout {
+  size_t row = 0;                  // dataset row
+  std::vector<int32_t> completion;  // sampled ids (eos included when it ended the sample)
+  std::vector<float> old_logp;      // engine: log_softmax(logits / temperature) of each sampled id
+  std::vector<float> ref_logp;      // beta > 0: the reference model's, same scaling
+  double advantage = 0;
+  bool truncated = false;  // finished by length
+};
+
+nlohmann::json rollout_to_json(const Rollout& r) {
+  return {{"row", r.row}, {"completion", r.completion}, {"old_logp", r.old_logp}, {"ref_logp", r.ref_logp},
+          {"advantage", r.advantage}, {"truncated", r.truncated}};
+}
+
+Rollout rollout_from_json(const nlohmann::json& j) {
+  Rollout r;
+  r.row = j.at("row").get<size_t>();
+  r.completion = j.at("completion").get<std::vector<int32_t>>();
+  r.old_logp = j.at("old_logp").get<std::vector<float>>();
+  r.ref_logp = j.at("ref_logp").get<std::vector<float>>();
+  r.advantage = j.at("advantage").get<double>();
+  r.truncated = j.at("truncated").get<bool>();
+  return r;
+}
+
+// Log-probs of the completion tokens of a right-padded batch of prompt + completion rows.
+struct Scored {
+  at::Tensor logp;     // (B, L) log_softmax(logits / T) at the sampled ids, 0 where masked
+  at::Tensor entropy;  // (B, L) no graph
+  at::Tensor mask;     // (B, L) 1 for completion tokens
+  int64_t tokens = 0;  // B * T processed
+};
+
+Scored score_completions(model::TransformerImpl& model, const std::vector<const std::vector<int32_t>*>& prompts,
+                         const std::vector<const std::vector<int32_t>*>& completions, double temperature,
+                         int32_t pad_id, bool with_entropy) {
+  const int64_t B = int64_t(prompts.size());
+  int64_t T = 1, L = 1;
+  for (int64_t b = 0; b < B; ++b) {
+    T = std::max<int64_t>(T, int64_t(prompts[b]->size() + completions[b]->size()));
+    L = std::max<int64_t>(L, int64_t(completions[b]->size()));
+  }
+  std::vector<int64_t> ids(size_t(B * T), pad_id), rows, targets, slots;
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& p = *prompts[b];
+    const auto& c = *completions[b];
+    std::copy(p.begin(), p.end(), ids.begin() + b * T);
+    std::copy(c.begin(), c.end(), ids.begin() + b * T + int64_t(p.size()));
+    for (size_t t = 0; t < c.size(); ++t) {
+      rows.push_back(b * T + int64_t(p.size() + t) - 1);  // the position that predicts completion token t
+      targets.push_back(c[t]);
+      slots.push_back(b * L + int64_t(t));
+    }
+  }
+  const at::Device device = model.parameters().front().device();
+  auto long_tensor = [&](std::vector<int64_t>& v, at::IntArrayRef shape) {
+    return torch::from_blob(v.data(), shape, torch::kLong).clone().to(device);
+  };
+  at::Tensor input = long_tensor(ids, {B, T});                       // (B, T)
+  at::Tensor row_index = long_tensor(rows, {int64_t(rows.size())});  // (N)
+  at::Tensor target = long_tensor(targets, {int64_t(targets.size())});
+  at::Tensor slot = long_tensor(slots, {int64_t(slots.size())});
+  const int64_t C = model.config().hidden_size;
+  at::Tensor hidden = model.hidden_states(input).reshape({B * T, C}).index_select(0, row_index);  // (N, C)
+  at::Tensor logits = model.logits(hidden).to(at::kFloat) / temperature;                           // (N, V)
+  at::Tensor lse = at::logsumexp(logits, -1);                                                      // (N)
+  at::Tensor picked = logits.gather(1, target.unsqueeze(1)).squeeze(1) - lse;                      // (N)
+  Scored s;
+  s.logp = at::zeros({B * L}, picked.options()).index_put({slot}, picked).view({B, L});
+  s.mask = at::zeros({B * L}, picked.options()).index_fill(0, slot, 1.0).view({B, L});
+  if (with_entropy) {
+    torch::NoGradGuard no_grad;
+    at::Tensor l = logits.detach();
+    at::Tensor ent = lse.detach() - (at::softmax(l, -1) * l).sum(-1);  // (N)
+    s.entropy = at::zeros({B * L}, ent.options()).index_put({slot}, ent).view({B, L});
+  }
+  s.tokens = B * T;
+  return s;
+}
+
+at::Tensor floats_to_tensor(const std::vector<const std::vector<float>*>& rows, int64_t L) {
+  at::Tensor out = at::zeros({int64_t(rows.size()), L}, at::kFloat);  // (B, L)
+  for (size_t b = 0; b < rows.size(); ++b)
+    std::copy(rows[b]->begin(), rows[b]->end(), out[int64_t(b)].data_ptr<float>());
+  return out;
+}
+
+class GrpoObjective : public Objective {
+ public:
+  GrpoObjective(const GrpoOptions& o, model::Transformer model, tokenizer::Tokenizer tok, rl::PromptDataset data)
+      : o_(o),
+        model_(std::move(model)),
+        tok_(std::move(tok)),
+        data_(std::move(data)),
+        loss_type_(rl::parse_loss_type(o.loss_type)),
+        scale_(rl::parse_scale_rewards(o.scale_rewards)),
+        epsilon_high_(o.epsilon_high < 0 ? o.epsilon : o.epsilon_high),
+        batch_(o.training.per_device_train_batch_size),
+        per_generation_(o.training.per_device_train_batch_size * o.training.gradient_accumulation_steps),
+        prompts_per_generation_(per_generation_ / o.num_generations) {
+    for (const std::string& name : o.reward_funcs) {
+      nlohmann::json params = nlohmann::json::object();
+      if (o.reward_kwargs.is_object() && o.reward_kwargs.contains(name)) params = o.reward_kwargs[name];
+      rewards_.push_back(rewards::make_reward(name, params));
+    }
+    engine::EngineOptions eo;
+    eo.max_batch = std::min<int64_t>(per_generation_, o.generation_max_batch);
+    eo.max_seq_len = o.max_prompt_length + o.max_completion_length;
+    if (o.training.bf16) eo.dtype = at::kBFloat16;
+    if (tok_.eos_id()) eo.eos_token_ids = {*tok_.eos_id()};
+    eo.seed = uint64_t(o.training.seed);
+    engine_ = std::make_unique<engine::Engine>(model_, eo);
+    pad_id_ = tok_.pad_id().value_or(tok_.eos_id().value_or(0));
+    if (o.beta != 0.0) {
+      ref_ = model::load_pretrained(o.model_name_or_path);
+      ref_->to(model_->parameters().front().device());
+      ref_->eval();
+      for (auto& p : ref_->parameters()) p.set_requires_grad(false);
+    }
+    if (o.log_completions) completions_log_ = fs::path(o.training.output_dir) / "completions.jsonl";
+  }
+
+  model::Transformer ref_model() const { return ref_; }
+
+  double prepare_step(int64_t micro_batches) override {
+    if (o_.beta != 0.0 && o_.sync_ref_model && step_ > 0 && step_ % o_.ref_model_sync_steps == 0) sync_reference();
+    step_metrics_.clear();
+    if (iteration_ == 0) generate();
+    iteration_ = (iteration_ + 1) % o_.num_iterations;
+    ++step_;
+    step_tokens_ = 0;
+    for (const Rollout& r : rollouts_) step_tokens_ += int64_t(r.completion.size());
+    max_logprob_diff_ = 0;
+    learning_start_ = Clock::now();
+    normaliser_ = rl::loss_normaliser(loss_type_, per_generation_, micro_batches, step_tokens_);
+    return normaliser_;
+  }
+
+  MicroBatchLoss micro_batch(int64_t index) override {
+    std::vector<const std::vector<int32_t>*> prompts, completions;
+    std::vector<const std::vector<float>*> old, ref;
+    std::vector<float> advantages, keep;
+    for (int64_t i = index * batch_; i < (index + 1) * batch_; ++i) {
+      const Rollout& r = rollouts_[size_t(i)];
+      prompts.push_back(&data_.prompt_ids(r.row));
+      completions.push_back(&r.completion);
+      old.push_back(&r.old_logp);
+      ref.push_back(&r.ref_logp);
+      advantages.push_back(float(r.advantage));
+      keep.push_back(o_.mask_truncated_completions && r.truncated ? 0.f : 1.f);
+    }
+    Scored s = score_completions(*model_, prompts, completions, o_.temperature, pad_id_, /*with_entropy=*/true);
+    const int64_t L = s.logp.size(1);
+    const at::Device device = s.logp.device();
+    at::Tensor engine_logp = floats_to_tensor(old, L).to(device);  // (B, L)
+    at::Tensor adv = torch::tensor(advantages).to(device);          // (B)
+    at::Tensor mask = s.mask * torch::tensor(keep).to(device).unsqueeze(1);  // (B, L)
+    at::Tensor ref_logp = o_.beta != 0.0 ? floats_to_tensor(ref, L).to(device) : at::Tensor();
+    max_logprob_diff_ = std::max(max_logprob_diff_,
+                                 ((s.logp.detach() - engine_logp).abs() * s.mask).max().item<double>());
+    at::Tensor old_logp = o_.num_iterations == 1 ? s.logp.detach() : engine_logp;
+    at::Tensor per_token =
+        rl::per_token_loss(s.logp, old_logp, ref_logp, adv, o_.epsilon, epsilon_high_, o_.beta);  // (B, L)
+    MicroBatchLoss out;
+    out.loss_sum = rl::aggregate_loss(per_token, mask, loss_type_, o_.max_completion_length);
+    out.tokens = s.tokens;
+    // token means over the whole step: sum * normaliser / step tokens (the trainer divides by the normaliser)
+    const double per_token_scale = normaliser_ / double(std::max<int64_t>(1, step_tokens_));
+    {
+      torch::NoGradGuard no_grad;
+      if (o_.beta != 0.0)
+        out.metrics["kl"] = (rl::per_token_kl(s.logp.detach(), ref_logp) * s.mask).sum().item<double>() * per_token_scale;
+      out.metrics["entropy"] = (s.entropy * s.mask).sum().item<double>() * per_token_scale;
+      rl::ClipCounts c = rl::clip_counts(s.logp, old_logp, adv, s.mask, o_.epsilon, epsilon_high_);
+      out.metrics["clip_ratio/low_mean"] = c.low * per_token_scale;
+      out.metrics["clip_ratio/high_mean"] = c.high * per_token_scale;
+      out.metrics["clip_ratio/region_mean"] = c.region * per_token_scale;
+    }
+    const int64_t last = per_generation_ / batch_ - 1;
+    if (index == 0)
+      for (const auto& [k, v] : step_metrics_) out.metrics[k] += v * normaliser_;
+    if (index == last) {
+      out.metrics["logprob_max_abs_diff"] = max_logprob_diff_ * normaliser_;
+      out.metrics["time/learning"] = seconds_since(learning_start_) * normaliser_;
+    }
+    return out;
+  }
+
+  int64_t steps_per_epoch(int64_t) const override {
+    return std::max<int64_t>(1, int64_t(data_.size()) / prompts_per_generation_ * o_.num_iterations);
+  }
+
+  nlohmann::json data_state() const override {
+    nlohmann::json s = {{"epoch", epoch_}, {"cursor", cursor_}, {"iteration", iteration_}, {"step", step_},
+                        {"generation", generation_}};
+    if (iteration_ != 0) {  // the rollouts still to be trained on
+      nlohmann::json rollouts = nlohmann::json::array();
+      for (const Rollout& r : rollouts_) rollouts.push_back(rollout_to_json(r));
+      s["rollouts"] = std::move(rollouts);
+    }
+    return s;
+  }
+
+  void load_data_state(const nlohmann::json& s) override {
+    epoch_ = s.at("epoch").get<int64_t>();
+    cursor_ = s.at("cursor").get<size_t>();
+    iteration_ = s.at("iteration").get<int64_t>();
+    step_ = s.at("step").get<int64_t>();
+    generation_ = s.at("generation").get<int64_t>();
+    order_.clear();
+    rollouts_.clear();
+    if (s.contains("rollouts"))
+      for (const auto& r : s["rollouts"]) rollouts_.push_back(rollout_from_json(r));
+    if (iteration_ != 0 && rollouts_.size() != size_t(per_generation_))
+      fail("GRPO checkpoint: expected {} buffered rollouts, found {}", per_generation_, rollouts_.size());
+    if (!completions_log_.empty()) truncate_completions_log();
+  }
+
+  std::string describe(int64_t total_steps, int64_t) const override {
+    return fmt::format(
+        "GRPO: {} prompts; {} prompts x {} generations per generation batch, {} optimizer step(s) each; "
+        "loss {}, beta {}, epsilon {}/{}, scale_rewards {}; rewards {}\n",
+        data_.size(), prompts_per_generation_, o_.num_generations, o_.num_iterations, o_.loss_type, o_.beta,
+        o_.epsilon, epsilon_high_, o_.scale_rewards, fmt::join(o_.reward_funcs, ", "));
+  }
+
+ private:
+  // The next prompts of the seeded epoch permutation (as TRL's RepeatSampler: each prompt num_generations times).
+  std::vector<size_t> next_prompts() {
+    std::vector<size_t> out;
+    while (int64_t(out.size()) < prompts_per_generation_) {
+      if (order_.empty()) {
+        order_.resize(data_.size());
+        for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+        std::mt19937_64 rng(uint64_t(o_.training.seed) * 1000003ULL + uint64_t(epoch_));
+        std::shuffle(order_.begin(), order_.end(), rng);
+      }
+      out.push_back(order_[cursor_++]);
+      if (cursor_ == order_.size()) {
+        cursor_ = 0;
+        ++epoch_;
+        order_.clear();
+      }
+    }
+    return out;
+  }
+
+  void generate() {
+    const auto t0 = Clock::now();
+    // The fused AdamW (src/train/optimizer.cpp) writes parameters through raw pointers, which leaves their
+    // version counters unchanged; the engine refreshes its packed decode weights on a version change, so
+    // mark the parameters written (cheap: no data is touched).
+    for (auto& p : model_->parameters()) p.unsafeGetTensorImpl()->bump_version();
+    const std::vector<size_t> rows = next_prompts();
+    std::vector<engine::Request> requests;
+    for (size_t p = 0; p < rows.size(); ++p) {
+      engine::Request r;
+      r.prompt = data_.prompt_ids(rows[p]);
+      r.n = int32_t(o_.num_generations);
+      r.params.temperature = o_.temperature;
+      r.params.top_p = o_.top_p;
+      r.params.top_k = o_.top_k;
+      r.params.min_p = o_.min_p;
+      r.params.repetition_penalty = o_.repetition_penalty;
+      r.params.max_new_tokens = o_.max_completion_length;
+      r.params.logprob_temperature = o_.temperature;
+      r.params.seed = uint64_t(o_.training.seed) * 0x9E3779B97F4A7C15ULL + uint64_t(generation_) * 65537ULL + p;
+      requests.push_back(std::move(r));
+    }
+    std::vector<engine::Result> results = engine_->generate(requests);
+    ++generation_;
+    const double sampling = seconds_since(t0);
+
+    const auto t1 = Clock::now();
+    rollouts_.clear();
+    std::vector<std::string> texts;
+    std::vector<nlohmann::json> examples;
+    int64_t generated = 0;
+    for (size_t p = 0; p < rows.size(); ++p)
+      for (const engine::Sample& s : results[p].samples) {
+        Rollout r;
+        r.row = rows[p];
+        r.completion = s.tokens;
+        r.old_logp = s.raw_logprobs;
+        r.truncated = s.finish_reason == engine::FinishReason::kLength;
+        generated += int64_t(s.tokens.size());
+        texts.push_back(tok_.decode(s.tokens, /*skip_special_tokens=*/true));
+        examples.push_back(data_.row(rows[p]));
+        examples.back()["completion_length"] = int64_t(s.tokens.size());  // for token-length rewards
+        rollouts_.push_back(std::move(r));
+      }
+    std::vector<std::vector<rewards::Score>> per_reward;
+    for (const auto& fn : rewards_) per_reward.push_back(fn(texts, examples));
+    std::vector<rewards::Score> combined = rewards::combine_rewards(per_reward, o_.reward_weights);
+    std::vector<double> total;
+    for (const auto& c : combined) total.push_back(c.value_or(0.0));  // TRL's nansum of all-NaN is 0
+    rl::Advantages adv = rl::group_advantages(total, o_.num_generations, scale_);
+    for (size_t i = 0; i < rollouts_.size(); ++i) rollouts_[i].advantage = adv.advantages[i];
+    const double scoring = seconds_since(t1);
+    if (o_.beta != 0.0) compute_reference_logprobs();
+
+    auto& m = step_metrics_;
+    double sum = 0, std_sum = 0;
+    for (size_t i = 0; i < total.size(); ++i) sum += total[i], std_sum += adv.group_std[i];
+    m["reward"] = sum / double(total.size());
+    m["reward_std"] = std_sum / double(total.size());
+    m["frac_reward_zero_std"] = adv.frac_zero_std;
+    for (size_t f = 0; f < per_reward.size(); ++f) {
+      double s = 0, ss = 0, n = 0;
+      for (const auto& v : per_reward[f])
+        if (v) s += *v, ss += *v * *v, ++n;
+      const double mean = n > 0 ? s / n : std::nan("");
+      m["rewards/" + o_.reward_funcs[f] + "/mean"] = mean;
+      m["rewards/" + o_.reward_funcs[f] + "/std"] = n > 1 ? std::sqrt(std::max(0.0, (ss - n * mean * mean) / (n - 1))) : 0.0;
+    }
+    double len_min = 1e18, len_max = 0, clipped = 0;
+    for (const Rollout& r : rollouts_) {
+      len_min = std::min(len_min, double(r.completion.size()));
+      len_max = std::max(len_max, double(r.completion.size()));
+      clipped += r.truncated ? 1 : 0;
+    }
+    m["completions/mean_length"] = double(generated) / double(rollouts_.size());
+    m["completions/min_length"] = len_min;
+    m["completions/max_length"] = len_max;
+    m["completions/clipped_ratio"] = clipped / double(rollouts_.size());
+    m["rollout_tokens_per_second"] = double(generated) / std::max(1e-9, sampling);
+    m["time/sampling"] = sampling;
+    m["time/scoring"] = scoring;
+    if (!completions_log_.empty()) log_completions(texts, per_reward, total);
+  }
+
+  void compute_reference_logprobs() {
+    torch::NoGradGuard no_grad;
+    for (size_t begin = 0; begin < rollouts_.size(); begin += size_t(batch_)) {
+      const size_t end = std::min(rollouts_.size(), begin + size_t(batch_));
+      std::vector<const std::vector<int32_t>*> prompts, completions;
+      for (size_t i = begin; i < end; ++i) {
+        prompts.push_back(&data_.prompt_ids(rollouts_[i].row));
+        completions.push_back(&rollouts_[i].completion);
+      }
+      Scored s = score_completions(*ref_, prompts, completions, o_.temperature, pad_id_, false);
+      at::Tensor logp = s.logp.to(at::kCPU).contiguous();  // (B, L)
+      for (size_t i = begin; i < end; ++i) {
+        const float* row = logp[int64_t(i - begin)].data_ptr<float>();
+        rollouts_[i].ref_logp.assign(row, row + rollouts_[i].completion.size());
+      }
+    }
+  }
+
+  // TRL's SyncRefModelCallback: ref = alpha * policy + (1 - alpha) * ref.
+  void sync_reference() {
+    torch::NoGradGuard no_grad;
+    auto policy = model_->named_parameters();
+    for (auto& p : ref_->named_parameters()) p.value().mul_(1.0 - o_.ref_model_mixup_alpha).add_(policy[p.key()], o_.ref_model_mixup_alpha);
+  }
+
+  void log_completions(const std::vector<std::string>& texts, const std::vector<std::vector<rewards::Score>>& per_reward,
+                       const std::vector<double>& total) {
+    std::ofstream out(completions_log_, std::ios::app);
+    if (!out) fail("cannot write '{}'", completions_log_.string());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      nlohmann::ordered_json line = {{"step", step_ + 1}, {"prompt", data_.prompt_text(rollouts_[i].row)},
+                                     {"completion", texts[i]}};
+      for (size_t f = 0; f < per_reward.size(); ++f)
+        line[o_.reward_funcs[f]] = per_reward[f][i] ? nlohmann::ordered_json(*per_reward[f][i]) : nullptr;
+      line["reward"] = total[i];
+      line["advantage"] = rollouts_[i].advantage;
+      out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+    }
+  }
+
+  // On resume: drop completions logged by steps after the checkpoint (as the trainer does with metrics).
+  void truncate_completions_log() {
+    if (!fs::exists(completions_log_)) return;
+    std::ifstream in(completions_log_);
+    std::string line, kept;
+    while (std::getline(in, line)) {
+      nlohmann::json row;
+      if (try_parse_jsonl_line(line, row) && row.value("step", int64_t(0)) <= step_)
+        kept += line + "\n";
+    }
+    in.close();
+    std::ofstream(completions_log_, std::ios::trunc) << kept;
+  }
+
+  GrpoOptions o_;
+  model::Transformer model_;
+  model::Transformer ref_{nullptr};
+  tokenizer::Tokenizer tok_;
+  rl::PromptDataset data_;
+  rl::LossType loss_type_;
+  rl::ScaleRewards scale_;
+  double epsilon_high_;
+  int64_t batch_, per_generation_, prompts_per_generation_;
+  std::vector<rewards::RewardFn> rewards_;
+  std::unique_ptr<engine::Engine> engine_;
+  int32_t pad_id_ = 0;
+  fs::path completions_log_;
+
+  // data position (saved)
+  int64_t epoch_ = 0, iteration_ = 0, step_ = 0, generation_ = 0;
+  size_t cursor_ = 0;
+  std::vector<size_t> order_;  // this epoch's permutation (rebuilt from the seed)
+  std::vector<Rollout> rollouts_;
+
+  // this step
+  std::map<std::string, double> step_metrics_;
+  int64_t step_tokens_ = 0;
+  double normaliser_ = 1, max_logprob_diff_ = 0;
+  Clock::time_point learning_start_;
+};
+
+}  // namespace
+
+TrainResult grpo(const GrpoOptions& o, const std::atomic<bool>* stop_requested) {
+  o.validate();
+  tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(o.tokenizer_name_or_path);
+  rl::PromptDataset data = rl::PromptDataset::load(o, tok);
+  torch::manual_seed(uint64_t(o.training.seed));
+  model::Transformer net = model::load_pretrained(o.model_name_or_path);
+  fmt::print("model: {} with {} parameters; {} prompts from {}\n", net->config().architecture(), net->num_parameters(),
+             data.size(), o.dataset_name);
+  GrpoObjective objective(o, net, tok, std::move(data));
+  if (o.beta != 0.0 && o.sync_ref_model)
+    if (auto resume = resolve_resume_checkpoint(o.training); resume && fs::exists(*resume / "ref_model")) {
+      model::Transformer saved = model::load_pretrained(*resume / "ref_model");
+      torch::NoGradGuard no_grad;
+      auto from = saved->named_parameters();
+      for (auto& p : objective.ref_model()->named_parameters()) p.value().copy_(from[p.key()]);
+    }
+  TrainerHooks hooks;
+  hooks.save_extra = [&](const fs::path& dir) {
+    tok.save(dir, /*overwrite=*/true);
+    if (o.beta != 0.0 && o.sync_ref_model && dir.filename().string().rfind("checkpoint-", 0) == 0) {
+      model::SaveOptions so;
+      so.overwrite = true;
+      model::save_pretrained(*objective.ref_model(), dir / "ref_model", so);
+    }
+  };
+  hooks.run_config_yaml = to_yaml(o.to_json());
+  hooks.stop_requested = stop_requested;
+  return Trainer(net, o.training, objective, hooks).train();
+}
+
+}  // namespace r1::train

@@ -1,0 +1,269 @@
+// GRPO (src/train/grpo*.cpp): advantages of hand-made reward groups (zero-variance groups, the three
+// scale_rewards modes), the per-token clipped loss with the k3 KL and each loss_type's aggregation against values
+// computed here by hand, the first-step loss of `grpo` at mu = 1 and beta = 0 (exactly 0: group-mean advantages
+// cancel), on-policy log-probs (engine vs training forward), a short run that raises the mean reward, exact
+// resume in the middle of a generation batch (num_iterations 2), the built-in task and option validation.
+#include <torch/torch.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "common/jsonl.h"
+#include "common/recipe.h"
+#include "r1/error.h"
+#include "r1/model.h"
+#include "r1/tasks.h"
+#include "r1/tokenizer.h"
+#include "r1/train.h"
+#include "r1/verify.h"
+#include "test-helpers.h"
+#include "train/grpo-loss.h"
+
+namespace fs = std::filesystem;
+using namespace r1::train;
+
+namespace {
+
+TEST(GrpoAdvantages, GroupScalingAndZeroVarianceGroups) {
+  const std::vector<double> rewards = {1, 0, 1, 0, 2, 2, 2, 2};
+  auto a = rl::group_advantages(rewards, 4, rl::ScaleRewards::kGroup);
+  const double std1 = std::sqrt(4 * 0.25 / 3);  // unbiased
+  EXPECT_NEAR(a.advantages[0], 0.5 / (std1 + 1e-4), 1e-12);
+  EXPECT_NEAR(a.advantages[1], -0.5 / (std1 + 1e-4), 1e-12);
+  for (int i = 4; i < 8; ++i) EXPECT_EQ(a.advantages[size_t(i)], 0.0);
+  EXPECT_DOUBLE_EQ(a.frac_zero_std, 0.5);
+
+  auto none = rl::group_advantages(rewards, 4, rl::ScaleRewards::kNone);
+  EXPECT_DOUBLE_EQ(none.advantages[0], 0.5);
+  EXPECT_DOUBLE_EQ(none.advantages[3], -0.5);
+  EXPECT_DOUBLE_EQ(none.advantages[5], 0.0);
+
+  auto batch = rl::group_advantages(rewards, 4, rl::ScaleRewards::kBatch);
+  double mean = 10.0 / 8, ss = 0;
+  for (double r : rewards) ss += (r - mean) * (r - mean);
+  const double batch_std = std::sqrt(ss / 7);
+  EXPECT_NEAR(batch.advantages[0], 0.5 / (batch_std + 1e-4), 1e-12);  // group mean, batch std
+  EXPECT_EQ(batch.advantages[6], 0.0);
+  EXPECT_EQ(rl::parse_scale_rewards("true"), rl::ScaleRewards::kGroup);
+  EXPECT_EQ(rl::parse_scale_rewards("false"), rl::ScaleRewards::kNone);
+  EXPECT_THROW(rl::parse_scale_rewards("grouped"), r1::UsageError);
+  EXPECT_THROW(rl::group_advantages({1, 2, 3}, 2, rl::ScaleRewards::kGroup), r1::Error);
+}
+
+// Two sequences, three completion slots; the second sequence has two tokens.
+struct HandCase {
+  std::vector<std::vector<double>> logp = {{-1.0, -2.0, -0.5}, {-0.3, -1.2, 0.0}};
+  std::vector<std::vector<double>> old = {{-1.5, -1.9, -0.2}, {-0.1, -1.6, 0.0}};
+  std::vector<std::vector<double>> ref = {{-1.1, -2.5, -0.4}, {-0.2, -1.0, 0.0}};
+  std::vector<std::vector<double>> mask = {{1, 1, 1}, {1, 1, 0}};
+  std::vector<double> adv = {0.7, -1.3};
+  double eps = 0.2, eps_high = 0.28;
+
+  at::Tensor t(const std::vector<std::vector<double>>& v) const {
+    return torch::tensor(std::vector<double>{v[0][0], v[0][1], v[0][2], v[1][0], v[1][1], v[1][2]}, torch::kDouble).view({2, 3});
+  }
+  double token(int b, int i, double beta) const {
+    const double ratio = std::exp(logp[b][i] - old[b][i]);
+    const double clipped = std::min(std::max(ratio, 1 - eps), 1 + eps_high);
+    double l = -std::min(ratio * adv[b], clipped * adv[b]);
+    const double d = ref[b][i] - logp[b][i];
+    return l + beta * (std::exp(d) - d - 1);
+  }
+};
+
+TEST(GrpoLoss, PerTokenLossAndEveryAggregationByHand) {
+  HandCase h;
+  for (double beta : {0.0, 0.04}) {
+    at::Tensor loss = rl::per_token_loss(h.t(h.logp), h.t(h.old), beta != 0 ? h.t(h.ref) : at::Tensor(),
+                                         torch::tensor(h.adv, torch::kDouble), h.eps, h.eps_high, beta);
+    for (int b = 0; b < 2; ++b)
+      for (int i = 0; i < 3; ++i) EXPECT_NEAR(loss[b][i].item<double>(), h.token(b, i, beta), 1e-12) << b << i;
+    double seq0 = 0, seq1 = 0;
+    for (int i = 0; i < 3; ++i) seq0 += h.token(0, i, beta);
+    for (int i = 0; i < 2; ++i) seq1 += h.token(1, i, beta);
+    const at::Tensor mask = h.t(h.mask);
+    auto agg = [&](rl::LossType type) { return rl::aggregate_loss(loss, mask, type, 8).item<double>(); };
+    EXPECT_NEAR(agg(rl::LossType::kGrpo), seq0 / 3 + seq1 / 2, 1e-12);
+    EXPECT_NEAR(agg(rl::LossType::kBnpo), (seq0 + seq1) / 5, 1e-12);
+    EXPECT_NEAR(agg(rl::LossType::kDrGrpo), (seq0 + seq1) / 8, 1e-12);
+    EXPECT_NEAR(agg(rl::LossType::kDapo), seq0 + seq1, 1e-12);
+  }
+  // Normalisers over a step of 4 micro-batches, 32 sequences, 500 completion tokens.
+  EXPECT_EQ(rl::loss_normaliser(rl::LossType::kGrpo, 32, 4, 500), 32);
+  EXPECT_EQ(rl::loss_normaliser(rl::LossType::kBnpo, 32, 4, 500), 4);
+  EXPECT_EQ(rl::loss_normaliser(rl::LossType::kDrGrpo, 32, 4, 500), 32);
+  EXPECT_EQ(rl::loss_normaliser(rl::LossType::kDapo, 32, 4, 500), 500);
+  // Token (0, 0): ratio e^0.5 = 1.65 > 1.28 with A > 0 -> high-clipped; (1, 1): ratio e^0.4 with A < 0 is not
+  // low-clipped; (0, 2): ratio e^-0.3 = 0.74 < 0.8 but A > 0 -> not clipped; (1, 0): e^-0.2 = 0.82 >= 0.8.
+  rl::ClipCounts c = rl::clip_counts(h.t(h.logp), h.t(h.old), torch::tensor(h.adv, torch::kDouble), h.t(h.mask), h.eps, h.eps_high);
+  EXPECT_EQ(c.high, 1);
+  EXPECT_EQ(c.low, 0);
+  EXPECT_EQ(c.region, 1);
+}
+
+TEST(GrpoLoss, FirstIterationRatioIsOneAndGroupAdvantagesCancel) {
+  // mu = 1: old = logp.detach() -> per-token loss -A_i, and sum_i mean_t(-A_i) = 0 within each group.
+  auto adv = rl::group_advantages({1, 0, 0, 1, 0.5, 0.25}, 3, rl::ScaleRewards::kGroup);
+  at::Tensor logp = torch::randn({6, 5}, torch::kDouble).requires_grad_(true);
+  at::Tensor mask = torch::ones({6, 5}, torch::kDouble);
+  mask.index_put_({3, torch::indexing::Slice(2)}, 0);
+  at::Tensor loss = rl::per_token_loss(logp, logp.detach(), at::Tensor(), torch::tensor(adv.advantages, torch::kDouble), 0.2, 0.2, 0);
+  EXPECT_NEAR(rl::aggregate_loss(loss, mask, rl::LossType::kGrpo, 5).item<double>(), 0.0, 1e-12);
+}
+
+// ---- end-to-end runs on a tiny model ------------------------------------------------------------------------
+
+class GrpoRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new r1::test::TempDir();
+    // Tokenizer trained on the built-in task's corpus; a tiny random model.
+    r1::data::TaskSplits task = r1::data::make_addition_task({});
+    std::mt19937_64 rng(1);
+    {
+      std::ofstream corpus(*dir_ / "corpus.txt");
+      std::ofstream prompts(*dir_ / "prompts.jsonl");
+      for (size_t i = 0; i < 400; ++i) {
+        corpus << task.train[i].problem << " " << r1::data::addition_solution(task.train[i], i % 2, rng) << "\n";
+        prompts << nlohmann::json{{"problem", task.train[i].problem}, {"solution", task.train[i].answer}}.dump() << "\n";
+      }
+    }
+    r1::tokenizer::TrainOptions t;
+    t.pre_tokenizer = "qwen2";
+    t.vocab_size = 300;
+    t.special_tokens = {"<|endoftext|>", "<|im_end|>"};
+    t.show_progress = false;
+    r1::tokenizer::Tokenizer tok = r1::tokenizer::train_tokenizer({*dir_ / "corpus.txt"}, t);
+    auto c = tok.config();
+    c.eos_token = "<|im_end|>";
+    c.pad_token = "<|endoftext|>";
+    tok.set_config(c);
+    const fs::path model = *dir_ / "model";
+    tok.save(model, true);
+    auto config = r1::model::ModelConfig::parse(
+        nlohmann::json{{"model_type", "llama"}, {"vocab_size", tok.vocab_size()}, {"hidden_size", 32},
+                       {"intermediate_size", 64}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+                       {"num_key_value_heads", 2}, {"max_position_embeddings", 128}, {"initializer_range", 0.1},
+                       {"eos_token_id", *tok.eos_id()}, {"tie_word_embeddings", true}}
+            .dump(),
+        "tiny");
+    torch::manual_seed(3);
+    r1::model::Transformer m(config);
+    m->init_weights();
+    r1::model::save_pretrained(*m, model);
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  // A recipe on the tiny model: reward = DAPO's soft overlong punishment (shorter is better past 4 tokens), which
+  // a random model can improve on by learning to end its completions.
+  static GrpoOptions options(const std::string& out, const std::string& extra = "") {
+    r1::Recipe recipe = r1::Recipe::parse(
+        "model_name_or_path: " + (*dir_ / "model").string() + "\ndataset_name: " + (*dir_ / "prompts.jsonl").string() +
+            "\noutput_dir: " + (*dir_ / out).string() +
+            "\nchat_template: none\nnum_generations: 8\nper_device_train_batch_size: 16\n"
+            "gradient_accumulation_steps: 2\nmax_completion_length: 16\nmax_prompt_length: 32\n"
+            "learning_rate: 0.01\nlr_scheduler_type: constant\nlogging_steps: 1\nsave_steps: 1000\n"
+            "reward_funcs: [soft_overlong_punishment]\n"
+            "reward_kwargs: {soft_overlong_punishment: {max_completion_len: 16, soft_punish_cache: 12}}\n" + extra +
+            (extra.find("beta:") == std::string::npos ? "beta: 0.0\n" : ""),
+        "test");
+    return GrpoOptions::from_recipe(recipe);
+  }
+
+  static std::vector<nlohmann::json> metrics(const std::string& out) {
+    std::vector<nlohmann::json> rows;
+    r1::JsonlReader reader(*dir_ / out / "metrics.jsonl");
+    nlohmann::json row;
+    while (reader.next(row)) rows.push_back(row);
+    return rows;
+  }
+
+  static r1::test::TempDir* dir_;
+};
+r1::test::TempDir* GrpoRun::dir_ = nullptr;
+
+TEST_F(GrpoRun, FirstStepLossIsZeroAndSamplingIsOnPolicy) {
+  GrpoOptions o = options("first", "max_steps: 2\nlog_completions: true\n");
+  grpo(o);
+  auto rows = metrics("first");
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) {
+    EXPECT_NEAR(r["loss"].get<double>(), 0.0, 1e-6);  // mu = 1, beta = 0: the group-mean advantages cancel
+    EXPECT_LE(r["logprob_max_abs_diff"].get<double>(), 1e-5);  // engine log-probs == training forward
+    EXPECT_DOUBLE_EQ(r["clip_ratio/region_mean"].get<double>(), 0.0);
+    for (const char* key : {"reward", "reward_std", "frac_reward_zero_std", "completions/mean_length",
+                            "completions/clipped_ratio", "entropy", "rollout_tokens_per_second", "time/sampling",
+                            "time/scoring", "time/learning", "rewards/soft_overlong_punishment/mean"})
+      EXPECT_TRUE(r.contains(key)) << key;
+  }
+  // 2 steps x 4 prompts x 8 generations logged, with their rewards
+  size_t lines = 0;
+  r1::JsonlReader reader(*dir_ / "first" / "completions.jsonl");
+  nlohmann::json row;
+  while (reader.next(row)) {
+    ++lines;
+    EXPECT_TRUE(row.contains("soft_overlong_punishment") && row.contains("advantage") && row.contains("prompt"));
+  }
+  EXPECT_EQ(lines, 64u);
+}
+
+TEST_F(GrpoRun, TwentyStepsRaiseTheMeanReward) {
+  grpo(options("learn", "max_steps: 20\n"));
+  auto rows = metrics("learn");
+  ASSERT_EQ(rows.size(), 20u);
+  double first = 0, last = 0;
+  for (int i = 0; i < 5; ++i) first += rows[size_t(i)]["reward"].get<double>() / 5;
+  for (int i = 15; i < 20; ++i) last += rows[size_t(i)]["reward"].get<double>() / 5;
+  EXPECT_GT(last, first + 0.2) << "mean reward of the first 5 steps " << first << ", last 5 " << last;
+}
+
+TEST_F(GrpoRun, ResumeInsideAGenerationBatchIsExact) {
+  // num_iterations 2 and beta > 0 with a KL, dapo loss: the checkpoint after step 3 holds a half-used generation.
+  const std::string extra = "num_iterations: 2\nbeta: 0.1\nloss_type: dapo\nepsilon_high: 0.28\n";
+  grpo(options("whole", extra + "max_steps: 4\n"));
+  grpo(options("split", extra + "max_steps: 3\n"));
+  GrpoOptions resumed = options("split", extra + "max_steps: 4\nresume_from_checkpoint: true\n");
+  grpo(resumed);
+  EXPECT_EQ(r1::test::read_bytes(*dir_ / "whole" / "model.safetensors"),
+            r1::test::read_bytes(*dir_ / "split" / "model.safetensors"));
+  auto a = metrics("whole"), b = metrics("split");
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(a.back()["loss"], b.back()["loss"]);
+  EXPECT_GT(a.back()["kl"].get<double>(), 0.0);
+}
+
+TEST(GrpoOptions, ValidationNamesTheKey) {
+  auto parse = [](const std::string& yaml) { return GrpoOptions::from_recipe(r1::Recipe::parse(yaml, "t")); };
+  const std::string base = "model_name_or_path: m\ndataset_name: d.jsonl\noutput_dir: o\n";
+  R1_EXPECT_THROW_WITH(parse(base + "num_generations: 3\nper_device_train_batch_size: 8\n"), r1::UsageError,
+                       "divisible by num_generations");
+  R1_EXPECT_THROW_WITH(parse(base + "loss_type: ppo\n"), r1::UsageError, "loss_type");
+  R1_EXPECT_THROW_WITH(parse(base + "num_generation: 8\n"), r1::UsageError, "num_generations");
+  R1_EXPECT_THROW_WITH(parse(base + "reward_funcs: [accuracy]\nreward_weights: [1, 2]\n"), r1::UsageError,
+                       "reward_weights");
+  GrpoOptions o = parse(base);
+  EXPECT_EQ(o.training.learning_rate, 1e-6);
+  EXPECT_EQ(o.beta, 0.04);
+  EXPECT_EQ(o.loss_type, "grpo");
+  EXPECT_EQ(o.to_json()["num_generations"], 8);
+}
+
+TEST(AdditionTask, HeldOutSplitAndWorkedSolutions) {
+  r1::data::TaskSplits s = r1::data::make_addition_task({.seed = 5, .test_problems = 50});
+  EXPECT_EQ(s.test.size(), 50u);
+  EXPECT_EQ(s.train.size() + s.test.size(), 90u * 90u);
+  std::set<std::string> test;
+  for (const auto& p : s.test) test.insert(p.problem);
+  for (const auto& p : s.train) EXPECT_EQ(test.count(p.problem), 0u);
+  std::mt19937_64 rng(0);
+  r1::data::TaskProblem p{"What is 47 + 38?", "85", 47, 38};
+  EXPECT_EQ(r1::data::addition_solution(p, true, rng),
+            "<think>\n7 + 8 = 15, write 5 carry 1\n4 + 3 + 1 = 8, write 8\nso 47 + 38 = 85\n</think>\n<answer>\n85\n"
+            "</answer>");
+  for (int i = 0; i < 20; ++i) {
+    std::string guess = r1::data::addition_solution(p, false, rng);
+    EXPECT_EQ(guess.find("<answer>\n85\n"), std::string::npos) << guess;
+  }
+}
+
+}  // namespace
