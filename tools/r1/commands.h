@@ -25,5 +25,8 @@ void add_eval_command(CLI::App& app, Context& ctx);
 void add_generate_command(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
 void add_chat_command(CLI::App& app, Context& ctx);
+void add_sft_command(CLI::App& app, Context& ctx);
+void add_dpo_command(CLI::App& app, Context& ctx);
+void add_merge_lora_subcommand(CLI::App& model, Context& ctx);  // `r1 model merge-lora`
 
 }  // namespace r1::cli
