@@ -322,6 +322,20 @@ TEST_F(FinetuneRun, DpoPrecomputedReferenceMatchesLiveReference) {
   EXPECT_NEAR(metrics("dpo-pre")[0]["loss"].get<double>(), std::log(2.0), 1e-5);
 }
 
+TEST_F(FinetuneRun, IpoStartsAtItsMarginAndAveragesLogProbsOverTokens) {
+  train::DpoOptions o = dpo_options("dpo-ipo", 1);
+  o.loss_type = "ipo";
+  train::dpo(o);
+  train::dpo(dpo_options("dpo-sigmoid", 1));
+  const json ipo = metrics("dpo-ipo")[0], sigmoid = metrics("dpo-sigmoid")[0];
+  EXPECT_NEAR(ipo["loss"].get<double>(), std::pow(1 / (2 * o.beta), 2), 1e-6);  // z = 0 at step 0
+  // same pairs, same model: IPO's log-probs are the summed ones divided by the continuation lengths; the
+  // chosen continuations here are 4..6 tokens plus EOS
+  const double per_token = ipo["logps/chosen"].get<double>(), summed = sigmoid["logps/chosen"].get<double>();
+  EXPECT_LT(summed, 4.5 * per_token);
+  EXPECT_GT(summed, 7.5 * per_token);
+}
+
 TEST_F(FinetuneRun, DpoWithLoraUsesDisabledAdaptersAsReference) {
   train::DpoOptions o = dpo_options("dpo-lora", 6);
   o.finetune.peft.use_peft = true;

@@ -1,6 +1,7 @@
 // TransformerImpl: embedding -> decoder layers -> final norm -> LM head, with the per-forward position and
-// mask set-up (RoPE cos/sin or ALiBi biases, causal + padding mask, KV-cache offsets), HF weight init, and
-// KV-cache allocation. Blocks live in layers.cpp; loading and saving in checkpoint.cpp.
+// mask set-up (RoPE cos/sin or ALiBi biases, causal + padding mask, KV-cache offsets; with segment_ids a
+// block-diagonal causal mask and per-segment positions, as HF's packed position_ids with flash-attention),
+// HF weight init, and KV-cache allocation. Blocks live in layers.cpp; loading and saving in checkpoint.cpp.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
