@@ -18,6 +18,7 @@
 
 namespace r1::tokenizer {
 class Tokenizer;
+class ChatTemplate;
 }
 
 namespace r1::data {
@@ -236,5 +237,51 @@ PrepareSummary prepare_data(const PrepareOptions& options);
 
 // "100M", "1.5B", "20k", "5000" -> count (powers of 1000). r1::UsageError naming `option` otherwise.
 uint64_t parse_count(const std::string& text, const std::string& option);
+
+// ---- Fine-tuning examples (TRL dataset formats) -------------------------------------------------------
+// One JSONL row of an SFT dataset, tokenized with its loss mask, as TRL's SFTTrainer prepares it. Formats:
+//   {"text": ...}                          language modelling: all tokens are targets; EOS appended
+//   {"prompt": ..., "completion": ...}      strings, or message lists (rendered with the chat template);
+//                                          completion_only_loss (default on) masks the prompt tokens
+//   {"messages": [...]}                    a conversation through the chat template; assistant_only_loss
+//                                          keeps only assistant tokens (tokenizer.h encode_chat's mask)
+//   {"instruction", "input", "output"}     Alpaca / BELLE: prompt = instruction, plus "\n\n" + input when input
+//                                          is not empty; completion = output; as user/assistant messages when a
+//                                          chat template is given, else as prompt/completion strings
+// Departures from TRL: 1. string prompt and completion are tokenized separately and concatenated (TRL
+// tokenizes their concatenation and assumes the prompt's tokens are a prefix); so the boundary is exact.
+// The first token is never a target (nothing predicts it).
+struct SftFormatOptions {
+  std::optional<bool> completion_only_loss;  // unset: true (TRL's default None = on for prompt/completion)
+  bool assistant_only_loss = false;          // messages only: train on assistant tokens
+  int64_t max_length = 1024;                 // keep the first max_length tokens (0: no limit)
+};
+struct SftExample {
+  std::vector<int32_t> ids;
+  std::vector<uint8_t> loss_mask;  // 1: the token is a target
+  bool truncated = false;
+};
+// `where` ("file:line") prefixes every error (missing or mistyped columns, a message list without a template).
+SftExample sft_example(const tokenizer::Tokenizer& tokenizer, const tokenizer::ChatTemplate* chat_template,
+                       const nlohmann::json& row, const SftFormatOptions& options, const std::string& where);
+
+// One preference pair as TRL's DPOTrainer tokenizes it: prompt (BOS if the tokenizer adds one; a message list
+// rendered with the generation prompt), chosen and rejected continuations each ending with EOS (message lists:
+// the rendered conversation minus the rendered prompt). Rows without "prompt" whose chosen/rejected are
+// conversations take their shared leading messages as the prompt (TRL's implicit prompt). Truncation as TRL:
+// the prompt keeps its last max_prompt_length tokens, then each continuation keeps its first
+// max_length - prompt tokens (0: no limit).
+struct PreferenceExample {
+  std::vector<int32_t> prompt, chosen, rejected;
+  bool truncated = false;
+};
+PreferenceExample preference_example(const tokenizer::Tokenizer& tokenizer, const tokenizer::ChatTemplate* chat_template,
+                                     const nlohmann::json& row, int64_t max_prompt_length, int64_t max_length,
+                                     const std::string& where);
+
+// Best-fit decreasing bin packing (TRL's "bfd" packing strategy): sequences taken longest first, each into the
+// fullest bin it still fits (a new bin when none); lengths must be <= capacity. Returns the bins as indices
+// into `lengths`; deterministic (ties broken by index).
+std::vector<std::vector<size_t>> pack_best_fit_decreasing(const std::vector<size_t>& lengths, size_t capacity);
 
 }  // namespace r1::data

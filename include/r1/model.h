@@ -100,12 +100,18 @@ struct ForwardArgs {
   // (B, S) with 1 for real tokens and 0 for padding, S = (cache ? cache->length : 0) + T. Undefined: all real.
   at::Tensor attention_mask;
   KvCache* cache = nullptr;
+  // (B, T) int64 segment of each token (packing several examples into one row): a token attends only to
+  // earlier tokens of its own segment, and positions (when not given) restart at 0 in each segment, so a
+  // packed row computes exactly what separate forwards of its examples compute. Undefined: one segment per
+  // row. Not allowed with a KV cache.
+  at::Tensor segment_ids;
 };
 
 namespace detail {
 class DecoderStackImpl;  // src/model/layers.h
 class LinearImpl;
 }  // namespace detail
+struct LoraConfig;  // r1/lora.h
 
 class TransformerImpl : public torch::nn::Module {
  public:
@@ -133,6 +139,12 @@ class TransformerImpl : public torch::nn::Module {
   void set_gradient_checkpointing(bool enabled) { gradient_checkpointing_ = enabled; }
   bool gradient_checkpointing() const { return gradient_checkpointing_; }
 
+  // LoRA adapters (r1/lora.h) are attached to some Linear layers. Code that reads Linear weights directly
+  // instead of calling forward() (the engine's fast decode path) must fall back to forward() or merge first.
+  bool has_lora() const { return lora_ != nullptr; }
+  const LoraConfig* lora_config() const { return lora_.get(); }
+  void set_lora_config(std::shared_ptr<const LoraConfig> config) { lora_ = std::move(config); }  // r1/lora.h
+
  private:
   ModelConfig config_;
   bool gradient_checkpointing_ = false;
@@ -140,6 +152,7 @@ class TransformerImpl : public torch::nn::Module {
   std::shared_ptr<detail::LinearImpl> lm_head_;      // registered as "lm_head"; null when tied
   at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies (construction device); not a parameter, never written after
   at::Tensor slopes_;    // (H) fp32 ALiBi slopes (construction device); not a parameter, never written after
+  std::shared_ptr<const LoraConfig> lora_;  // null: no adapters
 };
 TORCH_MODULE(Transformer);
 
@@ -152,6 +165,8 @@ struct LoadOptions {
 
 // Loads config.json and the safetensors weights of `dir`. Every model tensor must be present with its exact
 // shape; unknown tensors are an error (RoPE inv_freq buffers and a tied lm_head.weight are skipped).
+// A PEFT adapter directory (adapter_config.json, no config.json) loads its base model with the adapter
+// merged into the weights (r1/lora.h load_with_adapter + merge_lora), so every consumer sees a plain model.
 Transformer load_pretrained(const std::filesystem::path& dir, const LoadOptions& options = {});
 
 struct SaveOptions {
@@ -162,9 +177,11 @@ struct SaveOptions {
 
 // Writes config.json, model.safetensors (or shards + index) and, if absent, generation_config.json. Each file
 // is written atomically. Refuses a directory that already holds a model unless options.overwrite.
+// A model with LoRA adapters writes only its adapter (adapter_config.json + adapter_model.safetensors), as
+// PEFT's PeftModel.save_pretrained does; merge_lora() first to write the full model.
 void save_pretrained(TransformerImpl& model, const std::filesystem::path& dir, const SaveOptions& options = {});
 
-// (HF name, tensor) for every parameter, tied weights once: what save_pretrained writes.
+// (HF name, tensor) for every base parameter (LoRA adapter tensors excluded), tied weights once.
 std::vector<std::pair<std::string, at::Tensor>> named_tensors(TransformerImpl& model);
 
 // True if `dir` holds config.json or weight files.

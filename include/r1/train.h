@@ -258,4 +258,83 @@ struct GrpoOptions {
 
 TrainResult grpo(const GrpoOptions& options, const std::atomic<bool>* stop_requested = nullptr);
 
+// ---- fine-tuning: SFT and DPO (TRL's SFTTrainer / DPOTrainer keys) --------------------------------------
+
+// TRL's ModelConfig LoRA keys (open-r1 passes them to get_peft_config), with its defaults.
+struct PeftArguments {
+  bool use_peft = false;
+  int64_t lora_r = 16;
+  double lora_alpha = 32;
+  double lora_dropout = 0.05;
+  std::vector<std::string> lora_target_modules = {"q_proj", "v_proj"};  // PEFT's Llama/Qwen2 default; or all-linear
+};
+
+// Keys every fine-tuning recipe shares: the model, tokenizer, chat template, dataset and LoRA.
+//   model_name_or_path      HF model directory (required)
+//   tokenizer_name_or_path  directory with tokenizer.json (default: model_name_or_path)
+//   chat_template           a built-in name (chatml, qwen2.5, ...), a file, or a Jinja string; default: the
+//                           tokenizer's; saved into the output's tokenizer_config.json
+//   dataset_name            a .jsonl file, or a directory with <split>.jsonl files
+//   dataset_train_split     "train"; dataset_test_split "test" (evaluated when eval_strategy is steps)
+struct FinetuneArguments {
+  std::string model_name_or_path, tokenizer_name_or_path, chat_template, dataset_name;
+  std::string dataset_train_split = "train", dataset_test_split = "test";
+  PeftArguments peft;
+};
+
+// `r1 sft`: supervised fine-tuning (r1/data.h sft_example for the dataset formats and masks).
+//   max_length (1024), completion_only_loss (unset: on), assistant_only_loss (false),
+//   packing (false: best-fit-decreasing bins of max_length tokens, attention kept within each example),
+//   padding_free (false: each micro-batch one row of its examples end to end, no padding).
+// The loss is the cross-entropy summed over target tokens and divided by the target tokens of the whole
+// accumulated step (TRL). Logged: loss, mean_token_accuracy; evaluated: eval_loss, eval_mean_token_accuracy.
+struct SftOptions {
+  TrainingArguments training;
+  FinetuneArguments finetune;
+  int64_t max_length = 1024;
+  std::optional<bool> completion_only_loss;
+  bool assistant_only_loss = false;
+  bool packing = false;
+  bool padding_free = false;
+
+  static SftOptions from_recipe(const Recipe& recipe);
+  nlohmann::ordered_json to_json() const;
+  static std::vector<std::pair<std::string, std::string>> help();
+};
+TrainResult sft(const SftOptions& options, const std::atomic<bool>* stop_requested = nullptr);
+
+// `r1 dpo`: direct preference optimisation (Rafailov et al. 2023) on prompt/chosen/rejected rows.
+//   beta (0.1), loss_type (sigmoid | ipo | hinge | robust), label_smoothing (0: cDPO / robust DPO's epsilon),
+//   max_prompt_length (512), max_length (1024), ref_model_name_or_path (default: a frozen copy of the
+//   initial policy; with LoRA the policy with adapters disabled), precompute_ref_log_probs (false).
+// Logged per step (means over the step's pairs): loss, rewards/chosen, rewards/rejected, rewards/accuracies,
+// rewards/margins, logps/chosen, logps/rejected; evaluated: the same with an eval_ prefix.
+struct DpoOptions {
+  TrainingArguments training;
+  FinetuneArguments finetune;
+  double beta = 0.1;
+  std::string loss_type = "sigmoid";
+  double label_smoothing = 0.0;
+  int64_t max_prompt_length = 512;
+  int64_t max_length = 1024;
+  std::string ref_model_name_or_path;
+  bool precompute_ref_log_probs = false;
+
+  static DpoOptions from_recipe(const Recipe& recipe);
+  nlohmann::ordered_json to_json() const;
+  static std::vector<std::pair<std::string, std::string>> help();
+};
+TrainResult dpo(const DpoOptions& options, const std::atomic<bool>* stop_requested = nullptr);
+
+// TRL's dpo_loss on per-pair summed (IPO: length-averaged) log-probs, all (P): with
+// z = (pc - pr) - (rc - rr), beta b and label smoothing e:
+//   sigmoid: -log s(b z)(1 - e) - log s(-b z) e          robust: (-log s(b z)(1 - e) + log s(-b z) e) / (1 - 2e)
+//   hinge:   relu(1 - b z)                               ipo:    (z - 1/(2b))^2
+// rewards: chosen b (pc - rc), rejected b (pr - rr), detached.
+struct DpoLoss {
+  at::Tensor losses, chosen_rewards, rejected_rewards;  // (P)
+};
+DpoLoss dpo_loss(const at::Tensor& policy_chosen, const at::Tensor& policy_rejected, const at::Tensor& ref_chosen,
+                 const at::Tensor& ref_rejected, const std::string& loss_type, double beta, double label_smoothing);
+
 }  // namespace r1::train

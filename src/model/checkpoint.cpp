@@ -13,6 +13,7 @@
 
 #include "common/atomic-file.h"
 #include "r1/error.h"
+#include "r1/lora.h"
 #include "r1/model.h"
 #include "r1/safetensors.h"
 
@@ -82,12 +83,21 @@ bool directory_has_model(const fs::path& dir) {
 
 std::vector<std::pair<std::string, at::Tensor>> named_tensors(TransformerImpl& model) {
   std::vector<std::pair<std::string, at::Tensor>> out;
-  for (const auto& item : model.named_parameters()) out.emplace_back(item.key(), item.value());
+  for (const auto& item : model.named_parameters()) {
+    const std::string& name = item.key();
+    if (name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos) continue;
+    out.emplace_back(name, item.value());
+  }
   return out;
 }
 
 Transformer load_pretrained(const fs::path& dir, const LoadOptions& options) {
   require_directory(dir);
+  if (!fs::exists(dir / "config.json") && directory_has_adapter(dir)) {  // a PEFT adapter directory
+    Transformer model = load_with_adapter(dir, {}, options);
+    merge_lora(*model);
+    return model;
+  }
   ModelConfig config = ModelConfig::load(dir / "config.json");
   auto tensors = safetensors::TensorCollection::open_directory(dir);
   auto problems = check_tensors(tensors, config);
@@ -104,6 +114,10 @@ void save_pretrained(TransformerImpl& model, const fs::path& dir, const SaveOpti
   if (fs::exists(dir) && !fs::is_directory(dir)) fail("{}: exists and is not a directory", dir.string());
   if (directory_has_model(dir) && !options.overwrite)
     fail("{}: already holds a model (config.json or weights); pass --overwrite to replace it", dir.string());
+  if (model.has_lora()) {  // PEFT's PeftModel.save_pretrained: the adapter only
+    save_adapter(model, dir, options.overwrite);
+    return;
+  }
   fs::create_directories(dir);
 
   auto tensors = named_tensors(model);

@@ -22,7 +22,11 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const at::Tensor
   if (with_bias) bias = register_parameter("bias", torch::empty({out}, options));
 }
 
-at::Tensor LinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
+at::Tensor LinearImpl::forward(const at::Tensor& x) {
+  if (!has_active_lora()) return at::linear(x, weight, bias);
+  at::Tensor h = lora_dropout > 0 && is_training() ? at::dropout(x, lora_dropout, /*train=*/true) : x;
+  return at::linear(x, weight, bias) + lora_B->forward(lora_A->forward(h)) * lora_scaling;
+}
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t size, std::optional<int64_t> pad, const at::TensorOptions& options)
     : padding_idx(pad.value_or(-1)) {
@@ -57,6 +61,12 @@ std::pair<at::Tensor, at::Tensor> fused(std::initializer_list<const LinearImpl*>
 // Fusing pays for its weight copy (and the split of its gradient) only when at least as many rows go through
 // the GEMM as the fused weight has: training and prefill of small models, not decode, not d >= 768 at 1k rows.
 bool fuse(int64_t rows, int64_t fused_out_features) { return rows >= 32 && rows >= fused_out_features; }
+// Fusing reads the weights directly: not with an active LoRA adapter (its delta is part of forward()).
+bool plain(std::initializer_list<const LinearImpl*> parts) {
+  for (const LinearImpl* p : parts)
+    if (p->has_active_lora()) return false;
+  return true;
+}
 }  // namespace
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, const at::TensorOptions& options)
@@ -87,7 +97,7 @@ double mask_value(at::ScalarType dtype) {
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = heads_, Hkv = kv_heads_, D = head_dim_, G = H / Hkv;
   at::Tensor q, k, v;
-  if (fuse(B * T, (H + 2 * Hkv) * D)) {
+  if (fuse(B * T, (H + 2 * Hkv) * D) && plain({q_proj.get(), k_proj.get(), v_proj.get()})) {
     auto [w, b] = fused({q_proj.get(), k_proj.get(), v_proj.get()});
     at::Tensor qkv = at::linear(x, w, b).view({B, T, H + 2 * Hkv, D});  // (B, T, H+2Hkv, D)
     // split (not narrow): its backward is one cat, where each narrow's would zero-fill a full-size gradient
@@ -144,7 +154,8 @@ MlpImpl::MlpImpl(const ModelConfig& c, const at::TensorOptions& options) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  if (!fuse(x.numel() / x.size(-1), 2 * gate_proj->weight.size(0))) return down_proj(swiglu(gate_proj(x), up_proj(x)));
+  if (!fuse(x.numel() / x.size(-1), 2 * gate_proj->weight.size(0)) || !plain({gate_proj.get(), up_proj.get()}))
+    return down_proj(swiglu(gate_proj(x), up_proj(x)));
   auto [w, b] = fused({gate_proj.get(), up_proj.get()});
   return down_proj(swiglu(at::linear(x, w, b)));  // [gate | up] (..., 2I) -> (..., I)
 }

@@ -24,6 +24,11 @@ class LinearImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);  // (..., in) -> (..., out)
   at::Tensor weight;                        // (out, in)
   at::Tensor bias;                          // (out) or undefined
+  // LoRA adapter (src/model/lora.cpp), null when none: forward adds lora_scaling * B(A(dropout(x))).
+  std::shared_ptr<LinearImpl> lora_A, lora_B;  // registered as "lora_A" (r, in) and "lora_B" (out, r)
+  double lora_scaling = 0, lora_dropout = 0;
+  bool lora_enabled = true;
+  bool has_active_lora() const { return lora_A != nullptr && lora_enabled; }
 };
 TORCH_MODULE(Linear);
 

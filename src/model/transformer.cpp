@@ -1,6 +1,7 @@
 // TransformerImpl: embedding -> decoder layers -> final norm -> LM head, with the per-forward position and
-// mask set-up (RoPE cos/sin or ALiBi biases, causal + padding mask, KV-cache offsets), HF weight init, and
-// KV-cache allocation. Blocks live in layers.cpp; loading and saving in checkpoint.cpp.
+// mask set-up (RoPE cos/sin or ALiBi biases, causal + padding mask, KV-cache offsets; with segment_ids a
+// block-diagonal causal mask and per-segment positions, as HF's packed position_ids with flash-attention),
+// HF weight init, and KV-cache allocation. Blocks live in layers.cpp; loading and saving in checkpoint.cpp.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -111,6 +112,9 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
   if (mask.defined() && (mask.dim() != 2 || mask.size(0) != B || mask.size(1) != S))
     fail("forward: attention_mask must be (B={}, S={}), got [{}]", B, S, fmt::join(mask.sizes(), ", "));
   auto long_opts = torch::TensorOptions().dtype(at::kLong).device(device);
+  const at::Tensor& segments = args.segment_ids;  // (B, T)
+  if (segments.defined() && (cache != nullptr || segments.sizes() != ids.sizes()))
+    fail("forward: segment_ids must be (B, T) like input_ids and cannot be combined with a KV cache");
 
   AttentionContext ctx;
   ctx.cache = cache;
@@ -122,7 +126,13 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
 
   if (config_.position_embedding_type == PositionEncoding::kRope) {
     at::Tensor positions = args.positions;
-    if (!positions.defined()) {
+    if (!positions.defined() && segments.defined()) {
+      // index within the segment: t - (first t of the run of equal segment ids that t belongs to)
+      at::Tensor t = q_index.unsqueeze(0).expand({B, T});                                   // (B, T)
+      at::Tensor starts = torch::ones({B, T}, torch::TensorOptions().dtype(at::kBool).device(device));
+      if (T > 1) starts.narrow(1, 1, T - 1).copy_(segments.narrow(1, 1, T - 1) != segments.narrow(1, 0, T - 1));
+      positions = t - std::get<0>(at::cummax(torch::where(starts, t, torch::zeros_like(t)), 1));  // (B, T)
+    } else if (!positions.defined()) {
       positions = mask.defined() ? (mask.to(at::kLong).cumsum(-1) - 1).clamp_min(0).narrow(1, past, T)  // (B, T)
                                  : q_index.unsqueeze(0).expand({B, T});
     } else if (positions.sizes() != ids.sizes()) {
@@ -137,7 +147,7 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
     at::Tensor distance = (q_index.unsqueeze(1) - k_index.unsqueeze(0)).to(at::kFloat);  // (T, S)
     ctx.alibi = (-slopes_.to(device).view({H, 1, 1}) * distance).to(act).view({1, Hkv, H / Hkv, T, S});
   }
-  if (!mask.defined() && T > 1 && !ctx.alibi.defined()) {
+  if (!mask.defined() && !segments.defined() && T > 1 && !ctx.alibi.defined()) {
     const int64_t G = config_.num_attention_heads / config_.num_key_value_heads;
     at::Tensor bias = torch::zeros({T, S}, torch::TensorOptions().dtype(act).device(device))
                           .masked_fill_(k_index.unsqueeze(0) > q_index.unsqueeze(1), -1e30);  // (T, S)
@@ -146,6 +156,8 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
     at::Tensor allowed = k_index.unsqueeze(0) <= q_index.unsqueeze(1);                            // (T, S) causal
     allowed = mask.defined() ? allowed.unsqueeze(0).logical_and(mask.to(at::kBool).unsqueeze(1))  // (B, T, S)
                              : allowed.unsqueeze(0);                                              // (1, T, S)
+    if (segments.defined())  // block-diagonal: same segment only (S == T without a cache)
+      allowed = allowed.logical_and(segments.unsqueeze(2) == segments.unsqueeze(1));  // (B, T, S)
     ctx.allowed = allowed.view({allowed.size(0), 1, 1, T, S});
   }
   const bool checkpoint = gradient_checkpointing_ && is_training() && torch::GradMode::is_enabled() && !cache;

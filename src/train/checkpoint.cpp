@@ -1,5 +1,6 @@
 // Checkpoint directories (see checkpoint.h): atomic directory write (temp dir + fsync'd files + rename),
 // manifest verification (missing, truncated or altered files are named), weight/optimizer/RNG restore.
+// A model with LoRA adapters checkpoints (and restores) its adapter only, in PEFT's files.
 #include "train/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -14,6 +15,7 @@
 #include "common/atomic-file.h"
 #include "common/checksum.h"
 #include "r1/error.h"
+#include "r1/lora.h"
 #include "r1/safetensors.h"
 
 namespace r1::train {
@@ -129,12 +131,16 @@ fs::path save_checkpoint(const fs::path& output_dir, int64_t step, model::Transf
 nlohmann::json load_checkpoint(const fs::path& dir, model::TransformerImpl& model, AdamW& optimizer) {
   verify_checkpoint(dir);
   torch::NoGradGuard no_grad;
-  auto weights = safetensors::TensorCollection::open_directory(dir);
-  for (auto& [name, tensor] : model::named_tensors(model)) {
-    if (!weights.contains(name)) fail("checkpoint '{}' lacks tensor '{}'", dir.string(), name);
-    at::Tensor stored = weights.view(name);
-    if (stored.sizes() != tensor.sizes()) fail("checkpoint '{}': tensor '{}' has another shape", dir.string(), name);
-    tensor.copy_(stored);
+  if (model.has_lora()) {  // the checkpoint holds the adapter only (the base is frozen)
+    model::load_adapter_weights(model, dir);
+  } else {
+    auto weights = safetensors::TensorCollection::open_directory(dir);
+    for (auto& [name, tensor] : model::named_tensors(model)) {
+      if (!weights.contains(name)) fail("checkpoint '{}' lacks tensor '{}'", dir.string(), name);
+      at::Tensor stored = weights.view(name);
+      if (stored.sizes() != tensor.sizes()) fail("checkpoint '{}': tensor '{}' has another shape", dir.string(), name);
+      tensor.copy_(stored);
+    }
   }
   safetensors::File opt(dir / kOptimizer);
   std::vector<std::pair<std::string, at::Tensor>> moments;

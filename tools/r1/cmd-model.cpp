@@ -194,6 +194,8 @@ void add_model_command(CLI::App& app, Context& ctx) {
   resize->add_option("--out", opts->out, "output directory (model + the extended tokenizer)")->required();
   resize->add_flag("--overwrite", opts->overwrite, "replace a model already in --out");
   resize->callback([&ctx, opts] { ctx.run = [opts] { return run_resize(*opts); }; });
+
+  add_merge_lora_subcommand(*model, ctx);
 }
 
 }  // namespace r1::cli

@@ -28,5 +28,8 @@ void add_serve_command(CLI::App& app, Context& ctx);
 void add_chat_command(CLI::App& app, Context& ctx);
 void add_grpo_command(CLI::App& app, Context& ctx);
 void add_demo_command(CLI::App& app, Context& ctx);
+void add_sft_command(CLI::App& app, Context& ctx);
+void add_dpo_command(CLI::App& app, Context& ctx);
+void add_merge_lora_subcommand(CLI::App& model, Context& ctx);  // `r1 model merge-lora`
 
 }  // namespace r1::cli

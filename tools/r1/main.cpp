@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
   r1::cli::add_data_command(app, ctx);
   r1::cli::add_verify_command(app, ctx);
   r1::cli::add_pretrain_command(app, ctx);
+  r1::cli::add_sft_command(app, ctx);
+  r1::cli::add_dpo_command(app, ctx);
   r1::cli::add_eval_command(app, ctx);
   r1::cli::add_generate_command(app, ctx);
   r1::cli::add_serve_command(app, ctx);

@@ -1,0 +1,54 @@
+// `r1 model merge-lora ADAPTER_DIR --out DIR [--base DIR]`: PEFT's merge_and_unload as a command. Loads the
+// base model (adapter_config.json's base_model_name_or_path unless --base), applies the adapter, folds
+// W += (alpha/r) B A into the weights and saves a plain HF model directory with the tokenizer files.
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "commands.h"
+#include "common/atomic-file.h"
+#include "r1/error.h"
+#include "r1/lora.h"
+#include "r1/model.h"
+
+namespace r1::cli {
+namespace fs = std::filesystem;
+namespace {
+struct MergeCli {
+  std::string adapter, base, out, dtype;
+  bool overwrite = false;
+};
+
+int run_merge(const MergeCli& o) {
+  model::Transformer net = model::load_with_adapter(o.adapter, o.base);
+  const std::string base = o.base.empty() ? net->lora_config()->base_model_name_or_path : o.base;
+  model::merge_lora(*net);
+  model::SaveOptions save;
+  save.overwrite = o.overwrite;
+  if (!o.dtype.empty()) save.dtype = model::parse_dtype(o.dtype);
+  model::save_pretrained(*net, o.out, save);
+  // the tokenizer: the adapter directory's (saved by r1 sft / dpo), else the base model's
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
+    for (const fs::path& from : {fs::path(o.adapter) / name, fs::path(base) / name}) {
+      if (!fs::exists(from)) continue;
+      write_file_atomic(fs::path(o.out) / name, read_file(from));
+      break;
+    }
+  }
+  fmt::print("merged {} into {} and saved {}\n", o.adapter, base, o.out);
+  return 0;
+}
+}  // namespace
+
+void add_merge_lora_subcommand(CLI::App& model, Context& ctx) {
+  auto opts = std::make_shared<MergeCli>();
+  CLI::App* cmd = model.add_subcommand("merge-lora", "fold a PEFT LoRA adapter into its base model's weights");
+  cmd->add_option("adapter", opts->adapter, "adapter directory (adapter_config.json + adapter_model.safetensors)")->required();
+  cmd->add_option("--out", opts->out, "output model directory")->required();
+  cmd->add_option("--base", opts->base, "base model directory (default: adapter_config.json's base_model_name_or_path)");
+  cmd->add_option("--dtype", opts->dtype, "stored dtype: float32, bfloat16, float16 (default: float32)");
+  cmd->add_flag("--overwrite", opts->overwrite, "replace a model already in --out");
+  cmd->callback([&ctx, opts] { ctx.run = [opts] { return run_merge(*opts); }; });
+}
+
+}  // namespace r1::cli
