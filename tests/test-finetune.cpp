@@ -16,6 +16,7 @@
 #include "common/jsonl.h"
 #include "common/recipe.h"
 #include "r1/chat-template.h"
+#include "r1/engine.h"
 #include "r1/data.h"
 #include "r1/error.h"
 #include "r1/lora.h"
@@ -377,6 +378,33 @@ TEST(Lora, FreshAdapterIsIdentityMergeEqualsAdapterForwardAndDisableGivesBase) {
   EXPECT_FALSE(m->has_lora());
   EXPECT_TRUE(at::allclose(m->forward(ids), adapted, 1e-4, 1e-4));
   for (const auto& p : m->named_parameters()) EXPECT_EQ(p.key().find("lora"), std::string::npos) << p.key();
+}
+
+// The engine's packed decode step reads the base weights only: with unmerged adapters it must take the module
+// forward, so sampling from an adapted policy (GRPO with LoRA) equals sampling from its merged weights.
+TEST(Lora, EngineGeneratesFromTheAdaptedWeights) {
+  auto m = tiny_model(4, /*tied=*/false);
+  m->eval();
+  model::LoraConfig c;
+  c.r = 4;
+  c.lora_alpha = 8;
+  c.target_modules = {"all-linear"};
+  model::apply_lora(*m, c);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, t] : model::adapter_tensors(*m)) t.normal_(0, 0.3);
+  }
+  engine::Request request;
+  request.prompt = {5, 17, 99, 3};
+  request.params.temperature = 0;
+  request.params.max_new_tokens = 12;
+  request.params.ignore_eos = true;
+  engine::Sample adapted = engine::Engine(m, {}).generate({request})[0].samples[0];
+  model::merge_lora(*m);
+  engine::Sample merged = engine::Engine(m, {}).generate({request})[0].samples[0];
+  EXPECT_EQ(adapted.tokens, merged.tokens);
+  for (size_t i = 0; i < merged.raw_logprobs.size(); ++i)
+    EXPECT_NEAR(adapted.raw_logprobs[i], merged.raw_logprobs[i], 1e-4) << i;
 }
 
 TEST(Lora, TargetsAndErrors) {

@@ -27,6 +27,7 @@ namespace r1::engine {
 
 bool DecodeForward::supported(model::TransformerImpl& model) {
   if (!kernels::available()) return false;
+  if (model.has_lora()) return false;  // the packed weights would leave out the unmerged adapters
   const model::ModelConfig& c = model.config();
   if (c.resolved_head_dim() % 2 != 0 || c.num_attention_heads % c.num_key_value_heads != 0) return false;
   // Inference tensors (a model built under InferenceMode) carry no version counter, so in-place updates

@@ -255,6 +255,7 @@ at::Tensor Engine::State::decode_forward() {
     fused_checked = true;
     if (device.is_cpu() && DecodeForward::supported(m)) fused = std::make_unique<DecodeForward>(m);
   }
+  if (fused && m.has_lora()) fused.reset();  // adapters attached after the engine started: the module forward
   if (fused) {
     std::vector<int32_t> tokens(size_t(B), 0);
     std::vector<int64_t> positions(static_cast<size_t>(B)), first(static_cast<size_t>(B));
