@@ -148,8 +148,12 @@ TrainResult Trainer::train() {
     detail::rotate_checkpoints(output_dir, 0, {});
   }
   if (std::string d = objective_.describe(total_steps, accumulation); !d.empty()) fmt::print("{}", d);
-  fmt::print("training {} parameters for {} steps ({} warm-up, {} schedule, {} micro-batches of {} per step{}{})\n",
-             model_->num_parameters(), total_steps, warmup, args_.lr_scheduler_type, accumulation,
+  int64_t trainable = 0;  // what the optimizer updates (LoRA: the adapters only); tied weights once
+  for (const AdamW::Param& p : optimizer.params()) trainable += p.tensor.numel();
+  const int64_t total = model_->num_parameters();
+  const std::string of_total = trainable == total ? "" : fmt::format(" of {}", total);
+  fmt::print("training {}{} parameters for {} steps ({} warm-up, {} schedule, {} micro-batches of {} per step{}{})\n",
+             trainable, of_total, total_steps, warmup, args_.lr_scheduler_type, accumulation,
              args_.per_device_train_batch_size, args_.bf16 ? ", bf16 autocast" : "",
              args_.gradient_checkpointing ? ", gradient checkpointing" : "");
 
