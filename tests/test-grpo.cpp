@@ -2,7 +2,8 @@
 // scale_rewards modes), the per-token clipped loss with the k3 KL and each loss_type's aggregation against values
 // computed here by hand, the first-step loss of `grpo` at mu = 1 and beta = 0 (exactly 0: group-mean advantages
 // cancel), on-policy log-probs (engine vs training forward), a short run that raises the mean reward, exact
-// resume in the middle of a generation batch (num_iterations 2), the built-in task and option validation.
+// resume in the middle of a generation batch (num_iterations 2), the built-in task, option validation, and the
+// demo pipeline at toy sizes (stages skipped on re-run, same seed -> same numbers).
 #include <torch/torch.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "common/jsonl.h"
 #include "common/recipe.h"
+#include "r1/demo.h"
 #include "r1/error.h"
 #include "r1/model.h"
 #include "r1/tasks.h"
@@ -258,11 +260,49 @@ TEST(AdditionTask, HeldOutSplitAndWorkedSolutions) {
   std::mt19937_64 rng(0);
   r1::data::TaskProblem p{"What is 47 + 38?", "85", 47, 38};
   EXPECT_EQ(r1::data::addition_solution(p, true, rng),
-            "<think>\n7 + 8 = 15, write 5 carry 1\n4 + 3 + 1 = 8, write 8\nso 47 + 38 = 85\n</think>\n<answer>\n85\n"
-            "</answer>");
+            "<think>\n7 + 8 = 15, write 5 carry 1\n4 + 3 + 1 = 8, write 8\n</think>\n<answer>\n85\n</answer>");
   for (int i = 0; i < 20; ++i) {
     std::string guess = r1::data::addition_solution(p, false, rng);
     EXPECT_EQ(guess.find("<answer>\n85\n"), std::string::npos) << guess;
+  }
+}
+
+// The whole demo pipeline at toy sizes: every stage runs, a second run skips them all with the same numbers, and
+// a fresh directory with the same seed reproduces the evaluations exactly.
+TEST(DemoPipeline, RunsEveryStageThenSkipsThemAndRepeatsItsNumbers) {
+  r1::test::TempDir dir;
+  r1::demo::DemoOptions o;
+  o.test_problems = 16;
+  o.corpus_documents = 300;
+  o.vocab_size = 300;
+  o.model_config.update({{"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 1},
+                         {"num_attention_heads", 2}, {"num_key_value_heads", 2}});
+  o.pretrain_steps = 3;
+  o.pretrain_batch = 4;
+  o.pretrain_length = 64;
+  o.eval_samples = 2;
+  o.max_completion_length = 12;
+  o.grpo_steps = 2;
+  o.num_generations = 4;
+  o.grpo_batch = 8;
+  o.grpo_accumulation = 1;
+  o.progress = false;
+  o.out_dir = dir / "a";
+  r1::demo::DemoResult first = r1::demo::run_demo(o);
+  ASSERT_FALSE(first.interrupted);
+  for (const auto& s : first.stages) EXPECT_FALSE(s.skipped) << s.stage;
+  EXPECT_EQ(first.before.samples, 32);
+  EXPECT_EQ(first.after.samples, 32);
+  EXPECT_TRUE(fs::exists(first.report));
+  EXPECT_NE(r1::test::read_bytes(first.report).find("<svg"), std::string::npos);
+  r1::demo::DemoResult again = r1::demo::run_demo(o);
+  for (const auto& s : again.stages) EXPECT_TRUE(s.skipped) << s.stage;
+  EXPECT_EQ(again.after.to_json(), first.after.to_json());
+  o.out_dir = dir / "b";
+  r1::demo::DemoResult fresh = r1::demo::run_demo(o);
+  for (const char* key : {"pass_at_1", "format_rate", "mean_length"}) {
+    EXPECT_EQ(fresh.before.to_json()[key], first.before.to_json()[key]) << key;
+    EXPECT_EQ(fresh.after.to_json()[key], first.after.to_json()[key]) << key;
   }
 }
 

@@ -3,7 +3,7 @@
 // R1 format "<think>\n...\n</think>\n<answer>\n...\n</answer>" in two styles: careful (column addition with
 // carries, always right) and a quick guess (a plausible wrong number, sometimes without the newline layout the
 // open-r1 format reward asks for). A corpus that mixes them gives a base model that can solve the task but
-// usually does not: the situation R1-Zero's RL starts from.
+// often does not: the situation R1-Zero's RL starts from.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,8 @@
 // The built-in addition task (see r1/tasks.h): problem generation with a held-out split and the two solution
 // styles of the demo's pretraining corpus. A careful solution spells out each column, least significant first:
-//   <think>\n7 + 8 = 15, write 5 carry 1\n4 + 3 + 1 = 8, write 8\nso 47 + 38 = 85\n</think>\n<answer>\n85\n</answer>
+//   <think>\n7 + 8 = 15, write 5 carry 1\n4 + 3 + 1 = 8, write 8\n</think>\n<answer>\n85\n</answer>
+// The answer is the written digits read bottom-up; there is no restating line ("so 47 + 38 = 85"): a small model
+// miscopies the operands there, and the shorter solution (~35 tokens) leaves more pretraining tokens for the columns.
 #include "r1/tasks.h"
 
 #include <fmt/format.h>
@@ -49,7 +51,7 @@ std::string addition_solution(const TaskProblem& p, bool careful, std::mt19937_6
     else steps += fmt::format(", write {}\n", column);
     carry = column >= 10 ? 1 : 0;
   }
-  return fmt::format("<think>\n{}so {} + {} = {}\n</think>\n<answer>\n{}\n</answer>", steps, p.a, p.b, sum, sum);
+  return fmt::format("<think>\n{}</think>\n<answer>\n{}\n</answer>", steps, sum);
 }
 
 }  // namespace r1::data

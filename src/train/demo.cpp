@@ -1,8 +1,8 @@
 // The demo pipeline (r1/demo.h): stages run in order, each skipped when its output exists. Sizes are tuned so the
 // whole run fits in minutes on 2 CPU cores (timings in README.md). The base model learns the task from a corpus in
 // which careful_fraction of the worked solutions are careful and correct and the rest quick wrong guesses, so it
-// can solve held-out problems but usually does not; GRPO with the accuracy and format rewards then has to find
-// and reinforce the careful behaviour on its own (no solution is ever shown to it during RL).
+// solves a held-out problem only when it happens to start a careful solution; GRPO with the accuracy and format
+// rewards then has to find and reinforce the careful behaviour on its own (no solution is shown to it during RL).
 #include "r1/demo.h"
 
 #include <fmt/format.h>
@@ -216,6 +216,7 @@ DemoResult run_demo(const DemoOptions& o, const std::atomic<bool>* stop) {
     a.lr_scheduler_type = "cosine";
     a.warmup_ratio = 0.05;
     a.weight_decay = 0.01;
+    a.bf16 = o.pretrain_bf16;
     a.logging_steps = 50;
     a.save_steps = 100;
     a.save_total_limit = 1;

@@ -287,10 +287,6 @@ class GrpoObjective : public Objective {
 
   void generate() {
     const auto t0 = Clock::now();
-    // The fused AdamW (src/train/optimizer.cpp) writes parameters through raw pointers, which leaves their
-    // version counters unchanged; the engine refreshes its packed decode weights on a version change, so
-    // mark the parameters written (cheap: no data is touched).
-    for (auto& p : model_->parameters()) p.unsafeGetTensorImpl()->bump_version();
     const std::vector<size_t> rows = next_prompts();
     std::vector<engine::Request> requests;
     for (size_t p = 0; p < rows.size(); ++p) {
