@@ -531,6 +531,13 @@ TEST_F(PretrainCli, TrainsEvaluatesAndRefusesToOverwrite) {
   EXPECT_LT(j["loss"].get<double>(), std::log(600.0));  // better than uniform after 20 steps
   const double predicted = j["tokens"].get<double>() - 1;
   EXPECT_NEAR(j["bits_per_byte"].get<double>(), j["loss"].get<double>() * predicted / std::log(2.0) / j["bytes"].get<double>(), 1e-9);
+  // bits per character: the same bits over Unicode code points (the corpus is not ASCII: fewer than its bytes)
+  std::ifstream corpus(std::string(R1_SOURCE_DIR) + "/tests/golden/tokenizer/corpus.txt", std::ios::binary);
+  uint64_t characters = 0;
+  for (char c; corpus.get(c);) characters += c != '\n' && (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  EXPECT_EQ(j["characters"].get<uint64_t>(), characters);
+  EXPECT_LT(characters, j["bytes"].get<uint64_t>());
+  EXPECT_NEAR(j["bits_per_character"].get<double>(), j["loss"].get<double>() * predicted / std::log(2.0) / double(characters), 1e-9);
   // a second run into the same directory must not destroy it
   auto again = r1::test::run_r1(args(out) + " --max_steps 20");
   EXPECT_EQ(again.status, 2) << again.output;

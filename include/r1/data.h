@@ -176,7 +176,8 @@ enum class DocumentSeparator { Line, BlankLine };
 
 struct TokenizedText {
   std::vector<int64_t> tokens;
-  uint64_t text_bytes = 0;
+  uint64_t text_bytes = 0;       // UTF-8 bytes of the documents' text
+  uint64_t text_characters = 0;  // Unicode code points of the same text (bits per character)
   uint64_t documents = 0;
   uint64_t skipped_invalid = 0;
 };

@@ -36,6 +36,8 @@ struct LikelihoodTotals {
   double loss() const { return predicted ? nll_sum / double(predicted) : 0.0; }
   double perplexity() const;
   double bits_per_byte(double text_bytes) const;  // nll in bits / bytes
+  // nll in bits / Unicode characters (bits per character, the seed course's measure for base models)
+  double bits_per_character(double text_characters) const { return bits_per_byte(text_characters); }
 };
 
 // Scores `count` windows (window(i) returns up to seq_len + 1 token ids; tokens 1.. are predicted from the

@@ -386,6 +386,7 @@ TokenizedText tokenize_documents(const tokenizer::Tokenizer& tok, const fs::path
     texts.reserve(docs.size());
     for (Document& d : docs) {
       out.text_bytes += d.text.size();
+      for (const char c : d.text) out.text_characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
       texts.push_back(std::move(d.text));
     }
     for (auto& ids : tok.encode_batch(texts, true, threads)) {

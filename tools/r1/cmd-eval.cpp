@@ -1,4 +1,4 @@
-// `r1 eval`: the evaluation subcommands. Here: `ppl` (loss, perplexity and bits per byte of a model on a text
+// `r1 eval`: the evaluation subcommands. Here: `ppl` (loss, perplexity, bits per byte and per character of a model on a text
 // file, one document per line, or JSONL `--field`, each document followed by EOS, in non-overlapping windows
 // of --max-length tokens; src/eval/perplexity.cpp), `mc` (log-likelihood multiple choice, k-shot; src/eval/
 // multiple-choice.cpp) and `compare` (two results files side by side). `gen` and `judge`: cmd-eval-gen.cpp.
@@ -34,15 +34,18 @@ int run_ppl(const Context& ctx, const PplOptions& o) {
   eval::LikelihoodTotals t = eval::score_tokens(*net, text.tokens, seq_len, o.batch_size);
   if (t.predicted == 0) fail("{}: no tokens to score", o.data);
   const double bpb = t.bits_per_byte(double(text.text_bytes));
+  const double bpc = t.bits_per_character(double(text.text_characters));
   if (o.json) {
     nlohmann::json j = {{"model", o.model},           {"data", o.data},           {"documents", text.documents},
-                        {"tokens", text.tokens.size()}, {"bytes", text.text_bytes}, {"max_length", seq_len},
-                        {"loss", t.loss()},            {"perplexity", t.perplexity()}, {"bits_per_byte", bpb}};
+                        {"tokens", text.tokens.size()}, {"bytes", text.text_bytes}, {"characters", text.text_characters},
+                        {"max_length", seq_len},       {"loss", t.loss()},         {"perplexity", t.perplexity()},
+                        {"bits_per_byte", bpb},        {"bits_per_character", bpc}};
     fmt::print("{}\n", j.dump(2));
   } else {
-    fmt::print("{}: {} documents, {} tokens, {} bytes, windows of {}\n", o.data, text.documents, text.tokens.size(),
-               text.text_bytes, seq_len);
-    fmt::print("loss {:.4f}  perplexity {:.3f}  bits/byte {:.4f}\n", t.loss(), t.perplexity(), bpb);
+    fmt::print("{}: {} documents, {} tokens, {} bytes, {} characters, windows of {}\n", o.data, text.documents,
+               text.tokens.size(), text.text_bytes, text.text_characters, seq_len);
+    fmt::print("loss {:.4f}  perplexity {:.3f}  bits/byte {:.4f}  bits/character {:.4f}\n", t.loss(), t.perplexity(),
+               bpb, bpc);
   }
   return 0;
 }
