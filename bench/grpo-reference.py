@@ -98,8 +98,14 @@ def main():
         t2 = time.perf_counter()
         seq = torch.cat([ids, completion], 1)  # [B, P + N]
 
-        def token_logps(m):
-            logits = m(seq[:, :-1])[:, P - 1:]  # [B, N, V]: the logits that predict the completion tokens
+        def token_logps(m):  # train-reference's forward with the head on the completion rows only (TRL's logits_to_keep)
+            T, hd = P + N - 1, c["hidden_size"] // c["num_attention_heads"]
+            inv = 1.0 / (10000.0 ** (torch.arange(0, hd, 2).float() / hd))
+            f = torch.outer(torch.arange(T).float(), inv); e = torch.cat((f, f), -1)
+            mask = torch.full((T, T), torch.finfo(torch.float32).min).triu(1)
+            x = m.embed(seq[:, :-1])
+            for layer in m.layers: x = layer(x, e.cos(), e.sin(), mask)
+            logits = F.linear(m.norm(x[:, P - 1:]), m.embed.weight)  # [B, N, V]: the logits of the completion tokens
             return torch.gather(F.log_softmax(logits.float(), -1), 2, completion[:, :, None]).squeeze(2)  # [B, N]
 
         logp = token_logps(model)

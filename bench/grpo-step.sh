@@ -5,14 +5,15 @@
 # reward, beta 0.04 (the frozen reference forward counts), num_iterations 1, loss_type grpo, fp32, 2 threads,
 # OMP_WAIT_POLICY=PASSIVE, on the tiny config (recipes/models/tiny.json: vocab 8192, d 256, 4 layers, 4 heads /
 # 2 kv heads, FFN 768, tied) with the same r1-written random weights. r1: `r1 grpo` (time/* from metrics.jsonl);
-# Python: bench/grpo-reference.py. STEPS steps per run (the first warms up), ROUNDS alternating rounds, best step.
-#   bench/grpo-step.sh   (env STEPS=2 ROUNDS=2 R1=build/r1 WORK=/tmp/r1-bench-grpo)
+# Python: bench/grpo-reference.py. STEPS steps per run (the first warms up and is not counted), ROUNDS alternating
+# rounds, the best step of each side.
+#   bench/grpo-step.sh   (env STEPS=3 ROUNDS=2 R1=build/r1 WORK=/tmp/r1-bench-grpo)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 r1=${R1:-$root/build/r1}
 work=${WORK:-/tmp/r1-bench-grpo}
-steps=${STEPS:-2}
+steps=${STEPS:-3}
 rounds=${ROUNDS:-2}
 export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$work"
@@ -53,13 +54,17 @@ logging_steps: 1
 save_steps: 100000
 seed: 0
 YAML
-# the best step of a run: "total sampling scoring learning mean_length"
+# the best step of a run after the first (warm-up): "total sampling scoring learning mean_length". r1's step is
+# the difference of its cumulative `elapsed` (its time/learning leaves out the last micro-batch's backward and the
+# optimizer step, src/train/grpo.cpp), learning = step - sampling - scoring; Python's times cover the whole step.
 best() { /usr/bin/python3 -c '
 import json, sys
-rows = [json.loads(l) for l in sys.stdin if "time/learning" in l]
-r = min(rows, key=lambda r: r["time/sampling"] + r["time/scoring"] + r["time/learning"])
-print(r["time/sampling"] + r["time/scoring"] + r["time/learning"], r["time/sampling"], r["time/scoring"],
-      r["time/learning"], r["completions/mean_length"])'; }
+rows = [json.loads(l) for l in sys.stdin if "time/sampling" in l]
+for prev, r in zip(rows, rows[1:]):
+    if "elapsed" in r: r["time/learning"] = r["elapsed"] - prev["elapsed"] - r["time/sampling"] - r["time/scoring"]
+total = lambda r: r["time/sampling"] + r["time/scoring"] + r["time/learning"]
+r = min(rows[1:], key=total)
+print(total(r), r["time/sampling"], r["time/scoring"], r["time/learning"], r["completions/mean_length"])'; }
 py_best="" r1_best=""
 keep() { if [ -z "$1" ] || [ "$(echo "$2" | cut -d' ' -f1 | awk -v b="$(echo "$1" | cut -d' ' -f1)" '{print ($1 < b)}')" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 for round in $(seq "$rounds"); do
