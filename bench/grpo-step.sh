@@ -4,7 +4,7 @@
 # model samples with probability ~1/8192 per token: both mean lengths are printed), temperature 1, format-regex
 # reward, beta 0.04 (the frozen reference forward counts), num_iterations 1, loss_type grpo, fp32, 2 threads,
 # OMP_WAIT_POLICY=PASSIVE, on the tiny config (recipes/models/tiny.json: vocab 8192, d 256, 4 layers, 4 heads /
-# 2 kv heads, FFN 768, tied) with the same r1-written random weights. r1: `r1 grpo` (time/* from metrics.jsonl);
+# 2 kv heads, FFN 768, tied) with the same r1-written random weights. r1: `r1 grpo` (metrics.jsonl);
 # Python: bench/grpo-reference.py. STEPS steps per run (the first warms up and is not counted), ROUNDS alternating
 # rounds, the best step of each side.
 #   bench/grpo-step.sh   (env STEPS=3 ROUNDS=2 R1=build/r1 WORK=/tmp/r1-bench-grpo)
@@ -55,8 +55,8 @@ save_steps: 100000
 seed: 0
 YAML
 # the best step of a run after the first (warm-up): "total sampling scoring learning mean_length". r1's step is
-# the difference of its cumulative `elapsed` (its time/learning leaves out the last micro-batch's backward and the
-# optimizer step, src/train/grpo.cpp), learning = step - sampling - scoring; Python's times cover the whole step.
+# the difference of its cumulative `elapsed` (its time/learning leaves out the reference forward, the last
+# micro-batch's backward and the optimizer step), learning = step - sampling - scoring; Python's cover the whole step.
 best() { /usr/bin/python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin if "time/sampling" in l]
