@@ -407,6 +407,30 @@ TEST(Lora, EngineGeneratesFromTheAdaptedWeights) {
     EXPECT_NEAR(adapted.raw_logprobs[i], merged.raw_logprobs[i], 1e-4) << i;
 }
 
+// The fused LM-head loss multiplies by lm_head.weight directly: with an adapter on lm_head it must give the
+// loss of the adapted logits.
+TEST(Lora, FusedLossSeesAnAdapterOnTheLmHead) {
+  auto m = tiny_model(5, /*tied=*/false);
+  model::LoraConfig c;
+  c.r = 4;
+  c.lora_alpha = 8;
+  c.lora_dropout = 0;
+  c.target_modules = {"lm_head"};
+  model::apply_lora(*m, c);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, t] : model::adapter_tensors(*m)) t.normal_(0, 0.5);
+  }
+  at::Tensor ids = torch::randint(0, 1200, {2, 9}, torch::kLong);
+  at::Tensor hidden = m->hidden_states(ids.narrow(1, 0, 8));
+  const double fused = train::causal_lm_loss_sum(*m, hidden, ids.narrow(1, 1, 8)).first.item<double>();
+  const double plain = train::causal_lm_loss_sum(m->logits(hidden), ids.narrow(1, 1, 8)).first.item<double>();
+  EXPECT_NEAR(fused, plain, 1e-4 * plain);
+  model::AdaptersDisabled off(*m);
+  const double base = train::causal_lm_loss_sum(m->logits(hidden), ids.narrow(1, 1, 8)).first.item<double>();
+  EXPECT_GT(std::abs(base - plain), 1e-3);  // the adapter changes the loss, so the check above can fail
+}
+
 TEST(Lora, TargetsAndErrors) {
   auto m = tiny_model(4);
   model::LoraConfig c;

@@ -125,6 +125,8 @@ class TransformerImpl : public torch::nn::Module {
   at::Tensor logits(const at::Tensor& hidden);
   // (V, C): lm_head.weight, or the embedding matrix when tie_word_embeddings (what logits() multiplies by).
   at::Tensor lm_head_weight() const;
+  // True when logits() is exactly hidden @ lm_head_weight()^T (false while a LoRA adapter on lm_head is active).
+  bool lm_head_is_plain() const;
 
   // Weight init as HF Llama: Linear and Embedding weights ~ N(0, initializer_range), biases 0, norms 1,
   // the padding row of the embedding 0. Uses the global torch generator (seed it for reproducibility).

@@ -181,6 +181,8 @@ at::Tensor TransformerImpl::lm_head_weight() const {
   return lm_head_ ? lm_head_->weight : model_->embed_tokens->weight;
 }
 
+bool TransformerImpl::lm_head_is_plain() const { return !lm_head_ || !lm_head_->has_active_lora(); }
+
 at::Tensor TransformerImpl::forward(const at::Tensor& ids, const ForwardArgs& args) {
   return logits(hidden_states(ids, args));
 }

@@ -295,6 +295,7 @@ std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, cons
 
 std::pair<at::Tensor, int64_t> causal_lm_loss_sum(model::TransformerImpl& model, const at::Tensor& hidden,
                                                   const at::Tensor& labels) {
+  if (!model.lm_head_is_plain()) return causal_lm_loss_sum(model.logits(hidden), labels);  // LoRA on lm_head
   const at::Tensor weight = model.lm_head_weight();  // (V, C)
   const int64_t V = weight.size(0), C = weight.size(1);
   if (hidden.size(-1) != C) fail("loss: hidden states have {} features, the LM head {}", hidden.size(-1), C);
