@@ -7,6 +7,7 @@
 // Departures: (1) open-r1 zips output and expected lines (a prefix passes) and strips both ends of each line; here
 // line counts must agree and leading whitespace counts; (2) no code block scores 0 without running; (3) a row
 // without verification_info (or no tests) is not applicable (nullopt); (4) languages may differ within a batch.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -149,7 +150,21 @@ Score score_one(const std::string& completion, const json& example, size_t row, 
     SandboxResult built =
         sandbox.run({o.cxx, "-O2", "-std=c++17", "-pipe", "-o", binary, (sandbox.dir() / "solution.cpp").string()}, "",
                     o.compile, true);
-    if (!built.ok()) return 0.0;
+    if (!built.ok()) {
+      // g++ exits 1 when the program does not compile. Killed, timed out or another status is the environment's
+      // doing (limits too tight, a broken toolchain): said on stderr, a few times per process, as it costs points.
+      if (built.exit_code != 1 || built.timed_out || built.output_truncated) {
+        static std::atomic<int> warnings{0};
+        if (warnings.fetch_add(1) < 5)
+          fmt::print(stderr,
+                     "warning: reward 'code': example {}: the C++ compiler did not finish normally (exit {}, signal {}{}{}, "
+                     "{:.1f} s); scored 0. Its stderr ends: {}\n",
+                     row, built.exit_code, built.signal, built.timed_out ? ", timed out" : "",
+                     built.output_truncated ? ", output cut" : "", built.wall_seconds,
+                     built.err.substr(built.err.size() > 600 ? built.err.size() - 600 : 0));
+      }
+      return 0.0;
+    }
     argv = {binary};
   }
   size_t passed = 0;

@@ -279,6 +279,23 @@ void remove_cgroup(const std::string& dir) {
     usleep(1000);
   }
 }
+// Processes whose real uid is `uid` (only this sandbox's programs run as it), from /proc/<pid>/status.
+int processes_of(unsigned uid) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    std::ifstream status(entry.path() / "status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("Uid:", 0) == 0) {
+        if (std::strtoul(line.c_str() + 4, nullptr, 10) == uid) ++n;
+        break;
+      }
+  }
+  return n;
+}
 }  // namespace
 
 Sandbox::Sandbox() {
@@ -423,6 +440,11 @@ SandboxResult Sandbox::run(const std::vector<std::string>& argv, const std::stri
   }
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!cgroup.empty()) remove_cgroup(cgroup);
+  // A killed run's processes leave the cgroup when they start exiting, not when they are gone: some may still
+  // be tearing down or waiting to be reaped (as zombies they still count against this uid's RLIMIT_NPROC for
+  // the next run). Wait (up to 10 s) until none is left.
+  if (killed && drop_uid_)
+    for (int attempt = 0; attempt < 10000 && processes_of(uid_) > 0; ++attempt) usleep(1000);
 
   fcntl(report_r.fd, F_SETFL, O_NONBLOCK);
   std::optional<Report> program, failure;
