@@ -150,6 +150,78 @@ TEST(Loss, FusedCrossEntropyEqualsATen) {
                        "outside the vocabulary");
 }
 
+// Chunked token log-probs + entropies (GRPO's and DPO's selective log-softmax) against log_softmax of the
+// whole logits / T: values, and the gradients of a weighted sum of the log-probs w.r.t. the hidden states and
+// the (tied or separate) head, across several chunks, at T = 1 and T = 0.7; bf16 autocast to bf16 precision.
+TEST(Loss, TokenLogprobsEqualLogSoftmaxOfTheLogits) {
+  for (bool tied : {true, false})
+    for (double temperature : {1.0, 0.7}) {
+      model::ModelConfig c = tiny_config();
+      c.vocab_size = 40000;  // 64-row chunks: 150 rows take 3, the last partial
+      c.tie_word_embeddings = tied;
+      torch::manual_seed(6);
+      model::Transformer m(c);
+      m->init_weights();
+      {
+        torch::NoGradGuard no_grad;
+        m->lm_head_weight().mul_(20.0);  // logits of a few units
+      }
+      at::Tensor ids = torch::randint(0, c.vocab_size, {150}, torch::kLong);
+      at::Tensor targets = torch::randint(0, c.vocab_size, {150}, torch::kLong);
+      at::Tensor hidden = m->hidden_states(ids.unsqueeze(0)).squeeze(0).detach().requires_grad_(true);  // (N, C)
+      at::Tensor weights = torch::randn({150});  // d loss / d logp
+      TokenLogprobs t = token_logprobs(*m, hidden, targets, temperature, /*with_entropy=*/true);
+      (t.logp * weights).sum().backward();
+      at::Tensor head_grad = m->lm_head_weight().grad().clone();
+      m->zero_grad();
+      EXPECT_FALSE(t.entropy.requires_grad());
+
+      // The reference in float64 (ATen's fp32 log_softmax over 40000 logits is itself ~2.5e-5 off).
+      at::Tensor h64 = hidden.detach().to(at::kDouble).requires_grad_(true);
+      at::Tensor w64 = m->lm_head_weight().detach().to(at::kDouble).requires_grad_(true);
+      at::Tensor logp_all = at::log_softmax(at::matmul(h64, w64.t()) / temperature, -1);  // (N, V)
+      at::Tensor logp_ref = logp_all.gather(1, targets.unsqueeze(1)).squeeze(1);
+      at::Tensor entropy_ref = -(logp_all.exp() * logp_all).sum(-1).detach();
+      (logp_ref * weights.to(at::kDouble)).sum().backward();
+      auto max_diff = [](const at::Tensor& a, const at::Tensor& b) {
+        return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+      };
+      const std::string where = fmt::format("tied {} T {}", tied, temperature);
+      EXPECT_LT(max_diff(t.logp, logp_ref), 1e-5) << where;
+      EXPECT_LT(max_diff(t.entropy, entropy_ref), 1e-5) << where;
+      EXPECT_LT(max_diff(hidden.grad(), h64.grad()), 1e-5 * h64.grad().abs().max().item<double>()) << where;
+      EXPECT_LT(max_diff(head_grad, w64.grad()), 1e-5 * w64.grad().abs().max().item<double>()) << where;
+      m->zero_grad();
+
+      {  // bf16 autocast: logits formed in bf16, as model.logits() makes them
+        at::autocast::set_cpu_enabled(true);
+        at::Tensor h16 = hidden.detach().to(at::kBFloat16).requires_grad_(true);
+        TokenLogprobs t16 = token_logprobs(*m, h16, targets, temperature);
+        at::Tensor ref16 = at::log_softmax(m->logits(h16).to(at::kFloat) / temperature, -1)
+                               .gather(1, targets.unsqueeze(1))
+                               .squeeze(1);
+        at::autocast::set_cpu_enabled(false);
+        at::autocast::clear_cache();
+        EXPECT_TRUE(at::allclose(t16.logp, ref16.detach(), 1e-3, 1e-3)) << tied;
+        t16.logp.sum().backward();
+        EXPECT_EQ(h16.grad().scalar_type(), at::kBFloat16);
+        EXPECT_EQ(m->lm_head_weight().grad().scalar_type(), at::kFloat);
+      }
+      {  // without grad mode: values only, no graph
+        torch::NoGradGuard no_grad;
+        TokenLogprobs plain = token_logprobs(*m, hidden, targets, temperature);
+        EXPECT_FALSE(plain.logp.requires_grad());
+        EXPECT_FALSE(plain.entropy.defined());
+        EXPECT_TRUE(at::allclose(plain.logp, t.logp.detach()));
+      }
+    }
+  model::Transformer m = tiny_model(1);
+  R1_EXPECT_THROW_WITH(token_logprobs(*m, torch::zeros({2, 32}), torch::full({2}, 64, torch::kLong)), Error,
+                       "outside the vocabulary");
+  R1_EXPECT_THROW_WITH(token_logprobs(*m, torch::zeros({2, 32}), torch::zeros({3}, torch::kLong)), Error,
+                       "2 rows but targets");
+}
+
 // The fused linear cross-entropy (hidden states + LM head, chunked, unlabelled rows skipped) against
 // logits -> cross_entropy: loss and the gradients of the hidden states and of the (tied or separate) head.
 TEST(Loss, LinearCrossEntropyEqualsLogitsPath) {

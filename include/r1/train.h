@@ -180,6 +180,18 @@ std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, cons
 std::pair<at::Tensor, int64_t> causal_lm_loss_sum(model::TransformerImpl& model, const at::Tensor& hidden,
                                                   const at::Tensor& labels);
 
+// Per-token log-probabilities log_softmax(hidden @ W^T / temperature)[target] under the model's LM head, for
+// final hidden states (N, C) and targets (N), as TRL's selective_log_softmax of logits / temperature, plus
+// (with_entropy) each row's entropy (detached). The (N, V) logits are formed in row chunks, never whole: the
+// backward recomputes each chunk's logits (one more GEMM) rather than keeping (N, V) probabilities. Under
+// autocast the logits are formed in the autocast dtype, as model.logits() would. logp (N) fp32 has the graph.
+struct TokenLogprobs {
+  at::Tensor logp;     // (N) fp32
+  at::Tensor entropy;  // (N) fp32, no graph; undefined unless with_entropy
+};
+TokenLogprobs token_logprobs(model::TransformerImpl& model, const at::Tensor& hidden, const at::Tensor& targets,
+                             double temperature = 1.0, bool with_entropy = false);
+
 }  // namespace r1::train
 
 namespace r1::train {

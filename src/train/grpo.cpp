@@ -102,18 +102,11 @@ Scored score_completions(model::TransformerImpl& model, const std::vector<const 
   at::Tensor slot = long_tensor(slots, {int64_t(slots.size())});
   const int64_t C = model.config().hidden_size;
   at::Tensor hidden = model.hidden_states(input).reshape({B * T, C}).index_select(0, row_index);  // (N, C)
-  at::Tensor logits = model.logits(hidden).to(at::kFloat) / temperature;                           // (N, V)
-  at::Tensor lse = at::logsumexp(logits, -1);                                                      // (N)
-  at::Tensor picked = logits.gather(1, target.unsqueeze(1)).squeeze(1) - lse;                      // (N)
+  TokenLogprobs t = token_logprobs(model, hidden, target, temperature, with_entropy);  // chunked, no (N, V) logits
   Scored s;
-  s.logp = at::zeros({B * L}, picked.options()).index_put({slot}, picked).view({B, L});
-  s.mask = at::zeros({B * L}, picked.options()).index_fill(0, slot, 1.0).view({B, L});
-  if (with_entropy) {
-    torch::NoGradGuard no_grad;
-    at::Tensor l = logits.detach();
-    at::Tensor ent = lse.detach() - (at::softmax(l, -1) * l).sum(-1);  // (N)
-    s.entropy = at::zeros({B * L}, ent.options()).index_put({slot}, ent).view({B, L});
-  }
+  s.logp = at::zeros({B * L}, t.logp.options()).index_put({slot}, t.logp).view({B, L});
+  s.mask = at::zeros({B * L}, t.logp.options()).index_fill(0, slot, 1.0).view({B, L});
+  if (with_entropy) s.entropy = at::zeros({B * L}, t.entropy.options()).index_put({slot}, t.entropy).view({B, L});
   s.tokens = B * T;
   return s;
 }

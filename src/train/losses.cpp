@@ -6,6 +6,8 @@
 //   2. from final hidden states and the LM head (Liger-Kernel's fused linear cross-entropy): row chunks of
 //      logits are computed, turned into their gradient in place and multiplied back into d hidden and
 //      d weight during the forward, so the (N, V) logits never exist whole and unlabelled rows cost nothing.
+// token_logprobs (GRPO's policy and reference log-probs) is the same chunking for per-token log-probs and
+// entropies; its backward recomputes each chunk's logits, since d loss / d logp is known only after the loss.
 // CPU fp32 and bf16 logits take vectorised row kernels (bf16 read as raw bits, fp32 arithmetic); other
 // devices run ATen ops on cache-sized row blocks. Tiny model, 2048 x 8192 logits: log_softmax + nll_loss +
 // backward 230 ms, ATen blocks ~70 ms, row kernels less again (bench-train-step --profile).
@@ -50,6 +52,10 @@ R1_INLINE float as_float(uint16_t v) { return bf16_bits_to_float(v); }
 R1_INLINE void store(float* p, float v) { *p = v; }
 R1_INLINE void store(uint16_t* p, float v) { *p = float_to_bf16_bits(v); }
 
+// Sums are taken in 16 fp32 lanes over blocks of kBlock elements and the block sums in double: a row of
+// 40000 terms then carries ~1e-7 relative error instead of ~1e-5 for plain lanes (2500 additions each).
+constexpr int64_t kBlock = 256;
+
 R1_VECTOR_CLONES float row_log_sum_exp(const float* __restrict x, int64_t n) {
   float lane_max[kLanes];
   for (int l = 0; l < kLanes; ++l) lane_max[l] = -3.4e38f;
@@ -59,13 +65,16 @@ R1_VECTOR_CLONES float row_log_sum_exp(const float* __restrict x, int64_t n) {
   float m = -3.4e38f;
   for (int l = 0; l < kLanes; ++l) m = lane_max[l] > m ? lane_max[l] : m;
   for (int64_t j = i; j < n; ++j) m = x[j] > m ? x[j] : m;
-  float lane_sum[kLanes] = {};
-  for (i = 0; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) lane_sum[l] += exp_approx(x[i + l] - m);
-  float sum = 0;
-  for (int l = 0; l < kLanes; ++l) sum += lane_sum[l];
-  for (int64_t j = i; j < n; ++j) sum += exp_approx(x[j] - m);
-  return m + std::log(sum);
+  double sum = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = b + kBlock < n ? b + kBlock : n;
+    float lane_sum[kLanes] = {};
+    for (i = b; i + kLanes <= e; i += kLanes)
+      for (int l = 0; l < kLanes; ++l) lane_sum[l] += exp_approx(x[i + l] - m);
+    for (int l = 0; l < kLanes; ++l) sum += lane_sum[l];
+    for (int64_t j = i; j < e; ++j) sum += exp_approx(x[j] - m);
+  }
+  return m + float(std::log(sum));
 }
 
 R1_VECTOR_CLONES void widen_row(const uint16_t* __restrict x, int64_t n, float* __restrict out) {
@@ -84,6 +93,26 @@ R1_VECTOR_CLONES void row_softmax_scaled(const float* __restrict x, int64_t n, f
 // In place, for fp32 rows.
 R1_VECTOR_CLONES void row_softmax_scaled_inplace(float* x, int64_t n, float lse, float scale) {
   for (int64_t j = 0; j < n; ++j) x[j] = exp_approx(x[j] - lse) * scale;
+}
+
+// x[j] /= t, in place (the division, not a multiplication by 1/t: logits / temperature, as TRL and the sampler)
+R1_VECTOR_CLONES void row_divide(float* x, int64_t n, float t) {
+  for (int64_t j = 0; j < n; ++j) x[j] = x[j] / t;
+}
+// Entropy of softmax(x) given its log-sum-exp: sum_j p_j (lse - x[j]), p_j = exp(x[j] - lse), every term >= 0
+// (no cancellation between lse and the mean logit).
+R1_VECTOR_CLONES float row_entropy(const float* __restrict x, int64_t n, float lse) {
+  double sum = 0;
+  int64_t i = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = b + kBlock < n ? b + kBlock : n;
+    float lane[kLanes] = {};
+    for (i = b; i + kLanes <= e; i += kLanes)
+      for (int l = 0; l < kLanes; ++l) lane[l] += exp_approx(x[i + l] - lse) * (lse - x[i + l]);
+    for (int l = 0; l < kLanes; ++l) sum += lane[l];
+    for (int64_t j = i; j < e; ++j) sum += exp_approx(x[j] - lse) * (lse - x[j]);
+  }
+  return float(sum);
 }
 
 // A row as fp32: the row itself, or its widened copy in `scratch` (n floats) for bf16.
@@ -273,6 +302,143 @@ struct LinearCrossEntropySum : torch::autograd::Function<LinearCrossEntropySum> 
   }
 };
 
+// Per-token log-probabilities log_softmax(hidden @ weight^T / T)[target] and entropies, chunk by chunk. The
+// backward cannot be formed in the forward (d loss / d logp is not known yet), so it recomputes each chunk's
+// logits (one more GEMM) instead of keeping (N, V) probabilities: GRPO's 8192 x 8192 logits would be 268 MB.
+struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
+  // Row statistics of the logit rows lg (n, V) of one chunk; lg is overwritten (fp32: divided by T).
+  static void row_stats(at::Tensor& lg, const int64_t* target, float temperature, float* lse, float* logp,
+                        float* entropy) {
+    const int64_t n = lg.size(0), V = lg.size(1);
+    if (fast_path(lg)) {
+      dispatch_raw(lg.scalar_type(), [&](auto tag) {
+        using T = decltype(tag);
+        T* x = static_cast<T*>(lg.data_ptr());
+        at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
+          std::vector<float> scratch(std::is_same_v<T, float> ? 0 : V);
+          for (int64_t r = begin; r < end; ++r) {
+            float* row = std::is_same_v<T, float> ? reinterpret_cast<float*>(x + r * V) : scratch.data();
+            if constexpr (!std::is_same_v<T, float>) widen_row(x + r * V, V, row);
+            if (temperature != 1.0f) row_divide(row, V, temperature);
+            lse[r] = row_log_sum_exp(row, V);
+            logp[r] = row[target[r]] - lse[r];
+            if (entropy != nullptr) entropy[r] = row_entropy(row, V, lse[r]);
+          }
+        });
+      });
+      return;
+    }
+    at::Tensor f = lg.to(at::kFloat) / temperature;  // (n, V)
+    at::Tensor l = f.logsumexp(-1);                  // (n)
+    at::Tensor t = torch::from_blob(const_cast<int64_t*>(target), {n}, torch::kLong).to(f.device());
+    at::Tensor p = f.gather(1, t.unsqueeze(1)).squeeze(1) - l;
+    at::Tensor l_cpu = l.cpu(), p_cpu = p.cpu();
+    std::copy_n(l_cpu.data_ptr<float>(), n, lse);
+    std::copy_n(p_cpu.data_ptr<float>(), n, logp);
+    if (entropy != nullptr) {
+      at::Tensor e = (l - (at::softmax(f, -1) * f).sum(-1)).cpu();
+      std::copy_n(e.data_ptr<float>(), n, entropy);
+    }
+  }
+
+  // lg (n, V) logits -> d loss / d logits = s_r (softmax - onehot(target)) with s_r = -g_r / T, in place.
+  static void row_grads(at::Tensor& lg, const int64_t* target, float temperature, const float* lse, const float* g) {
+    const int64_t n = lg.size(0), V = lg.size(1);
+    if (fast_path(lg)) {
+      dispatch_raw(lg.scalar_type(), [&](auto tag) {
+        using T = decltype(tag);
+        T* x = static_cast<T*>(lg.data_ptr());
+        at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
+          std::vector<float> scratch(std::is_same_v<T, float> ? 0 : V);
+          for (int64_t r = begin; r < end; ++r) {
+            float* row = std::is_same_v<T, float> ? reinterpret_cast<float*>(x + r * V) : scratch.data();
+            if constexpr (!std::is_same_v<T, float>) widen_row(x + r * V, V, row);
+            if (temperature != 1.0f) row_divide(row, V, temperature);
+            const float s = -g[r] / temperature;
+            const float label_grad = exp_approx(row[target[r]] - lse[r]) * s - s;
+            if constexpr (std::is_same_v<T, float>) row_softmax_scaled_inplace(row, V, lse[r], s);
+            else row_softmax_scaled(row, V, lse[r], s, x + r * V);
+            store(x + r * V + target[r], label_grad);
+          }
+        });
+      });
+      return;
+    }
+    const at::TensorOptions f32 = lg.options().dtype(at::kFloat);
+    at::Tensor t = torch::from_blob(const_cast<int64_t*>(target), {n, 1}, torch::kLong).to(lg.device());
+    at::Tensor l = torch::from_blob(const_cast<float*>(lse), {n, 1}, torch::kFloat).to(lg.device());
+    at::Tensor s = -torch::from_blob(const_cast<float*>(g), {n, 1}, torch::kFloat).to(lg.device()) / temperature;
+    at::Tensor p = (lg.to(at::kFloat) / temperature - l).exp_();
+    p.scatter_add_(1, t, torch::full({n, 1}, -1.0, f32)).mul_(s);
+    lg.copy_(p);
+  }
+
+  // hidden (N, C), weight (V, C), targets (N) in [0, V) -> {logp (N), entropy (N) or undefined} fp32.
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& hidden,
+                                                const at::Tensor& weight, const at::Tensor& targets, double temperature,
+                                                at::ScalarType dtype, bool with_entropy, bool grad_hidden,
+                                                bool grad_weight) {
+    const at::Tensor h = hidden.to(dtype).contiguous();  // (N, C)
+    const at::Tensor w = weight.to(dtype).contiguous();  // (V, C)
+    const at::Tensor t = targets.to(at::kCPU).contiguous();
+    const int64_t N = h.size(0), V = w.size(0);
+    const int64_t chunk = chunk_rows(V, w.element_size());
+    at::Tensor buffer = torch::empty({std::min(chunk, N), V}, w.options());  // (chunk, V)
+    at::Tensor lse = torch::empty({N}, torch::kFloat), logp = torch::empty({N}, torch::kFloat);
+    at::Tensor entropy = with_entropy ? torch::empty({N}, torch::kFloat) : at::Tensor();
+    for (int64_t begin = 0; begin < N; begin += chunk) {
+      const int64_t n = std::min(chunk, N - begin);
+      at::Tensor lg = buffer.narrow(0, 0, n);  // (n, V)
+      at::mm_out(lg, h.narrow(0, begin, n), w.t());
+      row_stats(lg, t.data_ptr<int64_t>() + begin, float(temperature), lse.data_ptr<float>() + begin,
+                logp.data_ptr<float>() + begin, with_entropy ? entropy.data_ptr<float>() + begin : nullptr);
+    }
+    ctx->save_for_backward({h, w, t, lse});
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["hidden_dtype"] = int64_t(hidden.scalar_type());
+    ctx->saved_data["weight_dtype"] = int64_t(weight.scalar_type());
+    ctx->saved_data["grad_hidden"] = grad_hidden;
+    ctx->saved_data["grad_weight"] = grad_weight;
+    const at::Device device = hidden.device();
+    at::Tensor e = with_entropy ? entropy.to(device) : torch::empty({0}, torch::TensorOptions().device(device));
+    ctx->mark_non_differentiable({e});  // an output must be a tensor: (0) when not asked for
+    return {logp.to(device), e};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &h = saved[0], &w = saved[1], &t = saved[2], &lse = saved[3];
+    const float temperature = float(ctx->saved_data["temperature"].toDouble());
+    const bool grad_hidden = ctx->saved_data["grad_hidden"].toBool(), grad_weight = ctx->saved_data["grad_weight"].toBool();
+    const int64_t N = h.size(0), C = h.size(1), V = w.size(0);
+    const at::Tensor g = grad_out[0].defined() ? grad_out[0].to(at::kCPU, at::kFloat).contiguous()
+                                               : torch::zeros({N}, torch::kFloat);  // (N) d loss / d logp
+    const int64_t chunk = chunk_rows(V, w.element_size());
+    at::Tensor buffer = torch::empty({std::min(chunk, N), V}, w.options());  // (chunk, V)
+    at::Tensor d_hidden = grad_hidden ? torch::empty({N, C}, h.options()) : at::Tensor();                   // (N, C)
+    at::Tensor d_weight = grad_weight ? torch::zeros({V, C}, w.options().dtype(at::kFloat)) : at::Tensor();  // (V, C)
+    for (int64_t begin = 0; begin < N; begin += chunk) {
+      const int64_t n = std::min(chunk, N - begin);
+      const at::Tensor h_rows = h.narrow(0, begin, n);  // (n, C)
+      at::Tensor lg = buffer.narrow(0, 0, n);           // (n, V)
+      at::mm_out(lg, h_rows, w.t());
+      row_grads(lg, t.data_ptr<int64_t>() + begin, temperature, lse.data_ptr<float>() + begin,
+                g.data_ptr<float>() + begin);
+      if (grad_hidden) {
+        at::Tensor dh_rows = d_hidden.narrow(0, begin, n);
+        at::mm_out(dh_rows, lg, w);  // (n, C)
+      }
+      if (grad_weight && lg.scalar_type() == at::kFloat) d_weight.addmm_(lg.t(), h_rows);  // (V, C) in fp32
+      else if (grad_weight) d_weight.add_(at::mm(lg.t(), h_rows));
+    }
+    const auto hidden_dtype = at::ScalarType(ctx->saved_data["hidden_dtype"].toInt());
+    const auto weight_dtype = at::ScalarType(ctx->saved_data["weight_dtype"].toInt());
+    return {grad_hidden ? d_hidden.to(hidden_dtype) : at::Tensor(), grad_weight ? d_weight.to(weight_dtype) : at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
 at::Tensor flat_labels(const at::Tensor& labels, int64_t rows, int64_t V) {
   at::Tensor target = labels.reshape({-1});  // (N)
   if (target.size(0) != rows) fail("loss: {} rows to score but {} labels", rows, target.size(0));
@@ -316,6 +482,43 @@ std::pair<at::Tensor, int64_t> causal_lm_loss_sum(model::TransformerImpl& model,
   return {LinearCrossEntropySum::apply(flat, weight, target, dtype, grad && flat.requires_grad(),
                                        grad && weight.requires_grad()),
           count};
+}
+
+TokenLogprobs token_logprobs(model::TransformerImpl& model, const at::Tensor& hidden, const at::Tensor& targets,
+                             double temperature, bool with_entropy) {
+  const at::Tensor weight = model.lm_head_weight();  // (V, C)
+  const int64_t V = weight.size(0), C = weight.size(1);
+  if (hidden.dim() != 2 || hidden.size(1) != C)
+    fail("token log-probs: hidden states must be (rows, {}), found {} dimensions of which the last is {}", C,
+         hidden.dim(), hidden.size(-1));
+  if (targets.dim() != 1 || targets.size(0) != hidden.size(0))
+    fail("token log-probs: {} rows but targets of {} dimensions and {} elements", hidden.size(0), targets.dim(),
+         targets.numel());
+  if (!(temperature > 0)) fail("token log-probs: temperature must be > 0, found {}", temperature);
+  if (targets.numel() > 0 && (targets.min().item<int64_t>() < 0 || targets.max().item<int64_t>() >= V))
+    fail("token log-probs: a target is outside the vocabulary [0, {})", V);
+  TokenLogprobs out;
+  if (!model.lm_head_is_plain() || hidden.size(0) == 0) {  // LoRA on lm_head: through the module's logits
+    at::Tensor logits = model.logits(hidden).to(at::kFloat) / temperature;  // (N, V)
+    at::Tensor lse = at::logsumexp(logits, -1);
+    out.logp = logits.gather(1, targets.unsqueeze(1)).squeeze(1) - lse;
+    if (with_entropy) {
+      torch::NoGradGuard no_grad;
+      at::Tensor l = logits.detach();
+      out.entropy = lse.detach() - (at::softmax(l, -1) * l).sum(-1);
+    }
+    return out;
+  }
+  const bool autocast = hidden.is_cpu() ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+  const at::ScalarType dtype =
+      autocast ? (hidden.is_cpu() ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype())
+               : hidden.scalar_type();
+  const bool grad = torch::GradMode::is_enabled();
+  auto result = LinearTokenLogprobs::apply(hidden, weight, targets, temperature, dtype, with_entropy,
+                                           grad && hidden.requires_grad(), grad && weight.requires_grad());
+  out.logp = result[0];
+  if (with_entropy) out.entropy = result[1];
+  return out;
 }
 
 }  // namespace r1::train
