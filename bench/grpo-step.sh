@@ -55,8 +55,9 @@ save_steps: 100000
 seed: 0
 YAML
 # the best step of a run after the first (warm-up): "total sampling scoring learning mean_length". r1's step is
-# the difference of its cumulative `elapsed` (its time/learning leaves out the reference forward, the last
-# micro-batch's backward and the optimizer step), learning = step - sampling - scoring; Python's cover the whole step.
+# the difference of its cumulative `elapsed` and learning = step - sampling - scoring (its own time/learning covers
+# the reference forward, forwards, backward, clipping and AdamW, and agrees within a few ms); Python's timers cover
+# the whole step.
 best() { /usr/bin/python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin if "time/sampling" in l]

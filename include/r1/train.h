@@ -126,6 +126,9 @@ class Objective {
   virtual std::map<std::string, double> evaluate() { return {}; }
   // Printed once at the start (e.g. the data mixture).
   virtual std::string describe(int64_t total_steps, int64_t micro_batches_per_step) const { return {}; }
+  // Called after each optimizer step; the metrics join that step's log line as they are (not divided by the
+  // normaliser), e.g. a timer that must cover the backward and the optimizer step.
+  virtual std::map<std::string, double> end_step() { return {}; }
 };
 
 struct TrainResult {

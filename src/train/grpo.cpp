@@ -7,7 +7,8 @@
 //      logprob_max_abs_diff = max |log pi_theta - engine's| over sampled tokens (<= 1e-5 in fp32).
 //   2. The generation batch is not shuffled across micro-batches (completions of a prompt stay together).
 //   3. Step metrics reach the trainer's log through micro-batch metrics scaled by the step's normaliser (the
-//      trainer divides by it); time/learning covers the forwards and all but the last micro-batch's backward.
+//      trainer divides by it); time/learning (end_step) covers the reference forward, every micro-batch's forward
+//      and backward, clipping and the optimizer step.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -158,13 +159,13 @@ class GrpoObjective : public Objective {
   double prepare_step(int64_t micro_batches) override {
     if (o_.beta != 0.0 && o_.sync_ref_model && step_ > 0 && step_ % o_.ref_model_sync_steps == 0) sync_reference();
     step_metrics_.clear();
-    if (iteration_ == 0) generate();
+    if (iteration_ == 0) generate();  // sets learning_start_ before the reference forward
+    else learning_start_ = Clock::now();
     iteration_ = (iteration_ + 1) % o_.num_iterations;
     ++step_;
     step_tokens_ = 0;
     for (const Rollout& r : rollouts_) step_tokens_ += int64_t(r.completion.size());
     max_logprob_diff_ = 0;
-    learning_start_ = Clock::now();
     normaliser_ = rl::loss_normaliser(loss_type_, per_generation_, micro_batches, step_tokens_);
     return normaliser_;
   }
@@ -212,12 +213,11 @@ class GrpoObjective : public Objective {
     const int64_t last = per_generation_ / batch_ - 1;
     if (index == 0)
       for (const auto& [k, v] : step_metrics_) out.metrics[k] += v * normaliser_;
-    if (index == last) {
-      out.metrics["logprob_max_abs_diff"] = max_logprob_diff_ * normaliser_;
-      out.metrics["time/learning"] = seconds_since(learning_start_) * normaliser_;
-    }
+    if (index == last) out.metrics["logprob_max_abs_diff"] = max_logprob_diff_ * normaliser_;
     return out;
   }
+
+  std::map<std::string, double> end_step() override { return {{"time/learning", seconds_since(learning_start_)}}; }
 
   int64_t steps_per_epoch(int64_t) const override {
     return std::max<int64_t>(1, int64_t(data_.size()) / prompts_per_generation_ * o_.num_iterations);
@@ -326,6 +326,7 @@ class GrpoObjective : public Objective {
     rl::Advantages adv = rl::group_advantages(total, o_.num_generations, scale_);
     for (size_t i = 0; i < rollouts_.size(); ++i) rollouts_[i].advantage = adv.advantages[i];
     const double scoring = seconds_since(t1);
+    learning_start_ = Clock::now();
     if (o_.beta != 0.0) compute_reference_logprobs();
 
     auto& m = step_metrics_;

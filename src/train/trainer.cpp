@@ -250,6 +250,7 @@ TrainResult Trainer::train() {
     interval_tokens += double(tokens);
     ++interval_steps;
     for (const auto& [k, v] : step_metrics) interval_metrics[k] += v / normaliser;
+    for (const auto& [k, v] : objective_.end_step()) interval_metrics[k] += v;
     if (step % args_.logging_steps == 0 || (step == 1 && args_.logging_first_step) || step == total_steps) {
       const double now = elapsed();
       nlohmann::ordered_json line = {{"step", step},
