@@ -157,7 +157,7 @@ TEST(Loss, TokenLogprobsEqualLogSoftmaxOfTheLogits) {
   for (bool tied : {true, false})
     for (double temperature : {1.0, 0.7}) {
       model::ModelConfig c = tiny_config();
-      c.vocab_size = 40000;  // 64-row chunks: 150 rows take 3, the last partial
+      c.vocab_size = 40000;  // 256-row chunks: 600 rows take 3, the last partial
       c.tie_word_embeddings = tied;
       torch::manual_seed(6);
       model::Transformer m(c);
@@ -166,10 +166,10 @@ TEST(Loss, TokenLogprobsEqualLogSoftmaxOfTheLogits) {
         torch::NoGradGuard no_grad;
         m->lm_head_weight().mul_(20.0);  // logits of a few units
       }
-      at::Tensor ids = torch::randint(0, c.vocab_size, {150}, torch::kLong);
-      at::Tensor targets = torch::randint(0, c.vocab_size, {150}, torch::kLong);
-      at::Tensor hidden = m->hidden_states(ids.unsqueeze(0)).squeeze(0).detach().requires_grad_(true);  // (N, C)
-      at::Tensor weights = torch::randn({150});  // d loss / d logp
+      at::Tensor ids = torch::randint(0, c.vocab_size, {12, 50}, torch::kLong);
+      at::Tensor targets = torch::randint(0, c.vocab_size, {600}, torch::kLong);
+      at::Tensor hidden = m->hidden_states(ids).reshape({600, c.hidden_size}).detach().requires_grad_(true);  // (N, C)
+      at::Tensor weights = torch::randn({600});  // d loss / d logp
       TokenLogprobs t = token_logprobs(*m, hidden, targets, temperature, /*with_entropy=*/true);
       (t.logp * weights).sum().backward();
       at::Tensor head_grad = m->lm_head_weight().grad().clone();
@@ -227,7 +227,7 @@ TEST(Loss, TokenLogprobsEqualLogSoftmaxOfTheLogits) {
 TEST(Loss, LinearCrossEntropyEqualsLogitsPath) {
   for (bool tied : {true, false}) {
     model::ModelConfig c = tiny_config();
-    c.vocab_size = 40000;  // 8 MB chunks hold 52 fp32 rows -> 64-row chunks: 150 rows take 3, the last partial
+    c.vocab_size = 40000;  // 8 MB chunks hold 52 fp32 rows -> 256-row chunks: 600 rows take 3, the last partial
     c.tie_word_embeddings = tied;
     torch::manual_seed(5);
     model::Transformer m(c);
@@ -236,14 +236,14 @@ TEST(Loss, LinearCrossEntropyEqualsLogitsPath) {
       torch::NoGradGuard no_grad;
       m->lm_head_weight().mul_(20.0);  // logits of a few units, so the softmax is not flat
     }
-    at::Tensor ids = torch::randint(0, c.vocab_size, {3, 51}, torch::kLong);
+    at::Tensor ids = torch::randint(0, c.vocab_size, {12, 51}, torch::kLong);
     at::Tensor labels = ids.narrow(1, 1, 50).clone();
     labels.index_put_({1, torch::indexing::Slice(0, 20)}, -100);
     at::Tensor inputs = ids.narrow(1, 0, 50);
 
     at::Tensor hidden = m->hidden_states(inputs).detach().requires_grad_(true);  // (B, T, C)
     auto [loss, count] = causal_lm_loss_sum(*m, hidden, labels);
-    EXPECT_EQ(count, 150 - 20);
+    EXPECT_EQ(count, 600 - 20);
     (loss * 0.25).backward();
     at::Tensor head_grad = m->lm_head_weight().grad().clone();
     m->zero_grad();
@@ -275,7 +275,7 @@ TEST(Loss, LinearCrossEntropyEqualsLogitsPath) {
     m->zero_grad();
 
     // No labelled row: zero loss, zero gradients, no error.
-    at::Tensor none = torch::full({3, 50}, -100, torch::kLong);
+    at::Tensor none = torch::full({12, 50}, -100, torch::kLong);
     auto [zero, zero_count] = causal_lm_loss_sum(*m, hidden, none);
     EXPECT_EQ(zero_count, 0);
     EXPECT_EQ(zero.item<double>(), 0.0);
