@@ -452,6 +452,26 @@ TEST(Sampler, PenaltiesAndPerRowParameters) {
   }
 }
 
+// The raw log-probs the engine reports for sampled tokens (GRPO's pi_old) at a real vocabulary size, with a
+// logprob temperature and sampling processors on: within 2e-6 of float64 (ATen's fp32 log_softmax over 40000
+// logits is ~2.5e-5 off, more than GRPO's on-policy bound of 1e-5).
+TEST(Sampler, RawLogprobsAreFloat64CloseAtALargeVocabulary) {
+  torch::manual_seed(8);
+  at::Tensor logits = torch::randn({4, 40000}) * 6;  // (B, V)
+  SamplingParams p;
+  p.temperature = 0.7;
+  p.top_k = 50;
+  p.logprob_temperature = 0.7;
+  SamplingParams q;
+  q.logprob_temperature = 1.0;
+  auto step = r1::engine::sample(logits, {&p, &p, &q, &q}, {0.1, 0.5, 0.3, 0.9}, nullptr);
+  for (int64_t i = 0; i < 4; ++i) {
+    const double t = i < 2 ? 0.7 : 1.0;
+    const double want = at::log_softmax(logits[i].to(at::kDouble) / t, -1)[step.tokens[size_t(i)]].item<double>();
+    EXPECT_NEAR(step.raw_logprobs[size_t(i)], want, 2e-6) << i;
+  }
+}
+
 TEST(Sampler, SplitMixStreamsAreReproducibleAndUniform) {
   r1::engine::SplitMix64 a{r1::engine::mix_seed(7, 0)}, b{r1::engine::mix_seed(7, 0)}, c{r1::engine::mix_seed(7, 1)};
   double sum = 0;

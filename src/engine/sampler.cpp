@@ -6,6 +6,7 @@
 // log-softmax at it, which is then both the sampling and the raw log-probability.
 #include "engine/sampler.h"
 
+#include "common/row-math.h"
 #include "engine/cpu-kernels.h"
 
 #include <ATen/ATen.h>
@@ -169,11 +170,27 @@ StepOutput sample(const at::Tensor& logits_in, const std::vector<const SamplingP
     }
   }
   at::Tensor lp = log_probs.gather(1, token);  // (B, 1)
-  at::Tensor raw_all = f.raw_scaled ? at::log_softmax(logits / col(packed, kLogprobTemp), -1)
-                                    : (f.penalties || f.temperature || f.top_k || f.top_p || f.min_p
-                                           ? at::log_softmax(logits, -1)
-                                           : log_probs);
-  at::Tensor raw = raw_all.gather(1, token);  // (B, 1)
+  at::Tensor raw;                              // (B, 1) log_softmax(logits / logprob_temperature) at the token
+  if (logits.is_cpu()) {
+    // The row kernels of the trainers' token_logprobs (common/row-math.h): the log-probs a GRPO step recomputes
+    // for these tokens take the same arithmetic from the same logits (ATen's log_softmax is ~1e-5 off at 40k).
+    at::Tensor dense = logits.contiguous(), ids = token.contiguous();
+    raw = torch::empty({B, 1}, torch::kFloat);
+    const int64_t V = dense.size(1);
+    std::vector<float> row(static_cast<size_t>(V));
+    for (int64_t i = 0; i < B; ++i) {
+      std::copy_n(dense.data_ptr<float>() + i * V, V, row.data());
+      const float t = float(params[size_t(i)]->logprob_temperature);
+      if (t != 1.0f) row_divide(row.data(), V, t);
+      raw.data_ptr<float>()[i] = row[size_t(ids.data_ptr<int64_t>()[i])] - row_log_sum_exp(row.data(), V);
+    }
+  } else {
+    at::Tensor raw_all = f.raw_scaled ? at::log_softmax(logits / col(packed, kLogprobTemp), -1)
+                                      : (f.penalties || f.temperature || f.top_k || f.top_p || f.min_p
+                                             ? at::log_softmax(logits, -1)
+                                             : log_probs);
+    raw = raw_all.gather(1, token);
+  }
   std::vector<at::Tensor> parts = {token.to(at::kDouble), lp.to(at::kDouble), raw.to(at::kDouble)};
   const int64_t K = std::min<int64_t>(f.top_logprobs, log_probs.size(1));
   if (K > 0) {

@@ -23,6 +23,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/types.h>
 
+#include "common/row-math.h"
 #include "common/simd.h"
 #include "r1/error.h"
 #include "r1/train.h"
@@ -52,31 +53,6 @@ R1_INLINE float as_float(uint16_t v) { return bf16_bits_to_float(v); }
 R1_INLINE void store(float* p, float v) { *p = v; }
 R1_INLINE void store(uint16_t* p, float v) { *p = float_to_bf16_bits(v); }
 
-// Sums are taken in 16 fp32 lanes over blocks of kBlock elements and the block sums in double: a row of
-// 40000 terms then carries ~1e-7 relative error instead of ~1e-5 for plain lanes (2500 additions each).
-constexpr int64_t kBlock = 256;
-
-R1_VECTOR_CLONES float row_log_sum_exp(const float* __restrict x, int64_t n) {
-  float lane_max[kLanes];
-  for (int l = 0; l < kLanes; ++l) lane_max[l] = -3.4e38f;
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) lane_max[l] = x[i + l] > lane_max[l] ? x[i + l] : lane_max[l];
-  float m = -3.4e38f;
-  for (int l = 0; l < kLanes; ++l) m = lane_max[l] > m ? lane_max[l] : m;
-  for (int64_t j = i; j < n; ++j) m = x[j] > m ? x[j] : m;
-  double sum = 0;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = b + kBlock < n ? b + kBlock : n;
-    float lane_sum[kLanes] = {};
-    for (i = b; i + kLanes <= e; i += kLanes)
-      for (int l = 0; l < kLanes; ++l) lane_sum[l] += exp_approx(x[i + l] - m);
-    for (int l = 0; l < kLanes; ++l) sum += lane_sum[l];
-    for (int64_t j = i; j < e; ++j) sum += exp_approx(x[j] - m);
-  }
-  return m + float(std::log(sum));
-}
-
 R1_VECTOR_CLONES void widen_row(const uint16_t* __restrict x, int64_t n, float* __restrict out) {
   for (int64_t j = 0; j < n; ++j) out[j] = bf16_bits_to_float(x[j]);
 }
@@ -93,26 +69,6 @@ R1_VECTOR_CLONES void row_softmax_scaled(const float* __restrict x, int64_t n, f
 // In place, for fp32 rows.
 R1_VECTOR_CLONES void row_softmax_scaled_inplace(float* x, int64_t n, float lse, float scale) {
   for (int64_t j = 0; j < n; ++j) x[j] = exp_approx(x[j] - lse) * scale;
-}
-
-// x[j] /= t, in place (the division, not a multiplication by 1/t: logits / temperature, as TRL and the sampler)
-R1_VECTOR_CLONES void row_divide(float* x, int64_t n, float t) {
-  for (int64_t j = 0; j < n; ++j) x[j] = x[j] / t;
-}
-// Entropy of softmax(x) given its log-sum-exp: sum_j p_j (lse - x[j]), p_j = exp(x[j] - lse), every term >= 0
-// (no cancellation between lse and the mean logit).
-R1_VECTOR_CLONES float row_entropy(const float* __restrict x, int64_t n, float lse) {
-  double sum = 0;
-  int64_t i = 0;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = b + kBlock < n ? b + kBlock : n;
-    float lane[kLanes] = {};
-    for (i = b; i + kLanes <= e; i += kLanes)
-      for (int l = 0; l < kLanes; ++l) lane[l] += exp_approx(x[i + l] - lse) * (lse - x[i + l]);
-    for (int l = 0; l < kLanes; ++l) sum += lane[l];
-    for (int64_t j = i; j < e; ++j) sum += exp_approx(x[j] - lse) * (lse - x[j]);
-  }
-  return float(sum);
 }
 
 // A row as fp32: the row itself, or its widened copy in `scratch` (n floats) for bf16.
