@@ -169,8 +169,8 @@ class DpoObjective : public Objective {
     for (size_t i : pairs) rows.push_back({{&d.pairs[i].chosen, &d.pairs[i].chosen_targets}});
     for (size_t i : pairs) rows.push_back({{&d.pairs[i].rejected, &d.pairs[i].rejected_targets}});
     detail::LmBatch b = detail::make_lm_batch(rows, pad_, device());
-    detail::TargetLogits t = detail::target_logits(model, b);
-    at::Tensor token = -at::cross_entropy_loss(t.logits.to(at::kFloat), t.labels, {}, at::Reduction::None);  // (N)
+    detail::TargetHidden t = detail::target_hidden(model, b);
+    at::Tensor token = token_logprobs(model, t.hidden, t.labels).logp;  // (N) chunked LM head, no (N, V) logits
     const int64_t R = int64_t(rows.size());
     at::Tensor sums = torch::zeros({R}, token.options()).index_add(0, t.rows, token);  // (2P)
     if (o_.loss_type == "ipo") {

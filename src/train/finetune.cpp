@@ -205,17 +205,18 @@ LmBatch make_lm_batch(const std::vector<std::vector<Segment>>& rows, int32_t pad
   return b;
 }
 
-TargetLogits target_logits(model::TransformerImpl& model, const LmBatch& batch) {
+TargetHidden target_hidden(model::TransformerImpl& model, const LmBatch& batch) {
   model::ForwardArgs args;
   args.segment_ids = batch.segment_ids;
   at::Tensor hidden = model.hidden_states(batch.ids, args);  // (R, L, C)
   at::Tensor where = (batch.labels != -100).nonzero();        // (N, 2)
   at::Tensor rows = where.select(1, 0), cols = where.select(1, 1);
-  TargetLogits out;
-  out.logits = model.logits(hidden.index({rows, cols}));  // (N, V)
-  out.labels = batch.labels.index({rows, cols});          // (N)
-  out.rows = rows;
-  return out;
+  return {hidden.index({rows, cols}), batch.labels.index({rows, cols}), rows};  // (N, C), (N), (N)
+}
+
+TargetLogits target_logits(model::TransformerImpl& model, const LmBatch& batch) {
+  TargetHidden t = target_hidden(model, batch);
+  return {model.logits(t.hidden), t.labels, t.rows};  // (N, V)
 }
 
 }  // namespace r1::train::detail

@@ -118,5 +118,11 @@ struct TargetLogits {
   at::Tensor logits, labels, rows;
 };
 TargetLogits target_logits(model::TransformerImpl& model, const LmBatch& batch);
+// The final hidden states (N, C) of the target positions only (TargetLogits::logits before the LM head), for
+// token_logprobs / the fused losses.
+struct TargetHidden {
+  at::Tensor hidden, labels, rows;
+};
+TargetHidden target_hidden(model::TransformerImpl& model, const LmBatch& batch);
 
 }  // namespace r1::train::detail
