@@ -60,6 +60,13 @@ TEST(DecodeKernels, PackedLinearEqualsAtLinear) {
         at::Tensor want = acc + at::linear(x, w, half_bias);
         kernels::linear(x.data_ptr<float>(), rows, K, biased, acc.data_ptr<float>(), N, true);
         EXPECT_LE((acc - want).abs().max().item<double>(), tolerance) << N << " " << K << " " << rows;
+        // Batch invariance: each row alone (no K slices) gets the same bits as among `rows` (sliced when > 6).
+        at::Tensor alone = torch::randn({rows, N});
+        at::Tensor together = alone.clone();
+        kernels::linear(x.data_ptr<float>(), rows, K, biased, together.data_ptr<float>(), N, true);
+        for (int64_t r = 0; r < rows; ++r)
+          kernels::linear(x[r].data_ptr<float>(), 1, K, biased, alone[r].data_ptr<float>(), N, true);
+        EXPECT_TRUE(at::equal(together, alone)) << N << " " << K << " " << rows;
       }
     }
   }
@@ -94,16 +101,18 @@ TEST(ThreadTeam, RunsEveryItemOnceAndNestsInline) {
   for (int64_t threads : {1, 2, 3}) {
     for (int64_t items : {1, 2, 7, 64}) {
       std::unique_ptr<std::atomic<int>[]> runs(new std::atomic<int>[size_t(items)]());
-      std::vector<int64_t> nested(size_t(items), 0);
+      // atomic: with one item the outer call runs inline on the caller and is no phase, so the nested one is
+      // a real parallel phase whose items may run on two threads at once
+      std::unique_ptr<std::atomic<int64_t>[]> nested(new std::atomic<int64_t>[size_t(items)]());
       for (int phase = 0; phase < 20; ++phase) {
         team.parallel(items, threads, [&](int64_t i) {
           runs[size_t(i)].fetch_add(1);
-          team.parallel(3, threads, [&](int64_t j) { nested[size_t(i)] += j + 1; });  // inline: no race
+          team.parallel(3, threads, [&](int64_t j) { nested[size_t(i)].fetch_add(j + 1); });
         });
         for (int64_t i = 0; i < items; ++i)
           ASSERT_EQ(runs[size_t(i)].load(), phase + 1) << threads << " threads, " << items << " items, item " << i;
       }
-      for (int64_t i = 0; i < items; ++i) EXPECT_EQ(nested[size_t(i)], 20 * 6);
+      for (int64_t i = 0; i < items; ++i) EXPECT_EQ(nested[size_t(i)].load(), 20 * 6);
     }
   }
 }

@@ -147,15 +147,18 @@ inline __m512 exp16(__m512 x) {
 inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
 
 // MR rows x NV 16-column blocks of one panel over K inputs (block v's column k at p + (v * ks + k) * 16);
-// `cols` valid columns in the panel (the rest is padding).
+// `cols` valid columns in the panel (the rest is padding). Each output is one FMA chain over k from 0, or from
+// the partial sums at `init` (rows ldi apart) when it continues a chain cut into K slices: the same roundings
+// as an uncut chain, which is also what OpenBLAS's sgemm does for K <= 384 (a training forward's products).
 template <int MR, int NV>
 void micro(const float* x, int64_t ldx, const float* p, int64_t ks, int64_t K, const float* bias, float* y,
-           int64_t ldy, int64_t cols, bool accumulate) {
+           int64_t ldy, int64_t cols, bool accumulate, const float* init, int64_t ldi) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = init ? _mm512_loadu_ps(init + r * ldi + v * 16) : _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     __m512 w[NV];
 #pragma GCC unroll 8
@@ -182,7 +185,7 @@ void micro(const float* x, int64_t ldx, const float* p, int64_t ks, int64_t K, c
 }
 
 using Micro = void (*)(const float*, int64_t, const float*, int64_t, int64_t, const float*, float*, int64_t, int64_t,
-                       bool);
+                       bool, const float*, int64_t);
 
 template <int MR, int MaxNV>
 Micro micro_for(int64_t nv) {
@@ -214,7 +217,9 @@ Micro micro_for(int64_t rows, int64_t nv) {
 
 // K is cut into slices of kSliceK inputs when rows span several micro-kernel calls, so each call after the
 // first finds its weight slice (kSliceK x 64 floats = 32 KB) in L1 instead of streaming the whole panel from
-// L2 again for every 6 rows; the partial sums accumulate in y.
+// L2 again for every 6 rows. The partial sums wait in a scratch panel and each slice continues their FMA
+// chains, so the result does not depend on the number of rows (batch invariance: a row decoded alone or among
+// 64 gets the same bits, and the same as a training forward's product for K <= 384).
 int64_t slice_k(int64_t rows, int64_t K) { return rows > kMaxRows ? kSliceK : K; }
 
 void linear_blocks_f32(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
@@ -223,16 +228,22 @@ void linear_blocks_f32(const float* x, int64_t rows, int64_t ldx, const PackedLi
   const float* panels = w.panels.data_ptr<float>();
   const float* bias = w.bias.defined() ? w.bias.data_ptr<float>() : nullptr;
   const int64_t width = panel_blocks(rows);
+  thread_local std::vector<float> partial;  // (rows, width * 16) chains in progress
+  if (kc < K) partial.resize(std::max(partial.size(), size_t(rows * width * 16)));
+  const int64_t ldp = width * 16;
   for (int64_t block = block_begin; block < block_end; block += width) {
     const int64_t nv = std::min(width, block_end - block);
     const int64_t col = block * 16, cols = std::min(nv * 16, N - col);
     for (int64_t k0 = 0; k0 < K; k0 += kc) {
       const int64_t kk = std::min(kc, K - k0);
+      const bool last = k0 + kk == K;
       const float* p = panels + (block * K + k0) * 16;
       for (int64_t r = 0; r < rows; r += kMaxRows) {
         const int64_t mr = std::min(kMaxRows, rows - r);
-        micro_for(mr, nv)(x + r * ldx + k0, ldx, p, K, kk, bias && k0 == 0 ? bias + col : nullptr, y + r * ldy + col,
-                          ldy, cols, accumulate || k0 > 0);
+        float* chain = kc < K ? partial.data() + r * ldp : nullptr;
+        micro_for(mr, nv)(x + r * ldx + k0, ldx, p, K, kk, bias && last ? bias + col : nullptr,
+                          last ? y + r * ldy + col : chain, last ? ldy : ldp, last ? cols : nv * 16,
+                          last && accumulate, k0 > 0 ? chain : nullptr, ldp);
       }
     }
   }
