@@ -6,11 +6,16 @@
 // keeps the LibTorch path.
 #include <torch/torch.h>
 
+#include <array>
+#include <cmath>
+
 #include "engine/cpu-kernels.h"
 #include "engine/decode-forward.h"
 #include "engine/kv-cache.h"
 #include "engine/thread-team.h"
+#include "r1/engine.h"
 #include "r1/model.h"
+#include "r1/train.h"
 #include "test-helpers.h"
 
 using r1::model::ModelConfig;
@@ -326,4 +331,87 @@ TEST(DecodeForward, InferenceTensorWeightsKeepTheLibTorchPath) {
   c10::InferenceMode inference;  // parameters created here have no version counter to watch
   Transformer untracked(config_of(R"(, "model_type": "llama")"));
   EXPECT_FALSE(r1::engine::DecodeForward::supported(*untracked));
+}
+
+namespace {
+// Whether at::mm forms every product of these (M, K) x (K, N) shapes as one fp32 FMA chain over k from 0,
+// as OpenBLAS's sgemm kernels do for K <= 384 (not its small-matrix kernels): the property that makes the
+// training forward's arithmetic reproducible by the decode step.
+bool mm_is_fma_chains(const std::vector<std::array<int64_t, 3>>& shapes) {
+  torch::manual_seed(12);
+  for (const auto& [M, K, N] : shapes) {
+    at::Tensor a = torch::randn({M, K}), b = torch::randn({K, N});
+    at::Tensor c = at::mm(a, b);
+    auto A = a.accessor<float, 2>(), B = b.accessor<float, 2>(), Cc = c.accessor<float, 2>();
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        float chain = 0;
+        for (int64_t k = 0; k < K; ++k) chain = std::fma(A[i][k], B[k][j], chain);
+        if (chain != Cc[i][j]) return false;
+      }
+  }
+  return true;
+}
+}  // namespace
+
+// Exactly on policy: the engine samples from the live fp32 weights, and the log-probs it reports for the sampled
+// tokens equal, bit for bit, those a training forward over the right-padded batch of prompt + completion rows
+// computes (GRPO's pi_theta at its first iteration), at any decode batch size, prompts of different lengths
+// included. This holds where the BLAS forms the training forward's products as FMA chains (checked on the
+// shapes in play, else skipped: OpenBLAS does for K <= 384 and blocks of >= 64 rows, not for the small
+// products of sequences of ~32 tokens), and so far for one query head per kv head (with two, ~1e-5 apart).
+TEST(DecodeForward, SampledLogprobsEqualTheTrainingForwardBitForBit) {
+  SKIP_WITHOUT_AVX512();
+  const ModelConfig c = ModelConfig::parse(
+      R"({"model_type": "llama", "vocab_size": 96, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+          "num_attention_heads": 2, "num_key_value_heads": 2, "max_position_embeddings": 96, "initializer_range": 0.3,
+          "tie_word_embeddings": true})",
+      "exact");
+  Transformer m = random_model(c);
+  const int64_t T = 40 + 24, rows = 8 * T;  // the scoring batch: 8 rows of at most 40 + 24 tokens
+  if (!mm_is_fma_chains({{rows, 64, 128}, {rows, 64, 64}, {rows, 64, 256}, {rows, 128, 64}, {rows, 64, 96},
+                         {T, 32, T}, {T, T, 32}}))
+    GTEST_SKIP() << "this BLAS does not form products as FMA chains: decode and training agree to ~1e-6 only";
+  std::vector<r1::engine::Request> requests;
+  for (int p = 0; p < 2; ++p) {
+    r1::engine::Request r;
+    for (int t = 0; t < 37 + 3 * p; ++t) r.prompt.push_back(int32_t((p * 31 + t * 7 + 1) % c.vocab_size));
+    r.n = 4;
+    r.params.max_new_tokens = 24;
+    r.params.ignore_eos = true;
+    r.params.temperature = 0.9;
+    r.params.logprob_temperature = 0.9;
+    r.params.seed = 7 + p;
+    requests.push_back(r);
+  }
+  for (int64_t max_batch : {1, 8}) {
+    r1::engine::EngineOptions eo;
+    eo.max_batch = max_batch;
+    r1::engine::Engine engine(m, eo);
+    std::vector<r1::engine::Result> results = engine.generate(requests);
+    // The training side: one right-padded batch, hidden states of the completion positions, token_logprobs.
+    std::vector<int64_t> ids(size_t(rows), 0), where, targets;
+    std::vector<float> engine_logp;
+    int64_t b = 0;
+    for (size_t p = 0; p < requests.size(); ++p)
+      for (const auto& s : results[p].samples) {
+        const auto& prompt = requests[p].prompt;
+        std::copy(prompt.begin(), prompt.end(), ids.begin() + b * T);
+        std::copy(s.tokens.begin(), s.tokens.end(), ids.begin() + b * T + int64_t(prompt.size()));
+        for (size_t t = 0; t < s.tokens.size(); ++t) {
+          where.push_back(b * T + int64_t(prompt.size() + t) - 1);
+          targets.push_back(s.tokens[t]);
+          engine_logp.push_back(s.raw_logprobs[t]);
+        }
+        ++b;
+      }
+    torch::NoGradGuard no_grad;
+    at::Tensor hidden = m->hidden_states(torch::tensor(ids).view({8, T})).reshape({rows, c.hidden_size});
+    at::Tensor logp = r1::train::token_logprobs(*m, hidden.index_select(0, torch::tensor(where)), torch::tensor(targets), 0.9).logp;
+    ASSERT_EQ(logp.size(0), int64_t(engine_logp.size()));
+    int64_t differing = 0;
+    for (int64_t i = 0; i < logp.size(0); ++i) differing += logp[i].item<float>() != engine_logp[size_t(i)];
+    EXPECT_EQ(differing, 0) << "of " << logp.size(0) << " tokens at max_batch " << max_batch << "; max |diff| "
+                            << (logp - torch::tensor(engine_logp)).abs().max().item<float>();
+  }
 }

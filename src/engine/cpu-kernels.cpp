@@ -6,6 +6,8 @@
 // (attention), inline when the work is too small to be worth a helper.
 #include "engine/cpu-kernels.h"
 
+#include "model/fused-ops.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
@@ -745,10 +747,62 @@ void rope(float* x, int64_t heads, int64_t D, const float* cos, const float* sin
   }
 }
 
+// One (row, kv head) of decode attention on an fp32 cache, in the arithmetic of the training forward's
+// attention (model/layers.cpp: baddbmm with alpha = scale, softmax_last_dim, matmul), so a decoded token gets
+// the bits a full-sequence forward gives it: each score is one FMA chain over d from 0 (what OpenBLAS's sgemm
+// computes for K = D <= 384; here 16 keys at a time, gathered) times the scale; the probabilities come from
+// the training softmax's row kernel, whose sums do not depend on the masked tail a padded row carries; each
+// output is one FMA chain over the keys in order. `scratch` has room for 3 (L + 1) floats.
+void attend_exact(const AttentionShape& a, int64_t row, int64_t g, float* scratch) {
+  const int64_t D = a.D, G = a.H / a.Hkv, first = a.first[row], n = a.L - first + 1;
+  const float* keys = static_cast<const float*>(a.key) + ((row * a.Hkv + g) * a.s_max + first) * D;    // (n, D)
+  const float* values = static_cast<const float*>(a.value) + ((row * a.Hkv + g) * a.s_max + first) * D;  // (n, D)
+  const float scale = float(1.0 / std::sqrt(double(D)));
+  float* s = scratch;
+  float* e = scratch + n;
+  float* p = scratch + 2 * n;
+  const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(int32_t(D)));  // key j's row, in floats
+  constexpr int64_t kMaxDv = 8;  // outputs kept in up to 8 vectors per pass over the values
+  for (int64_t i = 0; i < G; ++i) {
+    const int64_t h = g * G + i;
+    const float* q = a.q + row * a.q_stride + h * D;
+    for (int64_t j = 0; j < n; j += 16) {
+      const __mmask16 m = tail_mask(n - j);
+      const float* base = keys + j * D;
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t d = 0; d < D; ++d)
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, base + d, 4),
+                              acc);
+      _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
+    }
+    if (a.alibi_slopes)
+      for (int64_t j = 0; j < n; ++j) s[j] += -a.alibi_slopes[h] * float(a.L - (first + j));
+    model::detail::softmax_row(s, n, e, p);
+    float* out = a.out + row * a.out_stride + h * D;
+    for (int64_t d0 = 0; d0 < D; d0 += kMaxDv * 16) {
+      const int64_t dv = std::min(kMaxDv, (D - d0 + 15) / 16);
+      __m512 acc[kMaxDv];
+      for (int64_t v = 0; v < dv; ++v) acc[v] = _mm512_setzero_ps();
+      for (int64_t j = 0; j < n; ++j) {
+        const __m512 pj = _mm512_set1_ps(p[j]);
+        const float* vr = values + j * D + d0;
+        for (int64_t v = 0; v < dv; ++v)
+          acc[v] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(tail_mask(D - d0 - v * 16), vr + v * 16), acc[v]);
+      }
+      for (int64_t v = 0; v < dv; ++v) _mm512_mask_storeu_ps(out + d0 + v * 16, tail_mask(D - d0 - v * 16), acc[v]);
+    }
+  }
+}
+
 void decode_attention(const AttentionShape& a, int64_t task_begin, int64_t task_end) {
-  const Attend attend_one = a.bf16_cache ? attend_for<uint16_t>(a.D) : attend_for<float>(a.D);
   thread_local std::vector<float> scores;
-  scores.resize(std::max(scores.size(), size_t(2 * (a.L + 1))));
+  scores.resize(std::max(scores.size(), size_t(3 * (a.L + 1))));
+  if (!a.bf16_cache) {
+    for (int64_t t = task_begin; t < task_end; ++t) attend_exact(a, t / a.Hkv, t % a.Hkv, scores.data());
+    return;
+  }
+  const Attend attend_one = attend_for<uint16_t>(a.D);
   for (int64_t t = task_begin; t < task_end; ++t) attend_one(a, t / a.Hkv, t % a.Hkv, scores.data());
 }
 

@@ -19,6 +19,8 @@
 #include <map>
 #include <string>
 
+#include "model/fused-ops.h"
+
 #include "engine/thread-team.h"
 #include "model/layers.h"
 #include "r1/error.h"
@@ -29,7 +31,8 @@ bool DecodeForward::supported(model::TransformerImpl& model) {
   if (!kernels::available()) return false;
   if (model.has_lora()) return false;  // the packed weights would leave out the unmerged adapters
   const model::ModelConfig& c = model.config();
-  if (c.resolved_head_dim() % 2 != 0 || c.num_attention_heads % c.num_key_value_heads != 0) return false;
+  if (c.resolved_head_dim() % 2 != 0 || c.resolved_head_dim() > 512 || c.num_attention_heads % c.num_key_value_heads != 0)
+    return false;
   // Inference tensors (a model built under InferenceMode) carry no version counter, so in-place updates
   // could not be detected: those models keep the LibTorch path, which reads the weights at every op.
   const std::vector<at::Tensor> params = model.parameters();
@@ -89,6 +92,16 @@ void DecodeForward::refresh() {
   head_.pack({get(config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")}, {at::Tensor()}, bf16_);
   seen_.clear();
   for (const at::Tensor& t : params) seen_.push_back({t, {t.data_ptr(), t._version()}});
+}
+
+at::Tensor DecodeForward::head(const at::Tensor& hidden) {
+  refresh();
+  const at::Tensor h = hidden.to(at::kFloat).contiguous();  // (B, C)
+  const int64_t B = h.size(0), V = config_.vocab_size;
+  at::Tensor logits = at::empty({B, V}, h.options());  // (B, V)
+  if (bf16_) return model_.logits(hidden).to(at::kFloat);
+  kernels::linear(h.data_ptr<float>(), B, h.size(1), head_, logits.data_ptr<float>(), V, false);
+  return logits;
 }
 
 at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::vector<int64_t>& positions,
@@ -152,7 +165,6 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
   shape.out = attn;
   shape.out_stride = ld;
   shape.bf16_cache = bf16_;
-  const float eps = float(c.rms_norm_eps);
   const int64_t G = H / Hkv;
   at::Tensor logits = at::empty({B, V}, f32);  // (B, V)
   float* out = logits.data_ptr<float>();
@@ -178,7 +190,7 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
   auto norm = [&](const at::Tensor& weight) {  // h = RMSNorm(x)
     over(B, 2, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
-        kernels::rms_norm(x + r * ld, 1, C, weight.data_ptr<float>(), eps, h + r * ld);
+        model::detail::rms_norm_row(x + r * ld, weight.data_ptr<float>(), C, c.rms_norm_eps, h + r * ld);
         if (bf16_) kernels::to_bf16_rows(h + r * ld, 1, ld, C, hb + r * ldc);
       }
     });
@@ -210,8 +222,14 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
         const float* v = q + (H + Hkv + g) * D;
         if (cos_table) {
           const int64_t offset = positions[size_t(r)] * D;
-          kernels::rope(q + g * G * D, G, D, cos_table + offset, sin_table + offset);
-          kernels::rope(k, 1, D, cos_table + offset, sin_table + offset);
+          float rotated[512];  // D <= 512 (checked in supported())
+          for (float* head : {q + g * G * D, k}) {  // the query heads of kv head g, then the key
+            const int64_t heads = head == k ? 1 : G;
+            for (int64_t j = 0; j < heads; ++j) {
+              model::detail::rotary_row(head + j * D, cos_table + offset, sin_table + offset, rotated, D);
+              std::memcpy(head + j * D, rotated, size_t(D) * sizeof(float));
+            }
+          }
         }
         const int64_t slot = ((r * Hkv + g) * s_max + L) * D;
         if (bf16_) {  // rounded to nearest even, as a bf16 cast
@@ -232,7 +250,7 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
     product(h, hb, l.gate_up, gu, ld, false);  // (B, 2I)
     over(B, 2, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
-        kernels::silu_mul(gu + r * ld, 1, I, act + r * ld);
+        model::detail::silu_mul_row(gu + r * ld, gu + r * ld + I, act + r * ld, I);
         if (bf16_) kernels::to_bf16_rows(act + r * ld, 1, ld, I, actb + r * ldi);
       }
     });

@@ -32,6 +32,9 @@ class DecodeForward {
   // cache.length to L + 1. Returns the next-token logits (B, V) float.
   at::Tensor step(const std::vector<int32_t>& tokens, const std::vector<int64_t>& positions,
                   const std::vector<int64_t>& first, model::KvCache& cache);
+  // The LM head on final hidden states (B, C) fp32 -> logits (B, V), with the step's product kernel (each logit
+  // one FMA chain, whatever B is): the prefill's next-token logits in the same arithmetic as a training forward.
+  at::Tensor head(const at::Tensor& hidden);
 
  private:
   struct Layer {

@@ -310,7 +310,16 @@ at::Tensor Engine::State::project_logits(model::TransformerImpl& m, const at::Te
   return out.t();  // (B, V)
 }
 
-void Engine::State::prefill(const std::vector<RequestState*>& batch) {
+void Engine::State::prefill(const std::vector<RequestState*>& all) {
+  // One forward per prompt length, so no row carries padding: a padded row's attention sums would take
+  // other lanes than the same row's in a training forward, and the log-probs would differ in the last bits.
+  std::map<size_t, std::vector<RequestState*>> by_length;
+  for (RequestState* r : all) by_length[r->request.prompt.size()].push_back(r);
+  if (by_length.size() > 1) {
+    for (const auto& [length, group] : by_length) prefill(group);
+    return;
+  }
+  const std::vector<RequestState*>& batch = all;
   const int64_t B = int64_t(batch.size());
   int64_t P = 0;
   for (const RequestState* r : batch) P = std::max<int64_t>(P, int64_t(r->request.prompt.size()));
@@ -323,15 +332,21 @@ void Engine::State::prefill(const std::vector<RequestState*>& batch) {
       mask[size_t(i * P + start) + t] = 1;
     }
   }
+  model::TransformerImpl& m = compute_model();
+  if (!fused_checked) {
+    fused_checked = true;
+    if (device.is_cpu() && DecodeForward::supported(m)) fused = std::make_unique<DecodeForward>(m);
+  }
+  if (fused && m.has_lora()) fused.reset();
   auto long_cpu = torch::TensorOptions().dtype(at::kLong);
   at::Tensor input = torch::from_blob(ids.data(), {B, P}, long_cpu).to(device);  // (B, P) left-padded
   model::ForwardArgs args;
   args.attention_mask = torch::from_blob(mask.data(), {B, P}, long_cpu).to(device);  // (B, P)
   auto prefix = std::make_shared<model::KvCache>(model::KvCache::allocate(model->config(), B, P, dtype, device));
   args.cache = prefix.get();
-  model::TransformerImpl& m = compute_model();
   at::Tensor hidden = m.hidden_states(input, args);  // (B, P, C)
-  at::Tensor logits = m.logits(hidden.select(1, P - 1));  // (B, V): the last column is real in every row
+  at::Tensor last = hidden.select(1, P - 1);  // (B, C): the last column is real in every row
+  at::Tensor logits = fused ? fused->head(last) : m.logits(last);  // (B, V)
   for (int64_t i = 0; i < B; ++i) {
     RequestState& r = *batch[size_t(i)];
     r.prefix = *prefix;  // shares storage

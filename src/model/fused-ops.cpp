@@ -341,7 +341,9 @@ R1_VECTOR_CLONES float row_max(const float* __restrict x, int64_t n) {  // -inf 
   for (; i < n; ++i) m = x[i] > m ? x[i] : m;
   return m;
 }
-// e[j] = exp(x[j] - m), exactly 0 where that underflows fp32 (masked scores); returns the sum
+// e[j] = exp(x[j] - m), exactly 0 where that underflows fp32 (masked scores); returns the sum. Element j always
+// adds into lane j % 16 (the tail too), so masked entries past a row's valid prefix add exact zeros: a causal
+// row sums to the same bits whatever length the batch is padded to (GRPO's micro-batches, packed rows).
 R1_VECTOR_CLONES float row_exp_sum(const float* __restrict x, int64_t n, float m, float* __restrict e) {
   float lane[16] = {};
   int64_t i = 0;
@@ -351,13 +353,13 @@ R1_VECTOR_CLONES float row_exp_sum(const float* __restrict x, int64_t n, float m
       e[i + l] = d < -87.0f ? 0.0f : exp_approx(d);
       lane[l] += e[i + l];
     }
+  for (int l = 0; i + l < n; ++l) {
+    const float d = x[i + l] - m;
+    e[i + l] = d < -87.0f ? 0.0f : exp_approx(d);
+    lane[l] += e[i + l];
+  }
   float sum = 0;
   for (int l = 0; l < 16; ++l) sum += lane[l];
-  for (; i < n; ++i) {
-    const float d = x[i] - m;
-    e[i] = d < -87.0f ? 0.0f : exp_approx(d);
-    sum += e[i];
-  }
   return sum;
 }
 R1_VECTOR_CLONES void scale_row(const float* __restrict e, int64_t n, float k, float* __restrict y) {
@@ -466,6 +468,21 @@ at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
   if (!fusable(gate) || gate.scalar_type() != up.scalar_type() || gate.sizes() != up.sizes())
     return at::silu(gate) * up;
   return SwigluPairFn::apply(gate, up);
+}
+
+void rms_norm_row(const float* x, const float* weight, int64_t C, double eps, float* y) {
+  const float inv = float(1.0 / std::sqrt(row_sum_squares(x, C) / double(C) + eps));  // as RmsNormFn
+  rms_scale_row(x, weight, inv, y, C);
+}
+
+void silu_mul_row(const float* gate, const float* up, float* y, int64_t n) { swiglu_row(gate, up, y, n); }
+
+void rotary_row(const float* x, const float* cos, const float* sin, float* y, int64_t D) { rope_row(x, cos, sin, y, D); }
+
+void softmax_row(const float* x, int64_t n, float* e, float* y) {  // as SoftmaxFn
+  const float m = row_max(x, n);
+  const float sum = row_exp_sum(x, n, m, e);
+  scale_row(e, n, 1.0f / sum, y);
 }
 
 }  // namespace r1::model::detail

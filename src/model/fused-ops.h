@@ -29,4 +29,15 @@ at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& si
 // dtype's lowest value (masked) get probability exactly 0; a row masked throughout becomes uniform.
 at::Tensor softmax_last_dim(const at::Tensor& scores, at::ScalarType out_dtype);
 
+// The fp32 row kernels behind the functions above, for the engine's decode step: a token decoded one at a
+// time then goes through the same arithmetic as in a training forward (GRPO's exact on-policy log-probs).
+// rms_norm: y = w * (x * inv), inv from the row's sum of squares in double. No argument may alias another.
+void rms_norm_row(const float* x, const float* weight, int64_t C, double eps, float* y);
+void silu_mul_row(const float* gate, const float* up, float* y, int64_t n);  // swiglu's
+
+void rotary_row(const float* x, const float* cos, const float* sin, float* y, int64_t D);  // rope's, one head
+// Probabilities of n scores into y, with n floats of scratch in e: a row padded with masked scores gives the
+// same probabilities for its valid prefix.
+void softmax_row(const float* x, int64_t n, float* e, float* y);
+
 }  // namespace r1::model::detail
