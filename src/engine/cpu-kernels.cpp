@@ -702,51 +702,6 @@ void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, fl
   });
 }
 
-void rms_norm(const float* x, int64_t rows, int64_t C, const float* weight, float eps, float* y) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * C;
-    float* yr = y + r * C;
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t c = 0; c < C; c += 16) {
-      const __m512 v = _mm512_maskz_loadu_ps(tail_mask(C - c), xr + c);
-      acc = _mm512_fmadd_ps(v, v, acc);
-    }
-    const float scale = 1.0f / std::sqrt(reduce_add(acc) / float(C) + eps);
-    const __m512 vs = _mm512_set1_ps(scale);
-    for (int64_t c = 0; c < C; c += 16) {
-      const __mmask16 m = tail_mask(C - c);
-      const __m512 h = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + c), vs);
-      _mm512_mask_storeu_ps(yr + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, weight + c), h));
-    }
-  }
-}
-
-void silu_mul(const float* gu, int64_t rows, int64_t I, float* out) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* g = gu + r * 2 * I;
-    const float* u = g + I;
-    float* o = out + r * I;
-    for (int64_t i = 0; i < I; i += 16) {
-      const __mmask16 m = tail_mask(I - i);
-      const __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
-      const __m512 silu = _mm512_div_ps(gv, _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv))));
-      _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, u + i)));
-    }
-  }
-}
-
-void rope(float* x, int64_t heads, int64_t D, const float* cos, const float* sin) {
-  const int64_t half = D / 2;
-  for (int64_t h = 0; h < heads; ++h) {
-    float* v = x + h * D;
-    for (int64_t d = 0; d < half; ++d) {
-      const float lo = v[d], hi = v[d + half];
-      v[d] = lo * cos[d] + -hi * sin[d];
-      v[d + half] = hi * cos[d + half] + lo * sin[d + half];
-    }
-  }
-}
-
 // One (row, kv head) of decode attention on an fp32 cache, in the arithmetic of the training forward's
 // attention (model/layers.cpp: baddbmm with alpha = scale, softmax_last_dim, matmul), so a decoded token gets
 // the bits a full-sequence forward gives it: each score is one FMA chain over d from 0 (what OpenBLAS's sgemm

@@ -3,9 +3,12 @@
 //   PackedLinear: y = x W^T + b with W (N, K) packed once into 16-column panels [N/16][K][16] (zero padded),
 //     so a step multiplies without the per-call re-packing a BLAS sgemm does (OpenBLAS re-packs the whole
 //     weight at every call); register-blocked AVX-512 micro-kernels of up to 6 rows x 64 columns (1-2 rows:
-//     x 128), K cut into L1-sized slices when the rows need several micro-kernel calls.
-//   decode_attention: one query token per row against that row's cached keys [first, L], grouped-query
-//     (the G query heads of a kv head share each key/value load), softmax in fp32 as HF, ALiBi optional.
+//     x 128), K cut into L1-sized slices when the rows need several micro-kernel calls (each output's FMA chain
+//     continuing across slices, so a row's result does not depend on the batch).
+//   decode_attention: one query token per row against that row's cached keys [first, L]; on an fp32 cache in
+//     the training forward's order (16 keys per FMA chain over d, gathered; the training softmax's row kernel;
+//     one FMA chain per output over the keys), on a bf16 one grouped-query (the G query heads of a kv head
+//     share each key/value load); ALiBi optional.
 //   exp is Cephes' expf polynomial (max error ~2 ulp), against Sleef's 1 ulp in ATen's softmax.
 //   bf16 (bf16_available(): AVX512-BF16): weights packed as bf16 pairs [N/16][K/2][16][2] for vdpbf16ps,
 //     activations rounded to bf16 (nearest even) at each product's input, fp32 accumulation; a bf16 KV cache
@@ -53,15 +56,6 @@ void linear_blocks(const float* x, const uint16_t* xb, int64_t rows, int64_t ldx
 // x (rows, K) at rows ldx apart -> out (rows, 2 * ceil(K/2)) bf16 bits, round to nearest even, a zero pad
 // element for odd K. Needs bf16_available().
 void to_bf16_rows(const float* x, int64_t rows, int64_t ldx, int64_t K, uint16_t* out);
-
-// y = weight * (x * rsqrt(mean(x^2) + eps)) per row of C (HF LlamaRMSNorm in fp32; y may alias x).
-void rms_norm(const float* x, int64_t rows, int64_t C, const float* weight, float eps, float* y);
-
-// out[r, i] = silu(gu[r, i]) * gu[r, I + i]: gu (rows, 2I) holds gate | up.
-void silu_mul(const float* gu, int64_t rows, int64_t I, float* out);
-
-// RoPE (HF rotate_half) in place on `heads` vectors of D at x, x + D, ...: x = x * cos + rotate_half(x) * sin.
-void rope(float* x, int64_t heads, int64_t D, const float* cos, const float* sin);
 
 struct AttentionShape {
   int64_t rows = 0, H = 0, Hkv = 0, D = 0;

@@ -1,6 +1,9 @@
 // DecodeForward: the engine's fp32 CPU decode step (one new token per row against the slot cache), the same
 // math as TransformerImpl::forward (HF Llama / Qwen2: RMSNorm, RoPE or ALiBi, grouped-query attention,
 // SwiGLU, tied or untied head) in a few fused kernels (cpu-kernels.h) instead of ~25 ATen calls per layer.
+// In fp32 every op takes the training forward's arithmetic (model/fused-ops.h row kernels for RMSNorm, RoPE,
+// SwiGLU and the softmax; each product output and attention score one FMA chain, as OpenBLAS's sgemm forms
+// them for K <= 384), so a sampled token's log-prob equals a training forward's to the bit there (GRPO).
 // It reads the model's parameters directly and keeps derived copies (q|k|v and gate|up stacked, every
 // projection and the LM head packed into panels) that are rebuilt whenever any parameter's storage or
 // version counter changes, so a trainer updating the same weights in place is always seen at the next step.
