@@ -264,25 +264,35 @@ struct LinearCrossEntropySum : torch::autograd::Function<LinearCrossEntropySum> 
 // backward cannot be formed in the forward (d loss / d logp is not known yet), so it recomputes each chunk's
 // logits (one more GEMM) instead of keeping (N, V) probabilities: GRPO's 8192 x 8192 logits would be 268 MB.
 struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
+  // Calls fn(r, row, raw) for each logit row r of lg (n, V) (CPU, fp32 or bf16) with `row` its fp32 values
+  // divided by T (fp32 rows in place, bf16 ones in a scratch row) and `raw` the row itself (float or uint16_t).
+  template <class Fn>
+  static void for_each_scaled_row(at::Tensor& lg, float temperature, const Fn& fn) {
+    const int64_t n = lg.size(0), V = lg.size(1);
+    dispatch_raw(lg.scalar_type(), [&](auto tag) {
+      using T = decltype(tag);
+      T* x = static_cast<T*>(lg.data_ptr());
+      at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
+        std::vector<float> scratch(std::is_same_v<T, float> ? 0 : V);
+        for (int64_t r = begin; r < end; ++r) {
+          float* row = std::is_same_v<T, float> ? reinterpret_cast<float*>(x + r * V) : scratch.data();
+          if constexpr (!std::is_same_v<T, float>) widen_row(x + r * V, V, row);
+          if (temperature != 1.0f) row_divide(row, V, temperature);
+          fn(r, row, x + r * V);
+        }
+      });
+    });
+  }
+
   // Row statistics of the logit rows lg (n, V) of one chunk; lg is overwritten (fp32: divided by T).
   static void row_stats(at::Tensor& lg, const int64_t* target, float temperature, float* lse, float* logp,
                         float* entropy) {
     const int64_t n = lg.size(0), V = lg.size(1);
     if (fast_path(lg)) {
-      dispatch_raw(lg.scalar_type(), [&](auto tag) {
-        using T = decltype(tag);
-        T* x = static_cast<T*>(lg.data_ptr());
-        at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
-          std::vector<float> scratch(std::is_same_v<T, float> ? 0 : V);
-          for (int64_t r = begin; r < end; ++r) {
-            float* row = std::is_same_v<T, float> ? reinterpret_cast<float*>(x + r * V) : scratch.data();
-            if constexpr (!std::is_same_v<T, float>) widen_row(x + r * V, V, row);
-            if (temperature != 1.0f) row_divide(row, V, temperature);
-            lse[r] = row_log_sum_exp(row, V);
-            logp[r] = row[target[r]] - lse[r];
-            if (entropy != nullptr) entropy[r] = row_entropy(row, V, lse[r]);
-          }
-        });
+      for_each_scaled_row(lg, temperature, [&](int64_t r, const float* row, auto*) {
+        lse[r] = row_log_sum_exp(row, V);
+        logp[r] = row[target[r]] - lse[r];
+        if (entropy != nullptr) entropy[r] = row_entropy(row, V, lse[r]);
       });
       return;
     }
@@ -303,22 +313,13 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
   static void row_grads(at::Tensor& lg, const int64_t* target, float temperature, const float* lse, const float* g) {
     const int64_t n = lg.size(0), V = lg.size(1);
     if (fast_path(lg)) {
-      dispatch_raw(lg.scalar_type(), [&](auto tag) {
-        using T = decltype(tag);
-        T* x = static_cast<T*>(lg.data_ptr());
-        at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
-          std::vector<float> scratch(std::is_same_v<T, float> ? 0 : V);
-          for (int64_t r = begin; r < end; ++r) {
-            float* row = std::is_same_v<T, float> ? reinterpret_cast<float*>(x + r * V) : scratch.data();
-            if constexpr (!std::is_same_v<T, float>) widen_row(x + r * V, V, row);
-            if (temperature != 1.0f) row_divide(row, V, temperature);
-            const float s = -g[r] / temperature;
-            const float label_grad = exp_approx(row[target[r]] - lse[r]) * s - s;
-            if constexpr (std::is_same_v<T, float>) row_softmax_scaled_inplace(row, V, lse[r], s);
-            else row_softmax_scaled(row, V, lse[r], s, x + r * V);
-            store(x + r * V + target[r], label_grad);
-          }
-        });
+      for_each_scaled_row(lg, temperature, [&](int64_t r, float* row, auto* raw) {
+        const float s = -g[r] / temperature;
+        const float label_grad = exp_approx(row[target[r]] - lse[r]) * s - s;
+        using T = std::remove_pointer_t<decltype(raw)>;
+        if constexpr (std::is_same_v<T, float>) row_softmax_scaled_inplace(row, V, lse[r], s);
+        else row_softmax_scaled(row, V, lse[r], s, raw);
+        store(raw + target[r], label_grad);
       });
       return;
     }
