@@ -369,8 +369,8 @@ TEST(DecodeForward, SampledLogprobsEqualTheTrainingForwardBitForBit) {
       "exact");
   Transformer m = random_model(c);
   const int64_t T = 40 + 24, rows = 8 * T;  // the scoring batch: 8 rows of at most 40 + 24 tokens
-  if (!mm_is_fma_chains({{rows, 64, 128}, {rows, 64, 64}, {rows, 64, 256}, {rows, 128, 64}, {rows, 64, 96},
-                         {T, 32, T}, {T, T, 32}}))
+  if (!mm_is_fma_chains(
+          {{rows, 64, 128}, {rows, 64, 64}, {rows, 64, 256}, {rows, 128, 64}, {rows, 64, 96}, {T, 32, T}, {T, T, 32}}))
     GTEST_SKIP() << "this BLAS does not form products as FMA chains: decode and training agree to ~1e-6 only";
   std::vector<r1::engine::Request> requests;
   for (int p = 0; p < 2; ++p) {
@@ -407,7 +407,8 @@ TEST(DecodeForward, SampledLogprobsEqualTheTrainingForwardBitForBit) {
       }
     torch::NoGradGuard no_grad;
     at::Tensor hidden = m->hidden_states(torch::tensor(ids).view({8, T})).reshape({rows, c.hidden_size});
-    at::Tensor logp = r1::train::token_logprobs(*m, hidden.index_select(0, torch::tensor(where)), torch::tensor(targets), 0.9).logp;
+    at::Tensor logp =
+        r1::train::token_logprobs(*m, hidden.index_select(0, torch::tensor(where)), torch::tensor(targets), 0.9).logp;
     ASSERT_EQ(logp.size(0), int64_t(engine_logp.size()));
     int64_t differing = 0;
     for (int64_t i = 0; i < logp.size(0); ++i) differing += logp[i].item<float>() != engine_logp[size_t(i)];

@@ -552,10 +552,10 @@ TEST(CodeReward, CppCorrectPartlyCorrectAndBroken) {
     SandboxLimits l;
     l.timeout_seconds = 60, l.memory_bytes = int64_t(2048) << 20, l.max_file_bytes = int64_t(256) << 20;
     const std::string binary = (box.dir() / "hello").string();
-    SandboxResult built = box.run({"/usr/bin/g++", "-O2", "-pipe", "-o", binary, (box.dir() / "hello.cpp").string()}, "",
-                                  l, true);
-    ASSERT_TRUE(built.ok()) << "exit " << built.exit_code << " signal " << built.signal << " timed out " << built.timed_out
-                            << " after " << built.wall_seconds << " s: " << built.err;
+    SandboxResult built =
+        box.run({"/usr/bin/g++", "-O2", "-pipe", "-o", binary, (box.dir() / "hello.cpp").string()}, "", l, true);
+    ASSERT_TRUE(built.ok()) << "exit " << built.exit_code << " signal " << built.signal << " timed out "
+                            << built.timed_out << " after " << built.wall_seconds << " s: " << built.err;
     SandboxResult ran = box.run({binary}, "", l);
     ASSERT_TRUE(ran.ok()) << "exit " << ran.exit_code << " signal " << ran.signal << ": " << ran.err;
     EXPECT_EQ(ran.out, "hello\n");

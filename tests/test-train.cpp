@@ -197,9 +197,8 @@ TEST(Loss, TokenLogprobsEqualLogSoftmaxOfTheLogits) {
         at::autocast::set_cpu_enabled(true);
         at::Tensor h16 = hidden.detach().to(at::kBFloat16).requires_grad_(true);
         TokenLogprobs t16 = token_logprobs(*m, h16, targets, temperature);
-        at::Tensor ref16 = at::log_softmax(m->logits(h16).to(at::kFloat) / temperature, -1)
-                               .gather(1, targets.unsqueeze(1))
-                               .squeeze(1);
+        at::Tensor ref16 =
+            at::log_softmax(m->logits(h16).to(at::kFloat) / temperature, -1).gather(1, targets.unsqueeze(1)).squeeze(1);
         at::autocast::set_cpu_enabled(false);
         at::autocast::clear_cache();
         EXPECT_TRUE(at::allclose(t16.logp, ref16.detach(), 1e-3, 1e-3)) << tied;

@@ -153,14 +153,13 @@ inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __m
 // the partial sums at `init` (rows ldi apart) when it continues a chain cut into K slices: the same roundings
 // as an uncut chain, which is also what OpenBLAS's sgemm does for K <= 384 (a training forward's products).
 template <int MR, int NV>
-void micro(const float* x, int64_t ldx, const float* p, int64_t ks, int64_t K, const float* bias, float* y,
-           int64_t ldy, int64_t cols, bool accumulate, const float* init, int64_t ldi) {
+void micro(const float* x, int64_t ldx, const float* p, int64_t ks, int64_t K, const float* bias, float* y, int64_t ldy,
+           int64_t cols, bool accumulate, const float* init, int64_t ldi) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v)
-      acc[r][v] = init ? _mm512_loadu_ps(init + r * ldi + v * 16) : _mm512_setzero_ps();
+    for (int v = 0; v < NV; ++v) acc[r][v] = init ? _mm512_loadu_ps(init + r * ldi + v * 16) : _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     __m512 w[NV];
 #pragma GCC unroll 8
@@ -244,8 +243,8 @@ void linear_blocks_f32(const float* x, int64_t rows, int64_t ldx, const PackedLi
         const int64_t mr = std::min(kMaxRows, rows - r);
         float* chain = kc < K ? partial.data() + r * ldp : nullptr;
         micro_for(mr, nv)(x + r * ldx + k0, ldx, p, K, kk, bias && last ? bias + col : nullptr,
-                          last ? y + r * ldy + col : chain, last ? ldy : ldp, last ? cols : nv * 16,
-                          last && accumulate, k0 > 0 ? chain : nullptr, ldp);
+                          last ? y + r * ldy + col : chain, last ? ldy : ldp, last ? cols : nv * 16, last && accumulate,
+                          k0 > 0 ? chain : nullptr, ldp);
       }
     }
   }
@@ -710,7 +709,7 @@ void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, fl
 // output is one FMA chain over the keys in order. `scratch` has room for 3 (L + 1) floats.
 void attend_exact(const AttentionShape& a, int64_t row, int64_t g, float* scratch) {
   const int64_t D = a.D, G = a.H / a.Hkv, first = a.first[row], n = a.L - first + 1;
-  const float* keys = static_cast<const float*>(a.key) + ((row * a.Hkv + g) * a.s_max + first) * D;    // (n, D)
+  const float* keys = static_cast<const float*>(a.key) + ((row * a.Hkv + g) * a.s_max + first) * D;      // (n, D)
   const float* values = static_cast<const float*>(a.value) + ((row * a.Hkv + g) * a.s_max + first) * D;  // (n, D)
   const float scale = float(1.0 / std::sqrt(double(D)));
   float* s = scratch;
@@ -727,8 +726,8 @@ void attend_exact(const AttentionShape& a, int64_t row, int64_t g, float* scratc
       const float* base = keys + j * D;
       __m512 acc = _mm512_setzero_ps();
       for (int64_t d = 0; d < D; ++d)
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, base + d, 4),
-                              acc);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(q[d]),
+                              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, base + d, 4), acc);
       _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
     }
     if (a.alibi_slopes)

@@ -31,7 +31,8 @@ bool DecodeForward::supported(model::TransformerImpl& model) {
   if (!kernels::available()) return false;
   if (model.has_lora()) return false;  // the packed weights would leave out the unmerged adapters
   const model::ModelConfig& c = model.config();
-  if (c.resolved_head_dim() % 2 != 0 || c.resolved_head_dim() > 512 || c.num_attention_heads % c.num_key_value_heads != 0)
+  if (c.resolved_head_dim() % 2 != 0 || c.resolved_head_dim() > 512 ||
+      c.num_attention_heads % c.num_key_value_heads != 0)
     return false;
   // Inference tensors (a model built under InferenceMode) carry no version counter, so in-place updates
   // could not be detected: those models keep the LibTorch path, which reads the weights at every op.
@@ -222,7 +223,7 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
         const float* v = q + (H + Hkv + g) * D;
         if (cos_table) {
           const int64_t offset = positions[size_t(r)] * D;
-          float rotated[512];  // D <= 512 (checked in supported())
+          float rotated[512];                       // D <= 512 (checked in supported())
           for (float* head : {q + g * G * D, k}) {  // the query heads of kv head g, then the key
             const int64_t heads = head == k ? 1 : G;
             for (int64_t j = 0; j < heads; ++j) {

@@ -345,7 +345,7 @@ void Engine::State::prefill(const std::vector<RequestState*>& all) {
   auto prefix = std::make_shared<model::KvCache>(model::KvCache::allocate(model->config(), B, P, dtype, device));
   args.cache = prefix.get();
   at::Tensor hidden = m.hidden_states(input, args);  // (B, P, C)
-  at::Tensor last = hidden.select(1, P - 1);  // (B, C): the last column is real in every row
+  at::Tensor last = hidden.select(1, P - 1);         // (B, C): the last column is real in every row
   at::Tensor logits = fused ? fused->head(last) : m.logits(last);  // (B, V)
   for (int64_t i = 0; i < B; ++i) {
     RequestState& r = *batch[size_t(i)];

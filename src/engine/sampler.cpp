@@ -185,10 +185,10 @@ StepOutput sample(const at::Tensor& logits_in, const std::vector<const SamplingP
       raw.data_ptr<float>()[i] = row[size_t(ids.data_ptr<int64_t>()[i])] - row_log_sum_exp(row.data(), V);
     }
   } else {
-    at::Tensor raw_all = f.raw_scaled ? at::log_softmax(logits / col(packed, kLogprobTemp), -1)
-                                      : (f.penalties || f.temperature || f.top_k || f.top_p || f.min_p
-                                             ? at::log_softmax(logits, -1)
-                                             : log_probs);
+    at::Tensor raw_all =
+        f.raw_scaled
+            ? at::log_softmax(logits / col(packed, kLogprobTemp), -1)
+            : (f.penalties || f.temperature || f.top_k || f.top_p || f.min_p ? at::log_softmax(logits, -1) : log_probs);
     raw = raw_all.gather(1, token);
   }
   std::vector<at::Tensor> parts = {token.to(at::kDouble), lp.to(at::kDouble), raw.to(at::kDouble)};

@@ -477,7 +477,9 @@ void rms_norm_row(const float* x, const float* weight, int64_t C, double eps, fl
 
 void silu_mul_row(const float* gate, const float* up, float* y, int64_t n) { swiglu_row(gate, up, y, n); }
 
-void rotary_row(const float* x, const float* cos, const float* sin, float* y, int64_t D) { rope_row(x, cos, sin, y, D); }
+void rotary_row(const float* x, const float* cos, const float* sin, float* y, int64_t D) {
+  rope_row(x, cos, sin, y, D);
+}
 
 void softmax_row(const float* x, int64_t n, float* e, float* y) {  // as SoftmaxFn
   const float m = row_max(x, n);

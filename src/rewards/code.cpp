@@ -156,12 +156,13 @@ Score score_one(const std::string& completion, const json& example, size_t row, 
       if (built.exit_code != 1 || built.timed_out || built.output_truncated) {
         static std::atomic<int> warnings{0};
         if (warnings.fetch_add(1) < 5)
-          fmt::print(stderr,
-                     "warning: reward 'code': example {}: the C++ compiler did not finish normally (exit {}, signal {}{}{}, "
-                     "{:.1f} s); scored 0. Its stderr ends: {}\n",
-                     row, built.exit_code, built.signal, built.timed_out ? ", timed out" : "",
-                     built.output_truncated ? ", output cut" : "", built.wall_seconds,
-                     built.err.substr(built.err.size() > 600 ? built.err.size() - 600 : 0));
+          fmt::print(
+              stderr,
+              "warning: reward 'code': example {}: the C++ compiler did not finish normally (exit {}, signal {}{}{}, "
+              "{:.1f} s); scored 0. Its stderr ends: {}\n",
+              row, built.exit_code, built.signal, built.timed_out ? ", timed out" : "",
+              built.output_truncated ? ", output cut" : "", built.wall_seconds,
+              built.err.substr(built.err.size() > 600 ? built.err.size() - 600 : 0));
       }
       return 0.0;
     }

@@ -159,8 +159,10 @@ class GrpoObjective : public Objective {
   double prepare_step(int64_t micro_batches) override {
     if (o_.beta != 0.0 && o_.sync_ref_model && step_ > 0 && step_ % o_.ref_model_sync_steps == 0) sync_reference();
     step_metrics_.clear();
-    if (iteration_ == 0) generate();  // sets learning_start_ before the reference forward
-    else learning_start_ = Clock::now();
+    if (iteration_ == 0)
+      generate();  // sets learning_start_ before the reference forward
+    else
+      learning_start_ = Clock::now();
     iteration_ = (iteration_ + 1) % o_.num_iterations;
     ++step_;
     step_tokens_ = 0;

@@ -317,8 +317,10 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
         const float s = -g[r] / temperature;
         const float label_grad = exp_approx(row[target[r]] - lse[r]) * s - s;
         using T = std::remove_pointer_t<decltype(raw)>;
-        if constexpr (std::is_same_v<T, float>) row_softmax_scaled_inplace(row, V, lse[r], s);
-        else row_softmax_scaled(row, V, lse[r], s, raw);
+        if constexpr (std::is_same_v<T, float>)
+          row_softmax_scaled_inplace(row, V, lse[r], s);
+        else
+          row_softmax_scaled(row, V, lse[r], s, raw);
         store(raw + target[r], label_grad);
       });
       return;
@@ -369,13 +371,14 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
     auto saved = ctx->get_saved_variables();
     const at::Tensor &h = saved[0], &w = saved[1], &t = saved[2], &lse = saved[3];
     const float temperature = float(ctx->saved_data["temperature"].toDouble());
-    const bool grad_hidden = ctx->saved_data["grad_hidden"].toBool(), grad_weight = ctx->saved_data["grad_weight"].toBool();
+    const bool grad_hidden = ctx->saved_data["grad_hidden"].toBool(),
+               grad_weight = ctx->saved_data["grad_weight"].toBool();
     const int64_t N = h.size(0), C = h.size(1), V = w.size(0);
     const at::Tensor g = grad_out[0].defined() ? grad_out[0].to(at::kCPU, at::kFloat).contiguous()
                                                : torch::zeros({N}, torch::kFloat);  // (N) d loss / d logp
     const int64_t chunk = chunk_rows(V, w.element_size());
-    at::Tensor buffer = torch::empty({std::min(chunk, N), V}, w.options());  // (chunk, V)
-    at::Tensor d_hidden = grad_hidden ? torch::empty({N, C}, h.options()) : at::Tensor();                   // (N, C)
+    at::Tensor buffer = torch::empty({std::min(chunk, N), V}, w.options());                // (chunk, V)
+    at::Tensor d_hidden = grad_hidden ? torch::empty({N, C}, h.options()) : at::Tensor();  // (N, C)
     at::Tensor d_weight = grad_weight ? torch::zeros({V, C}, w.options().dtype(at::kFloat)) : at::Tensor();  // (V, C)
     for (int64_t begin = 0; begin < N; begin += chunk) {
       const int64_t n = std::min(chunk, N - begin);
@@ -388,13 +391,21 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
         at::Tensor dh_rows = d_hidden.narrow(0, begin, n);
         at::mm_out(dh_rows, lg, w);  // (n, C)
       }
-      if (grad_weight && lg.scalar_type() == at::kFloat) d_weight.addmm_(lg.t(), h_rows);  // (V, C) in fp32
-      else if (grad_weight) d_weight.add_(at::mm(lg.t(), h_rows));
+      if (grad_weight && lg.scalar_type() == at::kFloat)
+        d_weight.addmm_(lg.t(), h_rows);  // (V, C) in fp32
+      else if (grad_weight)
+        d_weight.add_(at::mm(lg.t(), h_rows));
     }
     const auto hidden_dtype = at::ScalarType(ctx->saved_data["hidden_dtype"].toInt());
     const auto weight_dtype = at::ScalarType(ctx->saved_data["weight_dtype"].toInt());
-    return {grad_hidden ? d_hidden.to(hidden_dtype) : at::Tensor(), grad_weight ? d_weight.to(weight_dtype) : at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {grad_hidden ? d_hidden.to(hidden_dtype) : at::Tensor(),
+            grad_weight ? d_weight.to(weight_dtype) : at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor()};
   }
 };
 
