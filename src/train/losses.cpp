@@ -169,27 +169,39 @@ struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
   }
 };
 
+// Calls fn(r, row, raw) for each logit row r of lg (n, V) (CPU, fp32 or bf16) with `row` its fp32 values
+// divided by T (fp32 rows in place, bf16 ones in a scratch row) and `raw` the row itself (float or uint16_t).
+template <class Fn>
+void for_each_scaled_row(at::Tensor& lg, float temperature, const Fn& fn) {
+  const int64_t n = lg.size(0), V = lg.size(1);
+  dispatch_raw(lg.scalar_type(), [&](auto tag) {
+    using T = decltype(tag);
+    T* x = static_cast<T*>(lg.data_ptr());
+    at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
+      std::vector<float> scratch(std::is_same_v<T, float> ? 0 : V);
+      for (int64_t r = begin; r < end; ++r) {
+        float* row = std::is_same_v<T, float> ? reinterpret_cast<float*>(x + r * V) : scratch.data();
+        if constexpr (!std::is_same_v<T, float>) widen_row(x + r * V, V, row);
+        if (temperature != 1.0f) row_divide(row, V, temperature);
+        fn(r, row, x + r * V);
+      }
+    });
+  });
+}
+
 // Turns logit rows lg (n, V) in place into softmax - onehot(labels) and writes each row's log-sum-exp and
 // label logit: what cross-entropy's forward needs and its gradient, in one visit of the chunk.
 void softmax_minus_onehot_(at::Tensor& lg, const at::Tensor& labels, float* lse, float* picked) {
   const int64_t n = lg.size(0), V = lg.size(1);
   if (fast_path(lg)) {
     const int64_t* label = labels.data_ptr<int64_t>();
-    dispatch_raw(lg.scalar_type(), [&](auto tag) {
-      using T = decltype(tag);
-      T* x = static_cast<T*>(lg.data_ptr());
-      at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
-        std::vector<float> scratch(std::is_same_v<T, float> ? 0 : V);
-        for (int64_t r = begin; r < end; ++r) {
-          T* row = x + r * V;
-          const float* row32 = fp32_row(row, V, scratch.data());
-          lse[r] = row_log_sum_exp(row32, V);
-          picked[r] = row32[label[r]];
-          if constexpr (std::is_same_v<T, float>) row_softmax_scaled_inplace(row, V, lse[r], 1.0f);
-          else row_softmax_scaled(row32, V, lse[r], 1.0f, row);
-          store(row + label[r], exp_approx(picked[r] - lse[r]) - 1.0f);
-        }
-      });
+    for_each_scaled_row(lg, 1.0f, [&](int64_t r, float* row, auto* raw) {
+      using T = std::remove_pointer_t<decltype(raw)>;
+      lse[r] = row_log_sum_exp(row, V);
+      picked[r] = row[label[r]];
+      if constexpr (std::is_same_v<T, float>) row_softmax_scaled_inplace(row, V, lse[r], 1.0f);
+      else row_softmax_scaled(row, V, lse[r], 1.0f, raw);
+      store(raw + label[r], exp_approx(picked[r] - lse[r]) - 1.0f);
     });
     return;
   }
@@ -264,26 +276,6 @@ struct LinearCrossEntropySum : torch::autograd::Function<LinearCrossEntropySum> 
 // backward cannot be formed in the forward (d loss / d logp is not known yet), so it recomputes each chunk's
 // logits (one more GEMM) instead of keeping (N, V) probabilities: GRPO's 8192 x 8192 logits would be 268 MB.
 struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
-  // Calls fn(r, row, raw) for each logit row r of lg (n, V) (CPU, fp32 or bf16) with `row` its fp32 values
-  // divided by T (fp32 rows in place, bf16 ones in a scratch row) and `raw` the row itself (float or uint16_t).
-  template <class Fn>
-  static void for_each_scaled_row(at::Tensor& lg, float temperature, const Fn& fn) {
-    const int64_t n = lg.size(0), V = lg.size(1);
-    dispatch_raw(lg.scalar_type(), [&](auto tag) {
-      using T = decltype(tag);
-      T* x = static_cast<T*>(lg.data_ptr());
-      at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
-        std::vector<float> scratch(std::is_same_v<T, float> ? 0 : V);
-        for (int64_t r = begin; r < end; ++r) {
-          float* row = std::is_same_v<T, float> ? reinterpret_cast<float*>(x + r * V) : scratch.data();
-          if constexpr (!std::is_same_v<T, float>) widen_row(x + r * V, V, row);
-          if (temperature != 1.0f) row_divide(row, V, temperature);
-          fn(r, row, x + r * V);
-        }
-      });
-    });
-  }
-
   // Row statistics of the logit rows lg (n, V) of one chunk; lg is overwritten (fp32: divided by T).
   static void row_stats(at::Tensor& lg, const int64_t* target, float temperature, float* lse, float* logp,
                         float* entropy) {
