@@ -3,6 +3,9 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <thread>
 
 #include "r1/error.h"
@@ -44,11 +47,65 @@ TEST(Runtime, OpenBlasKernelTiers) {
   int cpu = r1::cpu_kernel_tier();
   EXPECT_GE(cpu, 0);
   EXPECT_LE(cpu, 2);
-  // After start-up, OpenBLAS (when it is the BLAS) runs kernels as good as the CPU allows.
-  std::string summary = r1::runtime_summary();
-  auto open = summary.find("OpenBLAS (");
-  if (open != std::string::npos) {
-    std::string core = summary.substr(open + 10, summary.find(' ', open + 10) - open - 10);
-    EXPECT_GE(r1::openblas_core_tier(core), cpu) << summary;
+}
+
+// The policy, not the machine: r1 never replaces what the user set, and chooses kernels only for an Intel
+// AVX-512 CPU that a validated OpenBLAS release misdetects.
+TEST(Runtime, BlasPolicyRespectsTheUserAndChoosesOnlyWhereValidated) {
+  r1::BlasSituation emerald_rapids{.cpu_vendor = "GenuineIntel", .cpu_tier = 2, .openblas_version = "0.3.21",
+                                   .openblas_core = "Prescott"};
+  r1::BlasChoice choice = r1::choose_openblas_coretype(emerald_rapids);
+  EXPECT_EQ(choice.coretype, "SkylakeX");
+  EXPECT_NE(choice.reason.find("chosen by r1"), std::string::npos) << choice.reason;
+
+  r1::BlasSituation s = emerald_rapids;
+  s.user_coretype_set = true;  // the user's value stands, whatever it is
+  EXPECT_EQ(r1::choose_openblas_coretype(s).coretype, "");
+  EXPECT_NE(r1::choose_openblas_coretype(s).reason.find("user"), std::string::npos);
+  s = emerald_rapids;
+  s.user_l2_size_set = true;  // someone is working around OpenBLAS on this machine: hands off
+  EXPECT_EQ(r1::choose_openblas_coretype(s).coretype, "");
+  s = emerald_rapids;
+  s.openblas_version = "0.3.13";  // a release r1 has not validated
+  EXPECT_EQ(r1::choose_openblas_coretype(s).coretype, "");
+  s = emerald_rapids;
+  s.openblas_core = "SkylakeX";  // OpenBLAS detected the CPU correctly
+  EXPECT_EQ(r1::choose_openblas_coretype(s).coretype, "");
+  EXPECT_EQ(r1::choose_openblas_coretype(s).reason, "OpenBLAS's own detection");
+  s = emerald_rapids;
+  s.openblas_version = "";  // not OpenBLAS at all
+  EXPECT_EQ(r1::choose_openblas_coretype(s).coretype, "");
+
+  // AMD Zen 4/5 (AVX-512): older OpenBLAS releases misbehave on some of them, so r1 never overrides there.
+  r1::BlasSituation zen{.cpu_vendor = "AuthenticAMD", .cpu_tier = 2, .openblas_version = "0.3.21",
+                        .openblas_core = "Zen"};
+  choice = r1::choose_openblas_coretype(zen);
+  EXPECT_EQ(choice.coretype, "");
+  EXPECT_NE(choice.reason.find("AuthenticAMD"), std::string::npos) << choice.reason;
+  zen.openblas_core = "Prescott";
+  EXPECT_EQ(r1::choose_openblas_coretype(zen).coretype, "");
+  // An AVX2-only Intel CPU misdetected: not a validated case either.
+  r1::BlasSituation avx2{.cpu_vendor = "GenuineIntel", .cpu_tier = 1, .openblas_version = "0.3.21",
+                         .openblas_core = "Prescott"};
+  EXPECT_EQ(r1::choose_openblas_coretype(avx2).coretype, "");
+}
+
+// This process: whatever the environment says about OPENBLAS_CORETYPE is what OpenBLAS runs, and the summary
+// names the kernels and who chose them.
+TEST(Runtime, SummarySaysWhichKernelsRunAndWhoChose) {
+  const r1::BlasSituation s = r1::current_blas_situation();
+  const std::string summary = r1::runtime_summary();
+  if (s.openblas_version.empty()) {
+    EXPECT_NE(summary.find("not OpenBLAS"), std::string::npos) << summary;
+    return;
+  }
+  EXPECT_NE(summary.find("OpenBLAS " + s.openblas_version + " (" + s.openblas_core + " kernels, "), std::string::npos)
+      << summary;
+  if (const char* env = std::getenv("OPENBLAS_CORETYPE")) {
+    std::string lower_env = env, lower_core = s.openblas_core;
+    for (std::string* t : {&lower_env, &lower_core})
+      std::transform(t->begin(), t->end(), t->begin(), [](unsigned char c) { return std::tolower(c); });
+    EXPECT_EQ(lower_core, lower_env) << "OpenBLAS runs other kernels than OPENBLAS_CORETYPE asks for";
+    EXPECT_NE(summary.find(s.user_coretype_set ? "chosen by the user" : "chosen by r1"), std::string::npos) << summary;
   }
 }

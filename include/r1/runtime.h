@@ -5,8 +5,17 @@
 // Why a re-exec: OpenBLAS picks its kernels and libgomp its wait policy in their library constructors,
 // which run before main. On the reference machine OMP_WAIT_POLICY=PASSIVE made training 1.4x and batched
 // decode 4.5x faster (busy-waiting OpenMP threads starve OpenBLAS's threads), and Debian's OpenBLAS 0.3.21
-// misdetects some new CPUs (SSE3 kernels, 66 vs 306 GFLOP/s). So when the environment lacks these settings
-// bootstrap_process() sets them and execs the same binary once. R1_NO_REEXEC=1 disables it (debuggers).
+// misdetects Intel Sapphire/Emerald Rapids (SSE3 kernels, 66 vs 306 GFLOP/s). So when the environment lacks
+// these settings bootstrap_process() sets them and execs the same binary once. R1_NO_REEXEC=1 disables it.
+//
+// The BLAS policy (choose_openblas_coretype, tested as a pure function):
+//   1. A value the user set is never replaced: OMP_WAIT_POLICY, OPENBLAS_CORETYPE, and when OPENBLAS_L2_SIZE
+//      is set (a sign someone is working around OpenBLAS on this CPU) r1 makes no kernel choice either.
+//   2. r1 chooses kernels only where the choice is known to be safe: an Intel CPU with AVX-512, an OpenBLAS
+//      release in kValidatedOpenBlas, and OpenBLAS's own detection below AVX-512 kernels -> SkylakeX.
+//   3. Everywhere else (AMD included: older OpenBLAS releases compute wrong results or crash on some new AMD
+//      CPUs, which is why such machines set OPENBLAS_CORETYPE themselves) OpenBLAS's own detection stands.
+// `r1 --version` says which kernels run and who chose them.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +23,9 @@
 
 namespace r1 {
 
-// Sets OMP_WAIT_POLICY=PASSIVE (unless the user set it) and, when OpenBLAS chose weaker kernels than the
-// CPU supports and OPENBLAS_CORETYPE is unset, OPENBLAS_CORETYPE; then re-executes argv once. Returns
-// normally when nothing needed changing (or re-exec is disabled or failed).
+// Sets OMP_WAIT_POLICY=PASSIVE (unless the user set it) and OPENBLAS_CORETYPE when
+// choose_openblas_coretype() says so; then re-executes argv once. Returns normally when nothing needed
+// changing (or re-exec is disabled or failed).
 void bootstrap_process(int argc, char** argv);
 
 // Number of physical cores available to this process (hyper-threads counted once; honours the affinity mask).
@@ -35,6 +44,24 @@ void configure_runtime(const RuntimeOptions& options);
 // 2 = AVX-512 (SkylakeX, Cooperlake, SapphireRapids), 1 = AVX2+FMA (Haswell, Zen, Skylake), 0 = older.
 int openblas_core_tier(const std::string& openblas_corename);
 int cpu_kernel_tier();  // the best tier this CPU runs
+
+// What the BLAS policy looks at. Strings are empty when unknown / unset.
+struct BlasSituation {
+  bool user_coretype_set = false;  // OPENBLAS_CORETYPE in the environment (and not put there by r1)
+  bool user_l2_size_set = false;   // OPENBLAS_L2_SIZE in the environment
+  std::string cpu_vendor;          // CPUID vendor: "GenuineIntel", "AuthenticAMD", ...
+  int cpu_tier = 0;                // cpu_kernel_tier()
+  std::string openblas_version;    // "0.3.21" (from openblas_get_config), empty when the BLAS is not OpenBLAS
+  std::string openblas_core;       // the kernels OpenBLAS detected ("Prescott", "Haswell", "SkylakeX", ...)
+};
+struct BlasChoice {
+  std::string coretype;  // the OPENBLAS_CORETYPE r1 sets; empty = r1 sets nothing
+  std::string reason;    // why, in a few words (printed by --version)
+};
+// OpenBLAS releases whose SkylakeX kernels r1 has validated on Intel AVX-512 CPUs it misdetects.
+inline constexpr const char* kValidatedOpenBlas[] = {"0.3.21"};
+BlasChoice choose_openblas_coretype(const BlasSituation& situation);
+BlasSituation current_blas_situation();  // this process: environment, CPUID, the loaded OpenBLAS
 
 // One line describing the compute back-end: LibTorch version, threads, BLAS and its kernels, CUDA.
 std::string runtime_summary();

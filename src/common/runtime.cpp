@@ -1,9 +1,11 @@
-// Process start-up: kernel/threading environment before the libraries load (see include/r1/runtime.h),
-// physical core detection, thread and seed configuration, and the one-line back-end summary.
+// Process start-up: kernel/threading environment before the libraries load (see include/r1/runtime.h, which
+// states the BLAS policy), physical core detection, thread and seed configuration, and the one-line back-end
+// summary.
 // Not here: anything model- or command-specific.
 #include "r1/runtime.h"
 
 #include <ATen/Parallel.h>
+#include <cpuid.h>
 #include <dlfcn.h>
 #include <fmt/format.h>
 #include <sched.h>
@@ -18,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 #include <utility>
@@ -32,6 +35,42 @@ const char* openblas_corename() {
   using Fn = char* (*)();
   auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
   return fn ? fn() : nullptr;
+}
+
+// "0.3.21" from openblas_get_config() ("OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64").
+std::string openblas_version() {
+  using Fn = char* (*)();
+  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
+  const char* config = fn ? fn() : nullptr;
+  if (config == nullptr || std::strncmp(config, "OpenBLAS ", 9) != 0) return "";
+  std::string rest = config + 9;
+  return rest.substr(0, rest.find(' '));
+}
+
+// Set beside OPENBLAS_CORETYPE when r1 chose it, so the re-executed process (and r1 processes it starts) can
+// tell r1's choice from the user's.
+constexpr const char* kChoiceMarker = "R1_OPENBLAS_CORETYPE";
+
+bool coretype_from_user() {
+  const char* value = std::getenv("OPENBLAS_CORETYPE");
+  if (value == nullptr) return false;
+  const char* marker = std::getenv(kChoiceMarker);
+  return marker == nullptr || std::strcmp(marker, value) != 0;
+}
+
+std::string cpu_vendor() {
+#if defined(__x86_64__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return "";
+  char vendor[13];
+  std::memcpy(vendor, &ebx, 4);
+  std::memcpy(vendor + 4, &edx, 4);
+  std::memcpy(vendor + 8, &ecx, 4);
+  vendor[12] = 0;
+  return vendor;
+#else
+  return "";
+#endif
 }
 
 }  // namespace
@@ -55,6 +94,34 @@ int cpu_kernel_tier() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
 #endif
   return 0;
+}
+
+BlasChoice choose_openblas_coretype(const BlasSituation& s) {
+  if (s.openblas_version.empty()) return {"", "the BLAS is not OpenBLAS"};
+  if (s.user_coretype_set) return {"", "chosen by the user: OPENBLAS_CORETYPE is set"};
+  if (s.user_l2_size_set) return {"", "OpenBLAS's own detection; r1 chooses nothing while OPENBLAS_L2_SIZE is set"};
+  if (openblas_core_tier(s.openblas_core) >= s.cpu_tier) return {"", "OpenBLAS's own detection"};
+  const bool validated = std::find_if(std::begin(kValidatedOpenBlas), std::end(kValidatedOpenBlas), [&](const char* v) {
+                           return s.openblas_version == v;
+                         }) != std::end(kValidatedOpenBlas);
+  if (s.cpu_vendor == "GenuineIntel" && s.cpu_tier == 2 && validated)
+    return {"SkylakeX", fmt::format("chosen by r1: OpenBLAS {} detects this Intel AVX-512 CPU as {}", s.openblas_version,
+                                    s.openblas_core)};
+  return {"", fmt::format("OpenBLAS's own detection; weaker than this CPU allows, but r1 does not override it on {} "
+                          "with OpenBLAS {} (not validated; set OPENBLAS_CORETYPE to choose)",
+                          s.cpu_vendor.empty() ? "this CPU" : s.cpu_vendor, s.openblas_version)};
+}
+
+BlasSituation current_blas_situation() {
+  BlasSituation s;
+  s.user_coretype_set = coretype_from_user();
+  s.user_l2_size_set = std::getenv("OPENBLAS_L2_SIZE") != nullptr;
+  s.cpu_vendor = cpu_vendor();
+  s.cpu_tier = cpu_kernel_tier();
+  s.openblas_version = openblas_version();
+  const char* core = openblas_corename();
+  s.openblas_core = core ? core : "";
+  return s;
 }
 
 namespace {
@@ -102,11 +169,11 @@ void bootstrap_process(int argc, char** argv) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     changed = true;
   }
-  const char* core = openblas_corename();
-  if (core != nullptr && std::getenv("OPENBLAS_CORETYPE") == nullptr) {
-    int want = cpu_kernel_tier();
-    if (openblas_core_tier(core) < want) {
-      setenv("OPENBLAS_CORETYPE", want == 2 ? "SkylakeX" : "Haswell", 1);
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    const BlasChoice choice = choose_openblas_coretype(current_blas_situation());
+    if (!choice.coretype.empty()) {
+      setenv("OPENBLAS_CORETYPE", choice.coretype.c_str(), 1);
+      setenv(kChoiceMarker, choice.coretype.c_str(), 1);
       changed = true;
     }
   }
@@ -155,8 +222,19 @@ void configure_runtime(const RuntimeOptions& options) {
 }
 
 std::string runtime_summary() {
-  const char* core = openblas_corename();
-  std::string blas = core ? fmt::format("OpenBLAS ({} kernels)", core) : "not OpenBLAS (fp32 matmuls may be slow)";
+  const BlasSituation s = current_blas_situation();
+  std::string blas = "not OpenBLAS (fp32 matmuls may be slow)";
+  if (!s.openblas_version.empty()) {
+    std::string who;
+    const char* env = std::getenv("OPENBLAS_CORETYPE");
+    if (s.user_coretype_set)
+      who = fmt::format("chosen by the user: OPENBLAS_CORETYPE={}", env);
+    else if (env != nullptr)
+      who = fmt::format("chosen by r1: OPENBLAS_CORETYPE={}", env);
+    else
+      who = choose_openblas_coretype(s).reason;
+    blas = fmt::format("OpenBLAS {} ({} kernels, {})", s.openblas_version, s.openblas_core, who);
+  }
   std::string cuda = torch::cuda::is_available() ? fmt::format("{} GPU(s)", torch::cuda::device_count()) : "none";
   const char* wait = std::getenv("OMP_WAIT_POLICY");
   return fmt::format(
