@@ -3,16 +3,17 @@
 // model's full-forward logits for Llama, Qwen2 (q/k/v biases), Llama with all biases, ALiBi and an untied
 // head, through rows at different lengths; bf16 weights and cache close to fp32; repacking after in-place
 // weight updates; inference-tensor models refused; the greedy kernel == argmax + log_softmax with ties. Skipped (with a message) on CPUs without AVX-512, where the engine
-// keeps the LibTorch path.
+// keeps the LibTorch path. The exact on-policy envelope: the training forward's log-probs equal the engine's
+// sampled ones bit for bit (ExactOnPolicy).
 #include <torch/torch.h>
 
 #include <array>
 #include <cmath>
 
-#include "engine/cpu-kernels.h"
 #include "engine/decode-forward.h"
 #include "engine/kv-cache.h"
-#include "engine/thread-team.h"
+#include "kernels/cpu-kernels.h"
+#include "kernels/thread-team.h"
 #include "r1/engine.h"
 #include "r1/model.h"
 #include "r1/train.h"
@@ -20,7 +21,7 @@
 
 using r1::model::ModelConfig;
 using r1::model::Transformer;
-namespace kernels = r1::engine::kernels;
+namespace kernels = r1::kernels;
 
 namespace {
 
@@ -102,7 +103,7 @@ TEST(DecodeKernels, PackedLinearBf16EqualsLinearOfRoundedInputs) {
 // Every item of every phase runs exactly once, the phase returns only after all have run, and a phase
 // started inside a phase runs inline on its caller.
 TEST(ThreadTeam, RunsEveryItemOnceAndNestsInline) {
-  r1::engine::ThreadTeam& team = r1::engine::ThreadTeam::global();
+  r1::kernels::ThreadTeam& team = r1::kernels::ThreadTeam::global();
   for (int64_t threads : {1, 2, 3}) {
     for (int64_t items : {1, 2, 7, 64}) {
       std::unique_ptr<std::atomic<int>[]> runs(new std::atomic<int>[size_t(items)]());
@@ -334,56 +335,46 @@ TEST(DecodeForward, InferenceTensorWeightsKeepTheLibTorchPath) {
 }
 
 namespace {
-// Whether at::mm forms every product of these (M, K) x (K, N) shapes as one fp32 FMA chain over k from 0,
-// as OpenBLAS's sgemm kernels do for K <= 384 (not its small-matrix kernels): the property that makes the
-// training forward's arithmetic reproducible by the decode step.
-bool mm_is_fma_chains(const std::vector<std::array<int64_t, 3>>& shapes) {
-  torch::manual_seed(12);
-  for (const auto& [M, K, N] : shapes) {
-    at::Tensor a = torch::randn({M, K}), b = torch::randn({K, N});
-    at::Tensor c = at::mm(a, b);
-    auto A = a.accessor<float, 2>(), B = b.accessor<float, 2>(), Cc = c.accessor<float, 2>();
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) {
-        float chain = 0;
-        for (int64_t k = 0; k < K; ++k) chain = std::fma(A[i][k], B[k][j], chain);
-        if (chain != Cc[i][j]) return false;
-      }
-  }
-  return true;
-}
 }  // namespace
 
 // Exactly on policy: the engine samples from the live fp32 weights, and the log-probs it reports for the sampled
 // tokens equal, bit for bit, those a training forward over the right-padded batch of prompt + completion rows
-// computes (GRPO's pi_theta at its first iteration), at any decode batch size, prompts of different lengths
-// included. This holds where the BLAS forms the training forward's products as FMA chains (checked on the
-// shapes in play, else skipped: OpenBLAS does for K <= 384 and blocks of >= 64 rows, not for the small
-// products of sequences of ~32 tokens), and so far for one query head per kv head (with two, ~1e-5 apart).
-TEST(DecodeForward, SampledLogprobsEqualTheTrainingForwardBitForBit) {
+// computes (GRPO's pi_theta at its first iteration), at any decode batch size. By construction: both sides run
+// r1's own product and attention kernels (model/exact-ops.h), so this holds whatever BLAS kernels are loaded
+// (CTest runs this suite again under other OPENBLAS_CORETYPE families, see tests/CMakeLists.txt). Cases:
+// one and two query heads per kv head, products with K > 384, short prompts and completions, prompts of
+// mixed lengths, ALiBi, untied heads with biases.
+struct ExactCase {
+  const char* name;
+  const char* config;
+  std::vector<int> prompt_lengths;
+  int64_t completion = 0;
+};
+
+void PrintTo(const ExactCase& c, std::ostream* os) { *os << c.name; }
+
+class ExactOnPolicy : public ::testing::TestWithParam<ExactCase> {};
+
+TEST_P(ExactOnPolicy, SampledLogprobsEqualTheTrainingForwardBitForBit) {
   SKIP_WITHOUT_AVX512();
-  const ModelConfig c = ModelConfig::parse(
-      R"({"model_type": "llama", "vocab_size": 96, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-          "num_attention_heads": 2, "num_key_value_heads": 2, "max_position_embeddings": 96, "initializer_range": 0.3,
-          "tie_word_embeddings": true})",
-      "exact");
+  const ExactCase& x = GetParam();
+  const ModelConfig c = ModelConfig::parse(x.config, "exact");
   Transformer m = random_model(c);
-  const int64_t T = 40 + 24, rows = 8 * T;  // the scoring batch: 8 rows of at most 40 + 24 tokens
-  if (!mm_is_fma_chains(
-          {{rows, 64, 128}, {rows, 64, 64}, {rows, 64, 256}, {rows, 128, 64}, {rows, 64, 96}, {T, 32, T}, {T, T, 32}}))
-    GTEST_SKIP() << "this BLAS does not form products as FMA chains: decode and training agree to ~1e-6 only";
   std::vector<r1::engine::Request> requests;
-  for (int p = 0; p < 2; ++p) {
+  int64_t longest = 0;
+  for (size_t p = 0; p < x.prompt_lengths.size(); ++p) {
     r1::engine::Request r;
-    for (int t = 0; t < 37 + 3 * p; ++t) r.prompt.push_back(int32_t((p * 31 + t * 7 + 1) % c.vocab_size));
+    for (int t = 0; t < x.prompt_lengths[p]; ++t) r.prompt.push_back(int32_t((p * 31 + t * 7 + 1) % c.vocab_size));
     r.n = 4;
-    r.params.max_new_tokens = 24;
+    r.params.max_new_tokens = x.completion;
     r.params.ignore_eos = true;
     r.params.temperature = 0.9;
     r.params.logprob_temperature = 0.9;
-    r.params.seed = 7 + p;
+    r.params.seed = 7 + int64_t(p);
     requests.push_back(r);
+    longest = std::max<int64_t>(longest, x.prompt_lengths[p]);
   }
+  const int64_t B = int64_t(requests.size()) * 4, T = longest + x.completion, rows = B * T;
   for (int64_t max_batch : {1, 8}) {
     r1::engine::EngineOptions eo;
     eo.max_batch = max_batch;
@@ -405,14 +396,34 @@ TEST(DecodeForward, SampledLogprobsEqualTheTrainingForwardBitForBit) {
         }
         ++b;
       }
-    torch::NoGradGuard no_grad;
-    at::Tensor hidden = m->hidden_states(torch::tensor(ids).view({8, T})).reshape({rows, c.hidden_size});
+    // With gradients, as GRPO's learning phase runs it (the autograd path of the kernels).
+    at::Tensor hidden = m->hidden_states(torch::tensor(ids).view({B, T})).reshape({rows, c.hidden_size});
     at::Tensor logp =
         r1::train::token_logprobs(*m, hidden.index_select(0, torch::tensor(where)), torch::tensor(targets), 0.9).logp;
     ASSERT_EQ(logp.size(0), int64_t(engine_logp.size()));
+    ASSERT_TRUE(logp.requires_grad());
+    at::Tensor got = logp.detach();
     int64_t differing = 0;
-    for (int64_t i = 0; i < logp.size(0); ++i) differing += logp[i].item<float>() != engine_logp[size_t(i)];
-    EXPECT_EQ(differing, 0) << "of " << logp.size(0) << " tokens at max_batch " << max_batch << "; max |diff| "
-                            << (logp - torch::tensor(engine_logp)).abs().max().item<float>();
+    for (int64_t i = 0; i < got.size(0); ++i) differing += got[i].item<float>() != engine_logp[size_t(i)];
+    EXPECT_EQ(differing, 0) << "of " << got.size(0) << " tokens at max_batch " << max_batch << "; max |diff| "
+                            << (got - torch::tensor(engine_logp)).abs().max().item<float>();
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Envelope, ExactOnPolicy,
+    ::testing::Values(
+        ExactCase{"Llama", R"({"model_type": "llama", "vocab_size": 96, "hidden_size": 64, "intermediate_size": 128,
+          "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2, "max_position_embeddings": 96,
+          "initializer_range": 0.3, "tie_word_embeddings": true})", {37, 40}, 24},
+        ExactCase{"GroupedQueryWideMlp", R"({"model_type": "qwen2", "vocab_size": 120, "hidden_size": 64,
+          "intermediate_size": 448, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+          "max_position_embeddings": 96, "initializer_range": 0.3, "tie_word_embeddings": false})", {5, 29, 12}, 20},
+        ExactCase{"ShortSequencesWideModel", R"({"model_type": "llama", "vocab_size": 70, "hidden_size": 400,
+          "intermediate_size": 520, "num_hidden_layers": 1, "num_attention_heads": 8, "num_key_value_heads": 2,
+          "head_dim": 50, "max_position_embeddings": 64, "initializer_range": 0.05, "attention_bias": true,
+          "mlp_bias": true})", {3, 4}, 5},
+        ExactCase{"Alibi", R"({"model_type": "llama", "vocab_size": 80, "hidden_size": 48, "intermediate_size": 96,
+          "num_hidden_layers": 2, "num_attention_heads": 6, "num_key_value_heads": 3, "max_position_embeddings": 96,
+          "initializer_range": 0.3, "position_embedding_type": "alibi"})", {9, 17}, 12}),
+    [](const ::testing::TestParamInfo<ExactCase>& info) { return std::string(info.param.name); });

@@ -142,6 +142,57 @@ TEST(Model, FusedAndSeparateProjectionsAgree) {
   }
 }
 
+// The fp32 forward's own product and attention kernels (model/exact-ops.h) against the same model in float64,
+// which runs ATen's ops: values and gradients, for causal, left-padded, packed (segment ids) and KV-cache
+// forwards, RoPE and ALiBi, grouped-query attention. (Bit equality with the decode step: test-decode-forward.)
+TEST(ExactKernels, MatchFloat64ATenForwardAndGradients) {
+  for (const char* extra : {"", R"(, "position_embedding_type": "alibi")", R"(, "num_key_value_heads": 1)"}) {
+    ModelConfig c = tiny_config(extra);
+    Transformer m = random_model(c);
+    Transformer ref = random_model(c);
+    ref->to(torch::kDouble);
+    at::Tensor ids = torch::randint(1, 50, {3, 40});
+    at::Tensor mask = torch::ones({3, 40}, torch::kLong);
+    mask[1].narrow(0, 0, 7).fill_(0);   // left padding
+    mask[2].narrow(0, 33, 7).fill_(0);  // right padding
+    at::Tensor segments = torch::zeros({3, 40}, torch::kLong);
+    segments.narrow(1, 15, 25).fill_(1);
+    segments.narrow(1, 31, 9).fill_(2);
+    at::Tensor probe = torch::randn({3, 40, 50}, torch::kDouble);
+    for (int variant = 0; variant < 3; ++variant) {
+      ForwardArgs args;
+      if (variant == 1) args.attention_mask = mask;
+      if (variant == 2) args.segment_ids = segments;
+      for (Transformer* model : {&m, &ref}) (*model)->zero_grad();
+      at::Tensor got = m->forward(ids, args), want = ref->forward(ids, args);  // (3, 40, V)
+      at::Tensor valid = variant == 1 ? mask.to(torch::kBool) : torch::ones({3, 40}, torch::kBool);
+      valid = valid.unsqueeze(-1).expand_as(got);
+      EXPECT_LT(max_diff(got.masked_select(valid).to(torch::kDouble), want.masked_select(valid)), 2e-5)
+          << extra << " variant " << variant << " nan in exact: " << got.isnan().any().item<bool>()
+          << ", in float64 ATen: " << want.isnan().any().item<bool>();
+      (got.to(torch::kDouble) * probe * valid).sum().backward();
+      (want * probe * valid).sum().backward();
+      auto mine = m->named_parameters(), theirs = ref->named_parameters();
+      for (const auto& item : mine) {
+        const at::Tensor& g = item.value().grad();
+        const at::Tensor& h = theirs[item.key()].grad();
+        ASSERT_TRUE(g.defined()) << item.key();
+        const double scale = std::max(1.0, h.abs().max().item<double>());
+        EXPECT_LT(max_diff(g.to(torch::kDouble), h) / scale, 1e-4) << extra << " variant " << variant << " " << item.key();
+      }
+    }
+    // KV cache: a prefill then token-by-token steps equal the full forward.
+    torch::NoGradGuard no_grad;
+    auto cache = r1::model::KvCache::allocate(c, 3, 48, at::kFloat, at::kCPU);
+    at::Tensor full = m->forward(ids);
+    at::Tensor prefill = m->forward(ids.narrow(1, 0, 30), {.cache = &cache});
+    EXPECT_TRUE(torch::equal(prefill, full.narrow(1, 0, 30))) << extra;
+    for (int64_t t = 30; t < 40; ++t)
+      EXPECT_TRUE(torch::equal(m->forward(ids.narrow(1, t, 1), {.cache = &cache}).select(1, 0), full.select(1, t)))
+          << extra << " t=" << t;
+  }
+}
+
 // The fused RMSNorm / SwiGLU kernels against the ATen expressions they replace, values and gradients.
 TEST(FusedOps, RmsNormAndSwigluMatchATen) {
   torch::manual_seed(21);

@@ -21,11 +21,13 @@
 
 #include "model/fused-ops.h"
 
-#include "engine/thread-team.h"
+#include "kernels/thread-team.h"
 #include "model/layers.h"
 #include "r1/error.h"
 
 namespace r1::engine {
+using kernels::share;
+using kernels::ThreadTeam;
 
 bool DecodeForward::supported(model::TransformerImpl& model) {
   if (!kernels::available()) return false;

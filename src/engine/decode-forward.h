@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/cpu-kernels.h"
+#include "kernels/cpu-kernels.h"
 #include "r1/model.h"
 
 namespace r1::engine {

@@ -7,7 +7,7 @@
 #include "engine/sampler.h"
 
 #include "common/row-math.h"
-#include "engine/cpu-kernels.h"
+#include "kernels/cpu-kernels.h"
 
 #include <ATen/ATen.h>
 #include <torch/types.h>

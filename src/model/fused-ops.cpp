@@ -460,7 +460,8 @@ at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& si
 
 at::Tensor softmax_last_dim(const at::Tensor& scores, at::ScalarType out_dtype) {
   if (!fusable(scores) || (out_dtype != at::kFloat && out_dtype != at::kBFloat16))
-    return at::softmax(scores, -1, at::kFloat).to(out_dtype);
+    // fp32 math, or fp64 for fp64 scores (a float cast would turn their masked lowest values into -inf: NaN rows)
+    return at::softmax(scores, -1, scores.scalar_type() == at::kDouble ? at::kDouble : at::kFloat).to(out_dtype);
   return SoftmaxFn::apply(scores, out_dtype);
 }
 

@@ -5,6 +5,7 @@
 // ((B, Hkv, G*T, D) x (B, Hkv, D, S)) instead of materialising repeated K/V as HF's repeat_kv does.
 #include "model/layers.h"
 
+#include "model/exact-ops.h"
 #include "model/fused-ops.h"
 
 #include <ATen/ATen.h>
@@ -23,9 +24,9 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const at::Tensor
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
-  if (!has_active_lora()) return at::linear(x, weight, bias);
+  if (!has_active_lora()) return linear_product(x, weight, bias);
   at::Tensor h = lora_dropout > 0 && is_training() ? at::dropout(x, lora_dropout, /*train=*/true) : x;
-  return at::linear(x, weight, bias) + lora_B->forward(lora_A->forward(h)) * lora_scaling;
+  return linear_product(x, weight, bias) + lora_B->forward(lora_A->forward(h)) * lora_scaling;
 }
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t size, std::optional<int64_t> pad, const at::TensorOptions& options)
@@ -99,7 +100,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
   at::Tensor q, k, v;
   if (fuse(B * T, (H + 2 * Hkv) * D) && plain({q_proj.get(), k_proj.get(), v_proj.get()})) {
     auto [w, b] = fused({q_proj.get(), k_proj.get(), v_proj.get()});
-    at::Tensor qkv = at::linear(x, w, b).view({B, T, H + 2 * Hkv, D});  // (B, T, H+2Hkv, D)
+    at::Tensor qkv = linear_product(x, w, b).view({B, T, H + 2 * Hkv, D});  // (B, T, H+2Hkv, D)
     // split (not narrow): its backward is one cat, where each narrow's would zero-fill a full-size gradient
     std::vector<at::Tensor> parts = qkv.split_with_sizes({H + Hkv, Hkv}, 2);
     at::Tensor qk = parts[0];                       // (B, T, H+Hkv, D)
@@ -127,6 +128,8 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
     k = ck.narrow(2, 0, ctx.past + T);  // (B, Hkv, S, D)
     v = cv.narrow(2, 0, ctx.past + T);  // (B, Hkv, S, D)
   }
+  if (ctx.key_first.defined())  // r1's kernels: the decode step's arithmetic (exact-ops.h)
+    return o_proj(exact_attention(q.transpose(1, 2), k, v, ctx.key_first, ctx.key_last, ctx.past, ctx.alibi_slopes));
   const int64_t S = k.size(2);
   const double scale = 1.0 / std::sqrt(double(D));
   at::Tensor qg = q.reshape({B, Hkv, G * T, D});  // (B, Hkv, G*T, D)
@@ -157,7 +160,7 @@ at::Tensor MlpImpl::forward(const at::Tensor& x) {
   if (!fuse(x.numel() / x.size(-1), 2 * gate_proj->weight.size(0)) || !plain({gate_proj.get(), up_proj.get()}))
     return down_proj(swiglu(gate_proj(x), up_proj(x)));
   auto [w, b] = fused({gate_proj.get(), up_proj.get()});
-  return down_proj(swiglu(at::linear(x, w, b)));  // [gate | up] (..., 2I) -> (..., I)
+  return down_proj(swiglu(linear_product(x, w, b)));  // [gate | up] (..., 2I) -> (..., I)
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const at::TensorOptions& options) {

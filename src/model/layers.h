@@ -58,6 +58,9 @@ struct AttentionContext {
   // (1, G*T, S) additive causal bias (0 / -1e30) in the rows of the folded query layout, set instead of
   // `allowed` when nothing but causality masks (no padding, no ALiBi): one baddbmm computes the scores.
   at::Tensor causal_bias;
+  // Set instead of the masks above when the forward's products run r1's kernels (exact-ops.h): query t of
+  // row b attends the keys [key_first[b, t], key_last[b, t]] (int64 (B, T) CPU); ALiBi from the slopes (H).
+  at::Tensor key_first, key_last, alibi_slopes;
   KvCache* cache = nullptr;
   int64_t past = 0;  // cache length before this forward
 };

@@ -11,6 +11,10 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <vector>
+
+#include "model/exact-ops.h"
 #include "model/layers.h"
 #include "r1/error.h"
 #include "r1/model.h"
@@ -34,6 +38,9 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     ctx->saved_data["allowed"] = attention.allowed;
     ctx->saved_data["alibi"] = attention.alibi;
     ctx->saved_data["causal_bias"] = attention.causal_bias;
+    ctx->saved_data["key_first"] = attention.key_first;
+    ctx->saved_data["key_last"] = attention.key_last;
+    ctx->saved_data["alibi_slopes"] = attention.alibi_slopes;
     ctx->saved_data["autocast"] = at::autocast::is_cpu_enabled();
     ctx->saved_data["autocast_dtype"] = at::autocast::get_autocast_cpu_dtype();
     return layer->forward(x, attention, index);
@@ -53,6 +60,9 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     attention.allowed = tensor_or_none("allowed");
     attention.alibi = tensor_or_none("alibi");
     attention.causal_bias = tensor_or_none("causal_bias");
+    attention.key_first = tensor_or_none("key_first");
+    attention.key_last = tensor_or_none("key_last");
+    attention.alibi_slopes = tensor_or_none("alibi_slopes");
     const bool autocast = ctx->saved_data["autocast"].toBool();
     const bool autocast_before = at::autocast::is_cpu_enabled();
     const at::ScalarType dtype_before = at::autocast::get_autocast_cpu_dtype();
@@ -70,6 +80,50 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     return {x.grad(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
+// Key ranges for exact attention (AttentionContext::key_first / key_last): query t of row b may attend key j
+// when j <= past + t, the mask allows j and (with segment ids) j is in t's segment. Returns false when some
+// query's allowed keys are not one contiguous range (a mask with holes, a segment id that recurs): such a
+// forward keeps ATen's masked attention.
+bool exact_key_ranges(const at::Tensor& mask, const at::Tensor& segments, int64_t B, int64_t T, int64_t past,
+                      at::Tensor& first_out, at::Tensor& last_out) {
+  const int64_t S = past + T;
+  at::Tensor m = mask.defined() ? mask.to(at::kCPU, at::kLong).contiguous() : at::Tensor();            // (B, S)
+  at::Tensor seg = segments.defined() ? segments.to(at::kCPU, at::kLong).contiguous() : at::Tensor();  // (B, T)
+  first_out = at::empty({B, T}, at::kLong);
+  last_out = at::empty({B, T}, at::kLong);
+  int64_t* first = first_out.data_ptr<int64_t>();
+  int64_t* last = last_out.data_ptr<int64_t>();
+  std::vector<int64_t> ones(static_cast<size_t>(S + 1)), last_one(static_cast<size_t>(S));
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t* mb = m.defined() ? m.data_ptr<int64_t>() + b * S : nullptr;
+    const int64_t* sb = seg.defined() ? seg.data_ptr<int64_t>() + b * T : nullptr;
+    int64_t lo = 0;  // the row's first allowed key
+    if (mb) {
+      for (int64_t j = 0; j < S; ++j) {
+        ones[size_t(j + 1)] = ones[size_t(j)] + (mb[j] != 0);
+        last_one[size_t(j)] = mb[j] != 0 ? j : (j > 0 ? last_one[size_t(j - 1)] : -1);
+      }
+      while (lo < S && mb[lo] == 0) ++lo;
+    }
+    std::vector<int64_t> seen;  // segment ids whose run has ended
+    int64_t run_start = 0;
+    for (int64_t t = 0; t < T; ++t) {
+      if (sb && t > 0 && sb[t] != sb[t - 1]) {
+        seen.push_back(sb[t - 1]);
+        if (std::find(seen.begin(), seen.end(), sb[t]) != seen.end()) return false;
+        run_start = t;
+      }
+      const int64_t hi = past + t;
+      int64_t f = std::max(lo, sb ? run_start : int64_t(0));
+      int64_t l = mb ? last_one[size_t(hi)] : hi;
+      if (l >= f && mb && ones[size_t(l + 1)] - ones[size_t(f)] != l - f + 1) return false;
+      if (l < f) f = 0, l = -1;
+      first[b * T + t] = f;
+      last[b * T + t] = l;
+    }
+  }
+  return true;
+}
 }  // namespace
 
 KvCache KvCache::allocate(const ModelConfig& c, int64_t batch, int64_t max_length, at::ScalarType dtype,
@@ -142,12 +196,22 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
     at::Tensor emb = at::cat({freqs, freqs}, -1);                                      // (B, T, D)
     ctx.cos = emb.cos();                                                               // (B, T, D) fp32
     ctx.sin = emb.sin();
-  } else {
+  }
+  // r1's kernels compute the attention (and every product) in the decode step's arithmetic where they apply.
+  const bool exact = detail::exact_products(x) && config_.resolved_head_dim() <= 512 &&
+                     exact_key_ranges(mask, segments, B, T, past, ctx.key_first, ctx.key_last);
+  if (!exact) ctx.key_first = ctx.key_last = at::Tensor();
+  if (exact) {
+    if (config_.position_embedding_type != PositionEncoding::kRope)
+      ctx.alibi_slopes = slopes_.to(at::kFloat).contiguous();
+  } else if (config_.position_embedding_type != PositionEncoding::kRope) {
     const int64_t H = config_.num_attention_heads, Hkv = config_.num_key_value_heads;
     at::Tensor distance = (q_index.unsqueeze(1) - k_index.unsqueeze(0)).to(at::kFloat);  // (T, S)
     ctx.alibi = (-slopes_.to(device).view({H, 1, 1}) * distance).to(act).view({1, Hkv, H / Hkv, T, S});
   }
-  if (!mask.defined() && !segments.defined() && T > 1 && !ctx.alibi.defined()) {
+  if (exact) {
+    // the key ranges replace the mask tensors
+  } else if (!mask.defined() && !segments.defined() && T > 1 && !ctx.alibi.defined()) {
     const int64_t G = config_.num_attention_heads / config_.num_key_value_heads;
     at::Tensor bias = torch::zeros({T, S}, torch::TensorOptions().dtype(act).device(device))
                           .masked_fill_(k_index.unsqueeze(0) > q_index.unsqueeze(1), -1e30);  // (T, S)
@@ -174,7 +238,7 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
 }
 
 at::Tensor TransformerImpl::logits(const at::Tensor& hidden) {
-  return lm_head_ ? lm_head_->forward(hidden) : at::linear(hidden, model_->embed_tokens->weight);
+  return lm_head_ ? lm_head_->forward(hidden) : detail::linear_product(hidden, model_->embed_tokens->weight, {});
 }
 
 at::Tensor TransformerImpl::lm_head_weight() const {

@@ -25,6 +25,8 @@
 
 #include "common/row-math.h"
 #include "common/simd.h"
+#include "kernels/cpu-kernels.h"
+#include "model/exact-ops.h"
 #include "r1/error.h"
 #include "r1/train.h"
 
@@ -42,6 +44,28 @@ void for_each_block(int64_t rows, const Fn& fn) {
     for (int64_t b = begin; b < end; b += kRowsPerBlock) fn(b, std::min(kRowsPerBlock, end - b));
   });
 }
+
+// Logits of row chunks against one LM head weight (V, C): through r1's packed product kernels where the model's
+// forward uses them (model/exact-ops.h), so these log-probs carry the bits of the engine's sampled ones
+// (GRPO's on-policy check); a BLAS GEMM otherwise. The weight is packed once per call.
+class HeadProduct {
+ public:
+  explicit HeadProduct(const at::Tensor& w) : w_(w) {
+    if (model::detail::exact_products(w)) packed_.pack({w}, {at::Tensor()});
+  }
+  void logits(const at::Tensor& rows, at::Tensor& out) const {  // rows (n, C) contiguous -> out (n, V)
+    if (!packed_.panels.defined()) {
+      at::mm_out(out, rows, w_.t());
+      return;
+    }
+    kernels::linear(rows.data_ptr<float>(), rows.size(0), rows.size(1), packed_, out.data_ptr<float>(), out.size(1),
+                    false);
+  }
+
+ private:
+  at::Tensor w_;
+  kernels::PackedLinear packed_;
+};
 
 // Row kernels over fp32 rows (vectorised: 16 independent lanes per reduction, exp_approx; see
 // common/simd.h). bf16 rows are first widened into an fp32 scratch row (a reduction that converts on the fly
@@ -339,10 +363,11 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
     at::Tensor buffer = torch::empty({std::min(chunk, N), V}, w.options());  // (chunk, V)
     at::Tensor lse = torch::empty({N}, torch::kFloat), logp = torch::empty({N}, torch::kFloat);
     at::Tensor entropy = with_entropy ? torch::empty({N}, torch::kFloat) : at::Tensor();
+    const HeadProduct head(w);
     for (int64_t begin = 0; begin < N; begin += chunk) {
       const int64_t n = std::min(chunk, N - begin);
       at::Tensor lg = buffer.narrow(0, 0, n);  // (n, V)
-      at::mm_out(lg, h.narrow(0, begin, n), w.t());
+      head.logits(h.narrow(0, begin, n), lg);
       row_stats(lg, t.data_ptr<int64_t>() + begin, float(temperature), lse.data_ptr<float>() + begin,
                 logp.data_ptr<float>() + begin, with_entropy ? entropy.data_ptr<float>() + begin : nullptr);
     }
@@ -372,11 +397,12 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
     at::Tensor buffer = torch::empty({std::min(chunk, N), V}, w.options());                // (chunk, V)
     at::Tensor d_hidden = grad_hidden ? torch::empty({N, C}, h.options()) : at::Tensor();  // (N, C)
     at::Tensor d_weight = grad_weight ? torch::zeros({V, C}, w.options().dtype(at::kFloat)) : at::Tensor();  // (V, C)
+    const HeadProduct head(w);
     for (int64_t begin = 0; begin < N; begin += chunk) {
       const int64_t n = std::min(chunk, N - begin);
       const at::Tensor h_rows = h.narrow(0, begin, n);  // (n, C)
       at::Tensor lg = buffer.narrow(0, 0, n);           // (n, V)
-      at::mm_out(lg, h_rows, w.t());
+      head.logits(h_rows, lg);
       row_grads(lg, t.data_ptr<int64_t>() + begin, temperature, lse.data_ptr<float>() + begin,
                 g.data_ptr<float>() + begin);
       if (grad_hidden) {

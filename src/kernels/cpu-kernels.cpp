@@ -4,7 +4,7 @@
 // the headers are included before it, so no inline function they define is emitted with those instructions.
 // Threads: ThreadTeam items over column panels (linear, pack), rows (greedy) or (row, kv head) pairs
 // (attention), inline when the work is too small to be worth a helper.
-#include "engine/cpu-kernels.h"
+#include "kernels/cpu-kernels.h"
 
 #include "model/fused-ops.h"
 
@@ -22,9 +22,9 @@
 #include <limits>
 #include <stdexcept>
 
-#include "engine/thread-team.h"
+#include "kernels/thread-team.h"
 
-namespace r1::engine::kernels {
+namespace r1::kernels {
 
 bool available() {
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
@@ -72,7 +72,8 @@ void PackedLinear::pack(const std::vector<at::Tensor>& weights, const std::vecto
   out = int64_t(rows.size());
   const int64_t K = in, blocks = (out + 15) / 16, pairs = (K + 1) / 2;
   auto options = sources.front().options();
-  panels = bf16 ? at::empty({blocks, pairs, 16, 2}, options.dtype(at::kBFloat16)) : at::empty({blocks, K, 16}, options.dtype(at::kFloat));
+  panels = bf16 ? at::empty({blocks, pairs, 16, 2}, options.dtype(at::kBFloat16))
+                : at::empty({blocks, K, 16}, options.dtype(at::kFloat));
   float* f32 = bf16 ? nullptr : panels.data_ptr<float>();
   uint16_t* b16 = bf16 ? reinterpret_cast<uint16_t*>(panels.data_ptr()) : nullptr;
   auto element = [&](const void* row, int64_t k) -> float {  // fp32 value of a source element
@@ -123,11 +124,12 @@ void PackedLinear::pack(const std::vector<at::Tensor>& weights, const std::vecto
 
 namespace {
 
-constexpr int64_t kPanelBlocks = 4;          // 64 output columns per panel (128 for 1-2 rows)
-constexpr int64_t kMaxRows = 6;              // rows per micro-kernel call (6 x 4 accumulators)
-constexpr int64_t kParallelMacs = 1 << 20;   // below this a linear runs on the calling thread
+constexpr int64_t kPanelBlocks = 4;         // 64 output columns per panel (128 for 1-2 rows)
+constexpr int64_t kMaxRows = 6;             // rows per micro-kernel call (6 x 4 accumulators)
+constexpr int64_t kParallelMacs = 1 << 20;  // below this a linear runs on the calling thread
 constexpr int64_t kParallelAttention = 1 << 17;
-constexpr int64_t kSliceK = 128;             // K slice of the fp32 panels (bf16: 128 pairs) when rows > kMaxRows
+constexpr int64_t kSliceK = 128;   // K slice of the fp32 panels (bf16: 128 pairs) when rows > kMaxRows
+constexpr int64_t kRowBlock = 96;  // rows of one linear() task when there are many rows
 
 // exp(x) for float lanes (Cephes expf): x = n ln2 + r, e^r by a degree-6 polynomial, times 2^n.
 inline __m512 exp16(__m512 x) {
@@ -403,8 +405,8 @@ R1_AMX_TARGET void linear_blocks_amx(const uint16_t* x, int64_t rows, const Pack
   _tile_release();
 }
 
-void linear_blocks_bf16(const uint16_t* x, int64_t rows, const PackedLinear& w, float* y, int64_t ldy,
-                        bool accumulate, int64_t block_begin, int64_t block_end) {
+void linear_blocks_bf16(const uint16_t* x, int64_t rows, const PackedLinear& w, float* y, int64_t ldy, bool accumulate,
+                        int64_t block_begin, int64_t block_end) {
   if (w.in % 32 == 0 && amx_available()) {
     linear_blocks_amx(x, rows, w, y, ldy, accumulate, block_begin, block_end);
     return;
@@ -431,7 +433,8 @@ void linear_blocks_bf16(const uint16_t* x, int64_t rows, const PackedLinear& w, 
 // Row j of a cache (D floats or bf16s, D % 16 == 0 for bf16) as fp32 lanes [d, d + 16).
 inline __m512 load_row(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 inline __m512 load_row(const uint16_t* p, __mmask16) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+  return _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
 }
 
 inline float reduce_add(__m512 v) { return _mm512_reduce_add_ps(v); }
@@ -482,8 +485,8 @@ void attend_head(const AttentionShape& a, int64_t row, int64_t h, int64_t first,
   constexpr int64_t kMaxDv = 8;  // the generic path keeps D in chunks of up to 8 vectors
   const int64_t D = DV > 0 ? DV * 16 : a.D;
   const float scale = float(1.0 / std::sqrt(double(D)));
-  const float* q = a.q + row * a.q_stride + h * D;  // (D)
-  float* out = a.out + row * a.out_stride + h * D;  // (D)
+  const float* q = a.q + row * a.q_stride + h * D;   // (D)
+  float* out = a.out + row * a.out_stride + h * D;   // (D)
   for (int64_t d0 = 0; d0 < D; d0 += kMaxDv * 16) {  // one pass when DV > 0
     const int64_t dv = DV > 0 ? DV : std::min(kMaxDv, (D - d0 + 15) / 16);
     __m512 qv[kMaxDv];
@@ -505,7 +508,8 @@ void attend_head(const AttentionShape& a, int64_t row, int64_t h, int64_t first,
     for (; j < n; ++j) {
       const T* k = keys + j * D + d0;
       __m512 acc = _mm512_mul_ps(qv[0], load_row(k, tail_mask(D - d0)));
-      for (int64_t v = 1; v < dv; ++v) acc = _mm512_fmadd_ps(qv[v], load_row(k + v * 16, tail_mask(D - d0 - v * 16)), acc);
+      for (int64_t v = 1; v < dv; ++v)
+        acc = _mm512_fmadd_ps(qv[v], load_row(k + v * 16, tail_mask(D - d0 - v * 16)), acc);
       const float part = reduce_add(acc);
       scores[j] = d0 == 0 ? part : scores[j] + part;
     }
@@ -694,6 +698,21 @@ void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, fl
   }
   const int64_t threads = rows * w.in * w.blocks() * 16 < kParallelMacs ? 1 : team_threads();
   const int64_t width = panel_blocks(rows), panels = (w.blocks() + width - 1) / width;
+  if (rows > kRowBlock && !w.bf16) {
+    // Many rows (a training forward, a prefill): tasks of kRowBlock rows x a few panels, so a task's rows and
+    // partial sums stay in L2 and every thread has work. Each output's arithmetic is the same as below.
+    const int64_t row_blocks = (rows + kRowBlock - 1) / kRowBlock;
+    const int64_t panels_per_task = std::max<int64_t>(1, std::min<int64_t>(panels, 4));
+    const int64_t panel_groups = (panels + panels_per_task - 1) / panels_per_task;
+    ThreadTeam::global().parallel(row_blocks * panel_groups, threads, [&](int64_t task) {
+      const int64_t rb = task / panel_groups, pg = task % panel_groups;
+      const int64_t r0 = rb * kRowBlock, n = std::min(kRowBlock, rows - r0);
+      const int64_t begin = pg * panels_per_task * width,
+                    end = std::min((pg + 1) * panels_per_task * width, w.blocks());
+      linear_blocks(x + r0 * ldx, nullptr, n, ldx, w, y + r0 * ldy, ldy, accumulate, begin, end);
+    });
+    return;
+  }
   const int64_t parts = std::min(panels, 2 * threads);
   ThreadTeam::global().parallel(parts, threads, [&](int64_t part) {
     const auto [begin, end] = share(panels, part, parts);
@@ -701,57 +720,211 @@ void linear(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, fl
   });
 }
 
-// One (row, kv head) of decode attention on an fp32 cache, in the arithmetic of the training forward's
-// attention (model/layers.cpp: baddbmm with alpha = scale, softmax_last_dim, matmul), so a decoded token gets
-// the bits a full-sequence forward gives it: each score is one FMA chain over d from 0 (what OpenBLAS's sgemm
-// computes for K = D <= 384; here 16 keys at a time, gathered) times the scale; the probabilities come from
-// the training softmax's row kernel, whose sums do not depend on the masked tail a padded row carries; each
-// output is one FMA chain over the keys in order. `scratch` has room for 3 (L + 1) floats.
+// The fp32 attention arithmetic shared by the decode step (attend_exact) and range_attention (the training
+// forward's and the prefill's attention), so a token decoded alone and the same token in a full-sequence
+// forward get the same bits. Each function handles up to 4 query rows at once (a decode row's query heads, or
+// consecutive query times of one head), and every row's arithmetic is the same whatever the others are:
+//   exact_scores:  raw score of a query row q and a key k: lanes l of 16-float chunks c of d, chained over the
+//                  chunks (the first a product, then FMAs), the 16 lanes summed in reduce4's fixed tree;
+//                  D > 128: per 128-float part, the parts' sums added in order.
+//   scores_to_probs: s * scale (+ ALiBi -slope * (L - key)), then the training softmax's row kernel.
+//   exact_outputs: out[d] = one FMA chain over the keys in order from +0 of p[j] * v[j][d]. A row whose range
+//                  starts later or ends earlier than the others' has p = 0 there: the zeros before its first
+//                  key leave its chain at +0 and the zeros after its last key add nothing, so its chain equals
+//                  the one over its own range.
+constexpr int64_t kExactRows = 4;
+constexpr int64_t kScoreDv = 8;  // score chunks per pass over d (128 floats)
+
+template <int R>
+void exact_scores_rows(const float* const* q, const float* keys, int64_t key_stride, int64_t n, int64_t D,
+                       float* const* s) {
+  for (int64_t d0 = 0; d0 < D; d0 += kScoreDv * 16) {
+    const int64_t dv = std::min<int64_t>(kScoreDv, (D - d0 + 15) / 16);
+    for (int64_t j = 0; j < n; j += 4) {
+      const int64_t keys_here = std::min<int64_t>(4, n - j);
+      __m512 acc[R][4];
+      for (int64_t v = 0; v < dv; ++v) {
+        const __mmask16 m = tail_mask(D - d0 - v * 16);
+        __m512 kv[4];
+#pragma GCC unroll 4
+        for (int jj = 0; jj < 4; ++jj)
+          kv[jj] = jj < keys_here ? _mm512_maskz_loadu_ps(m, keys + (j + jj) * key_stride + d0 + v * 16)
+                                  : _mm512_setzero_ps();
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const __m512 qv = _mm512_maskz_loadu_ps(m, q[r] + d0 + v * 16);
+#pragma GCC unroll 4
+          for (int jj = 0; jj < 4; ++jj)
+            acc[r][jj] = v == 0 ? _mm512_mul_ps(qv, kv[jj]) : _mm512_fmadd_ps(qv, kv[jj], acc[r][jj]);
+        }
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        alignas(16) float sums[4];
+        _mm_store_ps(sums, reduce4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
+        for (int64_t jj = 0; jj < keys_here; ++jj) s[r][j + jj] = d0 == 0 ? sums[jj] : s[r][j + jj] + sums[jj];
+      }
+    }
+  }
+}
+
+// Raw scores s[r][j] of rows q[r] (r < rows <= 4) against keys j in [0, n), keys key_stride floats apart.
+void exact_scores(const float* const* q, int64_t rows, const float* keys, int64_t key_stride, int64_t n, int64_t D,
+                  float* const* s) {
+  switch (rows) {
+    case 1:
+      return exact_scores_rows<1>(q, keys, key_stride, n, D, s);
+    case 2:
+      return exact_scores_rows<2>(q, keys, key_stride, n, D, s);
+    case 3:
+      return exact_scores_rows<3>(q, keys, key_stride, n, D, s);
+    default:
+      return exact_scores_rows<4>(q, keys, key_stride, n, D, s);
+  }
+}
+
+// Scores of one query row -> probabilities in p (n floats, e: n floats of scratch). Not inlined, so every
+// caller runs the same instructions.
+__attribute__((noinline)) void scores_to_probs(float* s, int64_t n, float scale, const float* slope, int64_t L,
+                                               int64_t first, float* e, float* p) {
+  for (int64_t j = 0; j < n; ++j) s[j] = s[j] * scale;
+  if (slope)
+    for (int64_t j = 0; j < n; ++j) s[j] += -*slope * float(L - (first + j));
+  model::detail::softmax_row(s, n, e, p);
+}
+
+template <int R, int DV>
+void exact_outputs_rows(const float* const* p, const float* values, int64_t value_stride, int64_t n, int64_t D,
+                        float* const* out) {
+  for (int64_t d0 = 0; d0 < D; d0 += DV * 16) {
+    const int64_t dv = std::min<int64_t>(DV, (D - d0 + 15) / 16);
+    __m512 acc[R][DV];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int v = 0; v < DV; ++v) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n; ++j) {
+      const float* vr = values + j * value_stride + d0;
+      __m512 pj[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) pj[r] = _mm512_set1_ps(p[r][j]);
+#pragma GCC unroll 8
+      for (int v = 0; v < DV; ++v) {
+        if (v >= dv) break;
+        const __m512 vv = _mm512_maskz_loadu_ps(tail_mask(D - d0 - v * 16), vr + v * 16);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) acc[r][v] = _mm512_fmadd_ps(pj[r], vv, acc[r][v]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int v = 0; v < DV; ++v)
+        if (v < dv) _mm512_mask_storeu_ps(out[r] + d0 + v * 16, tail_mask(D - d0 - v * 16), acc[r][v]);
+  }
+}
+
+// out[r][d] (r < rows <= 4) = the FMA chain over j in [0, n) of p[r][j] * values[j][d].
+void exact_outputs(const float* const* p, int64_t rows, const float* values, int64_t value_stride, int64_t n, int64_t D,
+                   float* const* out) {
+  switch (rows) {
+    case 1:
+      return exact_outputs_rows<1, 8>(p, values, value_stride, n, D, out);
+    case 2:
+      return exact_outputs_rows<2, 8>(p, values, value_stride, n, D, out);
+    case 3:
+      return exact_outputs_rows<3, 4>(p, values, value_stride, n, D, out);
+    default:
+      return exact_outputs_rows<4, 4>(p, values, value_stride, n, D, out);
+  }
+}
+
+// One (row, kv head) of decode attention on an fp32 cache: its G query heads, up to 4 at a time, over the
+// row's keys [first, L]. `scratch` has room for 6 (L + 1) floats.
 void attend_exact(const AttentionShape& a, int64_t row, int64_t g, float* scratch) {
   const int64_t D = a.D, G = a.H / a.Hkv, first = a.first[row], n = a.L - first + 1;
   const float* keys = static_cast<const float*>(a.key) + ((row * a.Hkv + g) * a.s_max + first) * D;      // (n, D)
   const float* values = static_cast<const float*>(a.value) + ((row * a.Hkv + g) * a.s_max + first) * D;  // (n, D)
   const float scale = float(1.0 / std::sqrt(double(D)));
-  float* s = scratch;
-  float* e = scratch + n;
-  float* p = scratch + 2 * n;
-  const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32(int32_t(D)));  // key j's row, in floats
-  constexpr int64_t kMaxDv = 8;  // outputs kept in up to 8 vectors per pass over the values
-  for (int64_t i = 0; i < G; ++i) {
-    const int64_t h = g * G + i;
-    const float* q = a.q + row * a.q_stride + h * D;
-    for (int64_t j = 0; j < n; j += 16) {
-      const __mmask16 m = tail_mask(n - j);
-      const float* base = keys + j * D;
-      __m512 acc = _mm512_setzero_ps();
-      for (int64_t d = 0; d < D; ++d)
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(q[d]),
-                              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, base + d, 4), acc);
-      _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(acc, _mm512_set1_ps(scale)));
+  float* e = scratch + 4 * n;
+  float* probs = scratch + 5 * n;  // one row at a time, then moved into the scores' place
+  for (int64_t i0 = 0; i0 < G; i0 += kExactRows) {
+    const int64_t rows = std::min(kExactRows, G - i0);
+    const float* q[kExactRows];
+    float* s[kExactRows];
+    float* out[kExactRows];
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t h = g * G + i0 + r;
+      q[r] = a.q + row * a.q_stride + h * D;
+      s[r] = scratch + r * n;
+      out[r] = a.out + row * a.out_stride + h * D;
     }
-    if (a.alibi_slopes)
-      for (int64_t j = 0; j < n; ++j) s[j] += -a.alibi_slopes[h] * float(a.L - (first + j));
-    model::detail::softmax_row(s, n, e, p);
-    float* out = a.out + row * a.out_stride + h * D;
-    for (int64_t d0 = 0; d0 < D; d0 += kMaxDv * 16) {
-      const int64_t dv = std::min(kMaxDv, (D - d0 + 15) / 16);
-      __m512 acc[kMaxDv];
-      for (int64_t v = 0; v < dv; ++v) acc[v] = _mm512_setzero_ps();
-      for (int64_t j = 0; j < n; ++j) {
-        const __m512 pj = _mm512_set1_ps(p[j]);
-        const float* vr = values + j * D + d0;
-        for (int64_t v = 0; v < dv; ++v)
-          acc[v] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(tail_mask(D - d0 - v * 16), vr + v * 16), acc[v]);
+    exact_scores(q, rows, keys, D, n, D, s);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t h = g * G + i0 + r;
+      scores_to_probs(s[r], n, scale, a.alibi_slopes ? a.alibi_slopes + h : nullptr, a.L, first, e, probs);
+      std::copy_n(probs, n, s[r]);
+    }
+    exact_outputs(s, rows, values, D, n, D, out);
+  }
+}
+
+// range_attention's work on one (batch row, query head, block of query times): up to 4 query times at once,
+// each group's scores over the union of its rows' key ranges, each row's probabilities over its own range
+// (zeros elsewhere in the union), outputs over the union.
+void range_attention_task(const RangeAttention& a, int64_t b, int64_t h, int64_t t0, int64_t t1) {
+  const int64_t D = a.D, G = a.H / a.Hkv, T = a.T, H = a.H, g = h / G;
+  const int64_t* first = a.first + b * T;
+  const int64_t* last = a.last + b * T;
+  const float scale = float(1.0 / std::sqrt(double(D)));
+  const float* kbase = a.key + b * a.key_strides[0] + g * a.key_strides[1];
+  const float* vbase = a.value + b * a.value_strides[0] + g * a.value_strides[1];
+  thread_local std::vector<float> buffer;
+  buffer.resize(size_t((2 * kExactRows + 2) * std::max<int64_t>(a.S, 1)));
+  for (int64_t r0 = t0; r0 < t1; r0 += kExactRows) {
+    const int64_t rows = std::min(kExactRows, t1 - r0);
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
+    for (int64_t t = r0; t < r0 + rows; ++t)
+      if (last[t] >= first[t]) lo = std::min(lo, first[t]), hi = std::max(hi, last[t]);
+    const float* q[kExactRows];
+    float* s[kExactRows];
+    float* p[kExactRows];
+    float* out[kExactRows];
+    const int64_t n = hi - lo + 1;
+    for (int64_t r = 0; r < rows; ++r) {
+      q[r] = a.q + ((b * T + r0 + r) * H + h) * D;
+      s[r] = buffer.data() + r * a.S;
+      p[r] = buffer.data() + (kExactRows + r) * a.S;
+      out[r] = a.out + ((b * T + r0 + r) * H + h) * D;
+    }
+    if (hi < 0) {
+      for (int64_t r = 0; r < rows; ++r) std::fill_n(out[r], D, 0.0f);
+    } else {
+      float* e = buffer.data() + 2 * kExactRows * a.S;
+      exact_scores(q, rows, kbase + lo * a.key_strides[2], a.key_strides[2], n, D, s);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t t = r0 + r, f = first[t] - lo, m = last[t] - first[t] + 1;
+        std::fill_n(p[r], n, 0.0f);
+        if (m > 0)
+          scores_to_probs(s[r] + f, m, scale, a.alibi_slopes ? a.alibi_slopes + h : nullptr, a.past + t, first[t], e,
+                          p[r] + f);
       }
-      for (int64_t v = 0; v < dv; ++v) _mm512_mask_storeu_ps(out + d0 + v * 16, tail_mask(D - d0 - v * 16), acc[v]);
+      exact_outputs(p, rows, vbase + lo * a.value_strides[2], a.value_strides[2], n, D, out);
+      for (int64_t r = 0; r < rows; ++r)
+        if (last[r0 + r] < first[r0 + r]) std::fill_n(out[r], D, 0.0f);
     }
+    if (a.probs)
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = a.probs + ((b * H + h) * T + r0 + r) * a.S;
+        std::fill_n(row, a.S, 0.0f);
+        if (hi >= 0) std::copy_n(p[r], n, row + lo);
+      }
   }
 }
 
 void decode_attention(const AttentionShape& a, int64_t task_begin, int64_t task_end) {
   thread_local std::vector<float> scores;
-  scores.resize(std::max(scores.size(), size_t(3 * (a.L + 1))));
+  scores.resize(std::max(scores.size(), size_t(6 * (a.L + 1))));
   if (!a.bf16_cache) {
     for (int64_t t = task_begin; t < task_end; ++t) attend_exact(a, t / a.Hkv, t % a.Hkv, scores.data());
     return;
@@ -770,6 +943,21 @@ void decode_attention(const AttentionShape& a) {
   });
 }
 
+void range_attention(const RangeAttention& a) {
+  if (a.H % a.Hkv != 0) throw std::invalid_argument("range_attention: H % Hkv != 0");
+  // Tasks: (batch row, query head, block of query times), blocks small enough that every thread has several.
+  const int64_t threads = team_threads();
+  const int64_t pairs = a.B * a.H;
+  const int64_t want = std::max<int64_t>(1, (8 * threads + pairs - 1) / pairs);
+  const int64_t block = std::max<int64_t>(4 * kExactRows, (a.T + want - 1) / want / kExactRows * kExactRows);
+  const int64_t blocks = (a.T + block - 1) / block;
+  const int64_t work = a.B * a.H * a.T * a.S * a.D;
+  ThreadTeam::global().parallel(pairs * blocks, work < kParallelAttention ? 1 : threads, [&](int64_t task) {
+    const int64_t pair = task / blocks, tb = task % blocks;
+    range_attention_task(a, pair / a.H, pair % a.H, tb * block, std::min(a.T, (tb + 1) * block));
+  });
+}
+
 void greedy(const float* logits, int64_t rows, int64_t V, int32_t* token, float* logprob) {
   const int64_t threads = rows * V < kParallelMacs / 8 ? 1 : team_threads();
   const int64_t parts = std::min(rows, 2 * threads);
@@ -782,4 +970,4 @@ void greedy(const float* logits, int64_t rows, int64_t V, int32_t* token, float*
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
 
-}  // namespace r1::engine::kernels
+}  // namespace r1::kernels

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-namespace r1::engine {
+namespace r1::kernels {
 
 class ThreadTeam {
  public:
@@ -54,4 +54,4 @@ inline std::pair<int64_t, int64_t> share(int64_t n, int64_t part, int64_t parts)
   return {n * part / parts, n * (part + 1) / parts};
 }
 
-}  // namespace r1::engine
+}  // namespace r1::kernels

@@ -3,7 +3,7 @@
 // caller publishes the next phase's task only after every item of this one is done. Waits spin with `pause`;
 // past kSpinMicros they yield the core (the thread waited for may have been descheduled), and an idle helper
 // sleeps on a condition variable after kIdleMicros.
-#include "engine/thread-team.h"
+#include "kernels/thread-team.h"
 
 #include <chrono>
 
@@ -11,7 +11,7 @@
 #include <immintrin.h>
 #endif
 
-namespace r1::engine {
+namespace r1::kernels {
 
 namespace {
 
@@ -120,4 +120,4 @@ void ThreadTeam::parallel(int64_t items, int64_t threads, const Task& fn) {
   busy_.store(false);
 }
 
-}  // namespace r1::engine
+}  // namespace r1::kernels
