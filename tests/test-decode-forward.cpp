@@ -342,8 +342,8 @@ namespace {
 // computes (GRPO's pi_theta at its first iteration), at any decode batch size. By construction: both sides run
 // r1's own product and attention kernels (model/exact-ops.h), so this holds whatever BLAS kernels are loaded
 // (CTest runs this suite again under other OPENBLAS_CORETYPE families, see tests/CMakeLists.txt). Cases:
-// one and two query heads per kv head, products with K > 384, short prompts and completions, prompts of
-// mixed lengths, ALiBi, untied heads with biases.
+// one, two and four query heads per kv head, head dims 8-128 (each attention code path), products with K > 384,
+// short prompts and completions, prompts of mixed lengths, ALiBi, untied heads with biases.
 struct ExactCase {
   const char* name;
   const char* config;
@@ -423,6 +423,12 @@ INSTANTIATE_TEST_SUITE_P(
           "intermediate_size": 520, "num_hidden_layers": 1, "num_attention_heads": 8, "num_key_value_heads": 2,
           "head_dim": 50, "max_position_embeddings": 64, "initializer_range": 0.05, "attention_bias": true,
           "mlp_bias": true})", {3, 4}, 5},
+        ExactCase{"HeadDim64", R"({"model_type": "llama", "vocab_size": 90, "hidden_size": 128,
+          "intermediate_size": 160, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+          "max_position_embeddings": 96, "initializer_range": 0.2})", {21, 8}, 16},
+        ExactCase{"HeadDim128", R"({"model_type": "qwen2", "vocab_size": 90, "hidden_size": 256,
+          "intermediate_size": 160, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
+          "max_position_embeddings": 96, "initializer_range": 0.1})", {13, 30}, 16},
         ExactCase{"Alibi", R"({"model_type": "llama", "vocab_size": 80, "hidden_size": 48, "intermediate_size": 96,
           "num_hidden_layers": 2, "num_attention_heads": 6, "num_key_value_heads": 3, "max_position_embeddings": 96,
           "initializer_range": 0.3, "position_embedding_type": "alibi"})", {9, 17}, 12}),

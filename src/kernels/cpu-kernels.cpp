@@ -768,9 +768,64 @@ void exact_scores_rows(const float* const* q, const float* keys, int64_t key_str
   }
 }
 
+// exact_scores_rows for D = 16 DV exactly, the query vectors held in registers (the same operations).
+template <int R, int DV>
+void exact_scores_fixed(const float* const* q, const float* keys, int64_t key_stride, int64_t n, float* const* s) {
+  __m512 qv[R][DV];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < DV; ++v) qv[r][v] = _mm512_loadu_ps(q[r] + v * 16);
+  for (int64_t j = 0; j < n; j += 4) {
+    const int64_t keys_here = std::min<int64_t>(4, n - j);
+    __m512 acc[R][4];
+#pragma GCC unroll 8
+    for (int v = 0; v < DV; ++v) {
+      __m512 kv[4];
+#pragma GCC unroll 4
+      for (int jj = 0; jj < 4; ++jj)
+        kv[jj] = jj < keys_here ? _mm512_loadu_ps(keys + (j + jj) * key_stride + v * 16) : _mm512_setzero_ps();
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+        for (int jj = 0; jj < 4; ++jj)
+          acc[r][jj] = v == 0 ? _mm512_mul_ps(qv[r][v], kv[jj]) : _mm512_fmadd_ps(qv[r][v], kv[jj], acc[r][jj]);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m128 sums = reduce4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+      if (keys_here == 4) {
+        _mm_storeu_ps(s[r] + j, sums);
+      } else {
+        alignas(16) float tail[4];
+        _mm_store_ps(tail, sums);
+        for (int64_t jj = 0; jj < keys_here; ++jj) s[r][j + jj] = tail[jj];
+      }
+    }
+  }
+}
+
 // Raw scores s[r][j] of rows q[r] (r < rows <= 4) against keys j in [0, n), keys key_stride floats apart.
 void exact_scores(const float* const* q, int64_t rows, const float* keys, int64_t key_stride, int64_t n, int64_t D,
                   float* const* s) {
+  if (D == 64 || D == 32 || D == 16 || D == 128) {  // the common head sizes: two rows (one for 128) at a time
+    const int64_t step = D == 128 ? 1 : 2;
+    for (int64_t r = 0; r < rows; r += step) {
+      const bool two = step == 2 && r + 1 < rows;
+      if (D == 128)
+        exact_scores_fixed<1, 8>(q + r, keys, key_stride, n, s + r);
+      else if (D == 64)
+        two ? exact_scores_fixed<2, 4>(q + r, keys, key_stride, n, s + r)
+            : exact_scores_fixed<1, 4>(q + r, keys, key_stride, n, s + r);
+      else if (D == 32)
+        two ? exact_scores_fixed<2, 2>(q + r, keys, key_stride, n, s + r)
+            : exact_scores_fixed<1, 2>(q + r, keys, key_stride, n, s + r);
+      else
+        two ? exact_scores_fixed<2, 1>(q + r, keys, key_stride, n, s + r)
+            : exact_scores_fixed<1, 1>(q + r, keys, key_stride, n, s + r);
+    }
+    return;
+  }
   switch (rows) {
     case 1:
       return exact_scores_rows<1>(q, keys, key_stride, n, D, s);
@@ -824,9 +879,54 @@ void exact_outputs_rows(const float* const* p, const float* values, int64_t valu
   }
 }
 
+// exact_outputs_rows for D = 16 DV exactly (the same operations, no tail masks).
+template <int R, int DV>
+void exact_outputs_fixed(const float* const* p, const float* values, int64_t value_stride, int64_t n,
+                         float* const* out) {
+  __m512 acc[R][DV];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < DV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; ++j) {
+    const float* vr = values + j * value_stride;
+    __m512 pj[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) pj[r] = _mm512_set1_ps(p[r][j]);
+#pragma GCC unroll 8
+    for (int v = 0; v < DV; ++v) {
+      const __m512 vv = _mm512_loadu_ps(vr + v * 16);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc[r][v] = _mm512_fmadd_ps(pj[r], vv, acc[r][v]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < DV; ++v) _mm512_storeu_ps(out[r] + v * 16, acc[r][v]);
+}
+
 // out[r][d] (r < rows <= 4) = the FMA chain over j in [0, n) of p[r][j] * values[j][d].
 void exact_outputs(const float* const* p, int64_t rows, const float* values, int64_t value_stride, int64_t n, int64_t D,
                    float* const* out) {
+  if (D == 64 || D == 128) {
+    const int64_t step = D == 64 ? 4 : 2;
+    for (int64_t r = 0; r < rows; r += step) {
+      const int64_t m = std::min(step, rows - r);
+      if (D == 128)
+        m == 2 ? exact_outputs_fixed<2, 8>(p + r, values, value_stride, n, out + r)
+               : exact_outputs_fixed<1, 8>(p + r, values, value_stride, n, out + r);
+      else if (m == 4)
+        exact_outputs_fixed<4, 4>(p + r, values, value_stride, n, out + r);
+      else if (m == 3)
+        exact_outputs_fixed<3, 4>(p + r, values, value_stride, n, out + r);
+      else if (m == 2)
+        exact_outputs_fixed<2, 4>(p + r, values, value_stride, n, out + r);
+      else
+        exact_outputs_fixed<1, 4>(p + r, values, value_stride, n, out + r);
+    }
+    return;
+  }
   switch (rows) {
     case 1:
       return exact_outputs_rows<1, 8>(p, values, value_stride, n, D, out);
