@@ -169,7 +169,8 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
   shape.out_stride = ld;
   shape.bf16_cache = bf16_;
   const int64_t G = H / Hkv;
-  at::Tensor logits = at::empty({B, V}, f32);  // (B, V)
+  if (!logits_.defined() || logits_.size(0) < B) logits_ = at::empty({B, V}, f32);
+  at::Tensor logits = logits_.narrow(0, 0, B);  // (B, V), reused: a fresh 2 MB per step faulted its pages in each time
   float* out = logits.data_ptr<float>();
   const float* cos_table = inv_freq_.defined() ? rope_cos_.data_ptr<float>() : nullptr;
   const float* sin_table = inv_freq_.defined() ? rope_sin_.data_ptr<float>() : nullptr;

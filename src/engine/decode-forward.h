@@ -1,9 +1,9 @@
 // DecodeForward: the engine's fp32 CPU decode step (one new token per row against the slot cache), the same
 // math as TransformerImpl::forward (HF Llama / Qwen2: RMSNorm, RoPE or ALiBi, grouped-query attention,
-// SwiGLU, tied or untied head) in a few fused kernels (cpu-kernels.h) instead of ~25 ATen calls per layer.
-// In fp32 every op takes the training forward's arithmetic (model/fused-ops.h row kernels for RMSNorm, RoPE,
-// SwiGLU and the softmax; each product output and attention score one FMA chain, as OpenBLAS's sgemm forms
-// them for K <= 384), so a sampled token's log-prob equals a training forward's to the bit there (GRPO).
+// SwiGLU, tied or untied head) in a few fused kernels (kernels/cpu-kernels.h) instead of ~25 ATen calls per layer.
+// In fp32 every op is the training forward's own: the model/fused-ops.h row kernels for RMSNorm, RoPE, SwiGLU
+// and the softmax, and the products and attention of kernels/cpu-kernels.h, which the training forward also runs
+// (model/exact-ops.h), so a sampled token's log-prob equals a training forward's to the bit (GRPO).
 // It reads the model's parameters directly and keeps derived copies (q|k|v and gate|up stacked, every
 // projection and the LM head packed into panels) that are rebuilt whenever any parameter's storage or
 // version counter changes, so a trainer updating the same weights in place is always seen at the next step.
@@ -32,7 +32,8 @@ class DecodeForward {
 
   // One decode step over cache rows [0, B) of length L: row r feeds tokens[r] at RoPE position positions[r]
   // into key slot L, attending slots [first[r], L]. Writes slot L of every layer's K/V and advances
-  // cache.length to L + 1. Returns the next-token logits (B, V) float.
+  // cache.length to L + 1. Returns the next-token logits (B, V) float, in a buffer the next step() reuses (copy
+  // them to keep them).
   at::Tensor step(const std::vector<int32_t>& tokens, const std::vector<int64_t>& positions,
                   const std::vector<int64_t>& first, model::KvCache& cache);
   // The LM head on final hidden states (B, C) fp32 -> logits (B, V), with the step's product kernel (each logit
@@ -57,6 +58,7 @@ class DecodeForward {
   at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies, or undefined (ALiBi)
   at::Tensor slopes_;    // (H) fp32 ALiBi slopes, or undefined (RoPE)
   at::Tensor work_;      // per-step activations, grown to the largest batch seen
+  at::Tensor logits_;    // (rows, V) the steps' logits, grown to the largest batch seen
   std::vector<uint16_t> work_bf16_;  // bf16: the products' inputs rounded to bf16
   at::Tensor rope_cos_, rope_sin_;  // (P, D) RoPE tables for positions [0, P), grown on demand
 };

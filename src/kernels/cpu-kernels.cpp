@@ -153,7 +153,7 @@ inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __m
 // MR rows x NV 16-column blocks of one panel over K inputs (block v's column k at p + (v * ks + k) * 16);
 // `cols` valid columns in the panel (the rest is padding). Each output is one FMA chain over k from 0, or from
 // the partial sums at `init` (rows ldi apart) when it continues a chain cut into K slices: the same roundings
-// as an uncut chain, which is also what OpenBLAS's sgemm does for K <= 384 (a training forward's products).
+// as an uncut chain, for any K and any number of rows (the training forward's products run it too).
 template <int MR, int NV>
 void micro(const float* x, int64_t ldx, const float* p, int64_t ks, int64_t K, const float* bias, float* y, int64_t ldy,
            int64_t cols, bool accumulate, const float* init, int64_t ldi) {
@@ -222,7 +222,7 @@ Micro micro_for(int64_t rows, int64_t nv) {
 // first finds its weight slice (kSliceK x 64 floats = 32 KB) in L1 instead of streaming the whole panel from
 // L2 again for every 6 rows. The partial sums wait in a scratch panel and each slice continues their FMA
 // chains, so the result does not depend on the number of rows (batch invariance: a row decoded alone or among
-// 64 gets the same bits, and the same as a training forward's product for K <= 384).
+// 64 gets the same bits, and the same as the training forward's product, model/exact-ops.h).
 int64_t slice_k(int64_t rows, int64_t K) { return rows > kMaxRows ? kSliceK : K; }
 
 void linear_blocks_f32(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,

@@ -4,7 +4,8 @@
 // of micro-batches from it. The loss formulas are in src/train/grpo-loss.h. Departures from TRL:
 //   1. At num_iterations > 1 the old log-probs are the engine's (log_softmax(logits / temperature) at sampling
 //      time) instead of a second forward; at 1 they are the detached current ones, as TRL. Every step logs
-//      logprob_max_abs_diff = max |log pi_theta - engine's| over sampled tokens (<= 1e-5 in fp32).
+//      logprob_max_abs_diff = max |log pi_theta - engine's| over sampled tokens (0 in fp32 on AVX-512 CPUs: both
+//      sides run the same kernels, model/exact-ops.h).
 //   2. The generation batch is not shuffled across micro-batches (completions of a prompt stay together).
 //   3. Step metrics reach the trainer's log through micro-batch metrics scaled by the step's normaliser (the
 //      trainer divides by it); time/learning (end_step) covers the reference forward, every micro-batch's forward

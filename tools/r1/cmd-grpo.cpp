@@ -15,7 +15,11 @@ void add_grpo_command(CLI::App& app, Context& ctx) {
        [](const Recipe& recipe) { return to_yaml(train::GrpoOptions::from_recipe(recipe).to_json()); },
        [](const Recipe& recipe, const std::atomic<bool>* stop) {
          return train::grpo(train::GrpoOptions::from_recipe(recipe), stop);
-       }});
+       },
+       "On-policy check: every step logs logprob_max_abs_diff = max |log pi_theta - log pi_sampling| over the\n"
+       "sampled tokens. fp32 on a CPU with AVX-512 it is 0 by construction (training and sampling run the same\n"
+       "kernels, whatever BLAS is loaded); with bf16 (autocast or a bf16 model), on CUDA or without AVX-512 the\n"
+       "two sides round differently and the logged value is the measured difference.\n"});
 }
 
 }  // namespace r1::cli

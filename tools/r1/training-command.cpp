@@ -35,6 +35,7 @@ void add_training_command(CLI::App& app, Context& ctx, TrainingCommand command) 
   cmd->add_option("--device", ctx.runtime.device, "cpu, cuda or cuda:N");
   std::string footer = "\nRecipe keys (YAML, or --key value on the command line):\n";
   for (const auto& [key, help] : cmd_spec->keys_help) footer += fmt::format("  {:<30} {}\n", key, help);
+  if (!cmd_spec->notes.empty()) footer += "\n" + cmd_spec->notes;
   cmd->footer(footer);
   cmd->callback([cmd, opts, cmd_spec, &ctx] {
     ctx.run = [cmd, opts, cmd_spec] {

@@ -20,6 +20,7 @@ struct TrainingCommand {
   std::vector<std::pair<std::string, std::string>> keys_help;
   std::function<std::string(const Recipe&)> dump_config;  // parses and validates, returns the effective YAML
   std::function<train::TrainResult(const Recipe&, const std::atomic<bool>* stop)> run;
+  std::string notes = "";  // printed after the recipe keys in --help
 };
 
 void add_training_command(CLI::App& app, Context& ctx, TrainingCommand command);
