@@ -2,7 +2,7 @@
 # Greedy decode throughput of the tiny model (recipes/models/tiny.json: vocab 8192, d256, 4 layers, 4 heads,
 # 2 kv heads), r1's engine (`r1 generate`, its generation phase: prefill + decode of one wave of B prompts)
 # vs a KV-cache greedy decode loop in PyTorch-Python (bench/decode-reference.py) on the same r1-written
-# weights and prompt ids, 2 threads, OMP_WAIT_POLICY=PASSIVE and OPENBLAS_CORETYPE=SkylakeX for both, in
+# weights and prompt ids, 2 threads, the same BLAS settings for both (bench/blas-env.sh), in
 # fp32 and in bf16 (both sides convert the fp32 weights). Best of REPS runs each, alternating the two sides
 # (the reference machine is shared). The last column checks that row 0's greedy text is the same.
 #   bench/decode.sh [BATCHES...]   (default 1 16 64; env NEW_TOKENS=128 REPS=3 DTYPES="float32 bfloat16")
@@ -15,7 +15,7 @@ new=${NEW_TOKENS:-128}
 reps=${REPS:-3}
 dtypes=${DTYPES:-float32 bfloat16}
 batches=${*:-1 16 64}
-export OMP_WAIT_POLICY=PASSIVE OPENBLAS_CORETYPE=SkylakeX
+. "$here/blas-env.sh"
 mkdir -p "$work"
 "$r1" --seed 42 model init --config "$root/recipes/models/tiny.json" --out "$work/model" --overwrite >/dev/null
 [ -f "$work/corpus.txt" ] || "$here/make-corpus.sh" "$work/corpus.txt" 5 >/dev/null

@@ -3,7 +3,7 @@
 # exactly 128 completion tokens (the Python side ignores EOS; r1 stops at EOS, which a random-init 8192-token
 # model samples with probability ~1/8192 per token: both mean lengths are printed), temperature 1, format-regex
 # reward, beta 0.04 (the frozen reference forward counts), num_iterations 1, loss_type grpo, fp32, 2 threads,
-# OMP_WAIT_POLICY=PASSIVE, on the tiny config (recipes/models/tiny.json: vocab 8192, d 256, 4 layers, 4 heads /
+# the same BLAS settings for both (bench/blas-env.sh), on the tiny config (recipes/models/tiny.json: vocab 8192, d 256, 4 layers, 4 heads /
 # 2 kv heads, FFN 768, tied) with the same r1-written random weights. r1: `r1 grpo` (metrics.jsonl);
 # Python: bench/grpo-reference.py. STEPS steps per run (the first warms up and is not counted), ROUNDS alternating
 # rounds, the best step of each side.
@@ -15,7 +15,7 @@ r1=${R1:-$root/build/r1}
 work=${WORK:-/tmp/r1-bench-grpo}
 steps=${STEPS:-3}
 rounds=${ROUNDS:-2}
-export OMP_WAIT_POLICY=PASSIVE
+. "$here/blas-env.sh"
 mkdir -p "$work"
 [ -f "$work/model/model.safetensors" ] ||
   "$r1" --seed 42 model init --config "$root/recipes/models/tiny.json" --out "$work/model" --overwrite >/dev/null
