@@ -50,6 +50,23 @@ TEST(Cli, StartsWithFastKernelSettingsWithoutUserEnvironment) {
   EXPECT_NE(out.find("OMP_WAIT_POLICY=PASSIVE"), std::string::npos) << out;
   EXPECT_EQ(out.find("1 intra-op thread(s) on 2"), std::string::npos) << "threads must default to the cores: " << out;
   EXPECT_EQ(r.status, 0);
+
+  // The allocator: r1's settings without the user's; a value the user gave glibc stands.
+  const std::string unset =
+      "env -u MALLOC_MMAP_THRESHOLD_ -u MALLOC_TRIM_THRESHOLD_ -u MALLOC_TOP_PAD_ -u GLIBC_TUNABLES ";
+  for (const auto& [env, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"", "malloc: mmap/trim thresholds 64/512 MiB, top pad 64 MiB (r1)"},
+           {"MALLOC_TOP_PAD_=0 ", "malloc: partly the user's settings"},
+           {"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072:"
+            "glibc.malloc.top_pad=0 ",
+            "malloc: the user's settings"}}) {
+    pipe = popen((unset + env + R1_CLI + " --version 2>&1").c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    out.clear();
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+    EXPECT_EQ(pclose(pipe), 0);
+    EXPECT_NE(out.find(expected), std::string::npos) << env << ": " << out;
+  }
 }
 
 TEST(Cli, UsageErrorsExitTwoWithOneLine) {

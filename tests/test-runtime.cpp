@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "r1/error.h"
 #include "r1/runtime.h"
@@ -88,6 +89,25 @@ TEST(Runtime, BlasPolicyRespectsTheUserAndChoosesOnlyWhereValidated) {
   r1::BlasSituation avx2{.cpu_vendor = "GenuineIntel", .cpu_tier = 1, .openblas_version = "0.3.21",
                          .openblas_core = "Prescott"};
   EXPECT_EQ(r1::choose_openblas_coretype(avx2).coretype, "");
+}
+
+TEST(Runtime, AllocatorPolicyRespectsEachValueTheUserGaveGlibc) {
+  auto variables = [](const std::vector<r1::MallocSetting>& settings) {
+    std::vector<std::string> names;
+    for (const auto& s : settings) names.push_back(s.variable);
+    return names;
+  };
+  using Names = std::vector<std::string>;
+  const auto all = r1::choose_malloc_settings({});
+  EXPECT_EQ(variables(all), (Names{"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"}));
+  for (const auto& s : all) EXPECT_GE(s.value, int64_t{64} << 20) << s.variable;
+  EXPECT_EQ(variables(r1::choose_malloc_settings({{"MALLOC_MMAP_THRESHOLD_", "131072"}})),
+            (Names{"MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"}));
+  EXPECT_EQ(variables(r1::choose_malloc_settings({{"MALLOC_TOP_PAD_", ""}})),  // set, even if empty
+            (Names{"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}));
+  EXPECT_EQ(variables(r1::choose_malloc_settings({{"GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0"}})),
+            (Names{"MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_"}));
+  EXPECT_EQ(variables(r1::choose_malloc_settings({{"GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX512F"}})).size(), 3u);
 }
 
 // This process: whatever the environment says about OPENBLAS_CORETYPE is what OpenBLAS runs, and the summary

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <malloc.h>
 #include <iterator>
 #include <set>
 #include <thread>
@@ -161,8 +162,44 @@ void preinit_environment(int, char** argv, char** envp) {
 __attribute__((section(".preinit_array"), used)) static void (*const r1_preinit_entry)(int, char**,
                                                                                        char**) = preinit_environment;
 
+std::vector<MallocSetting> choose_malloc_settings(const std::map<std::string, std::string>& environment) {
+  struct Candidate {
+    int parameter;
+    int64_t value;
+    const char* variable;
+    const char* tunable;
+  };
+  static const Candidate kCandidates[] = {
+      {M_MMAP_THRESHOLD, int64_t{64} << 20, "MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold"},
+      {M_TRIM_THRESHOLD, int64_t{512} << 20, "MALLOC_TRIM_THRESHOLD_", "glibc.malloc.trim_threshold"},
+      {M_TOP_PAD, int64_t{64} << 20, "MALLOC_TOP_PAD_", "glibc.malloc.top_pad"},
+  };
+  const auto tunables = environment.find("GLIBC_TUNABLES");
+  std::vector<MallocSetting> chosen;
+  for (const Candidate& c : kCandidates) {
+    if (environment.count(c.variable) != 0) continue;
+    if (tunables != environment.end() && tunables->second.find(c.tunable) != std::string::npos) continue;
+    chosen.push_back({c.parameter, c.value, c.variable});
+  }
+  return chosen;
+}
+
+namespace {
+
+std::map<std::string, std::string> malloc_environment() {
+  std::map<std::string, std::string> env;
+  for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"})
+    if (const char* value = std::getenv(name)) env[name] = value;
+  return env;
+}
+
+}  // namespace
+
 void bootstrap_process(int argc, char** argv) {
   (void)argc;
+  // Before anything large is allocated; in the re-executed process too (mallopt is per process).
+  for (const MallocSetting& setting : choose_malloc_settings(malloc_environment()))
+    mallopt(setting.parameter, static_cast<int>(setting.value));
   if (std::getenv("R1_NO_REEXEC") != nullptr) return;
   bool changed = false;
   if (std::getenv("OMP_WAIT_POLICY") == nullptr) {  // the pre-init step did not run or could not exec
@@ -237,9 +274,13 @@ std::string runtime_summary() {
   }
   std::string cuda = torch::cuda::is_available() ? fmt::format("{} GPU(s)", torch::cuda::device_count()) : "none";
   const char* wait = std::getenv("OMP_WAIT_POLICY");
+  const size_t ours = choose_malloc_settings(malloc_environment()).size();
+  const char* allocator = ours == 3 ? "malloc: mmap/trim thresholds 64/512 MiB, top pad 64 MiB (r1)"
+                       : ours == 0 ? "malloc: the user's settings"
+                                   : "malloc: partly the user's settings, the rest r1's";
   return fmt::format(
-      "LibTorch {}, {} intra-op thread(s) on {} physical core(s), BLAS: {}, OMP_WAIT_POLICY={}, CUDA: {}",
-      TORCH_VERSION, at::get_num_threads(), physical_core_count(), blas, wait ? wait : "(unset)", cuda);
+      "LibTorch {}, {} intra-op thread(s) on {} physical core(s), BLAS: {}, OMP_WAIT_POLICY={}, {}, CUDA: {}",
+      TORCH_VERSION, at::get_num_threads(), physical_core_count(), blas, wait ? wait : "(unset)", allocator, cuda);
 }
 
 }  // namespace r1

@@ -90,7 +90,7 @@ void DecodeForward::refresh() {
                    {optional(m + "gate_proj.bias"), optional(m + "up_proj.bias")}, bf16_);
     l.down.pack({get(m + "down_proj.weight")}, {optional(m + "down_proj.bias")}, bf16_);
   }
-  embedding_ = f32(get("model.embed_tokens.weight"));
+  embedding_ = get("model.embed_tokens.weight");  // fp32 or bf16, rows widened when looked up
   final_norm_ = f32(get("model.norm.weight"));
   head_.pack({get(config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")}, {at::Tensor()}, bf16_);
   seen_.clear();
@@ -144,7 +144,16 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
     if (tokens[size_t(r)] < 0 || tokens[size_t(r)] >= V) fail("decode forward: token id {} outside [0, {})", tokens[size_t(r)], V);
     if (positions[size_t(r)] < 0) fail("decode forward: negative position {}", positions[size_t(r)]);
     max_position = std::max(max_position, positions[size_t(r)]);
-    std::memcpy(x + r * ld, embedding_.data_ptr<float>() + int64_t(tokens[size_t(r)]) * C, size_t(C) * sizeof(float));
+    const int64_t token = tokens[size_t(r)];
+    if (embedding_.scalar_type() == at::kFloat) {
+      std::memcpy(x + r * ld, embedding_.data_ptr<float>() + token * C, size_t(C) * sizeof(float));
+    } else {  // bf16 -> fp32 is exact: the high half of the float's bits
+      const uint16_t* row = reinterpret_cast<const uint16_t*>(embedding_.data_ptr()) + token * C;
+      for (int64_t i = 0; i < C; ++i) {
+        const uint32_t bits = uint32_t(row[i]) << 16;
+        std::memcpy(x + r * ld + i, &bits, sizeof(float));
+      }
+    }
   }
   if (inv_freq_.defined() && (!rope_cos_.defined() || rope_cos_.size(0) <= max_position)) {
     // The ops of TransformerImpl::hidden_states, so every entry is bit-identical to the model's.

@@ -53,7 +53,7 @@ class DecodeForward {
   std::vector<Layer> layers_;
   kernels::PackedLinear head_;
   bool bf16_ = false;       // bf16 parameters: bf16 panels and KV cache, fp32 everything else
-  at::Tensor embedding_;    // (V, C) fp32 (the parameter itself when it is fp32)
+  at::Tensor embedding_;    // (V, C) the parameter itself (fp32 or bf16)
   at::Tensor final_norm_;   // (C) fp32
   at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies, or undefined (ALiBi)
   at::Tensor slopes_;    // (H) fp32 ALiBi slopes, or undefined (RoPE)

@@ -250,6 +250,7 @@ at::Tensor Engine::State::decode_forward() {
     cache.realign(B, keep, keep);
     L = keep;
   }
+  cache.prefault(L + 1);  // this step writes position L
   model::TransformerImpl& m = compute_model();
   if (!fused_checked) {
     fused_checked = true;

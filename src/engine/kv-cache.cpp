@@ -1,10 +1,14 @@
 // SlotCache (kv-cache.h): row moves and re-alignment of the preallocated per-slot KV cache. Every move is a
-// narrow + copy per layer on the cache's device; overlapping moves go through a temporary.
+// narrow + copy per layer on the cache's device; overlapping moves go through a temporary. Pages are populated
+// ahead of the positions written (prefault).
 #include "engine/kv-cache.h"
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <stdexcept>
+
+#include "common/pages.h"
 
 namespace r1::engine {
 
@@ -26,6 +30,7 @@ void SlotCache::realign(int64_t rows, int64_t new_length, int64_t keep) {
   const int64_t L = cache_.length;
   if (keep > L || keep > new_length || new_length > capacity())
     throw std::logic_error("SlotCache::realign: keep exceeds the old or new length, or capacity");
+  prefault(new_length);
   if (new_length != L && rows > 0 && keep > 0) {
     for (auto* tensors : {&cache_.key, &cache_.value})
       for (at::Tensor& t : *tensors) {
@@ -38,6 +43,21 @@ void SlotCache::realign(int64_t rows, int64_t new_length, int64_t keep) {
   cache_.length = new_length;
 }
 
+void SlotCache::prefault(int64_t end) {
+  constexpr int64_t kChunk = 64;  // positions populated per call: one madvise per row, head and tensor
+  if (end <= prefaulted_ || !allocated() || !cache_.key[0].is_cpu()) return;
+  const int64_t to = std::min(capacity(), std::max(end, prefaulted_ + kChunk));
+  for (auto* tensors : {&cache_.key, &cache_.value})
+    for (at::Tensor& t : *tensors) {  // (slots, Hkv, capacity, D), contiguous
+      const int64_t rows = t.size(0) * t.size(1), row_bytes = t.stride(1) * int64_t(t.element_size());
+      const int64_t position_bytes = t.stride(2) * int64_t(t.element_size());
+      char* base = static_cast<char*>(t.data_ptr());
+      const size_t span = size_t((to - prefaulted_) * position_bytes);
+      for (int64_t r = 0; r < rows; ++r) prefault_pages(base + r * row_bytes + prefaulted_ * position_bytes, span);
+    }
+  prefaulted_ = to;
+}
+
 void SlotCache::move_row(int64_t src, int64_t dst, int64_t keep) {
   const int64_t L = cache_.length;
   for (auto* tensors : {&cache_.key, &cache_.value})
@@ -48,6 +68,7 @@ void SlotCache::place(int64_t dst, const model::KvCache& source, int64_t source_
                       int64_t count) {
   const int64_t L = cache_.length;
   if (count > L) throw std::logic_error("SlotCache::place: sequence longer than the cache length");
+  prefault(L);
   for (size_t l = 0; l < cache_.key.size(); ++l) {
     cache_.key[l][dst].narrow(1, L - count, count).copy_(source.key[l][source_row].narrow(1, source_start, count));
     cache_.value[l][dst].narrow(1, L - count, count).copy_(source.value[l][source_row].narrow(1, source_start, count));

@@ -39,9 +39,14 @@ class SlotCache {
   // Writes `count` positions of `source` row `source_row` starting at `source_start` into row `dst`,
   // right-aligned at L. Requires count <= L.
   void place(int64_t dst, const model::KvCache& source, int64_t source_row, int64_t source_start, int64_t count);
+  // Makes positions [0, end) of every row ready to be written without page faults (CPU; see
+  // common/pages.h): the engine calls it before a step writes position L. Pages are populated a chunk of
+  // positions ahead, each at most once; realign() and place() call it for what they write.
+  void prefault(int64_t end);
 
  private:
   model::KvCache cache_;
+  int64_t prefaulted_ = 0;  // positions [0, prefaulted_) of every row are populated (or were tried)
 };
 
 }  // namespace r1::engine

@@ -22,6 +22,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "common/pages.h"
 #include "kernels/thread-team.h"
 
 namespace r1::kernels {
@@ -74,6 +75,7 @@ void PackedLinear::pack(const std::vector<at::Tensor>& weights, const std::vecto
   auto options = sources.front().options();
   panels = bf16 ? at::empty({blocks, pairs, 16, 2}, options.dtype(at::kBFloat16))
                 : at::empty({blocks, K, 16}, options.dtype(at::kFloat));
+  prefault_pages(panels.data_ptr(), panels.nbytes());  // written once, page by page, right away
   float* f32 = bf16 ? nullptr : panels.data_ptr<float>();
   uint16_t* b16 = bf16 ? reinterpret_cast<uint16_t*>(panels.data_ptr()) : nullptr;
   auto element = [&](const void* row, int64_t k) -> float {  // fp32 value of a source element
@@ -84,20 +86,28 @@ void PackedLinear::pack(const std::vector<at::Tensor>& weights, const std::vecto
     return f;
   };
   const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  // Element k of column c goes to (k / 2, c, k % 2) of a bf16 block, (k, c) of an fp32 one: the loop walks the
+  // destination in order (one cache line per k pair / k) and reads the block's 16 rows side by side.
   ThreadTeam::global().parallel(blocks, threads, [&](int64_t block) {
-    for (int64_t c = 0; c < 16; ++c) {
-      const int64_t n = block * 16 + c;
-      const void* row = n < out ? rows[size_t(n)] : nullptr;
-      if (bf16) {
-        uint16_t* dst = b16 + block * pairs * 32 + c * 2;  // element (k / 2, c, k % 2) at dst[(k / 2) * 32 + k % 2]
-        for (int64_t k = 0; k < 2 * pairs; ++k) {
-          const float v = row && k < K ? element(row, k) : 0.0f;
-          dst[(k / 2) * 32 + (k % 2)] = c10::BFloat16(v).x;  // round to nearest even
+    const void* src[16];
+    for (int64_t c = 0; c < 16; ++c) src[c] = block * 16 + c < out ? rows[size_t(block * 16 + c)] : nullptr;
+    if (bf16) {
+      uint16_t* dst = b16 + block * pairs * 32;
+      for (int64_t k = 0; k < 2 * pairs; ++k) {
+        uint16_t* d = dst + (k / 2) * 32 + (k % 2);
+        for (int64_t c = 0; c < 16; ++c) {
+          if (src[c] == nullptr || k >= K)
+            d[c * 2] = 0;
+          else if (source_bf16)
+            d[c * 2] = static_cast<const uint16_t*>(src[c])[k];
+          else
+            d[c * 2] = c10::BFloat16(element(src[c], k)).x;  // round to nearest even
         }
-      } else {
-        float* dst = f32 + block * K * 16 + c;
-        for (int64_t k = 0; k < K; ++k) dst[k * 16] = row ? element(row, k) : 0.0f;
       }
+    } else {
+      float* dst = f32 + block * K * 16;
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t c = 0; c < 16; ++c) dst[k * 16 + c] = src[c] ? element(src[c], k) : 0.0f;
     }
   });
   const at::TensorOptions f32_options = options.dtype(at::kFloat);
