@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/bounded-json.h"
 #include "common/jsonl.h"
 #include "data/documents.h"
 #include "r1/data.h"
@@ -260,6 +261,53 @@ TEST(Jsonl, MalformedRowNamesFileAndLine) {
   EXPECT_EQ(texts, (std::vector<std::string>{"a", "b", "c"}));
   R1_EXPECT_THROW_WITH(for_each_jsonl_row(dir / "rows.jsonl", [](const nlohmann::json&, size_t) {}, false), Error,
                        "rows.jsonl:4:");
+}
+
+TEST(BoundedJson, DeepWideOverflowingAndInvalidInputsAreErrorsNamingWhere) {
+  auto deep = [](int n, char open, char close) { return std::string(size_t(n), open) + std::string(size_t(n), close); };
+  nlohmann::json out;
+  std::string error;
+  // At the limit: parsed, and a copy, a dump and a destruction of it stay within the stack.
+  ASSERT_TRUE(parse_json_bounded(deep(kMaxJsonDepth, '[', ']'), out, &error)) << error;
+  nlohmann::json copy = out;
+  EXPECT_EQ(copy.dump().size(), size_t(2 * kMaxJsonDepth));
+  // One past the limit, and 400,000 deep (a 1 MiB body that crashed the server): refused while parsing.
+  for (int n : {kMaxJsonDepth + 1, 400000}) {
+    EXPECT_FALSE(parse_json_bounded(deep(n, '[', ']'), out, &error));
+    EXPECT_NE(error.find("nested deeper than 512 levels at byte 513"), std::string::npos) << error;
+  }
+  std::string objects;
+  for (int i = 0; i < 100000; ++i) objects += "{\"a\":";
+  EXPECT_FALSE(parse_json_bounded(objects + "1" + std::string(100000, '}'), out, &error));
+  EXPECT_NE(error.find("nested deeper than 512"), std::string::npos) << error;
+  // Brackets inside strings do not count.
+  ASSERT_TRUE(parse_json_bounded("{\"s\": \"" + std::string(2000, '[') + "\"}", out, &error)) << error;
+  // Wide is fine: 200,000 elements at depth 1.
+  std::string wide = "[0";
+  for (int i = 0; i < 200000; ++i) wide += ",1";
+  ASSERT_TRUE(parse_json_bounded(wide + "]", out, &error)) << error;
+  EXPECT_EQ(out.size(), 200001u);
+  // Overflowing numbers, invalid UTF-8, trailing garbage, syntax: errors without library codes.
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"{\"x\": 1e999999}", "number overflow"},
+           {"[\"\xff\xfe\"]", "UTF-8"},
+           {"{} x", "syntax error"},
+           {"{\"a\": tru}", "syntax error"},
+           {"", "syntax error"}}) {
+    EXPECT_FALSE(parse_json_bounded(text, out, &error)) << text;
+    EXPECT_NE(error.find(expected), std::string::npos) << text << ": " << error;
+    EXPECT_EQ(error.find("json.exception"), std::string::npos) << error;
+  }
+  // The throwing form names where; JSON Lines rows go through it with file:line.
+  R1_EXPECT_THROW_WITH(parse_json("[[1]", "config.json"), Error, "config.json: not valid JSON (");
+  TempDir dir;
+  test::write_bytes(dir / "rows.jsonl", "{\"text\": \"a\"}\n{\"n\": 1e999999}\n{\"deep\": " + deep(100000, '[', ']') + "}\n");
+  JsonlReader reader(dir / "rows.jsonl");
+  ASSERT_TRUE(reader.next(out));
+  R1_EXPECT_THROW_WITH(reader.next(out), Error, "rows.jsonl:2: not valid JSON (number overflow");
+  R1_EXPECT_THROW_WITH(reader.next(out), Error, "rows.jsonl:3: not valid JSON (nested deeper than 512 levels");
+  EXPECT_EQ(json_error_text(nlohmann::json::type_error::create(302, "type must be string, but is number", nullptr)),
+            "type must be string, but is number");
 }
 
 // ---- Cleaning filters ----

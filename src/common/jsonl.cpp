@@ -1,6 +1,9 @@
 // JSON Lines reading; see jsonl.h.
 #include "common/jsonl.h"
 
+#include <fmt/format.h>
+
+#include "common/bounded-json.h"
 #include "r1/error.h"
 
 namespace r1 {
@@ -14,18 +17,11 @@ bool is_blank(std::string_view text) { return text.find_first_not_of(" \t\r") ==
 }  // namespace
 
 nlohmann::json parse_jsonl_line(std::string_view text, const std::string& source, size_t line) {
-  try {
-    return nlohmann::json::parse(trim_line_end(text));
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}:{}: not valid JSON ({})", source, line, e.what());
-  }
+  return parse_json(trim_line_end(text), fmt::format("{}:{}", source, line));
 }
 
 bool try_parse_jsonl_line(std::string_view text, nlohmann::json& row) {
-  nlohmann::json parsed = nlohmann::json::parse(trim_line_end(text), nullptr, false);
-  if (parsed.is_discarded()) return false;
-  row = std::move(parsed);
-  return true;
+  return parse_json_bounded(trim_line_end(text), row, nullptr);
 }
 
 JsonlReader::JsonlReader(const std::filesystem::path& path) : path_(path), in_(path, std::ios::binary) {
