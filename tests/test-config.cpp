@@ -123,6 +123,14 @@ TEST(Config, ErrorsNameTheFileAndTheKey) {
   bad(R"({"model_type": "llama", "hidden_act": "gelu"})", {"hidden_act", "gelu"});
   bad(R"({"model_type": "qwen2", "use_sliding_window": true})", {"use_sliding_window"});
   bad(R"({"model_type": "llama", "rope_scaling": {"rope_type": "yarn", "factor": 4.0}})", {"'yarn'"});
+  bad(R"({"model_type": "llama", "rope_scaling": {"rope_type": "llama3", "factor": 8.0}})",
+      {"rope_scaling", "'llama3' lacks low_freq_factor, high_freq_factor, original_max_position_embeddings"});
+  bad(R"({"model_type": "llama", "rope_scaling": {"type": "linear"}})", {"'linear' lacks factor"});
+  bad(R"({"model_type": "llama", "num_hidden_layers": 1000000000})", {"num_hidden_layers", "exceeds 4096"});
+  bad(R"({"model_type": "llama", "max_position_embeddings": 1000000000000})", {"max_position_embeddings", "exceeds"});
+  bad(R"({"model_type": "llama", "vocab_size": 100000000})", {"vocab_size", "exceeds"});
+  bad(R"({"model_type": "llama", "x": )" + std::string(600, '[') + std::string(600, ']') + "}",
+      {"not valid JSON", "nested deeper than 512"});
   bad(R"({"model_type": "llama", "torch_dtype": "int8"})", {"torch_dtype", "int8"});
   bad(R"({"model_type": "llama", "vocab_size": 10, "eos_token_id": 10})", {"eos_token_id", "outside"});
   bad(R"({"model_type": "llama", "eos_token_id": "x"})", {"eos_token_id"});

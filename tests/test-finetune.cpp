@@ -146,6 +146,20 @@ TEST(SftExample, PromptCompletionTextAlpacaAndTruncation) {
   R1_EXPECT_THROW_WITH(data::sft_example(tok(), nullptr, {{"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}},
                                          {}, "data.jsonl:3"),
                        Error, "data.jsonl:3", "chat_template");
+  // Malformed messages are named by the row and the message, not by the chat template's position.
+  auto chatml = tokenizer::ChatTemplate::named("chatml");
+  const json user = {{"role", "user"}, {"content", "hi"}};
+  for (const auto& [messages, expected] : std::vector<std::pair<json, std::string>>{
+           {json::array({user, {{"content", "no role"}}}), "data.jsonl:9: message 1 has no string 'role'"},
+           {json::array({user, {{"role", 5}, {"content", "x"}}}), "data.jsonl:9: message 1 has no string 'role'"},
+           {json::array({user, {{"role", "assistant"}, {"content", 42}}}), "data.jsonl:9: message 1's 'content'"},
+           {json::array({user, "just text"}), "data.jsonl:9: message 1 is not a {role, content} object"}}) {
+    R1_EXPECT_THROW_WITH(data::sft_example(tok(), &chatml, {{"messages", messages}}, {}, "data.jsonl:9"), Error, expected);
+    R1_EXPECT_THROW_WITH(data::preference_example(tok(), &chatml,
+                                                  {{"prompt", json::array({user})}, {"chosen", messages}, {"rejected", messages}},
+                                                  0, 0, "prefs.jsonl:9"),
+                         Error, "prefs.jsonl:9");
+  }
 }
 
 TEST(Packing, BestFitDecreasingByHand) {

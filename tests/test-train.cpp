@@ -10,6 +10,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "common/checksum.h"
 #include "common/recipe.h"
 #include "r1/error.h"
 #include "r1/model.h"
@@ -480,6 +481,80 @@ TEST(Trainer, CorruptCheckpointIsNamed) {
   R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "optimizer.safetensors", "missing");
   args.resume_from_checkpoint = ckpt.string();
   R1_EXPECT_THROW_WITH(Trainer(m, args, objective, {.progress_bar = false}).train(), Error, "checkpoint-2");
+}
+
+// A checkpoint is resumed only when its manifest vouches for every file and its state is in range; each
+// refusal names the file and the key.
+TEST(Trainer, InvalidCheckpointStatesAreRefusedNamingFileAndKey) {
+  TempDir dir;
+  auto m = tiny_model(7);
+  PatternObjective objective(m);
+  auto args = quick_args(dir / "run", 4);
+  args.save_steps = 2;
+  Trainer(m, args, objective, {.progress_bar = false}).train();
+  const auto ckpt = dir / "run" / "checkpoint-2";
+  const auto manifest_path = ckpt / "manifest.json";
+  const std::string manifest_text = r1::test::read_bytes(manifest_path);
+  const nlohmann::json manifest = nlohmann::json::parse(manifest_text);
+  verify_checkpoint(ckpt);
+  auto with_manifest = [&](const nlohmann::json& changed) { r1::test::write_bytes(manifest_path, changed.dump()); };
+
+  nlohmann::json bad = manifest;
+  bad["files"] = nlohmann::json::object();  // verifies nothing
+  with_manifest(bad);
+  R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "manifest.json", "does not list trainer_state.json");
+  bad["files"] = nlohmann::json::array();
+  with_manifest(bad);
+  R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "manifest.json", "\"files\" must be an object");
+  bad = manifest;
+  bad["files"]["config.json"]["bytes"] = "12";
+  with_manifest(bad);
+  R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "manifest.json", "\"config.json\" must be");
+  bad = manifest;
+  bad["files"]["../run/metrics.jsonl"] = manifest["files"]["config.json"];
+  with_manifest(bad);
+  R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "manifest.json", "not a file of this directory");
+  r1::test::write_bytes(manifest_path, manifest_text);
+  r1::test::write_bytes(ckpt / "planted.json", "{}");
+  R1_EXPECT_THROW_WITH(verify_checkpoint(ckpt), Error, "planted.json", "does not list");
+  std::filesystem::remove(ckpt / "planted.json");
+  verify_checkpoint(ckpt);
+
+  // trainer_state.json with a step outside [0, max_steps], listed with a matching checksum.
+  const std::string state_text = r1::test::read_bytes(ckpt / "trainer_state.json");
+  args.resume_from_checkpoint = ckpt.string();
+  for (const char* step : {"-5", "1000000000000000", "\"2\""}) {
+    nlohmann::json state = nlohmann::json::parse(state_text);
+    state["global_step"] = nlohmann::json::parse(step);
+    r1::test::write_bytes(ckpt / "trainer_state.json", state.dump());
+    nlohmann::json listed = manifest;
+    listed["files"]["trainer_state.json"] = {{"bytes", std::filesystem::file_size(ckpt / "trainer_state.json")},
+                                             {"checksum", checksum_file(ckpt / "trainer_state.json")}};
+    with_manifest(listed);
+    verify_checkpoint(ckpt);
+    R1_EXPECT_THROW_WITH(Trainer(m, args, objective, {.progress_bar = false}).train(), Error, "trainer_state.json",
+                         "\"global_step\" must be an integer in [0, 4]");
+  }
+  r1::test::write_bytes(ckpt / "trainer_state.json", state_text);
+  r1::test::write_bytes(manifest_path, manifest_text);
+
+  // A killed save's temp directory is removed at the next start (a live process's is kept).
+  std::ifstream pid_max_file("/proc/sys/kernel/pid_max");
+  long pid_max = 4194304;
+  pid_max_file >> pid_max;
+  const auto stale = dir / "run" / (".checkpoint-3.tmp-" + std::to_string(pid_max + 1));
+  const auto live = dir / "run" / (".checkpoint-3.tmp-" + std::to_string(::getppid()));
+  std::filesystem::create_directories(stale);
+  r1::test::write_bytes(stale / "model.safetensors", "partial");
+  std::filesystem::create_directories(live);
+  testing::internal::CaptureStdout();
+  TrainResult resumed = Trainer(m, args, objective, {.progress_bar = false}).train();
+  const std::string printed = testing::internal::GetCapturedStdout();
+  EXPECT_EQ(resumed.global_step, 4);
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(live));
+  EXPECT_NE(printed.find("removed " + stale.string() + " (left by an interrupted checkpoint save)"), std::string::npos)
+      << printed;
 }
 
 TEST(Trainer, NonFiniteStepsAreSkippedThenStop) {

@@ -80,7 +80,25 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
   file.commit();
 }
 
+void require_regular_file(const fs::path& path) {
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (error) fail("{}: cannot open: {}", path.string(), error.message());
+  const char* kind = nullptr;
+  switch (status.type()) {
+    case fs::file_type::regular: return;
+    case fs::file_type::directory: kind = "a directory"; break;
+    case fs::file_type::fifo: kind = "a FIFO"; break;
+    case fs::file_type::socket: kind = "a socket"; break;
+    case fs::file_type::character: kind = "a character device"; break;
+    case fs::file_type::block: kind = "a block device"; break;
+    default: kind = "not a file"; break;
+  }
+  fail("{}: not a regular file ({})", path.string(), kind);
+}
+
 std::string read_file(const fs::path& path) {
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot open {}: {}", path.string(), std::strerror(errno));
   std::ostringstream buffer;

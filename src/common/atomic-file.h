@@ -31,7 +31,11 @@ class AtomicFile {
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
-// Whole file as bytes; r1::Error naming the path if it cannot be read.
+// Whole file as bytes; r1::Error naming the path if it cannot be read or is not a regular file.
 std::string read_file(const std::filesystem::path& path);
+
+// Inputs r1 reads whole or row by row must be regular files: a FIFO blocks the reader forever and /dev/zero
+// never ends. r1::Error "<path>: not a regular file (a FIFO)" / "<path>: cannot open: No such file ...".
+void require_regular_file(const std::filesystem::path& path);
 
 }  // namespace r1

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "common/atomic-file.h"
 #include "common/bounded-json.h"
 #include "r1/error.h"
 
@@ -24,7 +25,9 @@ bool try_parse_jsonl_line(std::string_view text, nlohmann::json& row) {
   return parse_json_bounded(trim_line_end(text), row, nullptr);
 }
 
-JsonlReader::JsonlReader(const std::filesystem::path& path) : path_(path), in_(path, std::ios::binary) {
+JsonlReader::JsonlReader(const std::filesystem::path& path) : path_(path) {
+  require_regular_file(path);
+  in_.open(path, std::ios::binary);
   if (!in_) fail("{}: cannot open", path.string());
 }
 

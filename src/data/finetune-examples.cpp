@@ -40,11 +40,29 @@ const tokenizer::ChatTemplate& require_template(const tokenizer::ChatTemplate* t
   return *t;
 }
 
+// Every message an object with a string role and a string / list / null content, checked here so a bad row
+// is named by its file:line and index instead of by the chat template's position.
+void check_messages(const json& messages, const std::string& where) {
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const json& m = messages[i];
+    if (!m.is_object()) fail("{}: message {} is not a {{role, content}} object, got {}", where, i, m.type_name());
+    if (!m.contains("role") || !m["role"].is_string()) fail("{}: message {} has no string 'role'", where, i);
+    if (m.contains("content") && !m["content"].is_string() && !m["content"].is_array() && !m["content"].is_null())
+      fail("{}: message {}'s 'content' must be a string or a list of parts, got {}", where, i,
+           m["content"].type_name());
+  }
+}
+
 tokenizer::ChatEncoding render(const tokenizer::Tokenizer& tok, const tokenizer::ChatTemplate& tmpl, const json& messages,
-                               const json& row, bool generation_prompt) {
+                               const json& row, bool generation_prompt, const std::string& where) {
+  check_messages(messages, where);
   json context = {{"messages", messages}};
   if (row.contains("tools")) context["tools"] = row["tools"];
-  return tokenizer::encode_chat(tok, tmpl, context.dump(), generation_prompt);
+  try {
+    return tokenizer::encode_chat(tok, tmpl, context.dump(), generation_prompt);
+  } catch (const Error& e) {  // the template's own error names a template position, not the row
+    fail("{}: {}", where, e.what());
+  }
 }
 
 void append_eos(const tokenizer::Tokenizer& tok, std::vector<int32_t>& ids) {
@@ -85,7 +103,7 @@ SftExample sft_example(const tokenizer::Tokenizer& tok, const tokenizer::ChatTem
   std::vector<uint8_t> mask;
   if (row.contains("messages")) {
     if (!is_messages(row["messages"])) fail("{}: 'messages' must be a list of {{role, content}} objects", where);
-    tokenizer::ChatEncoding e = render(tok, require_template(tmpl, where), row["messages"], row, false);
+    tokenizer::ChatEncoding e = render(tok, require_template(tmpl, where), row["messages"], row, false, where);
     ex.ids = std::move(e.ids);
     mask = o.assistant_only_loss ? e.assistant_mask : std::vector<uint8_t>(ex.ids.size(), 1);
     if (o.assistant_only_loss && std::find(mask.begin(), mask.end(), 1) == mask.end())
@@ -99,8 +117,8 @@ SftExample sft_example(const tokenizer::Tokenizer& tok, const tokenizer::ChatTem
       const auto& t = require_template(tmpl, where);
       json all = row["prompt"];
       for (const auto& m : row["completion"]) all.push_back(m);
-      tokenizer::ChatEncoding prompt = render(tok, t, row["prompt"], row, true);
-      tokenizer::ChatEncoding full = render(tok, t, all, row, false);
+      tokenizer::ChatEncoding prompt = render(tok, t, row["prompt"], row, true, where);
+      tokenizer::ChatEncoding full = render(tok, t, all, row, false, where);
       std::vector<int32_t> completion = continuation_ids(prompt, full, where);
       ex.ids = prompt.ids;
       prompt_tokens = ex.ids.size();
@@ -161,11 +179,11 @@ PreferenceExample preference_example(const tokenizer::Tokenizer& tok, const toke
       chosen = json(chosen.begin() + long(n), chosen.end());
       rejected = json(rejected.begin() + long(n), rejected.end());
     }
-    tokenizer::ChatEncoding p = render(tok, t, prompt, row, true);
+    tokenizer::ChatEncoding p = render(tok, t, prompt, row, true, where);
     auto continuation = [&](const json& tail) {
       json all = prompt;
       for (const auto& m : tail) all.push_back(m);
-      return continuation_ids(p, render(tok, t, all, row, false), where);
+      return continuation_ids(p, render(tok, t, all, row, false, where), where);
     };
     ex.prompt = p.ids;
     ex.chosen = continuation(chosen);

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "data/hash.h"
 #include "r1/data.h"
 #include "r1/error.h"
@@ -192,8 +193,9 @@ std::vector<fs::path> list_shards(const fs::path& dir_or_file, const std::string
   std::vector<fs::path> shards;
   fs::path manifest = dir_or_file / "manifest.json";
   if (fs::exists(manifest)) {
-    auto j = nlohmann::json::parse(read_file(manifest), nullptr, false);
-    if (j.is_discarded() || !j.contains("splits") || !j["splits"].contains(split))
+    nlohmann::json j;
+    if (!parse_json_bounded(read_file(manifest), j, nullptr) || !j.is_object() || !j.contains("splits") ||
+        !j["splits"].is_object() || !j["splits"].contains(split))
       fail("{}: not a data manifest with a \"{}\" split", manifest.string(), split);
     for (const auto& s : j["splits"][split].value("shards", nlohmann::json::array()))
       shards.push_back(dir_or_file / s.at("file").get<std::string>());

@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "engine/sampler.h"
 #include "engine/text-backends.h"
 #include "r1/chat-template.h"
@@ -30,6 +32,7 @@ using Json = nlohmann::ordered_json;
 namespace {
 
 std::vector<Json> read_rows(const fs::path& path, int64_t limit) {
+  require_regular_file(path);
   std::ifstream in(path);
   if (!in) fail("{}: cannot open the input", path.string());
   std::vector<Json> rows;
@@ -37,12 +40,16 @@ std::vector<Json> read_rows(const fs::path& path, int64_t limit) {
   for (std::string line; std::getline(in, line);) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    Json row = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (row.is_discarded() || !row.is_object()) fail("{}:{}: not a JSON object", path.string(), line_no);
+    Json row;
+    std::string error;
+    if (!parse_json_bounded(line, row, &error)) fail("{}:{}: not valid JSON ({})", path.string(), line_no, error);
+    if (!row.is_object()) fail("{}:{}: not a JSON object", path.string(), line_no);
     row["__line"] = line_no;
     rows.push_back(std::move(row));
     if (limit > 0 && int64_t(rows.size()) >= limit) break;
   }
+  if (in.bad()) fail("{}:{}: read error", path.string(), line_no + 1);
+  if (rows.empty()) fail("{}: no rows (the input is empty)", path.string());
   return rows;
 }
 

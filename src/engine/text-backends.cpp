@@ -11,6 +11,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/bounded-json.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
 
@@ -145,8 +146,9 @@ TextCompletion RemoteTextBackend::complete(const TextPrompt& p, uint64_t seed) c
     }
     if (res->status != 200)
       fail("{}{}: HTTP {}: {}", origin_, path, res->status, res->body.substr(0, 300));
-    Json reply = Json::parse(res->body, nullptr, false);
-    if (reply.is_discarded() || !reply.contains("choices") || !reply["choices"].is_array())
+    Json reply;
+    if (!parse_json_bounded(res->body, reply, nullptr) || !reply.is_object() || !reply.contains("choices") ||
+        !reply["choices"].is_array())
       fail("{}{}: the reply is not an OpenAI completion: {}", origin_, path, res->body.substr(0, 300));
     TextCompletion c;
     for (const auto& choice : reply["choices"]) {

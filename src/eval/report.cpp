@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "r1/eval.h"
 
@@ -60,8 +61,8 @@ std::string results_to_json(const Results& r) {
 }
 
 Results results_from_json(const std::string& text, const std::string& source) {
-  Json j = Json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("metrics") || !j["metrics"].is_object())
+  Json j;
+  if (!parse_json_bounded(text, j, nullptr) || !j.is_object() || !j.contains("metrics") || !j["metrics"].is_object())
     fail("{}: not an r1 eval results file (a JSON object with \"metrics\")", source);
   Results r;
   try {

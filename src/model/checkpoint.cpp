@@ -8,10 +8,12 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "r1/lora.h"
 #include "r1/model.h"
@@ -46,6 +48,20 @@ void require_directory(const fs::path& dir) {
 
 // Checks stored tensors against the config; returns human-readable problems (empty when consistent).
 std::vector<std::string> check_tensors(const safetensors::TensorCollection& tensors, const ModelConfig& config) {
+  // The config is bounded by the weights before its tensors are enumerated: config.json claiming 10^9 layers
+  // would otherwise be listed name by name (and then allocated).
+  int64_t layers_in_files = 0;
+  for (const auto& name : tensors.names()) {
+    if (name.rfind("model.layers.", 0) != 0) continue;
+    const size_t end = name.find('.', 13);
+    try {
+      layers_in_files = std::max<int64_t>(layers_in_files, std::stoll(name.substr(13, end - 13)) + 1);
+    } catch (const std::exception&) {  // "model.layers.x.": not a layer tensor; reported as unexpected below
+    }
+  }
+  if (config.num_hidden_layers > layers_in_files)
+    return {fmt::format("config.json has num_hidden_layers {} but the weights hold {} layer(s)", config.num_hidden_layers,
+                        layers_in_files)};
   std::vector<std::string> problems, missing;
   std::set<std::string> expected_names;
   for (const auto& [name, shape] : expected_tensors(config)) {
@@ -159,7 +175,7 @@ void convert_checkpoint(const fs::path& in, const fs::path& out, const ConvertOp
   fs::create_directories(out);
   safetensors::save_sharded(out, converted, options.max_shard_bytes);
 
-  json raw = json::parse(read_file(in / "config.json"));
+  json raw = parse_json(read_file(in / "config.json"), (in / "config.json").string());
   raw["torch_dtype"] = dtype_name(options.dtype);
   if (raw.contains("dtype")) raw["dtype"] = dtype_name(options.dtype);
   write_file_atomic(out / "config.json", raw.dump(2) + "\n");

@@ -3,9 +3,14 @@
 // checkpoint of a config must hold. Not here: the modules (layers.*, transformer.cpp), weights (checkpoint.cpp).
 #include <torch/types.h>
 
+#include <fmt/ranges.h>
+
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "r1/model.h"
 
@@ -71,12 +76,7 @@ void apply_type_defaults(ModelConfig& c) {
 }  // namespace
 
 ModelConfig ModelConfig::parse(const std::string& text, const std::string& source) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON ({})", source, e.what());
-  }
+  const json j = parse_json(text, source);
   if (!j.is_object()) fail("{}: expected a JSON object", source);
   Reader r{j, source};
   ModelConfig c;
@@ -153,6 +153,15 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
     rs.get("rope_type", kind);
     if (kind.empty()) rs.get("type", kind);  // older configs
     c.rope_scaling.rope_type = kind.empty() ? "default" : kind;
+    // transformers' rope validation: the keys each type needs must be given, never filled from defaults.
+    std::vector<std::string> required;
+    if (kind == "linear" || kind == "dynamic") required = {"factor"};
+    if (kind == "llama3") required = {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"};
+    std::vector<std::string> missing;
+    for (const std::string& key : required)
+      if (!rs.has(key)) missing.push_back(key);
+    if (!missing.empty())
+      fail("{}: rope_scaling of type '{}' lacks {}", source, kind, fmt::join(missing, ", "));
     rs.get("factor", c.rope_scaling.factor);
     rs.get("low_freq_factor", c.rope_scaling.low_freq_factor);
     rs.get("high_freq_factor", c.rope_scaling.high_freq_factor);
@@ -178,6 +187,19 @@ void ModelConfig::validate(const std::string& source) const {
   positive("num_attention_heads", num_attention_heads);
   positive("num_key_value_heads", num_key_value_heads);
   positive("max_position_embeddings", max_position_embeddings);
+  // Upper bounds far above any released model, so a corrupt or hostile config.json is refused before anything
+  // sized by it is allocated (the weights bound it further when a model is loaded: see check_tensors).
+  auto at_most = [&](const char* key, int64_t v, int64_t limit) {
+    if (v > limit) fail("{}: \"{}\" {} exceeds {} (a corrupt config.json?)", source, key, v, limit);
+  };
+  at_most("vocab_size", vocab_size, int64_t{1} << 24);
+  at_most("hidden_size", hidden_size, int64_t{1} << 20);
+  at_most("intermediate_size", intermediate_size, int64_t{1} << 22);
+  at_most("num_hidden_layers", num_hidden_layers, 4096);
+  at_most("num_attention_heads", num_attention_heads, 4096);
+  at_most("num_key_value_heads", num_key_value_heads, 4096);
+  at_most("head_dim", head_dim, 65536);
+  at_most("max_position_embeddings", max_position_embeddings, int64_t{1} << 27);
   if (head_dim < 0) fail("{}: \"head_dim\" must be positive, found {}", source, head_dim);
   if (head_dim == 0 && hidden_size % num_attention_heads != 0)
     fail("{}: hidden_size {} is not divisible by num_attention_heads {}", source, hidden_size, num_attention_heads);

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "model/layers.h"
 #include "r1/error.h"
 #include "r1/lora.h"
@@ -193,12 +194,7 @@ void save_adapter(TransformerImpl& model, const fs::path& dir, bool overwrite) {
 LoraConfig read_adapter_config(const fs::path& dir) {
   const fs::path path = dir / kAdapterConfig;
   if (!fs::exists(path)) fail("{}: no {} (not a PEFT adapter directory)", dir.string(), kAdapterConfig);
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    fail("{}: not valid JSON ({})", path.string(), e.what());
-  }
+  const json j = parse_json(read_file(path), path.string());
   return LoraConfig::from_adapter_config(j, path.string());
 }
 

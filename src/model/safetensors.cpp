@@ -19,6 +19,7 @@
 #include <set>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "r1/error.h"
 
 namespace r1::safetensors {
@@ -140,12 +141,17 @@ TensorInfo parse_entry(const fs::path& path, const std::string& name, const json
 File::File(const fs::path& path) {
   auto m = std::make_shared<Mapping>();
   m->path = path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; it is refused below.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail("cannot open {}: {}", path.string(), std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     fail("cannot stat {}: {}", path.string(), std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail("{}: not a regular file", path.string());
   }
   m->size = static_cast<uint64_t>(st.st_size);
   if (m->size > 0) {
@@ -168,11 +174,8 @@ File::File(const fs::path& path) {
   std::string_view text(reinterpret_cast<const char*>(m->base) + 8, n);
   if (text.empty() || text[0] != '{') bad(path, "the header does not start with '{'");
   json header;
-  try {
-    header = json::parse(text);
-  } catch (const json::parse_error& e) {
-    bad(path, fmt::format("the header is not valid JSON ({})", e.what()));
-  }
+  std::string error;
+  if (!parse_json_bounded(text, header, &error)) bad(path, fmt::format("the header is not valid JSON ({})", error));
   if (!header.is_object()) bad(path, "the header is not a JSON object");
 
   for (auto it = header.begin(); it != header.end(); ++it) {
@@ -329,12 +332,7 @@ TensorCollection TensorCollection::open_directory(const fs::path& dir) {
   if (fs::exists(single)) {
     c.files_.emplace_back(single);
   } else if (fs::exists(index_path)) {
-    json index;
-    try {
-      index = json::parse(read_file(index_path));
-    } catch (const json::parse_error& e) {
-      fail("{}: not valid JSON ({})", index_path.string(), e.what());
-    }
+    const json index = parse_json(read_file(index_path), index_path.string());
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
       fail("{}: missing the \"weight_map\" object", index_path.string());
     std::map<std::string, size_t> file_pos;

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/bounded-json.h"
 #include "rewards/families.h"
 #include "rewards/params.h"
 #include "rewards/sandbox.h"
@@ -106,11 +107,7 @@ Score score_one(const std::string& completion, const json& example, size_t row, 
   if (it == example.end() || it->is_null()) return std::nullopt;
   json info = *it;
   if (info.is_string()) {
-    try {
-      info = json::parse(info.get<std::string>());
-    } catch (const json::exception& e) {
-      fail("reward 'code': example {}: verification_info is a string but not JSON: {}", row, e.what());
-    }
+    info = parse_json(info.get<std::string>(), fmt::format("reward 'code': example {}: verification_info", row));
   }
   if (!info.is_object()) fail("reward 'code': example {}: verification_info must be an object", row);
   std::string language_name = o.default_language;

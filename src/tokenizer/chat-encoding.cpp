@@ -2,6 +2,7 @@
 // see r1/tokenizer.h for the rules. Rendering uses ordered JSON so that tojson keeps the user's key order.
 #include <nlohmann/json.hpp>
 
+#include "common/bounded-json.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
 #include "r1/tokenizer.h"
@@ -15,12 +16,7 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.com
 
 ChatEncoding encode_chat(const Tokenizer& tok, const ChatTemplate& tmpl, const std::string& context_json,
                          bool add_generation_prompt) {
-  ordered_json ctx;
-  try {
-    ctx = ordered_json::parse(context_json);
-  } catch (const ordered_json::parse_error& e) {
-    fail("chat context: not valid JSON ({})", e.what());
-  }
+  ordered_json ctx = parse_ordered_json(context_json, "chat context");
   if (!ctx.is_object() || !ctx.contains("messages") || !ctx["messages"].is_array())
     fail("chat context: expected an object with a \"messages\" list");
   const TokenizerConfig& cfg = tok.config();

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "tokenizer/components.h"
 #include "tokenizer/tokenizer-impl.h"
@@ -139,12 +140,7 @@ void pre_tokenize_for_training(const Tokenizer::Impl& impl, std::string_view tex
 }
 
 Tokenizer Tokenizer::from_json(const std::string& text, const std::string& source) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON ({})", source, e.what());
-  }
+  json j = parse_json(text, source);
   if (!j.is_object() || !j.contains("model")) fail("{}: not a tokenizer.json (no \"model\")", source);
   auto impl = std::make_shared<Impl>();
   impl->model = make_model(j["model"], source + ": model");
@@ -184,12 +180,7 @@ Tokenizer Tokenizer::load(const fs::path& path) {
   Tokenizer tok = from_json(read_file(file), file.string());
   fs::path cfg_path = file.parent_path() / "tokenizer_config.json";
   if (fs::exists(cfg_path)) {
-    json cfg;
-    try {
-      cfg = json::parse(read_file(cfg_path));
-    } catch (const json::parse_error& e) {
-      fail("{}: not valid JSON ({})", cfg_path.string(), e.what());
-    }
+    json cfg = parse_json(read_file(cfg_path), cfg_path.string());
     if (!cfg.is_object()) fail("{}: expected a JSON object", cfg_path.string());
     tok.impl_->config = parse_config(cfg, cfg_path.string());
     tok.impl_->config_raw = std::move(cfg);

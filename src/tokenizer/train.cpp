@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "common/progress.h"
 #include "r1/error.h"
 #include "tokenizer/bpe-trainer.h"
@@ -83,12 +84,7 @@ std::vector<std::string_view> read_sequences(const std::vector<fs::path>& inputs
         std::string_view line = all.substr(start, end - start);
         start = end + 1;
         if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-        json row;
-        try {
-          row = json::parse(line);
-        } catch (const json::parse_error& e) {
-          fail("{}:{}: not valid JSON ({})", path.string(), line_no, e.what());
-        }
+        const json row = parse_json(line, fmt::format("{}:{}", path.string(), line_no));
         if (!row.is_object() || !row.contains(field) || !row[field].is_string())
           fail("{}:{}: no string field \"{}\" (choose one with --field)", path.string(), line_no, field);
         spans.emplace_back(texts.size(), row[field].get_ref<const std::string&>().size());

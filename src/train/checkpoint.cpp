@@ -7,12 +7,15 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/types.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <regex>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "common/checksum.h"
 #include "r1/error.h"
 #include "r1/lora.h"
@@ -74,20 +77,60 @@ void verify_checkpoint(const fs::path& dir) {
   const fs::path manifest_path = dir / kManifest;
   if (!fs::exists(manifest_path)) fail("checkpoint '{}' has no {} (incomplete or not a checkpoint)", dir.string(), kManifest);
   nlohmann::json manifest;
-  try {
-    manifest = nlohmann::json::parse(read_file(manifest_path));
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: corrupt manifest: {}", manifest_path.string(), e.what());
-  }
-  if (manifest.value("format", "") != "r1-checkpoint" || !manifest.contains("files"))
-    fail("{}: not an r1 checkpoint manifest", manifest_path.string());
-  for (const auto& [name, entry] : manifest["files"].items()) {
+  std::string error;
+  if (!parse_json_bounded(read_file(manifest_path), manifest, &error))
+    fail("{}: corrupt manifest: {}", manifest_path.string(), error);
+  const std::string where = manifest_path.string();
+  if (!manifest.is_object() || !manifest.contains("format") || manifest["format"] != "r1-checkpoint")
+    fail("{}: not an r1 checkpoint manifest (\"format\" is not \"r1-checkpoint\")", where);
+  if (!manifest.contains("files") || !manifest["files"].is_object())
+    fail("{}: \"files\" must be an object of file name -> {{bytes, checksum}}", where);
+  const nlohmann::json& files = manifest["files"];
+  // A checkpoint that verifies nothing is not a checkpoint: the state a resume reads must be listed.
+  for (const char* required : {kState, kOptimizer})
+    if (!files.contains(required)) fail("{}: \"files\" does not list {}", where, required);
+  for (const auto& [name, entry] : files.items()) {
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+      fail("{}: \"files\" names '{}', not a file of this directory", where, name);
+    if (!entry.is_object() || !entry.contains("bytes") || !entry["bytes"].is_number_unsigned() ||
+        !entry.contains("checksum") || !entry["checksum"].is_string())
+      fail("{}: \"files\".\"{}\" must be {{\"bytes\": <unsigned integer>, \"checksum\": <string>}}, found {}", where,
+           name, entry.dump());
     const fs::path file = dir / name;
     if (!fs::exists(file)) fail("checkpoint file '{}' is missing", file.string());
-    const uint64_t size = fs::file_size(file), expected = entry.at("bytes").get<uint64_t>();
+    require_regular_file(file);
+    const uint64_t size = fs::file_size(file), expected = entry["bytes"].get<uint64_t>();
     if (size != expected) fail("checkpoint file '{}' has {} bytes, the manifest says {} (truncated?)", file.string(), size, expected);
-    if (checksum_file(file) != entry.at("checksum").get<std::string>())
+    if (checksum_file(file) != entry["checksum"].get<std::string>())
       fail("checkpoint file '{}' does not match its checksum in the manifest (corrupted)", file.string());
+  }
+  // Files the manifest does not vouch for would be read unverified (a planted trainer state, extra weights).
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name != kManifest && !files.contains(name))
+      fail("checkpoint '{}' holds '{}', which its {} does not list", dir.string(), name, kManifest);
+  }
+}
+
+void detail::remove_stale_checkpoint_temps(const fs::path& output_dir) {
+  // .checkpoint-<step>.tmp-<pid> / .old-<pid>: left by a save that was killed. A live process's own is kept.
+  static const std::regex pattern(R"(\.checkpoint-[0-9]+\.(tmp|old)-([0-9]+))");
+  std::error_code ec;
+  if (!fs::is_directory(output_dir, ec)) return;
+  std::vector<fs::path> stale;
+  for (const auto& entry : fs::directory_iterator(output_dir, ec)) {
+    std::smatch m;
+    const std::string name = entry.path().filename().string();
+    if (!std::regex_match(name, m, pattern)) continue;
+    const long pid = std::stol(m[2].str());
+    if (pid == long(::getpid()) || (::kill(pid_t(pid), 0) != 0 && errno == ESRCH)) stale.push_back(entry.path());
+  }
+  for (const fs::path& path : stale) {
+    fs::remove_all(path, ec);
+    if (ec)
+      fmt::print("note: could not remove {} (left by an interrupted checkpoint save): {}\n", path.string(), ec.message());
+    else
+      fmt::print("removed {} (left by an interrupted checkpoint save)\n", path.string());
   }
 }
 
@@ -148,10 +191,19 @@ nlohmann::json load_checkpoint(const fs::path& dir, model::TransformerImpl& mode
     if (info.name != "rng.cpu") moments.emplace_back(info.name, opt.get(info.name));
   auto steps = opt.metadata().find("steps");
   if (steps == opt.metadata().end()) fail("{}: no 'steps' in its metadata", (dir / kOptimizer).string());
-  optimizer.load_state(moments, std::stoll(steps->second));
+  int64_t optimizer_steps = -1;
+  try {
+    size_t used = 0;
+    optimizer_steps = std::stoll(steps->second, &used);
+    if (used != steps->second.size()) optimizer_steps = -1;
+  } catch (const std::exception&) {
+  }
+  if (optimizer_steps < 0)
+    fail("{}: metadata 'steps' must be a non-negative integer, found '{}'", (dir / kOptimizer).string(), steps->second);
+  optimizer.load_state(moments, optimizer_steps);
   at::Generator gen = at::detail::getDefaultCPUGenerator();
   gen.set_state(opt.get("rng.cpu"));
-  return nlohmann::json::parse(read_file(dir / kState));
+  return parse_json(read_file(dir / kState), (dir / kState).string());
 }
 
 void rotate_checkpoints(const fs::path& output_dir, int64_t limit, const fs::path& keep) {

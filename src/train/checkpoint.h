@@ -22,6 +22,10 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& output_dir, i
 // RNG, and returns trainer_state.json.
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, model::TransformerImpl& model, AdamW& optimizer);
 
+// Removes the .checkpoint-*.tmp-<pid> / .old-<pid> directories a killed save left in output_dir (not those
+// of a live process), printing a line for each.
+void remove_stale_checkpoint_temps(const std::filesystem::path& output_dir);
+
 // Removes the oldest checkpoint-* directories (those with a manifest) beyond `limit`, never `keep`.
 void rotate_checkpoints(const std::filesystem::path& output_dir, int64_t limit, const std::filesystem::path& keep);
 

@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "common/jsonl.h"
 #include "common/recipe.h"
 #include "r1/chat-template.h"
@@ -233,7 +234,7 @@ DemoResult run_demo(const DemoOptions& o, const std::atomic<bool>* stop) {
                                        o.max_completion_length, o.seed);
     write_file_atomic(before_json, e.to_json().dump(2));
   });
-  result.before = EvalSummary::from_json(nlohmann::json::parse(read_file(before_json)));
+  result.before = EvalSummary::from_json(parse_json(read_file(before_json), before_json.string()));
   fmt::print("base model: pass@1 {:.3f}, format {:.3f}, {:.1f} tokens\n", result.before.pass_at_1,
              result.before.format_rate, result.before.mean_length);
 
@@ -270,7 +271,7 @@ DemoResult run_demo(const DemoOptions& o, const std::atomic<bool>* stop) {
                                        o.max_completion_length, o.seed);
     write_file_atomic(after_json, e.to_json().dump(2));
   });
-  result.after = EvalSummary::from_json(nlohmann::json::parse(read_file(after_json)));
+  result.after = EvalSummary::from_json(parse_json(read_file(after_json), after_json.string()));
 
   std::vector<nlohmann::json> metrics;
   if (fs::exists(rl / "metrics.jsonl")) {

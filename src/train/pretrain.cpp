@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "common/recipe.h"
 #include "r1/data.h"
 #include "r1/error.h"
@@ -93,7 +94,7 @@ model::ModelConfig model_config_from(const nlohmann::json& spec, const tokenizer
   if (spec.is_string()) {
     source = spec.get<std::string>();
     if (!fs::is_regular_file(source)) fail_usage("model_config: '{}' does not exist", source);
-    config = nlohmann::json::parse(read_file(source));
+    config = parse_json(read_file(source), source);
   } else if (spec.is_object()) {
     config = spec;
   } else {

@@ -17,9 +17,12 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <sstream>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "common/progress.h"
 #include "r1/error.h"
 #include "r1/train.h"
@@ -80,11 +83,10 @@ void truncate_metrics(const fs::path& path, int64_t step) {
   std::string line, kept;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
-    try {
-      if (nlohmann::json::parse(line).value("step", int64_t(0)) > step) continue;
-    } catch (const nlohmann::json::exception&) {
-      continue;  // a line cut by the kill
-    }
+    nlohmann::json row;
+    if (!parse_json_bounded(line, row, nullptr) || !row.is_object()) continue;  // a line cut by the kill
+    const auto it = row.find("step");
+    if (it != row.end() && it->is_number() && it->get<double>() > double(step)) continue;
     kept += line + "\n";
   }
   write_file_atomic(path, kept);
@@ -124,15 +126,31 @@ TrainResult Trainer::train() {
   int64_t step = 0, consecutive_nonfinite = 0;
   double elapsed_before = 0;
   const fs::path metrics_path = output_dir / "metrics.jsonl";
+  detail::remove_stale_checkpoint_temps(output_dir);
   if (auto resume = resolve_resume_checkpoint(args_)) {
     nlohmann::json state = detail::load_checkpoint(*resume, *model_, optimizer);
-    step = state.at("global_step").get<int64_t>();
-    if (state.value("max_steps", total_steps) != total_steps)
-      fmt::print("note: the checkpoint was written by a run of {} steps; continuing to {}\n",
-                 state.value("max_steps", total_steps), total_steps);
-    result.skipped_steps = state.value("skipped_steps", int64_t(0));
-    consecutive_nonfinite = state.value("consecutive_nonfinite", int64_t(0));
+    const std::string where = (*resume / "trainer_state.json").string();
+    // Every field read with its type and range checked, naming the file and key.
+    auto integer = [&](const char* key, std::optional<int64_t> fallback, int64_t low, int64_t high) -> int64_t {
+      const bool present = state.is_object() && state.contains(key);
+      if (!present && fallback) return *fallback;
+      if (!present || !state[key].is_number_integer() || state[key].get<int64_t>() < low ||
+          state[key].get<int64_t>() > high)
+        fail("{}: \"{}\" must be an integer in [{}, {}], found {}", where, key, low, high,
+             present ? state[key].dump() : "nothing");
+      return state[key].get<int64_t>();
+    };
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+    step = integer("global_step", std::nullopt, 0, total_steps);
+    const int64_t written_for = integer("max_steps", total_steps, 1, kMax);
+    if (written_for != total_steps)
+      fmt::print("note: the checkpoint was written by a run of {} steps; continuing to {}\n", written_for, total_steps);
+    result.skipped_steps = integer("skipped_steps", 0, 0, kMax);
+    consecutive_nonfinite = integer("consecutive_nonfinite", 0, 0, kMax);
+    if (state.contains("elapsed") && !state["elapsed"].is_number())
+      fail("{}: \"elapsed\" must be a number, found {}", where, state["elapsed"].dump());
     elapsed_before = state.value("elapsed", 0.0);
+    if (!state.contains("data_state")) fail("{}: no \"data_state\"", where);
     objective_.load_data_state(state.at("data_state"));
     truncate_metrics(metrics_path, step);
     result.last_checkpoint = *resume;

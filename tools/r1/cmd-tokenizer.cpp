@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
 #include "r1/tokenizer.h"
@@ -90,6 +91,7 @@ int run_encode_stats(const Context& ctx, const TokenizerOptions& o) {
   if (o.input.empty()) {
     lines = input_lines(o.text);
   } else {
+    require_regular_file(o.input);
     std::ifstream in(o.input);
     if (!in) fail("{}: cannot open", o.input);
     for (std::string line; std::getline(in, line);) lines.push_back(std::move(line));
@@ -208,8 +210,7 @@ int run_render_chat(const TokenizerOptions& o) {
   std::string text =
       o.messages == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : read_file(o.messages);
   // Accept a bare list of messages, or an object with "messages" (+ tools, documents, ...).
-  nlohmann::ordered_json ctx = nlohmann::ordered_json::parse(text, nullptr, false);
-  if (ctx.is_discarded()) fail("{}: not valid JSON", o.messages);
+  nlohmann::ordered_json ctx = parse_ordered_json(text, o.messages);
   if (ctx.is_array()) ctx = nlohmann::ordered_json{{"messages", ctx}};
   auto enc = tokenizer::encode_chat(tok, *tmpl, ctx.dump(), o.add_generation_prompt);
   if (o.json) {

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "r1/verify.h"
 
@@ -46,6 +47,7 @@ int run_single(const VerifyCommandOptions& o, const verify::VerifyOptions& optio
 int run_batch(const Context& ctx, const VerifyCommandOptions& o, const verify::VerifyOptions& options) {
   if (!o.out.empty() && std::filesystem::exists(o.out) && !o.overwrite)
     fail_usage("--out {} exists (add --overwrite to replace it)", o.out);
+  require_regular_file(o.input);
   std::ifstream in(o.input);
   if (!in) fail("{}: cannot open", o.input);
   std::vector<std::pair<std::string, std::string>> pairs;
@@ -53,12 +55,7 @@ int run_batch(const Context& ctx, const VerifyCommandOptions& o, const verify::V
   for (size_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::string where = fmt::format("{}:{}", o.input, number);
-    json row;
-    try {
-      row = json::parse(line);
-    } catch (const json::exception& e) {
-      fail("{}: invalid JSON ({})", where, e.what());
-    }
+    const json row = parse_json(line, where);
     if (!row.is_object()) fail("{}: expected a JSON object", where);
     std::string gold_column =
         o.gold_column.empty() ? (row.contains("solution") ? "solution" : "answer") : o.gold_column;
@@ -67,6 +64,7 @@ int run_batch(const Context& ctx, const VerifyCommandOptions& o, const verify::V
     pairs.emplace_back(cell_text(row[gold_column], where + " " + gold_column),
                        cell_text(row[o.pred_column], where + " " + o.pred_column));
   }
+  if (pairs.empty()) fail("{}: no rows (the input is empty)", o.input);
   auto start = std::chrono::steady_clock::now();
   auto results = verify::verify_batch(pairs, options, ctx.runtime.threads);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
