@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -149,6 +150,18 @@ TEST(ServerProtocol, BadRequestsAre400NamingTheField) {
   expect_bad(Endpoint::kCompletions, R"({"prompt": "x", "echo": true})", "echo", "not supported");
   expect_bad(Endpoint::kCompletions, R"({"prompt": "x", "best_of": 3})", "best_of", "not supported");
   expect_bad(Endpoint::kCompletions, R"({"prompt": "x", "logprobs": true})", "logprobs", "integer");
+}
+
+// A body nested past kMaxJsonDepth is refused by the parser with a 400 naming the limit; at the limit it parses.
+TEST(ServerProtocol, NestingPastTheLimitIs400) {
+  auto nested = [](int depth) { return std::string(size_t(depth), '[') + std::string(size_t(depth), ']'); };
+  // The body object is level 1, "messages" level 2, the message level 3: content holds the rest.
+  std::string deep = R"({"messages": [{"role": "user", "content": )" + nested(400000) + "}]}";
+  expect_bad(Endpoint::kChat, deep, "", "512");
+  std::string over = R"({"messages": [{"role": "user", "content": )" + nested(510) + "}]}";
+  expect_bad(Endpoint::kChat, over, "", "nested deeper than 512");
+  std::string at = R"({"messages": [{"role": "user", "content": )" + nested(509) + "}]}";
+  expect_bad(Endpoint::kChat, at, "messages[0].content", "text");  // parsed: a content part that is no part
 }
 
 TEST(ServerProtocol, MaxTokensDefaultsAndContextChecks) {
@@ -719,6 +732,66 @@ TEST(ServerAuth, ApiKeyIsRequiredOnV1) {
   EXPECT_EQ(cli.Get("/health")->status, 200);  // open, as vLLM's
   server.stop();
   EXPECT_FALSE(cli.Get("/health"));
+}
+
+// Bodies nested 150,000 to 400,000 deep (< 1 MiB) in each place a request carries JSON through: 400 naming
+// the limit, and the server keeps answering (they overflowed the stack before the parser bounded the depth).
+TEST(ServerLimits, DeeplyNestedBodiesAre400AndTheServerStaysUp) {
+  auto o = tiny_options();
+  o.max_request_bytes = 1 << 20;
+  r1::server::Server server(o);
+  server.start();
+  auto nested_arrays = [](int depth) { return std::string(size_t(depth), '[') + std::string(size_t(depth), ']'); };
+  auto nested_objects = [](int depth) {
+    std::string s;
+    for (int i = 0; i < depth; ++i) s += "{\"a\":";
+    return s + "{}" + std::string(size_t(depth), '}');
+  };
+  const std::string user = R"({"role": "user", "content": "hi"})";
+  const std::vector<std::string> deep = {
+      R"({"messages": [{"role": "user", "content": )" + nested_arrays(400000) + "}]}",
+      R"({"messages": [)" + user + R"(], "chat_template_kwargs": )" + nested_objects(150000) + "}",
+      R"({"messages": [{"role": "user", "content": [{"type": "text", "text": )" + nested_arrays(400000) + "}]}]}",
+      R"({"messages": [{"role": "user", "content": "hi", "extra": )" + nested_objects(150000) + "}]}",
+  };
+  httplib::Client cli("127.0.0.1", server.port());
+  cli.set_read_timeout(60);
+  for (const std::string& body : deep) {
+    ASSERT_LT(body.size(), size_t(1 << 20));
+    auto res = cli.Post("/v1/chat/completions", body, "application/json");
+    ASSERT_TRUE(res) << "no response (the server died?)";
+    EXPECT_EQ(res->status, 400) << res->body;
+    json e = json::parse(res->body)["error"];
+    EXPECT_EQ(e["type"], "invalid_request_error");
+    EXPECT_NE(e["message"].get<std::string>().find("nested deeper than 512"), std::string::npos) << e;
+    EXPECT_TRUE(e.contains("param") && e.contains("code")) << e;
+  }
+  // At the limit (512 levels with the body's own): parsed, copied and rendered without a crash.
+  auto at_limit = cli.Post("/v1/chat/completions",
+                           R"({"max_tokens": 2, "messages": [)" + user + R"(], "chat_template_kwargs": )" +
+                               nested_objects(510) + "}",
+                           "application/json");
+  ASSERT_TRUE(at_limit);
+  EXPECT_EQ(at_limit->status, 200) << at_limit->body;
+  auto parts_at_limit = cli.Post("/v1/chat/completions",
+                                 R"({"messages": [{"role": "user", "content": )" + nested_arrays(509) + "}]}",
+                                 "application/json");
+  ASSERT_TRUE(parts_at_limit);
+  EXPECT_EQ(parts_at_limit->status, 400) << parts_at_limit->body;
+  EXPECT_EQ(json::parse(parts_at_limit->body)["error"]["param"], "messages[0].content");
+  auto health = cli.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+// The model directory's generation_config.json is read with the same bound; the error names the file.
+TEST(ServerLimits, DeepGenerationConfigIsRefusedNamingTheFile) {
+  r1::test::TempDir dir;
+  std::filesystem::copy(tiny_model(), dir / "m", std::filesystem::copy_options::recursive);
+  std::ofstream(dir / "m" / "generation_config.json") << std::string(600, '[') << std::string(600, ']');
+  auto o = tiny_options();
+  o.model = dir / "m";
+  R1_EXPECT_THROW_WITH(r1::server::Server server(o), r1::Error, "generation_config.json", "nested deeper than 512");
 }
 
 // The official openai JS client parses our responses, streams and errors. Needs node and the npm package,

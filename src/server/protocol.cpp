@@ -7,6 +7,8 @@
 //   2. Chat message content given as parts keeps only "text" parts, joined with "\n" (as vLLM).
 #include "server/protocol.h"
 
+#include "common/bounded-json.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -169,9 +171,14 @@ void reject_unsupported(const ordered_json& body, Endpoint endpoint) {
 }  // namespace
 
 GenerationRequest parse_request(Endpoint endpoint, const std::string& body_text, const Limits& limits) {
-  ordered_json body = ordered_json::parse(body_text, nullptr, false);
-  if (body.is_discarded())
-    throw bad_request("We could not parse the JSON body of your request: it is not valid JSON.");
+  // Bounded: a body nested deeper than kMaxJsonDepth is refused while parsing, before the message copies
+  // and the template walk below recurse on it (a 1 MiB body nested 400,000 deep overflowed the stack).
+  ordered_json body;
+  std::string error;
+  if (!parse_json_bounded(body_text, body, &error))
+    throw bad_request(fmt::format("We could not parse the JSON body of your request: {} (JSON nesting is limited "
+                                  "to {} levels).",
+                                  error, kMaxJsonDepth));
   if (!body.is_object()) throw bad_request("The request body must be a JSON object.");
   reject_unsupported(body, endpoint);
 
