@@ -152,6 +152,87 @@ TEST(ServerProtocol, BadRequestsAre400NamingTheField) {
   expect_bad(Endpoint::kCompletions, R"({"prompt": "x", "logprobs": true})", "logprobs", "integer");
 }
 
+// Every request field's type and range, one row each: the 400 names the field (as OpenAI's `param`).
+TEST(ServerProtocol, EveryFieldIsCheckedNamingIt) {
+  struct Row {
+    Endpoint endpoint;
+    const char* fields;  // added to a valid body
+    const char* param;
+    const char* fragment;
+  };
+  const Row rows[] = {
+      {Endpoint::kChat, R"("max_tokens": -5)", "max_tokens", "between"},
+      {Endpoint::kChat, R"("max_tokens": "x")", "max_tokens", "integer"},
+      {Endpoint::kChat, R"("max_tokens": 2.5)", "max_tokens", "integer"},
+      {Endpoint::kChat, R"("max_tokens": 10000000)", "max_tokens", "--max-tokens-limit"},
+      {Endpoint::kChat, R"("max_tokens": 18446744073709551615)", "max_tokens", "out of range"},
+      // Both sent: each is checked, whichever is bad.
+      {Endpoint::kChat, R"("max_tokens": 5, "max_completion_tokens": -5)", "max_completion_tokens", "between"},
+      {Endpoint::kChat, R"("max_tokens": 5, "max_completion_tokens": "x")", "max_completion_tokens", "integer"},
+      {Endpoint::kChat, R"("max_tokens": 5, "max_completion_tokens": 10000000)", "max_completion_tokens",
+       "--max-tokens-limit"},
+      {Endpoint::kChat, R"("max_completion_tokens": 5, "max_tokens": 0)", "max_tokens", "between"},
+      {Endpoint::kChat, R"("n": 17)", "n", "between"},
+      {Endpoint::kChat, R"("n": "2")", "n", "integer"},
+      {Endpoint::kChat, R"("n": -1)", "n", "between"},
+      {Endpoint::kChat, R"("temperature": 101)", "temperature", "between"},
+      {Endpoint::kChat, R"("temperature": true)", "temperature", "number"},
+      {Endpoint::kChat, R"("top_p": 1.5)", "top_p", "between"},
+      {Endpoint::kChat, R"("top_p": [1])", "top_p", "number"},
+      {Endpoint::kChat, R"("top_k": -2)", "top_k", "between"},
+      {Endpoint::kChat, R"("min_p": 2)", "min_p", "between"},
+      {Endpoint::kChat, R"("frequency_penalty": -3)", "frequency_penalty", "between"},
+      {Endpoint::kChat, R"("repetition_penalty": 0)", "repetition_penalty", "> 0"},
+      {Endpoint::kChat, R"("seed": "s")", "seed", "integer"},
+      {Endpoint::kChat, R"("logprobs": 1)", "logprobs", "boolean"},
+      {Endpoint::kChat, R"("logprobs": true, "top_logprobs": -1)", "top_logprobs", "between"},
+      {Endpoint::kChat, R"("logprobs": true, "top_logprobs": "3")", "top_logprobs", "integer"},
+      {Endpoint::kChat, R"("stream": "yes")", "stream", "boolean"},
+      {Endpoint::kChat, R"("stream": true, "stream_options": {"include_usage": 1})", "stream_options.include_usage",
+       "boolean"},
+      {Endpoint::kChat, R"("stop": ["a", 1])", "stop", "string"},
+      {Endpoint::kChat, R"("stop": ["1","2","3","4","5","6","7","8","9","10","11","12","13","14","15","16","17"])",
+       "stop", "at most 16"},
+      {Endpoint::kChat, R"("stop_token_ids": 5)", "stop_token_ids", "list"},
+      {Endpoint::kChat, R"("ignore_eos": 1)", "ignore_eos", "boolean"},
+      {Endpoint::kChat, R"("user": 7)", "user", "string"},
+      {Endpoint::kChat, R"("model": 7)", "model", "string"},
+      {Endpoint::kChat, R"("chat_template_kwargs": [])", "chat_template_kwargs", "object"},
+      {Endpoint::kChat, R"("add_generation_prompt": "no")", "add_generation_prompt", "boolean"},
+      {Endpoint::kCompletions, R"("max_tokens": 0)", "max_tokens", "between"},
+      {Endpoint::kCompletions, R"("logprobs": 21)", "logprobs", "between"},
+      {Endpoint::kCompletions, R"("logprobs": -1)", "logprobs", "between"},
+      {Endpoint::kCompletions, R"("n": 0)", "n", "between"},
+      {Endpoint::kCompletions, R"("best_of": 0)", "best_of", "between"},
+  };
+  for (const Row& row : rows) {
+    std::string base = row.endpoint == Endpoint::kChat ? R"("messages": [{"role": "user", "content": "x"}])"
+                                                       : R"("prompt": "x")";
+    expect_bad(row.endpoint, "{" + base + ", " + row.fields + "}", row.param, row.fragment);
+  }
+  expect_bad(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x", "name": 3}]})", "messages[0].name",
+             "string");
+  expect_bad(Endpoint::kChat,
+             R"({"messages": [{"role": "user", "content": "x"}], "stop": [")" + std::string(1025, 'a') + "\"]}",
+             "stop", "1024 bytes");
+  std::string many_ids = "0";
+  for (int i = 0; i < 256; ++i) many_ids += ", 0";
+  expect_bad(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x"}], "stop_token_ids": [)" + many_ids + "]}",
+             "stop_token_ids", "at most 256");
+  // Both given and valid: max_completion_tokens (OpenAI's current name) wins, as in vLLM.
+  auto both = parse_request(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x"}],
+                                                 "max_tokens": 7, "max_completion_tokens": 9})",
+                            Limits{});
+  EXPECT_EQ(both.max_tokens, std::optional<int64_t>(9));
+  // The limits themselves are accepted.
+  auto edge = parse_request(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x"}], "n": 16,
+      "max_tokens": 4096, "temperature": 100, "top_p": 1, "logprobs": true, "top_logprobs": 20,
+      "stop": [")" + std::string(1024, 'a') + "\"]}",
+                            Limits{});
+  EXPECT_EQ(edge.n, 16);
+  EXPECT_EQ(edge.max_tokens, std::optional<int64_t>(4096));
+}
+
 // A body nested past kMaxJsonDepth is refused by the parser with a 400 naming the limit; at the limit it parses.
 TEST(ServerProtocol, NestingPastTheLimitIs400) {
   auto nested = [](int depth) { return std::string(size_t(depth), '[') + std::string(size_t(depth), ']'); };
