@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <torch/torch.h>
@@ -792,6 +793,44 @@ TEST(ServerReasoning, ThinkPartIsReasoningContentAlsoWhileStreaming) {
   EXPECT_TRUE(raw == reasoning || raw == reasoning + "</think>" + content) << raw;  // open or closed block
 }
 
+namespace {
+// A raw loopback connection (for requests httplib's client will not send: trickled, malformed, pipelined).
+int connect_raw(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool send_all(int fd, const std::string& data) {
+  return send(fd, data.data(), data.size(), MSG_NOSIGNAL) == ssize_t(data.size());
+}
+
+// What the server sends until it closes the connection or `seconds` pass.
+std::string read_until_closed(int fd, double seconds) {
+  std::string got;
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  char buffer[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, int(left.count())) <= 0) break;
+    ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    got.append(buffer, size_t(n));
+  }
+  return got;
+}
+}  // namespace
+
 TEST(ServerAuth, ApiKeyIsRequiredOnV1) {
   auto o = tiny_options();
   o.api_key = "sekret";
@@ -811,6 +850,23 @@ TEST(ServerAuth, ApiKeyIsRequiredOnV1) {
   ASSERT_TRUE(right);
   EXPECT_EQ(right->status, 200) << right->body;
   EXPECT_EQ(cli.Get("/health")->status, 200);  // open, as vLLM's
+  // Exact bytes: an extra byte after the key (a NUL ended the C string it was compared as), a second header.
+  auto status_of = [&](const std::string& headers) {
+    int fd = connect_raw(server.port());
+    std::string request = "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n";
+    send_all(fd, request);
+    std::string got = read_until_closed(fd, 10);
+    close(fd);
+    return got.substr(0, 12);
+  };
+  EXPECT_EQ(status_of("Authorization: Bearer sekret\r\n"), "HTTP/1.1 200");
+  EXPECT_EQ(status_of(std::string("Authorization: Bearer sekret") + '\0' + "\r\n"), "HTTP/1.1 401");
+  EXPECT_EQ(status_of(std::string("Authorization: Bearer sekret") + '\0' + "x\r\n"), "HTTP/1.1 401");
+  EXPECT_EQ(status_of("Authorization: Bearer sekretx\r\n"), "HTTP/1.1 401");
+  EXPECT_EQ(status_of("Authorization: Bearer sekre\r\n"), "HTTP/1.1 401");
+  EXPECT_EQ(status_of("Authorization: Bearer sekret\r\nAuthorization: Bearer sekret\r\n"), "HTTP/1.1 401");
+  // httplib 0.11.4 percent-decodes header values: an encoded NUL is an extra byte too.
+  EXPECT_EQ(status_of("Authorization: Bearer sekret%00\r\n"), "HTTP/1.1 401");
   server.stop();
   EXPECT_FALSE(cli.Get("/health"));
 }

@@ -1,5 +1,5 @@
 // r1::server::Server (include/r1/server.h): cpp-httplib around the routes — Bearer API key on /v1/* (as vLLM's
-// --api-key; /health stays open), the request-size limit (413), OpenAI-style JSON for every error page (401,
+// --api-key, compared over the header's exact bytes; /health stays open), the request-size limit (413), OpenAI-style JSON for every error page (401,
 // 404, 413, 500), a thread pool sized for many waiting clients, the request log, and run_server's clean
 // shutdown on SIGINT / SIGTERM: the handler writes to a self-pipe, a watcher thread calls stop() (whichever
 // thread the signal lands on); a second signal exits at once.
@@ -25,10 +25,19 @@ namespace r1::server {
 using json = nlohmann::json;
 
 namespace {
-bool same_secret(const std::string& a, const std::string& b) {  // constant time in the content
+// Constant time in the content: every byte of `a` is compared, whatever differs first.
+bool same_secret(const std::string& a, const std::string& b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
   for (size_t i = 0; i < a.size(); ++i) diff |= uint8_t(a[i] ^ (i < b.size() ? b[i] : 0));
   return diff == 0;
+}
+
+// Compares the Authorization header's exact bytes: Request::get_header_value goes through a C string, so
+// "Bearer <key>\0<anything>" read as the key. A repeated Authorization header is refused.
+bool authorized(const httplib::Request& req, const std::string& expected) {
+  auto [first, last] = req.headers.equal_range("Authorization");
+  if (first == last || std::next(first) != last) return false;
+  return same_secret(first->second, expected);
 }
 
 void json_error(httplib::Response& res, int status, const std::string& message, const std::string& type,
@@ -97,7 +106,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   std::string api_key = o.api_key;
   http.set_pre_routing_handler([api_key](const httplib::Request& req, httplib::Response& res) {
     if (api_key.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
-    if (same_secret(req.get_header_value("Authorization"), "Bearer " + api_key))
+    if (authorized(req, "Bearer " + api_key))
       return httplib::Server::HandlerResponse::Unhandled;
     json_error(res, 401, "Incorrect or missing API key: send the header 'Authorization: Bearer <key>'.",
                "invalid_request_error", "invalid_api_key");
