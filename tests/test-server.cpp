@@ -931,6 +931,149 @@ TEST(ServerLimits, DeepGenerationConfigIsRefusedNamingTheFile) {
   R1_EXPECT_THROW_WITH(r1::server::Server server(o), r1::Error, "generation_config.json", "nested deeper than 512");
 }
 
+namespace {
+// Connections that send the start of a request, then one header line per `every` without ever ending it.
+class SlowClients {
+ public:
+  SlowClients(int port, int count, std::chrono::milliseconds every) {
+    for (int i = 0; i < count; ++i) {
+      int fd = connect_raw(port);
+      if (fd >= 0 && send_all(fd, "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")) fds_.push_back(fd);
+    }
+    trickler_ = std::thread([this, every] {
+      for (int line = 0; !stop_; ++line) {
+        for (int fd : fds_) send_all(fd, "X-Slow-" + std::to_string(line) + ": y\r\n");
+        for (auto slept = std::chrono::milliseconds(0); slept < every && !stop_; slept += std::chrono::milliseconds(10))
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+  }
+  ~SlowClients() {
+    stop_ = true;
+    trickler_.join();
+    for (int fd : fds_) close(fd);
+  }
+  size_t connected() const { return fds_.size(); }
+  // How many of them the server has closed (a read sees the end of the stream) within `seconds`.
+  int closed_by_server(double seconds) const {
+    int closed = 0;
+    for (int fd : fds_) {
+      pollfd p{fd, POLLIN, 0};
+      char buffer[4096];
+      auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+      while (std::chrono::steady_clock::now() < until)
+        if (poll(&p, 1, 50) > 0 && recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) <= 0) {
+          ++closed;
+          break;
+        }
+    }
+    return closed;
+  }
+
+ private:
+  std::vector<int> fds_;
+  std::atomic<bool> stop_{false};
+  std::thread trickler_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
+// 100 connections trickling a header line a second hold threads, yet /health and a completion are answered
+// at once (past the 64 pool threads, on overflow threads); past --limit-concurrency a connection gets an
+// immediate 503 with a JSON error.
+TEST(ServerLimits, SlowClientsCannotStallTheServer) {
+  auto o = tiny_options();
+  o.http_threads = 64;
+  o.limit_concurrency = 128;
+  r1::server::Server server(o);
+  server.start();
+  SlowClients slow(server.port(), 100, std::chrono::milliseconds(1000));
+  ASSERT_EQ(slow.connected(), 100u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // every one accepted and being read
+
+  httplib::Client cli("127.0.0.1", server.port());
+  cli.set_connection_timeout(10);
+  cli.set_read_timeout(10);
+  auto start = std::chrono::steady_clock::now();
+  auto health = cli.Get("/health");
+  double health_s = seconds_since(start);
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  start = std::chrono::steady_clock::now();
+  auto completion = httplib::Client("127.0.0.1", server.port())
+                        .Post("/v1/completions", json{{"prompt", "x"}, {"max_tokens", 4}}.dump(), "application/json");
+  double completion_s = seconds_since(start);
+  ASSERT_TRUE(completion);
+  EXPECT_EQ(completion->status, 200) << completion->body;
+  std::printf("with 100 slow clients: /health %.1f ms, a 4-token completion %.1f ms\n", health_s * 1e3,
+              completion_s * 1e3);
+  // Before, both waited for a slow client to finish: never. A second is far beyond any real answer here.
+  EXPECT_LT(health_s, 1.0);
+  EXPECT_LT(completion_s, 1.0);
+  cli.stop();  // its connection no longer counts
+
+  // 100 held + 40 more against a limit of 128: the last ones get a 503 at once, the others are held.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::vector<int> more;
+  for (int i = 0; i < 40; ++i) more.push_back(connect_raw(server.port()));
+  for (int fd : more) {
+    ASSERT_GE(fd, 0);
+    send_all(fd, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");  // never finished: served ones hang
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  int rejected = 0;
+  for (int fd : more) {
+    std::string got = read_until_closed(fd, 0.1);
+    if (got.empty()) continue;
+    ++rejected;
+    EXPECT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
+    json e = json::parse(got.substr(got.find("\r\n\r\n") + 4))["error"];
+    EXPECT_EQ(e["code"], "too_many_connections") << e;
+    EXPECT_NE(e["message"].get<std::string>().find("--limit-concurrency"), std::string::npos) << e;
+  }
+  EXPECT_EQ(rejected, 140 - 128);
+  for (int fd : more) close(fd);
+}
+
+// A request not read within --request-read-timeout is answered 408 and closed; the connection's thread is
+// free again. Keep-alive ends after --keep-alive-max-requests.
+TEST(ServerLimits, ReadDeadlineAndKeepAliveLimit) {
+  auto o = tiny_options();
+  o.request_read_timeout = 1.5;
+  o.keep_alive_max_requests = 2;
+  r1::server::Server server(o);
+  server.start();
+  SlowClients slow(server.port(), 3, std::chrono::milliseconds(300));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(slow.closed_by_server(10), 3);
+  double closed_s = seconds_since(start);
+  EXPECT_GT(closed_s, 1.0);
+  EXPECT_LT(closed_s, 5.0);  // trickling, they would be read for ever
+
+  int fd = connect_raw(server.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\": "));
+  std::string got = read_until_closed(fd, 10);
+  close(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 408", 0), 0u) << got;  // a body that never comes, too
+  EXPECT_NE(got.find("--request-read-timeout"), std::string::npos) << got;
+
+  fd = connect_raw(server.port());
+  ASSERT_GE(fd, 0);
+  std::string get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(send_all(fd, get + get + get));
+  got = read_until_closed(fd, 10);
+  close(fd);
+  size_t responses = 0;
+  for (size_t at = got.find("HTTP/1.1 200"); at != std::string::npos; at = got.find("HTTP/1.1 200", at + 1))
+    ++responses;
+  EXPECT_EQ(responses, 2u) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+}
+
 // The official openai JS client parses our responses, streams and errors. Needs node and the npm package,
 // installed on first use into the build's test-assets (skipped, and reported, without npm or the registry).
 TEST(ServerClients, OpenAiJsClient) {
