@@ -156,7 +156,16 @@ bool DeadlineStream::wait(short events, bool bounded_by_deadline) const {
 }
 
 bool DeadlineStream::is_readable() const { return wait(POLLIN, true); }
-bool DeadlineStream::is_writable() const { return wait(POLLOUT, false); }
+// As httplib's SocketStream: writable and not closed by the client, which a streaming handler asks between
+// events so that a client that left cancels its generation at once (a send() to it could still succeed).
+bool DeadlineStream::is_writable() const {
+  if (!wait(POLLOUT, false)) return false;
+  pollfd p{sock_, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return true;
+  char byte;
+  ssize_t n = ::recv(sock_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
 
 ssize_t DeadlineStream::read(char* ptr, size_t size) {
   if (!wait(POLLIN, true)) return -1;
