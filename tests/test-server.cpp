@@ -865,8 +865,11 @@ TEST(ServerAuth, ApiKeyIsRequiredOnV1) {
   EXPECT_EQ(status_of("Authorization: Bearer sekretx\r\n"), "HTTP/1.1 401");
   EXPECT_EQ(status_of("Authorization: Bearer sekre\r\n"), "HTTP/1.1 401");
   EXPECT_EQ(status_of("Authorization: Bearer sekret\r\nAuthorization: Bearer sekret\r\n"), "HTTP/1.1 401");
-  // httplib 0.11.4 percent-decodes header values: an encoded NUL is an extra byte too.
+  // httplib 0.11.4 percent-decodes header values: the bytes sent are compared, not the decoded ones.
   EXPECT_EQ(status_of("Authorization: Bearer sekret%00\r\n"), "HTTP/1.1 401");
+  EXPECT_EQ(status_of("Authorization: Bearer sekre%74\r\n"), "HTTP/1.1 401");
+  // The header name is case-insensitive and the whitespace around the value is not part of it (RFC 9110).
+  EXPECT_EQ(status_of("authorization:Bearer sekret \t\r\n"), "HTTP/1.1 200");
   server.stop();
   EXPECT_FALSE(cli.Get("/health"));
 }

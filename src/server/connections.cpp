@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 
 #include "server/protocol.h"
@@ -19,6 +20,9 @@ namespace r1::server {
 namespace {
 thread_local ConnectionKind t_kind = ConnectionKind::kNone;
 thread_local bool t_read_timed_out = false;  // the calling thread's request missed its read deadline
+thread_local const DeadlineStream* t_stream = nullptr;  // the calling thread's connection, in serve_connection
+// A head longer than this is not kept whole (httplib refuses far shorter header lines).
+constexpr size_t kMaxHeadBytes = 64 * 1024;
 // Waits are cut in slices this long to notice that the server stopped listening.
 constexpr auto kStopCheck = std::chrono::milliseconds(100);
 
@@ -51,6 +55,34 @@ void drain_lingering(bool all) {
 
 ConnectionKind current_connection_kind() { return t_kind; }
 bool current_request_timed_out() { return t_read_timed_out; }
+
+std::vector<std::string> current_raw_header(std::string_view name) {
+  std::vector<std::string> values;
+  if (!t_stream) return values;
+  const std::string& head = t_stream->head();
+  auto lower = [](std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  const std::string wanted = lower(name);
+  size_t pos = head.find('\n');  // past the request line
+  while (pos != std::string::npos && pos + 1 < head.size()) {
+    size_t start = pos + 1, end = head.find('\n', start);
+    std::string_view line(head.data() + start, (end == std::string::npos ? head.size() : end) - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;  // the end of the head
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos && lower(line.substr(0, colon)) == wanted) {
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      values.emplace_back(value);
+    }
+    pos = end;
+  }
+  return values;
+}
 
 // ---- the queue ---------------------------------------------------------------------------------------------
 
@@ -167,11 +199,30 @@ bool DeadlineStream::is_writable() const {
   return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 }
 
+void DeadlineStream::begin_request(Clock::time_point deadline) {
+  deadline_ = deadline;
+  timed_out_ = t_read_timed_out = false;
+  head_.clear();
+  head_done_ = false;
+}
+
 ssize_t DeadlineStream::read(char* ptr, size_t size) {
   if (!wait(POLLIN, true)) return -1;
   ssize_t n;
   do n = ::recv(sock_, ptr, size, 0);
   while (n < 0 && errno == EINTR);
+  if (n > 0 && !head_done_) {
+    size_t from = head_.size() < 3 ? 0 : head_.size() - 3;
+    head_.append(ptr, size_t(n));
+    size_t end = head_.find("\n\r\n", from), bare = head_.find("\n\n", from);
+    if (end != std::string::npos || bare != std::string::npos) {
+      head_.resize(std::min(end == std::string::npos ? head_.size() : end + 3,
+                            bare == std::string::npos ? head_.size() : bare + 2));  // the body is not kept
+      head_done_ = true;
+    } else if (head_.size() > kMaxHeadBytes) {
+      head_done_ = true;
+    }
+  }
   return n;
 }
 
@@ -233,15 +284,16 @@ bool next_request_arrives(int sock, Clock::duration keep_alive_timeout, const st
 void serve_connection(int sock, const ConnectionLimits& limits, const std::atomic<int>& listening, bool one_request,
                       const ProcessRequest& process) {
   DeadlineStream stream(sock, limits.io_timeout, listening);
+  t_stream = &stream;
   int left = one_request ? 1 : limits.keep_alive_max_requests;
   while (left > 0 && next_request_arrives(sock, limits.keep_alive_timeout, listening)) {
     // The deadline starts with the request's first byte: a client may read one answer slowly, then idle.
-    stream.set_deadline(Clock::now() + limits.request_read_timeout);
-    t_read_timed_out = false;
+    stream.begin_request(Clock::now() + limits.request_read_timeout);
     bool connection_closed = false;
     if (!process(stream, left == 1, connection_closed) || connection_closed || stream.timed_out()) break;
     --left;
   }
+  t_stream = nullptr;
 }
 
 // ---- the 503 -----------------------------------------------------------------------------------------------

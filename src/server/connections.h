@@ -10,6 +10,7 @@
 //      virtual; Server::process_request is protected, so the server overrides the one and calls the other)
 //      over DeadlineStream, whose reads also stop at a deadline for the whole request (request line,
 //      headers and body), set afresh for each request; handlers never read, so only reading is bounded.
+//      It also keeps the request's head as received (current_raw_header).
 #pragma once
 
 #include <httplib.h>
@@ -21,6 +22,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -42,6 +44,11 @@ enum class ConnectionKind { kNone, kPool, kOverflow, kReject };
 ConnectionKind current_connection_kind();
 // Whether the calling thread's current request missed its read deadline (the error page says so: 408).
 bool current_request_timed_out();
+// The values of header `name` (case-insensitive) in the calling thread's current request exactly as they
+// were received, without the optional whitespace around them: httplib's Request percent-decodes header values
+// and hands them out through C strings, so a check over exact bytes (the API key) reads them here. Empty
+// outside a request served by serve_connection.
+std::vector<std::string> current_raw_header(std::string_view name);
 
 class ConnectionQueue : public httplib::TaskQueue {
  public:
@@ -68,7 +75,9 @@ class DeadlineStream : public httplib::Stream {
  public:
   DeadlineStream(int sock, Clock::duration io_timeout, const std::atomic<int>& listening)
       : sock_(sock), io_timeout_(io_timeout), listening_(listening) {}
-  void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
+  // A new request: its deadline, and the record of its head starts afresh.
+  void begin_request(Clock::time_point deadline);
+  const std::string& head() const { return head_; }  // request line and headers as received, so far
   bool timed_out() const { return timed_out_; }
 
   bool is_readable() const override;
@@ -87,6 +96,8 @@ class DeadlineStream : public httplib::Stream {
   const std::atomic<int>& listening_;
   Clock::time_point deadline_ = Clock::time_point::max();
   mutable bool timed_out_ = false;
+  std::string head_;
+  bool head_done_ = false;  // the blank line that ends the head was read (or the head is too long to keep)
 };
 
 // Serves requests on `sock` until the client closes, keep-alive ends or a request misses its deadline;

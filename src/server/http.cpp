@@ -34,12 +34,12 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-// Compares the Authorization header's exact bytes: Request::get_header_value goes through a C string, so
-// "Bearer <key>\0<anything>" read as the key. A repeated Authorization header is refused.
-bool authorized(const httplib::Request& req, const std::string& expected) {
-  auto [first, last] = req.headers.equal_range("Authorization");
-  if (first == last || std::next(first) != last) return false;
-  return same_secret(first->second, expected);
+// Compares the Authorization header's exact bytes as received (connections.h): Request::get_header_value
+// goes through a C string, so "Bearer <key>\0<anything>" read as the key, and httplib percent-decodes header
+// values, so "Bearer <key>%00" did too. A repeated Authorization header is refused.
+bool authorized(const std::string& expected) {
+  std::vector<std::string> values = current_raw_header("Authorization");
+  return values.size() == 1 && same_secret(values[0], expected);
 }
 
 void check_connection_options(const ServerOptions& o) {
@@ -153,7 +153,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   std::string api_key = o.api_key;
   http.set_pre_routing_handler([api_key](const httplib::Request& req, httplib::Response& res) {
     if (api_key.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
-    if (authorized(req, "Bearer " + api_key))
+    if (authorized("Bearer " + api_key))
       return httplib::Server::HandlerResponse::Unhandled;
     json_error(res, 401, "Incorrect or missing API key: send the header 'Authorization: Bearer <key>'.",
                "invalid_request_error", "invalid_api_key");
