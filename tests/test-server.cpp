@@ -1077,6 +1077,26 @@ TEST(ServerLimits, ReadDeadlineAndKeepAliveLimit) {
   EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
 }
 
+// Connection options out of range are usage errors naming the option, before the model loads.
+TEST(ServerLimits, BadConnectionOptionsAreUsageErrors) {
+  auto with = [](auto change) {
+    auto o = tiny_options();
+    change(o);
+    return o;
+  };
+  using Options = r1::server::ServerOptions;
+  R1_EXPECT_THROW_WITH(r1::server::Server(with([](Options& o) { o.http_threads = 0; })), r1::UsageError,
+                       "--http-threads");
+  R1_EXPECT_THROW_WITH(r1::server::Server(with([](Options& o) { o.limit_concurrency = 10; })), r1::UsageError,
+                       "--limit-concurrency (10) must be at least --http-threads (64)");
+  R1_EXPECT_THROW_WITH(r1::server::Server(with([](Options& o) { o.request_read_timeout = 0; })), r1::UsageError,
+                       "--request-read-timeout");
+  R1_EXPECT_THROW_WITH(r1::server::Server(with([](Options& o) { o.timeout_keep_alive = 0; })), r1::UsageError,
+                       "--timeout-keep-alive");
+  R1_EXPECT_THROW_WITH(r1::server::Server(with([](Options& o) { o.keep_alive_max_requests = 0; })), r1::UsageError,
+                       "--keep-alive-max-requests");
+}
+
 // The official openai JS client parses our responses, streams and errors. Needs node and the npm package,
 // installed on first use into the build's test-assets (skipped, and reported, without npm or the registry).
 TEST(ServerClients, OpenAiJsClient) {
