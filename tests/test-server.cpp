@@ -8,11 +8,13 @@
 #include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <torch/torch.h>
 
 #include <atomic>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -149,6 +151,99 @@ TEST(ServerProtocol, BadRequestsAre400NamingTheField) {
   expect_bad(Endpoint::kCompletions, R"({"prompt": "x", "echo": true})", "echo", "not supported");
   expect_bad(Endpoint::kCompletions, R"({"prompt": "x", "best_of": 3})", "best_of", "not supported");
   expect_bad(Endpoint::kCompletions, R"({"prompt": "x", "logprobs": true})", "logprobs", "integer");
+}
+
+// Every request field's type and range, one row each: the 400 names the field (as OpenAI's `param`).
+TEST(ServerProtocol, EveryFieldIsCheckedNamingIt) {
+  struct Row {
+    Endpoint endpoint;
+    const char* fields;  // added to a valid body
+    const char* param;
+    const char* fragment;
+  };
+  const Row rows[] = {
+      {Endpoint::kChat, R"("max_tokens": -5)", "max_tokens", "between"},
+      {Endpoint::kChat, R"("max_tokens": "x")", "max_tokens", "integer"},
+      {Endpoint::kChat, R"("max_tokens": 2.5)", "max_tokens", "integer"},
+      {Endpoint::kChat, R"("max_tokens": 10000000)", "max_tokens", "--max-tokens-limit"},
+      {Endpoint::kChat, R"("max_tokens": 18446744073709551615)", "max_tokens", "out of range"},
+      // Both sent: each is checked, whichever is bad.
+      {Endpoint::kChat, R"("max_tokens": 5, "max_completion_tokens": -5)", "max_completion_tokens", "between"},
+      {Endpoint::kChat, R"("max_tokens": 5, "max_completion_tokens": "x")", "max_completion_tokens", "integer"},
+      {Endpoint::kChat, R"("max_tokens": 5, "max_completion_tokens": 10000000)", "max_completion_tokens",
+       "--max-tokens-limit"},
+      {Endpoint::kChat, R"("max_completion_tokens": 5, "max_tokens": 0)", "max_tokens", "between"},
+      {Endpoint::kChat, R"("n": 17)", "n", "between"},
+      {Endpoint::kChat, R"("n": "2")", "n", "integer"},
+      {Endpoint::kChat, R"("n": -1)", "n", "between"},
+      {Endpoint::kChat, R"("temperature": 101)", "temperature", "between"},
+      {Endpoint::kChat, R"("temperature": true)", "temperature", "number"},
+      {Endpoint::kChat, R"("top_p": 1.5)", "top_p", "between"},
+      {Endpoint::kChat, R"("top_p": [1])", "top_p", "number"},
+      {Endpoint::kChat, R"("top_k": -2)", "top_k", "between"},
+      {Endpoint::kChat, R"("min_p": 2)", "min_p", "between"},
+      {Endpoint::kChat, R"("frequency_penalty": -3)", "frequency_penalty", "between"},
+      {Endpoint::kChat, R"("repetition_penalty": 0)", "repetition_penalty", "> 0"},
+      {Endpoint::kChat, R"("seed": "s")", "seed", "integer"},
+      {Endpoint::kChat, R"("logprobs": 1)", "logprobs", "boolean"},
+      {Endpoint::kChat, R"("logprobs": true, "top_logprobs": -1)", "top_logprobs", "between"},
+      {Endpoint::kChat, R"("logprobs": true, "top_logprobs": "3")", "top_logprobs", "integer"},
+      {Endpoint::kChat, R"("stream": "yes")", "stream", "boolean"},
+      {Endpoint::kChat, R"("stream": true, "stream_options": {"include_usage": 1})", "stream_options.include_usage",
+       "boolean"},
+      {Endpoint::kChat, R"("stop": ["a", 1])", "stop", "string"},
+      {Endpoint::kChat, R"("stop": ["1","2","3","4","5","6","7","8","9","10","11","12","13","14","15","16","17"])",
+       "stop", "at most 16"},
+      {Endpoint::kChat, R"("stop_token_ids": 5)", "stop_token_ids", "list"},
+      {Endpoint::kChat, R"("ignore_eos": 1)", "ignore_eos", "boolean"},
+      {Endpoint::kChat, R"("user": 7)", "user", "string"},
+      {Endpoint::kChat, R"("model": 7)", "model", "string"},
+      {Endpoint::kChat, R"("chat_template_kwargs": [])", "chat_template_kwargs", "object"},
+      {Endpoint::kChat, R"("add_generation_prompt": "no")", "add_generation_prompt", "boolean"},
+      {Endpoint::kCompletions, R"("max_tokens": 0)", "max_tokens", "between"},
+      {Endpoint::kCompletions, R"("logprobs": 21)", "logprobs", "between"},
+      {Endpoint::kCompletions, R"("logprobs": -1)", "logprobs", "between"},
+      {Endpoint::kCompletions, R"("n": 0)", "n", "between"},
+      {Endpoint::kCompletions, R"("best_of": 0)", "best_of", "between"},
+  };
+  for (const Row& row : rows) {
+    std::string base = row.endpoint == Endpoint::kChat ? R"("messages": [{"role": "user", "content": "x"}])"
+                                                       : R"("prompt": "x")";
+    expect_bad(row.endpoint, "{" + base + ", " + row.fields + "}", row.param, row.fragment);
+  }
+  expect_bad(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x", "name": 3}]})", "messages[0].name",
+             "string");
+  expect_bad(Endpoint::kChat,
+             R"({"messages": [{"role": "user", "content": "x"}], "stop": [")" + std::string(1025, 'a') + "\"]}",
+             "stop", "1024 bytes");
+  std::string many_ids = "0";
+  for (int i = 0; i < 256; ++i) many_ids += ", 0";
+  expect_bad(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x"}], "stop_token_ids": [)" + many_ids + "]}",
+             "stop_token_ids", "at most 256");
+  // Both given and valid: max_completion_tokens (OpenAI's current name) wins, as in vLLM.
+  auto both = parse_request(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x"}],
+                                                 "max_tokens": 7, "max_completion_tokens": 9})",
+                            Limits{});
+  EXPECT_EQ(both.max_tokens, std::optional<int64_t>(9));
+  // The limits themselves are accepted.
+  auto edge = parse_request(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x"}], "n": 16,
+      "max_tokens": 4096, "temperature": 100, "top_p": 1, "logprobs": true, "top_logprobs": 20,
+      "stop": [")" + std::string(1024, 'a') + "\"]}",
+                            Limits{});
+  EXPECT_EQ(edge.n, 16);
+  EXPECT_EQ(edge.max_tokens, std::optional<int64_t>(4096));
+}
+
+// A body nested past kMaxJsonDepth is refused by the parser with a 400 naming the limit; at the limit it parses.
+TEST(ServerProtocol, NestingPastTheLimitIs400) {
+  auto nested = [](int depth) { return std::string(size_t(depth), '[') + std::string(size_t(depth), ']'); };
+  // The body object is level 1, "messages" level 2, the message level 3: content holds the rest.
+  std::string deep = R"({"messages": [{"role": "user", "content": )" + nested(400000) + "}]}";
+  expect_bad(Endpoint::kChat, deep, "", "512");
+  std::string over = R"({"messages": [{"role": "user", "content": )" + nested(510) + "}]}";
+  expect_bad(Endpoint::kChat, over, "", "nested deeper than 512");
+  std::string at = R"({"messages": [{"role": "user", "content": )" + nested(509) + "}]}";
+  expect_bad(Endpoint::kChat, at, "messages[0].content", "text");  // parsed: a content part that is no part
 }
 
 TEST(ServerProtocol, MaxTokensDefaultsAndContextChecks) {
@@ -698,6 +793,44 @@ TEST(ServerReasoning, ThinkPartIsReasoningContentAlsoWhileStreaming) {
   EXPECT_TRUE(raw == reasoning || raw == reasoning + "</think>" + content) << raw;  // open or closed block
 }
 
+namespace {
+// A raw loopback connection (for requests httplib's client will not send: trickled, malformed, pipelined).
+int connect_raw(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool send_all(int fd, const std::string& data) {
+  return send(fd, data.data(), data.size(), MSG_NOSIGNAL) == ssize_t(data.size());
+}
+
+// What the server sends until it closes the connection or `seconds` pass.
+std::string read_until_closed(int fd, double seconds) {
+  std::string got;
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  char buffer[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, int(left.count())) <= 0) break;
+    ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    got.append(buffer, size_t(n));
+  }
+  return got;
+}
+}  // namespace
+
 TEST(ServerAuth, ApiKeyIsRequiredOnV1) {
   auto o = tiny_options();
   o.api_key = "sekret";
@@ -717,8 +850,251 @@ TEST(ServerAuth, ApiKeyIsRequiredOnV1) {
   ASSERT_TRUE(right);
   EXPECT_EQ(right->status, 200) << right->body;
   EXPECT_EQ(cli.Get("/health")->status, 200);  // open, as vLLM's
+  // Exact bytes: an extra byte after the key (a NUL ended the C string it was compared as), a second header.
+  auto status_of = [&](const std::string& headers) {
+    int fd = connect_raw(server.port());
+    std::string request = "GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n";
+    send_all(fd, request);
+    std::string got = read_until_closed(fd, 10);
+    close(fd);
+    return got.substr(0, 12);
+  };
+  EXPECT_EQ(status_of("Authorization: Bearer sekret\r\n"), "HTTP/1.1 200");
+  EXPECT_EQ(status_of(std::string("Authorization: Bearer sekret") + '\0' + "\r\n"), "HTTP/1.1 401");
+  EXPECT_EQ(status_of(std::string("Authorization: Bearer sekret") + '\0' + "x\r\n"), "HTTP/1.1 401");
+  EXPECT_EQ(status_of("Authorization: Bearer sekretx\r\n"), "HTTP/1.1 401");
+  EXPECT_EQ(status_of("Authorization: Bearer sekre\r\n"), "HTTP/1.1 401");
+  EXPECT_EQ(status_of("Authorization: Bearer sekret\r\nAuthorization: Bearer sekret\r\n"), "HTTP/1.1 401");
+  // httplib 0.11.4 percent-decodes header values: the bytes sent are compared, not the decoded ones.
+  EXPECT_EQ(status_of("Authorization: Bearer sekret%00\r\n"), "HTTP/1.1 401");
+  EXPECT_EQ(status_of("Authorization: Bearer sekre%74\r\n"), "HTTP/1.1 401");
+  // The header name is case-insensitive and the whitespace around the value is not part of it (RFC 9110).
+  EXPECT_EQ(status_of("authorization:Bearer sekret \t\r\n"), "HTTP/1.1 200");
   server.stop();
   EXPECT_FALSE(cli.Get("/health"));
+}
+
+// Bodies nested 150,000 to 400,000 deep (< 1 MiB) in each place a request carries JSON through: 400 naming
+// the limit, and the server keeps answering (they overflowed the stack before the parser bounded the depth).
+TEST(ServerLimits, DeeplyNestedBodiesAre400AndTheServerStaysUp) {
+  auto o = tiny_options();
+  o.max_request_bytes = 1 << 20;
+  r1::server::Server server(o);
+  server.start();
+  auto nested_arrays = [](int depth) { return std::string(size_t(depth), '[') + std::string(size_t(depth), ']'); };
+  auto nested_objects = [](int depth) {
+    std::string s;
+    for (int i = 0; i < depth; ++i) s += "{\"a\":";
+    return s + "{}" + std::string(size_t(depth), '}');
+  };
+  const std::string user = R"({"role": "user", "content": "hi"})";
+  const std::vector<std::string> deep = {
+      R"({"messages": [{"role": "user", "content": )" + nested_arrays(400000) + "}]}",
+      R"({"messages": [)" + user + R"(], "chat_template_kwargs": )" + nested_objects(150000) + "}",
+      R"({"messages": [{"role": "user", "content": [{"type": "text", "text": )" + nested_arrays(400000) + "}]}]}",
+      R"({"messages": [{"role": "user", "content": "hi", "extra": )" + nested_objects(150000) + "}]}",
+  };
+  httplib::Client cli("127.0.0.1", server.port());
+  cli.set_read_timeout(60);
+  for (const std::string& body : deep) {
+    ASSERT_LT(body.size(), size_t(1 << 20));
+    auto res = cli.Post("/v1/chat/completions", body, "application/json");
+    ASSERT_TRUE(res) << "no response (the server died?)";
+    EXPECT_EQ(res->status, 400) << res->body;
+    json e = json::parse(res->body)["error"];
+    EXPECT_EQ(e["type"], "invalid_request_error");
+    EXPECT_NE(e["message"].get<std::string>().find("nested deeper than 512"), std::string::npos) << e;
+    EXPECT_TRUE(e.contains("param") && e.contains("code")) << e;
+  }
+  // At the limit (512 levels with the body's own): parsed, copied and rendered without a crash.
+  auto at_limit = cli.Post("/v1/chat/completions",
+                           R"({"max_tokens": 2, "messages": [)" + user + R"(], "chat_template_kwargs": )" +
+                               nested_objects(510) + "}",
+                           "application/json");
+  ASSERT_TRUE(at_limit);
+  EXPECT_EQ(at_limit->status, 200) << at_limit->body;
+  auto parts_at_limit = cli.Post("/v1/chat/completions",
+                                 R"({"messages": [{"role": "user", "content": )" + nested_arrays(509) + "}]}",
+                                 "application/json");
+  ASSERT_TRUE(parts_at_limit);
+  EXPECT_EQ(parts_at_limit->status, 400) << parts_at_limit->body;
+  EXPECT_EQ(json::parse(parts_at_limit->body)["error"]["param"], "messages[0].content");
+  auto health = cli.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+// The model directory's generation_config.json is read with the same bound; the error names the file.
+TEST(ServerLimits, DeepGenerationConfigIsRefusedNamingTheFile) {
+  r1::test::TempDir dir;
+  std::filesystem::copy(tiny_model(), dir / "m", std::filesystem::copy_options::recursive);
+  std::ofstream(dir / "m" / "generation_config.json") << std::string(600, '[') << std::string(600, ']');
+  auto o = tiny_options();
+  o.model = dir / "m";
+  R1_EXPECT_THROW_WITH(r1::server::Server server(o), r1::Error, "generation_config.json", "nested deeper than 512");
+}
+
+namespace {
+// Connections that send the start of a request, then one header line per `every` without ever ending it.
+class SlowClients {
+ public:
+  SlowClients(int port, int count, std::chrono::milliseconds every) {
+    for (int i = 0; i < count; ++i) {
+      int fd = connect_raw(port);
+      if (fd >= 0 && send_all(fd, "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")) fds_.push_back(fd);
+    }
+    trickler_ = std::thread([this, every] {
+      for (int line = 0; !stop_; ++line) {
+        for (int fd : fds_) send_all(fd, "X-Slow-" + std::to_string(line) + ": y\r\n");
+        for (auto slept = std::chrono::milliseconds(0); slept < every && !stop_; slept += std::chrono::milliseconds(10))
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+  }
+  ~SlowClients() {
+    stop_ = true;
+    trickler_.join();
+    for (int fd : fds_) close(fd);
+  }
+  size_t connected() const { return fds_.size(); }
+  // How many of them the server has closed (a read sees the end of the stream) within `seconds`.
+  int closed_by_server(double seconds) const {
+    int closed = 0;
+    for (int fd : fds_) {
+      pollfd p{fd, POLLIN, 0};
+      char buffer[4096];
+      auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+      while (std::chrono::steady_clock::now() < until)
+        if (poll(&p, 1, 50) > 0 && recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) <= 0) {
+          ++closed;
+          break;
+        }
+    }
+    return closed;
+  }
+
+ private:
+  std::vector<int> fds_;
+  std::atomic<bool> stop_{false};
+  std::thread trickler_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
+// 100 connections trickling a header line a second hold threads, yet /health and a completion are answered
+// at once (past the 64 pool threads, on overflow threads); past --limit-concurrency a connection gets an
+// immediate 503 with a JSON error.
+TEST(ServerLimits, SlowClientsCannotStallTheServer) {
+  auto o = tiny_options();
+  o.http_threads = 64;
+  o.limit_concurrency = 128;
+  r1::server::Server server(o);
+  server.start();
+  SlowClients slow(server.port(), 100, std::chrono::milliseconds(1000));
+  ASSERT_EQ(slow.connected(), 100u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // every one accepted and being read
+
+  httplib::Client cli("127.0.0.1", server.port());
+  cli.set_connection_timeout(10);
+  cli.set_read_timeout(10);
+  auto start = std::chrono::steady_clock::now();
+  auto health = cli.Get("/health");
+  double health_s = seconds_since(start);
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  start = std::chrono::steady_clock::now();
+  auto completion = httplib::Client("127.0.0.1", server.port())
+                        .Post("/v1/completions", json{{"prompt", "x"}, {"max_tokens", 4}}.dump(), "application/json");
+  double completion_s = seconds_since(start);
+  ASSERT_TRUE(completion);
+  EXPECT_EQ(completion->status, 200) << completion->body;
+  std::printf("with 100 slow clients: /health %.1f ms, a 4-token completion %.1f ms\n", health_s * 1e3,
+              completion_s * 1e3);
+  // Before, both waited for a slow client to finish: never. A second is far beyond any real answer here.
+  EXPECT_LT(health_s, 1.0);
+  EXPECT_LT(completion_s, 1.0);
+  cli.stop();  // its connection no longer counts
+
+  // 100 held + 40 more against a limit of 128: the last ones get a 503 at once, the others are held.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::vector<int> more;
+  for (int i = 0; i < 40; ++i) more.push_back(connect_raw(server.port()));
+  for (int fd : more) {
+    ASSERT_GE(fd, 0);
+    send_all(fd, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");  // never finished: served ones hang
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  int rejected = 0;
+  for (int fd : more) {
+    std::string got = read_until_closed(fd, 0.1);
+    if (got.empty()) continue;
+    ++rejected;
+    EXPECT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
+    json e = json::parse(got.substr(got.find("\r\n\r\n") + 4))["error"];
+    EXPECT_EQ(e["code"], "too_many_connections") << e;
+    EXPECT_NE(e["message"].get<std::string>().find("--limit-concurrency"), std::string::npos) << e;
+  }
+  EXPECT_EQ(rejected, 140 - 128);
+  for (int fd : more) close(fd);
+}
+
+// A request not read within --request-read-timeout is answered 408 and closed; the connection's thread is
+// free again. Keep-alive ends after --keep-alive-max-requests.
+TEST(ServerLimits, ReadDeadlineAndKeepAliveLimit) {
+  auto o = tiny_options();
+  o.request_read_timeout = 1.5;
+  o.keep_alive_max_requests = 2;
+  r1::server::Server server(o);
+  server.start();
+  SlowClients slow(server.port(), 3, std::chrono::milliseconds(300));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(slow.closed_by_server(10), 3);
+  double closed_s = seconds_since(start);
+  EXPECT_GT(closed_s, 1.0);
+  EXPECT_LT(closed_s, 5.0);  // trickling, they would be read for ever
+
+  int fd = connect_raw(server.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\": "));
+  std::string got = read_until_closed(fd, 10);
+  close(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 408", 0), 0u) << got;  // a body that never comes, too
+  EXPECT_NE(got.find("--request-read-timeout"), std::string::npos) << got;
+
+  fd = connect_raw(server.port());
+  ASSERT_GE(fd, 0);
+  std::string get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(send_all(fd, get + get + get));
+  got = read_until_closed(fd, 10);
+  close(fd);
+  size_t responses = 0;
+  for (size_t at = got.find("HTTP/1.1 200"); at != std::string::npos; at = got.find("HTTP/1.1 200", at + 1))
+    ++responses;
+  EXPECT_EQ(responses, 2u) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+}
+
+// Connection options out of range are usage errors naming the option, before the model loads.
+TEST(ServerLimits, BadConnectionOptionsAreUsageErrors) {
+  auto with = [](auto change) {
+    auto o = tiny_options();
+    change(o);
+    return o;
+  };
+  using Options = r1::server::ServerOptions;
+  R1_EXPECT_THROW_WITH(r1::server::Server(with([](Options& o) { o.http_threads = 0; })), r1::UsageError,
+                       "--http-threads");
+  R1_EXPECT_THROW_WITH(r1::server::Server(with([](Options& o) { o.limit_concurrency = 10; })), r1::UsageError,
+                       "--limit-concurrency (10) must be at least --http-threads (64)");
+  R1_EXPECT_THROW_WITH(r1::server::Server(with([](Options& o) { o.request_read_timeout = 0; })), r1::UsageError,
+                       "--request-read-timeout");
+  R1_EXPECT_THROW_WITH(r1::server::Server(with([](Options& o) { o.timeout_keep_alive = 0; })), r1::UsageError,
+                       "--timeout-keep-alive");
+  R1_EXPECT_THROW_WITH(r1::server::Server(with([](Options& o) { o.keep_alive_max_requests = 0; })), r1::UsageError,
+                       "--keep-alive-max-requests");
 }
 
 // The official openai JS client parses our responses, streams and errors. Needs node and the npm package,

@@ -28,7 +28,12 @@ struct ServerOptions {
   std::string device = "cpu";
   std::string chat_template;            // "": the tokenizer's chat_template; else a built-in name or a file
   std::string reasoning_parser;         // "" | "deepseek-r1": split <think>…</think> into reasoning_content
-  int http_threads = 64;                // connections served at once
+  int http_threads = 64;                // warm threads serving connections
+  int limit_concurrency = 256;          // connections served at once (beyond http_threads: one request each
+                                        // on a short-lived thread); more get an immediate 503
+  double request_read_timeout = 30;     // seconds to read a whole request (line, headers, body); else 408 / close
+  int timeout_keep_alive = 5;           // seconds an idle keep-alive connection is kept
+  int keep_alive_max_requests = 100;    // requests on one connection before the server closes it
   uint64_t seed = 42;                   // sampling seed for requests without their own
   bool log_requests = true;             // one line per request on stderr
 };

@@ -1,6 +1,7 @@
 // r1::server::Server (include/r1/server.h): cpp-httplib around the routes — Bearer API key on /v1/* (as vLLM's
-// --api-key; /health stays open), the request-size limit (413), OpenAI-style JSON for every error page (401,
-// 404, 413, 500), a thread pool sized for many waiting clients, the request log, and run_server's clean
+// --api-key, compared over the header's exact bytes; /health stays open), the request-size limit (413),
+// OpenAI-style JSON for every error page (401, 404, 408, 413, 500, and the 503 past the connection limit),
+// connection limits and read deadlines (connections.h), the request log, and run_server's clean
 // shutdown on SIGINT / SIGTERM: the handler writes to a self-pipe, a watcher thread calls stop() (whichever
 // thread the signal lands on); a second signal exits at once.
 // Workaround: cpp-httplib 0.11.4 listens with a backlog of 5; with a few dozen clients connecting at once its
@@ -19,17 +20,51 @@
 
 #include "r1/error.h"
 #include "r1/server.h"
+#include "server/connections.h"
 #include "server/routes.h"
 
 namespace r1::server {
 using json = nlohmann::json;
 
 namespace {
-bool same_secret(const std::string& a, const std::string& b) {  // constant time in the content
+// Constant time in the content: every byte of `a` is compared, whatever differs first.
+bool same_secret(const std::string& a, const std::string& b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
   for (size_t i = 0; i < a.size(); ++i) diff |= uint8_t(a[i] ^ (i < b.size() ? b[i] : 0));
   return diff == 0;
 }
+
+// Compares the Authorization header's exact bytes as received (connections.h): Request::get_header_value
+// goes through a C string, so "Bearer <key>\0<anything>" read as the key, and httplib percent-decodes header
+// values, so "Bearer <key>%00" did too. A repeated Authorization header is refused.
+bool authorized(const std::string& expected) {
+  std::vector<std::string> values = current_raw_header("Authorization");
+  return values.size() == 1 && same_secret(values[0], expected);
+}
+
+void check_connection_options(const ServerOptions& o) {
+  if (o.http_threads < 1) fail_usage("--http-threads must be at least 1, got {}", o.http_threads);
+  if (o.limit_concurrency < o.http_threads)
+    fail_usage("--limit-concurrency ({}) must be at least --http-threads ({})", o.limit_concurrency, o.http_threads);
+  if (!(o.request_read_timeout > 0))
+    fail_usage("--request-read-timeout must be positive, got {}", o.request_read_timeout);
+  if (o.timeout_keep_alive < 1) fail_usage("--timeout-keep-alive must be at least 1, got {}", o.timeout_keep_alive);
+  if (o.keep_alive_max_requests < 1)
+    fail_usage("--keep-alive-max-requests must be at least 1, got {}", o.keep_alive_max_requests);
+}
+
+ConnectionLimits connection_limits(const ServerOptions& o) {
+  ConnectionLimits l;
+  l.pool_threads = o.http_threads;
+  l.max_connections = o.limit_concurrency;
+  l.request_read_timeout = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(o.request_read_timeout));
+  l.keep_alive_timeout = std::chrono::seconds(o.timeout_keep_alive);
+  l.keep_alive_max_requests = o.keep_alive_max_requests;
+  return l;
+}
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 void json_error(httplib::Response& res, int status, const std::string& message, const std::string& type,
                 const std::string& code = "") {
@@ -38,10 +73,28 @@ void json_error(httplib::Response& res, int status, const std::string& message, 
 }
 }  // namespace
 
-// Exposes the listening socket so its backlog can be raised.
+// httplib::Server with r1's connection handling (connections.h): the listening socket exposed (to raise its
+// backlog) and each connection served by serve_connection, or rejected with a 503 beyond the limit.
 class HttpServer : public httplib::Server {
  public:
   socket_t listening_socket() const { return svr_sock_; }
+  ConnectionLimits limits;
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    ConnectionKind kind = current_connection_kind();
+    if (kind == ConnectionKind::kReject) {
+      reject_connection(sock, limits.max_connections);
+      return false;
+    }
+    serve_connection(sock, limits, svr_sock_, kind == ConnectionKind::kOverflow,
+                     [this](httplib::Stream& stream, bool close_connection, bool& connection_closed) {
+                       return process_request(stream, close_connection, connection_closed, nullptr);
+                     });
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return true;
+  }
 };
 
 struct Server::Impl {
@@ -67,6 +120,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   if (o.max_tokens_limit < 1) fail_usage("--max-tokens-limit must be at least 1, got {}", o.max_tokens_limit);
   if (o.max_request_bytes < 64) fail_usage("--max-request-bytes must be at least 64, got {}", o.max_request_bytes);
   if (o.port < 0 || o.port > 65535) fail_usage("--port must be in 0..65535, got {}", o.port);
+  check_connection_options(o);
 
   ContextOptions co;
   co.model = o.model;
@@ -89,24 +143,32 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   s.routes.limits.max_n = std::max<int64_t>(16, o.max_batch);
   s.routes.limits.vocab_size = int32_t(s.context->model_config().vocab_size);
 
-  httplib::Server& http = s.http;
-  int threads = std::max(4, o.http_threads);
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+  HttpServer& http = s.http;
+  http.limits = connection_limits(o);
+  http.new_task_queue = [&http] { return new ConnectionQueue(http.limits); };
+  // serve_connection applies these; httplib only writes them into the Keep-Alive response header.
+  http.set_keep_alive_timeout(o.timeout_keep_alive);
+  http.set_keep_alive_max_count(size_t(o.keep_alive_max_requests));
   http.set_payload_max_length(o.max_request_bytes);
-  http.set_keep_alive_timeout(5);
   std::string api_key = o.api_key;
   http.set_pre_routing_handler([api_key](const httplib::Request& req, httplib::Response& res) {
     if (api_key.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
-    if (same_secret(req.get_header_value("Authorization"), "Bearer " + api_key))
+    if (authorized("Bearer " + api_key))
       return httplib::Server::HandlerResponse::Unhandled;
     json_error(res, 401, "Incorrect or missing API key: send the header 'Authorization: Bearer <key>'.",
                "invalid_request_error", "invalid_api_key");
     return httplib::Server::HandlerResponse::Handled;
   });
   size_t limit = o.max_request_bytes;
-  http.set_error_handler([limit](const httplib::Request& req, httplib::Response& res) {
+  Clock::duration timeout = http.limits.request_read_timeout;
+  http.set_error_handler([limit, timeout](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    if (res.status == 413)
+    if (current_request_timed_out())
+      json_error(res, 408, fmt::format("The request was not read within this server's limit of {} s "
+                                       "(--request-read-timeout).",
+                                       seconds(timeout)),
+                 "invalid_request_error", "request_timeout");
+    else if (res.status == 413)
       json_error(res, 413, fmt::format("The request body is larger than this server's limit of {} bytes "
                                        "(--max-request-bytes).",
                                        limit),

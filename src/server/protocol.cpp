@@ -1,11 +1,15 @@
 // OpenAI request parsing and response building (see protocol.h). Validation follows the OpenAI API
 // reference (null means absent; n >= 1; temperature >= 0; 0 < top_p <= 1; penalties in [-2, 2];
-// stream_options only with stream; top_logprobs only with logprobs) and vLLM's extra sampling fields.
+// stream_options only with stream; top_logprobs only with logprobs) and vLLM's extra sampling fields; every
+// field's type and range is checked, max_tokens and max_completion_tokens both when both are sent (the latter
+// wins, as in vLLM's ChatCompletionRequest).
 // Departures, each answered with a 400 that names the field rather than silently ignored:
 //   1. echo, suffix, best_of != n, logit_bias, tools / functions and response_format other than "text"
 //      are not supported.
 //   2. Chat message content given as parts keeps only "text" parts, joined with "\n" (as vLLM).
 #include "server/protocol.h"
+
+#include "common/bounded-json.h"
 
 #include <fmt/format.h>
 
@@ -28,6 +32,9 @@ json error_body(const ApiError& error) {
 }
 
 namespace {
+
+// Stop strings are held back from a stream until they cannot match, so their length bounds that delay.
+constexpr size_t kMaxStopStrings = 16, kMaxStopBytes = 1024, kMaxStopTokenIds = 256;
 
 // Field readers: absent or null -> nullopt; a value of the wrong type or range -> 400 naming the field.
 const ordered_json* field(const ordered_json& body, const char* name) {
@@ -69,6 +76,16 @@ std::optional<std::string> string(const ordered_json& body, const char* name) {
   if (!v) return std::nullopt;
   if (!v->is_string()) throw bad_request(fmt::format("'{}' must be a string", name), name);
   return v->get<std::string>();
+}
+
+// max_tokens / max_completion_tokens: a positive integer within --max-tokens-limit.
+std::optional<int64_t> max_tokens_field(const ordered_json& body, const char* name, const Limits& limits) {
+  std::optional<int64_t> v = integer(body, name, 1, std::numeric_limits<int64_t>::max());
+  if (v && *v > limits.max_tokens_limit)
+    throw bad_request(fmt::format("'{}' is {}, above this server's limit of {} (--max-tokens-limit)", name, *v,
+                                  limits.max_tokens_limit),
+                      name);
+  return v;
 }
 
 std::vector<int32_t> token_ids(const ordered_json& list, const std::string& param, const Limits& limits) {
@@ -125,6 +142,8 @@ void parse_messages(const ordered_json& body, GenerationRequest& r) {
     if (!msg.is_object()) throw bad_request(where + " must be an object", where);
     if (!msg.contains("role") || !msg["role"].is_string())
       throw bad_request(where + ".role must be a string", where + ".role");
+    if (msg.contains("name") && !msg["name"].is_string() && !msg["name"].is_null())
+      throw bad_request(where + ".name must be a string", where + ".name");
     ordered_json out = msg;
     auto content = msg.find("content");
     if (content != msg.end() && content->is_array()) {
@@ -169,15 +188,21 @@ void reject_unsupported(const ordered_json& body, Endpoint endpoint) {
 }  // namespace
 
 GenerationRequest parse_request(Endpoint endpoint, const std::string& body_text, const Limits& limits) {
-  ordered_json body = ordered_json::parse(body_text, nullptr, false);
-  if (body.is_discarded())
-    throw bad_request("We could not parse the JSON body of your request: it is not valid JSON.");
+  // Bounded: a body nested deeper than kMaxJsonDepth is refused while parsing, before the message copies
+  // and the template walk below recurse on it (a 1 MiB body nested 400,000 deep overflowed the stack).
+  ordered_json body;
+  std::string error;
+  if (!parse_json_bounded(body_text, body, &error))
+    throw bad_request(fmt::format("We could not parse the JSON body of your request: {} (JSON nesting is limited "
+                                  "to {} levels).",
+                                  error, kMaxJsonDepth));
   if (!body.is_object()) throw bad_request("The request body must be a JSON object.");
   reject_unsupported(body, endpoint);
 
   GenerationRequest r;
   r.endpoint = endpoint;
   r.model = string(body, "model").value_or("");
+  string(body, "user");  // only checked: a string (OpenAI's end-user id)
   if (endpoint == Endpoint::kCompletions)
     parse_prompts(body, r, limits);
   else
@@ -203,17 +228,10 @@ GenerationRequest parse_request(Endpoint endpoint, const std::string& body_text,
   }
   p.ignore_eos = boolean(body, "ignore_eos").value_or(false);
 
-  const char* max_name = "max_tokens";
-  std::optional<int64_t> max_tokens = integer(body, "max_tokens", 1, std::numeric_limits<int64_t>::max());
-  if (endpoint == Endpoint::kChat && !max_tokens) {
-    max_tokens = integer(body, "max_completion_tokens", 1, std::numeric_limits<int64_t>::max());
-    max_name = "max_completion_tokens";
-  }
-  if (max_tokens && *max_tokens > limits.max_tokens_limit)
-    throw bad_request(fmt::format("'{}' is {}, above this server's limit of {} (--max-tokens-limit)", max_name,
-                                  *max_tokens, limits.max_tokens_limit),
-                      max_name);
-  r.max_tokens = max_tokens;
+  // Both fields are checked when both are sent; max_completion_tokens (OpenAI's current name) wins, as in vLLM.
+  r.max_tokens = max_tokens_field(body, "max_tokens", limits);
+  if (endpoint == Endpoint::kChat)
+    if (auto m = max_tokens_field(body, "max_completion_tokens", limits)) r.max_tokens = m;
 
   if (const ordered_json* stop = field(body, "stop")) {
     if (stop->is_string()) {
@@ -226,12 +244,19 @@ GenerationRequest parse_request(Endpoint endpoint, const std::string& body_text,
     } else {
       throw bad_request("'stop' must be a string or a list of strings", "stop");
     }
-    if (p.stop.size() > 16) throw bad_request("'stop' may hold at most 16 strings", "stop");
-    for (const auto& s : p.stop)
+    if (p.stop.size() > kMaxStopStrings)
+      throw bad_request(fmt::format("'stop' may hold at most {} strings", kMaxStopStrings), "stop");
+    for (const auto& s : p.stop) {
       if (s.empty()) throw bad_request("'stop' strings must not be empty", "stop");
+      if (s.size() > kMaxStopBytes)
+        throw bad_request(fmt::format("'stop' strings may be at most {} bytes long, got {}", kMaxStopBytes, s.size()),
+                          "stop");
+    }
   }
   if (const ordered_json* ids = field(body, "stop_token_ids")) {
     if (!ids->is_array()) throw bad_request("'stop_token_ids' must be a list of token ids", "stop_token_ids");
+    if (ids->size() > kMaxStopTokenIds)
+      throw bad_request(fmt::format("'stop_token_ids' may hold at most {} ids", kMaxStopTokenIds), "stop_token_ids");
     p.stop_token_ids = token_ids(*ids, "stop_token_ids", limits);
   }
 
@@ -239,7 +264,11 @@ GenerationRequest parse_request(Endpoint endpoint, const std::string& body_text,
   if (const ordered_json* so = field(body, "stream_options")) {
     if (!r.stream) throw bad_request("'stream_options' is only allowed when 'stream' is true", "stream_options");
     if (!so->is_object()) throw bad_request("'stream_options' must be an object", "stream_options");
-    r.include_usage = boolean(*so, "include_usage").value_or(false);
+    if (const ordered_json* usage = field(*so, "include_usage")) {
+      if (!usage->is_boolean())
+        throw bad_request("'stream_options.include_usage' must be a boolean", "stream_options.include_usage");
+      r.include_usage = usage->get<bool>();
+    }
   }
 
   if (endpoint == Endpoint::kCompletions) {

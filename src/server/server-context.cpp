@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "common/bounded-json.h"
 #include "r1/error.h"
 
 namespace r1::server {
@@ -63,8 +64,8 @@ ServerContext::ServerContext(const ContextOptions& o) : tokenizer_(nullptr) {
 
   for (int64_t id : config_.eos_token_id) eos_ids_.push_back(int32_t(id));
   if (fs::exists(o.model / "generation_config.json")) {
-    auto gen = nlohmann::json::parse(read_text(o.model / "generation_config.json"), nullptr, false);
-    if (gen.is_discarded()) fail("{}: not valid JSON", (o.model / "generation_config.json").string());
+    fs::path path = o.model / "generation_config.json";
+    nlohmann::json gen = parse_json(read_text(path), path.string());  // bounded depth; errors name the file
     if (gen.is_object() && gen.contains("eos_token_id")) add_ids(gen["eos_token_id"], eos_ids_);
   }
   if (auto eos = tokenizer_.eos_id()) eos_ids_.push_back(*eos);

@@ -35,7 +35,19 @@ void add_serve_command(CLI::App& app, Context& ctx) {
                   "deepseek-r1: return <think>...</think> as reasoning_content (requests may override with "
                   "\"reasoning_format\": \"deepseek\" | \"none\")")
       ->check(CLI::IsMember({"deepseek-r1"}));
-  cmd->add_option("--http-threads", o->http_threads, "connections served at once")->capture_default_str();
+  cmd->add_option("--http-threads", o->http_threads, "warm threads serving connections")->capture_default_str();
+  cmd->add_option("--limit-concurrency", o->limit_concurrency,
+                  "connections served at once (past --http-threads: one request each); more get 503 (as uvicorn)")
+      ->capture_default_str();
+  cmd->add_option("--request-read-timeout", o->request_read_timeout,
+                  "seconds to read a whole request (line, headers, body); slower clients get 408 or are closed")
+      ->capture_default_str();
+  cmd->add_option("--timeout-keep-alive", o->timeout_keep_alive,
+                  "seconds an idle keep-alive connection is kept (as uvicorn / vLLM)")
+      ->capture_default_str();
+  cmd->add_option("--keep-alive-max-requests", o->keep_alive_max_requests,
+                  "requests on one connection before the server closes it")
+      ->capture_default_str();
   cmd->add_flag("--quiet", [o](int64_t) { o->log_requests = false; }, "no request log on stderr");
   cmd->callback([&ctx, o] {
     ctx.run = [&ctx, o] {
