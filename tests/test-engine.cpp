@@ -265,16 +265,17 @@ TEST(Engine, StopTokenIdsEosAndStopStrings) {
 
   auto decode = [](const std::vector<int32_t>& ids) {
     std::string s;
-    for (int32_t id : ids) s += "<" + std::to_string(id) + ">";
+    for (int32_t id : ids) s += fmt::format("<{}>", id);
     return s;
   };
   Engine texts(m, {.max_batch = 2, .decode = decode});
   Request stop_text = base;
-  stop_text.params.stop = {"never", "<" + std::to_string(marker) + ">"};
+  const std::string marker_text = fmt::format("<{}>", marker);
+  stop_text.params.stop = {"never", marker_text};
   auto s3 = texts.generate({stop_text})[0].samples[0];
   EXPECT_EQ(s3.tokens, expect);
   EXPECT_EQ(s3.finish_reason, FinishReason::kStopString);
-  EXPECT_EQ(s3.stop_string, "<" + std::to_string(marker) + ">");
+  EXPECT_EQ(s3.stop_string, marker_text);
   R1_EXPECT_THROW_WITH(plain.generate({stop_text}), r1::UsageError, "stop strings need");
 }
 

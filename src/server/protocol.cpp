@@ -152,7 +152,8 @@ void parse_messages(const ordered_json& body, GenerationRequest& r) {
         if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
             !part["text"].is_string())
           throw bad_request(where + ".content: only parts of type \"text\" are supported", where + ".content");
-        text += (text.empty() ? "" : "\n") + part["text"].get<std::string>();
+        if (!text.empty()) text += '\n';
+        text += part["text"].get_ref<const std::string&>();
       }
       out["content"] = text;
     } else if (content != msg.end() && !content->is_string() && !content->is_null()) {
