@@ -28,21 +28,29 @@
 #include <random>
 #include <sstream>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "r1/error.h"
 
 // Contained:
 //   1. network: an empty network namespace (loopback down; abstract unix sockets private): every connect fails.
-//   2. files: all mounts are remounted read-only and nosuid (mount_setattr, AT_RECURSIVE); the only writable places
-//      are a size-capped tmpfs (cwd, TMPDIR) and dir() when writable_dir; /run is covered by an empty read-only
-//      tmpfs (daemon sockets); /proc is the new namespace's where the kernel allows. RLIMIT_FSIZE caps a file.
+//   2. files: the program runs in a new root (pivot_root) holding /usr, /etc and the host's /bin, /lib* links
+//      (bound read-only, nosuid), /dev/{null,zero,full,random,urandom}, its own /proc where the kernel allows,
+//      an empty read-only /tmp, the sandbox directory and its scratch tmpfs: no host /tmp, /run, /home, /var,
+//      project or other directory, so no host unix socket or user file is reachable by path. The only writable
+//      places are the size-capped scratch tmpfs (cwd, TMPDIR) and dir() when writable_dir. RLIMIT_FSIZE caps a
+//      file.
 //   3. processes: as root, programs run as a fresh uid per Sandbox with no capabilities, no supplementary groups
-//      and no_new_privs, so RLIMIT_NPROC really caps them; a pids cgroup (v1 or v2, when writable) caps them too.
+//      and no_new_privs, so RLIMIT_NPROC really caps them; the run's pids cgroup (v1 or v2, when writable) caps
+//      them all together, and its memory cgroup caps their memory all together with swap off.
 //      When B exits (after C, or killed on timeout) the kernel kills everything left in the PID namespace, so
 //      setsid() or double forks cannot escape; r1 SIGKILLs A's process group at the wall-clock deadline.
 //   4. resources: RLIMIT_CPU, RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_CORE = 0; stdout/stderr through pipes, cut (and the
 //      sandbox killed) past max_output_bytes.
-// Not contained: reading world-readable files; CPU time shared with r1 (no cgroup CPU quota); memory only per
-// process (RLIMIT_AS x max_processes in all); no seccomp filter, so the kernel's whole syscall surface is exposed.
+// Not contained: reading world-readable files under /usr and /etc; CPU time shared with r1 (no cgroup CPU quota);
+// where no memory cgroup can be made (not root, no delegation: said once on stderr) memory only per process
+// (RLIMIT_AS x max_processes in all); no seccomp filter, so the kernel's whole syscall surface is exposed.
 // Root whose unshare fails gets an r1::Error. Without root, a user namespace maps the caller's uid only (the program
 // has no capabilities); RLIMIT_NPROC then counts in that namespace and no cgroup is used (not exercised by tests).
 
@@ -107,9 +115,20 @@ void set_limit(int fd, int resource, rlim_t soft, rlim_t hard, const char* step)
 struct ChildPlan {
   std::vector<std::string> argv_store, env_store;
   std::vector<char*> argv, env;
-  std::string dir, scratch, cwd, cgroup_procs;
+  std::string dir, scratch, cwd;
+  std::vector<std::string> cgroup_procs;  // cgroup.procs files A joins (pids and memory)
   std::string tmpfs_options;
-  bool writable_dir = false, drop_uid = false, hide_run = false;
+  // The file-system view, built by B as a new root on a tmpfs mounted at new_root (paths below are prepared
+  // here, absolute, so B allocates nothing): host directories bound read-only, the host's top-level symlinks
+  // (/bin -> usr/bin) recreated, device nodes bound one by one, and the directories leading to dir.
+  std::string new_root, old_root;
+  std::vector<std::pair<std::string, std::string>> root_binds;  // (host path, path in the new root)
+  std::vector<std::pair<std::string, std::string>> root_links;  // (link text, path in the new root)
+  std::vector<std::pair<std::string, std::string>> dev_binds;   // (/dev/null, new root's /dev/null)
+  std::vector<std::pair<std::string, std::string>> dev_links;   // (/proc/self/fd, new root's /dev/fd)
+  std::vector<std::string> root_dirs;                           // created in order: /dev, /proc, /tmp, dir's parents
+  std::string root_proc, root_dir, root_scratch;
+  bool writable_dir = false, drop_uid = false;
   unsigned uid = 0, outer_uid = 0, outer_gid = 0;
   SandboxLimits limits;
   int stdin_fd = -1, out_fd = -1, err_fd = -1, report_fd = -1;
@@ -147,17 +166,49 @@ struct ChildPlan {
   attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID;
   if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof attr) != 0)
     die(rf, "remounting / read-only (mount_setattr)");
-  if (p.writable_dir) {
-    if (mount(p.dir.c_str(), p.dir.c_str(), nullptr, MS_BIND, nullptr) != 0) die(rf, "bind-mounting the directory");
-    if (mount(nullptr, p.dir.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, nullptr) != 0)
-      die(rf, "remounting the directory writable");
+  // A copy of dir's mount as it is now (read-only, nothing under it yet), moved into the new root below.
+  const int dir_tree = int(syscall(SYS_open_tree, AT_FDCWD, p.dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (dir_tree < 0) die(rf, "open_tree (the sandbox directory)");
+  const char* root = p.new_root.c_str();
+  if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=1024,mode=0755") != 0)
+    die(rf, "mounting the new root");
+  for (const std::string& d : p.root_dirs)
+    if (mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) die(rf, "creating a directory of the new root");
+  for (const auto& [host, target] : p.root_binds) {  // read-only: the host mounts already are
+    if (mkdir(target.c_str(), 0755) != 0) die(rf, "creating a mount point in the new root");
+    if (mount(host.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      die(rf, "bind-mounting a system directory");
   }
-  if (mount("tmpfs", p.scratch.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, p.tmpfs_options.c_str()) != 0)
+  for (const auto& [text, link] : p.root_links)
+    if (symlink(text.c_str(), link.c_str()) != 0) die(rf, "creating a symlink in the new root");
+  for (const auto& [host, target] : p.dev_binds) {
+    const int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) die(rf, "creating a device mount point");
+    close(fd);
+    if (mount(host.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) die(rf, "bind-mounting a device");
+  }
+  for (const auto& [text, link] : p.dev_links)
+    if (symlink(text.c_str(), link.c_str()) != 0) die(rf, "creating a /dev symlink");
+  // The namespace's own /proc; where that is refused (a container masking /proc), the host's.
+  if (mount("proc", p.root_proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 &&
+      mount("/proc", p.root_proc.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    die(rf, "mounting /proc");
+  if (syscall(SYS_move_mount, dir_tree, "", AT_FDCWD, p.root_dir.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    die(rf, "moving the sandbox directory into the new root");
+  close(dir_tree);
+  if (p.writable_dir &&
+      mount(nullptr, p.root_dir.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, nullptr) != 0)
+    die(rf, "remounting the directory writable");
+  if (mount("tmpfs", p.root_scratch.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, p.tmpfs_options.c_str()) != 0)
     die(rf, "mounting the scratch tmpfs");
-  if (p.hide_run && mount("tmpfs", "/run", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k") != 0)
-    die(rf, "covering /run");
-  // The namespace's own /proc; where that is refused (a container masking /proc), the host's stays visible.
-  mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  if (syscall(SYS_pivot_root, root, p.old_root.c_str()) != 0) die(rf, "pivot_root");
+  if (chdir("/") != 0) die(rf, "chdir /");
+  if (umount2("/.old-root", MNT_DETACH) != 0) die(rf, "detaching the host's file system");
+  if (rmdir("/.old-root") != 0) die(rf, "removing the old root's mount point");
+  mount_attr root_ro{};
+  root_ro.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &root_ro, sizeof root_ro) != 0)
+    die(rf, "making the new root read-only");
   pid_t c = fork();
   if (c < 0) die(rf, "fork (program)");
   if (c == 0) run_program(p);
@@ -195,7 +246,8 @@ void close_all_but(int a, int b, int c, int d) {
   if (!p.cgroup_procs.empty()) {
     char pid[24];
     format_uint(pid, (unsigned long)getpid());
-    if (!write_file_raw(p.cgroup_procs.c_str(), pid)) die(rf, "joining the pids cgroup");
+    for (const std::string& procs : p.cgroup_procs)
+      if (!write_file_raw(procs.c_str(), pid)) die(rf, "joining the sandbox's cgroup");
   }
   const int namespaces = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   if (p.drop_uid) {
@@ -236,33 +288,91 @@ struct Fd {
   }
 };
 
-// A pids cgroup of its own for one run (v1 "pids" hierarchy, or v2 with the pids controller), or "" when none can be
-// made (e.g. not root): the per-uid RLIMIT_NPROC still applies.
-std::string make_pids_cgroup(int max_processes, const std::string& name) {
+// The programs see a root holding only the system directories an interpreter or compiler needs (read-only),
+// a few device nodes, their own /proc, the sandbox directory and its scratch tmpfs: no host /tmp, /run,
+// /home, /var or project directory, so no unix socket or user file of the host is reachable by path.
+void prepare_view(ChildPlan& plan) {
+  const std::string root = plan.scratch;  // the root's tmpfs is mounted here, then pivot_root'ed into
+  plan.new_root = root;
+  plan.old_root = root + "/.old-root";
+  plan.root_dirs = {root + "/dev", root + "/proc", root + "/tmp", plan.old_root};
+  std::string prefix;
+  for (const auto& part : fs::path(plan.dir).relative_path()) {
+    prefix += '/';
+    prefix += part.string();
+    plan.root_dirs.push_back(root + prefix);
+  }
+  for (const char* name : {"usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
+    const std::string host = std::string("/") + name;
+    struct stat st {};
+    if (lstat(host.c_str(), &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      std::error_code ec;
+      const fs::path text = fs::read_symlink(host, ec);
+      if (!ec) plan.root_links.emplace_back(text.string(), root + host);
+    } else if (S_ISDIR(st.st_mode)) {
+      plan.root_binds.emplace_back(host, root + host);
+    }
+  }
+  for (const char* name : {"null", "zero", "full", "random", "urandom"}) {
+    const std::string host = std::string("/dev/") + name;
+    struct stat st {};
+    if (stat(host.c_str(), &st) == 0 && S_ISCHR(st.st_mode)) plan.dev_binds.emplace_back(host, root + host);
+  }
+  plan.dev_links = {{"/proc/self/fd", root + "/dev/fd"},
+                    {"/proc/self/fd/0", root + "/dev/stdin"},
+                    {"/proc/self/fd/1", root + "/dev/stdout"},
+                    {"/proc/self/fd/2", root + "/dev/stderr"}};
+  plan.root_proc = root + "/proc";
+  plan.root_dir = root + plan.dir;
+  plan.root_scratch = root + plan.scratch;
+}
+
+// The run's own cgroups: pids.max (every process of the run together) and the memory limit for all of them
+// together with swap off (v2: memory.max + memory.swap.max = 0; v1: memory.limit_in_bytes and, where swap is
+// accounted, memory.memsw.limit_in_bytes). One directory under cgroup v2; under v1, one per hierarchy. A limit
+// whose controller is not available or not writable here is left out and named in *missing.
+std::vector<std::string> make_cgroups(const SandboxLimits& limits, const std::string& name, std::string* missing) {
   std::ifstream in("/proc/self/cgroup");
-  std::string line, base;
+  std::string line, pids_base, memory_base, unified_base;
   while (std::getline(in, line)) {
     auto a = line.find(':'), b = line.find(':', a + 1);
     if (a == std::string::npos || b == std::string::npos) continue;
-    std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-    if (controllers == "pids" || controllers.find("pids,") == 0 || controllers.find(",pids") != std::string::npos) {
-      base = "/sys/fs/cgroup/pids" + path;
-      break;
-    }
-    if (controllers.empty() && line.compare(0, 2, "0:") == 0) {
-      std::ifstream ctl("/sys/fs/cgroup" + path + "/cgroup.controllers");
-      std::string available((std::istreambuf_iterator<char>(ctl)), {});
-      if (available.find("pids") != std::string::npos) base = "/sys/fs/cgroup" + path;
-    }
+    const std::string controllers = fmt::format(",{},", line.substr(a + 1, b - a - 1)), path = line.substr(b + 1);
+    if (controllers.find(",pids,") != std::string::npos) pids_base = "/sys/fs/cgroup/pids" + path;
+    if (controllers.find(",memory,") != std::string::npos) memory_base = "/sys/fs/cgroup/memory" + path;
+    if (controllers == ",," && line.compare(0, 2, "0:") == 0) unified_base = "/sys/fs/cgroup" + path;
   }
-  if (base.empty()) return "";
-  std::string dir = base + (base.back() == '/' ? "" : "/") + name;
-  if (mkdir(dir.c_str(), 0700) != 0) return "";
-  if (!write_file_raw((dir + "/pids.max").c_str(), std::to_string(max_processes).c_str())) {
-    rmdir(dir.c_str());
-    return "";
+  if (!unified_base.empty()) {  // v2 controllers that the v1 hierarchies do not hold
+    std::ifstream ctl(unified_base + "/cgroup.controllers");
+    const std::string available((std::istreambuf_iterator<char>(ctl)), {});
+    if (pids_base.empty() && available.find("pids") != std::string::npos) pids_base = unified_base;
+    if (memory_base.empty() && available.find("memory") != std::string::npos) memory_base = unified_base;
   }
-  return dir;
+  std::vector<std::string> dirs;
+  auto make = [&](const std::string& base) -> std::string {
+    if (base.empty()) return "";
+    const std::string dir = base + (base.back() == '/' ? "" : "/") + name;
+    if (std::find(dirs.begin(), dirs.end(), dir) != dirs.end()) return dir;
+    if (mkdir(dir.c_str(), 0700) != 0) return "";
+    dirs.push_back(dir);
+    return dir;
+  };
+  std::vector<std::string> absent;
+  const std::string pids = make(pids_base);
+  if (pids.empty() || !write_file_raw((pids + "/pids.max").c_str(), std::to_string(limits.max_processes).c_str()))
+    absent.push_back("pids");
+  const std::string memory = make(memory_base);
+  const std::string bytes = std::to_string(limits.memory_bytes);
+  if (memory.empty() || !(write_file_raw((memory + "/memory.max").c_str(), bytes.c_str()) ||
+                          write_file_raw((memory + "/memory.limit_in_bytes").c_str(), bytes.c_str()))) {
+    absent.push_back("memory");
+  } else {  // swap off where the kernel accounts it (v1 needs memsw >= the memory limit, so the same value)
+    write_file_raw((memory + "/memory.swap.max").c_str(), "0");
+    write_file_raw((memory + "/memory.memsw.limit_in_bytes").c_str(), bytes.c_str());
+  }
+  if (missing) *missing = absent.empty() ? "" : fmt::format("{}", fmt::join(absent, " and "));
+  return dirs;
 }
 
 // Kills whatever is still in the run's cgroup, waits (up to 10 s) until the kernel has reaped it all, then
@@ -310,6 +420,16 @@ Sandbox::Sandbox() {
     fail("sandbox: cannot give {} to uid {}: {}", dir_.string(), uid_, errno_text(errno));
 }
 
+std::string Sandbox::unavailable_cgroup_limits() {
+  if (geteuid() != 0) return "pids and memory";
+  std::string missing;
+  SandboxLimits probe;
+  for (const std::string& dir : make_cgroups(probe, fmt::format("r1-probe-{}-{}", getpid(), next_sandbox.fetch_add(1)),
+                                             &missing))
+    rmdir(dir.c_str());
+  return missing;
+}
+
 Sandbox::~Sandbox() {
   std::error_code ignored;
   fs::remove_all(dir_, ignored);
@@ -348,8 +468,7 @@ SandboxResult Sandbox::run(const std::vector<std::string>& argv, const std::stri
   plan.outer_gid = getegid();
   plan.tmpfs_options = fmt::format("size={},nr_inodes=4096,mode=0700,uid={},gid={}", limits.max_file_bytes,
                                    drop_uid_ ? uid_ : geteuid(), drop_uid_ ? uid_ : getegid());
-  struct stat st {};
-  plan.hide_run = stat("/run", &st) == 0 && S_ISDIR(st.st_mode) && plan.dir.rfind("/run/", 0) != 0;
+  prepare_view(plan);
   plan.env_store = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + plan.cwd,      "TMPDIR=" + plan.cwd, "LANG=C.UTF-8",
                     "PYTHONDONTWRITEBYTECODE=1",         "PYTHONIOENCODING=utf-8"};
   for (auto& s : plan.argv_store) plan.argv.push_back(s.data());
@@ -374,18 +493,27 @@ SandboxResult Sandbox::run(const std::vector<std::string>& argv, const std::stri
   Fd report_r(report_pipe[0]), report_w(report_pipe[1]);
   plan.stdin_fd = stdin_fd.fd, plan.out_fd = out_w.fd, plan.err_fd = err_w.fd, plan.report_fd = report_w.fd;
 
-  std::string cgroup;
+  std::vector<std::string> cgroups;
   if (drop_uid_) {
-    cgroup = make_pids_cgroup(limits.max_processes,
-                              fs::path(plan.dir).filename().string() + "-" + std::to_string(next_sandbox.fetch_add(1)));
-    if (!cgroup.empty()) plan.cgroup_procs = cgroup + "/cgroup.procs";
+    std::string missing;
+    cgroups = make_cgroups(limits, fs::path(plan.dir).filename().string() + "-" + std::to_string(next_sandbox.fetch_add(1)),
+                           &missing);
+    for (const std::string& dir : cgroups) plan.cgroup_procs.push_back(dir + "/cgroup.procs");
+    static std::atomic<bool> said{false};
+    if (!missing.empty() && !said.exchange(true))
+      fmt::print(stderr, "note: sandbox: no {} cgroup can be made here (cgroup delegation), so {} limited per "
+                 "process only (RLIMIT_NPROC / RLIMIT_AS)\n", missing,
+                 missing == "pids" ? "processes are" : missing == "memory" ? "memory is" : "processes and memory are");
   }
+  auto remove_cgroups = [&] {
+    for (const std::string& dir : cgroups) remove_cgroup(dir);
+  };
 
   const pid_t self = getpid();
   const auto start = std::chrono::steady_clock::now();
   pid_t a = fork();
   if (a < 0) {
-    if (!cgroup.empty()) remove_cgroup(cgroup);
+    remove_cgroups();
     fail("sandbox: fork: {}", errno_text(errno));
   }
   if (a == 0) run_outer(plan, self);
@@ -439,7 +567,7 @@ SandboxResult Sandbox::run(const std::vector<std::string>& argv, const std::stri
   while (waitpid(a, &status, 0) < 0 && errno == EINTR) {
   }
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!cgroup.empty()) remove_cgroup(cgroup);
+  remove_cgroups();
   // A killed run's processes leave the cgroup when they start exiting, not when they are gone: some may still
   // be tearing down or waiting to be reaped (as zombies they still count against this uid's RLIMIT_NPROC for
   // the next run). Wait (up to 10 s) until none is left.

@@ -48,6 +48,10 @@ class Sandbox {
   SandboxResult run(const std::vector<std::string>& argv, const std::string& input, const SandboxLimits& limits,
                     bool writable_dir = false) const;
 
+  // The cgroup limits this process cannot apply here ("pids", "memory", "pids and memory"; "" when both hold,
+  // i.e. as root with a writable pids and memory controller); those limits then hold per process only.
+  static std::string unavailable_cgroup_limits();
+
  private:
   std::filesystem::path dir_;
   unsigned uid_ = 0;
