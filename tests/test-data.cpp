@@ -124,6 +124,15 @@ TEST(Shard, ListShardsOfADirectoryOrAFile) {
   EXPECT_EQ(list_shards(dir.path(), "validation").size(), 1u);
   EXPECT_EQ(list_shards(dir / "train-00001.bin", "validation"), std::vector<fs::path>{dir / "train-00001.bin"});
   R1_EXPECT_THROW_WITH(list_shards(dir / "nope", "train"), Error, "nope");
+  // A manifest with values of the wrong type or a path outside the directory: named, not a library error.
+  for (const auto& [manifest, expected] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"splits": {"train": {"shards": [{"file": 7}]}}})", "each shard needs a string \"file\""},
+           {R"({"splits": {"train": {"shards": "train-00000.bin"}}})", "must be an object with a \"shards\" list"},
+           {R"({"splits": {"train": {"shards": [{"file": "../../etc/passwd"}]}}})", "not a file name in this directory"},
+           {R"({"splits": []})", "not a data manifest"}}) {
+    test::write_bytes(dir / "manifest.json", manifest);
+    R1_EXPECT_THROW_WITH(list_shards(dir.path(), "train"), Error, "manifest.json", expected);
+  }
 }
 
 // ---- Packed loader ----

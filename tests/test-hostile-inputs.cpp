@@ -1,5 +1,5 @@
 // Hostile JSON at every entry where a user's file reaches r1 (issue 15 item 1): dataset rows of sft, dpo, grpo,
-// generate, verify and tokenizer training, and the model's config.json. Each input is one good row followed by
+// generate, verify, eval gen tasks and tokenizer training, and the model's config.json. Each input is one good row followed by
 // a row holding an unused column nested 100,000 deep (which crashed these commands with a stack overflow), a
 // number that overflows a double, or invalid UTF-8. Every command must exit 1 (not die on a signal) with one
 // line naming file:line and saying what is wrong, and no library exception text.
@@ -85,6 +85,10 @@ TEST_F(HostileInputs, DatasetRowsNameFileAndLine) {
     p = write("verify-" + h.name + ".jsonl", R"({"solution": "2", "completion": "2"})",
               row(R"({"solution": "2", "completion": "2")"));
     expect_named_error(run_r1("verify --input " + p.string()), p.filename().string() + ":2:", h.expected);
+    p = write("task-" + h.name + ".jsonl", R"({"problem": "1+1?", "answer": "2"})",
+              row(R"({"problem": "1+1?", "answer": "2")"));
+    expect_named_error(run_r1("eval gen --model " + model + " --task " + p.string() + " --max-new-tokens 2 -n 1"),
+                       p.filename().string() + ":2:", h.expected);
     p = write("corpus-" + h.name + ".jsonl", R"({"text": "hello"})", row(R"({"text": "hello")"));
     expect_named_error(run_r1("tokenizer train --input " + p.string() + " --out " + (*dir_ / "tok").string() +
                               " --vocab-size 300"),

@@ -197,8 +197,18 @@ std::vector<fs::path> list_shards(const fs::path& dir_or_file, const std::string
     if (!parse_json_bounded(read_file(manifest), j, nullptr) || !j.is_object() || !j.contains("splits") ||
         !j["splits"].is_object() || !j["splits"].contains(split))
       fail("{}: not a data manifest with a \"{}\" split", manifest.string(), split);
-    for (const auto& s : j["splits"][split].value("shards", nlohmann::json::array()))
-      shards.push_back(dir_or_file / s.at("file").get<std::string>());
+    const nlohmann::json& entry = j["splits"][split];
+    if (!entry.is_object() || (entry.contains("shards") && !entry["shards"].is_array()))
+      fail("{}: \"splits\".\"{}\" must be an object with a \"shards\" list", manifest.string(), split);
+    for (const auto& s : entry.value("shards", nlohmann::json::array())) {
+      if (!s.is_object() || !s.contains("file") || !s["file"].is_string())
+        fail("{}: \"splits\".\"{}\".\"shards\": each shard needs a string \"file\", found {}", manifest.string(),
+             split, s.dump());
+      const std::string file = s["file"].get<std::string>();
+      if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..")
+        fail("{}: shard file '{}' is not a file name in this directory", manifest.string(), file);
+      shards.push_back(dir_or_file / file);
+    }
   } else {
     for (const auto& entry : fs::directory_iterator(dir_or_file)) {
       std::string name = entry.path().filename().string();

@@ -7,9 +7,12 @@
 
 #include <cstdio>
 #include <string>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <vector>
 
 #include "commands.h"
+#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "r1/runtime.h"
 #include "r1/version.h"
@@ -89,6 +92,12 @@ int main(int argc, char** argv) {
     return report("error", e.what(), 1);
   } catch (const c10::Error& e) {
     return report("error", e.what_without_backtrace(), 1);
+  } catch (const nlohmann::json::exception& e) {  // a place that reads a JSON value without checking its type
+    return report("error", "a JSON input holds a value of the wrong type or shape: " + r1::json_error_text(e), 1);
+  } catch (const std::invalid_argument& e) {  // std::stoll & co. on text that is not a number
+    return report("error", fmt::format("an input holds text that is not a number ({})", e.what()), 1);
+  } catch (const std::out_of_range& e) {
+    return report("error", fmt::format("an input holds a number out of range ({})", e.what()), 1);
   } catch (const std::exception& e) {
     return report("error", e.what(), 1);
   }
