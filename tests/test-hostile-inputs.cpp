@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -147,6 +149,41 @@ TEST_F(HostileInputs, FilesAreCheckedBeforeUse) {
                                      "generate --model " + deeper.string() + " --input " + (*dir_ / "one-prompt.jsonl").string() +
                                          " --output " + out + " --overwrite"})
     expect_named_error(run_r1(command), "num_hidden_layers 4000 but the weights hold 4 layer(s)", "");
+}
+
+// Recipes: a recursive YAML alias (crashed with SIGSEGV) and an exponential one ("billion laughs", ran without
+// bound) are usage errors naming the file and key; an infinite learning rate is refused, not trained into NaN.
+TEST_F(HostileInputs, RecipesAndOutputsAreChecked) {
+  const std::string model = (*dir_ / "model").string();
+  const fs::path cyclic = *dir_ / "cyclic.yaml", laughs = *dir_ / "laughs.yaml", inf = *dir_ / "inf.yaml";
+  r1::test::write_bytes(cyclic, "learning_rate: 1e-3\nextra: &x [*x]\n");
+  std::string billion = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i < 10; ++i) {
+    billion += fmt::format("a{}: &a{} [", i, i);
+    for (int k = 0; k < 9; ++k) billion += fmt::format("{}*a{}", k ? ", " : "", i - 1);
+    billion += "]\n";
+  }
+  r1::test::write_bytes(laughs, billion);
+  r1::test::write_bytes(inf, "learning_rate: .inf\n");
+  const std::string rest = " --model_name_or_path " + model + " --dataset_name x.jsonl --output_dir " + (*dir_ / "o").string();
+  for (const auto& [file, expected] : std::vector<std::pair<fs::path, std::string>>{
+           {cyclic, "cyclic.yaml:2: 'extra': nested deeper than 64 levels"},
+           {laughs, "laughs.yaml:"},
+           {inf, "learning_rate must be a finite number > 0, got inf"}}) {
+    auto r = run_r1("sft --config " + file.string() + rest);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
+  }
+  EXPECT_NE(run_r1("sft --config " + laughs.string() + rest).output.find("more than 100000 values"), std::string::npos);
+  // --overwrite replaces an output file, never a directory.
+  const fs::path out_dir = *dir_ / "out-dir";
+  fs::create_directories(out_dir);
+  r1::test::write_bytes(*dir_ / "one.jsonl", "{\"prompt\": \"hi\"}\n");
+  auto r = run_r1("generate --model " + model + " --input " + (*dir_ / "one.jsonl").string() + " --output " +
+                  out_dir.string() + " --overwrite --max-new-tokens 2");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("exists and is not a regular file"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::is_directory(out_dir));
 }
 
 }  // namespace

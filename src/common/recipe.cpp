@@ -42,7 +42,17 @@ nlohmann::json scalar_to_json(const YAML::Node& node) {
   return text;
 }
 
-nlohmann::json to_json(const YAML::Node& node) {
+// yaml-cpp keeps an alias as a second reference to its anchor's node, so a document can describe a cycle
+// (`a: &x [*x]`) or an exponential expansion ("billion laughs") in a few bytes: the conversion walks with a
+// depth limit and a budget of values, and refuses past either, naming the file and key.
+constexpr int kMaxYamlDepth = 64;
+constexpr size_t kMaxYamlValues = 100000;
+
+nlohmann::json to_json(const YAML::Node& node, const std::string& where, int depth, size_t& values) {
+  if (depth > kMaxYamlDepth)
+    fail_usage("{}: nested deeper than {} levels (a recursive YAML alias?)", where, kMaxYamlDepth);
+  if (++values > kMaxYamlValues)
+    fail_usage("{}: more than {} values (YAML aliases expanding without bound?)", where, kMaxYamlValues);
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -51,16 +61,24 @@ nlohmann::json to_json(const YAML::Node& node) {
       return scalar_to_json(node);
     case YAML::NodeType::Sequence: {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& item : node) out.push_back(to_json(item));
+      for (const auto& item : node) out.push_back(to_json(item, where, depth + 1, values));
       return out;
     }
     case YAML::NodeType::Map: {
       nlohmann::json out = nlohmann::json::object();
-      for (const auto& item : node) out[item.first.as<std::string>()] = to_json(item.second);
+      for (const auto& item : node) {
+        if (!item.first.IsScalar()) fail_usage("{}: a mapping key must be a plain value", where);
+        out[item.first.as<std::string>()] = to_json(item.second, where, depth + 1, values);
+      }
       return out;
     }
   }
   return nullptr;
+}
+
+nlohmann::json to_json(const YAML::Node& node, const std::string& where) {
+  size_t values = 0;
+  return to_json(node, where, 0, values);
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {
@@ -100,10 +118,12 @@ Recipe Recipe::parse(const std::string& yaml_text, const std::string& source) {
   if (root.IsNull()) return recipe;
   if (!root.IsMap()) fail_usage("{}: a recipe must be a mapping of keys to values", source);
   for (const auto& item : root) {
+    if (!item.first.IsScalar()) fail_usage("{}:{}: a recipe key must be a plain name", source, item.first.Mark().line + 1);
     std::string key = item.first.as<std::string>();
     if (recipe.values_.contains(key))
       fail_usage("{}:{}: key '{}' appears twice", source, item.first.Mark().line + 1, key);
-    recipe.set(key, to_json(item.second), fmt::format("{}:{}", source, item.first.Mark().line + 1));
+    const std::string where = fmt::format("{}:{}: '{}'", source, item.first.Mark().line + 1, key);
+    recipe.set(key, to_json(item.second, where), fmt::format("{}:{}", source, item.first.Mark().line + 1));
   }
   return recipe;
 }
@@ -137,7 +157,7 @@ void Recipe::apply_overrides(const std::vector<std::string>& args) {
     nlohmann::json value = true;
     if (has_value) {
       try {
-        value = to_json(YAML::Load(value_text));
+        value = to_json(YAML::Load(value_text), "--" + key);
       } catch (const YAML::Exception&) {
         value = value_text;
       }

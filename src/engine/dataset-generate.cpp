@@ -111,6 +111,8 @@ DatasetGenerateReport generate_dataset(const DatasetGenerateOptions& o,
   DatasetGenerateReport report;
   std::vector<Json> rows = read_rows(o.input, o.limit);
   report.rows = int64_t(rows.size());
+  if (fs::exists(o.output) && !fs::is_regular_file(o.output))  // --overwrite replaces a file, never a directory
+    fail_usage("--output {}: exists and is not a regular file", o.output.string());
   if (fs::exists(o.output)) {
     if (o.overwrite)
       fs::remove(o.output);

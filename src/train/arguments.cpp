@@ -1,6 +1,9 @@
 // TrainingArguments: the recipe keys (transformers' names) bound to fields, their help, and validation.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "common/recipe.h"
 #include "r1/error.h"
 #include "r1/train.h"
@@ -83,8 +86,8 @@ std::vector<std::pair<std::string, std::string>> TrainingArguments::help() {
 }
 
 void TrainingArguments::validate() const {
-  auto positive = [](const char* key, double v) {
-    if (!(v > 0)) fail_usage("{} must be > 0, got {}", key, v);
+  auto positive = [](const char* key, double v) {  // and finite: an infinite rate trains a NaN model
+    if (!(v > 0) || !std::isfinite(v)) fail_usage("{} must be a finite number > 0, got {}", key, v);
   };
   if (output_dir.empty()) fail_usage("output_dir is required");
   positive("learning_rate", learning_rate);

@@ -247,7 +247,9 @@ void add_tokenizer_command(CLI::App& app, Context& ctx) {
   train->add_option("--model", o->train.model, "bpe or wordpiece")->capture_default_str();
   train->add_option("--pre-tokenizer", o->train.pre_tokenizer, "bpe: gpt2, llama3, qwen2; wordpiece: bert")
       ->capture_default_str();
-  train->add_option("--vocab-size", o->train.vocab_size, "target vocabulary size")->capture_default_str();
+  train->add_option("--vocab-size", o->train.vocab_size, "target vocabulary size")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24))
+      ->capture_default_str();
   train->add_option("--min-frequency", o->train.min_frequency, "minimum pair count to merge")->capture_default_str();
   train->add_option("--special-tokens", o->special_tokens, "comma-separated special tokens (ids 0..n-1)");
   train->add_option("--bos-token", o->bos, "special token used as BOS in tokenizer_config.json");

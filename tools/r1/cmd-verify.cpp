@@ -45,6 +45,8 @@ int run_single(const VerifyCommandOptions& o, const verify::VerifyOptions& optio
 }
 
 int run_batch(const Context& ctx, const VerifyCommandOptions& o, const verify::VerifyOptions& options) {
+  if (!o.out.empty() && std::filesystem::exists(o.out) && !std::filesystem::is_regular_file(o.out))
+    fail_usage("--out {}: exists and is not a regular file", o.out);
   if (!o.out.empty() && std::filesystem::exists(o.out) && !o.overwrite)
     fail_usage("--out {} exists (add --overwrite to replace it)", o.out);
   require_regular_file(o.input);
