@@ -35,8 +35,9 @@ bool JsonlReader::next(nlohmann::json& row) {
   while (std::getline(in_, buffer_)) {
     ++line_;
     if (is_blank(buffer_)) continue;
-    if (try_parse_jsonl_line(buffer_, row)) return true;
-    if (!skip_invalid_) parse_jsonl_line(buffer_, path_.string(), line_);  // throws with the parser's reason
+    std::string error;
+    if (parse_json_bounded(trim_line_end(buffer_), row, &error)) return true;
+    if (!skip_invalid_) fail("{}:{}: not valid JSON ({})", path_.string(), line_, error);  // parsed once
     ++skipped_;
   }
   if (in_.bad()) fail("{}:{}: read error", path_.string(), line_ + 1);
