@@ -15,27 +15,27 @@
 namespace r1::server {
 
 struct ServerOptions {
-  std::filesystem::path model;          // Hugging Face model directory, tokenizer beside the weights
+  std::filesystem::path model;  // Hugging Face model directory, tokenizer beside the weights
   std::string host = "127.0.0.1";
-  int port = 8000;                      // 0: any free port (Server::port() tells which)
-  std::string api_key;                  // non-empty: /v1/* require "Authorization: Bearer <key>"
-  std::string served_model_name;        // empty: the model directory's name
-  int64_t max_batch = 16;               // sequences decoded together
-  int64_t max_seq_len = 0;              // prompt + completion per sequence; 0: max_position_embeddings
-  int64_t max_tokens_limit = 4096;      // largest max_tokens a request may ask for
-  size_t max_request_bytes = 1 << 20;   // larger bodies are answered 413
-  std::string dtype;                    // "": float32; "bf16" / "fp16": load and compute in that dtype
+  int port = 8000;                     // 0: any free port (Server::port() tells which)
+  std::string api_key;                 // non-empty: /v1/* require "Authorization: Bearer <key>"
+  std::string served_model_name;       // empty: the model directory's name
+  int64_t max_batch = 16;              // sequences decoded together
+  int64_t max_seq_len = 0;             // prompt + completion per sequence; 0: max_position_embeddings
+  int64_t max_tokens_limit = 4096;     // largest max_tokens a request may ask for
+  size_t max_request_bytes = 1 << 20;  // larger bodies are answered 413
+  std::string dtype;                   // "": float32; "bf16" / "fp16": load and compute in that dtype
   std::string device = "cpu";
-  std::string chat_template;            // "": the tokenizer's chat_template; else a built-in name or a file
-  std::string reasoning_parser;         // "" | "deepseek-r1": split <think>…</think> into reasoning_content
-  int http_threads = 64;                // warm threads serving connections
-  int limit_concurrency = 256;          // connections served at once (beyond http_threads: one request each
-                                        // on a short-lived thread); more get an immediate 503
-  double request_read_timeout = 30;     // seconds to read a whole request (line, headers, body); else 408 / close
-  int timeout_keep_alive = 5;           // seconds an idle keep-alive connection is kept
-  int keep_alive_max_requests = 100;    // requests on one connection before the server closes it
-  uint64_t seed = 42;                   // sampling seed for requests without their own
-  bool log_requests = true;             // one line per request on stderr
+  std::string chat_template;          // "": the tokenizer's chat_template; else a built-in name or a file
+  std::string reasoning_parser;       // "" | "deepseek-r1": split <think>…</think> into reasoning_content
+  int http_threads = 64;              // warm threads serving connections
+  int limit_concurrency = 256;        // connections served at once (beyond http_threads: one request each
+                                      // on a short-lived thread); more get an immediate 503
+  double request_read_timeout = 30;   // seconds to read a whole request (line, headers, body); else 408 / close
+  int timeout_keep_alive = 5;         // seconds an idle keep-alive connection is kept
+  int keep_alive_max_requests = 100;  // requests on one connection before the server closes it
+  uint64_t seed = 42;                 // sampling seed for requests without their own
+  bool log_requests = true;           // one line per request on stderr
 };
 
 class Server {
@@ -45,7 +45,7 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  void start();     // binds (r1::Error if it cannot) and serves on background threads
+  void start();      // binds (r1::Error if it cannot) and serves on background threads
   int port() const;  // the bound port (after start)
   const std::string& model_name() const;
   // Stops accepting, cancels in-flight requests (they finish with finish_reason "abort"), joins every

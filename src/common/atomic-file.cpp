@@ -86,13 +86,26 @@ void require_regular_file(const fs::path& path) {
   if (error) fail("{}: cannot open: {}", path.string(), error.message());
   const char* kind = nullptr;
   switch (status.type()) {
-    case fs::file_type::regular: return;
-    case fs::file_type::directory: kind = "a directory"; break;
-    case fs::file_type::fifo: kind = "a FIFO"; break;
-    case fs::file_type::socket: kind = "a socket"; break;
-    case fs::file_type::character: kind = "a character device"; break;
-    case fs::file_type::block: kind = "a block device"; break;
-    default: kind = "not a file"; break;
+    case fs::file_type::regular:
+      return;
+    case fs::file_type::directory:
+      kind = "a directory";
+      break;
+    case fs::file_type::fifo:
+      kind = "a FIFO";
+      break;
+    case fs::file_type::socket:
+      kind = "a socket";
+      break;
+    case fs::file_type::character:
+      kind = "a character device";
+      break;
+    case fs::file_type::block:
+      kind = "a block device";
+      break;
+    default:
+      kind = "not a file";
+      break;
   }
   fail("{}: not a regular file ({})", path.string(), kind);
 }

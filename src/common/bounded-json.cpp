@@ -76,9 +76,12 @@ bool parse_bounded(std::string_view text, BasicJson& out, std::string* error, in
       for (; at < text.size(); ++at) {
         const char c = text[at];
         if (in_string) {
-          if (escaped) escaped = false;
-          else if (c == '\\') escaped = true;
-          else if (c == '"') in_string = false;
+          if (escaped)
+            escaped = false;
+          else if (c == '\\')
+            escaped = true;
+          else if (c == '"')
+            in_string = false;
         } else if (c == '"') {
           in_string = true;
         } else if ((c == '[' || c == '{') && ++depth > max_depth) {

@@ -118,7 +118,8 @@ Recipe Recipe::parse(const std::string& yaml_text, const std::string& source) {
   if (root.IsNull()) return recipe;
   if (!root.IsMap()) fail_usage("{}: a recipe must be a mapping of keys to values", source);
   for (const auto& item : root) {
-    if (!item.first.IsScalar()) fail_usage("{}:{}: a recipe key must be a plain name", source, item.first.Mark().line + 1);
+    if (!item.first.IsScalar())
+      fail_usage("{}:{}: a recipe key must be a plain name", source, item.first.Mark().line + 1);
     std::string key = item.first.as<std::string>();
     if (recipe.values_.contains(key))
       fail_usage("{}:{}: key '{}' appears twice", source, item.first.Mark().line + 1, key);
@@ -192,9 +193,12 @@ namespace {
 
 void Recipe::read(const std::string& key, std::string& out) const {
   const nlohmann::json& v = use(key);
-  if (v.is_string()) out = v.get<std::string>();
-  else if (v.is_number() || v.is_boolean()) out = v.dump();
-  else wrong_type(*this, key, "a string", v);
+  if (v.is_string())
+    out = v.get<std::string>();
+  else if (v.is_number() || v.is_boolean())
+    out = v.dump();
+  else
+    wrong_type(*this, key, "a string", v);
 }
 
 void Recipe::read(const std::string& key, double& out) const {
@@ -205,9 +209,12 @@ void Recipe::read(const std::string& key, double& out) const {
 
 void Recipe::read(const std::string& key, int64_t& out) const {
   const nlohmann::json& v = use(key);
-  if (v.is_number_integer()) out = v.get<int64_t>();
-  else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()) out = int64_t(v.get<double>());
-  else wrong_type(*this, key, "an integer", v);
+  if (v.is_number_integer())
+    out = v.get<int64_t>();
+  else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>())
+    out = int64_t(v.get<double>());
+  else
+    wrong_type(*this, key, "an integer", v);
 }
 
 void Recipe::read(const std::string& key, bool& out) const {
@@ -215,9 +222,12 @@ void Recipe::read(const std::string& key, bool& out) const {
   if (v.is_string()) {
     std::string s = v.get<std::string>();
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    if (s == "yes" || s == "on" || s == "true") out = true;
-    else if (s == "no" || s == "off" || s == "false") out = false;
-    else wrong_type(*this, key, "true or false", v);
+    if (s == "yes" || s == "on" || s == "true")
+      out = true;
+    else if (s == "no" || s == "off" || s == "false")
+      out = false;
+    else
+      wrong_type(*this, key, "true or false", v);
     return;
   }
   if (!v.is_boolean()) wrong_type(*this, key, "true or false", v);

@@ -15,12 +15,12 @@
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <malloc.h>
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <malloc.h>
 #include <iterator>
 #include <set>
 #include <thread>
@@ -106,8 +106,8 @@ BlasChoice choose_openblas_coretype(const BlasSituation& s) {
                            return s.openblas_version == v;
                          }) != std::end(kValidatedOpenBlas);
   if (s.cpu_vendor == "GenuineIntel" && s.cpu_tier == 2 && validated)
-    return {"SkylakeX", fmt::format("chosen by r1: OpenBLAS {} detects this Intel AVX-512 CPU as {}", s.openblas_version,
-                                    s.openblas_core)};
+    return {"SkylakeX", fmt::format("chosen by r1: OpenBLAS {} detects this Intel AVX-512 CPU as {}",
+                                    s.openblas_version, s.openblas_core)};
   return {"", fmt::format("OpenBLAS's own detection; weaker than this CPU allows, but r1 does not override it on {} "
                           "with OpenBLAS {} (not validated; set OPENBLAS_CORETYPE to choose)",
                           s.cpu_vendor.empty() ? "this CPU" : s.cpu_vendor, s.openblas_version)};
@@ -275,9 +275,9 @@ std::string runtime_summary() {
   std::string cuda = torch::cuda::is_available() ? fmt::format("{} GPU(s)", torch::cuda::device_count()) : "none";
   const char* wait = std::getenv("OMP_WAIT_POLICY");
   const size_t ours = choose_malloc_settings(malloc_environment()).size();
-  const char* allocator = ours == 3 ? "malloc: mmap/trim thresholds 64/512 MiB, top pad 64 MiB (r1)"
-                       : ours == 0 ? "malloc: the user's settings"
-                                   : "malloc: partly the user's settings, the rest r1's";
+  const char* allocator = ours == 3   ? "malloc: mmap/trim thresholds 64/512 MiB, top pad 64 MiB (r1)"
+                          : ours == 0 ? "malloc: the user's settings"
+                                      : "malloc: partly the user's settings, the rest r1's";
   return fmt::format(
       "LibTorch {}, {} intra-op thread(s) on {} physical core(s), BLAS: {}, OMP_WAIT_POLICY={}, {}, CUDA: {}",
       TORCH_VERSION, at::get_num_threads(), physical_core_count(), blas, wait ? wait : "(unset)", allocator, cuda);

@@ -53,8 +53,9 @@ void check_messages(const json& messages, const std::string& where) {
   }
 }
 
-tokenizer::ChatEncoding render(const tokenizer::Tokenizer& tok, const tokenizer::ChatTemplate& tmpl, const json& messages,
-                               const json& row, bool generation_prompt, const std::string& where) {
+tokenizer::ChatEncoding render(const tokenizer::Tokenizer& tok, const tokenizer::ChatTemplate& tmpl,
+                               const json& messages, const json& row, bool generation_prompt,
+                               const std::string& where) {
   check_messages(messages, where);
   json context = {{"messages", messages}};
   if (row.contains("tools")) context["tools"] = row["tools"];
@@ -74,9 +75,10 @@ void append_eos(const tokenizer::Tokenizer& tok, std::vector<int32_t>& ids) {
 std::vector<int32_t> continuation_ids(const tokenizer::ChatEncoding& prompt, const tokenizer::ChatEncoding& full,
                                       const std::string& where) {
   if (full.ids.size() < prompt.ids.size() || !std::equal(prompt.ids.begin(), prompt.ids.end(), full.ids.begin()))
-    fail("{}: the chat template's rendering of the prompt is not a prefix of prompt + completion (the template "
-         "rewrites earlier turns?)",
-         where);
+    fail(
+        "{}: the chat template's rendering of the prompt is not a prefix of prompt + completion (the template "
+        "rewrites earlier turns?)",
+        where);
   return {full.ids.begin() + long(prompt.ids.size()), full.ids.end()};
 }
 
@@ -156,11 +158,13 @@ SftExample sft_example(const tokenizer::Tokenizer& tok, const tokenizer::ChatTem
   return ex;
 }
 
-PreferenceExample preference_example(const tokenizer::Tokenizer& tok, const tokenizer::ChatTemplate* tmpl, const json& row,
-                                     int64_t max_prompt_length, int64_t max_length, const std::string& where) {
+PreferenceExample preference_example(const tokenizer::Tokenizer& tok, const tokenizer::ChatTemplate* tmpl,
+                                     const json& row, int64_t max_prompt_length, int64_t max_length,
+                                     const std::string& where) {
   if (!row.is_object()) fail("{}: expected a JSON object, got {}", where, row.type_name());
   for (const char* key : {"chosen", "rejected"})
-    if (!row.contains(key)) fail("{}: no '{}' column (preference rows need prompt, chosen, rejected); found {}", where, key, keys_of(row));
+    if (!row.contains(key))
+      fail("{}: no '{}' column (preference rows need prompt, chosen, rejected); found {}", where, key, keys_of(row));
   PreferenceExample ex;
   const bool conversational = is_messages(row["chosen"]);
   if (conversational) {
@@ -189,7 +193,8 @@ PreferenceExample preference_example(const tokenizer::Tokenizer& tok, const toke
     ex.chosen = continuation(chosen);
     ex.rejected = continuation(rejected);
   } else {
-    if (!row.contains("prompt")) fail("{}: no 'prompt' column (string chosen/rejected need one); found {}", where, keys_of(row));
+    if (!row.contains("prompt"))
+      fail("{}: no 'prompt' column (string chosen/rejected need one); found {}", where, keys_of(row));
     ex.prompt = tok.encode(string_field(row, "prompt", where), /*add_special_tokens=*/true);
     ex.chosen = tok.encode(string_field(row, "chosen", where), false);
     ex.rejected = tok.encode(string_field(row, "rejected", where), false);
@@ -219,7 +224,8 @@ std::vector<std::vector<size_t>> pack_best_fit_decreasing(const std::vector<size
   std::vector<std::vector<size_t>> bins;
   std::multimap<size_t, size_t> by_room;  // remaining capacity -> bin
   for (size_t i : order) {
-    if (lengths[i] > capacity) fail("pack_best_fit_decreasing: a sequence of {} tokens exceeds the capacity {}", lengths[i], capacity);
+    if (lengths[i] > capacity)
+      fail("pack_best_fit_decreasing: a sequence of {} tokens exceeds the capacity {}", lengths[i], capacity);
     auto it = by_room.lower_bound(lengths[i]);  // the fullest bin it fits in
     size_t bin;
     size_t room;

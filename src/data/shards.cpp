@@ -186,8 +186,7 @@ ShardInfo ShardWriter::finish() {
 // ---- Finding shards -----------------------------------------------------------------------------------
 
 std::vector<fs::path> list_shards(const fs::path& dir_or_file, const std::string& split) {
-  if (split != "train" && split != "validation")
-    fail_usage("split: expected train or validation, got '{}'", split);
+  if (split != "train" && split != "validation") fail_usage("split: expected train or validation, got '{}'", split);
   if (fs::is_regular_file(dir_or_file)) return {dir_or_file};
   if (!fs::is_directory(dir_or_file)) fail("{}: no such token shard or prepared data directory", dir_or_file.string());
   std::vector<fs::path> shards;
@@ -202,8 +201,8 @@ std::vector<fs::path> list_shards(const fs::path& dir_or_file, const std::string
       fail("{}: \"splits\".\"{}\" must be an object with a \"shards\" list", manifest.string(), split);
     for (const auto& s : entry.value("shards", nlohmann::json::array())) {
       if (!s.is_object() || !s.contains("file") || !s["file"].is_string())
-        fail("{}: \"splits\".\"{}\".\"shards\": each shard needs a string \"file\", found {}", manifest.string(),
-             split, s.dump());
+        fail("{}: \"splits\".\"{}\".\"shards\": each shard needs a string \"file\", found {}", manifest.string(), split,
+             s.dump());
       const std::string file = s["file"].get<std::string>();
       if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..")
         fail("{}: shard file '{}' is not a file name in this directory", manifest.string(), file);
@@ -225,11 +224,16 @@ uint64_t parse_count(const std::string& text, const std::string& option) {
   while (pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) ++pos;
   std::string number = text.substr(0, pos), unit = text.substr(pos);
   double scale = 0;
-  if (unit.empty()) scale = 1;
-  else if (unit == "k" || unit == "K") scale = 1e3;
-  else if (unit == "M") scale = 1e6;
-  else if (unit == "B" || unit == "G") scale = 1e9;
-  else if (unit == "T") scale = 1e12;
+  if (unit.empty())
+    scale = 1;
+  else if (unit == "k" || unit == "K")
+    scale = 1e3;
+  else if (unit == "M")
+    scale = 1e6;
+  else if (unit == "B" || unit == "G")
+    scale = 1e9;
+  else if (unit == "T")
+    scale = 1e12;
   double value = -1;
   try {
     size_t used = 0;
@@ -238,7 +242,8 @@ uint64_t parse_count(const std::string& text, const std::string& option) {
   } catch (const std::exception&) {
     value = -1;
   }
-  if (scale == 0 || value < 0) fail_usage("{}: expected a count such as 100M, 1.5B, 20k or 5000, got '{}'", option, text);
+  if (scale == 0 || value < 0)
+    fail_usage("{}: expected a count such as 100M, 1.5B, 20k or 5000, got '{}'", option, text);
   return static_cast<uint64_t>(std::llround(value * scale));
 }
 

@@ -1,9 +1,9 @@
 // generate_dataset (dataset-generate.h): read rows, build prompts, generate locally (the engine, all rows
 // submitted at once and continuously batched) or remotely (OpenAI chat/completions with `concurrency` worker
-// threads; both back-ends in text-backends.cpp), and append finished rows to the output in input order. Resume = count the
-// complete rows already written (a torn last line is cut off). Per-row seeds derive from (seed, row index),
-// so a resumed run writes what an uninterrupted one would have. Completions are decoded without special
-// tokens and cut at a matched stop string, as OpenAI servers return them.
+// threads; both back-ends in text-backends.cpp), and append finished rows to the output in input order. Resume = count
+// the complete rows already written (a torn last line is cut off). Per-row seeds derive from (seed, row index), so a
+// resumed run writes what an uninterrupted one would have. Completions are decoded without special tokens and cut at a
+// matched stop string, as OpenAI servers return them.
 #include "engine/dataset-generate.h"
 
 #include <fmt/format.h>
@@ -79,7 +79,8 @@ TextPrompt build_prompt(const DatasetGenerateOptions& o, const Json& row, bool c
     if (it == row.end() || !it->is_array() || it->empty())
       fail("{}: column '{}' must be a non-empty list of messages", where, o.messages_column);
     p.messages = *it;
-    while (!p.messages.empty() && p.messages.back().value("role", "") == "assistant") p.messages.erase(p.messages.size() - 1);
+    while (!p.messages.empty() && p.messages.back().value("role", "") == "assistant")
+      p.messages.erase(p.messages.size() - 1);
     if (p.messages.empty()) fail("{}: '{}' holds only assistant messages", where, o.messages_column);
     return p;
   }
@@ -89,8 +90,8 @@ TextPrompt build_prompt(const DatasetGenerateOptions& o, const Json& row, bool c
   } else {
     auto it = row.find(o.prompt_column);
     if (it == row.end() || !it->is_string())
-      fail("{}: no string column '{}' (choose one with --prompt-column, or use --template / --messages-column)",
-           where, o.prompt_column);
+      fail("{}: no string column '{}' (choose one with --prompt-column, or use --template / --messages-column)", where,
+           o.prompt_column);
     p.text = it->get<std::string>();
   }
   if (chat) {
