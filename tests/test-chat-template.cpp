@@ -88,6 +88,41 @@ TEST(ChatTemplateBuiltins, OpenR1GenerationSpansCoverAssistantTurns) {
   EXPECT_EQ(result.text.rfind("<|im_start|>system\nA conversation between User and Assistant.", 0), 0u);
 }
 
+// Content as OpenAI text parts: joined with "\n" (vLLM's rule), the same for the server's ordered JSON and the
+// dataset readers' JSON; anything else is named by message index.
+TEST(ChatTemplateMessages, TextPartsAreJoinedLikeVllm) {
+  using r1::tokenizer::join_text_parts;
+  using r1::tokenizer::text_messages;
+  const auto parts = nlohmann::json::parse(R"([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}])");
+  EXPECT_EQ(join_text_parts(parts), "a\nb");
+  EXPECT_EQ(join_text_parts(ordered_json(parts)), "a\nb");
+  EXPECT_EQ(join_text_parts(nlohmann::json::array()), "");
+  EXPECT_EQ(join_text_parts(nlohmann::json::parse(R"([{"type": "image_url", "image_url": {"url": "x"}}])")), std::nullopt);
+  EXPECT_EQ(join_text_parts(nlohmann::json::parse(R"([{"type": "text", "text": 3}])")), std::nullopt);
+  EXPECT_EQ(join_text_parts(nlohmann::json("a")), std::nullopt);
+
+  const auto messages = nlohmann::json::parse(R"([{"role": "user", "content": [{"type": "text", "text": "hi"}]},
+      {"role": "assistant", "content": "yo", "extra": 1}, {"role": "tool", "content": null}])");
+  const nlohmann::json flat = text_messages(messages, "f.jsonl:3");
+  EXPECT_EQ(flat[0]["content"], "hi");
+  EXPECT_EQ(flat[1], messages[1]);  // strings and other keys untouched
+  EXPECT_TRUE(flat[2]["content"].is_null());
+  auto error = [](const std::string& m) {
+    try {
+      text_messages(nlohmann::json::parse(m), "f.jsonl:3");
+    } catch (const r1::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error(R"([{"role": "user", "content": "a"}, 5])"), "f.jsonl:3: message 1 is not a {role, content} object, got number");
+  EXPECT_EQ(error(R"([{"content": "a"}])"), "f.jsonl:3: message 0 has no string 'role'");
+  EXPECT_EQ(error(R"([{"role": "user", "content": 5}])"),
+            "f.jsonl:3: message 0's 'content' must be a string or a list of parts, got number");
+  EXPECT_EQ(error(R"([{"role": "user", "content": [{"type": "input_audio"}]}])"),
+            "f.jsonl:3: message 0's 'content': only parts of type \"text\" are supported");
+}
+
 TEST(ChatTemplateSyntax, TextExpressionsComments) {
   EXPECT_EQ(render("Hello {{ name }}!{# a comment #}", R"({"name": "World"})"), "Hello World!");
   EXPECT_EQ(render("{{ 'a' }}{{ \"b\" }}{{ 'c' 'd' }}"), "abcd");

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,5 +56,16 @@ class ChatTemplate {
   std::string source_;
   std::shared_ptr<const jinja::Template> parsed_;
 };
+
+// Message content given as OpenAI parts ([{"type": "text", "text": ...}, ...]) as one string: the text parts
+// joined with "\n" (vLLM's rule for text-only models). `serve` and the dataset readers both use it, so a
+// conversation renders the same in training and serving. nullopt if a part is not a text part.
+std::optional<std::string> join_text_parts(const nlohmann::json& parts);
+std::optional<std::string> join_text_parts(const nlohmann::ordered_json& parts);
+
+// A conversation from a dataset row made ready for a template: every message an object with a string role and
+// a string / text-parts / null content (parts joined as above). r1::Error "<where>: message <i> ..." otherwise,
+// so a bad row is named by its file:line and index instead of by the chat template's position.
+nlohmann::json text_messages(const nlohmann::json& messages, const std::string& where);
 
 }  // namespace r1::tokenizer

@@ -40,24 +40,10 @@ const tokenizer::ChatTemplate& require_template(const tokenizer::ChatTemplate* t
   return *t;
 }
 
-// Every message an object with a string role and a string / list / null content, checked here so a bad row
-// is named by its file:line and index instead of by the chat template's position.
-void check_messages(const json& messages, const std::string& where) {
-  for (size_t i = 0; i < messages.size(); ++i) {
-    const json& m = messages[i];
-    if (!m.is_object()) fail("{}: message {} is not a {{role, content}} object, got {}", where, i, m.type_name());
-    if (!m.contains("role") || !m["role"].is_string()) fail("{}: message {} has no string 'role'", where, i);
-    if (m.contains("content") && !m["content"].is_string() && !m["content"].is_array() && !m["content"].is_null())
-      fail("{}: message {}'s 'content' must be a string or a list of parts, got {}", where, i,
-           m["content"].type_name());
-  }
-}
-
 tokenizer::ChatEncoding render(const tokenizer::Tokenizer& tok, const tokenizer::ChatTemplate& tmpl,
                                const json& messages, const json& row, bool generation_prompt,
                                const std::string& where) {
-  check_messages(messages, where);
-  json context = {{"messages", messages}};
+  json context = {{"messages", tokenizer::text_messages(messages, where)}};
   if (row.contains("tools")) context["tools"] = row["tools"];
   try {
     return tokenizer::encode_chat(tok, tmpl, context.dump(), generation_prompt);
@@ -105,6 +91,7 @@ SftExample sft_example(const tokenizer::Tokenizer& tok, const tokenizer::ChatTem
   std::vector<uint8_t> mask;
   if (row.contains("messages")) {
     if (!is_messages(row["messages"])) fail("{}: 'messages' must be a list of {{role, content}} objects", where);
+    if (row["messages"].empty()) fail("{}: 'messages' is empty", where);
     tokenizer::ChatEncoding e = render(tok, require_template(tmpl, where), row["messages"], row, false, where);
     ex.ids = std::move(e.ids);
     mask = o.assistant_only_loss ? e.assistant_mask : std::vector<uint8_t>(ex.ids.size(), 1);
@@ -116,6 +103,7 @@ SftExample sft_example(const tokenizer::Tokenizer& tok, const tokenizer::ChatTem
     if (is_messages(row["prompt"]) || is_messages(row["completion"])) {
       if (!is_messages(row["prompt"]) || !is_messages(row["completion"]))
         fail("{}: 'prompt' and 'completion' must both be strings or both message lists", where);
+      if (row["completion"].empty()) fail("{}: 'completion' is an empty message list", where);
       const auto& t = require_template(tmpl, where);
       json all = row["prompt"];
       for (const auto& m : row["completion"]) all.push_back(m);

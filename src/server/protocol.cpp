@@ -10,6 +10,7 @@
 #include "server/protocol.h"
 
 #include "common/bounded-json.h"
+#include "r1/chat-template.h"
 
 #include <fmt/format.h>
 
@@ -147,15 +148,9 @@ void parse_messages(const ordered_json& body, GenerationRequest& r) {
     ordered_json out = msg;
     auto content = msg.find("content");
     if (content != msg.end() && content->is_array()) {
-      std::string text;
-      for (const auto& part : *content) {
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
-            !part["text"].is_string())
-          throw bad_request(where + ".content: only parts of type \"text\" are supported", where + ".content");
-        if (!text.empty()) text += '\n';
-        text += part["text"].get_ref<const std::string&>();
-      }
-      out["content"] = text;
+      std::optional<std::string> text = tokenizer::join_text_parts(*content);
+      if (!text) throw bad_request(where + ".content: only parts of type \"text\" are supported", where + ".content");
+      out["content"] = std::move(*text);
     } else if (content != msg.end() && !content->is_string() && !content->is_null()) {
       throw bad_request(where + ".content must be a string or a list of parts", where + ".content");
     }

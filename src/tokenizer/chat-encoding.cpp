@@ -55,4 +55,41 @@ ChatEncoding encode_chat(const Tokenizer& tok, const ChatTemplate& tmpl, const s
   return out;
 }
 
+namespace {
+template <class Json>
+std::optional<std::string> join_parts(const Json& parts) {
+  if (!parts.is_array()) return std::nullopt;
+  std::string text;
+  for (const auto& part : parts) {
+    if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
+        !part["text"].is_string())
+      return std::nullopt;
+    if (!text.empty()) text += '\n';
+    text += part["text"].template get_ref<const std::string&>();
+  }
+  return text;
+}
+}  // namespace
+
+std::optional<std::string> join_text_parts(const nlohmann::json& parts) { return join_parts(parts); }
+std::optional<std::string> join_text_parts(const nlohmann::ordered_json& parts) { return join_parts(parts); }
+
+nlohmann::json text_messages(const nlohmann::json& messages, const std::string& where) {
+  nlohmann::json out = messages;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const nlohmann::json& m = messages[i];
+    if (!m.is_object()) fail("{}: message {} is not a {{role, content}} object, got {}", where, i, m.type_name());
+    if (!m.contains("role") || !m["role"].is_string()) fail("{}: message {} has no string 'role'", where, i);
+    if (!m.contains("content") || m["content"].is_string() || m["content"].is_null()) continue;
+    if (!m["content"].is_array())
+      fail("{}: message {}'s 'content' must be a string or a list of parts, got {}", where, i,
+           m["content"].type_name());
+    std::optional<std::string> text = join_text_parts(m["content"]);
+    if (!text) fail("{}: message {}'s 'content': only parts of type \"text\" are supported", where, i);
+    out[i]["content"] = std::move(*text);
+  }
+  return out;
+}
+
+
 }  // namespace r1::tokenizer

@@ -24,9 +24,9 @@ std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const
                           const tokenizer::ChatTemplate* chat_template) {
   nlohmann::json messages;
   if (row.contains("prompt") && is_conversation(row["prompt"])) {
-    messages = row["prompt"];
+    messages = tokenizer::text_messages(row["prompt"], "'prompt'");
   } else if (row.contains("messages") && is_conversation(row["messages"])) {
-    messages = row["messages"];
+    messages = tokenizer::text_messages(row["messages"], "'messages'");
     while (!messages.empty() && messages.back().value("role", "") == "assistant") messages.erase(messages.size() - 1);
   } else {
     std::string text;
