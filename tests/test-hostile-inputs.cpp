@@ -10,9 +10,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "common/bounded-json.h"
+#include "common/checksum.h"
+#include "r1/data.h"
+#include "r1/error.h"
 #include "test-helpers.h"
 
 namespace fs = std::filesystem;
@@ -187,3 +193,169 @@ TEST_F(HostileInputs, RecipesAndOutputsAreChecked) {
 }
 
 }  // namespace
+
+namespace {
+
+// Rewrites a checkpoint file and re-stamps the manifest, as a hand edit that knows the format would: the content
+// checks behind the checksum are what is tested.
+void edit_checkpoint_file(const fs::path& checkpoint, const std::string& name,
+                          const std::function<void(nlohmann::json&)>& edit) {
+  nlohmann::json j = nlohmann::json::parse(r1::test::read_bytes(checkpoint / name));
+  edit(j);
+  r1::test::write_bytes(checkpoint / name, j.dump(2));
+  nlohmann::json manifest = nlohmann::json::parse(r1::test::read_bytes(checkpoint / "manifest.json"));
+  manifest["files"][name] = {{"bytes", fs::file_size(checkpoint / name)}, {"checksum", r1::checksum_file(checkpoint / name)}};
+  r1::test::write_bytes(checkpoint / "manifest.json", manifest.dump(2));
+}
+
+}  // namespace
+
+// Shards, checkpoints and saved states checked before they are trusted: a token id beyond the shard's
+// vocabulary (an index error inside the model before), a manifest whose step or version disagrees with its
+// checkpoint, a trainer state with a data state of the wrong shape or a step past int64 (a library exception
+// or a wrapped number before), and a checkpoint whose config.json is not the model being trained (rope_theta
+// changed: every shape fits, so it resumed silently before).
+TEST_F(HostileInputs, ShardsCheckpointsAndStatesAreChecked) {
+  const fs::path shards = *dir_ / "shards", run = *dir_ / "pt-run";
+  auto prep = run_r1("data prepare --tokenizer " + kTokenizer.string() + " --input " + std::string(R1_SOURCE_DIR) +
+                     "/tests/golden/tokenizer/corpus.txt --out " + shards.string());
+  ASSERT_EQ(prep.status, 0) << prep.output;
+  auto pretrain = [&](const fs::path& data, const fs::path& out, const std::string& more) {
+    return run_r1("pretrain --model_config '{model_type: llama, hidden_size: 16, intermediate_size: 32, "
+                  "num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: 1200}' "
+                  "--tokenizer_name_or_path " + kTokenizer.string() + " --dataset_name " + data.string() +
+                  " --output_dir " + out.string() + " --max_length 16 --per_device_train_batch_size 2 --threads 1 " + more);
+  };
+  auto trained = pretrain(shards, run, "--max_steps 2 --save_steps 1");
+  ASSERT_EQ(trained.status, 0) << trained.output;
+
+  const fs::path bad_shards = *dir_ / "bad-shards";
+  fs::copy(shards, bad_shards);
+  std::string bytes = r1::test::read_bytes(bad_shards / "train-00000.bin");
+  for (size_t i = r1::data::kShardHeaderBytes; i + 1 < bytes.size(); i += 2) bytes[i] = '\xff', bytes[i + 1] = '\x7f';
+  r1::test::write_bytes(bad_shards / "train-00000.bin", bytes);
+  expect_named_error(pretrain(bad_shards, *dir_ / "pt-bad", "--max_steps 1 --save_strategy no"),
+                     "train-00000.bin: token ", "is id 32767, outside the shard's vocabulary of");
+
+  struct Case {
+    std::string name, file;
+    std::function<void(nlohmann::json&)> edit;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"step", "manifest.json", [](nlohmann::json& j) { j["step"] = 7; }, "\"step\" is 7 in a directory named for step 2"},
+      {"version", "manifest.json", [](nlohmann::json& j) { j["version"] = 2; }, "\"version\" must be an integer in [1, 1], found 2"},
+      {"global-step", "trainer_state.json", [](nlohmann::json& j) { j["global_step"] = 2.0; },
+       "\"global_step\" must be an integer in [0, 4], found 2.0"},
+      {"other-step", "trainer_state.json", [](nlohmann::json& j) { j["global_step"] = 1; },
+       "\"global_step\" is 1 but the checkpoint's manifest says step 2"},
+      {"data-state", "trainer_state.json", [](nlohmann::json& j) { j["data_state"] = "resume here"; },
+       "trainer_state.json: \"data_state\": data loader state: missing \"format\""},
+      {"sources", "trainer_state.json", [](nlohmann::json& j) { j["data_state"]["sources"][0]["cursor"] = "x"; },
+       "trainer_state.json: \"data_state\": data loader state: malformed (type must be number, but is string)"},
+      {"config", "config.json", [](nlohmann::json& j) { j["rope_theta"] = 500.0; },
+       "config.json: \"rope_theta\" is 500.0 in the checkpoint"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const fs::path copy = *dir_ / ("pt-" + c.name);
+    fs::copy(run, copy, fs::copy_options::recursive);
+    const fs::path checkpoint = copy / "checkpoint-2";
+    if (c.file == "manifest.json") {
+      nlohmann::json manifest = nlohmann::json::parse(r1::test::read_bytes(checkpoint / "manifest.json"));
+      c.edit(manifest);
+      r1::test::write_bytes(checkpoint / "manifest.json", manifest.dump(2));
+    } else {
+      edit_checkpoint_file(checkpoint, c.file, c.edit);
+    }
+    expect_named_error(pretrain(shards, copy, "--max_steps 4 --save_steps 1 --resume_from_checkpoint " + checkpoint.string()),
+                       checkpoint.filename().string() + "/" + c.file, c.expected);
+  }
+}
+
+// A saved state's integer: its type and range checked, a number past int64 refused rather than wrapped.
+TEST(SavedState, IntegersAreCheckedNotWrapped) {
+  const auto j = nlohmann::json::parse(R"({"a": 3, "big": 18446744073709551615, "neg": -1, "frac": 1.5, "s": "3"})");
+  EXPECT_EQ(r1::json_integer(j, "a", 0, 3, "state"), 3);
+  for (const auto& [key, found] : std::vector<std::pair<const char*, std::string>>{
+           {"big", "18446744073709551615"}, {"neg", "-1"}, {"frac", "1.5"}, {"s", "\"3\""}, {"none", "nothing"}}) {
+    try {
+      r1::json_integer(j, key, 0, INT64_MAX, "state");
+      ADD_FAILURE() << key << " accepted";
+    } catch (const r1::Error& e) {
+      EXPECT_EQ(std::string(e.what()), fmt::format("state: \"{}\" must be an integer in [0, {}], found {}", key, INT64_MAX, found));
+    }
+  }
+  EXPECT_THROW(r1::json_integer(j, "a", 0, 2, "state"), r1::Error);
+}
+
+// Numbers at the edges of their types: a recipe integer past int64 (it wrapped), a negative save_steps (it meant
+// "only at the end" by accident), CLI bounds said plainly (CLI11 printed DBL_MAX), a symbolic-link loop named.
+TEST_F(HostileInputs, NumbersAndPathsAtTheEdges) {
+  const std::string model = (*dir_ / "model").string();
+  const std::string rest = " --model_name_or_path " + model + " --dataset_name x.jsonl --output_dir " + (*dir_ / "o").string();
+  for (const auto& [flag, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"--max_steps 99999999999999999999", "max_steps"},
+           {"--save_steps -1", "save_steps must be >= 0 (0: a checkpoint only at the end), got -1"}}) {
+    SCOPED_TRACE(flag);
+    auto r = run_r1("sft" + rest + " " + flag);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
+  }
+  const fs::path recipe = *dir_ / "huge.yaml";
+  r1::test::write_bytes(recipe, "max_steps: 99999999999999999999\n");
+  auto huge = run_r1("sft --config " + recipe.string() + rest);
+  EXPECT_EQ(huge.status, 2) << huge.output;
+  EXPECT_NE(huge.output.find("an integer in the 64-bit range"), std::string::npos) << huge.output;
+
+  r1::test::write_bytes(*dir_ / "prompt.jsonl", "{\"prompt\": \"hi\"}\n");
+  auto negative = run_r1("generate --model " + model + " --input " + (*dir_ / "prompt.jsonl").string() +
+                         " --output " + (*dir_ / "y.jsonl").string() + " --max-new-tokens -1");
+  EXPECT_EQ(negative.status, 2) << negative.output;
+  EXPECT_NE(negative.output.find("must be > 0, got -1"), std::string::npos) << negative.output;
+  EXPECT_EQ(negative.output.find("1.79769"), std::string::npos) << negative.output;
+
+  const fs::path a = *dir_ / "loop-a", b = *dir_ / "loop-b";
+  fs::create_symlink(b, a);
+  fs::create_symlink(a, b);
+  auto loop = run_r1("model info " + a.string());
+  EXPECT_EQ(loop.status, 1) << loop.output;
+  EXPECT_NE(loop.output.find("loop-a"), std::string::npos) << loop.output;
+  EXPECT_NE(loop.output.find("symbolic links"), std::string::npos) << loop.output;
+}
+
+// Tokenizer training: an empty corpus is refused naming the file (it wrote a tokenizer of the byte alphabet
+// only); a special token given twice is kept once, as HF's trainer does.
+TEST_F(HostileInputs, TokenizerTrainingInputs) {
+  const fs::path blank = *dir_ / "blank.txt", out = *dir_ / "tok-blank";
+  r1::test::write_bytes(blank, "");
+  expect_named_error(run_r1("tokenizer train --input " + blank.string() + " --out " + out.string() + " --vocab-size 300"),
+                     "blank.txt", "no text to train on");
+  EXPECT_FALSE(fs::exists(out / "tokenizer.json"));
+  const fs::path twice = *dir_ / "tok-twice";
+  auto r = run_r1("tokenizer train --input " + std::string(R1_SOURCE_DIR) + "/tests/golden/tokenizer/corpus.txt --out " +
+                  twice.string() + " --vocab-size 300 --special-tokens '<s>,<s>,</s>'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r1::test::read_bytes(twice / "tokenizer.json"));
+  ASSERT_EQ(j["added_tokens"].size(), 2u) << j["added_tokens"].dump();
+  EXPECT_EQ(j["added_tokens"][0]["content"], "<s>");
+  EXPECT_EQ(j["added_tokens"][1]["content"], "</s>");
+  EXPECT_EQ(j["model"]["vocab"]["</s>"], 1);
+}
+
+// A dataset conversation whose content is a list of OpenAI text parts trains like its string form (serve
+// accepted it; sft refused it); a part that is not text is refused naming file:line.
+TEST_F(HostileInputs, ContentPartsTrainLikeStrings) {
+  const std::string model = (*dir_ / "model").string();
+  const fs::path parts = write("parts.jsonl",
+                               R"({"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": "there"}]}, {"role": "assistant", "content": [{"type": "text", "text": "yo"}]}]})",
+                               R"({"messages": [{"role": "user", "content": "hi\nthere"}, {"role": "assistant", "content": "yo"}]})");
+  auto r = run_r1("sft --model_name_or_path " + model + " --dataset_name " + parts.string() + " --output_dir " +
+                  (*dir_ / "sft-parts").string() + " --max_steps 1 --threads 1 --chat_template chatml --save_strategy no");
+  EXPECT_EQ(r.status, 0) << r.output;
+  const fs::path image = write("image.jsonl", R"({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})",
+                               R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}, {"role": "assistant", "content": "yo"}]})");
+  expect_named_error(run_r1("sft --model_name_or_path " + model + " --dataset_name " + image.string() + " --output_dir " +
+                            (*dir_ / "sft-image").string() + " --max_steps 1 --threads 1 --chat_template chatml"),
+                     "image.jsonl:2:", "only parts of type \"text\" are supported");
+}

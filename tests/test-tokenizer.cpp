@@ -292,8 +292,11 @@ TEST(Tokenizer, UnsupportedAndBrokenFilesAreNamed) {
   R1_EXPECT_THROW_WITH(Tokenizer::from_json("{", "tok.json"), r1::Error, "tok.json", "not valid JSON");
   R1_EXPECT_THROW_WITH(Tokenizer::load("/nonexistent/dir"), r1::Error, "/nonexistent/dir");
   Tokenizer tok = Tokenizer::load(golden("r1-bpe"));
-  std::vector<int32_t> bad = {5, 999999};
-  R1_EXPECT_THROW_WITH(tok.decode(bad), r1::Error, "999999");
+  // An id past the vocabulary (a model's padded embedding rows) decodes to nothing, as in HF tokenizers.
+  std::vector<int32_t> padded = {5, 999999}, five = {5};
+  EXPECT_EQ(tok.decode(padded), tok.decode(five));
+  std::vector<int32_t> negative = {5, -1};
+  R1_EXPECT_THROW_WITH(tok.decode(negative), r1::Error, "-1");
 }
 
 TEST(VocabExtension, KeepsEveryIdAndCompressesTheNewLanguage) {

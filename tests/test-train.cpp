@@ -523,7 +523,12 @@ TEST(Trainer, InvalidCheckpointStatesAreRefusedNamingFileAndKey) {
   // trainer_state.json with a step outside [0, max_steps], listed with a matching checksum.
   const std::string state_text = r1::test::read_bytes(ckpt / "trainer_state.json");
   args.resume_from_checkpoint = ckpt.string();
-  for (const char* step : {"-5", "1000000000000000", "\"2\""}) {
+  // (in range but not the manifest's step: refused too, since the weights are those of the manifest's step)
+  for (const auto& [step, expected] : std::vector<std::pair<const char*, const char*>>{
+           {"-5", "\"global_step\" must be an integer in [0, 4]"},
+           {"\"2\"", "\"global_step\" must be an integer in [0, 4]"},
+           {"3", "\"global_step\" is 3 but the checkpoint's manifest says step 2"},
+           {"1000000000000000", "\"global_step\" is 1000000000000000 but the checkpoint's manifest says step 2"}}) {
     nlohmann::json state = nlohmann::json::parse(state_text);
     state["global_step"] = nlohmann::json::parse(step);
     r1::test::write_bytes(ckpt / "trainer_state.json", state.dump());
@@ -533,7 +538,7 @@ TEST(Trainer, InvalidCheckpointStatesAreRefusedNamingFileAndKey) {
     with_manifest(listed);
     verify_checkpoint(ckpt);
     R1_EXPECT_THROW_WITH(Trainer(m, args, objective, {.progress_bar = false}).train(), Error, "trainer_state.json",
-                         "\"global_step\" must be an integer in [0, 4]");
+                         expected);
   }
   r1::test::write_bytes(ckpt / "trainer_state.json", state_text);
   r1::test::write_bytes(manifest_path, manifest_text);

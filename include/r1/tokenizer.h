@@ -59,7 +59,8 @@ class Tokenizer {
   // Encodes texts in parallel over `threads` threads (0: hardware concurrency).
   std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts, bool add_special_tokens = true,
                                                  int threads = 0) const;
-  // r1::Error for an id outside the vocabulary.
+  // Ids the vocabulary lacks (a model's padded embedding rows) decode to nothing, as in HF tokenizers;
+  // r1::Error for a negative id.
   std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const;
 
   std::optional<int32_t> token_to_id(std::string_view token) const;  // added tokens first, then the model

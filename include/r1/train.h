@@ -50,7 +50,7 @@ struct TrainingArguments {
   bool gradient_checkpointing = false;
   int64_t logging_steps = 500;  // the last step is always logged
   bool logging_first_step = false;
-  int64_t save_steps = 500;  // <= 0: checkpoints only at the end (save_strategy "no" disables that too)
+  int64_t save_steps = 500;  // 0: a checkpoint only at the end (save_strategy "no" disables that too)
   std::string save_strategy = "steps";  // steps | no
   std::optional<int64_t> save_total_limit;
   std::string eval_strategy = "no";     // steps | no; a recipe that sets eval_steps gets steps
@@ -170,8 +170,9 @@ class Trainer {
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& output_dir);
 // Resolves resume_from_checkpoint ("true"/"latest" or a path) to a verified checkpoint directory, or nullopt.
 std::optional<std::filesystem::path> resolve_resume_checkpoint(const TrainingArguments& args);
-// Checks every file of the manifest (present, size, checksum); r1::Error naming the file otherwise.
-void verify_checkpoint(const std::filesystem::path& checkpoint_dir);
+// Checks the manifest (format, version 1, a step matching the directory's name) and every file it lists
+// (present, size, checksum; no unlisted file); r1::Error naming the file otherwise. Returns the step.
+int64_t verify_checkpoint(const std::filesystem::path& checkpoint_dir);
 
 // Causal-LM loss: cross-entropy of logits (B, T, V) against labels (B, T), ignoring label -100, summed
 // over tokens, computed in fp32. Returns (loss_sum, number of counted tokens).

@@ -29,6 +29,11 @@ bool parse_json_bounded(std::string_view text, nlohmann::ordered_json& out, std:
 nlohmann::json parse_json(std::string_view text, const std::string& where);
 nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::string& where);
 
+// The integer obj[key] checked to lie in [low, high]: r1::Error "<where>: \"<key>\" must be an integer in
+// [low, high], found <value or nothing>" otherwise (a missing key, another type, a fraction, a huge number).
+// For saved states (trainer, data loaders) whose fields a hand edit or a corrupted file can change.
+int64_t json_integer(const nlohmann::json& obj, const char* key, int64_t low, int64_t high, const std::string& where);
+
 // Without a library code prefix: "[json.exception.type_error.302] type must be string" -> "type must be string".
 // For the few places that still catch a nlohmann exception (a value of the wrong type in a parsed document).
 std::string json_error_text(const std::exception& e);

@@ -209,12 +209,19 @@ void Recipe::read(const std::string& key, double& out) const {
 
 void Recipe::read(const std::string& key, int64_t& out) const {
   const nlohmann::json& v = use(key);
+  // A number past int64 (99999999999999999999 is read as a double) would wrap: refused, not converted.
+  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+    wrong_type(*this, key, "an integer in the 64-bit range", v);
   if (v.is_number_integer())
     out = v.get<int64_t>();
-  else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>())
+  else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() && v.get<double>() >= -0x1p63 &&
+           v.get<double>() < 0x1p63)
     out = int64_t(v.get<double>());
   else
-    wrong_type(*this, key, "an integer", v);
+    wrong_type(*this, key, v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()
+                               ? "an integer in the 64-bit range"
+                               : "an integer",
+               v);
 }
 
 void Recipe::read(const std::string& key, bool& out) const {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/bounded-json.h"
 #include "common/units.h"
 #include "data/hash.h"
 #include "r1/data.h"
@@ -233,7 +234,7 @@ void PackedLoader::load_state(const nlohmann::json& state) {
     }
     m.rows = get(state, "rows").get<uint64_t>();
   } catch (const nlohmann::json::exception& e) {
-    fail("data loader state: malformed ({})", e.what());
+    fail("data loader state: malformed ({})", json_error_text(e));
   }
 }
 

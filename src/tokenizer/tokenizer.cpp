@@ -141,7 +141,7 @@ void pre_tokenize_for_training(const Tokenizer::Impl& impl, std::string_view tex
 
 Tokenizer Tokenizer::from_json(const std::string& text, const std::string& source) {
   json j = parse_json(text, source);
-  if (!j.is_object() || !j.contains("model")) fail("{}: not a tokenizer.json (no \"model\")", source);
+  if (!j.is_object() || !j.contains("model")) fail("{}: not a tokenizer.json (it has no \"model\"; expected a model directory or a tokenizer.json file)", source);
   auto impl = std::make_shared<Impl>();
   impl->model = make_model(j["model"], source + ": model");
   impl->normalizer = make_normalizer(j.value("normalizer", json(nullptr)), source + ": normalizer");
@@ -304,9 +304,9 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
       if (!(skip_special_tokens && t.special)) tokens.push_back(t.content);
       continue;
     }
-    const std::string* tok = m.model->id_to_token(id);
-    if (tok == nullptr) fail("decode: token id {} is not in the vocabulary (size {})", id, vocab_size());
-    tokens.push_back(*tok);
+    if (id < 0) fail("decode: token id {} is negative", id);
+    // An id the vocabulary lacks (a model's padded embedding rows) decodes to nothing, as in HF tokenizers.
+    if (const std::string* tok = m.model->id_to_token(id)) tokens.push_back(*tok);
   }
   if (!m.decoder) {
     std::string out;

@@ -3,6 +3,8 @@
 // the Tokenizer. WordPiece is trained as HF's WordPieceTrainer does: BPE with continuing_subword_prefix "##"
 // whose vocabulary becomes the WordPiece vocabulary.
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <thread>
 
 #include "common/atomic-file.h"
@@ -140,11 +142,22 @@ Tokenizer train_tokenizer(const std::vector<fs::path>& inputs, const TrainOption
   std::vector<std::string> buffers;
   auto seqs = read_sequences(inputs, o.text_field, buffers);
   auto counts = count_words(*impl, seqs, o.threads, o.show_progress);
+  if (counts.empty()) {  // nothing to learn merges from: empty files, JSONL rows with empty text
+    std::string names;
+    for (const fs::path& p : inputs) names += (names.empty() ? "" : ", ") + p.string();
+    fail("{}: no text to train on", names);
+  }
+  // Each special token once, as HF's added vocabulary keeps them (a repeated one would get two entries).
+  std::vector<std::string> specials;
+  for (const std::string& s : o.special_tokens) {
+    if (s.empty()) fail_usage("--special-tokens: a special token is empty");
+    if (std::find(specials.begin(), specials.end(), s) == specials.end()) specials.push_back(s);
+  }
 
   BpeTrainerOptions t;
   t.vocab_size = o.vocab_size;
   t.min_frequency = o.min_frequency;
-  t.special_tokens = o.special_tokens;
+  t.special_tokens = specials;
   t.limit_alphabet = o.limit_alphabet;
   t.max_token_length = o.max_token_length;
   t.show_progress = o.show_progress;
@@ -170,7 +183,7 @@ Tokenizer train_tokenizer(const std::vector<fs::path>& inputs, const TrainOption
                   {"max_input_chars_per_word", 100}};
   }
   impl->model = make_model(model_json, "trained model");
-  for (const auto& s : o.special_tokens) impl->added.push_back({s, r.vocab.at(s), true, false, false, false, false});
+  for (const auto& s : specials) impl->added.push_back({s, r.vocab.at(s), true, false, false, false, false});
   if (o.model == "wordpiece") {
     auto id = [&](const char* tok) -> json {
       auto it = r.vocab.find(tok);

@@ -113,6 +113,7 @@ void TrainingArguments::validate() const {
     fail_usage("save_strategy must be steps or no, got '{}'", save_strategy);
   if (eval_strategy != "steps" && eval_strategy != "no")
     fail_usage("eval_strategy must be steps or no, got '{}'", eval_strategy);
+  if (save_steps < 0) fail_usage("save_steps must be >= 0 (0: a checkpoint only at the end), got {}", save_steps);
   if (save_total_limit && *save_total_limit < 1) fail_usage("save_total_limit must be >= 1");
   if (eval_steps && *eval_steps < 1) fail_usage("eval_steps must be >= 1");
   if (max_eval_samples < 0) fail_usage("max_eval_samples must be >= 0");

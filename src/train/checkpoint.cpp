@@ -73,7 +73,7 @@ std::optional<fs::path> resolve_resume_checkpoint(const TrainingArguments& args)
   return dir;
 }
 
-void verify_checkpoint(const fs::path& dir) {
+int64_t verify_checkpoint(const fs::path& dir) {
   const fs::path manifest_path = dir / kManifest;
   if (!fs::exists(manifest_path)) fail("checkpoint '{}' has no {} (incomplete or not a checkpoint)", dir.string(), kManifest);
   nlohmann::json manifest;
@@ -83,6 +83,10 @@ void verify_checkpoint(const fs::path& dir) {
   const std::string where = manifest_path.string();
   if (!manifest.is_object() || !manifest.contains("format") || manifest["format"] != "r1-checkpoint")
     fail("{}: not an r1 checkpoint manifest (\"format\" is not \"r1-checkpoint\")", where);
+  json_integer(manifest, "version", 1, 1, where);
+  const int64_t step = json_integer(manifest, "step", 0, INT64_MAX, where);
+  if (auto named = checkpoint_step(dir); named && *named != step)
+    fail("{}: \"step\" is {} in a directory named for step {}", where, step, *named);
   if (!manifest.contains("files") || !manifest["files"].is_object())
     fail("{}: \"files\" must be an object of file name -> {{bytes, checksum}}", where);
   const nlohmann::json& files = manifest["files"];
@@ -110,6 +114,7 @@ void verify_checkpoint(const fs::path& dir) {
     if (name != kManifest && !files.contains(name))
       fail("checkpoint '{}' holds '{}', which its {} does not list", dir.string(), name, kManifest);
   }
+  return step;
 }
 
 void detail::remove_stale_checkpoint_temps(const fs::path& output_dir) {
@@ -172,11 +177,29 @@ fs::path save_checkpoint(const fs::path& output_dir, int64_t step, model::Transf
 }
 
 nlohmann::json load_checkpoint(const fs::path& dir, model::TransformerImpl& model, AdamW& optimizer) {
-  verify_checkpoint(dir);
+  const int64_t step = verify_checkpoint(dir);
+  const std::string state_path = (dir / kState).string();
+  nlohmann::json state = parse_json(read_file(dir / kState), state_path);
+  // A global_step of the wrong type or range is reported by the trainer, which knows max_steps.
+  if (state.is_object() && state.contains("global_step") && state["global_step"].is_number_unsigned() &&
+      state["global_step"] != step)
+    fail("{}: \"global_step\" is {} but the checkpoint's manifest says step {}", state_path, state["global_step"].dump(),
+         step);
   torch::NoGradGuard no_grad;
   if (model.has_lora()) {  // the checkpoint holds the adapter only (the base is frozen)
     model::load_adapter_weights(model, dir);
   } else {
+    // The weights fit the model being trained only if the architecture they were trained under is its own:
+    // a changed rope_theta, norm epsilon or activation keeps every shape and would resume silently.
+    const fs::path config_path = dir / "config.json";
+    if (fs::exists(config_path)) {
+      const nlohmann::json saved = parse_json(model::ModelConfig::load(config_path).to_json(), config_path.string());
+      const nlohmann::json current = parse_json(model.config().to_json(), "the model's config");
+      for (const auto& [key, value] : current.items())
+        if (!saved.contains(key) || saved[key] != value)
+          fail("{}: \"{}\" is {} in the checkpoint, {} in the model being trained (another model?)",
+               config_path.string(), key, saved.contains(key) ? saved[key].dump() : "absent", value.dump());
+    }
     auto weights = safetensors::TensorCollection::open_directory(dir);
     for (auto& [name, tensor] : model::named_tensors(model)) {
       if (!weights.contains(name)) fail("checkpoint '{}' lacks tensor '{}'", dir.string(), name);
@@ -203,7 +226,7 @@ nlohmann::json load_checkpoint(const fs::path& dir, model::TransformerImpl& mode
   optimizer.load_state(moments, optimizer_steps);
   at::Generator gen = at::detail::getDefaultCPUGenerator();
   gen.set_state(opt.get("rng.cpu"));
-  return parse_json(read_file(dir / kState), (dir / kState).string());
+  return state;
 }
 
 void rotate_checkpoints(const fs::path& output_dir, int64_t limit, const fs::path& keep) {

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "common/atomic-file.h"
+#include "common/bounded-json.h"
 #include "common/jsonl.h"
 #include "common/recipe.h"
 #include "r1/error.h"
@@ -152,8 +153,8 @@ size_t EpochOrder::next() {
 }
 
 void EpochOrder::load_state(const nlohmann::json& state) {
-  epoch_ = state.at("epoch").get<int64_t>();
-  position_ = state.at("position").get<size_t>();
+  epoch_ = json_integer(state, "epoch", 0, INT64_MAX, "data order");
+  position_ = size_t(json_integer(state, "position", 0, int64_t(n_), "data order"));
   reshuffle();
 }
 

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <random>
 
+#include "common/bounded-json.h"
 #include "common/jsonl.h"
 #include "common/recipe.h"
 #include "r1/chat-template.h"
@@ -54,14 +55,21 @@ nlohmann::json rollout_to_json(const Rollout& r) {
           {"advantage", r.advantage}, {"truncated", r.truncated}};
 }
 
-Rollout rollout_from_json(const nlohmann::json& j) {
+// A buffered rollout from a checkpoint, checked against the dataset (rows) and itself (one log-prob per token).
+Rollout rollout_from_json(const nlohmann::json& j, size_t rows, int64_t vocab_size, bool needs_ref) {
   Rollout r;
-  r.row = j.at("row").get<size_t>();
+  r.row = size_t(json_integer(j, "row", 0, int64_t(rows) - 1, "GRPO rollout"));
   r.completion = j.at("completion").get<std::vector<int32_t>>();
   r.old_logp = j.at("old_logp").get<std::vector<float>>();
   r.ref_logp = j.at("ref_logp").get<std::vector<float>>();
   r.advantage = j.at("advantage").get<double>();
   r.truncated = j.at("truncated").get<bool>();
+  for (int32_t id : r.completion)
+    if (id < 0 || id >= vocab_size) fail("GRPO rollout: completion token {} is outside the vocabulary [0, {})", id, vocab_size);
+  if (r.old_logp.size() != r.completion.size() || (needs_ref && r.ref_logp.size() != r.completion.size()))
+    fail("GRPO rollout: {} completion tokens but {} old and {} reference log-probs", r.completion.size(),
+         r.old_logp.size(), r.ref_logp.size());
+  if (!std::isfinite(r.advantage)) fail("GRPO rollout: advantage {} is not finite", r.advantage);
   return r;
 }
 
@@ -238,15 +246,15 @@ class GrpoObjective : public Objective {
   }
 
   void load_data_state(const nlohmann::json& s) override {
-    epoch_ = s.at("epoch").get<int64_t>();
-    cursor_ = s.at("cursor").get<size_t>();
-    iteration_ = s.at("iteration").get<int64_t>();
-    step_ = s.at("step").get<int64_t>();
-    generation_ = s.at("generation").get<int64_t>();
+    epoch_ = json_integer(s, "epoch", 0, INT64_MAX, "GRPO state");
+    cursor_ = size_t(json_integer(s, "cursor", 0, int64_t(data_.size()) - 1, "GRPO state"));
+    iteration_ = json_integer(s, "iteration", 0, o_.num_iterations - 1, "GRPO state");
+    step_ = json_integer(s, "step", 0, INT64_MAX, "GRPO state");
+    generation_ = json_integer(s, "generation", 0, INT64_MAX, "GRPO state");
     order_.clear();
     rollouts_.clear();
     if (s.contains("rollouts"))
-      for (const auto& r : s["rollouts"]) rollouts_.push_back(rollout_from_json(r));
+      for (const auto& r : s["rollouts"]) rollouts_.push_back(rollout_from_json(r, data_.size(), model_->config().vocab_size, o_.beta != 0.0));
     if (iteration_ != 0 && rollouts_.size() != size_t(per_generation_))
       fail("GRPO checkpoint: expected {} buffered rollouts, found {}", per_generation_, rollouts_.size());
     if (!completions_log_.empty()) truncate_completions_log();

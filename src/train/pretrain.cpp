@@ -59,6 +59,7 @@ class PretrainObjective : public Objective {
 
   nlohmann::json data_state() const override { return loader_.state(); }
   std::string tokenizer_hash() const { return loader_.tokenizer_hash(); }
+  uint64_t vocab_size() const { return loader_.vocab_size(); }
   void load_data_state(const nlohmann::json& state) override { loader_.load_state(state); }
 
   std::map<std::string, double> evaluate() override {
@@ -221,6 +222,9 @@ TrainResult pretrain(const PretrainOptions& o, const std::atomic<bool>* stop_req
   if (objective.tokenizer_hash() != tok_hash)
     fail_usage("the shards were tokenized with another tokenizer ({}) than {} ({}): re-run r1 data prepare",
                objective.tokenizer_hash(), tokenizer_dir.string(), tok_hash);
+  if (objective.vocab_size() > uint64_t(net->config().vocab_size))
+    fail_usage("the shards' headers give a vocabulary of {} ids but the model has {} embedding rows",
+               objective.vocab_size(), net->config().vocab_size);
   TrainerHooks hooks;
   hooks.save_extra = [&](const fs::path& dir) { tok.save(dir, /*overwrite=*/true); };
   hooks.run_config_yaml = to_yaml(o.to_json());

@@ -132,13 +132,8 @@ TrainResult Trainer::train() {
     const std::string where = (*resume / "trainer_state.json").string();
     // Every field read with its type and range checked, naming the file and key.
     auto integer = [&](const char* key, std::optional<int64_t> fallback, int64_t low, int64_t high) -> int64_t {
-      const bool present = state.is_object() && state.contains(key);
-      if (!present && fallback) return *fallback;
-      if (!present || !state[key].is_number_integer() || state[key].get<int64_t>() < low ||
-          state[key].get<int64_t>() > high)
-        fail("{}: \"{}\" must be an integer in [{}, {}], found {}", where, key, low, high,
-             present ? state[key].dump() : "nothing");
-      return state[key].get<int64_t>();
+      if (fallback && !(state.is_object() && state.contains(key))) return *fallback;
+      return json_integer(state, key, low, high, where);
     };
     constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
     step = integer("global_step", std::nullopt, 0, total_steps);
@@ -151,7 +146,13 @@ TrainResult Trainer::train() {
       fail("{}: \"elapsed\" must be a number, found {}", where, state["elapsed"].dump());
     elapsed_before = state.value("elapsed", 0.0);
     if (!state.contains("data_state")) fail("{}: no \"data_state\"", where);
-    objective_.load_data_state(state.at("data_state"));
+    try {  // each objective checks its own fields; the file is named here
+      objective_.load_data_state(state.at("data_state"));
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}: \"data_state\": {}", where, json_error_text(e));
+    } catch (const Error& e) {
+      fail("{}: \"data_state\": {}", where, e.what());
+    }
     truncate_metrics(metrics_path, step);
     result.last_checkpoint = *resume;
     fmt::print("resumed from {} at step {}\n", resume->string(), step);

@@ -84,7 +84,7 @@ void add_eval_gen_commands(CLI::App& eval, Context& ctx) {
   gen->add_option("--task,--tasks", o->task, "task JSONL file")->required()->check(CLI::ExistingFile);
   gen->add_option("--task-type", o->job.task.type, "auto | math | aime | gpqa | generic")->capture_default_str();
   gen->add_option("--template", o->job.task.prompt_template, "Jinja prompt over the row's columns, instead of open-r1's");
-  gen->add_option("--limit", o->job.task.limit, "only the first N problems (0: all)")->check(CLI::NonNegativeNumber);
+  gen->add_option("--limit", o->job.task.limit, "only the first N problems (0: all)")->check(kNonNegative);
   gen->add_option("--model", o->model, "local model directory");
   gen->add_option("--server", g.server_url, "OpenAI-compatible server, http://host:port[/v1], instead of --model");
   gen->add_option("--server-model", g.server_model, "the 'model' sent to the server");

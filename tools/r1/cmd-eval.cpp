@@ -97,7 +97,7 @@ void add_eval_command(CLI::App& app, Context& ctx) {
   ppl->add_option("--tokenizer", o->tokenizer, "tokenizer directory (default: the model's)");
   ppl->add_option("--field", o->field, "JSONL field holding the text")->default_val("text");
   ppl->add_option("--max-length", o->max_length, "tokens per window (default: min(max_position_embeddings, 2048))");
-  ppl->add_option("--batch-size", o->batch_size, "windows per forward")->default_val(8)->check(CLI::PositiveNumber);
+  ppl->add_option("--batch-size", o->batch_size, "windows per forward")->default_val(8)->check(kPositive);
   ppl->add_option("--dtype", o->dtype, "float32 | bfloat16")->default_val("float32");
   ppl->add_flag("--skip-invalid", o->skip_invalid, "skip malformed JSONL rows (counted) instead of failing");
   ppl->add_flag("--json", o->json, "print the result as JSON");
@@ -116,8 +116,8 @@ void add_eval_command(CLI::App& app, Context& ctx) {
   mc->add_option("--task,--tasks", m->task, "questions JSONL")->required()->check(CLI::ExistingFile);
   mc->add_option("--dev", m->dev, "dev-split JSONL for the few-shot examples")->check(CLI::ExistingFile);
   mc->add_option("--num-fewshot", m->choice.num_fewshot, "shots (default: 5 with --dev, else 0)");
-  mc->add_option("--limit", m->limit, "only the first N questions (0: all)")->check(CLI::NonNegativeNumber);
-  mc->add_option("--batch-size", m->choice.batch_size, "sequences per forward")->capture_default_str()->check(CLI::PositiveNumber);
+  mc->add_option("--limit", m->limit, "only the first N questions (0: all)")->check(kNonNegative);
+  mc->add_option("--batch-size", m->choice.batch_size, "sequences per forward")->capture_default_str()->check(kPositive);
   mc->add_option("--dtype", m->dtype, "float32 | bfloat16")->capture_default_str();
   add_eval_output_options(mc, m->out);
   mc->callback([m, &ctx] { ctx.run = [m, &ctx] { return run_mc(ctx, *m); }; });

@@ -80,13 +80,13 @@ void add_generate_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1, 1 << 16));
   cmd->add_flag("--group-generations", j.group_generations, "one output row per prompt with lists");
   cmd->add_option("--output-column", j.output_column, "name of the generation column")->capture_default_str();
-  cmd->add_option("--limit", j.limit, "only the first N rows (0: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit", j.limit, "only the first N rows (0: all)")->check(kNonNegative);
   cmd->add_flag("--resume", j.resume, "continue an existing --output: rows already in it are skipped");
   cmd->add_flag("--overwrite", j.overwrite, "replace an existing --output");
   engine::SamplingParams& s = j.sampling;
   cmd->add_option("--max-new-tokens,--max-tokens", s.max_new_tokens, "completion length limit")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   cmd->add_option("--temperature", s.temperature, "0: greedy")->capture_default_str();
   cmd->add_option("--top-k", s.top_k, "0: off")->capture_default_str();
   cmd->add_option("--top-p", s.top_p, "nucleus mass (1: off)")->capture_default_str();
@@ -99,7 +99,7 @@ void add_generate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--stop-token-id", o->stop_token_ids, "stop token id (repeatable), besides the eos ids");
   cmd->add_option("--batch-size", j.engine.max_batch, "local: sequences decoded together (KV-cache slots)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   cmd->add_option("--max-seq-len", j.engine.max_seq_len, "local: prompt + completion per slot (0: the longest prompt + --max-new-tokens, "
                   "at most the model's context)");
   cmd->add_option("--dtype", o->dtype, "local: compute dtype (float32, bfloat16); default: the checkpoint's load dtype");
@@ -112,7 +112,7 @@ void add_generate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--timeout", j.timeout_seconds, "server: seconds per request")->capture_default_str();
   cmd->add_option("--retries", j.retries, "server: retries on connection errors, 429 and 5xx")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   cmd->add_flag("--quiet", o->quiet, "no progress line");
   cmd->callback([&ctx, o] { ctx.run = [&ctx, o] { return run_generate(ctx, *o); }; });
 }

@@ -19,12 +19,12 @@ void add_serve_command(CLI::App& app, Context& ctx) {
       ->envname("R1_API_KEY");
   cmd->add_option("--served-model-name", o->served_model_name, "model id in the API (default: directory name)");
   cmd->add_option("--max-batch", o->max_batch, "sequences decoded together")->capture_default_str()->check(
-      CLI::PositiveNumber);
+      kPositive);
   cmd->add_option("--max-seq-len", o->max_seq_len, "prompt + completion tokens per sequence (0: the model's)")
       ->capture_default_str();
   cmd->add_option("--max-tokens-limit", o->max_tokens_limit, "largest max_tokens a request may ask for")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   cmd->add_option("--max-request-bytes", o->max_request_bytes, "largest request body (larger: 413)")
       ->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "load and compute in this dtype (bf16, fp16; default float32)");

@@ -147,6 +147,9 @@ int run_decode(const TokenizerOptions& o) {
       } catch (const std::exception&) {
         fail_usage("decode: '{}' is not a token id", item);
       }
+      // Tokenizer::decode drops ids it lacks (a model's padded rows); ids typed here are checked one by one.
+      if (!tok.id_to_token(ids.back()))
+        fail("decode: token id {} is not in the vocabulary of {} ({} ids)", ids.back(), o.path, tok.vocab_size());
     }
     fmt::print("{}\n", tok.decode(ids, o.skip_special));
   }

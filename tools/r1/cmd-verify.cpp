@@ -105,7 +105,7 @@ void add_verify_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--overwrite", opts->overwrite, "replace an existing --out");
   cmd->add_option("--timeout", opts->timeout, "seconds allowed per verification")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   cmd->callback([&ctx, opts] {
     ctx.run = [&ctx, opts] {
       verify::VerifyOptions options;

@@ -11,6 +11,21 @@
 
 namespace r1::cli {
 
+// Number checks whose messages say the bound plainly (CLI11's PositiveNumber / NonNegativeNumber print
+// DBL_MAX as the upper end of their range): "--limit: must be >= 0, got -1".
+inline CLI::Validator at_least(double low, bool inclusive) {
+  return CLI::Validator(
+      [low, inclusive](std::string& text) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(text, value)) return "expected a number, got '" + text + "'";
+        if (inclusive ? value >= low : value > low) return {};
+        return std::string("must be ") + (inclusive ? ">= " : "> ") + CLI::detail::to_string(low) + ", got " + text;
+      },
+      inclusive ? "NUMBER >= " + CLI::detail::to_string(low) : "NUMBER > " + CLI::detail::to_string(low));
+}
+inline const CLI::Validator kPositive = at_least(0, /*inclusive=*/false);
+inline const CLI::Validator kNonNegative = at_least(0, /*inclusive=*/true);
+
 struct Context {
   RuntimeOptions runtime;
   std::function<int()> run;  // set by the parsed subcommand; returns the exit status

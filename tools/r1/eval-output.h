@@ -32,7 +32,7 @@ inline void add_eval_output_options(CLI::App* cmd, EvalOutputOptions& o) {
   cmd->add_flag("--json", o.json, "print the results JSON instead of the markdown table");
   cmd->add_option("--bootstrap-resamples", o.resamples, "bootstrap resamples for the confidence intervals (0: none)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   cmd->add_option("--confidence", o.confidence, "confidence level of the intervals")
       ->capture_default_str()
       ->check(CLI::Range(0.5, 0.999));

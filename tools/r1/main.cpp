@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -98,6 +99,10 @@ int main(int argc, char** argv) {
     return report("error", fmt::format("an input holds text that is not a number ({})", e.what()), 1);
   } catch (const std::out_of_range& e) {
     return report("error", fmt::format("an input holds a number out of range ({})", e.what()), 1);
+  } catch (const std::filesystem::filesystem_error& e) {  // a path the library did not check first
+    std::string where = e.path1().string();
+    if (!e.path2().empty()) where += ", " + e.path2().string();
+    return report("error", fmt::format("{}: {}", where, e.code().message()), 1);
   } catch (const std::exception& e) {
     return report("error", e.what(), 1);
   }
