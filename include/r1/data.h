@@ -205,7 +205,7 @@ struct PrepareOptions {
   bool skip_invalid = false;
   uint64_t shard_tokens = 100'000'000;
   bool overwrite = false;
-  int threads = 0;  // 0 = hardware concurrency
+  int threads = 0;  // 0 = one per usable physical core
   uint64_t seed = 42;
   bool show_progress = true;
   size_t chunk_bytes = size_t(1) << 20;  // unit of parallel work (files are cut at document ends)

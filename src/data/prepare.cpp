@@ -17,11 +17,11 @@
 #include <queue>
 #include <regex>
 #include <shared_mutex>
-#include <thread>
 #include <tuple>
 #include <unordered_set>
 
 #include "common/atomic-file.h"
+#include "common/parallel.h"
 #include "common/progress.h"
 #include "common/units.h"
 #include "data/documents.h"
@@ -238,7 +238,7 @@ PrepareSummary prepare_data(const PrepareOptions& o) {
   };
 
   // Workers: take the next chunk (in order), process it, commit results in chunk order.
-  const size_t threads = o.threads > 0 ? size_t(o.threads) : std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads = resolve_threads(o.threads);
   const size_t max_in_flight = 2 * threads + 2;
   std::mutex mutex;  // guards the reader, the pending results, the commit and the error
   std::condition_variable cv;
@@ -316,9 +316,9 @@ PrepareSummary prepare_data(const PrepareOptions& o) {
       cv.notify_all();
     }
   };
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+  // Each of the `threads` items is one worker's loop; the loop keeps its own error (the earliest chunk's, so
+  // the message does not depend on timing) and never throws.
+  parallel_for(threads, int(threads), [&](size_t) { worker(); });
   if (error) std::rethrow_exception(error);
   if (!pending.empty()) fail("internal: {} chunks left uncommitted", pending.size());
   progress.finish();

@@ -8,13 +8,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "common/parallel.h"
 #include "engine/sampler.h"
 #include "engine/text-backends.h"
-#include "eval/jobs.h"
 #include "r1/error.h"
 
 namespace r1::eval {
@@ -51,7 +52,7 @@ std::vector<engine::TextCompletion> generate_all(const GenerativeEvalOptions& o,
   }
   engine::RemoteTextBackend remote(g);
   std::mutex mutex;
-  run_jobs(count, g.concurrency, [&](size_t i) {
+  parallel_for(count, std::max(1, g.concurrency), [&](size_t i) {
     out[i] = remote.complete(prompt_of(task.problems[i], remote.chat()), seeds[i]);
     std::lock_guard<std::mutex> lock(mutex);
     if (on_progress) on_progress(++done, int64_t(count));

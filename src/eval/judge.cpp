@@ -7,13 +7,14 @@
 //  1. An unparseable verdict is not retried: its pair (or item) is left out of the rates and counted.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 
 #include "common/jsonl.h"
+#include "common/parallel.h"
 #include "engine/text-backends.h"
-#include "eval/jobs.h"
 #include "r1/error.h"
 #include "r1/eval.h"
 
@@ -142,7 +143,7 @@ std::vector<JudgeItem> load_judge_items(const std::filesystem::path& path_a, con
 Results judge_pairwise(const std::vector<JudgeItem>& items, const JudgeFn& judge, const JudgeOptions& options,
                        std::vector<std::string>* records) {
   std::vector<std::string> replies(items.size() * 2);  // [2i]: (A, B) order, [2i + 1]: (B, A) order
-  run_jobs(replies.size(), options.concurrency, [&](size_t j) {
+  parallel_for(replies.size(), std::max(1, options.concurrency), [&](size_t j) {
     const JudgeItem& it = items[j / 2];
     replies[j] = j % 2 == 0 ? judge(kPairSystem, pair_prompt(it.question, it.answer_a, it.answer_b))
                             : judge(kPairSystem, pair_prompt(it.question, it.answer_b, it.answer_a));
@@ -194,7 +195,7 @@ Results judge_pairwise(const std::vector<JudgeItem>& items, const JudgeFn& judge
 Results judge_single(const std::vector<JudgeItem>& items, const JudgeFn& judge, const JudgeOptions& options,
                      std::vector<std::string>* records) {
   std::vector<std::string> replies(items.size());
-  run_jobs(replies.size(), options.concurrency, [&](size_t i) {
+  parallel_for(replies.size(), std::max(1, options.concurrency), [&](size_t i) {
     replies[i] = judge(kSingleSystem, single_prompt(items[i].question, items[i].answer_a));
   });
   std::vector<double> scores;
