@@ -50,9 +50,10 @@ std::vector<int32_t> encode_document(const tokenizer::Tokenizer& tok, const std:
 int32_t require_eos(const tokenizer::Tokenizer& tok, const fs::path& where) {
   auto eos = tok.eos_id();
   if (!eos)
-    fail("{}: the tokenizer has no EOS token (set eos_token in tokenizer_config.json); documents need one between "
-         "them",
-         where.string());
+    fail(
+        "{}: the tokenizer has no EOS token (set eos_token in tokenizer_config.json); documents need one between "
+        "them",
+        where.string());
   return *eos;
 }
 
@@ -78,7 +79,11 @@ bool is_shard_name(const std::string& name) {
 class SplitWriter {
  public:
   SplitWriter(fs::path dir, std::string split, uint64_t shard_tokens, uint64_t vocab, int64_t eos, std::string hash)
-      : dir_(std::move(dir)), split_(std::move(split)), shard_tokens_(shard_tokens), vocab_(vocab), eos_(eos),
+      : dir_(std::move(dir)),
+        split_(std::move(split)),
+        shard_tokens_(shard_tokens),
+        vocab_(vocab),
+        eos_(eos),
         hash_(std::move(hash)) {}
   void add(const KeptDocument& doc) {
     if (!writer_)
@@ -144,10 +149,12 @@ std::string PrepareSummary::format() const {
                                 format_bytes(uint64_t(seconds > 0 ? double(input_bytes) / seconds : 0)));
   std::string removed_text;
   for (const std::string& name : filter_names())
-    removed_text += fmt::format("{}{} {}", removed_text.empty() ? "" : ", ", name, removed.count(name) ? removed.at(name) : 0);
+    removed_text +=
+        fmt::format("{}{} {}", removed_text.empty() ? "" : ", ", name, removed.count(name) ? removed.at(name) : 0);
   out += fmt::format("removed: {}{}\n", removed_text,
                      invalid_rows ? fmt::format("; skipped {} invalid rows", invalid_rows) : "");
-  for (const auto& [name, s] : {std::pair<const char*, const SplitSummary&>{"train", train}, {"validation", validation}})
+  for (const auto& [name, s] :
+       {std::pair<const char*, const SplitSummary&>{"train", train}, {"validation", validation}})
     out += fmt::format("{:<10} {:>9} documents {:>12} tokens ({:.1f} tokens/document) {:>10} text, {} shard(s)\n", name,
                        s.documents, s.tokens, s.documents ? double(s.tokens) / double(s.documents) : 0.0,
                        format_bytes(s.text_bytes), s.shards.size());
@@ -356,8 +363,10 @@ PrepareSummary prepare_data(const PrepareOptions& o) {
                   {"skip_invalid", o.skip_invalid},
                   {"shard_tokens", o.shard_tokens},
                   {"seed", o.seed}};
-  if (o.validation_documents) options["validation_documents"] = *o.validation_documents;
-  else options["validation_fraction"] = o.validation_fraction;
+  if (o.validation_documents)
+    options["validation_documents"] = *o.validation_documents;
+  else
+    options["validation_fraction"] = o.validation_fraction;
   manifest["options"] = options;
   write_file_atomic(o.out / "manifest.json", manifest.dump(2) + "\n");
 

@@ -112,9 +112,15 @@ Results evaluate_generative(const GenerativeEvalOptions& o, std::vector<std::str
       no_answer += s.answer.empty();
       truncated += completions[i].reasons[size_t(j)] == "length";
       if (records) {
-        Json r = {{"line", p.line},      {"problem", i},   {"sample", j},          {"completion", text},
-                  {"finish_reason", completions[i].reasons[size_t(j)]},          {"gold", p.gold},
-                  {"answer", s.answer},  {"verdict", verdict}, {"correct", s.correct}};
+        Json r = {{"line", p.line},
+                  {"problem", i},
+                  {"sample", j},
+                  {"completion", text},
+                  {"finish_reason", completions[i].reasons[size_t(j)]},
+                  {"gold", p.gold},
+                  {"answer", s.answer},
+                  {"verdict", verdict},
+                  {"correct", s.correct}};
         records->push_back(r.dump(-1, ' ', false, Json::error_handler_t::replace));
       }
       outcomes[i].push_back(std::move(s));
@@ -139,8 +145,11 @@ Results evaluate_generative(const GenerativeEvalOptions& o, std::vector<std::str
               {"seed", std::to_string(o.generation.seed)},
               {"chat_template", o.generation.chat_template}};
   if (!o.task.prompt_template.empty()) r.config.emplace_back("prompt_template", o.task.prompt_template);
-  r.counts = {{"problems", int64_t(task.problems.size())}, {"samples", int64_t(task.problems.size()) * n},
-              {"truncated", truncated}, {"no_answer", no_answer}, {"unparseable_gold", unparseable_gold}};
+  r.counts = {{"problems", int64_t(task.problems.size())},
+              {"samples", int64_t(task.problems.size()) * n},
+              {"truncated", truncated},
+              {"no_answer", no_answer},
+              {"unparseable_gold", unparseable_gold}};
   r.bootstrap = o.bootstrap;
   r.metrics = generative_metrics(outcomes, ks, equivalent, o.bootstrap);
   return r;
