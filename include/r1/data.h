@@ -19,7 +19,7 @@
 namespace r1::tokenizer {
 class Tokenizer;
 class ChatTemplate;
-}
+}  // namespace r1::tokenizer
 
 namespace r1::data {
 
@@ -125,8 +125,8 @@ class PackedLoader {
   PackedLoader(PackedLoader&&) noexcept;
   PackedLoader& operator=(PackedLoader&&) noexcept;
 
-  void next(int64_t rows, int64_t* out);  // fills rows x (seq_len+1) int64, row-major
-  nlohmann::json state() const;           // exact position (per-source epoch + cursor, row counter)
+  void next(int64_t rows, int64_t* out);         // fills rows x (seq_len+1) int64, row-major
+  nlohmann::json state() const;                  // exact position (per-source epoch + cursor, row counter)
   void load_state(const nlohmann::json& state);  // r1::Error if it does not match these options/sources
   std::vector<SourceReport> report(uint64_t planned_tokens) const;
   std::string format_report(uint64_t planned_tokens) const;  // the table the trainer prints at start
@@ -205,7 +205,7 @@ struct PrepareOptions {
   bool skip_invalid = false;
   uint64_t shard_tokens = 100'000'000;
   bool overwrite = false;
-  int threads = 0;  // 0 = hardware concurrency
+  int threads = 0;  // 0 = one per usable physical core
   uint64_t seed = 42;
   bool show_progress = true;
   size_t chunk_bytes = size_t(1) << 20;  // unit of parallel work (files are cut at document ends)
@@ -216,7 +216,7 @@ struct SplitSummary {
   std::vector<ShardInfo> shards;
 };
 struct PrepareSummary {
-  uint64_t documents_read = 0;               // documents found in the inputs (before filtering)
+  uint64_t documents_read = 0;              // documents found in the inputs (before filtering)
   std::map<std::string, uint64_t> removed;  // filter name -> documents it removed ("empty", "min_chars", ...)
   uint64_t invalid_rows = 0;                // malformed JSONL rows skipped (skip_invalid)
   SplitSummary train, validation;
@@ -276,9 +276,9 @@ struct PreferenceExample {
   std::vector<int32_t> prompt, chosen, rejected;
   bool truncated = false;
 };
-PreferenceExample preference_example(const tokenizer::Tokenizer& tokenizer, const tokenizer::ChatTemplate* chat_template,
-                                     const nlohmann::json& row, int64_t max_prompt_length, int64_t max_length,
-                                     const std::string& where);
+PreferenceExample preference_example(const tokenizer::Tokenizer& tokenizer,
+                                     const tokenizer::ChatTemplate* chat_template, const nlohmann::json& row,
+                                     int64_t max_prompt_length, int64_t max_length, const std::string& where);
 
 // Best-fit decreasing bin packing (TRL's "bfd" packing strategy): sequences taken longest first, each into the
 // fullest bin it still fits (a new bin when none); lengths must be <= capacity. Returns the bins as indices

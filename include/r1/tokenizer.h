@@ -56,7 +56,8 @@ class Tokenizer {
 
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const;
   std::vector<TokenSpan> encode_with_spans(std::string_view text, bool add_special_tokens = true) const;
-  // Encodes texts in parallel over `threads` threads (0: hardware concurrency).
+  // Encodes texts in parallel over `threads` threads (0: one per usable physical core); the first exception
+  // encode() throws is rethrown once every thread has stopped.
   std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts, bool add_special_tokens = true,
                                                  int threads = 0) const;
   // Ids the vocabulary lacks (a model's padded embedding rows) decode to nothing, as in HF tokenizers;
@@ -98,7 +99,7 @@ struct TrainOptions {
   std::optional<size_t> max_token_length;
   bool lowercase = true;  // wordpiece
   std::string text_field = "text";
-  int threads = 0;  // word counting; 0 = hardware concurrency
+  int threads = 0;  // word counting; 0 = one per usable physical core
   bool show_progress = true;
 };
 Tokenizer train_tokenizer(const std::vector<std::filesystem::path>& inputs, const TrainOptions& options);

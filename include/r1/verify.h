@@ -76,7 +76,7 @@ struct VerifyResult {
 // throws for bad input (an unparseable input is a verdict); returns within about timeout_seconds.
 VerifyResult verify(std::string_view gold, std::string_view model_output, const VerifyOptions& options = {});
 
-// verify() over (gold, model_output) pairs on `threads` threads (0: one per hardware thread); results in order.
+// verify() over (gold, model_output) pairs on `threads` threads (0: one per usable physical core); results in order.
 std::vector<VerifyResult> verify_batch(const std::vector<std::pair<std::string, std::string>>& pairs,
                                        const VerifyOptions& options = {}, int threads = 0);
 

@@ -17,11 +17,11 @@
 #include <queue>
 #include <regex>
 #include <shared_mutex>
-#include <thread>
 #include <tuple>
 #include <unordered_set>
 
 #include "common/atomic-file.h"
+#include "common/parallel.h"
 #include "common/progress.h"
 #include "common/units.h"
 #include "data/documents.h"
@@ -50,9 +50,10 @@ std::vector<int32_t> encode_document(const tokenizer::Tokenizer& tok, const std:
 int32_t require_eos(const tokenizer::Tokenizer& tok, const fs::path& where) {
   auto eos = tok.eos_id();
   if (!eos)
-    fail("{}: the tokenizer has no EOS token (set eos_token in tokenizer_config.json); documents need one between "
-         "them",
-         where.string());
+    fail(
+        "{}: the tokenizer has no EOS token (set eos_token in tokenizer_config.json); documents need one between "
+        "them",
+        where.string());
   return *eos;
 }
 
@@ -78,7 +79,11 @@ bool is_shard_name(const std::string& name) {
 class SplitWriter {
  public:
   SplitWriter(fs::path dir, std::string split, uint64_t shard_tokens, uint64_t vocab, int64_t eos, std::string hash)
-      : dir_(std::move(dir)), split_(std::move(split)), shard_tokens_(shard_tokens), vocab_(vocab), eos_(eos),
+      : dir_(std::move(dir)),
+        split_(std::move(split)),
+        shard_tokens_(shard_tokens),
+        vocab_(vocab),
+        eos_(eos),
         hash_(std::move(hash)) {}
   void add(const KeptDocument& doc) {
     if (!writer_)
@@ -144,10 +149,12 @@ std::string PrepareSummary::format() const {
                                 format_bytes(uint64_t(seconds > 0 ? double(input_bytes) / seconds : 0)));
   std::string removed_text;
   for (const std::string& name : filter_names())
-    removed_text += fmt::format("{}{} {}", removed_text.empty() ? "" : ", ", name, removed.count(name) ? removed.at(name) : 0);
+    removed_text +=
+        fmt::format("{}{} {}", removed_text.empty() ? "" : ", ", name, removed.count(name) ? removed.at(name) : 0);
   out += fmt::format("removed: {}{}\n", removed_text,
                      invalid_rows ? fmt::format("; skipped {} invalid rows", invalid_rows) : "");
-  for (const auto& [name, s] : {std::pair<const char*, const SplitSummary&>{"train", train}, {"validation", validation}})
+  for (const auto& [name, s] :
+       {std::pair<const char*, const SplitSummary&>{"train", train}, {"validation", validation}})
     out += fmt::format("{:<10} {:>9} documents {:>12} tokens ({:.1f} tokens/document) {:>10} text, {} shard(s)\n", name,
                        s.documents, s.tokens, s.documents ? double(s.tokens) / double(s.documents) : 0.0,
                        format_bytes(s.text_bytes), s.shards.size());
@@ -238,7 +245,7 @@ PrepareSummary prepare_data(const PrepareOptions& o) {
   };
 
   // Workers: take the next chunk (in order), process it, commit results in chunk order.
-  const size_t threads = o.threads > 0 ? size_t(o.threads) : std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads = resolve_threads(o.threads);
   const size_t max_in_flight = 2 * threads + 2;
   std::mutex mutex;  // guards the reader, the pending results, the commit and the error
   std::condition_variable cv;
@@ -316,9 +323,9 @@ PrepareSummary prepare_data(const PrepareOptions& o) {
       cv.notify_all();
     }
   };
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+  // Each of the `threads` items is one worker's loop; the loop keeps its own error (the earliest chunk's, so
+  // the message does not depend on timing) and never throws.
+  parallel_for(threads, int(threads), [&](size_t) { worker(); });
   if (error) std::rethrow_exception(error);
   if (!pending.empty()) fail("internal: {} chunks left uncommitted", pending.size());
   progress.finish();
@@ -356,8 +363,10 @@ PrepareSummary prepare_data(const PrepareOptions& o) {
                   {"skip_invalid", o.skip_invalid},
                   {"shard_tokens", o.shard_tokens},
                   {"seed", o.seed}};
-  if (o.validation_documents) options["validation_documents"] = *o.validation_documents;
-  else options["validation_fraction"] = o.validation_fraction;
+  if (o.validation_documents)
+    options["validation_documents"] = *o.validation_documents;
+  else
+    options["validation_fraction"] = o.validation_fraction;
   manifest["options"] = options;
   write_file_atomic(o.out / "manifest.json", manifest.dump(2) + "\n");
 

@@ -9,16 +9,15 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "common/atomic-file.h"
 #include "common/bounded-json.h"
+#include "common/parallel.h"
 #include "engine/sampler.h"
 #include "engine/text-backends.h"
 #include "r1/chat-template.h"
@@ -188,40 +187,15 @@ DatasetGenerateReport generate_dataset(const DatasetGenerateOptions& o,
       write_ready();
     });
   } else {
-    std::mutex mutex;
-    std::condition_variable ready;
-    std::atomic<size_t> cursor{0};
-    std::atomic<bool> stop{false};
-    std::string error;
-    std::vector<std::optional<TextCompletion>> results(count);
-    std::vector<std::thread> workers;
-    for (int32_t w = 0; w < std::max(1, o.concurrency); ++w)
-      workers.emplace_back([&] {
-        for (size_t i; !stop && (i = cursor++) < count;) {
-          try {
-            TextCompletion c = remote->complete(prompts[i], seeds[i]);
-            std::lock_guard<std::mutex> lock(mutex);
-            results[i] = std::move(c);
-          } catch (const std::exception& e) {
-            std::lock_guard<std::mutex> lock(mutex);
-            if (error.empty()) error = e.what();
-            stop = true;
-          }
-          ready.notify_all();
-        }
-      });
-    {
-      std::unique_lock<std::mutex> lock(mutex);
-      while (next < count && error.empty()) {
-        ready.wait(lock, [&] { return !error.empty() || results[next].has_value(); });
-        while (next < count && results[next]) {
-          done[next] = std::move(results[next]);
-          write_ready();
-        }
-      }
-    }
-    for (auto& t : workers) t.join();
-    if (!error.empty()) fail("{}", error);
+    // Requests go out from `concurrency` workers (--concurrency 0 or less: one); the worker that finishes a row
+    // writes every row now ready, in input order, under the lock.
+    std::mutex mutex;  // guards done, next, out and report
+    parallel_for(count, std::max(1, o.concurrency), [&](size_t i) {
+      TextCompletion c = remote->complete(prompts[i], seeds[i]);
+      std::lock_guard<std::mutex> lock(mutex);
+      done[i] = std::move(c);
+      write_ready();
+    });
   }
   const auto end = std::chrono::steady_clock::now();
   report.seconds = std::chrono::duration<double>(end - start).count();

@@ -8,13 +8,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "common/parallel.h"
 #include "engine/sampler.h"
 #include "engine/text-backends.h"
-#include "eval/jobs.h"
 #include "r1/error.h"
 
 namespace r1::eval {
@@ -51,7 +52,7 @@ std::vector<engine::TextCompletion> generate_all(const GenerativeEvalOptions& o,
   }
   engine::RemoteTextBackend remote(g);
   std::mutex mutex;
-  run_jobs(count, g.concurrency, [&](size_t i) {
+  parallel_for(count, std::max(1, g.concurrency), [&](size_t i) {
     out[i] = remote.complete(prompt_of(task.problems[i], remote.chat()), seeds[i]);
     std::lock_guard<std::mutex> lock(mutex);
     if (on_progress) on_progress(++done, int64_t(count));
@@ -111,9 +112,15 @@ Results evaluate_generative(const GenerativeEvalOptions& o, std::vector<std::str
       no_answer += s.answer.empty();
       truncated += completions[i].reasons[size_t(j)] == "length";
       if (records) {
-        Json r = {{"line", p.line},      {"problem", i},   {"sample", j},          {"completion", text},
-                  {"finish_reason", completions[i].reasons[size_t(j)]},          {"gold", p.gold},
-                  {"answer", s.answer},  {"verdict", verdict}, {"correct", s.correct}};
+        Json r = {{"line", p.line},
+                  {"problem", i},
+                  {"sample", j},
+                  {"completion", text},
+                  {"finish_reason", completions[i].reasons[size_t(j)]},
+                  {"gold", p.gold},
+                  {"answer", s.answer},
+                  {"verdict", verdict},
+                  {"correct", s.correct}};
         records->push_back(r.dump(-1, ' ', false, Json::error_handler_t::replace));
       }
       outcomes[i].push_back(std::move(s));
@@ -138,8 +145,11 @@ Results evaluate_generative(const GenerativeEvalOptions& o, std::vector<std::str
               {"seed", std::to_string(o.generation.seed)},
               {"chat_template", o.generation.chat_template}};
   if (!o.task.prompt_template.empty()) r.config.emplace_back("prompt_template", o.task.prompt_template);
-  r.counts = {{"problems", int64_t(task.problems.size())}, {"samples", int64_t(task.problems.size()) * n},
-              {"truncated", truncated}, {"no_answer", no_answer}, {"unparseable_gold", unparseable_gold}};
+  r.counts = {{"problems", int64_t(task.problems.size())},
+              {"samples", int64_t(task.problems.size()) * n},
+              {"truncated", truncated},
+              {"no_answer", no_answer},
+              {"unparseable_gold", unparseable_gold}};
   r.bootstrap = o.bootstrap;
   r.metrics = generative_metrics(outcomes, ks, equivalent, o.bootstrap);
   return r;

@@ -7,13 +7,14 @@
 //  1. An unparseable verdict is not retried: its pair (or item) is left out of the rates and counted.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 
 #include "common/jsonl.h"
+#include "common/parallel.h"
 #include "engine/text-backends.h"
-#include "eval/jobs.h"
 #include "r1/error.h"
 #include "r1/eval.h"
 
@@ -47,10 +48,14 @@ std::string single_prompt(const std::string& q, const std::string& a) {
 
 const char* verdict_text(PairVerdict v) {
   switch (v) {
-    case PairVerdict::kFirst: return "A";
-    case PairVerdict::kSecond: return "B";
-    case PairVerdict::kTie: return "tie";
-    case PairVerdict::kInvalid: return "invalid";
+    case PairVerdict::kFirst:
+      return "A";
+    case PairVerdict::kSecond:
+      return "B";
+    case PairVerdict::kTie:
+      return "tie";
+    case PairVerdict::kInvalid:
+      return "invalid";
   }
   return "?";
 }
@@ -117,7 +122,8 @@ std::vector<JudgeItem> load_judge_items(const std::filesystem::path& path_a, con
         const std::string where = fmt::format("{}:{}", path_a.string(), line);
         if (!row.is_object()) fail("{}: not a JSON object", where);
         auto q = row.find(question_column);
-        if (q == row.end() || !q->is_string()) fail("{}: no string column '{}' (--question-column)", where, question_column);
+        if (q == row.end() || !q->is_string())
+          fail("{}: no string column '{}' (--question-column)", where, question_column);
         items.push_back({q->get<std::string>(), answer_of(row, where), "", line});
       },
       false);
@@ -133,7 +139,8 @@ std::vector<JudgeItem> load_judge_items(const std::filesystem::path& path_a, con
         },
         false);
     if (i != items.size())
-      fail("{} has {} rows but {} has {}: the answers are paired by row", path_b.string(), i, path_a.string(), items.size());
+      fail("{} has {} rows but {} has {}: the answers are paired by row", path_b.string(), i, path_a.string(),
+           items.size());
   }
   if (items.empty()) fail("{}: no rows", path_a.string());
   return items;
@@ -142,14 +149,18 @@ std::vector<JudgeItem> load_judge_items(const std::filesystem::path& path_a, con
 Results judge_pairwise(const std::vector<JudgeItem>& items, const JudgeFn& judge, const JudgeOptions& options,
                        std::vector<std::string>* records) {
   std::vector<std::string> replies(items.size() * 2);  // [2i]: (A, B) order, [2i + 1]: (B, A) order
-  run_jobs(replies.size(), options.concurrency, [&](size_t j) {
+  parallel_for(replies.size(), std::max(1, options.concurrency), [&](size_t j) {
     const JudgeItem& it = items[j / 2];
     replies[j] = j % 2 == 0 ? judge(kPairSystem, pair_prompt(it.question, it.answer_a, it.answer_b))
                             : judge(kPairSystem, pair_prompt(it.question, it.answer_b, it.answer_a));
   });
   // A's score per order: 1 win, 0.5 tie, 0 loss; -1 invalid.
-  auto score_ab = [](PairVerdict v) { return v == PairVerdict::kFirst ? 1.0 : v == PairVerdict::kSecond ? 0.0 : v == PairVerdict::kTie ? 0.5 : -1.0; };
-  auto score_ba = [](PairVerdict v) { return v == PairVerdict::kFirst ? 0.0 : v == PairVerdict::kSecond ? 1.0 : v == PairVerdict::kTie ? 0.5 : -1.0; };
+  auto score_ab = [](PairVerdict v) {
+    return v == PairVerdict::kFirst ? 1.0 : v == PairVerdict::kSecond ? 0.0 : v == PairVerdict::kTie ? 0.5 : -1.0;
+  };
+  auto score_ba = [](PairVerdict v) {
+    return v == PairVerdict::kFirst ? 0.0 : v == PairVerdict::kSecond ? 1.0 : v == PairVerdict::kTie ? 0.5 : -1.0;
+  };
   std::vector<double> win_rate, win, tie, loss, inconsistent;
   int64_t invalid = 0;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -170,9 +181,14 @@ Results judge_pairwise(const std::vector<JudgeItem>& items, const JudgeFn& judge
       inconsistent.push_back(!consistent);
     }
     if (records) {
-      Json r = {{"line", items[i].line},       {"question", items[i].question},    {"verdict_ab", verdict_text(ab)},
-                {"verdict_ba", verdict_text(ba)}, {"outcome", outcome},           {"consistent", consistent},
-                {"judgment_ab", replies[2 * i]},  {"judgment_ba", replies[2 * i + 1]}};
+      Json r = {{"line", items[i].line},
+                {"question", items[i].question},
+                {"verdict_ab", verdict_text(ab)},
+                {"verdict_ba", verdict_text(ba)},
+                {"outcome", outcome},
+                {"consistent", consistent},
+                {"judgment_ab", replies[2 * i]},
+                {"judgment_ba", replies[2 * i + 1]}};
       records->push_back(r.dump(-1, ' ', false, Json::error_handler_t::replace));
     }
   }
@@ -180,8 +196,12 @@ Results judge_pairwise(const std::vector<JudgeItem>& items, const JudgeFn& judge
   Results r;
   r.kind = "judge_pairwise";
   r.bootstrap = options.bootstrap;
-  r.counts = {{"items", int64_t(items.size())}, {"judged", int64_t(win_rate.size())}, {"invalid", invalid},
-              {"wins", count(win)},              {"ties", count(tie)},                {"losses", count(loss)},
+  r.counts = {{"items", int64_t(items.size())},
+              {"judged", int64_t(win_rate.size())},
+              {"invalid", invalid},
+              {"wins", count(win)},
+              {"ties", count(tie)},
+              {"losses", count(loss)},
               {"inconsistent", count(inconsistent)}};
   r.metrics = {{"win_rate", estimate_mean(win_rate, options.bootstrap)},
                {"win", estimate_mean(win, options.bootstrap)},
@@ -194,7 +214,7 @@ Results judge_pairwise(const std::vector<JudgeItem>& items, const JudgeFn& judge
 Results judge_single(const std::vector<JudgeItem>& items, const JudgeFn& judge, const JudgeOptions& options,
                      std::vector<std::string>* records) {
   std::vector<std::string> replies(items.size());
-  run_jobs(replies.size(), options.concurrency, [&](size_t i) {
+  parallel_for(replies.size(), std::max(1, options.concurrency), [&](size_t i) {
     replies[i] = judge(kSingleSystem, single_prompt(items[i].question, items[i].answer_a));
   });
   std::vector<double> scores;
@@ -202,15 +222,18 @@ Results judge_single(const std::vector<JudgeItem>& items, const JudgeFn& judge, 
     const std::optional<double> rating = parse_rating(replies[i]);
     if (rating) scores.push_back(*rating);
     if (records) {
-      Json r = {{"line", items[i].line}, {"question", items[i].question},
-                {"rating", rating ? Json(*rating) : Json(nullptr)}, {"judgment", replies[i]}};
+      Json r = {{"line", items[i].line},
+                {"question", items[i].question},
+                {"rating", rating ? Json(*rating) : Json(nullptr)},
+                {"judgment", replies[i]}};
       records->push_back(r.dump(-1, ' ', false, Json::error_handler_t::replace));
     }
   }
   Results r;
   r.kind = "judge_single";
   r.bootstrap = options.bootstrap;
-  r.counts = {{"items", int64_t(items.size())}, {"rated", int64_t(scores.size())},
+  r.counts = {{"items", int64_t(items.size())},
+              {"rated", int64_t(scores.size())},
               {"invalid", int64_t(items.size() - scores.size())}};
   r.metrics = {{"score", estimate_mean(scores, options.bootstrap)}};
   return r;

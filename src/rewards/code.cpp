@@ -13,11 +13,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <exception>
-#include <mutex>
-#include <thread>
 
 #include "common/bounded-json.h"
+#include "common/parallel.h"
 #include "rewards/families.h"
 #include "rewards/params.h"
 #include "rewards/sandbox.h"
@@ -207,25 +205,8 @@ RewardFn make_code(const json& params) {
   return [o](const std::vector<std::string>& completions, const std::vector<json>& examples) {
     check_batch("code", completions.size(), examples.size());
     std::vector<Score> out(completions.size());
-    std::atomic<size_t> next{0};
-    std::mutex error_mutex;
-    std::exception_ptr error;
-    auto worker = [&] {
-      for (size_t i = next++; i < completions.size(); i = next++) {
-        try {
-          out[i] = score_one(completions[i], examples[i], i, o);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error) error = std::current_exception();
-        }
-      }
-    };
-    std::vector<std::thread> threads;
-    size_t n = std::min<size_t>(size_t(o.num_parallel), completions.size());
-    for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
-    if (error) std::rethrow_exception(error);
+    parallel_for(completions.size(), o.num_parallel,
+                 [&](size_t i) { out[i] = score_one(completions[i], examples[i], i, o); });
     return out;
   };
 }

@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "common/atomic-file.h"
 #include "common/bounded-json.h"
+#include "common/parallel.h"
 #include "r1/error.h"
 #include "tokenizer/components.h"
 #include "tokenizer/tokenizer-impl.h"
@@ -282,14 +282,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
 std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std::string>& texts,
                                                           bool add_special_tokens, int threads) const {
   std::vector<std::vector<int32_t>> out(texts.size());
-  size_t n = threads > 0 ? size_t(threads) : std::max(1u, std::thread::hardware_concurrency());
-  n = std::min(n, std::max<size_t>(1, texts.size()));
-  std::vector<std::thread> workers;
-  for (size_t w = 0; w < n; ++w)
-    workers.emplace_back([&, w] {
-      for (size_t i = w; i < texts.size(); i += n) out[i] = encode(texts[i], add_special_tokens);
-    });
-  for (auto& t : workers) t.join();
+  parallel_for(texts.size(), threads, [&](size_t i) { out[i] = encode(texts[i], add_special_tokens); });
   return out;
 }
 

@@ -5,10 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <thread>
 
 #include "common/atomic-file.h"
 #include "common/bounded-json.h"
+#include "common/parallel.h"
 #include "common/progress.h"
 #include "r1/error.h"
 #include "tokenizer/bpe-trainer.h"
@@ -107,31 +107,30 @@ std::vector<std::string_view> read_sequences(const std::vector<fs::path>& inputs
   return seqs;
 }
 
+// Per-worker maps, summed at the end: the totals do not depend on which worker counted which sequence, and
+// train_bpe_model sorts the words, so the trained tokenizer does not depend on the thread count.
 std::unordered_map<std::string, uint64_t> count_words(const Tokenizer::Impl& pipeline,
                                                       const std::vector<std::string_view>& seqs, int threads,
                                                       bool show_progress) {
-  size_t n = threads > 0 ? size_t(threads) : std::max(1u, std::thread::hardware_concurrency());
-  n = std::max<size_t>(1, std::min(n, seqs.size()));
-  std::vector<std::unordered_map<std::string, uint64_t>> partial(n);
+  struct alignas(64) WorkerState {  // a cache line apart: no false sharing between workers
+    std::unordered_map<std::string, uint64_t> counts;
+    std::vector<std::string> pieces;
+    uint64_t unreported = 0;  // sequences done but not yet added to the progress bar
+  };
+  std::vector<WorkerState> partial(std::max<size_t>(1, parallel_workers(seqs.size(), threads)));
   Progress progress("Counting words", seqs.size(), show_progress);
-  std::vector<std::thread> workers;
-  for (size_t w = 0; w < n; ++w)
-    workers.emplace_back([&, w] {
-      std::vector<std::string> pieces;
-      size_t begin = seqs.size() * w / n, end = seqs.size() * (w + 1) / n;
-      for (size_t i = begin; i < end; ++i) {
-        pieces.clear();
-        pre_tokenize_for_training(pipeline, seqs[i], pieces);
-        for (auto& p : pieces) ++partial[w][std::move(p)];
-        if ((i - begin) % 4096 == 4095) progress.add(4096);
-      }
-    });
-  for (auto& t : workers) t.join();
+  parallel_for_workers(seqs.size(), threads, [&](size_t w, size_t i) {
+    WorkerState& s = partial[w];
+    s.pieces.clear();
+    pre_tokenize_for_training(pipeline, seqs[i], s.pieces);
+    for (auto& p : s.pieces) ++s.counts[std::move(p)];
+    if (++s.unreported == 4096) progress.add(4096), s.unreported = 0;
+  });
   progress.set(seqs.size());
   progress.finish();
-  std::unordered_map<std::string, uint64_t> total = std::move(partial[0]);
-  for (size_t w = 1; w < n; ++w)
-    for (auto& [word, count] : partial[w]) total[word] += count;
+  std::unordered_map<std::string, uint64_t> total = std::move(partial[0].counts);
+  for (size_t w = 1; w < partial.size(); ++w)
+    for (auto& [word, count] : partial[w].counts) total[word] += count;
   return total;
 }
 

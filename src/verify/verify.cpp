@@ -7,10 +7,9 @@
 //   2. Inputs beyond the evaluation limits (10^(10^10), 5000 nested brackets) are kTimeout or unparseable at
 //      once, instead of running until the timer fires.
 #include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <thread>
 
+#include "common/parallel.h"
 #include "r1/verify.h"
 #include "verify/expr.h"
 
@@ -119,19 +118,7 @@ VerifyResult verify(std::string_view gold, std::string_view model_output, const 
 std::vector<VerifyResult> verify_batch(const std::vector<std::pair<std::string, std::string>>& pairs,
                                        const VerifyOptions& options, int threads) {
   std::vector<VerifyResult> results(pairs.size());
-  size_t n = threads > 0 ? size_t(threads) : std::max(1u, std::thread::hardware_concurrency());
-  n = std::min(n, pairs.size());
-  if (n <= 1) {
-    for (size_t i = 0; i < pairs.size(); ++i) results[i] = verify(pairs[i].first, pairs[i].second, options);
-    return results;
-  }
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < pairs.size(); i = next++) results[i] = verify(pairs[i].first, pairs[i].second, options);
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < n; ++t) pool.emplace_back(work);
-  for (std::thread& t : pool) t.join();
+  parallel_for(pairs.size(), threads, [&](size_t i) { results[i] = verify(pairs[i].first, pairs[i].second, options); });
   return results;
 }
 

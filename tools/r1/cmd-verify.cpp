@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "commands.h"
 #include "common/atomic-file.h"
 #include "common/bounded-json.h"
+#include "common/parallel.h"
 #include "r1/error.h"
 #include "r1/verify.h"
 
@@ -87,7 +87,7 @@ int run_batch(const Context& ctx, const VerifyCommandOptions& o, const verify::V
              counts[int(verify::Verdict::kNoAnswer)], counts[int(verify::Verdict::kUnparseableGold)],
              counts[int(verify::Verdict::kTimeout)]);
   fmt::print("{:.1f} verifications/s ({:.3f} s, {} threads)\n", seconds > 0 ? results.size() / seconds : 0.0, seconds,
-             ctx.runtime.threads > 0 ? ctx.runtime.threads : int(std::thread::hardware_concurrency()));
+             parallel_workers(results.size(), ctx.runtime.threads));
   return 0;
 }
 
