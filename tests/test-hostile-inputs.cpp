@@ -13,6 +13,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/bounded-json.h"
@@ -358,4 +359,25 @@ TEST_F(HostileInputs, ContentPartsTrainLikeStrings) {
   expect_named_error(run_r1("sft --model_name_or_path " + model + " --dataset_name " + image.string() + " --output_dir " +
                             (*dir_ / "sft-image").string() + " --max_steps 1 --threads 1 --chat_template chatml"),
                      "image.jsonl:2:", "only parts of type \"text\" are supported");
+}
+
+// GRPO rows checked when the dataset loads, named by file:line (blank lines counted): a row the accuracy
+// reward cannot score (it failed as "example 0" after the first generation), a malformed verification_info,
+// an empty prompt or conversation.
+TEST_F(HostileInputs, GrpoRowsAreCheckedForTheirRewards) {
+  const std::string model = (*dir_ / "model").string();
+  const std::string good = R"({"prompt": "1+1?", "solution": "2"})";
+  for (const auto& [name, bad, rewards, expected] : std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"nosolution", R"({"prompt": "1+1?"})", "accuracy", "reward 'accuracy' needs a 'solution' or 'answer' column"},
+           {"code", R"({"prompt": "x", "verification_info": {"test_cases": [{"input": "1"}]}})", "code",
+            "reward 'code': each test case needs string 'input' and 'output'"},
+           {"emptyprompt", R"({"prompt": "", "solution": "2"})", "accuracy", "'prompt' is empty"},
+           {"emptyconversation", R"({"prompt": [], "solution": "2"})", "accuracy", "'prompt' is an empty conversation"}}) {
+    SCOPED_TRACE(name);
+    const fs::path p = *dir_ / ("grpo-" + name + ".jsonl");
+    std::ofstream(p, std::ios::binary) << good << "\n\n" << bad << "\n";
+    expect_named_error(run_r1("grpo --model_name_or_path " + model + " --dataset_name " + p.string() + " --output_dir " +
+                              (*dir_ / "grpo-out").string() + " --max_steps 1 --threads 1 --reward_funcs " + rewards),
+                       p.filename().string() + ":3: ", expected);
+  }
 }

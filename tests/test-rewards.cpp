@@ -287,6 +287,27 @@ TEST(RewardRegistry, FamiliesAndErrors) {
   R1_EXPECT_THROW_WITH(make_reward("format")({"a", "b"}, {json::object()}), r1::Error, "2 completions", "1 examples");
 }
 
+// What a reward needs of a row, checked when a dataset loads: accuracy a gold answer, code a well-formed
+// verification_info (a row without one is not scored, so it passes); the rest take any row.
+TEST(RewardRegistry, ExampleChecksSayWhatARowLacks) {
+  using r1::rewards::check_reward_example;
+  check_reward_example("accuracy", {{"solution", "2"}});
+  check_reward_example("accuracy", {{"answer", 2}});
+  R1_EXPECT_THROW_WITH(check_reward_example("accuracy", {{"prompt", "1+1"}}), r1::Error,
+                       "reward 'accuracy' needs a 'solution' or 'answer' column");
+  R1_EXPECT_THROW_WITH(check_reward_example("accuracy", {{"solution", json::array()}}), r1::Error, "'solution'");
+  check_reward_example("code", {{"prompt", "x"}});
+  check_reward_example("code", json::parse(R"({"verification_info": {"test_cases": [{"input": "1", "output": "1"}]}})"));
+  check_reward_example("code", {{"verification_info", R"({"language": "cpp", "test_cases": []})"}});
+  R1_EXPECT_THROW_WITH(check_reward_example("code", json::parse(R"({"verification_info": {"test_cases": [{"input": "1"}]}})")),
+                       r1::Error, "reward 'code': each test case needs string 'input' and 'output'");
+  R1_EXPECT_THROW_WITH(check_reward_example("code", {{"verification_info", R"({"language": "rust", "test_cases": []})"}}),
+                       r1::Error, "language 'rust' is not supported");
+  R1_EXPECT_THROW_WITH(check_reward_example("code", {{"verification_info", "{"}}), r1::Error, "reward 'code': verification_info");
+  check_reward_example("format", json::object());
+  R1_EXPECT_THROW_WITH(check_reward_example("nope", json::object()), r1::UsageError, "unknown reward 'nope'");
+}
+
 TEST(RewardRegistry, CombineWithWeightsAndNullopt) {
   using r1::rewards::combine_rewards;
   std::vector<std::vector<Score>> per = {{1.0, std::nullopt, 0.5}, {0.5, std::nullopt, std::nullopt}};

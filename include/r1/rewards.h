@@ -25,15 +25,22 @@ using RewardFn =
 // use open-r1's names (e.g. cosine_min_value_wrong, repetition_n_grams, code_language).
 using RewardFactory = std::function<RewardFn(const nlohmann::json& params)>;
 
+// What a reward needs of a dataset row, checked when the dataset loads (before any model is loaded or sampled):
+// r1::Error saying what the row lacks, without a location (the caller names file:line). Empty: any row.
+using ExampleCheck = std::function<void(const nlohmann::json& example)>;
+
 struct RewardInfo {
   std::string name;
   std::string description;  // one line, for `--help` and docs
   RewardFactory factory;
+  ExampleCheck check_example = {};
 };
 
 // The registry of every reward family (src/rewards/registry.cpp).
 RewardFn make_reward(const std::string& name, const nlohmann::json& params = nlohmann::json::object());  // r1::Error listing names if unknown
 std::vector<RewardInfo> registered_rewards();  // sorted by name
+// Runs the reward's ExampleCheck on one row (nothing if it has none); UsageError listing names if unknown.
+void check_reward_example(const std::string& name, const nlohmann::json& example);
 
 // TRL's combination: total_i = sum_f weight_f * reward_f,i over the rewards applicable to completion i
 // (nansum); a completion no reward applies to gets nullopt. weights empty = all 1.

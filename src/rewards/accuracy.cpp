@@ -88,7 +88,7 @@ RewardFn make_accuracy(const json& params) {
     std::vector<Score> scores(completions.size());
     for (size_t i = 0; i < completions.size(); ++i) {
       auto gold = gold_of(examples[i]);
-      if (!gold) fail("reward 'accuracy': example {} has neither a 'solution' nor an 'answer' column", i);
+      if (!gold) fail("reward 'accuracy': example {} has no 'solution' or 'answer' column (a string or a number)", i);
       pairs.emplace_back(std::move(*gold), completions[i]);
       index.push_back(i);
     }
@@ -114,7 +114,10 @@ RewardFn make_accuracy(const json& params) {
 std::vector<RewardInfo> accuracy_rewards() {
   return {{"accuracy",
            "1 if the completion's final answer is mathematically equivalent to the gold solution (Math-Verify rules)",
-           make_accuracy}};
+           make_accuracy,
+           [](const json& example) {
+             if (!gold_of(example)) fail("reward 'accuracy' needs a 'solution' or 'answer' column (a string or a number)");
+           }}};
 }
 
 }  // namespace r1::rewards

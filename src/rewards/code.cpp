@@ -100,41 +100,51 @@ struct TestCase {
   std::string input, output;
 };
 
-Score score_one(const std::string& completion, const json& example, size_t row, const CodeOptions& o) {
+struct Problem {
+  Language language;
+  std::vector<TestCase> tests;
+};
+
+// The row's verification_info as a problem (nullopt: the row has none). r1::Error "<where>: ..." when it is
+// malformed; `where` names the reward and, when scoring, the example.
+std::optional<Problem> parse_problem(const json& example, const std::string& default_language, const std::string& where) {
   auto it = example.find("verification_info");
   if (it == example.end() || it->is_null()) return std::nullopt;
   json info = *it;
-  if (info.is_string()) {
-    info = parse_json(info.get<std::string>(), fmt::format("reward 'code': example {}: verification_info", row));
-  }
-  if (!info.is_object()) fail("reward 'code': example {}: verification_info must be an object", row);
-  std::string language_name = o.default_language;
+  if (info.is_string()) info = parse_json(info.get<std::string>(), where + ": verification_info");
+  if (!info.is_object()) fail("{}: verification_info must be an object", where);
+  std::string language_name = default_language;
   if (auto l = info.find("language"); l != info.end()) {
-    if (!l->is_string()) fail("reward 'code': example {}: verification_info.language must be a string", row);
+    if (!l->is_string()) fail("{}: verification_info.language must be a string", where);
     language_name = l->get<std::string>();
   }
   std::optional<Language> language = parse_language(language_name);
-  if (!language) fail("reward 'code': example {}: language '{}' is not supported (python, cpp)", row, language_name);
+  if (!language) fail("{}: language '{}' is not supported (python, cpp)", where, language_name);
   auto tests_it = info.find("test_cases");
-  if (tests_it == info.end() || !tests_it->is_array())
-    fail("reward 'code': example {}: verification_info.test_cases must be a list", row);
-  std::vector<TestCase> tests;
+  if (tests_it == info.end() || !tests_it->is_array()) fail("{}: verification_info.test_cases must be a list", where);
+  Problem problem{*language, {}};
   for (const json& t : *tests_it) {
     if (!t.is_object() || !t.contains("input") || !t.contains("output") || !t["input"].is_string() ||
         !t["output"].is_string())
-      fail("reward 'code': example {}: each test case needs string 'input' and 'output', found {}", row, t.dump());
+      fail("{}: each test case needs string 'input' and 'output', found {}", where, t.dump());
     std::string type = t.value("type", "stdin_stdout");
-    if (type != "stdin_stdout")
-      fail("reward 'code': example {}: test type '{}' is not supported (stdin_stdout)", row, type);
-    tests.push_back({t["input"].get<std::string>(), t["output"].get<std::string>()});
+    if (type != "stdin_stdout") fail("{}: test type '{}' is not supported (stdin_stdout)", where, type);
+    problem.tests.push_back({t["input"].get<std::string>(), t["output"].get<std::string>()});
   }
-  if (tests.empty()) return std::nullopt;
+  return problem;
+}
 
-  std::optional<std::string> code = extract_code(completion, *language);
+Score score_one(const std::string& completion, const json& example, size_t row, const CodeOptions& o) {
+  std::optional<Problem> problem = parse_problem(example, o.default_language, fmt::format("reward 'code': example {}", row));
+  if (!problem || problem->tests.empty()) return std::nullopt;
+  const Language language = problem->language;
+  const std::vector<TestCase>& tests = problem->tests;
+
+  std::optional<std::string> code = extract_code(completion, language);
   if (!code) return 0.0;
   Sandbox sandbox;
   std::vector<std::string> argv;
-  if (*language == Language::kPython) {
+  if (language == Language::kPython) {
     if (o.python.empty()) fail("reward 'code': no python3 interpreter found (set the parameter 'python')");
     sandbox.write_file("solution.py", *code);
     argv = {o.python, "-I", (sandbox.dir() / "solution.py").string()};
@@ -216,7 +226,9 @@ std::vector<RewardInfo> code_rewards() {
   return {{"code",
            "share of verification_info test cases the completion's last code block passes, run in a local sandbox "
            "(python, cpp)",
-           make_code}};
+           make_code,
+           // python: the default language when the row names none (a 'code_language' parameter may choose cpp)
+           [](const json& example) { parse_problem(example, "python", "reward 'code'"); }}};
 }
 
 }  // namespace r1::rewards

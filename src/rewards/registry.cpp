@@ -26,9 +26,9 @@ const std::map<std::string, RewardInfo>& registry() {
   }();
   return all;
 }
-}  // namespace
 
-RewardFn make_reward(const std::string& name, const nlohmann::json& params) {
+
+const RewardInfo& find_reward(const std::string& name) {
   const auto& all = registry();
   auto it = all.find(name);
   if (it == all.end()) {
@@ -36,8 +36,19 @@ RewardFn make_reward(const std::string& name, const nlohmann::json& params) {
     for (const auto& [n, info] : all) names.push_back(n);
     fail_usage("unknown reward '{}' (available: {})", name, fmt::join(names, ", "));
   }
+  return it->second;
+}
+}  // namespace
+
+RewardFn make_reward(const std::string& name, const nlohmann::json& params) {
+  const RewardInfo& info = find_reward(name);
   if (!params.is_object()) fail_usage("reward '{}': parameters must be a JSON object", name);
-  return it->second.factory(params);
+  return info.factory(params);
+}
+
+void check_reward_example(const std::string& name, const nlohmann::json& example) {
+  const RewardInfo& info = find_reward(name);
+  if (info.check_example) info.check_example(example);
 }
 
 std::vector<RewardInfo> registered_rewards() {

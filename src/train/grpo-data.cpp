@@ -3,11 +3,15 @@
 // processing_class(..., add_special_tokens=False)) and keeping the last max_prompt_length ids.
 #include "train/grpo-data.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <filesystem>
 
 #include "common/jsonl.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
+#include "r1/rewards.h"
 
 namespace r1::train::rl {
 namespace fs = std::filesystem;
@@ -29,15 +33,22 @@ std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const
     messages = tokenizer::text_messages(row["messages"], "'messages'");
     while (!messages.empty() && messages.back().value("role", "") == "assistant") messages.erase(messages.size() - 1);
   } else {
-    std::string text;
-    for (const std::string& column : {o.dataset_prompt_column, std::string("prompt"), std::string("problem")})
+    for (const char* c : {"prompt", "messages"})
+      if (row.contains(c) && row[c].is_array() && row[c].empty()) fail("'{}' is an empty conversation", c);
+    std::vector<std::string> columns = {o.dataset_prompt_column};
+    for (const char* c : {"prompt", "problem"})
+      if (c != o.dataset_prompt_column) columns.push_back(c);
+    std::string text, used;
+    for (const std::string& column : columns)
       if (row.contains(column) && row[column].is_string()) {
         text = row[column].get<std::string>();
+        used = column;
         break;
       }
-    if (text.empty())
-      fail("no prompt: the row has no string column '{}' (nor 'prompt', 'problem') and no conversation",
-           o.dataset_prompt_column);
+    if (!used.empty() && text.empty()) fail("'{}' is empty", used);
+    if (used.empty())
+      fail("no prompt: the row has no string column '{}' (nor '{}') and no conversation", columns[0],
+           fmt::join(columns.begin() + 1, columns.end(), "', '"));
     if (chat_template == nullptr) return text;
     messages = nlohmann::json::array();
     if (!o.system_prompt.empty()) messages.push_back({{"role", "system"}, {"content", o.system_prompt}});
@@ -52,7 +63,8 @@ std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const
 }
 
 PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const GrpoOptions& o,
-                                       const tokenizer::Tokenizer& tok, const std::string& source) {
+                                       const tokenizer::Tokenizer& tok, const std::string& source,
+                                       std::vector<size_t> lines) {
   std::unique_ptr<tokenizer::ChatTemplate> tmpl;
   if (o.chat_template == "auto") {
     tmpl = std::make_unique<tokenizer::ChatTemplate>(tok.config().chat_template.empty()
@@ -65,15 +77,17 @@ PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const G
                                                              : tokenizer::ChatTemplate(o.chat_template));
   }
   PromptDataset d;
+  d.source_ = source;
+  d.lines_ = std::move(lines);
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string text;
     try {
       text = render_prompt(rows[i], o, tok, tmpl.get());
     } catch (const Error& e) {
-      fail("{}:{}: {}", source, i + 1, e.what());
+      fail("{}: {}", d.where(i), e.what());
     }
     std::vector<int32_t> ids = tok.encode(text, /*add_special_tokens=*/false);
-    if (ids.empty()) fail("{}:{}: the prompt renders to no tokens", source, i + 1);
+    if (ids.empty()) fail("{}: the prompt renders to no tokens", d.where(i));
     if (int64_t(ids.size()) > o.max_prompt_length) ids.erase(ids.begin(), ids.end() - o.max_prompt_length);
     d.texts_.push_back(std::move(text));
     d.ids_.push_back(std::move(ids));
@@ -88,14 +102,33 @@ PromptDataset PromptDataset::load(const GrpoOptions& o, const tokenizer::Tokeniz
   if (fs::is_directory(path)) path /= "train.jsonl";
   if (!fs::is_regular_file(path)) fail_usage("dataset_name: '{}' is not a JSONL file (or a directory with train.jsonl)", path.string());
   std::vector<nlohmann::json> rows;
+  std::vector<size_t> lines;
   JsonlReader reader(path);
   nlohmann::json row;
   while (reader.next(row)) {
     if (!row.is_object()) fail("{}:{}: expected a JSON object", path.string(), reader.line());
     rows.push_back(std::move(row));
+    lines.push_back(reader.line());
     if (o.max_samples > 0 && int64_t(rows.size()) >= o.max_samples) break;
   }
-  return from_rows(std::move(rows), o, tok, path.string());
+  return from_rows(std::move(rows), o, tok, path.string(), std::move(lines));
+}
+
+std::string PromptDataset::where(size_t i) const {
+  return fmt::format("{}:{}", source_, i < lines_.size() ? lines_[i] : i + 1);
+}
+
+void PromptDataset::check_rewards(const std::vector<std::string>& reward_names) const {
+  for (size_t i = 0; i < rows_.size(); ++i)
+    for (const std::string& name : reward_names) {
+      try {
+        rewards::check_reward_example(name, rows_[i]);
+      } catch (const UsageError&) {
+        throw;  // an unknown reward name: the recipe's error, not the row's
+      } catch (const Error& e) {
+        fail("{}: {}", where(i), e.what());
+      }
+    }
 }
 
 }  // namespace r1::train::rl

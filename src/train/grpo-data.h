@@ -21,17 +21,24 @@ class PromptDataset {
   // Reads options.dataset_name (a .jsonl file, or a directory holding train.jsonl). r1::Error naming file:line
   // for a row without a usable prompt; UsageError for an empty dataset.
   static PromptDataset load(const GrpoOptions& options, const tokenizer::Tokenizer& tokenizer);
-  // The same from rows in memory (`source` names them in errors).
+  // The same from rows in memory (`source` names them in errors, with lines[i] or else i + 1 as the line).
   static PromptDataset from_rows(std::vector<nlohmann::json> rows, const GrpoOptions& options,
-                                 const tokenizer::Tokenizer& tokenizer, const std::string& source);
+                                 const tokenizer::Tokenizer& tokenizer, const std::string& source,
+                                 std::vector<size_t> lines = {});
 
   size_t size() const { return rows_.size(); }
   const nlohmann::json& row(size_t i) const { return rows_[i]; }
   const std::vector<int32_t>& prompt_ids(size_t i) const { return ids_[i]; }
   const std::string& prompt_text(size_t i) const { return texts_[i]; }
+  std::string where(size_t i) const;  // "<file>:<line>" of row i, for errors
+  // Every row checked against what each reward needs (rewards::check_reward_example): r1::Error naming
+  // file:line before a model is loaded, instead of a failed reward after the first generation.
+  void check_rewards(const std::vector<std::string>& reward_names) const;
 
  private:
   std::vector<nlohmann::json> rows_;
+  std::string source_;
+  std::vector<size_t> lines_;
   std::vector<std::string> texts_;
   std::vector<std::vector<int32_t>> ids_;
 };

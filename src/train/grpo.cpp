@@ -457,6 +457,7 @@ TrainResult grpo(const GrpoOptions& o, const std::atomic<bool>* stop_requested) 
   o.validate();
   tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(o.tokenizer_name_or_path);
   rl::PromptDataset data = rl::PromptDataset::load(o, tok);
+  data.check_rewards(o.reward_funcs);
   torch::manual_seed(uint64_t(o.training.seed));
   model::Transformer net = model::load_pretrained(o.model_name_or_path);
   fmt::print("model: {} with {} parameters; {} prompts from {}\n", net->config().architecture(), net->num_parameters(),
