@@ -171,5 +171,5 @@ TEST(Cli, TokenizerTrainEncodeDecodeExtendRender) {
       "chat_template");
   expect_one_line_error(run_r1("tokenizer render-chat --tokenizer " + tok + " --template nope --messages " +
                                (dir / "chat.json").string()),
-                        1, "nope");
+                        2, "--template: 'nope' is not a file, a built-in template");  // an option's value: exit 2
 }

@@ -25,7 +25,7 @@
 #include "r1/server.h"
 #include "r1/tokenizer.h"
 #include "server/protocol.h"
-#include "server/text-output.h"
+#include "text/text-output.h"
 #include "test-helpers.h"
 
 using json = nlohmann::json;
@@ -33,8 +33,8 @@ using r1::server::ApiError;
 using r1::server::Endpoint;
 using r1::server::Limits;
 using r1::server::parse_request;
-using r1::server::ReasoningStart;
-using r1::server::TextDelta;
+using r1::text::ReasoningStart;
+using r1::text::TextDelta;
 
 namespace {
 const std::string kTokenizerDir = std::string(R1_SOURCE_DIR) + "/tests/golden/tokenizer/r1-bpe";
@@ -332,9 +332,9 @@ TEST(ServerProtocol, ResponsesChunksAndSseFraming) {
 // ---- text: reasoning split and stop strings ----------------------------------------------------------------
 
 namespace {
-TextDelta split_all(ReasoningStart start, const std::vector<std::string>& pieces) {
-  r1::server::ReasoningSplitter s(start);
-  TextDelta out;
+r1::text::TextDelta split_all(r1::text::ReasoningStart start, const std::vector<std::string>& pieces) {
+  r1::text::ReasoningSplitter s(start);
+  r1::text::TextDelta out;
   for (const auto& p : pieces) s.push(p, out);
   s.finish(out);
   return out;
@@ -350,35 +350,35 @@ TEST(ServerText, ReasoningSplitAcrossAnyChunking) {
   const std::string text = " <think>2+2 is 4</think>\n\nThe answer is 4.";
   for (const auto& pieces : {std::vector<std::string>{text}, chars_of(text),
                              std::vector<std::string>{" <th", "ink>2+2 is 4</th", "ink>\n\nThe answer is 4."}}) {
-    TextDelta d = split_all(ReasoningStart::kDetect, pieces);
+    r1::text::TextDelta d = split_all(r1::text::ReasoningStart::kDetect, pieces);
     EXPECT_EQ(d.reasoning, "2+2 is 4");
     EXPECT_EQ(d.content, "\n\nThe answer is 4.");
   }
   // The prompt opened the block (DeepSeek-R1 templates end with "<think>\n").
-  TextDelta opened = split_all(ReasoningStart::kInReasoning, chars_of("a < b</think>yes"));
+  r1::text::TextDelta opened = split_all(r1::text::ReasoningStart::kInReasoning, chars_of("a < b</think>yes"));
   EXPECT_EQ(opened.reasoning, "a < b");
   EXPECT_EQ(opened.content, "yes");
-  EXPECT_EQ(split_all(ReasoningStart::kDetect, {"no tags <think>x</think>"}).content, "no tags <think>x</think>");
-  EXPECT_EQ(split_all(ReasoningStart::kDetect, {"<think>never closed </th"}).reasoning, "never closed </th");
-  TextDelta off = split_all(ReasoningStart::kOff, {"<think>x</think>y"});
+  EXPECT_EQ(split_all(r1::text::ReasoningStart::kDetect, {"no tags <think>x</think>"}).content, "no tags <think>x</think>");
+  EXPECT_EQ(split_all(r1::text::ReasoningStart::kDetect, {"<think>never closed </th"}).reasoning, "never closed </th");
+  r1::text::TextDelta off = split_all(r1::text::ReasoningStart::kOff, {"<think>x</think>y"});
   EXPECT_EQ(off.content, "<think>x</think>y");
   EXPECT_TRUE(off.reasoning.empty());
-  EXPECT_EQ(split_all(ReasoningStart::kDetect, {"<thi"}).content, "<thi");  // a partial tag that never completed
+  EXPECT_EQ(split_all(r1::text::ReasoningStart::kDetect, {"<thi"}).content, "<thi");  // a partial tag that never completed
 
-  EXPECT_TRUE(r1::server::prompt_opens_reasoning("<|im_start|>assistant\n<think>\n"));
-  EXPECT_FALSE(r1::server::prompt_opens_reasoning("<think>a</think>\n"));
-  EXPECT_FALSE(r1::server::prompt_opens_reasoning("<|im_start|>assistant\n"));
+  EXPECT_TRUE(r1::text::prompt_opens_reasoning("<|im_start|>assistant\n<think>\n"));
+  EXPECT_FALSE(r1::text::prompt_opens_reasoning("<think>a</think>\n"));
+  EXPECT_FALSE(r1::text::prompt_opens_reasoning("<|im_start|>assistant\n"));
 }
 
 TEST(ServerText, StopStringsAreHeldBackThenTrimmed) {
   auto tok = r1::tokenizer::Tokenizer::load(kTokenizerDir);
-  r1::server::TextPolicy policy(tok, {0});
+  r1::text::TextPolicy policy(tok, {0});
   const std::string text = "The cat sat. STOP and more text";
   std::vector<int32_t> ids = tok.encode(text, false);
   ASSERT_GT(ids.size(), 5u);
   // Without a stop string everything comes out, and hidden ids (eos) add nothing.
   {
-    r1::server::SampleText out(policy, {}, ReasoningStart::kOff);
+    r1::text::SampleText out(policy, {}, r1::text::ReasoningStart::kOff);
     std::string streamed;
     for (int32_t id : ids) streamed += out.push(id).content;
     streamed += out.push(0).content;
@@ -387,7 +387,7 @@ TEST(ServerText, StopStringsAreHeldBackThenTrimmed) {
     EXPECT_EQ(out.content(), text);
   }
   // With one: the engine stops at the token completing "STOP"; nothing of it is ever streamed.
-  r1::server::SampleText out(policy, {"STOP", "zzz"}, ReasoningStart::kOff);
+  r1::text::SampleText out(policy, {"STOP", "zzz"}, r1::text::ReasoningStart::kOff);
   std::string streamed, decoded;
   size_t stop_token = ids.size();
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -404,7 +404,7 @@ TEST(ServerText, StopStringsAreHeldBackThenTrimmed) {
   EXPECT_EQ(streamed, "The cat sat. ");
   EXPECT_EQ(out.content(), "The cat sat. ");
   // A stop token's own text is never shown.
-  r1::server::SampleText by_token(policy, {}, ReasoningStart::kOff, {ids[1]});
+  r1::text::SampleText by_token(policy, {}, r1::text::ReasoningStart::kOff, {ids[1]});
   by_token.push(ids[0]);
   by_token.push(ids[1]);
   by_token.finish(r1::engine::FinishReason::kStopToken);
@@ -548,7 +548,7 @@ TEST_F(ServerTest, GreedyChatMatchesTheEngineAndCountsUsage) {
   req.params.max_new_tokens = 12;
   auto result = engine.generate({req});
   const auto& sample = result[0].samples[0];
-  r1::server::TextPolicy policy(tok, {0, 2});
+  r1::text::TextPolicy policy(tok, {0, 2});
   EXPECT_EQ(choice["message"]["content"], policy.decode(sample.tokens));
   EXPECT_EQ(r["usage"]["prompt_tokens"], prompt.size());
   EXPECT_EQ(r["usage"]["completion_tokens"], sample.tokens.size());

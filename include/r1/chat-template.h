@@ -51,11 +51,24 @@ class ChatTemplate {
   // Built-in named templates: "chatml", "qwen2.5", "llama3", "deepseek-r1-distill", "r1-zero", "open-r1".
   static ChatTemplate named(const std::string& name);  // r1::Error listing the names if unknown
   static std::vector<std::string> builtin_names();
+  // The template source of a built-in name; nullopt if `name` is not one.
+  static std::optional<std::string> builtin_source(const std::string& name);
 
  private:
   std::string source_;
   std::shared_ptr<const jinja::Template> parsed_;
 };
+
+// The one rule for a chat-template option (`--chat-template` of serve, chat, generate and eval, `chat_template`
+// of sft, dpo and grpo, `--template` of tokenizer render), so a model renders the same prompts everywhere:
+//   "" or "auto": the tokenizer's own template (`tokenizer_template`; nullopt when it has none)
+//   "none":       nullopt (raw text prompts)
+//   a file path:  the file's text (a .jinja file, as vLLM's --chat-template)
+//   a built-in name ("chatml", "r1-zero", ...): its source
+//   text holding "{{" or "{%": the template itself (as TRL's chat_template)
+// r1::UsageError "<option>: ..." otherwise, listing the built-in names.
+std::optional<std::string> chat_template_source(const std::string& spec, const std::string& tokenizer_template,
+                                                const std::string& option);
 
 // Message content given as OpenAI parts ([{"type": "text", "text": ...}, ...]) as one string: the text parts
 // joined with "\n" (vLLM's rule for text-only models). `serve` and the dataset readers both use it, so a

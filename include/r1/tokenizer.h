@@ -77,6 +77,7 @@ class Tokenizer {
   std::optional<int32_t> bos_id() const;
   std::optional<int32_t> eos_id() const;
   std::optional<int32_t> pad_id() const;
+  int32_t padding_id() const;  // what batches are padded with: pad, else eos, else 0 (TRL's default)
 
   struct Impl;
   explicit Tokenizer(std::shared_ptr<Impl> impl);

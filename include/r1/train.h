@@ -236,8 +236,8 @@ namespace r1::train {
 // prompts. Log-probs in the loss are log_softmax(logits / temperature), as TRL computes them.
 // Dataset: a JSONL file (or a directory with train.jsonl); the prompt is the `prompt` or `messages` column when
 // it is a conversation, else the string column dataset_prompt_column (then `prompt`, `problem`) as the user
-// turn after system_prompt, rendered with chat_template ("auto": the tokenizer's, else r1-zero; a built-in
-// name; Jinja text; "none": the raw string). The row's other columns (solution, answer, ...) go to the rewards.
+// turn after system_prompt, rendered with chat_template (tokenizer::chat_template_source: "auto" the
+// tokenizer's, else r1-zero; a built-in name; a file; Jinja text; "none": the raw string). The row's other columns (solution, answer, ...) go to the rewards.
 struct GrpoOptions {
   TrainingArguments training;  // learning_rate defaults to 1e-6 (TRL)
   std::string model_name_or_path, tokenizer_name_or_path, dataset_name;

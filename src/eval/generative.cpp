@@ -15,7 +15,7 @@
 
 #include "common/parallel.h"
 #include "engine/sampler.h"
-#include "engine/text-backends.h"
+#include "text/text-backends.h"
 #include "r1/error.h"
 
 namespace r1::eval {
@@ -23,14 +23,14 @@ using Json = nlohmann::ordered_json;
 
 namespace {
 
-std::vector<engine::TextCompletion> generate_all(const GenerativeEvalOptions& o, const Task& task,
+std::vector<text::TextCompletion> generate_all(const GenerativeEvalOptions& o, const Task& task,
                                                  const std::function<void(int64_t, int64_t)>& on_progress) {
-  const engine::DatasetGenerateOptions& g = o.generation;
+  const text::DatasetGenerateOptions& g = o.generation;
   const size_t count = task.problems.size();
   std::vector<uint64_t> seeds;
   for (size_t i = 0; i < count; ++i) seeds.push_back(engine::mix_seed(g.seed, uint64_t(i)));
   auto prompt_of = [&](const Problem& p, bool chat) {
-    engine::TextPrompt prompt;
+    text::TextPrompt prompt;
     prompt.text = p.prompt;
     if (chat) {
       if (!g.system_prompt.empty()) prompt.messages.push_back({{"role", "system"}, {"content", g.system_prompt}});
@@ -38,19 +38,19 @@ std::vector<engine::TextCompletion> generate_all(const GenerativeEvalOptions& o,
     }
     return prompt;
   };
-  std::vector<engine::TextCompletion> out(count);
+  std::vector<text::TextCompletion> out(count);
   std::atomic<int64_t> done{0};
   if (g.server_url.empty()) {
-    engine::LocalTextBackend local(g);
+    text::LocalTextBackend local(g);
     std::vector<std::vector<int32_t>> ids;
     for (const Problem& p : task.problems) ids.push_back(local.encode(prompt_of(p, local.chat())));
-    local.run(ids, seeds, [&](size_t i, engine::TextCompletion c) {
+    local.run(ids, seeds, [&](size_t i, text::TextCompletion c) {
       out[i] = std::move(c);
       if (on_progress) on_progress(++done, int64_t(count));
     });
     return out;
   }
-  engine::RemoteTextBackend remote(g);
+  text::RemoteTextBackend remote(g);
   std::mutex mutex;
   parallel_for(count, std::max(1, g.concurrency), [&](size_t i) {
     out[i] = remote.complete(prompt_of(task.problems[i], remote.chat()), seeds[i]);
@@ -76,7 +76,7 @@ Results evaluate_generative(const GenerativeEvalOptions& o, std::vector<std::str
   TaskOptions task_options = o.task;
   task_options.seed = o.generation.seed;
   const Task task = load_task(o.task_path, task_options);
-  const std::vector<engine::TextCompletion> completions = generate_all(o, task, on_progress);
+  const std::vector<text::TextCompletion> completions = generate_all(o, task, on_progress);
 
   const bool gpqa = task.type == TaskType::kGpqa;
   std::vector<std::pair<std::string, std::string>> pairs;  // (gold, completion) for math verification

@@ -1,5 +1,5 @@
 // The generative evaluation driver (`r1 eval gen`): a task file -> k samples per problem through the local
-// engine or an OpenAI-compatible server (engine/text-backends.h) -> verdicts (math verification or the GPQA
+// engine or an OpenAI-compatible server (text/text-backends.h) -> verdicts (math verification or the GPQA
 // letter) -> pass@1 over the k samples, pass@k, maj@k with their uncertainty, and per-sample records.
 // Internal (the CLI's edge): the public statistics live in r1/eval.h.
 #pragma once
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/dataset-generate.h"
+#include "text/dataset-generate.h"
 #include "r1/eval.h"
 #include "r1/verify.h"
 
@@ -20,7 +20,7 @@ struct GenerativeEvalOptions {
   // Generation: model_dir or server_url (+ server_model, api_key, concurrency, timeout, retries),
   // chat_template, system_prompt, sampling (defaults set by the CLI: T 0.6, top-p 0.95), num_generations = k,
   // seed (problem i samples with mix_seed(seed, i)), engine, device.
-  engine::DatasetGenerateOptions generation;
+  text::DatasetGenerateOptions generation;
   std::vector<int64_t> ks;  // pass@k / maj@k; empty: 1, 2, 4, ... up to k, and k itself
   BootstrapOptions bootstrap;
   verify::VerifyOptions verify;

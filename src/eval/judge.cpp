@@ -14,7 +14,7 @@
 
 #include "common/jsonl.h"
 #include "common/parallel.h"
-#include "engine/text-backends.h"
+#include "text/text-backends.h"
 #include "r1/error.h"
 #include "r1/eval.h"
 
@@ -90,7 +90,7 @@ std::optional<double> parse_rating(const std::string& text) {
 }
 
 JudgeFn make_openai_judge(const JudgeEndpoint& endpoint) {
-  auto options = std::make_shared<engine::DatasetGenerateOptions>();
+  auto options = std::make_shared<text::DatasetGenerateOptions>();
   options->server_url = endpoint.server_url;
   options->server_model = endpoint.model;
   options->api_key = endpoint.api_key;
@@ -99,9 +99,9 @@ JudgeFn make_openai_judge(const JudgeEndpoint& endpoint) {
   options->chat_template = "auto";  // chat endpoint
   options->sampling.temperature = 0;
   options->sampling.max_new_tokens = endpoint.max_tokens;
-  auto backend = std::make_shared<engine::RemoteTextBackend>(*options);
+  auto backend = std::make_shared<text::RemoteTextBackend>(*options);
   return [options, backend](const std::string& system, const std::string& user) {
-    engine::TextPrompt prompt;
+    text::TextPrompt prompt;
     prompt.messages = Json::array({{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", user}}});
     return backend->complete(prompt, 0).texts.at(0);
   };

@@ -16,7 +16,7 @@ void ChatSession::reset() { history_ = nlohmann::ordered_json::array(); }
 
 void ChatSession::set_system(const std::string& text) { system_ = text; }
 
-ChatReply ChatSession::send(const std::string& user, const std::function<void(const TextDelta&)>& on_delta) {
+ChatReply ChatSession::send(const std::string& user, const std::function<void(const text::TextDelta&)>& on_delta) {
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   if (!system_.empty()) messages.push_back({{"role", "system"}, {"content", system_}});
   for (const auto& m : history_) messages.push_back(m);
@@ -31,18 +31,18 @@ ChatReply ChatSession::send(const std::string& user, const std::function<void(co
   request.prompt = prompt.ids;
   request.params = params_;
   request.params.max_new_tokens = std::min(params_.max_new_tokens, room);
-  SampleText text(context_.text_policy(), params_.stop,
-                  prompt_opens_reasoning(prompt.text) ? ReasoningStart::kInReasoning : ReasoningStart::kDetect,
+  text::SampleText text(context_.text_policy(), params_.stop,
+                  text::prompt_opens_reasoning(prompt.text) ? text::ReasoningStart::kInReasoning : text::ReasoningStart::kDetect,
                   params_.stop_token_ids);
   ChatReply reply;
   bool done = false;
   engine::Engine& engine = context_.engine();
   engine.submit(std::move(request), [&](const engine::Event& e) {
     if (e.kind == engine::Event::Kind::kToken) {
-      TextDelta d = text.push(e.token);
+      text::TextDelta d = text.push(e.token);
       if (!d.empty()) on_delta(d);
     } else if (e.kind == engine::Event::Kind::kFinished) {
-      TextDelta d = text.finish(e.finish_reason);
+      text::TextDelta d = text.finish(e.finish_reason);
       reply.finish_reason = e.finish_reason;
       if (!d.empty()) on_delta(d);
     } else if (e.result) {

@@ -11,7 +11,7 @@
 
 #include "r1/engine.h"
 #include "server/server-context.h"
-#include "server/text-output.h"
+#include "text/text-output.h"
 
 namespace r1::server {
 
@@ -29,7 +29,7 @@ class ChatSession {
   size_t turns() const { return history_.size(); }
   // Adds the user turn, generates the reply (on_delta gets each piece of text as it becomes final), adds
   // the reply's answer to the history. max_new_tokens is capped to the room left in the context.
-  ChatReply send(const std::string& user, const std::function<void(const TextDelta&)>& on_delta);
+  ChatReply send(const std::string& user, const std::function<void(const text::TextDelta&)>& on_delta);
 
  private:
   ServerContext& context_;

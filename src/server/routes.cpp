@@ -47,7 +47,7 @@ struct Generation {
   ResponseMeta meta;
   std::shared_ptr<EventChannel> channel = std::make_shared<EventChannel>();
   std::vector<uint64_t> engine_ids;
-  std::vector<SampleText> texts;       // per choice
+  std::vector<text::SampleText> texts;       // per choice
   std::vector<ChoiceOutput> choices;   // per choice
   std::vector<size_t> streamed_bytes;  // completions stream: text_offset of the next chunk
   size_t prompts_done = 0;
@@ -93,7 +93,7 @@ struct Generation {
     switch (e.kind) {
       case ChannelEvent::Kind::kToken: {
         if (c >= texts.size()) return;
-        TextDelta d = texts[c].push(e.token);
+        text::TextDelta d = texts[c].push(e.token);
         ChunkDelta chunk{false, std::move(d.content), std::move(d.reasoning), {}, ""};
         if (req.logprobs) chunk.tokens.push_back(token_info(e));
         if (!sink) {
@@ -105,7 +105,7 @@ struct Generation {
       }
       case ChannelEvent::Kind::kFinished: {
         if (c >= texts.size()) return;
-        TextDelta d = texts[c].finish(e.finish_reason);
+        text::TextDelta d = texts[c].finish(e.finish_reason);
         choices[c].finish_reason = finish_reason_text(e.finish_reason);
         if (sink) {
           ChunkDelta chunk{false, std::move(d.content), std::move(d.reasoning), {}, choices[c].finish_reason};
@@ -179,7 +179,7 @@ void handle_generation(RouteContext& rc, Endpoint endpoint, const httplib::Reque
     ServerContext& ctx = *rc.context;
 
     std::vector<std::vector<int32_t>> prompts;
-    ReasoningStart reasoning = ReasoningStart::kOff;
+    text::ReasoningStart reasoning = text::ReasoningStart::kOff;
     if (endpoint == Endpoint::kChat) {
       if (!ctx.has_chat_template())
         throw bad_request("this model has no chat template; start the server with --chat-template NAME|FILE");
@@ -190,7 +190,7 @@ void handle_generation(RouteContext& rc, Endpoint endpoint, const httplib::Reque
         throw bad_request(fmt::format("the chat template failed on these messages: {}", e.what()), "messages");
       }
       if (req.reasoning.value_or(rc.reasoning_default))
-        reasoning = prompt_opens_reasoning(p.text) ? ReasoningStart::kInReasoning : ReasoningStart::kDetect;
+        reasoning = text::prompt_opens_reasoning(p.text) ? text::ReasoningStart::kInReasoning : text::ReasoningStart::kDetect;
       prompts.push_back(std::move(p.ids));
     } else {
       for (const Prompt& p : req.prompts) prompts.push_back(p.is_ids ? p.ids : ctx.encode(p.text));

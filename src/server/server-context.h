@@ -1,7 +1,6 @@
-// What serving a model needs besides HTTP: the model loaded into a generation engine, its tokenizer, the
-// chat template (the tokenizer's chat_template or a built-in / file chosen by name, as vLLM's
-// --chat-template), the end-of-sequence ids (config.json, generation_config.json and the tokenizer's eos,
-// as transformers' generate) and the text policy. Shared by `r1 serve` and `r1 chat`.
+// What serving a model needs besides HTTP: the model bundle (text/model-bundle.h: tokenizer, chat template
+// as vLLM's --chat-template, stop ids as transformers' generate) loaded into a generation engine, and the
+// text policy. Shared by `r1 serve` and `r1 chat`.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +14,7 @@
 #include "r1/engine.h"
 #include "r1/model.h"
 #include "r1/tokenizer.h"
-#include "server/text-output.h"
+#include "text/text-output.h"
 
 namespace r1::server {
 
@@ -23,7 +22,7 @@ struct ContextOptions {
   std::filesystem::path model;   // Hugging Face model directory with the tokenizer beside the weights
   std::string dtype;             // "": the checkpoint is loaded in float32; "bf16" etc.: load and compute in it
   std::string device = "cpu";
-  std::string chat_template;     // "": the tokenizer's; else a built-in name or a file
+  std::string chat_template;     // tokenizer::chat_template_source: "" the tokenizer's, none, a name, a file
   int64_t max_batch = 16;
   int64_t max_seq_len = 0;       // 0: max_position_embeddings
   uint64_t seed = 42;
@@ -40,7 +39,7 @@ class ServerContext {
 
   engine::Engine& engine() { return *engine_; }
   const tokenizer::Tokenizer& tokenizer() const { return tokenizer_; }
-  const TextPolicy& text_policy() const { return *policy_; }
+  const text::TextPolicy& text_policy() const { return *policy_; }
   const model::ModelConfig& model_config() const { return config_; }
   bool has_chat_template() const { return chat_template_ != nullptr; }
   int64_t context_length() const { return context_length_; }
@@ -55,9 +54,9 @@ class ServerContext {
  private:
   model::ModelConfig config_;
   tokenizer::Tokenizer tokenizer_;
-  std::unique_ptr<tokenizer::ChatTemplate> chat_template_;
+  std::shared_ptr<const tokenizer::ChatTemplate> chat_template_;
   std::vector<int32_t> eos_ids_;
-  std::unique_ptr<TextPolicy> policy_;
+  std::unique_ptr<text::TextPolicy> policy_;
   std::unique_ptr<engine::Engine> engine_;
   int64_t context_length_ = 0;
 };

@@ -3,11 +3,15 @@
 // templates ("r1-zero", "open-r1"), written as ordinary Jinja so they render the same in transformers.
 // Golden renders of all six by @huggingface/jinja are in tests/golden/chat/ (tests/reference/make-chat-golden.mjs).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <filesystem>
 
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/atomic-file.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
 
@@ -261,6 +265,27 @@ std::vector<std::string> ChatTemplate::builtin_names() {
   std::vector<std::string> names;
   for (const auto& b : kBuiltins) names.emplace_back(b.name);
   return names;
+}
+
+std::optional<std::string> ChatTemplate::builtin_source(const std::string& name) {
+  for (const auto& b : kBuiltins)
+    if (name == b.name) return std::string(b.source);
+  return std::nullopt;
+}
+
+std::optional<std::string> chat_template_source(const std::string& spec, const std::string& tokenizer_template,
+                                                const std::string& option) {
+  if (spec.empty() || spec == "auto") {
+    if (tokenizer_template.empty()) return std::nullopt;
+    return tokenizer_template;
+  }
+  if (spec == "none") return std::nullopt;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(spec, ec)) return read_file(spec);
+  if (auto source = ChatTemplate::builtin_source(spec)) return source;
+  if (spec.find("{{") != std::string::npos || spec.find("{%") != std::string::npos) return spec;
+  fail_usage("{}: '{}' is not a file, a built-in template ({}, or auto / none) or a Jinja template", option, spec,
+             fmt::join(ChatTemplate::builtin_names(), ", "));
 }
 
 ChatTemplate ChatTemplate::named(const std::string& name) {

@@ -354,6 +354,7 @@ std::optional<int32_t> Tokenizer::eos_id() const {
 std::optional<int32_t> Tokenizer::pad_id() const {
   return impl_->config.pad_token ? token_to_id(*impl_->config.pad_token) : std::nullopt;
 }
+int32_t Tokenizer::padding_id() const { return pad_id().value_or(eos_id().value_or(0)); }
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool skip_special_tokens)
     : tokenizer_(tokenizer), skip_special_(skip_special_tokens) {}

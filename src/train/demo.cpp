@@ -22,6 +22,7 @@
 #include "r1/rewards.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
+#include "text/model-bundle.h"
 #include "train/grpo-data.h"
 
 namespace r1::demo {
@@ -101,7 +102,7 @@ EvalSummary evaluate_pass_at_1(const fs::path& model_dir, const std::vector<data
   engine::EngineOptions eo;
   eo.max_batch = 256;
   eo.max_seq_len = net->config().max_position_embeddings;
-  if (tok.eos_id()) eo.eos_token_ids = {*tok.eos_id()};
+  eo.eos_token_ids = text::stop_token_ids(model_dir, net->config(), tok);  // as serve, eval and grpo
   engine::Engine engine(net, eo);
   std::vector<engine::Request> requests;
   for (size_t i = 0; i < prompts.size(); ++i) {

@@ -310,7 +310,7 @@ TrainResult dpo(const DpoOptions& o, const std::atomic<bool>* stop_requested) {
   model::Transformer reference{nullptr};
   if (!o.ref_model_name_or_path.empty()) reference = frozen(model::load_pretrained(o.ref_model_name_or_path));
   else if (!setup.model->has_lora()) reference = frozen_copy(*setup.model);
-  const int32_t pad = setup.tokenizer.pad_id().value_or(setup.tokenizer.eos_id().value_or(0));
+  const int32_t pad = setup.tokenizer.padding_id();
   DpoObjective objective(setup.model, reference, std::move(train), std::move(eval), o, pad);
   TrainerHooks hooks = detail::finetune_hooks(setup, to_yaml(o.to_json()), stop_requested);
   return Trainer(setup.model, o.training, objective, hooks).train();

@@ -54,11 +54,6 @@ model::LoraConfig lora_config(const FinetuneArguments& a) {
   return c;
 }
 
-std::string chat_template_text(const std::string& spec) {
-  if (spec.find("{%") != std::string::npos || spec.find("{{") != std::string::npos) return spec;
-  if (fs::is_regular_file(spec)) return read_file(spec);
-  return tokenizer::ChatTemplate::named(spec).source();
-}
 }  // namespace
 
 void read_finetune_arguments(const Recipe& recipe, FinetuneArguments& out, std::vector<std::string>& known) {
@@ -90,7 +85,8 @@ FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed) {
   std::shared_ptr<tokenizer::ChatTemplate> tmpl;
   if (!args.chat_template.empty()) {
     tokenizer::TokenizerConfig config = tok.config();
-    config.chat_template = chat_template_text(args.chat_template);
+    config.chat_template =
+        tokenizer::chat_template_source(args.chat_template, config.chat_template, "chat_template").value_or("");
     tok.set_config(config);
   }
   if (!tok.config().chat_template.empty()) tmpl = std::make_shared<tokenizer::ChatTemplate>(tok.config().chat_template);

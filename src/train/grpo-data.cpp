@@ -65,17 +65,13 @@ std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const
 PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const GrpoOptions& o,
                                        const tokenizer::Tokenizer& tok, const std::string& source,
                                        std::vector<size_t> lines) {
+  // The shared rule (tokenizer::chat_template_source), with GRPO's fallback: a tokenizer without a template
+  // gets the R1-Zero prompt under "auto".
+  std::optional<std::string> chosen = tokenizer::chat_template_source(o.chat_template, tok.config().chat_template,
+                                                                      "chat_template");
+  if (!chosen && o.chat_template == "auto") chosen = tokenizer::ChatTemplate::builtin_source("r1-zero");
   std::unique_ptr<tokenizer::ChatTemplate> tmpl;
-  if (o.chat_template == "auto") {
-    tmpl = std::make_unique<tokenizer::ChatTemplate>(tok.config().chat_template.empty()
-                                                         ? tokenizer::ChatTemplate::named("r1-zero")
-                                                         : tokenizer::ChatTemplate(tok.config().chat_template));
-  } else if (o.chat_template != "none") {
-    const auto names = tokenizer::ChatTemplate::builtin_names();
-    const bool builtin = std::find(names.begin(), names.end(), o.chat_template) != names.end();
-    tmpl = std::make_unique<tokenizer::ChatTemplate>(builtin ? tokenizer::ChatTemplate::named(o.chat_template)
-                                                             : tokenizer::ChatTemplate(o.chat_template));
-  }
+  if (chosen) tmpl = std::make_unique<tokenizer::ChatTemplate>(*chosen);
   PromptDataset d;
   d.source_ = source;
   d.lines_ = std::move(lines);

@@ -25,6 +25,7 @@
 #include "common/jsonl.h"
 #include "common/recipe.h"
 #include "r1/chat-template.h"
+#include "text/model-bundle.h"
 #include "r1/engine.h"
 #include "r1/error.h"
 #include "r1/rewards.h"
@@ -150,10 +151,10 @@ class GrpoObjective : public Objective {
     eo.max_batch = std::min<int64_t>(per_generation_, o.generation_max_batch);
     eo.max_seq_len = o.max_prompt_length + o.max_completion_length;
     if (o.training.bf16) eo.dtype = at::kBFloat16;
-    if (tok_.eos_id()) eo.eos_token_ids = {*tok_.eos_id()};
+    eo.eos_token_ids = text::stop_token_ids(o.model_name_or_path, model_->config(), tok_);  // as serve and eval
     eo.seed = uint64_t(o.training.seed);
     engine_ = std::make_unique<engine::Engine>(model_, eo);
-    pad_id_ = tok_.pad_id().value_or(tok_.eos_id().value_or(0));
+    pad_id_ = tok_.padding_id();
     if (o.beta != 0.0) {
       ref_ = model::load_pretrained(o.model_name_or_path);
       ref_->to(model_->parameters().front().device());

@@ -190,7 +190,7 @@ TrainResult sft(const SftOptions& o, const std::atomic<bool>* stop_requested) {
     auto rows = detail::read_split(o.finetune, o.finetune.dataset_test_split, false);
     if (!rows.empty()) eval = build(rows, setup, o, false);
   }
-  const int32_t pad = setup.tokenizer.pad_id().value_or(setup.tokenizer.eos_id().value_or(0));
+  const int32_t pad = setup.tokenizer.padding_id();
   SftObjective objective(setup.model, std::move(train), std::move(eval), o, pad);
   TrainerHooks hooks = detail::finetune_hooks(setup, to_yaml(o.to_json()), stop_requested);
   return Trainer(setup.model, o.training, objective, hooks).train();

@@ -59,7 +59,7 @@ int run_chat(const Context& ctx, ChatOptions& o) {
       continue;
     }
     bool thinking = false;
-    server::ChatReply reply = session.send(line, [&](const server::TextDelta& d) {
+    server::ChatReply reply = session.send(line, [&](const text::TextDelta& d) {
       if (!d.reasoning.empty()) {
         if (!thinking) fmt::print("{}", dim);
         thinking = true;
@@ -90,7 +90,7 @@ void add_chat_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--model", o->context.model, "Hugging Face model directory (tokenizer.json beside the weights)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--chat-template", o->context.chat_template, "built-in name or Jinja file (default: tokenizer's)");
+  cmd->add_option("--chat-template", o->context.chat_template, "auto (the tokenizer's, the default), none, a built-in name, a Jinja file or Jinja text");
   cmd->add_option("--system", o->system, "system message");
   cmd->add_option("--temperature", o->params.temperature, "0: greedy")->capture_default_str()->check(
       kNonNegative);

@@ -22,7 +22,7 @@ struct GenCommandOptions {
 
 int run_gen(const Context& ctx, GenCommandOptions& o) {
   check_eval_output(o.out);
-  engine::DatasetGenerateOptions& g = o.job.generation;
+  text::DatasetGenerateOptions& g = o.job.generation;
   o.job.task_path = o.task;
   g.model_dir = o.model;
   g.device = ctx.runtime.device;
@@ -69,7 +69,7 @@ int run_judge(const Context& ctx, JudgeCommandOptions& o) {
 
 void add_eval_gen_commands(CLI::App& eval, Context& ctx) {
   auto o = std::make_shared<GenCommandOptions>();
-  engine::DatasetGenerateOptions& g = o->job.generation;
+  text::DatasetGenerateOptions& g = o->job.generation;
   g.num_generations = 4;
   g.sampling.temperature = 0.6;
   g.sampling.top_p = 0.95;
@@ -96,7 +96,7 @@ void add_eval_gen_commands(CLI::App& eval, Context& ctx) {
   gen->add_option("--top-p", g.sampling.top_p, "nucleus mass")->capture_default_str();
   gen->add_option("--top-k", g.sampling.top_k, "0: off")->capture_default_str();
   gen->add_option("--max-new-tokens,--max-tokens", g.sampling.max_new_tokens, "completion length limit")->capture_default_str();
-  gen->add_option("--chat-template", g.chat_template, "auto (the tokenizer's, if any), none (raw prompt), or a built-in name")
+  gen->add_option("--chat-template", g.chat_template, "auto (the tokenizer's, if any), none (raw text), a built-in name (chatml, qwen2.5, llama3, ...), a file or Jinja text")
       ->capture_default_str();
   gen->add_option("--system-prompt", g.system_prompt, "system message before each prompt (chat template only)");
   gen->add_option("--batch-size", g.engine.max_batch, "local: sequences decoded together")->capture_default_str();

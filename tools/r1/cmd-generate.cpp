@@ -7,7 +7,7 @@
 #include <cstdlib>
 
 #include "commands.h"
-#include "engine/dataset-generate.h"
+#include "text/dataset-generate.h"
 #include "r1/error.h"
 #include "r1/model.h"
 
@@ -16,7 +16,7 @@ namespace r1::cli {
 namespace {
 
 struct GenerateCommandOptions {
-  engine::DatasetGenerateOptions job;
+  text::DatasetGenerateOptions job;
   std::string input, output, model, dtype;
   std::vector<std::string> stop;
   std::vector<int32_t> stop_token_ids;
@@ -24,7 +24,7 @@ struct GenerateCommandOptions {
 };
 
 int run_generate(const Context& ctx, GenerateCommandOptions& o) {
-  engine::DatasetGenerateOptions& job = o.job;
+  text::DatasetGenerateOptions& job = o.job;
   job.input = o.input;
   job.output = o.output;
   job.model_dir = o.model;
@@ -37,7 +37,7 @@ int run_generate(const Context& ctx, GenerateCommandOptions& o) {
   if (job.server_url.empty() == o.model.empty()) fail_usage("give exactly one of --model DIR or --server URL");
   if (!job.server_url.empty() && job.api_key.empty())
     if (const char* key = std::getenv("OPENAI_API_KEY")) job.api_key = key;
-  auto report = engine::generate_dataset(job, [&](int64_t done, int64_t total) {
+  auto report = text::generate_dataset(job, [&](int64_t done, int64_t total) {
     if (!o.quiet) fmt::print(stderr, "\rrows {}/{}", done, total);
   });
   if (!o.quiet && report.generated > 0) fmt::print(stderr, "\n");
@@ -54,7 +54,7 @@ int run_generate(const Context& ctx, GenerateCommandOptions& o) {
 
 void add_generate_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<GenerateCommandOptions>();
-  engine::DatasetGenerateOptions& j = o->job;
+  text::DatasetGenerateOptions& j = o->job;
   CLI::App* cmd = app.add_subcommand(
       "generate", "JSONL prompts -> N completions each, with a local model or an OpenAI-compatible server");
   cmd->footer(
@@ -73,7 +73,7 @@ void add_generate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--template", j.prompt_template, "prompt template with {{ column }} placeholders (Jinja)");
   cmd->add_option("--system-prompt", j.system_prompt, "system message put before each prompt");
   cmd->add_option("--chat-template", j.chat_template,
-                  "auto (the tokenizer's, if any), none (raw text), or a built-in name (chatml, qwen2.5, llama3, ...)")
+                  "auto (the tokenizer's, if any), none (raw text), a built-in name (chatml, qwen2.5, llama3, ...), a file or Jinja text")
       ->capture_default_str();
   cmd->add_option("--num-generations", j.num_generations, "completions per prompt")
       ->capture_default_str()

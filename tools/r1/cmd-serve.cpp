@@ -29,8 +29,8 @@ void add_serve_command(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "load and compute in this dtype (bf16, fp16; default float32)");
   cmd->add_option("--chat-template", o->chat_template,
-                  "built-in name (chatml, qwen2.5, llama3, deepseek-r1-distill, r1-zero, open-r1) or a Jinja file "
-                  "(default: the tokenizer's chat_template)");
+                  "auto (the tokenizer's chat_template, the default), none, a built-in name (chatml, qwen2.5, llama3, "
+                  "deepseek-r1-distill, r1-zero, open-r1), a Jinja file or Jinja text");
   cmd->add_option("--reasoning-parser", o->reasoning_parser,
                   "deepseek-r1: return <think>...</think> as reasoning_content (requests may override with "
                   "\"reasoning_format\": \"deepseek\" | \"none\")")

@@ -198,18 +198,11 @@ int run_extend(const Context& ctx, TokenizerOptions& o) {
 
 int run_render_chat(const TokenizerOptions& o) {
   Tokenizer tok = Tokenizer::load(o.path);
-  std::string source = o.chat_template;
-  std::unique_ptr<tokenizer::ChatTemplate> tmpl;
-  if (source.empty()) {
-    if (tok.config().chat_template.empty())
-      fail_usage("{} has no chat_template; choose one with --template ({})", o.path,
-                 fmt::join(tokenizer::ChatTemplate::builtin_names(), ", "));
-    tmpl = std::make_unique<tokenizer::ChatTemplate>(tok.config().chat_template);
-  } else if (fs::is_regular_file(source)) {
-    tmpl = std::make_unique<tokenizer::ChatTemplate>(read_file(source));
-  } else {
-    tmpl = std::make_unique<tokenizer::ChatTemplate>(tokenizer::ChatTemplate::named(source));
-  }
+  std::optional<std::string> source = tokenizer::chat_template_source(o.chat_template, tok.config().chat_template, "--template");
+  if (!source)
+    fail_usage("{} has no chat_template; choose one with --template ({})", o.path,
+               fmt::join(tokenizer::ChatTemplate::builtin_names(), ", "));
+  auto tmpl = std::make_unique<tokenizer::ChatTemplate>(*source);
   std::string text =
       o.messages == "-" ? std::string(std::istreambuf_iterator<char>(std::cin), {}) : read_file(o.messages);
   // Accept a bare list of messages, or an object with "messages" (+ tools, documents, ...).

@@ -2,11 +2,11 @@
 // text-output.h). The reasoning split follows vLLM's DeepSeekR1ReasoningParser: text before `</think>` is
 // reasoning (a leading `<think>` is dropped; when the prompt opened the block, the output starts inside it);
 // an output that never closes the block is all reasoning; everything after `</think>` is content, verbatim.
-#include "server/text-output.h"
+#include "text/text-output.h"
 
 #include <algorithm>
 
-namespace r1::server {
+namespace r1::text {
 namespace {
 constexpr std::string_view kOpen = "<think>", kClose = "</think>";
 
@@ -153,4 +153,4 @@ TextDelta SampleText::finish(engine::FinishReason reason, const std::string& sto
   return out;
 }
 
-}  // namespace r1::server
+}  // namespace r1::text

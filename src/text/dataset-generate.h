@@ -15,7 +15,7 @@
 
 #include "r1/engine.h"
 
-namespace r1::engine {
+namespace r1::text {
 
 struct DatasetGenerateOptions {
   std::filesystem::path input, output;
@@ -23,11 +23,11 @@ struct DatasetGenerateOptions {
   std::string messages_column;   // non-empty: the conversation in this column (trailing assistant turns dropped)
   std::string prompt_template;   // non-empty: Jinja text rendered with the row, e.g. "Solve: {{ problem }}"
   std::string system_prompt;     // prepended as a system message when a chat template is applied
-  std::string chat_template = "auto";  // "auto" (the tokenizer's, if any) | "none" (raw text) | a built-in name
+  std::string chat_template = "auto";  // tokenizer::chat_template_source: auto | none | a built-in name | a file | Jinja
   int32_t num_generations = 1;
   bool group_generations = false;          // one row per prompt with lists, instead of one row per completion
   std::string output_column = "generation";  // grouped: "<column>s" and "finish_reasons"
-  SamplingParams sampling;  // seed: per row, derived from `seed` and the row index unless sampling.seed is set
+  engine::SamplingParams sampling;  // seed: per row, derived from `seed` and the row index unless sampling.seed is set
   uint64_t seed = 42;
   bool resume = false;     // continue an existing output file (rows already in it are skipped)
   bool overwrite = false;  // replace an existing output file
@@ -36,7 +36,7 @@ struct DatasetGenerateOptions {
   // Local generation.
   std::filesystem::path model_dir;  // model + tokenizer
   std::string device = "cpu";       // "cpu" | "cuda" | "cuda:N"
-  EngineOptions engine;
+  engine::EngineOptions engine;
 
   // Remote generation (OpenAI-compatible server) when server_url is set.
   std::string server_url;      // http://host:port[/v1]
@@ -62,4 +62,4 @@ struct DatasetGenerateReport {
 DatasetGenerateReport generate_dataset(const DatasetGenerateOptions& options,
                                        const std::function<void(int64_t, int64_t)>& on_row = {});
 
-}  // namespace r1::engine
+}  // namespace r1::text

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/dataset-generate.h"
+#include "text/dataset-generate.h"
 #include "r1/engine.h"
 #include "r1/tokenizer.h"
 
@@ -21,7 +21,7 @@ namespace r1::tokenizer {
 class ChatTemplate;
 }
 
-namespace r1::engine {
+namespace r1::text {
 
 // A prompt as chat messages (when the back-end applies a chat template / talks to a chat endpoint) or text.
 struct TextPrompt {
@@ -52,10 +52,10 @@ class LocalTextBackend {
   std::string decode(const std::vector<int32_t>& ids, bool skip_special) const;
   const DatasetGenerateOptions& options_;
   tokenizer::Tokenizer tokenizer_;
-  std::unique_ptr<tokenizer::ChatTemplate> template_;
+  std::shared_ptr<const tokenizer::ChatTemplate> template_;
   model::Transformer model_{nullptr};
-  EngineOptions engine_options_;
-  std::unique_ptr<Engine> engine_;
+  engine::EngineOptions engine_options_;
+  std::unique_ptr<engine::Engine> engine_;
 };
 
 // Remote generation with the options' server_url, server_model, api_key, timeout_seconds, retries, sampling
@@ -72,4 +72,4 @@ class RemoteTextBackend {
   std::string origin_, base_path_;
 };
 
-}  // namespace r1::engine
+}  // namespace r1::text

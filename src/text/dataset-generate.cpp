@@ -4,7 +4,7 @@
 // the complete rows already written (a torn last line is cut off). Per-row seeds derive from (seed, row index), so a
 // resumed run writes what an uninterrupted one would have. Completions are decoded without special tokens and cut at a
 // matched stop string, as OpenAI servers return them.
-#include "engine/dataset-generate.h"
+#include "text/dataset-generate.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -19,12 +19,12 @@
 #include "common/bounded-json.h"
 #include "common/parallel.h"
 #include "engine/sampler.h"
-#include "engine/text-backends.h"
+#include "text/text-backends.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
 #include "r1/tokenizer.h"
 
-namespace r1::engine {
+namespace r1::text {
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
@@ -138,7 +138,7 @@ DatasetGenerateReport generate_dataset(const DatasetGenerateOptions& o,
   for (size_t i = first; i < rows.size(); ++i) {
     prompts.push_back(build_prompt(o, rows[i], chat, prompt_template.get(),
                                    fmt::format("{}:{}", o.input.string(), rows[i]["__line"].get<int64_t>())));
-    seeds.push_back(mix_seed(o.seed, uint64_t(i)));
+    seeds.push_back(engine::mix_seed(o.seed, uint64_t(i)));
   }
 
   std::ofstream out;  // opened at the first finished row, so a run that fails before leaves no file behind
@@ -203,4 +203,4 @@ DatasetGenerateReport generate_dataset(const DatasetGenerateOptions& o,
   return report;
 }
 
-}  // namespace r1::engine
+}  // namespace r1::text

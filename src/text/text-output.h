@@ -16,7 +16,7 @@
 #include "r1/engine.h"
 #include "r1/tokenizer.h"
 
-namespace r1::server {
+namespace r1::text {
 
 // Which generated ids produce text. Immutable and thread-safe once built.
 class TextPolicy {
@@ -91,4 +91,4 @@ class SampleText {
   bool finished_ = false;
 };
 
-}  // namespace r1::server
+}  // namespace r1::text

@@ -1,9 +1,9 @@
 // LocalTextBackend and RemoteTextBackend (text-backends.h), moved here from dataset-generate.cpp so that the
-// evaluation suite and the LLM judge share them. Local: chat template (the tokenizer's, a built-in, or none)
-// -> token ids -> engine (all prompts submitted at once, continuously batched) -> decoded text cut at the stop
+// evaluation suite and the LLM judge share them. Local: the model bundle (model-bundle.h: chat template, stop
+// ids) -> token ids -> engine (all prompts submitted at once, continuously batched) -> decoded text cut at the stop
 // string. Remote: one OpenAI request per prompt with `n` choices; connection errors, 429 and 5xx are retried
 // with exponential back-off (250 ms x 2^attempt, capped), other statuses fail at once naming the endpoint.
-#include "engine/text-backends.h"
+#include "text/text-backends.h"
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -14,28 +14,23 @@
 #include "common/bounded-json.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
+#include "text/model-bundle.h"
 
-namespace r1::engine {
+namespace r1::text {
 using Json = nlohmann::ordered_json;
 
-LocalTextBackend::LocalTextBackend(const DatasetGenerateOptions& o)
-    : options_(o), tokenizer_(tokenizer::Tokenizer::load(o.model_dir)) {
-  const std::string& source = tokenizer_.config().chat_template;
-  if (o.chat_template == "auto") {
-    if (!source.empty()) template_ = std::make_unique<tokenizer::ChatTemplate>(source);
-  } else if (o.chat_template != "none") {
-    template_ = std::make_unique<tokenizer::ChatTemplate>(tokenizer::ChatTemplate::named(o.chat_template));
-  }
-  if (!o.messages_column.empty() && !template_)
+LocalTextBackend::LocalTextBackend(const DatasetGenerateOptions& o) : options_(o), tokenizer_(nullptr) {
+  ModelBundle bundle = load_model_bundle(o.model_dir, {.dtype = o.engine.dtype, .device = at::Device(o.device)},
+                                         o.chat_template, "--chat-template");
+  if (!o.messages_column.empty() && !bundle.chat_template)
     fail_usage("--messages-column needs a chat template: {} has none; choose one with --chat-template",
                o.model_dir.string());
-  EngineOptions e = o.engine;
+  tokenizer_ = bundle.tokenizer;
+  template_ = bundle.chat_template;
+  model_ = bundle.model;
+  engine::EngineOptions e = o.engine;
   e.decode = [this](const std::vector<int32_t>& ids) { return decode(ids, false); };
-  model_ = model::load_pretrained(o.model_dir, {.dtype = o.engine.dtype, .device = at::Device(o.device)});
-  if (e.eos_token_ids.empty()) {
-    for (int64_t id : model_->config().eos_token_id) e.eos_token_ids.push_back(int32_t(id));
-    if (auto eos = tokenizer_.eos_id()) e.eos_token_ids.push_back(*eos);
-  }
+  if (e.eos_token_ids.empty()) e.eos_token_ids = bundle.stop_ids;
   engine_options_ = std::move(e);
 }
 
@@ -61,24 +56,24 @@ void LocalTextBackend::run(const std::vector<std::vector<int32_t>>& prompts, con
     engine_options_.max_seq_len =
         std::min<int64_t>(model_->config().max_position_embeddings, int64_t(longest) + options_.sampling.max_new_tokens);
   }
-  engine_ = std::make_unique<Engine>(model_, engine_options_);
+  engine_ = std::make_unique<engine::Engine>(model_, engine_options_);
   for (size_t i = 0; i < prompts.size(); ++i) {
-    Request r;
+    engine::Request r;
     r.prompt = prompts[i];
     r.params = options_.sampling;
     if (!r.params.seed) r.params.seed = seeds[i];
     r.n = options_.num_generations;
-    engine_->submit(std::move(r), [this, i, &on_done](const Event& e) {
-      if (e.kind != Event::Kind::kDone) return;
+    engine_->submit(std::move(r), [this, i, &on_done](const engine::Event& e) {
+      if (e.kind != engine::Event::Kind::kDone) return;
       TextCompletion c;
-      for (const Sample& s : e.result->samples) {
+      for (const engine::Sample& s : e.result->samples) {
         std::string text = decode(s.tokens, true);
-        if (s.finish_reason == FinishReason::kStopString) {  // the first match is the one that stopped it
+        if (s.finish_reason == engine::FinishReason::kStopString) {  // the first match is the one that stopped it
           const size_t cut = text.find(s.stop_string);
           if (cut != std::string::npos) text.resize(cut);
         }
         c.texts.push_back(std::move(text));
-        c.reasons.push_back(s.finish_reason == FinishReason::kLength ? "length" : "stop");
+        c.reasons.push_back(s.finish_reason == engine::FinishReason::kLength ? "length" : "stop");
         c.tokens += int64_t(s.tokens.size());
       }
       on_done(i, std::move(c));
@@ -111,7 +106,7 @@ RemoteTextBackend::RemoteTextBackend(const DatasetGenerateOptions& o) : options_
 }
 
 TextCompletion RemoteTextBackend::complete(const TextPrompt& p, uint64_t seed) const {
-  const SamplingParams& s = options_.sampling;
+  const engine::SamplingParams& s = options_.sampling;
   Json body = {{"model", options_.server_model}, {"n", options_.num_generations}, {"max_tokens", s.max_new_tokens},
                {"temperature", std::max(0.0, s.temperature)}, {"top_p", s.top_p}, {"seed", s.seed.value_or(seed)}};
   if (s.top_k > 0) body["top_k"] = s.top_k;
@@ -166,4 +161,4 @@ TextCompletion RemoteTextBackend::complete(const TextPrompt& p, uint64_t seed) c
   fail("{}{}: failed after {} attempts: {}", origin_, path, options_.retries + 1, last_error);
 }
 
-}  // namespace r1::engine
+}  // namespace r1::text
