@@ -6,7 +6,7 @@
 // log-softmax at it, which is then both the sampling and the raw log-probability.
 #include "engine/sampler.h"
 
-#include "common/row-math.h"
+#include "kernels/row-math.h"
 #include "kernels/cpu-kernels.h"
 
 #include <ATen/ATen.h>
@@ -172,7 +172,7 @@ StepOutput sample(const at::Tensor& logits_in, const std::vector<const SamplingP
   at::Tensor lp = log_probs.gather(1, token);  // (B, 1)
   at::Tensor raw;                              // (B, 1) log_softmax(logits / logprob_temperature) at the token
   if (logits.is_cpu()) {
-    // The row kernels of the trainers' token_logprobs (common/row-math.h): the log-probs a GRPO step recomputes
+    // The row kernels of the trainers' token_logprobs (kernels/row-math.h): the log-probs a GRPO step recomputes
     // for these tokens take the same arithmetic from the same logits (ATen's log_softmax is ~1e-5 off at 40k).
     at::Tensor dense = logits.contiguous(), ids = token.contiguous();
     raw = torch::empty({B, 1}, torch::kFloat);

@@ -1,11 +1,11 @@
 // Fused RMSNorm and SwiGLU (see fused-ops.h). Rows are split over the intra-op threads; each row is one
-// contiguous loop the compiler vectorises, built per ISA level (R1_VECTOR_CLONES, common/simd.h).
+// contiguous loop the compiler vectorises, built per ISA level (R1_VECTOR_CLONES, kernels/simd.h).
 // Backward formulas, with r = 1 / sqrt(mean(x^2) + eps), xh = x * r, s = sigmoid(g):
 //   rms_norm: dw = sum_rows(dy * xh);  dx = r * (dy * w - xh * mean(dy * w * xh))
 //   swiglu:   dg = dy * u * s * (1 + g * (1 - s));  du = dy * g * s
 #include "model/fused-ops.h"
 
-#include "common/simd.h"
+#include "kernels/simd.h"
 #include "r1/error.h"
 
 #include <ATen/ATen.h>

@@ -23,8 +23,8 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/types.h>
 
-#include "common/row-math.h"
-#include "common/simd.h"
+#include "kernels/row-math.h"
+#include "kernels/simd.h"
 #include "kernels/cpu-kernels.h"
 #include "model/exact-ops.h"
 #include "r1/error.h"
@@ -68,7 +68,7 @@ class HeadProduct {
 };
 
 // Row kernels over fp32 rows (vectorised: 16 independent lanes per reduction, exp_approx; see
-// common/simd.h). bf16 rows are first widened into an fp32 scratch row (a reduction that converts on the fly
+// kernels/simd.h). bf16 rows are first widened into an fp32 scratch row (a reduction that converts on the fly
 // does not vectorise) and written back as bf16 with one rounding.
 constexpr int kLanes = 16;
 

@@ -14,7 +14,7 @@
 #include <cmath>
 #include <unordered_set>
 
-#include "common/simd.h"
+#include "kernels/simd.h"
 #include "r1/error.h"
 #include "r1/train.h"
 

@@ -1,9 +1,9 @@
 // See row-math.h. Plain C++ loops over 16 independent lanes (vectorised by the compiler in each clone).
-#include "common/row-math.h"
+#include "kernels/row-math.h"
 
 #include <cmath>
 
-#include "common/simd.h"
+#include "kernels/simd.h"
 
 namespace r1 {
 
