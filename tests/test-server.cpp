@@ -682,6 +682,19 @@ TEST_F(ServerTest, ErrorsAreOpenAiJson) {
                                         {"max_tokens", 200}}),
                400, "context length");
   expect_error(post_raw(server_->port(), "/v1/completions", std::string(5000, ' ')), 413, "--max-request-bytes");
+  {  // A chunked body (no Content-Length) past the limit: 413 once it is passed, not read whole (it was, without bound).
+    httplib::Client cli("127.0.0.1", server_->port());
+    cli.set_read_timeout(120);
+    const std::string chunk(1024, ' ');
+    auto res = cli.Post("/v1/completions",
+                        [&](size_t offset, httplib::DataSink& sink) {
+                          if (offset < 80 * 1024) return sink.write(chunk.data(), chunk.size());
+                          sink.done();
+                          return true;
+                        },
+                        "application/json");
+    expect_error(std::move(res), 413, "a chunked body counts its framing");
+  }
   expect_error(post("/v1/nothing", json::object()), 404, "/v1/nothing");
   // The server is still fine.
   EXPECT_EQ(post_ok("/v1/completions", {{"prompt", "x"}, {"max_tokens", 2}})["choices"].size(), 1u);

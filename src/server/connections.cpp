@@ -20,6 +20,7 @@ namespace r1::server {
 namespace {
 thread_local ConnectionKind t_kind = ConnectionKind::kNone;
 thread_local bool t_read_timed_out = false;  // the calling thread's request missed its read deadline
+thread_local bool t_too_large = false;       // the calling thread's request sent more than its limit
 thread_local const DeadlineStream* t_stream = nullptr;  // the calling thread's connection, in serve_connection
 // A head longer than this is not kept whole (httplib refuses far shorter header lines).
 constexpr size_t kMaxHeadBytes = 64 * 1024;
@@ -55,6 +56,7 @@ void drain_lingering(bool all) {
 
 ConnectionKind current_connection_kind() { return t_kind; }
 bool current_request_timed_out() { return t_read_timed_out; }
+bool current_request_too_large() { return t_too_large; }
 
 std::vector<std::string> current_raw_header(std::string_view name) {
   std::vector<std::string> values;
@@ -202,15 +204,23 @@ bool DeadlineStream::is_writable() const {
 void DeadlineStream::begin_request(Clock::time_point deadline) {
   deadline_ = deadline;
   timed_out_ = t_read_timed_out = false;
+  too_large_ = t_too_large = false;
+  request_bytes_ = 0;
   head_.clear();
   head_done_ = false;
 }
 
 ssize_t DeadlineStream::read(char* ptr, size_t size) {
+  // A chunked body is read by httplib without a length check: past head + body + framing, the request ends.
+  if (request_bytes_ > kMaxHeadBytes + max_request_bytes_ + max_request_bytes_ / 4) {
+    too_large_ = t_too_large = true;
+    return -1;
+  }
   if (!wait(POLLIN, true)) return -1;
   ssize_t n;
   do n = ::recv(sock_, ptr, size, 0);
   while (n < 0 && errno == EINTR);
+  if (n > 0) request_bytes_ += size_t(n);
   if (n > 0 && !head_done_) {
     size_t from = head_.size() < 3 ? 0 : head_.size() - 3;
     head_.append(ptr, size_t(n));
@@ -283,14 +293,16 @@ bool next_request_arrives(int sock, Clock::duration keep_alive_timeout, const st
 
 void serve_connection(int sock, const ConnectionLimits& limits, const std::atomic<int>& listening, bool one_request,
                       const ProcessRequest& process) {
-  DeadlineStream stream(sock, limits.io_timeout, listening);
+  DeadlineStream stream(sock, limits.io_timeout, listening, limits.max_request_bytes);
   t_stream = &stream;
   int left = one_request ? 1 : limits.keep_alive_max_requests;
   while (left > 0 && next_request_arrives(sock, limits.keep_alive_timeout, listening)) {
     // The deadline starts with the request's first byte: a client may read one answer slowly, then idle.
     stream.begin_request(Clock::now() + limits.request_read_timeout);
     bool connection_closed = false;
-    if (!process(stream, left == 1, connection_closed) || connection_closed || stream.timed_out()) break;
+    if (!process(stream, left == 1, connection_closed) || connection_closed || stream.timed_out() ||
+        stream.too_large())
+      break;
     --left;
   }
   t_stream = nullptr;

@@ -37,6 +37,9 @@ struct ConnectionLimits {
   Clock::duration io_timeout = std::chrono::seconds(5);             // each recv() / send() (httplib's default)
   Clock::duration keep_alive_timeout = std::chrono::seconds(5);     // --timeout-keep-alive: idle between requests
   int keep_alive_max_requests = 100;      // requests on one connection before it is closed
+  // --max-request-bytes. httplib checks a Content-Length against it but reads a chunked body whole, so the
+  // stream also caps the bytes one request may send: head + body + 1/4 of it for chunk framing.
+  size_t max_request_bytes = 1 << 20;
 };
 
 // How the thread serving a connection got it (thread_local, set by ConnectionQueue's threads).
@@ -44,6 +47,9 @@ enum class ConnectionKind { kNone, kPool, kOverflow, kReject };
 ConnectionKind current_connection_kind();
 // Whether the calling thread's current request missed its read deadline (the error page says so: 408).
 bool current_request_timed_out();
+// Whether the calling thread's current request sent more bytes than its limit allows (a chunked body past
+// --max-request-bytes; the error page says so: 413).
+bool current_request_too_large();
 // The values of header `name` (case-insensitive) in the calling thread's current request exactly as they
 // were received, without the optional whitespace around them: httplib's Request percent-decodes header values
 // and hands them out through C strings, so a check over exact bytes (the API key) reads them here. Empty
@@ -73,12 +79,13 @@ class ConnectionQueue : public httplib::TaskQueue {
 // (`listening` becomes invalid), and whose reads and writes each wait at most io_timeout.
 class DeadlineStream : public httplib::Stream {
  public:
-  DeadlineStream(int sock, Clock::duration io_timeout, const std::atomic<int>& listening)
-      : sock_(sock), io_timeout_(io_timeout), listening_(listening) {}
+  DeadlineStream(int sock, Clock::duration io_timeout, const std::atomic<int>& listening, size_t max_request_bytes)
+      : sock_(sock), io_timeout_(io_timeout), listening_(listening), max_request_bytes_(max_request_bytes) {}
   // A new request: its deadline, and the record of its head starts afresh.
   void begin_request(Clock::time_point deadline);
   const std::string& head() const { return head_; }  // request line and headers as received, so far
   bool timed_out() const { return timed_out_; }
+  bool too_large() const { return too_large_; }
 
   bool is_readable() const override;
   bool is_writable() const override;
@@ -96,6 +103,9 @@ class DeadlineStream : public httplib::Stream {
   const std::atomic<int>& listening_;
   Clock::time_point deadline_ = Clock::time_point::max();
   mutable bool timed_out_ = false;
+  size_t max_request_bytes_;
+  size_t request_bytes_ = 0;  // received since begin_request
+  bool too_large_ = false;
   std::string head_;
   bool head_done_ = false;  // the blank line that ends the head was read (or the head is too long to keep)
 };

@@ -61,6 +61,7 @@ ConnectionLimits connection_limits(const ServerOptions& o) {
       std::chrono::duration<double>(o.request_read_timeout));
   l.keep_alive_timeout = std::chrono::seconds(o.timeout_keep_alive);
   l.keep_alive_max_requests = o.keep_alive_max_requests;
+  l.max_request_bytes = size_t(o.max_request_bytes);
   return l;
 }
 
@@ -168,9 +169,9 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
                                        "(--request-read-timeout).",
                                        seconds(timeout)),
                  "invalid_request_error", "request_timeout");
-    else if (res.status == 413)
+    else if (res.status == 413 || current_request_too_large())
       json_error(res, 413, fmt::format("The request body is larger than this server's limit of {} bytes "
-                                       "(--max-request-bytes).",
+                                       "(--max-request-bytes; a chunked body counts its framing too).",
                                        limit),
                  "invalid_request_error", "request_too_large");
     else if (res.status == 404)
