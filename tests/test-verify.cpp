@@ -397,6 +397,7 @@ TEST(Verify, Command) {
   rows += json{{"solution", "$\\boxed{4}$"}, {"completion", "\\boxed{4}"}}.dump() + "\n";
   rows += json{{"solution", "7"}, {"completion", "the answer is 8"}}.dump() + "\n";
   rows += json{{"solution", ""}, {"completion", "1"}}.dump() + "\n";
+  rows += json{{"solution", "\\boxed{1}"}, {"completion", "\u00e9\u00e9 \U0001F600"}}.dump() + "\n";  // non-ASCII prose
   r1::test::write_bytes(dir / "rows.jsonl", rows);
   auto batch = r1::test::run_r1("verify --input " + (dir / "rows.jsonl").string() + " --out " +
                                 (dir / "out.jsonl").string() + " --threads 2");
@@ -406,8 +407,12 @@ TEST(Verify, Command) {
   EXPECT_NE(batch.output.find("unparseable gold 1"), std::string::npos) << batch.output;
   std::string out = r1::test::read_bytes(dir / "out.jsonl");
   size_t lines = std::count(out.begin(), out.end(), '\n');
-  EXPECT_EQ(lines, 3u);
+  EXPECT_EQ(lines, 4u);
   EXPECT_EQ(json::parse(out.substr(0, out.find('\n')))["verdict"], "correct");
+  // The last row's detail quotes whole characters (half of one made the batch's JSON output fail).
+  const json last = r1::test::read_jsonl(dir / "out.jsonl").back();
+  EXPECT_EQ(last["verdict"], "no_answer") << last.dump();
+  EXPECT_EQ(last["detail"], "answer: unexpected character '\u00e9'") << last.dump();
   auto bad = r1::test::run_r1("verify --input " + (dir / "rows.jsonl").string() + " --pred-column nope");
   EXPECT_EQ(bad.status, 1) << bad.output;
   EXPECT_NE(bad.output.find("nope"), std::string::npos) << bad.output;

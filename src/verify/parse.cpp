@@ -26,6 +26,18 @@ Node make_node(Kind kind, std::vector<Node> args, std::string text) {
 
 namespace {
 
+// The whole UTF-8 character starting at byte i (one byte if it is not a valid lead byte), so a message quoting
+// it stays valid UTF-8 (half an emoji made the JSON output of r1 verify fail for the whole batch).
+std::string utf8_character_at(std::string_view s, size_t i) {
+  const unsigned char lead = static_cast<unsigned char>(s[i]);
+  size_t n = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 1;
+  if (i + n > s.size()) n = 1;
+  for (size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) n = 1;
+  if (n == 1 && lead >= 0x80) return fmt::format("\\x{:02X}", lead);
+  return std::string(s.substr(i, n));
+}
+
 enum class Tok { kNum, kIdent, kCmd, kOp, kEnd };
 
 struct Token {
@@ -129,7 +141,7 @@ std::vector<Token> tokenize(std::string_view s) {
         }
       if (matched) continue;
       if (std::string_view("+-*/^_()[]{},=<>!|&%:").find(c) == std::string_view::npos)
-        throw ParseError(fmt::format("unexpected character '{}'", c));
+        throw ParseError(fmt::format("unexpected character '{}'", utf8_character_at(s, i)));
       out.push_back({Tok::kOp, std::string(1, c)});
       ++i;
     }

@@ -78,7 +78,7 @@ int run_batch(const Context& ctx, const VerifyCommandOptions& o, const verify::V
     lines += json{{"row", i},           {"verdict", verify::verdict_name(r.verdict)},
                   {"gold", r.gold},     {"answer", r.answer},
                   {"detail", r.detail}, {"seconds", r.seconds}}
-                 .dump() +
+                 .dump(-1, ' ', false, json::error_handler_t::replace) +  // texts cut mid-character stay one row
              "\n";
   }
   if (!o.out.empty()) write_file_atomic(o.out, lines);
