@@ -381,3 +381,36 @@ TEST_F(HostileInputs, GrpoRowsAreCheckedForTheirRewards) {
                        p.filename().string() + ":3: ", expected);
   }
 }
+
+// A tokenizer with more ids than the model has embedding rows: one check (Tokenizer::require_fits) in every
+// command that loads both, a usage error naming the model (eval ppl and eval mc died with "index out of range
+// in self"; grpo failed only after loading).
+TEST_F(HostileInputs, TokenizerLargerThanTheModelIsRefusedEverywhere) {
+  const fs::path small = *dir_ / "vocab100";
+  r1::test::write_bytes(*dir_ / "vocab100.json",
+                        R"({"model_type": "llama", "vocab_size": 100, "hidden_size": 16, "intermediate_size": 32,
+                            "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1})");
+  auto init = run_r1("--seed 1 model init --config " + (*dir_ / "vocab100.json").string() + " --out " + small.string());
+  ASSERT_EQ(init.status, 0) << init.output;
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) fs::copy_file(kTokenizer / f, small / f);
+  const std::string m = small.string(), d = dir_->path().string();
+  r1::test::write_bytes(*dir_ / "fit-text.jsonl", "{\"text\": \"hello there\"}\n");
+  r1::test::write_bytes(*dir_ / "fit-prompts.jsonl", "{\"prompt\": \"1+1?\", \"solution\": \"2\"}\n");
+  r1::test::write_bytes(*dir_ / "fit-chat.jsonl",
+                        R"({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})" "\n");
+  for (const std::string& command :
+       {"eval ppl --model " + m + " --data " + d + "/fit-text.jsonl",
+        "eval mc --model " + m + " --task " + std::string(R1_SOURCE_DIR) + "/tests/tasks/mmlu.jsonl --limit 2",
+        "generate --model " + m + " --input " + d + "/fit-prompts.jsonl --output " + d + "/fit-out.jsonl --overwrite",
+        "grpo --model_name_or_path " + m + " --dataset_name " + d + "/fit-prompts.jsonl --output_dir " + d +
+            "/fit-grpo --max_steps 1",
+        "sft --model_name_or_path " + m + " --dataset_name " + d + "/fit-chat.jsonl --output_dir " + d +
+            "/fit-sft --max_steps 1 --chat_template chatml"}) {
+    SCOPED_TRACE(command);
+    auto r = run_r1(command);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("vocab100: the tokenizer has 1200 tokens but the model has only 100 embedding rows"),
+              std::string::npos)
+        << r.output;
+  }
+}

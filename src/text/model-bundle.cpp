@@ -44,9 +44,7 @@ ModelBundle load_model_bundle(const fs::path& dir, const model::LoadOptions& loa
   if (auto source = tokenizer::chat_template_source(chat_template, b.tokenizer.config().chat_template, option))
     b.chat_template = std::make_shared<const tokenizer::ChatTemplate>(*source);
   b.model = model::load_pretrained(dir, load);
-  if (int64_t(b.tokenizer.vocab_size()) > b.model->config().vocab_size)
-    fail("{}: the tokenizer has {} tokens but the model's vocab_size is {}", dir.string(), b.tokenizer.vocab_size(),
-         b.model->config().vocab_size);
+  b.tokenizer.require_fits(b.model->config().vocab_size, dir.string());
   b.stop_ids = stop_token_ids(dir, b.model->config(), b.tokenizer);
   return b;
 }

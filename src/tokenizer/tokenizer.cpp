@@ -354,6 +354,11 @@ std::optional<int32_t> Tokenizer::eos_id() const {
 std::optional<int32_t> Tokenizer::pad_id() const {
   return impl_->config.pad_token ? token_to_id(*impl_->config.pad_token) : std::nullopt;
 }
+void Tokenizer::require_fits(int64_t rows, const std::string& where) const {
+  if (int64_t(vocab_size()) > rows)
+    fail_usage("{}: the tokenizer has {} tokens but the model has only {} embedding rows (vocab_size)", where,
+               vocab_size(), rows);
+}
 int32_t Tokenizer::padding_id() const { return pad_id().value_or(eos_id().value_or(0)); }
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool skip_special_tokens)

@@ -92,9 +92,7 @@ FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed) {
   if (!tok.config().chat_template.empty()) tmpl = std::make_shared<tokenizer::ChatTemplate>(tok.config().chat_template);
   torch::manual_seed(uint64_t(seed));
   model::Transformer model = model::load_pretrained(args.model_name_or_path);
-  if (int64_t(tok.vocab_size()) > model->config().vocab_size)
-    fail_usage("the tokenizer has {} tokens but the model only {} embedding rows", tok.vocab_size(),
-               model->config().vocab_size);
+  tok.require_fits(model->config().vocab_size, args.model_name_or_path);
   std::string lora;
   if (args.peft.use_peft) {
     model::LoraConfig c = lora_config(args);

@@ -461,6 +461,7 @@ TrainResult grpo(const GrpoOptions& o, const std::atomic<bool>* stop_requested) 
   data.check_rewards(o.reward_funcs);
   torch::manual_seed(uint64_t(o.training.seed));
   model::Transformer net = model::load_pretrained(o.model_name_or_path);
+  tok.require_fits(net->config().vocab_size, o.model_name_or_path);
   fmt::print("model: {} with {} parameters; {} prompts from {}\n", net->config().architecture(), net->num_parameters(),
              data.size(), o.dataset_name);
   GrpoObjective objective(o, net, tok, std::move(data));

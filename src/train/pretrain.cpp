@@ -212,9 +212,7 @@ TrainResult pretrain(const PretrainOptions& o, const std::atomic<bool>* stop_req
   }
   fmt::print("model: {} with {} parameters; tokenizer {} ({} tokens)\n", net->config().architecture(),
              net->num_parameters(), tokenizer_dir.string(), tok.vocab_size());
-  if (int64_t(tok.vocab_size()) > net->config().vocab_size)
-    fail_usage("the tokenizer has {} tokens but the model only {} embedding rows", tok.vocab_size(),
-               net->config().vocab_size);
+  tok.require_fits(net->config().vocab_size, tokenizer_dir.string());
 
   const std::string tok_hash = data::tokenizer_hash(tok);
   PretrainObjective objective(net, loader, validation, o.training.per_device_train_batch_size,

@@ -29,6 +29,7 @@ int run_ppl(const Context& ctx, const PplOptions& o) {
   model::Transformer net = model::load_pretrained(o.model, load);
   const std::string tokenizer_dir = o.tokenizer.empty() ? o.model : o.tokenizer;
   tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(tokenizer_dir);
+  tok.require_fits(net->config().vocab_size, o.model);
   data::TokenizedText text = data::tokenize_documents(tok, o.data, o.field, o.skip_invalid);
   const int64_t seq_len = o.max_length > 0 ? o.max_length : std::min<int64_t>(net->config().max_position_embeddings, 2048);
   eval::LikelihoodTotals t = eval::score_tokens(*net, text.tokens, seq_len, o.batch_size);
@@ -65,6 +66,7 @@ int run_mc(const Context& ctx, McOptions& o) {
   if (o.choice.num_fewshot > 0 && o.dev.empty()) fail_usage("--num-fewshot {} needs --dev FILE", o.choice.num_fewshot);
   model::Transformer net = model::load_pretrained(o.model, {model::parse_dtype(o.dtype), at::Device(ctx.runtime.device)});
   const auto tok = tokenizer::Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer);
+  tok.require_fits(net->config().vocab_size, o.model);
   o.choice.bootstrap = o.out.bootstrap(ctx);
   std::vector<eval::ChoiceRecord> recs;
   eval::Results r = eval::evaluate_choices(*net, tok, questions, dev, o.choice, &recs);
