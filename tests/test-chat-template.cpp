@@ -379,6 +379,16 @@ TEST(ChatTemplateErrors, RuntimeErrorsAndLimits) {
   R1_EXPECT_THROW_WITH(render("{% set s = 'x' * 1000000 %}{% for i in range(100) %}{{ s }}{% endfor %}"), r1::Error,
                        "output limit");
   R1_EXPECT_THROW_WITH(render("{{ 'x' * 100000000000 }}"), r1::Error, "output limit");
+  // Memory and time bounded before anything is allocated (each of these took gigabytes or minutes before).
+  R1_EXPECT_THROW_WITH(render("{{ 'a\\nb' | indent(10000000000) }}"), r1::Error, "output limit");
+  R1_EXPECT_THROW_WITH(
+      render("{% set ns = namespace(x=[1]) %}{% for i in range(30) %}{% set ns.x = ns.x + ns.x %}{% endfor %}"),
+      r1::Error, "list limit exceeded: more than 1000000 items");
+  R1_EXPECT_THROW_WITH(render("{{ [1, 2] * 100000000000 }}"), r1::Error, "list limit");
+  R1_EXPECT_THROW_WITH(render("{{ range(100001) | length }}"), r1::Error, "range(): more than 100000 items");
+  EXPECT_EQ(render("{{ range(100000) | length }}"), "100000");
+  R1_EXPECT_THROW_WITH(render("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"),
+                       r1::Error, "loop limit exceeded: more than 1000000 iterations");
   R1_EXPECT_THROW_WITH(render("{{ foo.bar }}"), r1::Error, "1:7", "'foo' is undefined");
   R1_EXPECT_THROW_WITH(render("{{ 'n=' + 1 }}"), r1::Error, "unsupported operand type(s) for +: 'str' and 'int'");
   R1_EXPECT_THROW_WITH(render("{% set l = [] %}{{ l.append(1) }}"), r1::Error, "list.append is not allowed");

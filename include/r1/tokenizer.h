@@ -67,6 +67,10 @@ class Tokenizer {
   std::optional<int32_t> token_to_id(std::string_view token) const;  // added tokens first, then the model
   std::optional<std::string> id_to_token(int32_t id) const;
   size_t vocab_size() const;  // largest id + 1 over the model and the added tokens
+  // The one check that a model can embed every id of this tokenizer (rows: the model's vocab_size; more rows
+  // than ids, a padded embedding, is fine): r1::UsageError "<where>: the tokenizer has N tokens but the model
+  // has only M embedding rows" otherwise (an index error inside the model).
+  void require_fits(int64_t rows, const std::string& where) const;
   const std::vector<AddedToken>& added_tokens() const;
   bool is_special(int32_t id) const;
   std::string model_type() const;  // "BPE" | "WordPiece"

@@ -14,7 +14,8 @@ namespace {
 
 RenderResult render_value(const jinja::Template& parsed, const jinja::Value& context) {
   if (!context.is_dict()) throw r1::Error("chat template: the render context must be a JSON object");
-  jinja::Limits limits{ChatTemplate::kMaxOutputBytes, ChatTemplate::kMaxCallDepth, ChatTemplate::kMaxLoopIterations};
+  jinja::Limits limits{ChatTemplate::kMaxOutputBytes, ChatTemplate::kMaxCallDepth, ChatTemplate::kMaxLoopIterations,
+                       ChatTemplate::kMaxListItems};
   jinja::Interpreter interpreter(parsed, context, limits);
   RenderResult result;
   interpreter.render(result.text, result.generation_spans);

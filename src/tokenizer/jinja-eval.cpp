@@ -149,6 +149,11 @@ void Interpreter::check_size(size_t bytes, Location where) const {
     fail_at(where, fmt::format("output limit exceeded: more than {} bytes", limits_.max_output_bytes));
 }
 
+void Interpreter::check_items(size_t items, Location where) const {
+  if (items > limits_.max_list_items)
+    fail_at(where, fmt::format("list limit exceeded: more than {} items", limits_.max_list_items));
+}
+
 void Interpreter::append(std::string& out, const std::string& text, Location where) const {
   check_size(out.size() + text.size(), where);
   out += text;
@@ -546,6 +551,7 @@ Value Interpreter::eval_binary(const std::string& op, const Value& a, const Valu
     return Value::string(a.as_string() + b.as_string());
   }
   if (op == "+" && a.is_list() && b.is_list()) {
+    check_items(a.as_list().size() + b.as_list().size(), where);
     Value::List items = a.as_list();
     items.insert(items.end(), b.as_list().begin(), b.as_list().end());
     return Value::list(std::move(items));
@@ -556,12 +562,13 @@ Value Interpreter::eval_binary(const std::string& op, const Value& a, const Valu
     if (!count.is_int() && !count.is_bool()) unsupported_operands(op, a, b, where);
     int64_t times = std::max<int64_t>(0, count.as_int());
     if (seq.is_string()) {
-      check_size(seq.as_string().size() * size_t(times), where);
+      check_size(seq.as_string().empty() ? 0 : seq.as_string().size() * size_t(std::min<int64_t>(times, int64_t(limits_.max_output_bytes) + 1)), where);
       std::string out;
       for (int64_t k = 0; k < times; ++k) out += seq.as_string();
       return Value::string(std::move(out));
     }
-    check_size(seq.as_list().size() * size_t(times), where);
+    // (times capped first: the product of two huge numbers could wrap)
+    check_items(seq.as_list().empty() ? 0 : seq.as_list().size() * size_t(std::min<int64_t>(times, int64_t(limits_.max_list_items) + 1)), where);
     Value::List out;
     for (int64_t k = 0; k < times; ++k) out.insert(out.end(), seq.as_list().begin(), seq.as_list().end());
     return Value::list(std::move(out));

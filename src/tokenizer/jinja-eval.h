@@ -17,6 +17,7 @@ struct Limits {
   size_t max_output_bytes = 0;
   int max_call_depth = 0;
   long long max_loop_iterations = 0;
+  size_t max_list_items = 0;
 };
 
 class Interpreter {
@@ -29,6 +30,8 @@ class Interpreter {
   Value call(const Value& callee, CallArgs& args);
   // Throws when a string being built would exceed the output limit.
   void check_size(size_t bytes, Location where) const;
+  // Throws when a list being built would exceed the item limit (checked before it is allocated).
+  void check_items(size_t items, Location where) const;
 
  private:
   struct Scope {

@@ -298,7 +298,7 @@ void add_globals(Dict& globals) {
                 int64_t start = p.size() == 1 ? 0 : p[0], stop = p.size() == 1 ? p[0] : p[1];
                 int64_t step = p.size() == 3 ? p[2] : 1;
                 if (step == 0) fail_at(args.where, "range() arg 3 must not be zero");
-                constexpr int64_t kMaxRange = 10'000'000;
+                constexpr int64_t kMaxRange = 100'000;  // jinja2's sandbox (transformers renders in one): MAX_RANGE
                 Value::List items;
                 for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
                   if (int64_t(items.size()) >= kMaxRange)
