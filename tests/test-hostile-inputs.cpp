@@ -414,3 +414,18 @@ TEST_F(HostileInputs, TokenizerLargerThanTheModelIsRefusedEverywhere) {
         << r.output;
   }
 }
+
+// generate and eval gen (the same LocalTextBackend::encode) name the row whose prompt cannot run (it was "engine: the prompt is empty" with no row).
+TEST_F(HostileInputs, PromptsThatCannotRunAreNamedByRow) {
+  const std::string model = (*dir_ / "model").string();
+  const fs::path empty = write("gen-empty.jsonl", R"({"prompt": "hi"})", R"({"prompt": ""})");
+  expect_named_error(run_r1("generate --model " + model + " --input " + empty.string() + " --output " +
+                            (*dir_ / "gen-out.jsonl").string() + " --overwrite --chat-template none --max-new-tokens 2"),
+                     "gen-empty.jsonl:2: ", "the prompt renders to no tokens");
+  std::string words;
+  for (int i = 0; i < 600; ++i) words += "word" + std::to_string(i) + " ";
+  const fs::path long_rows = write("gen-long.jsonl", R"({"prompt": "hi"})", R"({"prompt": ")" + words + R"("})");
+  expect_named_error(run_r1("generate --model " + model + " --input " + long_rows.string() + " --output " +
+                            (*dir_ / "gen-out.jsonl").string() + " --overwrite --max-new-tokens 2 --max-seq-len 64"),
+                     "gen-long.jsonl:2: the prompt has ", "the context holds 64 (prompt + at least one new token, --max-seq-len)");
+}

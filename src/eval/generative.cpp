@@ -43,7 +43,8 @@ std::vector<text::TextCompletion> generate_all(const GenerativeEvalOptions& o, c
   if (g.server_url.empty()) {
     text::LocalTextBackend local(g);
     std::vector<std::vector<int32_t>> ids;
-    for (const Problem& p : task.problems) ids.push_back(local.encode(prompt_of(p, local.chat())));
+    for (const Problem& p : task.problems)
+      ids.push_back(local.encode(prompt_of(p, local.chat()), fmt::format("{}:{}", task.path.string(), p.line)));
     local.run(ids, seeds, [&](size_t i, text::TextCompletion c) {
       out[i] = std::move(c);
       if (on_progress) on_progress(++done, int64_t(count));

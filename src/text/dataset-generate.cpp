@@ -179,7 +179,8 @@ DatasetGenerateReport generate_dataset(const DatasetGenerateOptions& o,
 
   std::vector<std::vector<int32_t>> ids;
   if (local)
-    for (const TextPrompt& p : prompts) ids.push_back(local->encode(p));
+    for (size_t k = 0; k < prompts.size(); ++k)
+      ids.push_back(local->encode(prompts[k], fmt::format("{}:{}", o.input.string(), rows[first + k]["__line"].get<int64_t>())));
   const auto generation_start = std::chrono::steady_clock::now();
   if (local) {
     local->run(ids, seeds, [&](size_t i, TextCompletion c) {

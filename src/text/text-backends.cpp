@@ -36,14 +36,31 @@ LocalTextBackend::LocalTextBackend(const DatasetGenerateOptions& o) : options_(o
 
 LocalTextBackend::~LocalTextBackend() = default;
 
-std::vector<int32_t> LocalTextBackend::encode(const TextPrompt& p) const {
-  if (!template_) return tokenizer_.encode(p.text, true);
-  const auto& c = tokenizer_.config();
-  nlohmann::json context = {{"messages", nlohmann::json::parse(p.messages.dump())},
-                            {"add_generation_prompt", true},
-                            {"bos_token", c.bos_token.value_or("")},
-                            {"eos_token", c.eos_token.value_or("")}};
-  return tokenizer_.encode(template_->render(context).text, false);
+std::vector<int32_t> LocalTextBackend::encode(const TextPrompt& p, const std::string& where) const {
+  std::vector<int32_t> ids;
+  if (!template_) {
+    ids = tokenizer_.encode(p.text, true);
+  } else {
+    const auto& c = tokenizer_.config();
+    nlohmann::json context = {{"messages", nlohmann::json::parse(p.messages.dump())},
+                              {"add_generation_prompt", true},
+                              {"bos_token", c.bos_token.value_or("")},
+                              {"eos_token", c.eos_token.value_or("")}};
+    std::string text;
+    try {
+      text = template_->render(context).text;
+    } catch (const Error& e) {
+      fail("{}: {}", where, e.what());
+    }
+    ids = tokenizer_.encode(text, false);
+  }
+  if (ids.empty()) fail("{}: the prompt renders to no tokens", where);
+  const int64_t context = engine_options_.max_seq_len > 0 ? engine_options_.max_seq_len
+                                                           : model_->config().max_position_embeddings;
+  if (int64_t(ids.size()) >= context)
+    fail("{}: the prompt has {} tokens; the context holds {} (prompt + at least one new token{})", where, ids.size(),
+         context, engine_options_.max_seq_len > 0 ? ", --max-seq-len" : ": the model's max_position_embeddings");
+  return ids;
 }
 
 void LocalTextBackend::run(const std::vector<std::vector<int32_t>>& prompts, const std::vector<uint64_t>& seeds,

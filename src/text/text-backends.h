@@ -43,7 +43,9 @@ class LocalTextBackend {
   explicit LocalTextBackend(const DatasetGenerateOptions& options);
   ~LocalTextBackend();
   bool chat() const { return template_ != nullptr; }  // a chat template is applied to prompts
-  std::vector<int32_t> encode(const TextPrompt& prompt) const;
+  // The prompt's ids; r1::Error "<where>: ..." (the row's file:line) when it renders to no tokens or leaves no
+  // room for a new token in the context (--max-seq-len, else the model's max_position_embeddings).
+  std::vector<int32_t> encode(const TextPrompt& prompt, const std::string& where) const;
   // Submits every prompt; `on_done(index, completion)` is called (on this thread) as each finishes.
   void run(const std::vector<std::vector<int32_t>>& prompts, const std::vector<uint64_t>& seeds,
            const std::function<void(size_t, TextCompletion)>& on_done);
