@@ -289,6 +289,27 @@ TEST(Tokenizer, UnsupportedAndBrokenFilesAreNamed) {
   json bad_merge = base;
   bad_merge["model"]["merges"].push_back({"zzz_missing", "q"});
   expect_error(bad_merge, "zzz_missing");
+  json string_id = base;
+  string_id["model"]["vocab"]["zz"] = "7";  // named by token, no library text
+  expect_error(string_id, "vocab: token 'zz' has id \"7\", not an integer");
+  json huge_id = base;
+  huge_id["model"]["vocab"]["zz"] = int64_t(1) << 40;  // not wrapped to 32 bits (it clashed with id 0)
+  expect_error(huge_id, "vocab: token 'zz' has id 1099511627776");
+  json bad_unk = base;
+  bad_unk["post_processor"] = {{"type", "TemplateProcessing"}, {"single", 5}};
+  try {
+    Tokenizer::from_json(bad_unk.dump(), "tok.json");
+  } catch (const r1::Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("json.exception"), std::string::npos) << e.what();
+  }
+  {  // a chat_template list whose entries are not {name, template}: named by file and key
+    r1::test::TempDir dir;
+    std::filesystem::copy_file(golden("r1-bpe") / "tokenizer.json", dir / "tokenizer.json");
+    json config = json::parse(r1::test::read_bytes(golden("r1-bpe") / "tokenizer_config.json"));
+    config["chat_template"] = json::array({5});
+    r1::test::write_bytes(dir / "tokenizer_config.json", config.dump());
+    R1_EXPECT_THROW_WITH(Tokenizer::load(dir.path()), r1::Error, "tokenizer_config.json: chat_template: each entry");
+  }
   R1_EXPECT_THROW_WITH(Tokenizer::from_json("{", "tok.json"), r1::Error, "tok.json", "not valid JSON");
   R1_EXPECT_THROW_WITH(Tokenizer::load("/nonexistent/dir"), r1::Error, "/nonexistent/dir");
   Tokenizer tok = Tokenizer::load(golden("r1-bpe"));

@@ -89,7 +89,7 @@ Results results_from_json(const std::string& text, const std::string& source) {
       r.metrics.push_back({name, e});
     }
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: malformed results file: {}", source, e.what());
+    fail("{}: malformed results file: {}", source, json_error_text(e));
   } catch (const Error& e) {
     fail("{}: {}", source, e.what());
   }

@@ -2,6 +2,7 @@
 // (rank, position) over adjacent symbol pairs in a linked list, stale entries skipped when popped.
 // WordPiece: greedy longest-match-first with "##" continuations; a word with any unmatched remainder, or
 // longer than max_input_chars_per_word, becomes the single [UNK] (BERT's WordpieceTokenizer).
+#include "common/bounded-json.h"
 #include "tokenizer/bpe.h"
 
 #include <nlohmann/json.hpp>
@@ -254,11 +255,28 @@ json WordPieceModel::to_json() const {
           {"vocab", vocab_}};
 }
 
+// The model's "vocab" (token -> id), each id checked before it is narrowed to 32 bits (2^40 wrapped to another
+// token's id); r1::Error naming the token otherwise.
+std::unordered_map<std::string, int32_t> read_vocab(const json& j, const std::string& where) {
+  const json& vocab_json = j.at("vocab");
+  if (!vocab_json.is_object()) fail("{}: \"vocab\" must be an object of token -> id", where);
+  std::unordered_map<std::string, int32_t> vocab;
+  vocab.reserve(vocab_json.size());
+  for (const auto& [token, id] : vocab_json.items()) {  // checked before narrowing: 2^40 wrapped to another id
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= int64_t(INT32_MAX) ||
+        (id.is_number_unsigned() && id.get<uint64_t>() >= uint64_t(INT32_MAX)))
+      fail("{}: vocab: token '{}' has id {}, not an integer in [0, {})", where, token, id.dump(), INT32_MAX);
+    vocab.emplace(token, int32_t(id.get<int64_t>()));
+  }
+  return vocab;
+}
+
 std::unique_ptr<Model> make_model(const json& j, const std::string& where) {
   std::string type = j.value("type", "");
   if (type.empty() && j.contains("merges")) type = "BPE";  // old files omit the type
   try {
-    auto vocab = j.at("vocab").get<std::unordered_map<std::string, int32_t>>();
+    std::unordered_map<std::string, int32_t> vocab;
+    if (type == "BPE" || type == "WordPiece") vocab = read_vocab(j, where);
     if (type == "BPE") {
       if (j.contains("dropout") && !j["dropout"].is_null() && j["dropout"].get<double>() > 0)
         fail("{}: BPE dropout is not supported (set \"dropout\": null)", where);
@@ -292,7 +310,7 @@ std::unique_ptr<Model> make_model(const json& j, const std::string& where) {
                                               j.value("continuing_subword_prefix", "##"),
                                               j.value("max_input_chars_per_word", size_t(100)), where);
   } catch (const json::exception& e) {
-    fail("{}: malformed {} model: {}", where, type, e.what());
+    fail("{}: malformed {} model: {}", where, type, json_error_text(e));
   }
   fail("{}: model type '{}' is not supported (supported: BPE, WordPiece)", where, type);
 }

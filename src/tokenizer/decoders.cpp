@@ -4,6 +4,7 @@
 // Departure: ByteLevel keeps the exact bytes (no lossy UTF-8 repair); the caller decides how to show them.
 #include <nlohmann/json.hpp>
 
+#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "tokenizer/components.h"
 #include "tokenizer/unicode.h"
@@ -221,7 +222,7 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
     if (type == "Strip") return std::make_unique<StripDecoder>(j);
     if (type == "Sequence") return std::make_unique<SequenceDecoder>(j, where);
   } catch (const json::exception& e) {
-    fail("{}: malformed {} decoder: {}", where, type, e.what());
+    fail("{}: malformed {} decoder: {}", where, type, json_error_text(e));
   }
   fail(
       "{}: decoder type '{}' is not supported (supported: ByteLevel, WordPiece, BPEDecoder, Replace, ByteFallback, "

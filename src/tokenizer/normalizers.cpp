@@ -3,6 +3,7 @@
 // `Precompiled` (sentencepiece's compiled charsmap) is rejected by name.
 #include <nlohmann/json.hpp>
 
+#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "tokenizer/components.h"
 #include "tokenizer/regex.h"
@@ -212,7 +213,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
     if (type == "BertNormalizer") return std::make_unique<BertNormalizer>(j);
     if (type == "Sequence") return std::make_unique<SequenceNormalizer>(j, where);
   } catch (const json::exception& e) {
-    fail("{}: malformed {} normalizer: {}", where, type, e.what());
+    fail("{}: malformed {} normalizer: {}", where, type, json_error_text(e));
   }
   fail(
       "{}: normalizer type '{}' is not supported (supported: NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Strip, "

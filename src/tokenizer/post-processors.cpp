@@ -3,6 +3,7 @@
 // ByteLevel and Sequence. Departure: offset trimming (trim_offsets) is not applied; ids are unaffected by it.
 #include <nlohmann/json.hpp>
 
+#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "tokenizer/components.h"
 
@@ -98,7 +99,7 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const std::str
     if (type == "ByteLevel") return std::make_unique<IdentityPost>(j);
     if (type == "Sequence") return std::make_unique<SequencePost>(j, where);
   } catch (const json::exception& e) {
-    fail("{}: malformed {} post-processor: {}", where, type, e.what());
+    fail("{}: malformed {} post-processor: {}", where, type, json_error_text(e));
   }
   fail(
       "{}: post-processor type '{}' is not supported (supported: TemplateProcessing, BertProcessing, "

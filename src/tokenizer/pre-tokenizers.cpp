@@ -4,6 +4,7 @@
 // Metaspace and other sentencepiece-era components are rejected by name.
 #include <nlohmann/json.hpp>
 
+#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "tokenizer/components.h"
 #include "tokenizer/regex.h"
@@ -297,7 +298,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
     if (type == "BertPreTokenizer") return std::make_unique<BertPre>();
     if (type == "Sequence") return std::make_unique<SequencePre>(j, where);
   } catch (const json::exception& e) {
-    fail("{}: malformed {} pre-tokenizer: {}", where, type, e.what());
+    fail("{}: malformed {} pre-tokenizer: {}", where, type, json_error_text(e));
   }
   fail(
       "{}: pre-tokenizer type '{}' is not supported (supported: Split, ByteLevel, Digits, Whitespace, "

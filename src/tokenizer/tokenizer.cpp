@@ -101,8 +101,12 @@ TokenizerConfig parse_config(const json& cfg, const std::string& source) {
     if (t.is_string()) {
       c.chat_template = t.get<std::string>();
     } else if (t.is_array()) {  // [{"name": "default", "template": ...}, ...]
-      for (const json& item : t)
-        if (item.value("name", "") == "default") c.chat_template = item.value("template", "");
+      for (const json& item : t) {
+        if (!item.is_object() || !item.contains("template") || !item["template"].is_string())
+          fail("{}: chat_template: each entry of the list must be {{\"name\": ..., \"template\": \"...\"}}, found {}",
+               source, item.dump());
+        if (item.value("name", "") == "default") c.chat_template = item["template"].get<std::string>();
+      }
       if (c.chat_template.empty()) fail("{}: chat_template list has no template named \"default\"", source);
     } else if (!t.is_null()) {
       fail("{}: chat_template must be a string or a list of named templates", source);
@@ -161,7 +165,7 @@ Tokenizer Tokenizer::from_json(const std::string& text, const std::string& sourc
       t.rstrip = a.value("rstrip", false);
       t.normalized = a.value("normalized", !t.special);
     } catch (const json::exception& e) {
-      fail("{}: malformed added_tokens entry {}: {}", source, a.dump(), e.what());
+      fail("{}: malformed added_tokens entry {}: {}", source, a.dump(), json_error_text(e));
     }
     if (t.id < 0) fail("{}: added token '{}' has negative id {}", source, t.content, t.id);
     if (impl->added_by_id.count(t.id)) fail("{}: two added tokens share id {}", source, t.id);
