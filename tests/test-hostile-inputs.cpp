@@ -429,3 +429,25 @@ TEST_F(HostileInputs, PromptsThatCannotRunAreNamedByRow) {
                             (*dir_ / "gen-out.jsonl").string() + " --overwrite --max-new-tokens 2 --max-seq-len 64"),
                      "gen-long.jsonl:2: the prompt has ", "the context holds 64 (prompt + at least one new token, --max-seq-len)");
 }
+
+// A batch larger than the data: capped at the rows there are, said once (batch 20,000 of one example repeated
+// it 20,000 times per batch: the same loss, 7.5 GB).
+TEST_F(HostileInputs, BatchLargerThanTheDataIsCapped) {
+  const std::string model = (*dir_ / "model").string();
+  const fs::path chat = write("one-chat.jsonl", R"({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})",
+                              R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]})");
+  auto sft = run_r1("sft --model_name_or_path " + model + " --dataset_name " + chat.string() + " --output_dir " +
+                    (*dir_ / "big-batch-sft").string() +
+                    " --max_steps 1 --threads 1 --chat_template chatml --save_strategy no --per_device_train_batch_size 100000");
+  EXPECT_EQ(sft.status, 0) << sft.output;
+  EXPECT_NE(sft.output.find("per_device_train_batch_size 100000 is more than the 2 rows: batches of 2"), std::string::npos)
+      << sft.output;
+  const fs::path pairs = write("one-pair.jsonl", R"({"prompt": "hi", "chosen": "yes", "rejected": "no"})",
+                               R"({"prompt": "a", "chosen": "b", "rejected": "c"})");
+  auto dpo = run_r1("dpo --model_name_or_path " + model + " --dataset_name " + pairs.string() + " --output_dir " +
+                    (*dir_ / "big-batch-dpo").string() +
+                    " --max_steps 1 --threads 1 --save_strategy no --per_device_train_batch_size 100000");
+  EXPECT_EQ(dpo.status, 0) << dpo.output;
+  EXPECT_NE(dpo.output.find("per_device_train_batch_size 100000 is more than the 2 pairs: batches of 2"), std::string::npos)
+      << dpo.output;
+}

@@ -81,7 +81,12 @@ class DpoObjective : public Objective {
         eval_(std::move(eval)),
         order_(train_.pairs.size(), uint64_t(o.training.seed)),
         o_(o),
-        pad_(pad) {}
+        pad_(pad) {
+    // More pairs than the data holds would repeat them within a batch (TRL's loader yields a shorter batch).
+    requested_batch_ = o_.training.per_device_train_batch_size;
+    o_.training.per_device_train_batch_size =
+        std::min<int64_t>(requested_batch_, std::max<size_t>(1, train_.pairs.size()));
+  }
 
   double prepare_step(int64_t micro_batches) override {
     if (o_.precompute_ref_log_probs && !precomputed_) precompute();
@@ -155,6 +160,9 @@ class DpoObjective : public Objective {
                                                               : "reference: a frozen model";
     std::string out = fmt::format("dpo data: {} pairs ({} truncated), loss_type {}, beta {}; {}\n", train_.pairs.size(),
                                   train_.truncated, o_.loss_type, o_.beta, ref);
+    if (o_.training.per_device_train_batch_size < requested_batch_)
+      out += fmt::format("per_device_train_batch_size {} is more than the {} pairs: batches of {}\n", requested_batch_,
+                         train_.pairs.size(), o_.training.per_device_train_batch_size);
     if (eval_) out += fmt::format("eval data: {} pairs\n", eval_->pairs.size());
     return out;
   }
@@ -239,6 +247,7 @@ class DpoObjective : public Objective {
   std::optional<PairData> eval_;
   detail::EpochOrder order_;
   DpoOptions o_;
+  int64_t requested_batch_ = 0;
   int32_t pad_;
   bool precomputed_ = false;
   std::vector<double> ref_train_, ref_eval_;
