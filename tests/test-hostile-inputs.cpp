@@ -297,7 +297,9 @@ TEST_F(HostileInputs, NumbersAndPathsAtTheEdges) {
   const std::string rest = " --model_name_or_path " + model + " --dataset_name x.jsonl --output_dir " + (*dir_ / "o").string();
   for (const auto& [flag, expected] : std::vector<std::pair<std::string, std::string>>{
            {"--max_steps 99999999999999999999", "max_steps"},
-           {"--save_steps -1", "save_steps must be >= 0 (0: a checkpoint only at the end), got -1"}}) {
+           {"--save_steps -1", "save_steps must be >= 0 (0: a checkpoint only at the end), got -1"},
+           {"--output_dir / --overwrite_output_dir true", "output_dir '/' is the file system's root"},
+           {"--output_dir /tmp/.. --overwrite_output_dir true", "is the file system's root"}}) {
     SCOPED_TRACE(flag);
     auto r = run_r1("sft" + rest + " " + flag);
     EXPECT_EQ(r.status, 2) << r.output;

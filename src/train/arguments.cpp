@@ -1,4 +1,5 @@
 // TrainingArguments: the recipe keys (transformers' names) bound to fields, their help, and validation.
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -90,6 +91,12 @@ void TrainingArguments::validate() const {
     if (!(v > 0) || !std::isfinite(v)) fail_usage("{} must be a finite number > 0, got {}", key, v);
   };
   if (output_dir.empty()) fail_usage("output_dir is required");
+  {  // a run writes config.json, weights and checkpoint-N/ into it: never the file system's root
+    std::error_code ec;
+    const std::filesystem::path where = std::filesystem::weakly_canonical(output_dir, ec);
+    if (!ec && where == where.root_path())
+      fail_usage("output_dir '{}' is the file system's root; give a directory for this run", output_dir);
+  }
   positive("learning_rate", learning_rate);
   positive("per_device_train_batch_size", double(per_device_train_batch_size));
   positive("per_device_eval_batch_size", double(per_device_eval_batch_size));
