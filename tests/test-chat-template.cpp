@@ -97,7 +97,8 @@ TEST(ChatTemplateMessages, TextPartsAreJoinedLikeVllm) {
   EXPECT_EQ(join_text_parts(parts), "a\nb");
   EXPECT_EQ(join_text_parts(ordered_json(parts)), "a\nb");
   EXPECT_EQ(join_text_parts(nlohmann::json::array()), "");
-  EXPECT_EQ(join_text_parts(nlohmann::json::parse(R"([{"type": "image_url", "image_url": {"url": "x"}}])")), std::nullopt);
+  EXPECT_EQ(join_text_parts(nlohmann::json::parse(R"([{"type": "image_url", "image_url": {"url": "x"}}])")),
+            std::nullopt);
   EXPECT_EQ(join_text_parts(nlohmann::json::parse(R"([{"type": "text", "text": 3}])")), std::nullopt);
   EXPECT_EQ(join_text_parts(nlohmann::json("a")), std::nullopt);
 
@@ -115,7 +116,8 @@ TEST(ChatTemplateMessages, TextPartsAreJoinedLikeVllm) {
     }
     return std::string("no error");
   };
-  EXPECT_EQ(error(R"([{"role": "user", "content": "a"}, 5])"), "f.jsonl:3: message 1 is not a {role, content} object, got number");
+  EXPECT_EQ(error(R"([{"role": "user", "content": "a"}, 5])"),
+            "f.jsonl:3: message 1 is not a {role, content} object, got number");
   EXPECT_EQ(error(R"([{"content": "a"}])"), "f.jsonl:3: message 0 has no string 'role'");
   EXPECT_EQ(error(R"([{"role": "user", "content": 5}])"),
             "f.jsonl:3: message 0's 'content' must be a string or a list of parts, got number");

@@ -297,13 +297,17 @@ TEST(RewardRegistry, ExampleChecksSayWhatARowLacks) {
                        "reward 'accuracy' needs a 'solution' or 'answer' column");
   R1_EXPECT_THROW_WITH(check_reward_example("accuracy", {{"solution", json::array()}}), r1::Error, "'solution'");
   check_reward_example("code", {{"prompt", "x"}});
-  check_reward_example("code", json::parse(R"({"verification_info": {"test_cases": [{"input": "1", "output": "1"}]}})"));
+  check_reward_example("code",
+                       json::parse(R"({"verification_info": {"test_cases": [{"input": "1", "output": "1"}]}})"));
   check_reward_example("code", {{"verification_info", R"({"language": "cpp", "test_cases": []})"}});
-  R1_EXPECT_THROW_WITH(check_reward_example("code", json::parse(R"({"verification_info": {"test_cases": [{"input": "1"}]}})")),
-                       r1::Error, "reward 'code': each test case needs string 'input' and 'output'");
-  R1_EXPECT_THROW_WITH(check_reward_example("code", {{"verification_info", R"({"language": "rust", "test_cases": []})"}}),
-                       r1::Error, "language 'rust' is not supported");
-  R1_EXPECT_THROW_WITH(check_reward_example("code", {{"verification_info", "{"}}), r1::Error, "reward 'code': verification_info");
+  R1_EXPECT_THROW_WITH(
+      check_reward_example("code", json::parse(R"({"verification_info": {"test_cases": [{"input": "1"}]}})")),
+      r1::Error, "reward 'code': each test case needs string 'input' and 'output'");
+  R1_EXPECT_THROW_WITH(
+      check_reward_example("code", {{"verification_info", R"({"language": "rust", "test_cases": []})"}}), r1::Error,
+      "language 'rust' is not supported");
+  R1_EXPECT_THROW_WITH(check_reward_example("code", {{"verification_info", "{"}}), r1::Error,
+                       "reward 'code': verification_info");
   check_reward_example("format", json::object());
   R1_EXPECT_THROW_WITH(check_reward_example("nope", json::object()), r1::UsageError, "unknown reward 'nope'");
 }

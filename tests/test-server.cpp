@@ -4,14 +4,14 @@
 // streaming, n > 1, logprobs in both formats, errors (400 / 401 / 404 / 413), 32 parallel clients that all
 // get the lone request's greedy answer, stop strings; `r1 serve` as a process (SIGTERM -> exit 0) and
 // `r1 chat` through a pipe. The server's greedy answer is also checked against Engine::generate directly.
-#include <httplib.h>
-#include <signal.h>
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -25,8 +25,8 @@
 #include "r1/server.h"
 #include "r1/tokenizer.h"
 #include "server/protocol.h"
-#include "text/text-output.h"
 #include "test-helpers.h"
+#include "text/text-output.h"
 
 using json = nlohmann::json;
 using r1::server::ApiError;
@@ -137,8 +137,7 @@ TEST(ServerProtocol, BadRequestsAre400NamingTheField) {
   expect_bad(Endpoint::kChat, "{" + m + R"(, "stop": [""]})", "stop", "empty");
   expect_bad(Endpoint::kChat, "{" + m + R"(, "top_logprobs": 2})", "top_logprobs", "logprobs");
   expect_bad(Endpoint::kChat, "{" + m + R"(, "logprobs": true, "top_logprobs": 21})", "top_logprobs", "between");
-  expect_bad(Endpoint::kChat, "{" + m + R"(, "stream_options": {"include_usage": true}})", "stream_options",
-             "stream");
+  expect_bad(Endpoint::kChat, "{" + m + R"(, "stream_options": {"include_usage": true}})", "stream_options", "stream");
   expect_bad(Endpoint::kChat, "{" + m + R"(, "tools": [{"type": "function"}]})", "tools", "not supported");
   expect_bad(Endpoint::kChat, "{" + m + R"(, "response_format": {"type": "json_object"}})", "response_format",
              "not supported");
@@ -207,18 +206,19 @@ TEST(ServerProtocol, EveryFieldIsCheckedNamingIt) {
       {Endpoint::kCompletions, R"("best_of": 0)", "best_of", "between"},
   };
   for (const Row& row : rows) {
-    std::string base = row.endpoint == Endpoint::kChat ? R"("messages": [{"role": "user", "content": "x"}])"
-                                                       : R"("prompt": "x")";
+    std::string base =
+        row.endpoint == Endpoint::kChat ? R"("messages": [{"role": "user", "content": "x"}])" : R"("prompt": "x")";
     expect_bad(row.endpoint, "{" + base + ", " + row.fields + "}", row.param, row.fragment);
   }
   expect_bad(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x", "name": 3}]})", "messages[0].name",
              "string");
   expect_bad(Endpoint::kChat,
-             R"({"messages": [{"role": "user", "content": "x"}], "stop": [")" + std::string(1025, 'a') + "\"]}",
-             "stop", "1024 bytes");
+             R"({"messages": [{"role": "user", "content": "x"}], "stop": [")" + std::string(1025, 'a') + "\"]}", "stop",
+             "1024 bytes");
   std::string many_ids = "0";
   for (int i = 0; i < 256; ++i) many_ids += ", 0";
-  expect_bad(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x"}], "stop_token_ids": [)" + many_ids + "]}",
+  expect_bad(Endpoint::kChat,
+             R"({"messages": [{"role": "user", "content": "x"}], "stop_token_ids": [)" + many_ids + "]}",
              "stop_token_ids", "at most 256");
   // Both given and valid: max_completion_tokens (OpenAI's current name) wins, as in vLLM.
   auto both = parse_request(Endpoint::kChat, R"({"messages": [{"role": "user", "content": "x"}],
@@ -292,8 +292,8 @@ TEST(ServerProtocol, ResponsesChunksAndSseFraming) {
   EXPECT_EQ(l["text_offset"], json::parse("[0, 2]"));
   EXPECT_FLOAT_EQ(l["top_logprobs"][1]["?"].get<float>(), -1.75f);
   EXPECT_TRUE(r1::server::chat_response(meta, {choice}, {}, false)["choices"][0]["logprobs"].is_null());
-  EXPECT_FALSE(r1::server::chat_response(meta, {choice}, {}, false)["choices"][0]["message"].contains(
-      "reasoning_content"));
+  EXPECT_FALSE(
+      r1::server::chat_response(meta, {choice}, {}, false)["choices"][0]["message"].contains("reasoning_content"));
 
   r1::server::ChunkDelta role{true, "", "", {}, ""};
   json first = r1::server::chat_chunk(meta, 0, role, false, true);
@@ -322,8 +322,8 @@ TEST(ServerProtocol, ResponsesChunksAndSseFraming) {
   EXPECT_EQ(std::string(r1::server::kSseDone), "data: [DONE]\n\n");
   // A token holding half a UTF-8 character must not make the response fail.
   EXPECT_EQ(r1::server::dump(json("a\xe4\xb8")), "\"a\xef\xbf\xbd\"");
-  json err = r1::server::error_body(ApiError(404, "The model `x` does not exist.", "invalid_request_error", "model",
-                                             "model_not_found"));
+  json err = r1::server::error_body(
+      ApiError(404, "The model `x` does not exist.", "invalid_request_error", "model", "model_not_found"));
   EXPECT_EQ(err, json::parse(R"({"error": {"message": "The model `x` does not exist.",
       "type": "invalid_request_error", "param": "model", "code": "model_not_found"}})"));
   EXPECT_TRUE(r1::server::error_body(r1::server::bad_request("x"))["error"]["param"].is_null());
@@ -358,12 +358,14 @@ TEST(ServerText, ReasoningSplitAcrossAnyChunking) {
   r1::text::TextDelta opened = split_all(r1::text::ReasoningStart::kInReasoning, chars_of("a < b</think>yes"));
   EXPECT_EQ(opened.reasoning, "a < b");
   EXPECT_EQ(opened.content, "yes");
-  EXPECT_EQ(split_all(r1::text::ReasoningStart::kDetect, {"no tags <think>x</think>"}).content, "no tags <think>x</think>");
+  EXPECT_EQ(split_all(r1::text::ReasoningStart::kDetect, {"no tags <think>x</think>"}).content,
+            "no tags <think>x</think>");
   EXPECT_EQ(split_all(r1::text::ReasoningStart::kDetect, {"<think>never closed </th"}).reasoning, "never closed </th");
   r1::text::TextDelta off = split_all(r1::text::ReasoningStart::kOff, {"<think>x</think>y"});
   EXPECT_EQ(off.content, "<think>x</think>y");
   EXPECT_TRUE(off.reasoning.empty());
-  EXPECT_EQ(split_all(r1::text::ReasoningStart::kDetect, {"<thi"}).content, "<thi");  // a partial tag that never completed
+  EXPECT_EQ(split_all(r1::text::ReasoningStart::kDetect, {"<thi"}).content,
+            "<thi");  // a partial tag that never completed
 
   EXPECT_TRUE(r1::text::prompt_opens_reasoning("<|im_start|>assistant\n<think>\n"));
   EXPECT_FALSE(r1::text::prompt_opens_reasoning("<think>a</think>\n"));
@@ -536,8 +538,8 @@ TEST_F(ServerTest, GreedyChatMatchesTheEngineAndCountsUsage) {
   // The same prompt through the engine directly gives the same tokens.
   auto tok = r1::tokenizer::Tokenizer::load(tiny_model());
   auto tmpl = r1::tokenizer::ChatTemplate::named("chatml");
-  nlohmann::ordered_json ctx = {{"messages", kHello}, {"add_generation_prompt", true}, {"bos_token", ""},
-                                {"eos_token", "<|endoftext|>"}};
+  nlohmann::ordered_json ctx = {
+      {"messages", kHello}, {"add_generation_prompt", true}, {"bos_token", ""}, {"eos_token", "<|endoftext|>"}};
   std::vector<int32_t> prompt = tok.encode(tmpl.render(ctx).text, false);
   r1::engine::EngineOptions eo;
   eo.eos_token_ids = {0, 2};
@@ -620,11 +622,9 @@ TEST_F(ServerTest, SeveralSamplesAndSeeds) {
 }
 
 TEST_F(ServerTest, LogprobsInChatAndLegacyFormats) {
-  json r = post_ok("/v1/chat/completions", {{"messages", kHello},
-                                            {"temperature", 0},
-                                            {"max_tokens", 6},
-                                            {"logprobs", true},
-                                            {"top_logprobs", 3}});
+  json r =
+      post_ok("/v1/chat/completions",
+              {{"messages", kHello}, {"temperature", 0}, {"max_tokens", 6}, {"logprobs", true}, {"top_logprobs", 3}});
   const json& content = r["choices"][0]["logprobs"]["content"];
   ASSERT_EQ(content.size(), r["usage"]["completion_tokens"].get<size_t>());
   for (const json& t : content) {
@@ -678,21 +678,23 @@ TEST_F(ServerTest, ErrorsAreOpenAiJson) {
   expect_error(post("/v1/chat/completions", {{"messages", kHello}, {"temperature", "x"}}), 400, "temperature");
   expect_error(post("/v1/chat/completions", {{"model", "gpt-4"}, {"messages", kHello}}), 404, "gpt-4");
   expect_error(post("/v1/completions", {{"prompt", "x"}, {"max_tokens", 250}}), 400, "limit");
-  expect_error(post("/v1/completions", {{"prompt", std::string(300, 'a') + " b c d e f g h i j k l m"},
-                                        {"max_tokens", 200}}),
-               400, "context length");
+  expect_error(
+      post("/v1/completions", {{"prompt", std::string(300, 'a') + " b c d e f g h i j k l m"}, {"max_tokens", 200}}),
+      400, "context length");
   expect_error(post_raw(server_->port(), "/v1/completions", std::string(5000, ' ')), 413, "--max-request-bytes");
-  {  // A chunked body (no Content-Length) past the limit: 413 once it is passed, not read whole (it was, without bound).
+  {  // A chunked body (no Content-Length) past the limit: 413 once it is passed, not read whole (it was, without
+     // bound).
     httplib::Client cli("127.0.0.1", server_->port());
     cli.set_read_timeout(120);
     const std::string chunk(1024, ' ');
-    auto res = cli.Post("/v1/completions",
-                        [&](size_t offset, httplib::DataSink& sink) {
-                          if (offset < 80 * 1024) return sink.write(chunk.data(), chunk.size());
-                          sink.done();
-                          return true;
-                        },
-                        "application/json");
+    auto res = cli.Post(
+        "/v1/completions",
+        [&](size_t offset, httplib::DataSink& sink) {
+          if (offset < 80 * 1024) return sink.write(chunk.data(), chunk.size());
+          sink.done();
+          return true;
+        },
+        "application/json");
     expect_error(std::move(res), 413, "a chunked body counts its framing");
   }
   expect_error(post("/v1/nothing", json::object()), 404, "/v1/nothing");
@@ -739,9 +741,12 @@ TEST_F(ServerTest, ClientThatLeavesCancelsItsGeneration) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   // 16 samples x 200 tokens: far longer than the few tokens it takes to notice the client is gone.
-  std::string body = json{{"prompt", "x"}, {"n", 16}, {"max_tokens", 200}, {"ignore_eos", true}, {"stream", true}}.dump();
-  std::string request = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string body =
+      json{{"prompt", "x"}, {"n", 16}, {"max_tokens", 200}, {"ignore_eos", true}, {"stream", true}}.dump();
+  std::string request =
+      "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   ASSERT_EQ(write(fd, request.data(), request.size()), ssize_t(request.size()));
   std::string got;
   char buffer[4096];
@@ -920,15 +925,15 @@ TEST(ServerLimits, DeeplyNestedBodiesAre400AndTheServerStaysUp) {
     EXPECT_TRUE(e.contains("param") && e.contains("code")) << e;
   }
   // At the limit (512 levels with the body's own): parsed, copied and rendered without a crash.
-  auto at_limit = cli.Post("/v1/chat/completions",
-                           R"({"max_tokens": 2, "messages": [)" + user + R"(], "chat_template_kwargs": )" +
-                               nested_objects(510) + "}",
-                           "application/json");
+  auto at_limit = cli.Post(
+      "/v1/chat/completions",
+      R"({"max_tokens": 2, "messages": [)" + user + R"(], "chat_template_kwargs": )" + nested_objects(510) + "}",
+      "application/json");
   ASSERT_TRUE(at_limit);
   EXPECT_EQ(at_limit->status, 200) << at_limit->body;
-  auto parts_at_limit = cli.Post("/v1/chat/completions",
-                                 R"({"messages": [{"role": "user", "content": )" + nested_arrays(509) + "}]}",
-                                 "application/json");
+  auto parts_at_limit =
+      cli.Post("/v1/chat/completions", R"({"messages": [{"role": "user", "content": )" + nested_arrays(509) + "}]}",
+               "application/json");
   ASSERT_TRUE(parts_at_limit);
   EXPECT_EQ(parts_at_limit->status, 400) << parts_at_limit->body;
   EXPECT_EQ(json::parse(parts_at_limit->body)["error"]["param"], "messages[0].content");
@@ -1184,8 +1189,8 @@ TEST(ServerProcess, ServeAnswersAndStopsCleanlyOnSigterm) {
   r1::test::TempDir dir;
   std::string log = (dir / "serve.log").string();
   std::string cmd = std::string(R1_CLI) + " serve --model " + tiny_model().string() +
-                    " --chat-template chatml --reasoning-parser deepseek-r1 --port " + std::to_string(port) +
-                    " > " + log + " 2>&1 & echo $!";
+                    " --chat-template chatml --reasoning-parser deepseek-r1 --port " + std::to_string(port) + " > " +
+                    log + " 2>&1 & echo $!";
   FILE* pipe = popen(cmd.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   int pid = 0;
@@ -1205,8 +1210,8 @@ TEST(ServerProcess, ServeAnswersAndStopsCleanlyOnSigterm) {
     if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(up) << r1::test::read_bytes(log);
-  auto res = cli.Post("/v1/chat/completions",
-                      json{{"messages", kHello}, {"max_tokens", 4}, {"temperature", 0}}.dump(), "application/json");
+  auto res = cli.Post("/v1/chat/completions", json{{"messages", kHello}, {"max_tokens", 4}, {"temperature", 0}}.dump(),
+                      "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_TRUE(json::parse(res->body)["choices"][0]["message"].contains("reasoning_content"))
@@ -1269,8 +1274,9 @@ TEST(GenerateThroughServer, EqualsLocalGeneration) {
   r1::server::Server server(o);
   server.start();
   r1::test::TempDir dir;
-  r1::test::write_bytes(dir / "prompts.jsonl", "{\"prompt\": \"What is 2 + 3?\"}\n{\"prompt\": \"Name a colour.\"}\n"
-                                               "{\"prompt\": \"Count to three.\"}\n");
+  r1::test::write_bytes(dir / "prompts.jsonl",
+                        "{\"prompt\": \"What is 2 + 3?\"}\n{\"prompt\": \"Name a colour.\"}\n"
+                        "{\"prompt\": \"Count to three.\"}\n");
   const std::string common = " --input " + (dir / "prompts.jsonl").string() +
                              " --chat-template chatml --temperature 0 --max-new-tokens 12 --num-generations 2"
                              " --group-generations";

@@ -27,7 +27,8 @@ TEST(StopIds, UnionOfConfigGenerationConfigAndTokenizer) {
   r1::model::ModelConfig config;
   config.eos_token_id = {7, eos};
   // No generation_config.json: config.json's ids and the tokenizer's eos, each once.
-  EXPECT_EQ(r1::text::stop_token_ids(dir.path(), config, tok), (std::vector<int32_t>{std::min(7, eos), std::max(7, eos)}));
+  EXPECT_EQ(r1::text::stop_token_ids(dir.path(), config, tok),
+            (std::vector<int32_t>{std::min(7, eos), std::max(7, eos)}));
   // generation_config.json's list joins them (a chat model's end-of-turn token is often only there).
   r1::test::write_bytes(dir / "generation_config.json", R"({"eos_token_id": [9, 7], "max_new_tokens": 5})");
   std::vector<int32_t> expected = {7, 9, eos};

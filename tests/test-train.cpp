@@ -4,8 +4,8 @@
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
@@ -140,11 +140,12 @@ TEST(Loss, FusedCrossEntropyEqualsATen) {
     EXPECT_EQ(count, 3 * 37 - 5);
     (loss * 0.5).backward();
     at::Tensor reference_logits = logits.detach().to(at::kFloat).requires_grad_(true);
-    at::Tensor reference = at::cross_entropy_loss(reference_logits.reshape({-1, 101}), labels.reshape({-1}), {},
-                                                  at::Reduction::Sum, -100);
+    at::Tensor reference =
+        at::cross_entropy_loss(reference_logits.reshape({-1, 101}), labels.reshape({-1}), {}, at::Reduction::Sum, -100);
     (reference * 0.5).backward();
     EXPECT_NEAR(loss.item<double>(), reference.item<double>(), 1e-3) << dtype;
-    EXPECT_TRUE(at::allclose(logits.grad().to(at::kFloat), reference_logits.grad(), 1e-5, dtype == at::kFloat ? 1e-6 : 1e-2));
+    EXPECT_TRUE(
+        at::allclose(logits.grad().to(at::kFloat), reference_logits.grad(), 1e-5, dtype == at::kFloat ? 1e-6 : 1e-2));
     EXPECT_EQ(logits.grad().scalar_type(), dtype);
   }
   R1_EXPECT_THROW_WITH(causal_lm_loss_sum(torch::zeros({1, 2, 5}), torch::full({1, 2}, 5, torch::kLong)), Error,
@@ -337,14 +338,15 @@ TEST(AdamW, NoDecayGroupsByName) {
       EXPECT_FALSE(p.decay) << p.name;
     if (p.name.find("q_proj.weight") != std::string::npos) EXPECT_TRUE(p.decay) << p.name;
   }
-  EXPECT_EQ(decayed, 2 * 7);     // q k v o gate up down per layer (tied head = the embedding, once)
+  EXPECT_EQ(decayed, 2 * 7);         // q k v o gate up down per layer (tied head = the embedding, once)
   EXPECT_EQ(exempt, 1 + 2 * 2 + 1);  // embedding, two norms per layer, final norm
 }
 
 TEST(Recipe, YamlOverridesAndUnknownKeys) {
-  Recipe r = Recipe::parse("learning_rate: 3.0e-4\nmax_steps: 20\nbf16: true\noutput_dir: runs/x\n"
-                           "no_weight_decay: [bias, norm]\nrun_name: '1e-3'\n",
-                           "r.yaml");
+  Recipe r = Recipe::parse(
+      "learning_rate: 3.0e-4\nmax_steps: 20\nbf16: true\noutput_dir: runs/x\n"
+      "no_weight_decay: [bias, norm]\nrun_name: '1e-3'\n",
+      "r.yaml");
   r.apply_overrides({"--max-steps", "40", "--lr_scheduler_type=cosine", "--gradient_checkpointing"});
   TrainingArguments a;
   a.read(r);
@@ -362,7 +364,8 @@ TEST(Recipe, YamlOverridesAndUnknownKeys) {
   Recipe typo = Recipe::parse("lerning_rate: 1\n", "t.yaml");
   TrainingArguments b;
   b.read(typo);
-  R1_EXPECT_THROW_WITH(typo.reject_unused(known), UsageError, "lerning_rate", "t.yaml:1", "did you mean 'learning_rate'");
+  R1_EXPECT_THROW_WITH(typo.reject_unused(known), UsageError, "lerning_rate", "t.yaml:1",
+                       "did you mean 'learning_rate'");
   Recipe bad = Recipe::parse("max_steps: many\n", "b.yaml");
   R1_EXPECT_THROW_WITH(b.read(bad), UsageError, "max_steps", "b.yaml:1", "integer");
   R1_EXPECT_THROW_WITH(Recipe::parse("a: [1, 2\n", "broken.yaml"), UsageError, "broken.yaml:");
@@ -393,7 +396,8 @@ TEST(Trainer, LossFalls) {
     auto j = nlohmann::json::parse(line);
     if (j.contains("loss")) {
       ++train_lines;
-      for (const char* key : {"learning_rate", "grad_norm", "tokens_per_second", "elapsed"}) EXPECT_TRUE(j.contains(key)) << line;
+      for (const char* key : {"learning_rate", "grad_norm", "tokens_per_second", "elapsed"})
+        EXPECT_TRUE(j.contains(key)) << line;
     }
   }
   EXPECT_EQ(train_lines, 9);
@@ -645,8 +649,9 @@ struct PretrainCli : ::testing::Test {
     auto data = r1::test::run_r1("data prepare --tokenizer " + (*dir_ / "tok").string() + " --input " + corpus +
                                  " --out " + (*dir_ / "data").string() + " --validation-fraction 0.05");
     ASSERT_EQ(data.status, 0) << data.output;
-    auto zh = r1::test::run_r1("data prepare --tokenizer " + (*dir_ / "tok").string() + " --input " + std::string(R1_SOURCE_DIR) +
-                               "/tests/golden/tokenizer/corpus-zh.txt --out " + (*dir_ / "zh").string());
+    auto zh = r1::test::run_r1("data prepare --tokenizer " + (*dir_ / "tok").string() + " --input " +
+                               std::string(R1_SOURCE_DIR) + "/tests/golden/tokenizer/corpus-zh.txt --out " +
+                               (*dir_ / "zh").string());
     ASSERT_EQ(zh.status, 0) << zh.output;
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -667,8 +672,8 @@ TEST_F(PretrainCli, TrainsEvaluatesAndRefusesToOverwrite) {
   auto r = r1::test::run_r1(args(out) + " --max_steps 20 --save_steps 10");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("share 100.0%"), std::string::npos) << r.output;  // the mixture report
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl", "checkpoint-10/manifest.json",
-                        "checkpoint-20/run_config.yaml"})
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl",
+                        "checkpoint-10/manifest.json", "checkpoint-20/run_config.yaml"})
     EXPECT_TRUE(std::filesystem::exists(out / f)) << f;
   auto model = model::load_pretrained(out);
   EXPECT_EQ(model->config().hidden_size, 32);
@@ -681,14 +686,16 @@ TEST_F(PretrainCli, TrainsEvaluatesAndRefusesToOverwrite) {
   EXPECT_NEAR(j["perplexity"].get<double>(), std::exp(j["loss"].get<double>()), 1e-6 * j["perplexity"].get<double>());
   EXPECT_LT(j["loss"].get<double>(), std::log(600.0));  // better than uniform after 20 steps
   const double predicted = j["tokens"].get<double>() - 1;
-  EXPECT_NEAR(j["bits_per_byte"].get<double>(), j["loss"].get<double>() * predicted / std::log(2.0) / j["bytes"].get<double>(), 1e-9);
+  EXPECT_NEAR(j["bits_per_byte"].get<double>(),
+              j["loss"].get<double>() * predicted / std::log(2.0) / j["bytes"].get<double>(), 1e-9);
   // bits per character: the same bits over Unicode code points (the corpus is not ASCII: fewer than its bytes)
   std::ifstream corpus(std::string(R1_SOURCE_DIR) + "/tests/golden/tokenizer/corpus.txt", std::ios::binary);
   uint64_t characters = 0;
   for (char c; corpus.get(c);) characters += c != '\n' && (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   EXPECT_EQ(j["characters"].get<uint64_t>(), characters);
   EXPECT_LT(characters, j["bytes"].get<uint64_t>());
-  EXPECT_NEAR(j["bits_per_character"].get<double>(), j["loss"].get<double>() * predicted / std::log(2.0) / double(characters), 1e-9);
+  EXPECT_NEAR(j["bits_per_character"].get<double>(),
+              j["loss"].get<double>() * predicted / std::log(2.0) / double(characters), 1e-9);
   // a second run into the same directory must not destroy it
   auto again = r1::test::run_r1(args(out) + " --max_steps 20");
   EXPECT_EQ(again.status, 2) << again.output;
@@ -699,8 +706,8 @@ TEST_F(PretrainCli, TrainsEvaluatesAndRefusesToOverwrite) {
 }
 
 TEST_F(PretrainCli, MixtureReportsSharesAndTrains) {
-  const std::string mixture = "--dataset_mixture '{datasets: [{id: " + (*dir_ / "data").string() + ", weight: 3}, {id: " +
-                              (*dir_ / "zh").string() + ", weight: 1}]}'";
+  const std::string mixture = "--dataset_mixture '{datasets: [{id: " + (*dir_ / "data").string() +
+                              ", weight: 3}, {id: " + (*dir_ / "zh").string() + ", weight: 1}]}'";
   auto r = r1::test::run_r1(args(*dir_ / "mix", mixture) + " --max_steps 4 --save_strategy no");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("75.0%"), std::string::npos) << r.output;

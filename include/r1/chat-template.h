@@ -32,8 +32,8 @@ class ChatTemplate {
   // Runaway guards: rendering stops with r1::Error past these (the message names the limit).
   static constexpr size_t kMaxOutputBytes = size_t{64} << 20;  // rendered text, and any one string built
   static constexpr int kMaxCallDepth = 200;                    // nested macro / caller() calls
-  static constexpr long long kMaxLoopIterations = 1'000'000;  // all {% for %} iterations of one render
-  static constexpr size_t kMaxListItems = 1'000'000;          // any one list built (+, *, range: 100,000 as jinja2's sandbox)
+  static constexpr long long kMaxLoopIterations = 1'000'000;   // all {% for %} iterations of one render
+  static constexpr size_t kMaxListItems = 1'000'000;  // any one list built (+, *, range: 100,000 as jinja2's sandbox)
 
   // Parses a Jinja template (HF chat_template string). Throws r1::Error naming line:column for syntax
   // errors and for unsupported constructs (by name), never silently misrendering.

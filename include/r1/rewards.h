@@ -18,8 +18,8 @@ using Score = std::optional<double>;  // nullopt: not applicable to this complet
 
 // completions[i] answers examples[i] (a JSON object: the row's columns, e.g. "solution", "answer",
 // "verification_info"). Returns one score per completion.
-using RewardFn =
-    std::function<std::vector<Score>(const std::vector<std::string>& completions, const std::vector<nlohmann::json>& examples)>;
+using RewardFn = std::function<std::vector<Score>(const std::vector<std::string>& completions,
+                                                  const std::vector<nlohmann::json>& examples)>;
 
 // Builds a reward from its parameters (a JSON object; unknown keys are an r1::Error naming them). Parameters
 // use open-r1's names (e.g. cosine_min_value_wrong, repetition_n_grams, code_language).
@@ -37,13 +37,15 @@ struct RewardInfo {
 };
 
 // The registry of every reward family (src/rewards/registry.cpp).
-RewardFn make_reward(const std::string& name, const nlohmann::json& params = nlohmann::json::object());  // r1::Error listing names if unknown
-std::vector<RewardInfo> registered_rewards();  // sorted by name
+RewardFn make_reward(const std::string& name,
+                     const nlohmann::json& params = nlohmann::json::object());  // r1::Error listing names if unknown
+std::vector<RewardInfo> registered_rewards();                                   // sorted by name
 // Runs the reward's ExampleCheck on one row (nothing if it has none); UsageError listing names if unknown.
 void check_reward_example(const std::string& name, const nlohmann::json& example);
 
 // TRL's combination: total_i = sum_f weight_f * reward_f,i over the rewards applicable to completion i
 // (nansum); a completion no reward applies to gets nullopt. weights empty = all 1.
-std::vector<Score> combine_rewards(const std::vector<std::vector<Score>>& per_reward, const std::vector<double>& weights);
+std::vector<Score> combine_rewards(const std::vector<std::vector<Score>>& per_reward,
+                                   const std::vector<double>& weights);
 
 }  // namespace r1::rewards

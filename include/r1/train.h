@@ -37,7 +37,7 @@ struct TrainingArguments {
   int64_t max_steps = -1;         // > 0 overrides num_train_epochs
   double num_train_epochs = 3.0;  // used when max_steps <= 0 and the objective knows its epoch size
   double warmup_ratio = 0.0;
-  int64_t warmup_steps = 0;  // > 0 overrides warmup_ratio
+  int64_t warmup_steps = 0;                  // > 0 overrides warmup_ratio
   std::string lr_scheduler_type = "linear";  // constant | constant_with_warmup | linear | cosine | cosine_with_min_lr
   double min_lr_rate = 0.0;                  // cosine_with_min_lr: floor as a fraction of learning_rate
   double weight_decay = 0.0;
@@ -50,12 +50,12 @@ struct TrainingArguments {
   bool gradient_checkpointing = false;
   int64_t logging_steps = 500;  // the last step is always logged
   bool logging_first_step = false;
-  int64_t save_steps = 500;  // 0: a checkpoint only at the end (save_strategy "no" disables that too)
+  int64_t save_steps = 500;             // 0: a checkpoint only at the end (save_strategy "no" disables that too)
   std::string save_strategy = "steps";  // steps | no
   std::optional<int64_t> save_total_limit;
-  std::string eval_strategy = "no";     // steps | no; a recipe that sets eval_steps gets steps
-  std::optional<int64_t> eval_steps;    // unset: logging_steps (as transformers)
-  int64_t max_eval_samples = 0;         // 0: the whole evaluation set
+  std::string eval_strategy = "no";   // steps | no; a recipe that sets eval_steps gets steps
+  std::optional<int64_t> eval_steps;  // unset: logging_steps (as transformers)
+  int64_t max_eval_samples = 0;       // 0: the whole evaluation set
   int64_t seed = 42;
   std::optional<std::string> resume_from_checkpoint;  // "true"/"latest": newest in output_dir, or a path
   int64_t max_nonfinite_steps = 5;  // r1: stop (with a checkpoint) after this many non-finite steps in a row
@@ -104,9 +104,9 @@ std::vector<AdamW::Param> optimizer_params(model::TransformerImpl& model, const 
 // One micro-batch's contribution. loss_sum is summed over the objective's units (e.g. target tokens);
 // the trainer divides by the step's normaliser before backward.
 struct MicroBatchLoss {
-  at::Tensor loss_sum;                     // scalar, with a graph
-  int64_t tokens = 0;                      // tokens processed (throughput)
-  std::map<std::string, double> metrics;   // summed over the micro-batch; divided by the normaliser when logged
+  at::Tensor loss_sum;                    // scalar, with a graph
+  int64_t tokens = 0;                     // tokens processed (throughput)
+  std::map<std::string, double> metrics;  // summed over the micro-batch; divided by the normaliser when logged
 };
 
 // What is trained, on which data: implemented by pretraining, SFT, DPO, GRPO.
@@ -237,7 +237,8 @@ namespace r1::train {
 // Dataset: a JSONL file (or a directory with train.jsonl); the prompt is the `prompt` or `messages` column when
 // it is a conversation, else the string column dataset_prompt_column (then `prompt`, `problem`) as the user
 // turn after system_prompt, rendered with chat_template (tokenizer::chat_template_source: "auto" the
-// tokenizer's, else r1-zero; a built-in name; a file; Jinja text; "none": the raw string). The row's other columns (solution, answer, ...) go to the rewards.
+// tokenizer's, else r1-zero; a built-in name; a file; Jinja text; "none": the raw string). The row's other columns
+// (solution, answer, ...) go to the rewards.
 struct GrpoOptions {
   TrainingArguments training;  // learning_rate defaults to 1e-6 (TRL)
   std::string model_name_or_path, tokenizer_name_or_path, dataset_name;
@@ -263,7 +264,7 @@ struct GrpoOptions {
   bool sync_ref_model = false;
   double ref_model_mixup_alpha = 0.6;
   int64_t ref_model_sync_steps = 512;
-  bool log_completions = false;  // output_dir/completions.jsonl: every completion with its rewards
+  bool log_completions = false;        // output_dir/completions.jsonl: every completion with its rewards
   int64_t generation_max_batch = 256;  // r1: KV-cache slots of the rollout engine
 
   static GrpoOptions from_recipe(const Recipe& recipe);  // reads, validates, rejects unknown keys

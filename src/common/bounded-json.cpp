@@ -141,7 +141,8 @@ int64_t json_integer(const nlohmann::json& obj, const char* key, int64_t low, in
   const bool present = obj.is_object() && obj.contains(key);
   const nlohmann::json* v = present ? &obj[key] : nullptr;
   // is_number_integer() holds for unsigned values too; one above INT64_MAX would wrap in get<int64_t>().
-  const bool fits = v && v->is_number_integer() && !(v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX));
+  const bool fits =
+      v && v->is_number_integer() && !(v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX));
   if (!fits || v->get<int64_t>() < low || v->get<int64_t>() > high)
     fail("{}: \"{}\" must be an integer in [{}, {}], found {}", where, key, low, high, v ? v->dump() : "nothing");
   return v->get<int64_t>();

@@ -218,9 +218,9 @@ void Recipe::read(const std::string& key, int64_t& out) const {
            v.get<double>() < 0x1p63)
     out = int64_t(v.get<double>());
   else
-    wrong_type(*this, key, v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()
-                               ? "an integer in the 64-bit range"
-                               : "an integer",
+    wrong_type(*this, key,
+               v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() ? "an integer in the 64-bit range"
+                                                                                     : "an integer",
                v);
 }
 

@@ -192,8 +192,12 @@ nlohmann::json PackedLoader::state() const {
                        {"windows", s.windows},
                        {"epoch", s.epoch},
                        {"cursor", s.cursor}});
-  return {{"format", "r1-packed-loader"}, {"version", 1},           {"seq_len", m.options.seq_len},
-          {"seed", m.options.seed},       {"tokenizer_hash", m.hash}, {"rows", m.rows},
+  return {{"format", "r1-packed-loader"},
+          {"version", 1},
+          {"seq_len", m.options.seq_len},
+          {"seed", m.options.seed},
+          {"tokenizer_hash", m.hash},
+          {"rows", m.rows},
           {"sources", sources}};
 }
 

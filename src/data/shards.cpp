@@ -126,9 +126,11 @@ void TokenShard::read(uint64_t offset, size_t count, int64_t* out) const {
   const uint8_t* p = map_ + kShardHeaderBytes + offset * info_.bytes_per_token;
   uint64_t largest = 0;
   if (info_.bytes_per_token == 2) {
-    for (size_t i = 0; i < count; ++i) largest = std::max<uint64_t>(largest, uint64_t(out[i] = load_le<uint16_t>(p + 2 * i)));
+    for (size_t i = 0; i < count; ++i)
+      largest = std::max<uint64_t>(largest, uint64_t(out[i] = load_le<uint16_t>(p + 2 * i)));
   } else {
-    for (size_t i = 0; i < count; ++i) largest = std::max<uint64_t>(largest, uint64_t(out[i] = load_le<uint32_t>(p + 4 * i)));
+    for (size_t i = 0; i < count; ++i)
+      largest = std::max<uint64_t>(largest, uint64_t(out[i] = load_le<uint32_t>(p + 4 * i)));
   }
   if (count > 0 && largest >= info_.vocab_size) {  // a corrupted shard: named here, not an index error in the model
     size_t at = 0;

@@ -6,8 +6,8 @@
 // log-softmax at it, which is then both the sampling and the raw log-probability.
 #include "engine/sampler.h"
 
-#include "kernels/row-math.h"
 #include "kernels/cpu-kernels.h"
+#include "kernels/row-math.h"
 
 #include <ATen/ATen.h>
 #include <torch/types.h>
@@ -157,7 +157,7 @@ StepOutput sample(const at::Tensor& logits_in, const std::vector<const SamplingP
   if (f.any_sampled) {
     std::vector<float> u(uniforms.begin(), uniforms.end());
     at::Tensor draws = torch::from_blob(u.data(), {B, 1}, torch::kFloat).to(logits.device());  // (B, 1)
-    at::Tensor cdf = log_probs.exp().cumsum(-1);                                              // (B, V)
+    at::Tensor cdf = log_probs.exp().cumsum(-1);                                               // (B, V)
     at::Tensor target = draws * cdf.narrow(1, cdf.size(1) - 1, 1);
     at::Tensor drawn = at::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).clamp_max(cdf.size(1) - 1);
     if (f.any_greedy) {

@@ -15,8 +15,8 @@
 
 #include "common/parallel.h"
 #include "engine/sampler.h"
-#include "text/text-backends.h"
 #include "r1/error.h"
+#include "text/text-backends.h"
 
 namespace r1::eval {
 using Json = nlohmann::ordered_json;
@@ -24,7 +24,7 @@ using Json = nlohmann::ordered_json;
 namespace {
 
 std::vector<text::TextCompletion> generate_all(const GenerativeEvalOptions& o, const Task& task,
-                                                 const std::function<void(int64_t, int64_t)>& on_progress) {
+                                               const std::function<void(int64_t, int64_t)>& on_progress) {
   const text::DatasetGenerateOptions& g = o.generation;
   const size_t count = task.problems.size();
   std::vector<uint64_t> seeds;

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "text/dataset-generate.h"
 #include "r1/eval.h"
 #include "r1/verify.h"
+#include "text/dataset-generate.h"
 
 namespace r1::eval {
 

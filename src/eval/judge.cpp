@@ -14,9 +14,9 @@
 
 #include "common/jsonl.h"
 #include "common/parallel.h"
-#include "text/text-backends.h"
 #include "r1/error.h"
 #include "r1/eval.h"
+#include "text/text-backends.h"
 
 namespace r1::eval {
 using Json = nlohmann::ordered_json;

@@ -49,13 +49,15 @@ std::string results_to_json(const Results& r) {
   for (const auto& [k, v] : r.config) config[k] = v;
   for (const auto& [k, v] : r.counts) counts[k] = v;
   for (const Metric& m : r.metrics)
-    metrics[m.name] = {{"value", number(m.estimate.value)},     {"stderr", number(m.estimate.std_error)},
-                       {"ci_low", number(m.estimate.ci_low)},   {"ci_high", number(m.estimate.ci_high)},
+    metrics[m.name] = {{"value", number(m.estimate.value)},
+                       {"stderr", number(m.estimate.std_error)},
+                       {"ci_low", number(m.estimate.ci_low)},
+                       {"ci_high", number(m.estimate.ci_high)},
                        {"count", m.estimate.count}};
   j["config"] = config;
   j["counts"] = counts;
-  j["bootstrap"] = {{"resamples", r.bootstrap.resamples}, {"confidence", r.bootstrap.confidence},
-                    {"seed", r.bootstrap.seed}};
+  j["bootstrap"] = {
+      {"resamples", r.bootstrap.resamples}, {"confidence", r.bootstrap.confidence}, {"seed", r.bootstrap.seed}};
   j["metrics"] = metrics;
   return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
@@ -70,7 +72,8 @@ Results results_from_json(const std::string& text, const std::string& source) {
     r.task = j.value("task", "");
     r.model = j.value("model", "");
     if (j.contains("config") && j["config"].is_object())
-      for (const auto& [k, v] : j["config"].items()) r.config.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+      for (const auto& [k, v] : j["config"].items())
+        r.config.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
     if (j.contains("counts") && j["counts"].is_object())
       for (const auto& [k, v] : j["counts"].items()) r.counts.emplace_back(k, v.get<int64_t>());
     if (j.contains("bootstrap") && j["bootstrap"].is_object()) {
@@ -107,7 +110,8 @@ std::string results_markdown(const Results& r) {
 }
 
 std::string compare_markdown(const Results& a, const Results& b, const std::string& name_a, const std::string& name_b) {
-  std::string out = fmt::format("| metric | {} | {} | {} - {} |\n|---|---:|---:|---:|\n", name_a, name_b, name_b, name_a);
+  std::string out =
+      fmt::format("| metric | {} | {} | {} - {} |\n|---|---:|---:|---:|\n", name_a, name_b, name_b, name_a);
   auto cell = [](const Metric* m) {
     if (m == nullptr) return std::string("-");
     return format_value(m->estimate.value) + " ± " + format_value(m->estimate.std_error);

@@ -141,8 +141,8 @@ namespace {
 constexpr int64_t kPanelBlocks = 4;         // 64 output columns per panel (128 for 1-2 rows)
 constexpr int64_t kMaxRows = 6;             // rows per micro-kernel call (6 x 4 accumulators)
 constexpr int64_t kParallelMacs = 1 << 20;  // below this a linear runs on the calling thread
-constexpr int64_t kSliceK = 128;   // K slice of the fp32 panels (bf16: 128 pairs) when rows > kMaxRows
-constexpr int64_t kRowBlock = 96;  // rows of one linear() task when there are many rows
+constexpr int64_t kSliceK = 128;            // K slice of the fp32 panels (bf16: 128 pairs) when rows > kMaxRows
+constexpr int64_t kRowBlock = 96;           // rows of one linear() task when there are many rows
 
 // MR rows x NV 16-column blocks of one panel over K inputs (block v's column k at p + (v * ks + k) * 16);
 // `cols` valid columns in the panel (the rest is padding). Each output is one FMA chain over k from 0, or from

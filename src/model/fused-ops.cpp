@@ -43,8 +43,8 @@ R1_VECTOR_CLONES double row_sum_squares(const float* __restrict x, int64_t n) {
   for (; c < n; ++c) sum += double(x[c]) * double(x[c]);
   return sum;
 }
-R1_VECTOR_CLONES void rms_scale_row(const float* __restrict x, const float* __restrict w, float inv, float* __restrict y,
-                                    int64_t n) {
+R1_VECTOR_CLONES void rms_scale_row(const float* __restrict x, const float* __restrict w, float inv,
+                                    float* __restrict y, int64_t n) {
   for (int64_t c = 0; c < n; ++c) y[c] = w[c] * (x[c] * inv);
 }
 R1_VECTOR_CLONES void rms_scale_row(const float* __restrict x, const float* __restrict w, float inv,
@@ -93,8 +93,10 @@ struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
         const float* xr = fp32_row(x, r, C, scratch.data());
         const float inv = float(1.0 / std::sqrt(row_sum_squares(xr, C) / double(C) + eps));
         rp[r] = inv;
-        if (out_dtype == at::kFloat) rms_scale_row(xr, wp, inv, y.data_ptr<float>() + r * C, C);
-        else rms_scale_row(xr, wp, inv, static_cast<uint16_t*>(y.data_ptr()) + r * C, C);
+        if (out_dtype == at::kFloat)
+          rms_scale_row(xr, wp, inv, y.data_ptr<float>() + r * C, C);
+        else
+          rms_scale_row(xr, wp, inv, static_cast<uint16_t*>(y.data_ptr()) + r * C, C);
       }
     });
     ctx->save_for_backward({x, weight, rstd});
@@ -171,8 +173,10 @@ T* raw(const at::Tensor& t) {
 }
 template <class Fn>
 void dispatch_raw(at::ScalarType dtype, const Fn& fn) {
-  if (dtype == at::kFloat) fn(float());
-  else fn(uint16_t());
+  if (dtype == at::kFloat)
+    fn(float());
+  else
+    fn(uint16_t());
 }
 
 // y = silu(g) * u over rows; g and u rows start g_stride / u_stride elements apart (one [g | u] buffer, or
@@ -304,7 +308,8 @@ bool dense_rows(const at::Tensor& x) { return x.stride(3) == 1 && x.stride(2) ==
 
 struct RopeFn : torch::autograd::Function<RopeFn> {
   // x (B, T, NH, D); cos, sin (B or 1, T, D) fp32
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x_in, const at::Tensor& cos, const at::Tensor& sin) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x_in, const at::Tensor& cos,
+                            const at::Tensor& sin) {
     const at::Tensor x = dense_rows(x_in) ? x_in : x_in.contiguous();
     ctx->save_for_backward({cos, sin});
     return rotate(x, cos, sin, false);
@@ -322,8 +327,10 @@ struct RopeFn : torch::autograd::Function<RopeFn> {
     return map_token_rows(x, [&](int64_t b, int64_t t, const float* in, float* out) {
       const int64_t at = ((per_row ? b * T : 0) + t) * D;
       for (int64_t h = 0; h < NH; ++h) {
-        if (transpose) rope_row_backward(in + h * D, cp + at, sp + at, out + h * D, D);
-        else rope_row(in + h * D, cp + at, sp + at, out + h * D, D);
+        if (transpose)
+          rope_row_backward(in + h * D, cp + at, sp + at, out + h * D, D);
+        else
+          rope_row(in + h * D, cp + at, sp + at, out + h * D, D);
       }
     });
   }
@@ -386,8 +393,10 @@ R1_VECTOR_CLONES void softmax_backward_row(const float* __restrict y, const floa
 
 // A dense fp32 or bf16 row written from an fp32 row.
 void store_row(const float* row, int64_t n, at::Tensor& t, int64_t r) {
-  if (t.scalar_type() == at::kFloat) std::copy_n(row, n, t.data_ptr<float>() + r * n);
-  else narrow_row(row, n, static_cast<uint16_t*>(t.data_ptr()) + r * n);
+  if (t.scalar_type() == at::kFloat)
+    std::copy_n(row, n, t.data_ptr<float>() + r * n);
+  else
+    narrow_row(row, n, static_cast<uint16_t*>(t.data_ptr()) + r * n);
 }
 
 struct SoftmaxFn : torch::autograd::Function<SoftmaxFn> {
@@ -401,8 +410,10 @@ struct SoftmaxFn : torch::autograd::Function<SoftmaxFn> {
         const float* xr = fp32_row(x, r, S, scratch.data());
         const float m = row_max(xr, S);
         const float sum = row_exp_sum(xr, S, m, e.data());
-        if (out_dtype == at::kFloat) scale_row(e.data(), S, 1.0f / sum, y.data_ptr<float>() + r * S);
-        else scale_row(e.data(), S, 1.0f / sum, static_cast<uint16_t*>(y.data_ptr()) + r * S);
+        if (out_dtype == at::kFloat)
+          scale_row(e.data(), S, 1.0f / sum, y.data_ptr<float>() + r * S);
+        else
+          scale_row(e.data(), S, 1.0f / sum, static_cast<uint16_t*>(y.data_ptr()) + r * S);
       }
     });
     ctx->save_for_backward({y});

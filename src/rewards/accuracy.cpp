@@ -114,9 +114,9 @@ RewardFn make_accuracy(const json& params) {
 std::vector<RewardInfo> accuracy_rewards() {
   return {{"accuracy",
            "1 if the completion's final answer is mathematically equivalent to the gold solution (Math-Verify rules)",
-           make_accuracy,
-           [](const json& example) {
-             if (!gold_of(example)) fail("reward 'accuracy' needs a 'solution' or 'answer' column (a string or a number)");
+           make_accuracy, [](const json& example) {
+             if (!gold_of(example))
+               fail("reward 'accuracy' needs a 'solution' or 'answer' column (a string or a number)");
            }}};
 }
 

@@ -107,7 +107,8 @@ struct Problem {
 
 // The row's verification_info as a problem (nullopt: the row has none). r1::Error "<where>: ..." when it is
 // malformed; `where` names the reward and, when scoring, the example.
-std::optional<Problem> parse_problem(const json& example, const std::string& default_language, const std::string& where) {
+std::optional<Problem> parse_problem(const json& example, const std::string& default_language,
+                                     const std::string& where) {
   auto it = example.find("verification_info");
   if (it == example.end() || it->is_null()) return std::nullopt;
   json info = *it;
@@ -135,7 +136,8 @@ std::optional<Problem> parse_problem(const json& example, const std::string& def
 }
 
 Score score_one(const std::string& completion, const json& example, size_t row, const CodeOptions& o) {
-  std::optional<Problem> problem = parse_problem(example, o.default_language, fmt::format("reward 'code': example {}", row));
+  std::optional<Problem> problem =
+      parse_problem(example, o.default_language, fmt::format("reward 'code': example {}", row));
   if (!problem || problem->tests.empty()) return std::nullopt;
   const Language language = problem->language;
   const std::vector<TestCase>& tests = problem->tests;

@@ -16,8 +16,8 @@ namespace {
 const std::map<std::string, RewardInfo>& registry() {
   static const std::map<std::string, RewardInfo> all = [] {
     std::map<std::string, RewardInfo> m;
-    for (auto family : {accuracy_rewards, format_rewards, length_rewards, repetition_rewards, language_rewards,
-                        code_rewards})
+    for (auto family :
+         {accuracy_rewards, format_rewards, length_rewards, repetition_rewards, language_rewards, code_rewards})
       for (RewardInfo& info : family()) {
         std::string name = info.name;
         if (!m.emplace(name, std::move(info)).second) fail("internal: reward '{}' registered twice", name);
@@ -26,7 +26,6 @@ const std::map<std::string, RewardInfo>& registry() {
   }();
   return all;
 }
-
 
 const RewardInfo& find_reward(const std::string& name) {
   const auto& all = registry();
@@ -57,7 +56,8 @@ std::vector<RewardInfo> registered_rewards() {
   return out;
 }
 
-std::vector<Score> combine_rewards(const std::vector<std::vector<Score>>& per_reward, const std::vector<double>& weights) {
+std::vector<Score> combine_rewards(const std::vector<std::vector<Score>>& per_reward,
+                                   const std::vector<double>& weights) {
   if (!weights.empty() && weights.size() != per_reward.size())
     fail_usage("reward_weights has {} entries but reward_funcs has {}", weights.size(), per_reward.size());
   size_t n = per_reward.empty() ? 0 : per_reward[0].size();

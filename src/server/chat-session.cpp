@@ -24,16 +24,17 @@ ChatReply ChatSession::send(const std::string& user, const std::function<void(co
   ChatPrompt prompt = context_.render_chat(messages, nlohmann::ordered_json::object(), true);
   int64_t room = context_.context_length() - int64_t(prompt.ids.size());
   if (room <= 0)
-    fail("the conversation ({} tokens) fills the model's context of {} tokens; /reset to start over",
-         prompt.ids.size(), context_.context_length());
+    fail("the conversation ({} tokens) fills the model's context of {} tokens; /reset to start over", prompt.ids.size(),
+         context_.context_length());
 
   engine::Request request;
   request.prompt = prompt.ids;
   request.params = params_;
   request.params.max_new_tokens = std::min(params_.max_new_tokens, room);
-  text::SampleText text(context_.text_policy(), params_.stop,
-                  text::prompt_opens_reasoning(prompt.text) ? text::ReasoningStart::kInReasoning : text::ReasoningStart::kDetect,
-                  params_.stop_token_ids);
+  text::SampleText text(
+      context_.text_policy(), params_.stop,
+      text::prompt_opens_reasoning(prompt.text) ? text::ReasoningStart::kInReasoning : text::ReasoningStart::kDetect,
+      params_.stop_token_ids);
   ChatReply reply;
   bool done = false;
   engine::Engine& engine = context_.engine();

@@ -24,8 +24,8 @@ struct ChatReply {
 class ChatSession {
  public:
   ChatSession(ServerContext& context, engine::SamplingParams params);
-  void reset();                                  // forget the conversation (the system message stays)
-  void set_system(const std::string& text);      // "" removes it
+  void reset();                              // forget the conversation (the system message stays)
+  void set_system(const std::string& text);  // "" removes it
   size_t turns() const { return history_.size(); }
   // Adds the user turn, generates the reply (on_delta gets each piece of text as it becomes final), adds
   // the reply's answer to the history. max_new_tokens is capped to the room left in the context.

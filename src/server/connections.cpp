@@ -2,8 +2,8 @@
 // and the keep-alive loop (as httplib 0.11.4's process_server_socket_core, over DeadlineStream).
 #include "server/connections.h"
 
-#include <fmt/format.h>
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -19,8 +19,8 @@ namespace r1::server {
 
 namespace {
 thread_local ConnectionKind t_kind = ConnectionKind::kNone;
-thread_local bool t_read_timed_out = false;  // the calling thread's request missed its read deadline
-thread_local bool t_too_large = false;       // the calling thread's request sent more than its limit
+thread_local bool t_read_timed_out = false;             // the calling thread's request missed its read deadline
+thread_local bool t_too_large = false;                  // the calling thread's request sent more than its limit
 thread_local const DeadlineStream* t_stream = nullptr;  // the calling thread's connection, in serve_connection
 // A head longer than this is not kept whole (httplib refuses far shorter header lines).
 constexpr size_t kMaxHeadBytes = 64 * 1024;
@@ -300,8 +300,7 @@ void serve_connection(int sock, const ConnectionLimits& limits, const std::atomi
     // The deadline starts with the request's first byte: a client may read one answer slowly, then idle.
     stream.begin_request(Clock::now() + limits.request_read_timeout);
     bool connection_closed = false;
-    if (!process(stream, left == 1, connection_closed) || connection_closed || stream.timed_out() ||
-        stream.too_large())
+    if (!process(stream, left == 1, connection_closed) || connection_closed || stream.timed_out() || stream.too_large())
       break;
     --left;
   }
@@ -311,12 +310,11 @@ void serve_connection(int sock, const ConnectionLimits& limits, const std::atomi
 // ---- the 503 -----------------------------------------------------------------------------------------------
 
 void reject_connection(int sock, int max_connections) {
-  std::string body =
-      dump(error_body(ApiError(503,
-                               fmt::format("The server is serving its limit of {} connections "
-                                           "(--limit-concurrency); retry later.",
-                                           max_connections),
-                               "server_error", "", "too_many_connections")));
+  std::string body = dump(error_body(ApiError(503,
+                                              fmt::format("The server is serving its limit of {} connections "
+                                                          "(--limit-concurrency); retry later.",
+                                                          max_connections),
+                                              "server_error", "", "too_many_connections")));
   std::string response = fmt::format(
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
       "Retry-After: 1\r\nConnection: close\r\n\r\n{}",

@@ -31,12 +31,12 @@ namespace r1::server {
 using Clock = std::chrono::steady_clock;
 
 struct ConnectionLimits {
-  int pool_threads = 64;                  // --http-threads: warm threads
-  int max_connections = 256;              // --limit-concurrency: connections served at once; beyond: 503
+  int pool_threads = 64;      // --http-threads: warm threads
+  int max_connections = 256;  // --limit-concurrency: connections served at once; beyond: 503
   Clock::duration request_read_timeout = std::chrono::seconds(30);  // whole request, headers + body
   Clock::duration io_timeout = std::chrono::seconds(5);             // each recv() / send() (httplib's default)
   Clock::duration keep_alive_timeout = std::chrono::seconds(5);     // --timeout-keep-alive: idle between requests
-  int keep_alive_max_requests = 100;      // requests on one connection before it is closed
+  int keep_alive_max_requests = 100;                                // requests on one connection before it is closed
   // --max-request-bytes. httplib checks a Content-Length against it but reads a chunked body whole, so the
   // stream also caps the bytes one request may send: head + body + 1/4 of it for chunk framing.
   size_t max_request_bytes = 1 << 20;

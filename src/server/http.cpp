@@ -7,9 +7,9 @@
 // Workaround: cpp-httplib 0.11.4 listens with a backlog of 5; with a few dozen clients connecting at once its
 // own client saw connections closed unanswered (1 to 14 of 32), so the socket is re-listened with SOMAXCONN.
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -57,8 +57,8 @@ ConnectionLimits connection_limits(const ServerOptions& o) {
   ConnectionLimits l;
   l.pool_threads = o.http_threads;
   l.max_connections = o.limit_concurrency;
-  l.request_read_timeout = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(o.request_read_timeout));
+  l.request_read_timeout =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.request_read_timeout));
   l.keep_alive_timeout = std::chrono::seconds(o.timeout_keep_alive);
   l.keep_alive_max_requests = o.keep_alive_max_requests;
   l.max_request_bytes = size_t(o.max_request_bytes);
@@ -154,8 +154,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   std::string api_key = o.api_key;
   http.set_pre_routing_handler([api_key](const httplib::Request& req, httplib::Response& res) {
     if (api_key.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
-    if (authorized("Bearer " + api_key))
-      return httplib::Server::HandlerResponse::Unhandled;
+    if (authorized("Bearer " + api_key)) return httplib::Server::HandlerResponse::Unhandled;
     json_error(res, 401, "Incorrect or missing API key: send the header 'Authorization: Bearer <key>'.",
                "invalid_request_error", "invalid_api_key");
     return httplib::Server::HandlerResponse::Handled;
@@ -165,14 +164,16 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   http.set_error_handler([limit, timeout](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (current_request_timed_out())
-      json_error(res, 408, fmt::format("The request was not read within this server's limit of {} s "
-                                       "(--request-read-timeout).",
-                                       seconds(timeout)),
+      json_error(res, 408,
+                 fmt::format("The request was not read within this server's limit of {} s "
+                             "(--request-read-timeout).",
+                             seconds(timeout)),
                  "invalid_request_error", "request_timeout");
     else if (res.status == 413 || current_request_too_large())
-      json_error(res, 413, fmt::format("The request body is larger than this server's limit of {} bytes "
-                                       "(--max-request-bytes; a chunked body counts its framing too).",
-                                       limit),
+      json_error(res, 413,
+                 fmt::format("The request body is larger than this server's limit of {} bytes "
+                             "(--max-request-bytes; a chunked body counts its framing too).",
+                             limit),
                  "invalid_request_error", "request_too_large");
     else if (res.status == 404)
       json_error(res, 404, fmt::format("Not found: {} {}", req.method, req.path), "invalid_request_error");
@@ -263,7 +264,8 @@ int run_server(const ServerOptions& options) {
   Server server(options);
   if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) fail("cannot create the signal pipe");
   g_signals = 0;
-  struct sigaction action {}, old_int{}, old_term{};
+  struct sigaction action {
+  }, old_int{}, old_term{};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, &old_int);

@@ -95,9 +95,8 @@ std::vector<int32_t> token_ids(const ordered_json& list, const std::string& para
     if (!v.is_number_integer()) throw bad_request(fmt::format("'{}' must hold token ids (integers)", param), param);
     int64_t id = v.get<int64_t>();
     if (id < 0 || id > std::numeric_limits<int32_t>::max() || (limits.vocab_size > 0 && id >= limits.vocab_size))
-      throw bad_request(fmt::format("'{}': token id {} is outside the vocabulary (size {})", param, id,
-                                    limits.vocab_size),
-                        param);
+      throw bad_request(
+          fmt::format("'{}': token id {} is outside the vocabulary (size {})", param, id, limits.vocab_size), param);
     ids.push_back(int32_t(id));
   }
   return ids;
@@ -189,9 +188,10 @@ GenerationRequest parse_request(Endpoint endpoint, const std::string& body_text,
   ordered_json body;
   std::string error;
   if (!parse_json_bounded(body_text, body, &error))
-    throw bad_request(fmt::format("We could not parse the JSON body of your request: {} (JSON nesting is limited "
-                                  "to {} levels).",
-                                  error, kMaxJsonDepth));
+    throw bad_request(
+        fmt::format("We could not parse the JSON body of your request: {} (JSON nesting is limited "
+                    "to {} levels).",
+                    error, kMaxJsonDepth));
   if (!body.is_object()) throw bad_request("The request body must be a JSON object.");
   reject_unsupported(body, endpoint);
 
@@ -303,11 +303,11 @@ int64_t resolve_max_tokens(const GenerationRequest& request, int64_t prompt_toke
   int64_t room = context_length - prompt_tokens;
   if (request.max_tokens) {
     if (*request.max_tokens > room)
-      throw bad_request(fmt::format("This model's maximum context length is {} tokens. However, you requested {} "
-                                    "tokens ({} in the prompt, {} for the completion).",
-                                    context_length, prompt_tokens + *request.max_tokens, prompt_tokens,
-                                    *request.max_tokens),
-                        "max_tokens");
+      throw bad_request(
+          fmt::format("This model's maximum context length is {} tokens. However, you requested {} "
+                      "tokens ({} in the prompt, {} for the completion).",
+                      context_length, prompt_tokens + *request.max_tokens, prompt_tokens, *request.max_tokens),
+          "max_tokens");
     return *request.max_tokens;
   }
   int64_t fallback = request.endpoint == Endpoint::kCompletions ? 16 : limits.max_tokens_limit;
@@ -376,8 +376,8 @@ json completion_response(const ResponseMeta& meta, const std::vector<ChoiceOutpu
                    {"text", c.content},
                    {"logprobs", logprobs ? completion_logprobs_json(c.tokens, 0) : json(nullptr)},
                    {"finish_reason", finish_json(c.finish_reason)}});
-  return {{"id", meta.id},           {"object", "text_completion"}, {"created", meta.created},
-          {"model", meta.model},     {"choices", out},              {"usage", usage_json(usage)}};
+  return {{"id", meta.id},  {"object", "text_completion"}, {"created", meta.created}, {"model", meta.model},
+          {"choices", out}, {"usage", usage_json(usage)}};
 }
 
 json chat_response(const ResponseMeta& meta, const std::vector<ChoiceOutput>& choices, const Usage& usage,
@@ -391,18 +391,21 @@ json chat_response(const ResponseMeta& meta, const std::vector<ChoiceOutput>& ch
                    {"logprobs", logprobs ? chat_logprobs_json(c.tokens) : json(nullptr)},
                    {"finish_reason", finish_json(c.finish_reason)}});
   }
-  return {{"id", meta.id},       {"object", "chat.completion"}, {"created", meta.created},
-          {"model", meta.model}, {"choices", out},              {"usage", usage_json(usage)}};
+  return {{"id", meta.id},  {"object", "chat.completion"}, {"created", meta.created}, {"model", meta.model},
+          {"choices", out}, {"usage", usage_json(usage)}};
 }
 
-json completion_chunk(const ResponseMeta& meta, int32_t index, const ChunkDelta& d, bool logprobs,
-                      size_t text_offset, bool include_usage) {
+json completion_chunk(const ResponseMeta& meta, int32_t index, const ChunkDelta& d, bool logprobs, size_t text_offset,
+                      bool include_usage) {
   json choice = {{"index", index},
                  {"text", d.content},
                  {"logprobs", logprobs ? completion_logprobs_json(d.tokens, text_offset) : json(nullptr)},
                  {"finish_reason", finish_json(d.finish_reason)}};
-  json out = {{"id", meta.id},     {"object", "text_completion"}, {"created", meta.created},
-              {"model", meta.model}, {"choices", json::array({choice})}};
+  json out = {{"id", meta.id},
+              {"object", "text_completion"},
+              {"created", meta.created},
+              {"model", meta.model},
+              {"choices", json::array({choice})}};
   if (include_usage) out["usage"] = nullptr;
   return out;
 }
@@ -416,8 +419,11 @@ json chat_chunk(const ResponseMeta& meta, int32_t index, const ChunkDelta& d, bo
                  {"delta", delta},
                  {"logprobs", logprobs && !d.tokens.empty() ? chat_logprobs_json(d.tokens) : json(nullptr)},
                  {"finish_reason", finish_json(d.finish_reason)}};
-  json out = {{"id", meta.id},       {"object", "chat.completion.chunk"}, {"created", meta.created},
-              {"model", meta.model}, {"choices", json::array({choice})}};
+  json out = {{"id", meta.id},
+              {"object", "chat.completion.chunk"},
+              {"created", meta.created},
+              {"model", meta.model},
+              {"choices", json::array({choice})}};
   if (include_usage) out["usage"] = nullptr;
   return out;
 }

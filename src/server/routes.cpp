@@ -47,13 +47,13 @@ struct Generation {
   ResponseMeta meta;
   std::shared_ptr<EventChannel> channel = std::make_shared<EventChannel>();
   std::vector<uint64_t> engine_ids;
-  std::vector<text::SampleText> texts;       // per choice
-  std::vector<ChoiceOutput> choices;   // per choice
-  std::vector<size_t> streamed_bytes;  // completions stream: text_offset of the next chunk
+  std::vector<text::SampleText> texts;  // per choice
+  std::vector<ChoiceOutput> choices;    // per choice
+  std::vector<size_t> streamed_bytes;   // completions stream: text_offset of the next chunk
   size_t prompts_done = 0;
   Usage usage;
-  bool finished = false;  // every prompt's kDone (or an error) has arrived
-  bool started = false;   // stream: the opening chunks are written
+  bool finished = false;      // every prompt's kDone (or an error) has arrived
+  bool started = false;       // stream: the opening chunks are written
   bool write_failed = false;  // the client is gone
   std::string error;
   Clock::time_point last_write = Clock::now();
@@ -81,8 +81,8 @@ struct Generation {
     if (chat()) {
       write(sink, sse_event(chat_chunk(meta, int32_t(c), delta, req.logprobs, req.include_usage)));
     } else {
-      write(sink, sse_event(completion_chunk(meta, int32_t(c), delta, req.logprobs, streamed_bytes[c],
-                                             req.include_usage)));
+      write(sink,
+            sse_event(completion_chunk(meta, int32_t(c), delta, req.logprobs, streamed_bytes[c], req.include_usage)));
       for (const auto& t : delta.tokens) streamed_bytes[c] += t.text.size();
     }
   }
@@ -190,7 +190,8 @@ void handle_generation(RouteContext& rc, Endpoint endpoint, const httplib::Reque
         throw bad_request(fmt::format("the chat template failed on these messages: {}", e.what()), "messages");
       }
       if (req.reasoning.value_or(rc.reasoning_default))
-        reasoning = text::prompt_opens_reasoning(p.text) ? text::ReasoningStart::kInReasoning : text::ReasoningStart::kDetect;
+        reasoning =
+            text::prompt_opens_reasoning(p.text) ? text::ReasoningStart::kInReasoning : text::ReasoningStart::kDetect;
       prompts.push_back(std::move(p.ids));
     } else {
       for (const Prompt& p : req.prompts) prompts.push_back(p.is_ids ? p.ids : ctx.encode(p.text));

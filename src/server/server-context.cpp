@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
-#include "text/model-bundle.h"
 #include "r1/error.h"
+#include "text/model-bundle.h"
 
 namespace r1::server {
 namespace fs = std::filesystem;

@@ -19,12 +19,12 @@
 namespace r1::server {
 
 struct ContextOptions {
-  std::filesystem::path model;   // Hugging Face model directory with the tokenizer beside the weights
-  std::string dtype;             // "": the checkpoint is loaded in float32; "bf16" etc.: load and compute in it
+  std::filesystem::path model;  // Hugging Face model directory with the tokenizer beside the weights
+  std::string dtype;            // "": the checkpoint is loaded in float32; "bf16" etc.: load and compute in it
   std::string device = "cpu";
-  std::string chat_template;     // tokenizer::chat_template_source: "" the tokenizer's, none, a name, a file
+  std::string chat_template;  // tokenizer::chat_template_source: "" the tokenizer's, none, a name, a file
   int64_t max_batch = 16;
-  int64_t max_seq_len = 0;       // 0: max_position_embeddings
+  int64_t max_seq_len = 0;  // 0: max_position_embeddings
   uint64_t seed = 42;
 };
 

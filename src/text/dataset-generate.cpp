@@ -19,10 +19,10 @@
 #include "common/bounded-json.h"
 #include "common/parallel.h"
 #include "engine/sampler.h"
-#include "text/text-backends.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
 #include "r1/tokenizer.h"
+#include "text/text-backends.h"
 
 namespace r1::text {
 namespace fs = std::filesystem;
@@ -180,7 +180,8 @@ DatasetGenerateReport generate_dataset(const DatasetGenerateOptions& o,
   std::vector<std::vector<int32_t>> ids;
   if (local)
     for (size_t k = 0; k < prompts.size(); ++k)
-      ids.push_back(local->encode(prompts[k], fmt::format("{}:{}", o.input.string(), rows[first + k]["__line"].get<int64_t>())));
+      ids.push_back(
+          local->encode(prompts[k], fmt::format("{}:{}", o.input.string(), rows[first + k]["__line"].get<int64_t>())));
   const auto generation_start = std::chrono::steady_clock::now();
   if (local) {
     local->run(ids, seeds, [&](size_t i, TextCompletion c) {

@@ -27,7 +27,7 @@ struct ModelBundle {
   model::Transformer model{nullptr};
   tokenizer::Tokenizer tokenizer{nullptr};
   std::shared_ptr<const tokenizer::ChatTemplate> chat_template;  // null: prompts are raw text
-  std::vector<int32_t> stop_ids;                                  // stop_token_ids()
+  std::vector<int32_t> stop_ids;                                 // stop_token_ids()
 };
 
 // Loads `dir` (weights via model::load_pretrained, tokenizer.json + tokenizer_config.json from the same

@@ -55,8 +55,8 @@ std::vector<int32_t> LocalTextBackend::encode(const TextPrompt& p, const std::st
     ids = tokenizer_.encode(text, false);
   }
   if (ids.empty()) fail("{}: the prompt renders to no tokens", where);
-  const int64_t context = engine_options_.max_seq_len > 0 ? engine_options_.max_seq_len
-                                                           : model_->config().max_position_embeddings;
+  const int64_t context =
+      engine_options_.max_seq_len > 0 ? engine_options_.max_seq_len : model_->config().max_position_embeddings;
   if (int64_t(ids.size()) >= context)
     fail("{}: the prompt has {} tokens; the context holds {} (prompt + at least one new token{})", where, ids.size(),
          context, engine_options_.max_seq_len > 0 ? ", --max-seq-len" : ": the model's max_position_embeddings");
@@ -70,8 +70,8 @@ void LocalTextBackend::run(const std::vector<std::vector<int32_t>>& prompts, con
   if (engine_options_.max_seq_len <= 0) {
     size_t longest = 1;
     for (const auto& p : prompts) longest = std::max(longest, p.size());
-    engine_options_.max_seq_len =
-        std::min<int64_t>(model_->config().max_position_embeddings, int64_t(longest) + options_.sampling.max_new_tokens);
+    engine_options_.max_seq_len = std::min<int64_t>(model_->config().max_position_embeddings,
+                                                    int64_t(longest) + options_.sampling.max_new_tokens);
   }
   engine_ = std::make_unique<engine::Engine>(model_, engine_options_);
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -124,8 +124,12 @@ RemoteTextBackend::RemoteTextBackend(const DatasetGenerateOptions& o) : options_
 
 TextCompletion RemoteTextBackend::complete(const TextPrompt& p, uint64_t seed) const {
   const engine::SamplingParams& s = options_.sampling;
-  Json body = {{"model", options_.server_model}, {"n", options_.num_generations}, {"max_tokens", s.max_new_tokens},
-               {"temperature", std::max(0.0, s.temperature)}, {"top_p", s.top_p}, {"seed", s.seed.value_or(seed)}};
+  Json body = {{"model", options_.server_model},
+               {"n", options_.num_generations},
+               {"max_tokens", s.max_new_tokens},
+               {"temperature", std::max(0.0, s.temperature)},
+               {"top_p", s.top_p},
+               {"seed", s.seed.value_or(seed)}};
   if (s.top_k > 0) body["top_k"] = s.top_k;
   if (s.min_p > 0) body["min_p"] = s.min_p;
   if (s.repetition_penalty != 1.0) body["repetition_penalty"] = s.repetition_penalty;
@@ -156,8 +160,7 @@ TextCompletion RemoteTextBackend::complete(const TextPrompt& p, uint64_t seed) c
       last_error = fmt::format("HTTP {}: {}", res->status, res->body.substr(0, 200));
       continue;
     }
-    if (res->status != 200)
-      fail("{}{}: HTTP {}: {}", origin_, path, res->status, res->body.substr(0, 300));
+    if (res->status != 200) fail("{}{}: HTTP {}: {}", origin_, path, res->status, res->body.substr(0, 300));
     Json reply;
     if (!parse_json_bounded(res->body, reply, nullptr) || !reply.is_object() || !reply.contains("choices") ||
         !reply["choices"].is_array())

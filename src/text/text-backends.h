@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "text/dataset-generate.h"
 #include "r1/engine.h"
 #include "r1/tokenizer.h"
+#include "text/dataset-generate.h"
 
 namespace r1::tokenizer {
 class ChatTemplate;

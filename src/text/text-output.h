@@ -83,9 +83,9 @@ class SampleText {
   tokenizer::StreamDecoder decoder_;
   std::vector<int32_t> extra_hidden_;
   std::vector<std::string> stop_;
-  size_t holdback_ = 0;   // longest stop string - 1, in bytes
-  std::string text_;      // all visible text decoded so far
-  size_t released_ = 0;   // bytes of text_ passed on (never part of a stop string)
+  size_t holdback_ = 0;  // longest stop string - 1, in bytes
+  std::string text_;     // all visible text decoded so far
+  size_t released_ = 0;  // bytes of text_ passed on (never part of a stop string)
   ReasoningSplitter splitter_;
   std::string content_, reasoning_;  // everything released, split
   bool finished_ = false;

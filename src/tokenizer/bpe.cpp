@@ -2,8 +2,8 @@
 // (rank, position) over adjacent symbol pairs in a linked list, stale entries skipped when popped.
 // WordPiece: greedy longest-match-first with "##" continuations; a word with any unmatched remainder, or
 // longer than max_input_chars_per_word, becomes the single [UNK] (BERT's WordpieceTokenizer).
-#include "common/bounded-json.h"
 #include "tokenizer/bpe.h"
+#include "common/bounded-json.h"
 
 #include <nlohmann/json.hpp>
 #include <queue>

@@ -91,5 +91,4 @@ nlohmann::json text_messages(const nlohmann::json& messages, const std::string& 
   return out;
 }
 
-
 }  // namespace r1::tokenizer

@@ -562,13 +562,19 @@ Value Interpreter::eval_binary(const std::string& op, const Value& a, const Valu
     if (!count.is_int() && !count.is_bool()) unsupported_operands(op, a, b, where);
     int64_t times = std::max<int64_t>(0, count.as_int());
     if (seq.is_string()) {
-      check_size(seq.as_string().empty() ? 0 : seq.as_string().size() * size_t(std::min<int64_t>(times, int64_t(limits_.max_output_bytes) + 1)), where);
+      check_size(seq.as_string().empty()
+                     ? 0
+                     : seq.as_string().size() * size_t(std::min<int64_t>(times, int64_t(limits_.max_output_bytes) + 1)),
+                 where);
       std::string out;
       for (int64_t k = 0; k < times; ++k) out += seq.as_string();
       return Value::string(std::move(out));
     }
     // (times capped first: the product of two huge numbers could wrap)
-    check_items(seq.as_list().empty() ? 0 : seq.as_list().size() * size_t(std::min<int64_t>(times, int64_t(limits_.max_list_items) + 1)), where);
+    check_items(seq.as_list().empty()
+                    ? 0
+                    : seq.as_list().size() * size_t(std::min<int64_t>(times, int64_t(limits_.max_list_items) + 1)),
+                where);
     Value::List out;
     for (int64_t k = 0; k < times; ++k) out.insert(out.end(), seq.as_list().begin(), seq.as_list().end());
     return Value::list(std::move(out));

@@ -242,8 +242,8 @@ Value apply_filter(Interpreter& interp, const std::string& name, Value input, Ca
     // The result's size checked before the padding is allocated (a width of 10^10 allocated first).
     const std::string& text = input.str();
     const size_t lines = size_t(std::count(text.begin(), text.end(), '\n')) + 1;
-    const size_t pad_bytes = width.is_string() ? width.as_string().size()
-                                               : size_t(std::clamp<int64_t>(width.as_int(), 0, int64_t(1) << 40));
+    const size_t pad_bytes =
+        width.is_string() ? width.as_string().size() : size_t(std::clamp<int64_t>(width.as_int(), 0, int64_t(1) << 40));
     interp.check_size(text.size() + std::min(pad_bytes, size_t(1) << 40) * std::min(lines, size_t(1) << 20), where);
     std::string pad =
         width.is_string() ? width.as_string() : std::string(size_t(std::max<int64_t>(0, width.as_int())), ' ');

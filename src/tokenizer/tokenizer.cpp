@@ -145,7 +145,8 @@ void pre_tokenize_for_training(const Tokenizer::Impl& impl, std::string_view tex
 
 Tokenizer Tokenizer::from_json(const std::string& text, const std::string& source) {
   json j = parse_json(text, source);
-  if (!j.is_object() || !j.contains("model")) fail("{}: not a tokenizer.json (it has no \"model\"; expected a model directory or a tokenizer.json file)", source);
+  if (!j.is_object() || !j.contains("model"))
+    fail("{}: not a tokenizer.json (it has no \"model\"; expected a model directory or a tokenizer.json file)", source);
   auto impl = std::make_shared<Impl>();
   impl->model = make_model(j["model"], source + ": model");
   impl->normalizer = make_normalizer(j.value("normalizer", json(nullptr)), source + ": normalizer");

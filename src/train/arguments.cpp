@@ -108,9 +108,10 @@ void TrainingArguments::validate() const {
   static const std::vector<std::string> schedulers = {"constant", "constant_with_warmup", "linear", "cosine",
                                                       "cosine_with_min_lr"};
   if (std::find(schedulers.begin(), schedulers.end(), lr_scheduler_type) == schedulers.end())
-    fail_usage("lr_scheduler_type '{}' is not one of constant, constant_with_warmup, linear, cosine, "
-               "cosine_with_min_lr",
-               lr_scheduler_type);
+    fail_usage(
+        "lr_scheduler_type '{}' is not one of constant, constant_with_warmup, linear, cosine, "
+        "cosine_with_min_lr",
+        lr_scheduler_type);
   if (min_lr_rate < 0 || min_lr_rate > 1) fail_usage("min_lr_rate must be in [0, 1], got {}", min_lr_rate);
   if (weight_decay < 0) fail_usage("weight_decay must be >= 0, got {}", weight_decay);
   if (adam_beta1 < 0 || adam_beta1 >= 1) fail_usage("adam_beta1 must be in [0, 1), got {}", adam_beta1);

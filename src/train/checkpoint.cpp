@@ -3,11 +3,11 @@
 // A model with LoRA adapters checkpoints (and restores) its adapter only, in PEFT's files.
 #include "train/checkpoint.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
-#include <torch/types.h>
 #include <signal.h>
+#include <torch/types.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,7 +75,8 @@ std::optional<fs::path> resolve_resume_checkpoint(const TrainingArguments& args)
 
 int64_t verify_checkpoint(const fs::path& dir) {
   const fs::path manifest_path = dir / kManifest;
-  if (!fs::exists(manifest_path)) fail("checkpoint '{}' has no {} (incomplete or not a checkpoint)", dir.string(), kManifest);
+  if (!fs::exists(manifest_path))
+    fail("checkpoint '{}' has no {} (incomplete or not a checkpoint)", dir.string(), kManifest);
   nlohmann::json manifest;
   std::string error;
   if (!parse_json_bounded(read_file(manifest_path), manifest, &error))
@@ -104,7 +105,8 @@ int64_t verify_checkpoint(const fs::path& dir) {
     if (!fs::exists(file)) fail("checkpoint file '{}' is missing", file.string());
     require_regular_file(file);
     const uint64_t size = fs::file_size(file), expected = entry["bytes"].get<uint64_t>();
-    if (size != expected) fail("checkpoint file '{}' has {} bytes, the manifest says {} (truncated?)", file.string(), size, expected);
+    if (size != expected)
+      fail("checkpoint file '{}' has {} bytes, the manifest says {} (truncated?)", file.string(), size, expected);
     if (checksum_file(file) != entry["checksum"].get<std::string>())
       fail("checkpoint file '{}' does not match its checksum in the manifest (corrupted)", file.string());
   }
@@ -133,7 +135,8 @@ void detail::remove_stale_checkpoint_temps(const fs::path& output_dir) {
   for (const fs::path& path : stale) {
     fs::remove_all(path, ec);
     if (ec)
-      fmt::print("note: could not remove {} (left by an interrupted checkpoint save): {}\n", path.string(), ec.message());
+      fmt::print("note: could not remove {} (left by an interrupted checkpoint save): {}\n", path.string(),
+                 ec.message());
     else
       fmt::print("removed {} (left by an interrupted checkpoint save)\n", path.string());
   }
@@ -183,8 +186,8 @@ nlohmann::json load_checkpoint(const fs::path& dir, model::TransformerImpl& mode
   // A global_step of the wrong type or range is reported by the trainer, which knows max_steps.
   if (state.is_object() && state.contains("global_step") && state["global_step"].is_number_unsigned() &&
       state["global_step"] != step)
-    fail("{}: \"global_step\" is {} but the checkpoint's manifest says step {}", state_path, state["global_step"].dump(),
-         step);
+    fail("{}: \"global_step\" is {} but the checkpoint's manifest says step {}", state_path,
+         state["global_step"].dump(), step);
   torch::NoGradGuard no_grad;
   if (model.has_lora()) {  // the checkpoint holds the adapter only (the base is frozen)
     model::load_adapter_weights(model, dir);

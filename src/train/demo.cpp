@@ -30,8 +30,8 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 nlohmann::json EvalSummary::to_json() const {
-  return {{"problems", problems}, {"samples", samples}, {"pass_at_1", pass_at_1}, {"format_rate", format_rate},
-          {"mean_length", mean_length}, {"seconds", seconds}};
+  return {{"problems", problems},       {"samples", samples},         {"pass_at_1", pass_at_1},
+          {"format_rate", format_rate}, {"mean_length", mean_length}, {"seconds", seconds}};
 }
 
 EvalSummary EvalSummary::from_json(const nlohmann::json& j) {
@@ -163,8 +163,8 @@ DemoResult run_demo(const DemoOptions& o, const std::atomic<bool>* stop) {
     std::bernoulli_distribution careful(o.careful_fraction);
     for (int64_t i = 0; i < o.corpus_documents; ++i) {
       const data::TaskProblem& p = task.train[pick(rng)];
-      nlohmann::json messages = nlohmann::json::array({{{"role", "system"}, {"content", o.system_prompt}},
-                                                       {{"role", "user"}, {"content", p.problem}}});
+      nlohmann::json messages = nlohmann::json::array(
+          {{{"role", "system"}, {"content", o.system_prompt}}, {{"role", "user"}, {"content", p.problem}}});
       std::string prompt = chatml.render(nlohmann::json{{"messages", messages}, {"add_generation_prompt", true}}).text;
       corpus.push_back({{"text", prompt + data::addition_solution(p, careful(rng), rng)}});
     }

@@ -9,8 +9,8 @@
 //      the LM head is applied to the continuation positions only.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include "common/recipe.h"
 #include "r1/data.h"
@@ -111,7 +111,8 @@ class DpoObjective : public Objective {
   }
 
   int64_t steps_per_epoch(int64_t micro_batches) const override {
-    return std::max<int64_t>(1, int64_t(train_.pairs.size()) / (o_.training.per_device_train_batch_size * micro_batches));
+    return std::max<int64_t>(1,
+                             int64_t(train_.pairs.size()) / (o_.training.per_device_train_batch_size * micro_batches));
   }
 
   nlohmann::json data_state() const override {
@@ -140,7 +141,8 @@ class DpoObjective : public Objective {
     std::map<std::string, double> sums;
     for (size_t begin = 0; begin < n; begin += size_t(o_.training.per_device_eval_batch_size)) {
       std::vector<size_t> pairs;
-      for (size_t i = begin; i < std::min(n, begin + size_t(o_.training.per_device_eval_batch_size)); ++i) pairs.push_back(i);
+      for (size_t i = begin; i < std::min(n, begin + size_t(o_.training.per_device_eval_batch_size)); ++i)
+        pairs.push_back(i);
       at::Tensor policy = logps(*policy_, *eval_, pairs).first;
       at::Tensor ref = precomputed_ ? stored(ref_eval_, pairs) : reference_logps(*eval_, pairs);
       const int64_t P = int64_t(pairs.size());
@@ -156,8 +158,8 @@ class DpoObjective : public Objective {
 
   std::string describe(int64_t, int64_t) const override {
     std::string ref = precomputed_ || o_.precompute_ref_log_probs ? "precomputed reference log-probs"
-                      : policy_->has_lora() && !reference_    ? "reference: the policy with adapters disabled"
-                                                              : "reference: a frozen model";
+                      : policy_->has_lora() && !reference_        ? "reference: the policy with adapters disabled"
+                                                                  : "reference: a frozen model";
     std::string out = fmt::format("dpo data: {} pairs ({} truncated), loss_type {}, beta {}; {}\n", train_.pairs.size(),
                                   train_.truncated, o_.loss_type, o_.beta, ref);
     if (o_.training.per_device_train_batch_size < requested_batch_)
@@ -172,7 +174,8 @@ class DpoObjective : public Objective {
 
   // Summed (IPO: averaged) continuation log-probs of the pairs' chosen then rejected sequences (2P), and
   // the tokens processed.
-  std::pair<at::Tensor, int64_t> logps(model::TransformerImpl& model, const PairData& d, const std::vector<size_t>& pairs) {
+  std::pair<at::Tensor, int64_t> logps(model::TransformerImpl& model, const PairData& d,
+                                       const std::vector<size_t>& pairs) {
     std::vector<std::vector<detail::Segment>> rows;
     for (size_t i : pairs) rows.push_back({{&d.pairs[i].chosen, &d.pairs[i].chosen_targets}});
     for (size_t i : pairs) rows.push_back({{&d.pairs[i].rejected, &d.pairs[i].rejected_targets}});
@@ -229,7 +232,8 @@ class DpoObjective : public Objective {
     if (training) policy_->train();
     precomputed_ = true;
     reference_ = nullptr;  // the frozen copy is no longer needed
-    fmt::print("precomputed reference log-probs of {} pairs\n", train_.pairs.size() + (eval_ ? eval_->pairs.size() : 0));
+    fmt::print("precomputed reference log-probs of {} pairs\n",
+               train_.pairs.size() + (eval_ ? eval_->pairs.size() : 0));
   }
 
   std::map<std::string, double> metrics(const DpoLoss& l, const at::Tensor& policy, int64_t P) const {
@@ -317,8 +321,10 @@ TrainResult dpo(const DpoOptions& o, const std::atomic<bool>* stop_requested) {
     if (!rows.empty()) eval = build(rows, setup, o);
   }
   model::Transformer reference{nullptr};
-  if (!o.ref_model_name_or_path.empty()) reference = frozen(model::load_pretrained(o.ref_model_name_or_path));
-  else if (!setup.model->has_lora()) reference = frozen_copy(*setup.model);
+  if (!o.ref_model_name_or_path.empty())
+    reference = frozen(model::load_pretrained(o.ref_model_name_or_path));
+  else if (!setup.model->has_lora())
+    reference = frozen_copy(*setup.model);
   const int32_t pad = setup.tokenizer.padding_id();
   DpoObjective objective(setup.model, reference, std::move(train), std::move(eval), o, pad);
   TrainerHooks hooks = detail::finetune_hooks(setup, to_yaml(o.to_json()), stop_requested);

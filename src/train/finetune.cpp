@@ -34,7 +34,8 @@ void visit(A& a, V& v) {
   v("lora_r", a.peft.lora_r, "LoRA rank");
   v("lora_alpha", a.peft.lora_alpha, "LoRA alpha (scaling alpha / r)");
   v("lora_dropout", a.peft.lora_dropout, "dropout on the adapter input");
-  v("lora_target_modules", a.peft.lora_target_modules, "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, or all-linear");
+  v("lora_target_modules", a.peft.lora_target_modules,
+    "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, or all-linear");
 }
 struct Keys {
   std::vector<std::string>& keys;
@@ -122,7 +123,10 @@ std::vector<std::pair<nlohmann::json, std::string>> read_split(const FinetuneArg
     return rows;
   }
   for_each_jsonl_row(
-      path, [&](const nlohmann::json& row, size_t line) { rows.emplace_back(row, fmt::format("{}:{}", path.string(), line)); },
+      path,
+      [&](const nlohmann::json& row, size_t line) {
+        rows.emplace_back(row, fmt::format("{}:{}", path.string(), line));
+      },
       /*skip_invalid=*/false);
   if (rows.empty() && required) fail_usage("dataset '{}' has no rows", path.string());
   return rows;
@@ -204,7 +208,7 @@ TargetHidden target_hidden(model::TransformerImpl& model, const LmBatch& batch) 
   model::ForwardArgs args;
   args.segment_ids = batch.segment_ids;
   at::Tensor hidden = model.hidden_states(batch.ids, args);  // (R, L, C)
-  at::Tensor where = (batch.labels != -100).nonzero();        // (N, 2)
+  at::Tensor where = (batch.labels != -100).nonzero();       // (N, 2)
   at::Tensor rows = where.select(1, 0), cols = where.select(1, 1);
   return {hidden.index({rows, cols}), batch.labels.index({rows, cols}), rows};  // (N, C), (N), (N)
 }

@@ -67,8 +67,8 @@ PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const G
                                        std::vector<size_t> lines) {
   // The shared rule (tokenizer::chat_template_source), with GRPO's fallback: a tokenizer without a template
   // gets the R1-Zero prompt under "auto".
-  std::optional<std::string> chosen = tokenizer::chat_template_source(o.chat_template, tok.config().chat_template,
-                                                                      "chat_template");
+  std::optional<std::string> chosen =
+      tokenizer::chat_template_source(o.chat_template, tok.config().chat_template, "chat_template");
   if (!chosen && o.chat_template == "auto") chosen = tokenizer::ChatTemplate::builtin_source("r1-zero");
   std::unique_ptr<tokenizer::ChatTemplate> tmpl;
   if (chosen) tmpl = std::make_unique<tokenizer::ChatTemplate>(*chosen);
@@ -96,7 +96,8 @@ PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const G
 PromptDataset PromptDataset::load(const GrpoOptions& o, const tokenizer::Tokenizer& tok) {
   fs::path path = o.dataset_name;
   if (fs::is_directory(path)) path /= "train.jsonl";
-  if (!fs::is_regular_file(path)) fail_usage("dataset_name: '{}' is not a JSONL file (or a directory with train.jsonl)", path.string());
+  if (!fs::is_regular_file(path))
+    fail_usage("dataset_name: '{}' is not a JSONL file (or a directory with train.jsonl)", path.string());
   std::vector<nlohmann::json> rows;
   std::vector<size_t> lines;
   JsonlReader reader(path);

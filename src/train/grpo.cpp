@@ -12,8 +12,8 @@
 //      and backward, clipping and the optimizer step.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -25,12 +25,12 @@
 #include "common/jsonl.h"
 #include "common/recipe.h"
 #include "r1/chat-template.h"
-#include "text/model-bundle.h"
 #include "r1/engine.h"
 #include "r1/error.h"
 #include "r1/rewards.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
+#include "text/model-bundle.h"
 #include "train/grpo-data.h"
 #include "train/grpo-loss.h"
 
@@ -43,7 +43,7 @@ namespace {
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 struct Rollout {
-  size_t row = 0;                  // dataset row
+  size_t row = 0;                   // dataset row
   std::vector<int32_t> completion;  // sampled ids (eos included when it ended the sample)
   std::vector<float> old_logp;      // engine: log_softmax(logits / temperature) of each sampled id
   std::vector<float> ref_logp;      // beta > 0: the reference model's, same scaling
@@ -52,8 +52,8 @@ struct Rollout {
 };
 
 nlohmann::json rollout_to_json(const Rollout& r) {
-  return {{"row", r.row}, {"completion", r.completion}, {"old_logp", r.old_logp}, {"ref_logp", r.ref_logp},
-          {"advantage", r.advantage}, {"truncated", r.truncated}};
+  return {{"row", r.row},           {"completion", r.completion}, {"old_logp", r.old_logp},
+          {"ref_logp", r.ref_logp}, {"advantage", r.advantage},   {"truncated", r.truncated}};
 }
 
 // A buffered rollout from a checkpoint, checked against the dataset (rows) and itself (one log-prob per token).
@@ -66,7 +66,8 @@ Rollout rollout_from_json(const nlohmann::json& j, size_t rows, int64_t vocab_si
   r.advantage = j.at("advantage").get<double>();
   r.truncated = j.at("truncated").get<bool>();
   for (int32_t id : r.completion)
-    if (id < 0 || id >= vocab_size) fail("GRPO rollout: completion token {} is outside the vocabulary [0, {})", id, vocab_size);
+    if (id < 0 || id >= vocab_size)
+      fail("GRPO rollout: completion token {} is outside the vocabulary [0, {})", id, vocab_size);
   if (r.old_logp.size() != r.completion.size() || (needs_ref && r.ref_logp.size() != r.completion.size()))
     fail("GRPO rollout: {} completion tokens but {} old and {} reference log-probs", r.completion.size(),
          r.old_logp.size(), r.ref_logp.size());
@@ -198,12 +199,12 @@ class GrpoObjective : public Objective {
     Scored s = score_completions(*model_, prompts, completions, o_.temperature, pad_id_, /*with_entropy=*/true);
     const int64_t L = s.logp.size(1);
     const at::Device device = s.logp.device();
-    at::Tensor engine_logp = floats_to_tensor(old, L).to(device);  // (B, L)
-    at::Tensor adv = torch::tensor(advantages).to(device);          // (B)
+    at::Tensor engine_logp = floats_to_tensor(old, L).to(device);            // (B, L)
+    at::Tensor adv = torch::tensor(advantages).to(device);                   // (B)
     at::Tensor mask = s.mask * torch::tensor(keep).to(device).unsqueeze(1);  // (B, L)
     at::Tensor ref_logp = o_.beta != 0.0 ? floats_to_tensor(ref, L).to(device) : at::Tensor();
-    max_logprob_diff_ = std::max(max_logprob_diff_,
-                                 ((s.logp.detach() - engine_logp).abs() * s.mask).max().item<double>());
+    max_logprob_diff_ =
+        std::max(max_logprob_diff_, ((s.logp.detach() - engine_logp).abs() * s.mask).max().item<double>());
     at::Tensor old_logp = o_.num_iterations == 1 ? s.logp.detach() : engine_logp;
     at::Tensor per_token =
         rl::per_token_loss(s.logp, old_logp, ref_logp, adv, o_.epsilon, epsilon_high_, o_.beta);  // (B, L)
@@ -215,7 +216,8 @@ class GrpoObjective : public Objective {
     {
       torch::NoGradGuard no_grad;
       if (o_.beta != 0.0)
-        out.metrics["kl"] = (rl::per_token_kl(s.logp.detach(), ref_logp) * s.mask).sum().item<double>() * per_token_scale;
+        out.metrics["kl"] =
+            (rl::per_token_kl(s.logp.detach(), ref_logp) * s.mask).sum().item<double>() * per_token_scale;
       out.metrics["entropy"] = (s.entropy * s.mask).sum().item<double>() * per_token_scale;
       rl::ClipCounts c = rl::clip_counts(s.logp, old_logp, adv, s.mask, o_.epsilon, epsilon_high_);
       out.metrics["clip_ratio/low_mean"] = c.low * per_token_scale;
@@ -236,7 +238,10 @@ class GrpoObjective : public Objective {
   }
 
   nlohmann::json data_state() const override {
-    nlohmann::json s = {{"epoch", epoch_}, {"cursor", cursor_}, {"iteration", iteration_}, {"step", step_},
+    nlohmann::json s = {{"epoch", epoch_},
+                        {"cursor", cursor_},
+                        {"iteration", iteration_},
+                        {"step", step_},
                         {"generation", generation_}};
     if (iteration_ != 0) {  // the rollouts still to be trained on
       nlohmann::json rollouts = nlohmann::json::array();
@@ -255,7 +260,8 @@ class GrpoObjective : public Objective {
     order_.clear();
     rollouts_.clear();
     if (s.contains("rollouts"))
-      for (const auto& r : s["rollouts"]) rollouts_.push_back(rollout_from_json(r, data_.size(), model_->config().vocab_size, o_.beta != 0.0));
+      for (const auto& r : s["rollouts"])
+        rollouts_.push_back(rollout_from_json(r, data_.size(), model_->config().vocab_size, o_.beta != 0.0));
     if (iteration_ != 0 && rollouts_.size() != size_t(per_generation_))
       fail("GRPO checkpoint: expected {} buffered rollouts, found {}", per_generation_, rollouts_.size());
     if (!completions_log_.empty()) truncate_completions_log();
@@ -265,8 +271,8 @@ class GrpoObjective : public Objective {
     return fmt::format(
         "GRPO: {} prompts; {} prompts x {} generations per generation batch, {} optimizer step(s) each; "
         "loss {}, beta {}, epsilon {}/{}, scale_rewards {}; rewards {}\n",
-        data_.size(), prompts_per_generation_, o_.num_generations, o_.num_iterations, o_.loss_type, o_.beta,
-        o_.epsilon, epsilon_high_, o_.scale_rewards, fmt::join(o_.reward_funcs, ", "));
+        data_.size(), prompts_per_generation_, o_.num_generations, o_.num_iterations, o_.loss_type, o_.beta, o_.epsilon,
+        epsilon_high_, o_.scale_rewards, fmt::join(o_.reward_funcs, ", "));
   }
 
  private:
@@ -353,7 +359,8 @@ class GrpoObjective : public Objective {
         if (v) s += *v, ss += *v * *v, ++n;
       const double mean = n > 0 ? s / n : std::nan("");
       m["rewards/" + o_.reward_funcs[f] + "/mean"] = mean;
-      m["rewards/" + o_.reward_funcs[f] + "/std"] = n > 1 ? std::sqrt(std::max(0.0, (ss - n * mean * mean) / (n - 1))) : 0.0;
+      m["rewards/" + o_.reward_funcs[f] + "/std"] =
+          n > 1 ? std::sqrt(std::max(0.0, (ss - n * mean * mean) / (n - 1))) : 0.0;
     }
     double len_min = 1e18, len_max = 0, clipped = 0;
     for (const Rollout& r : rollouts_) {
@@ -393,16 +400,17 @@ class GrpoObjective : public Objective {
   void sync_reference() {
     torch::NoGradGuard no_grad;
     auto policy = model_->named_parameters();
-    for (auto& p : ref_->named_parameters()) p.value().mul_(1.0 - o_.ref_model_mixup_alpha).add_(policy[p.key()], o_.ref_model_mixup_alpha);
+    for (auto& p : ref_->named_parameters())
+      p.value().mul_(1.0 - o_.ref_model_mixup_alpha).add_(policy[p.key()], o_.ref_model_mixup_alpha);
   }
 
-  void log_completions(const std::vector<std::string>& texts, const std::vector<std::vector<rewards::Score>>& per_reward,
-                       const std::vector<double>& total) {
+  void log_completions(const std::vector<std::string>& texts,
+                       const std::vector<std::vector<rewards::Score>>& per_reward, const std::vector<double>& total) {
     std::ofstream out(completions_log_, std::ios::app);
     if (!out) fail("cannot write '{}'", completions_log_.string());
     for (size_t i = 0; i < texts.size(); ++i) {
-      nlohmann::ordered_json line = {{"step", step_ + 1}, {"prompt", data_.prompt_text(rollouts_[i].row)},
-                                     {"completion", texts[i]}};
+      nlohmann::ordered_json line = {
+          {"step", step_ + 1}, {"prompt", data_.prompt_text(rollouts_[i].row)}, {"completion", texts[i]}};
       for (size_t f = 0; f < per_reward.size(); ++f)
         line[o_.reward_funcs[f]] = per_reward[f][i] ? nlohmann::ordered_json(*per_reward[f][i]) : nullptr;
       line["reward"] = total[i];
@@ -418,8 +426,7 @@ class GrpoObjective : public Objective {
     std::string line, kept;
     while (std::getline(in, line)) {
       nlohmann::json row;
-      if (try_parse_jsonl_line(line, row) && row.value("step", int64_t(0)) <= step_)
-        kept += line + "\n";
+      if (try_parse_jsonl_line(line, row) && row.value("step", int64_t(0)) <= step_) kept += line + "\n";
     }
     in.close();
     std::ofstream(completions_log_, std::ios::trunc) << kept;

@@ -23,9 +23,9 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/types.h>
 
+#include "kernels/cpu-kernels.h"
 #include "kernels/row-math.h"
 #include "kernels/simd.h"
-#include "kernels/cpu-kernels.h"
 #include "model/exact-ops.h"
 #include "r1/error.h"
 #include "r1/train.h"
@@ -105,8 +105,10 @@ R1_INLINE const float* fp32_row(const uint16_t* x, int64_t n, float* scratch) {
 // Calls fn(tag) with tag = float for fp32 tensors and uint16_t (raw bits) for bf16 ones.
 template <class Fn>
 void dispatch_raw(at::ScalarType dtype, const Fn& fn) {
-  if (dtype == at::kFloat) fn(float());
-  else fn(uint16_t());
+  if (dtype == at::kFloat)
+    fn(float());
+  else
+    fn(uint16_t());
 }
 
 bool fast_path(const at::Tensor& logits) {
@@ -157,7 +159,7 @@ struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
     const at::Tensor &logits = saved[0], &safe = saved[1], &valid = saved[2], &lse = saved[3];
     const int64_t N = logits.size(0);
     at::Tensor scale = grad_out[0].to(at::kFloat) * valid.to(at::kFloat);  // (N) d loss / d row
-    at::Tensor grad = torch::empty_like(logits);                             // (N, V)
+    at::Tensor grad = torch::empty_like(logits);                           // (N, V)
     if (fast_path(logits)) {
       const int64_t V = logits.size(1);
       const int64_t* label = safe.data_ptr<int64_t>();
@@ -181,11 +183,11 @@ struct CrossEntropySum : torch::autograd::Function<CrossEntropySum> {
     }
     const bool fp32 = logits.scalar_type() == at::kFloat;
     for_each_block(N, [&](int64_t begin, int64_t n) {
-      at::Tensor out = grad.narrow(0, begin, n);                              // (n, V)
+      at::Tensor out = grad.narrow(0, begin, n);  // (n, V)
       at::Tensor p = fp32 ? out : torch::empty(out.sizes(), out.options().dtype(at::kFloat));
       at::sub_out(p, logits.narrow(0, begin, n), lse.narrow(0, begin, n).unsqueeze(1)).exp_();  // softmax
-      at::Tensor rows = safe.narrow(0, begin, n).unsqueeze(1);                // (n, 1)
-      p.scatter_add_(1, rows, torch::full({n, 1}, -1.0, p.options()));      // - onehot
+      at::Tensor rows = safe.narrow(0, begin, n).unsqueeze(1);                                  // (n, 1)
+      p.scatter_add_(1, rows, torch::full({n, 1}, -1.0, p.options()));                          // - onehot
       p.mul_(scale.narrow(0, begin, n).unsqueeze(1));
       if (!fp32) out.copy_(p);
     });
@@ -223,8 +225,10 @@ void softmax_minus_onehot_(at::Tensor& lg, const at::Tensor& labels, float* lse,
       using T = std::remove_pointer_t<decltype(raw)>;
       lse[r] = row_log_sum_exp(row, V);
       picked[r] = row[label[r]];
-      if constexpr (std::is_same_v<T, float>) row_softmax_scaled_inplace(row, V, lse[r], 1.0f);
-      else row_softmax_scaled(row, V, lse[r], 1.0f, raw);
+      if constexpr (std::is_same_v<T, float>)
+        row_softmax_scaled_inplace(row, V, lse[r], 1.0f);
+      else
+        row_softmax_scaled(row, V, lse[r], 1.0f, raw);
       store(raw + label[r], exp_approx(picked[r] - lse[r]) - 1.0f);
     });
     return;
@@ -259,7 +263,7 @@ struct LinearCrossEntropySum : torch::autograd::Function<LinearCrossEntropySum> 
     const int64_t N = h.size(0), C = h.size(1), V = w.size(0);
     const int64_t chunk = chunk_rows(V, w.element_size());
     at::Tensor buffer = torch::empty({std::min(chunk, N), V}, w.options());  // (chunk, V) logits, then their grad
-    at::Tensor d_hidden = grad_hidden ? torch::empty({N, C}, h.options()) : at::Tensor();  // (N, C)
+    at::Tensor d_hidden = grad_hidden ? torch::empty({N, C}, h.options()) : at::Tensor();                    // (N, C)
     at::Tensor d_weight = grad_weight ? torch::zeros({V, C}, w.options().dtype(at::kFloat)) : at::Tensor();  // (V, C)
     std::vector<float> lse(N), picked(N);
     for (int64_t begin = 0; begin < N; begin += chunk) {
@@ -272,8 +276,10 @@ struct LinearCrossEntropySum : torch::autograd::Function<LinearCrossEntropySum> 
         at::Tensor dh_rows = d_hidden.narrow(0, begin, n);
         at::mm_out(dh_rows, lg, w);  // (n, C)
       }
-      if (grad_weight && dtype == at::kFloat) d_weight.addmm_(lg.t(), h_rows);  // (V, C), accumulated in fp32
-      else if (grad_weight) d_weight.add_(at::mm(lg.t(), h_rows));
+      if (grad_weight && dtype == at::kFloat)
+        d_weight.addmm_(lg.t(), h_rows);  // (V, C), accumulated in fp32
+      else if (grad_weight)
+        d_weight.add_(at::mm(lg.t(), h_rows));
     }
     double loss = 0;
     for (int64_t r = 0; r < N; ++r) loss += double(lse[r]) - double(picked[r]);
@@ -292,7 +298,10 @@ struct LinearCrossEntropySum : torch::autograd::Function<LinearCrossEntropySum> 
     const at::Tensor &d_hidden = saved[0], &d_weight = saved[1];
     return {d_hidden.defined() ? (d_hidden.to(at::kFloat) * g).to(hidden_dtype) : at::Tensor(),
             d_weight.defined() ? (d_weight * g).to(weight_dtype) : at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor()};
   }
 };
 
@@ -450,7 +459,7 @@ std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, cons
 std::pair<at::Tensor, int64_t> causal_lm_loss_sum(model::TransformerImpl& model, const at::Tensor& hidden,
                                                   const at::Tensor& labels) {
   if (!model.lm_head_is_plain()) return causal_lm_loss_sum(model.logits(hidden), labels);  // LoRA on lm_head
-  const at::Tensor weight = model.lm_head_weight();  // (V, C)
+  const at::Tensor weight = model.lm_head_weight();                                        // (V, C)
   const int64_t V = weight.size(0), C = weight.size(1);
   if (hidden.size(-1) != C) fail("loss: hidden states have {} features, the LM head {}", hidden.size(-1), C);
   at::Tensor flat = hidden.reshape({-1, C});  // (B*T, C)
@@ -458,7 +467,7 @@ std::pair<at::Tensor, int64_t> causal_lm_loss_sum(model::TransformerImpl& model,
   at::Tensor rows = (target != -100).nonzero().squeeze(1);  // (count)
   const int64_t count = rows.size(0);
   if (count == 0) return {(flat.sum() * 0.0).to(at::kFloat), 0};  // keeps the graph; gradients are zero
-  if (count < flat.size(0)) {  // only labelled rows reach the LM head
+  if (count < flat.size(0)) {                                     // only labelled rows reach the LM head
     flat = flat.index_select(0, rows);
     target = target.index_select(0, rows);
   }

@@ -4,8 +4,8 @@
 // model_name_or_path), the loader and the objective, and runs the shared Trainer.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 
@@ -66,11 +66,13 @@ class PretrainObjective : public Objective {
     if (!eval_) return {};
     size_t count = eval_->size();
     if (max_eval_samples_ > 0) count = std::min(count, size_t(max_eval_samples_));
-    eval::LikelihoodTotals t =
-        eval::score_windows(*model_, count, [&](size_t i) { return eval_->window(i); }, eval_batch_);
+    eval::LikelihoodTotals t = eval::score_windows(
+        *model_, count, [&](size_t i) { return eval_->window(i); }, eval_batch_);
     // bytes covered: the shards' text bytes in proportion to the tokens predicted
-    const double bytes = double(eval_->text_bytes()) * double(t.predicted) / double(std::max<uint64_t>(1, eval_->tokens()));
-    return {{"eval_loss", t.loss()}, {"eval_perplexity", t.perplexity()}, {"eval_bits_per_byte", t.bits_per_byte(bytes)}};
+    const double bytes =
+        double(eval_->text_bytes()) * double(t.predicted) / double(std::max<uint64_t>(1, eval_->tokens()));
+    return {
+        {"eval_loss", t.loss()}, {"eval_perplexity", t.perplexity()}, {"eval_bits_per_byte", t.bits_per_byte(bytes)}};
   }
 
   std::string describe(int64_t total_steps, int64_t micro_batches) const override {
@@ -189,8 +191,8 @@ TrainResult pretrain(const PretrainOptions& o, const std::atomic<bool>* stop_req
   if (!o.dataset_name.empty()) {
     add_source(o.dataset_name, 1.0);
   } else {
-    const nlohmann::json& list = o.dataset_mixture.is_object() ? o.dataset_mixture.value("datasets", nlohmann::json())
-                                                               : o.dataset_mixture;
+    const nlohmann::json& list =
+        o.dataset_mixture.is_object() ? o.dataset_mixture.value("datasets", nlohmann::json()) : o.dataset_mixture;
     if (!list.is_array() || list.empty())
       fail_usage("dataset_mixture: expected {{datasets: [{{id: DIR, weight: W}}, ...]}}");
     for (const auto& d : list) {

@@ -8,8 +8,8 @@
 //   2. examples longer than max_length are truncated and counted in the start-up report (TRL is silent).
 #include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include "common/recipe.h"
 #include "r1/data.h"
@@ -78,8 +78,10 @@ class SftObjective : public Objective {
       for (int64_t i = 0; i < batch_; ++i) {
         std::vector<detail::Segment> row;
         for (size_t e : train_.rows[order_.next()]) row.push_back(segment(train_.examples[e]));
-        if (padding_free_ && !rows.empty()) rows[0].insert(rows[0].end(), row.begin(), row.end());
-        else rows.push_back(std::move(row));
+        if (padding_free_ && !rows.empty())
+          rows[0].insert(rows[0].end(), row.begin(), row.end());
+        else
+          rows.push_back(std::move(row));
       }
       batches_.push_back(detail::make_lm_batch(rows, pad_, device()));
       targets += batches_.back().targets;
@@ -110,7 +112,8 @@ class SftObjective : public Objective {
     double loss = 0, correct = 0, targets = 0;
     for (size_t begin = 0; begin < n; begin += size_t(eval_batch_)) {
       std::vector<std::vector<detail::Segment>> rows;
-      for (size_t i = begin; i < std::min(n, begin + size_t(eval_batch_)); ++i) rows.push_back({segment(eval_->examples[i])});
+      for (size_t i = begin; i < std::min(n, begin + size_t(eval_batch_)); ++i)
+        rows.push_back({segment(eval_->examples[i])});
       detail::LmBatch b = detail::make_lm_batch(rows, pad_, device());
       if (b.targets == 0) continue;
       detail::TargetLogits t = detail::target_logits(*model_, b);
@@ -123,8 +126,8 @@ class SftObjective : public Objective {
   }
 
   std::string describe(int64_t total_steps, int64_t micro_batches) const override {
-    std::string out = fmt::format("sft data: {} examples, {} target tokens, {} truncated to max_length", train_.examples.size(),
-                                  train_.targets, train_.truncated);
+    std::string out = fmt::format("sft data: {} examples, {} target tokens, {} truncated to max_length",
+                                  train_.examples.size(), train_.targets, train_.truncated);
     if (packing_) out += fmt::format("; packed into {} rows", train_.rows.size());
     if (padding_free_) out += "; padding-free micro-batches";
     if (batch_ < requested_batch_)

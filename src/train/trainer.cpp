@@ -11,8 +11,8 @@
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -47,8 +47,10 @@ class AutocastScope {
   }
   ~AutocastScope() {
     if (!enabled_) return;
-    if (cuda_) at::autocast::set_enabled(false);
-    else at::autocast::set_cpu_enabled(false);
+    if (cuda_)
+      at::autocast::set_enabled(false);
+    else
+      at::autocast::set_cpu_enabled(false);
     at::autocast::clear_cache();
   }
 
@@ -157,9 +159,10 @@ TrainResult Trainer::train() {
     result.last_checkpoint = *resume;
     fmt::print("resumed from {} at step {}\n", resume->string(), step);
   } else if (!directory_is_empty(output_dir) && !args_.overwrite_output_dir) {
-    fail_usage("output_dir '{}' is not empty: set resume_from_checkpoint: true to continue the run in it, or "
-               "overwrite_output_dir: true to start over there",
-               output_dir.string());
+    fail_usage(
+        "output_dir '{}' is not empty: set resume_from_checkpoint: true to continue the run in it, or "
+        "overwrite_output_dir: true to start over there",
+        output_dir.string());
   } else {
     fs::create_directories(output_dir);
     if (fs::exists(metrics_path)) fs::remove(metrics_path);
@@ -199,7 +202,8 @@ TrainResult Trainer::train() {
                           {"data_state", objective_.data_state()}};
   };
   auto save = [&](double elapsed) {
-    result.last_checkpoint = detail::save_checkpoint(output_dir, step, *model_, optimizer, trainer_state(elapsed), hooks_);
+    result.last_checkpoint =
+        detail::save_checkpoint(output_dir, step, *model_, optimizer, trainer_state(elapsed), hooks_);
     if (args_.save_total_limit) detail::rotate_checkpoints(output_dir, *args_.save_total_limit, result.last_checkpoint);
   };
 
@@ -220,8 +224,8 @@ TrainResult Trainer::train() {
       result.interrupted = true;
       break;
     }
-    const double lr = args_.learning_rate *
-                      lr_multiplier(args_.lr_scheduler_type, step, warmup, total_steps, args_.min_lr_rate);
+    const double lr =
+        args_.learning_rate * lr_multiplier(args_.lr_scheduler_type, step, warmup, total_steps, args_.min_lr_rate);
     const double normaliser = objective_.prepare_step(accumulation);
     if (!(normaliser > 0)) fail("the objective returned a loss normaliser of {} (empty batch?)", normaliser);
     double loss_sum = 0;

@@ -39,8 +39,9 @@ int run_chat(const Context& ctx, ChatOptions& o) {
     if (line.empty()) continue;
     if (line == "/exit" || line == "/quit") break;
     if (line == "/help") {
-      fmt::print("/reset          forget the conversation\n/system TEXT    set the system message (and reset)\n"
-                 "/exit           leave\n");
+      fmt::print(
+          "/reset          forget the conversation\n/system TEXT    set the system message (and reset)\n"
+          "/exit           leave\n");
       continue;
     }
     if (line == "/reset") {
@@ -90,16 +91,15 @@ void add_chat_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--model", o->context.model, "Hugging Face model directory (tokenizer.json beside the weights)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--chat-template", o->context.chat_template, "auto (the tokenizer's, the default), none, a built-in name, a Jinja file or Jinja text");
+  cmd->add_option("--chat-template", o->context.chat_template,
+                  "auto (the tokenizer's, the default), none, a built-in name, a Jinja file or Jinja text");
   cmd->add_option("--system", o->system, "system message");
-  cmd->add_option("--temperature", o->params.temperature, "0: greedy")->capture_default_str()->check(
-      kNonNegative);
+  cmd->add_option("--temperature", o->params.temperature, "0: greedy")->capture_default_str()->check(kNonNegative);
   cmd->add_option("--top-p", o->params.top_p, "nucleus sampling")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--top-k", o->params.top_k, "0: off")->capture_default_str();
   cmd->add_option("--min-p", o->params.min_p, "0: off")->capture_default_str();
   cmd->add_option("--repetition-penalty", o->params.repetition_penalty, "1: off")->capture_default_str();
-  cmd->add_option("--max-tokens", o->params.max_new_tokens, "longest reply")->capture_default_str()->check(
-      kPositive);
+  cmd->add_option("--max-tokens", o->params.max_new_tokens, "longest reply")->capture_default_str()->check(kPositive);
   cmd->add_option("--dtype", o->context.dtype, "load and compute in this dtype (bf16, fp16; default float32)");
   cmd->add_option("--max-seq-len", o->context.max_seq_len, "context length (0: the model's)")->capture_default_str();
   cmd->callback([&ctx, o] { ctx.run = [&ctx, o] { return run_chat(ctx, *o); }; });

@@ -83,20 +83,26 @@ void add_eval_gen_commands(CLI::App& eval, Context& ctx) {
       "bootstrap interval (seeded by --seed).");
   gen->add_option("--task,--tasks", o->task, "task JSONL file")->required()->check(CLI::ExistingFile);
   gen->add_option("--task-type", o->job.task.type, "auto | math | aime | gpqa | generic")->capture_default_str();
-  gen->add_option("--template", o->job.task.prompt_template, "Jinja prompt over the row's columns, instead of open-r1's");
+  gen->add_option("--template", o->job.task.prompt_template,
+                  "Jinja prompt over the row's columns, instead of open-r1's");
   gen->add_option("--limit", o->job.task.limit, "only the first N problems (0: all)")->check(kNonNegative);
   gen->add_option("--model", o->model, "local model directory");
   gen->add_option("--server", g.server_url, "OpenAI-compatible server, http://host:port[/v1], instead of --model");
   gen->add_option("--server-model", g.server_model, "the 'model' sent to the server");
   gen->add_option("--api-key", g.api_key, "server bearer token (default: $OPENAI_API_KEY)");
   gen->add_option("--concurrency", g.concurrency, "server: requests in flight")->capture_default_str();
-  gen->add_option("--num-samples,-n", g.num_generations, "samples per problem (k)")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  gen->add_option("--num-samples,-n", g.num_generations, "samples per problem (k)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
   gen->add_option("--pass-at", o->job.ks, "k values for pass@k and maj@k (default: 1, 2, 4, ..., n)")->delimiter(',');
   gen->add_option("--temperature", g.sampling.temperature, "sampling temperature (0: greedy)")->capture_default_str();
   gen->add_option("--top-p", g.sampling.top_p, "nucleus mass")->capture_default_str();
   gen->add_option("--top-k", g.sampling.top_k, "0: off")->capture_default_str();
-  gen->add_option("--max-new-tokens,--max-tokens", g.sampling.max_new_tokens, "completion length limit")->capture_default_str();
-  gen->add_option("--chat-template", g.chat_template, "auto (the tokenizer's, if any), none (raw text), a built-in name (chatml, qwen2.5, llama3, ...), a file or Jinja text")
+  gen->add_option("--max-new-tokens,--max-tokens", g.sampling.max_new_tokens, "completion length limit")
+      ->capture_default_str();
+  gen->add_option("--chat-template", g.chat_template,
+                  "auto (the tokenizer's, if any), none (raw text), a built-in name (chatml, qwen2.5, llama3, ...), a "
+                  "file or Jinja text")
       ->capture_default_str();
   gen->add_option("--system-prompt", g.system_prompt, "system message before each prompt (chat template only)");
   gen->add_option("--batch-size", g.engine.max_batch, "local: sequences decoded together")->capture_default_str();
@@ -114,7 +120,9 @@ void add_eval_gen_commands(CLI::App& eval, Context& ctx) {
   judge->add_option("--server", j->endpoint.server_url, "the judge: OpenAI-compatible server")->required();
   judge->add_option("--judge-model", j->endpoint.model, "the 'model' sent to the judge server");
   judge->add_option("--api-key", j->endpoint.api_key, "bearer token (default: $OPENAI_API_KEY)");
-  judge->add_option("--answers-a", j->answers_a, "JSONL with the first model's answers")->required()->check(CLI::ExistingFile);
+  judge->add_option("--answers-a", j->answers_a, "JSONL with the first model's answers")
+      ->required()
+      ->check(CLI::ExistingFile);
   judge->add_option("--answers-b", j->answers_b, "JSONL with the second model's answers")->check(CLI::ExistingFile);
   judge->add_flag("--single", j->single, "grade --answers-a alone from 1 to 10");
   judge->add_option("--question-column", j->question_column, "column with the question")->capture_default_str();
@@ -122,7 +130,8 @@ void add_eval_gen_commands(CLI::App& eval, Context& ctx) {
   judge->add_option("--concurrency", j->judge.concurrency, "requests in flight")->capture_default_str();
   judge->add_option("--max-tokens", j->endpoint.max_tokens, "judge reply limit")->capture_default_str();
   judge->add_option("--timeout", j->endpoint.timeout_seconds, "seconds per request")->capture_default_str();
-  judge->add_option("--retries", j->endpoint.retries, "retries on connection errors, 429 and 5xx")->capture_default_str();
+  judge->add_option("--retries", j->endpoint.retries, "retries on connection errors, 429 and 5xx")
+      ->capture_default_str();
   add_eval_output_options(judge, j->out);
   judge->callback([&ctx, j] { ctx.run = [&ctx, j] { return run_judge(ctx, *j); }; });
 }

@@ -1,6 +1,6 @@
-// `r1 eval`: the evaluation subcommands. Here: `ppl` (loss, perplexity, bits per byte and per character of a model on a text
-// file, one document per line, or JSONL `--field`, each document followed by EOS, in non-overlapping windows
-// of --max-length tokens; src/eval/perplexity.cpp), `mc` (log-likelihood multiple choice, k-shot; src/eval/
+// `r1 eval`: the evaluation subcommands. Here: `ppl` (loss, perplexity, bits per byte and per character of a model on a
+// text file, one document per line, or JSONL `--field`, each document followed by EOS, in non-overlapping windows of
+// --max-length tokens; src/eval/perplexity.cpp), `mc` (log-likelihood multiple choice, k-shot; src/eval/
 // multiple-choice.cpp) and `compare` (two results files side by side). `gen` and `judge`: cmd-eval-gen.cpp.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -31,16 +31,24 @@ int run_ppl(const Context& ctx, const PplOptions& o) {
   tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(tokenizer_dir);
   tok.require_fits(net->config().vocab_size, o.model);
   data::TokenizedText text = data::tokenize_documents(tok, o.data, o.field, o.skip_invalid);
-  const int64_t seq_len = o.max_length > 0 ? o.max_length : std::min<int64_t>(net->config().max_position_embeddings, 2048);
+  const int64_t seq_len =
+      o.max_length > 0 ? o.max_length : std::min<int64_t>(net->config().max_position_embeddings, 2048);
   eval::LikelihoodTotals t = eval::score_tokens(*net, text.tokens, seq_len, o.batch_size);
   if (t.predicted == 0) fail("{}: no tokens to score", o.data);
   const double bpb = t.bits_per_byte(double(text.text_bytes));
   const double bpc = t.bits_per_character(double(text.text_characters));
   if (o.json) {
-    nlohmann::json j = {{"model", o.model},           {"data", o.data},           {"documents", text.documents},
-                        {"tokens", text.tokens.size()}, {"bytes", text.text_bytes}, {"characters", text.text_characters},
-                        {"max_length", seq_len},       {"loss", t.loss()},         {"perplexity", t.perplexity()},
-                        {"bits_per_byte", bpb},        {"bits_per_character", bpc}};
+    nlohmann::json j = {{"model", o.model},
+                        {"data", o.data},
+                        {"documents", text.documents},
+                        {"tokens", text.tokens.size()},
+                        {"bytes", text.text_bytes},
+                        {"characters", text.text_characters},
+                        {"max_length", seq_len},
+                        {"loss", t.loss()},
+                        {"perplexity", t.perplexity()},
+                        {"bits_per_byte", bpb},
+                        {"bits_per_character", bpc}};
     fmt::print("{}\n", j.dump(2));
   } else {
     fmt::print("{}: {} documents, {} tokens, {} bytes, {} characters, windows of {}\n", o.data, text.documents,
@@ -64,7 +72,8 @@ int run_mc(const Context& ctx, McOptions& o) {
   const auto dev = o.dev.empty() ? std::vector<eval::ChoiceQuestion>{} : eval::load_choice_questions(o.dev);
   if (o.choice.num_fewshot < 0) o.choice.num_fewshot = o.dev.empty() ? 0 : 5;
   if (o.choice.num_fewshot > 0 && o.dev.empty()) fail_usage("--num-fewshot {} needs --dev FILE", o.choice.num_fewshot);
-  model::Transformer net = model::load_pretrained(o.model, {model::parse_dtype(o.dtype), at::Device(ctx.runtime.device)});
+  model::Transformer net =
+      model::load_pretrained(o.model, {model::parse_dtype(o.dtype), at::Device(ctx.runtime.device)});
   const auto tok = tokenizer::Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer);
   tok.require_fits(net->config().vocab_size, o.model);
   o.choice.bootstrap = o.out.bootstrap(ctx);
@@ -75,9 +84,12 @@ int run_mc(const Context& ctx, McOptions& o) {
   r.config = {{"dev", o.dev}, {"dtype", o.dtype}};
   std::vector<std::string> lines;
   for (const auto& c : recs)
-    lines.push_back(nlohmann::json{{"line", c.line}, {"answer", c.answer}, {"letter_logprobs", c.letter_logprobs},
+    lines.push_back(nlohmann::json{{"line", c.line},
+                                   {"answer", c.answer},
+                                   {"letter_logprobs", c.letter_logprobs},
                                    {"continuation_logprobs", c.continuation_logprobs},
-                                   {"continuation_bytes", c.continuation_bytes}}.dump());
+                                   {"continuation_bytes", c.continuation_bytes}}
+                        .dump());
   return finish_eval(r, lines, "questions.jsonl", o.out);
 }
 
@@ -107,7 +119,8 @@ void add_eval_command(CLI::App& app, Context& ctx) {
 
   auto m = std::make_shared<McOptions>();
   m->choice.num_fewshot = -1;
-  CLI::App* mc = eval->add_subcommand("mc", "multiple choice by log-likelihood: letter logits and continuations, k-shot");
+  CLI::App* mc =
+      eval->add_subcommand("mc", "multiple choice by log-likelihood: letter logits and continuations, k-shot");
   mc->footer(
       "\nQuestions are JSONL in MMLU columns (question, choices, answer index) or C-Eval columns (question, A, B,\n"
       "C, D, answer letter), optional subject. The prompt is MMLU's; shots are the first --num-fewshot rows of\n"
@@ -119,7 +132,9 @@ void add_eval_command(CLI::App& app, Context& ctx) {
   mc->add_option("--dev", m->dev, "dev-split JSONL for the few-shot examples")->check(CLI::ExistingFile);
   mc->add_option("--num-fewshot", m->choice.num_fewshot, "shots (default: 5 with --dev, else 0)");
   mc->add_option("--limit", m->limit, "only the first N questions (0: all)")->check(kNonNegative);
-  mc->add_option("--batch-size", m->choice.batch_size, "sequences per forward")->capture_default_str()->check(kPositive);
+  mc->add_option("--batch-size", m->choice.batch_size, "sequences per forward")
+      ->capture_default_str()
+      ->check(kPositive);
   mc->add_option("--dtype", m->dtype, "float32 | bfloat16")->capture_default_str();
   add_eval_output_options(mc, m->out);
   mc->callback([m, &ctx] { ctx.run = [m, &ctx] { return run_mc(ctx, *m); }; });

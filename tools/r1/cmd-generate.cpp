@@ -7,9 +7,9 @@
 #include <cstdlib>
 
 #include "commands.h"
-#include "text/dataset-generate.h"
 #include "r1/error.h"
 #include "r1/model.h"
+#include "text/dataset-generate.h"
 
 namespace r1::cli {
 
@@ -73,7 +73,8 @@ void add_generate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--template", j.prompt_template, "prompt template with {{ column }} placeholders (Jinja)");
   cmd->add_option("--system-prompt", j.system_prompt, "system message put before each prompt");
   cmd->add_option("--chat-template", j.chat_template,
-                  "auto (the tokenizer's, if any), none (raw text), a built-in name (chatml, qwen2.5, llama3, ...), a file or Jinja text")
+                  "auto (the tokenizer's, if any), none (raw text), a built-in name (chatml, qwen2.5, llama3, ...), a "
+                  "file or Jinja text")
       ->capture_default_str();
   cmd->add_option("--num-generations", j.num_generations, "completions per prompt")
       ->capture_default_str()
@@ -100,9 +101,11 @@ void add_generate_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--batch-size", j.engine.max_batch, "local: sequences decoded together (KV-cache slots)")
       ->capture_default_str()
       ->check(kPositive);
-  cmd->add_option("--max-seq-len", j.engine.max_seq_len, "local: prompt + completion per slot (0: the longest prompt + --max-new-tokens, "
+  cmd->add_option("--max-seq-len", j.engine.max_seq_len,
+                  "local: prompt + completion per slot (0: the longest prompt + --max-new-tokens, "
                   "at most the model's context)");
-  cmd->add_option("--dtype", o->dtype, "local: compute dtype (float32, bfloat16); default: the checkpoint's load dtype");
+  cmd->add_option("--dtype", o->dtype,
+                  "local: compute dtype (float32, bfloat16); default: the checkpoint's load dtype");
   cmd->add_option("--server", j.server_url, "OpenAI-compatible server, http://host:port[/v1], instead of --model");
   cmd->add_option("--server-model", j.server_model, "the 'model' sent to the server")->capture_default_str();
   cmd->add_option("--api-key", j.api_key, "server bearer token (default: $OPENAI_API_KEY)");

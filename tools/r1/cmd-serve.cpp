@@ -18,8 +18,7 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' on /v1/* (default: R1_API_KEY)")
       ->envname("R1_API_KEY");
   cmd->add_option("--served-model-name", o->served_model_name, "model id in the API (default: directory name)");
-  cmd->add_option("--max-batch", o->max_batch, "sequences decoded together")->capture_default_str()->check(
-      kPositive);
+  cmd->add_option("--max-batch", o->max_batch, "sequences decoded together")->capture_default_str()->check(kPositive);
   cmd->add_option("--max-seq-len", o->max_seq_len, "prompt + completion tokens per sequence (0: the model's)")
       ->capture_default_str();
   cmd->add_option("--max-tokens-limit", o->max_tokens_limit, "largest max_tokens a request may ask for")
@@ -48,7 +47,8 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--keep-alive-max-requests", o->keep_alive_max_requests,
                   "requests on one connection before the server closes it")
       ->capture_default_str();
-  cmd->add_flag("--quiet", [o](int64_t) { o->log_requests = false; }, "no request log on stderr");
+  cmd->add_flag(
+      "--quiet", [o](int64_t) { o->log_requests = false; }, "no request log on stderr");
   cmd->callback([&ctx, o] {
     ctx.run = [&ctx, o] {
       o->device = ctx.runtime.device;

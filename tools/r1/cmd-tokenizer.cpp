@@ -198,7 +198,8 @@ int run_extend(const Context& ctx, TokenizerOptions& o) {
 
 int run_render_chat(const TokenizerOptions& o) {
   Tokenizer tok = Tokenizer::load(o.path);
-  std::optional<std::string> source = tokenizer::chat_template_source(o.chat_template, tok.config().chat_template, "--template");
+  std::optional<std::string> source =
+      tokenizer::chat_template_source(o.chat_template, tok.config().chat_template, "--template");
   if (!source)
     fail_usage("{} has no chat_template; choose one with --template ({})", o.path,
                fmt::join(tokenizer::ChatTemplate::builtin_names(), ", "));

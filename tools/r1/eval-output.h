@@ -3,8 +3,8 @@
 // results JSON with --json; results.json + results.md + per-record JSONL in --output-dir).
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <filesystem>
 #include <string>
@@ -40,7 +40,8 @@ inline void add_eval_output_options(CLI::App* cmd, EvalOutputOptions& o) {
 
 // Refuses an existing results.json early (before any work), unless --overwrite.
 inline void check_eval_output(const EvalOutputOptions& o) {
-  if (!o.output_dir.empty() && !o.overwrite && std::filesystem::exists(std::filesystem::path(o.output_dir) / "results.json"))
+  if (!o.output_dir.empty() && !o.overwrite &&
+      std::filesystem::exists(std::filesystem::path(o.output_dir) / "results.json"))
     fail_usage("{}/results.json exists: pass --overwrite to replace it, or choose another --output-dir", o.output_dir);
 }
 

@@ -7,9 +7,9 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <string>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "commands.h"
@@ -56,7 +56,6 @@ int main(int argc, char** argv) {
   r1::cli::add_chat_command(app, ctx);
   r1::cli::add_grpo_command(app, ctx);
   r1::cli::add_demo_command(app, ctx);
-
 
   try {
     app.parse(argc, argv);
