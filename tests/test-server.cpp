@@ -1093,6 +1093,16 @@ TEST(ServerLimits, ReadDeadlineAndKeepAliveLimit) {
     ++responses;
   EXPECT_EQ(responses, 2u) << got;
   EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+
+  // A request httplib cannot parse never reaches a handler: a 400 that says what was wrong, as OpenAI JSON.
+  fd = connect_raw(server.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
+  got = read_until_closed(fd, 10);
+  close(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
+  EXPECT_NE(got.find("\"malformed_http\""), std::string::npos) << got;
+  EXPECT_NE(got.find("chunked framing"), std::string::npos) << got;
 }
 
 // Connection options out of range are usage errors naming the option, before the model loads.

@@ -179,6 +179,11 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       json_error(res, 404, fmt::format("Not found: {} {}", req.method, req.path), "invalid_request_error");
     else if (res.status == 405)
       json_error(res, 405, fmt::format("Method not allowed: {} {}", req.method, req.path), "invalid_request_error");
+    else if (res.status == 400)  // httplib could not parse the request itself (its handlers never saw it)
+      json_error(res, 400,
+                 "The request is not valid HTTP/1.1: a malformed request line or header, or a body whose "
+                 "Content-Length / chunked framing is invalid.",
+                 "invalid_request_error", "malformed_http");
     else
       json_error(res, res.status, fmt::format("HTTP error {}", res.status),
                  res.status >= 500 ? "server_error" : "invalid_request_error");
