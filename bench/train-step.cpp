@@ -13,8 +13,9 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
+#include <nlohmann/json.hpp>
 
-#include "common/atomic-file.h"
+#include "r1/io.h"
 #include "r1/model.h"
 #include "r1/runtime.h"
 #include "r1/train.h"
@@ -35,18 +36,28 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return std::string(argv[++i]); };
-    if (a == "--config") config_path = next();
-    else if (a == "--batch") batch = std::stoll(next());
-    else if (a == "--seq") seq = std::stoll(next());
-    else if (a == "--steps") steps = std::stoll(next());
-    else if (a == "--warmup") warmup = std::stoll(next());
-    else if (a == "--bf16") bf16 = true;
-    else if (a == "--gradient-checkpointing") checkpointing = true;
-    else if (a == "--logits-loss") logits_loss = true;
-    else if (a == "--profile") profile = next();
+    if (a == "--config")
+      config_path = next();
+    else if (a == "--batch")
+      batch = std::stoll(next());
+    else if (a == "--seq")
+      seq = std::stoll(next());
+    else if (a == "--steps")
+      steps = std::stoll(next());
+    else if (a == "--warmup")
+      warmup = std::stoll(next());
+    else if (a == "--bf16")
+      bf16 = true;
+    else if (a == "--gradient-checkpointing")
+      checkpointing = true;
+    else if (a == "--logits-loss")
+      logits_loss = true;
+    else if (a == "--profile")
+      profile = next();
     else {
-      fmt::print(stderr, "usage: bench-train-step --config cfg.json [--batch 8] [--seq 256] [--steps 10] [--warmup 2] "
-                         "[--bf16] [--gradient-checkpointing] [--logits-loss] [--profile trace.json]\n");
+      fmt::print(stderr,
+                 "usage: bench-train-step --config cfg.json [--batch 8] [--seq 256] [--steps 10] [--warmup 2] "
+                 "[--bf16] [--gradient-checkpointing] [--logits-loss] [--profile trace.json]\n");
       return 2;
     }
   }
@@ -99,7 +110,8 @@ int main(int argc, char** argv) {
   recorder.reset();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double cpu = process_cpu_seconds() - cpu_start;
-  fmt::print("{{\"tokens_per_second\": {:.1f}, \"cpu_seconds_per_step\": {:.4f}, \"parameters\": {}, \"threads\": {}}}\n",
-             double(batch * seq * steps) / seconds, cpu / double(steps), model->num_parameters(), at::get_num_threads());
+  fmt::print(
+      "{{\"tokens_per_second\": {:.1f}, \"cpu_seconds_per_step\": {:.4f}, \"parameters\": {}, \"threads\": {}}}\n",
+      double(batch * seq * steps) / seconds, cpu / double(steps), model->num_parameters(), at::get_num_threads());
   return 0;
 }

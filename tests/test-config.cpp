@@ -2,10 +2,11 @@
 // whose published parameter counts check the tensor list; transformers' defaults; round trip; errors that
 // name the file and key; size and dtype parsing.
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
-#include "common/units.h"
 #include "model/layers.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/model.h"
 #include "test-helpers.h"
 

@@ -13,11 +13,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "common/bounded-json.h"
 #include "common/jsonl.h"
 #include "data/documents.h"
 #include "r1/data.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/tokenizer.h"
 #include "test-helpers.h"
 
@@ -128,7 +128,8 @@ TEST(Shard, ListShardsOfADirectoryOrAFile) {
   for (const auto& [manifest, expected] : std::vector<std::pair<std::string, std::string>>{
            {R"({"splits": {"train": {"shards": [{"file": 7}]}}})", "each shard needs a string \"file\""},
            {R"({"splits": {"train": {"shards": "train-00000.bin"}}})", "must be an object with a \"shards\" list"},
-           {R"({"splits": {"train": {"shards": [{"file": "../../etc/passwd"}]}}})", "not a file name in this directory"},
+           {R"({"splits": {"train": {"shards": [{"file": "../../etc/passwd"}]}}})",
+            "not a file name in this directory"},
            {R"({"splits": []})", "not a data manifest"}}) {
     test::write_bytes(dir / "manifest.json", manifest);
     R1_EXPECT_THROW_WITH(list_shards(dir.path(), "train"), Error, "manifest.json", expected);
@@ -268,8 +269,9 @@ TEST(Jsonl, MalformedRowNamesFileAndLine) {
   EXPECT_EQ(rows, 3u);
   EXPECT_EQ(skipped, 1u);
   EXPECT_EQ(texts, (std::vector<std::string>{"a", "b", "c"}));
-  R1_EXPECT_THROW_WITH(for_each_jsonl_row(dir / "rows.jsonl", [](const nlohmann::json&, size_t) {}, false), Error,
-                       "rows.jsonl:4:");
+  R1_EXPECT_THROW_WITH(for_each_jsonl_row(
+                           dir / "rows.jsonl", [](const nlohmann::json&, size_t) {}, false),
+                       Error, "rows.jsonl:4:");
 }
 
 TEST(BoundedJson, DeepWideOverflowingAndInvalidInputsAreErrorsNamingWhere) {
@@ -297,12 +299,12 @@ TEST(BoundedJson, DeepWideOverflowingAndInvalidInputsAreErrorsNamingWhere) {
   ASSERT_TRUE(parse_json_bounded(wide + "]", out, &error)) << error;
   EXPECT_EQ(out.size(), 200001u);
   // Overflowing numbers, invalid UTF-8, trailing garbage, syntax: errors without library codes.
-  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
-           {"{\"x\": 1e999999}", "number overflow"},
-           {"[\"\xff\xfe\"]", "UTF-8"},
-           {"{} x", "syntax error"},
-           {"{\"a\": tru}", "syntax error"},
-           {"", "syntax error"}}) {
+  for (const auto& [text, expected] :
+       std::vector<std::pair<std::string, std::string>>{{"{\"x\": 1e999999}", "number overflow"},
+                                                        {"[\"\xff\xfe\"]", "UTF-8"},
+                                                        {"{} x", "syntax error"},
+                                                        {"{\"a\": tru}", "syntax error"},
+                                                        {"", "syntax error"}}) {
     EXPECT_FALSE(parse_json_bounded(text, out, &error)) << text;
     EXPECT_NE(error.find(expected), std::string::npos) << text << ": " << error;
     EXPECT_EQ(error.find("json.exception"), std::string::npos) << error;
@@ -310,7 +312,8 @@ TEST(BoundedJson, DeepWideOverflowingAndInvalidInputsAreErrorsNamingWhere) {
   // The throwing form names where; JSON Lines rows go through it with file:line.
   R1_EXPECT_THROW_WITH(parse_json("[[1]", "config.json"), Error, "config.json: not valid JSON (");
   TempDir dir;
-  test::write_bytes(dir / "rows.jsonl", "{\"text\": \"a\"}\n{\"n\": 1e999999}\n{\"deep\": " + deep(100000, '[', ']') + "}\n");
+  test::write_bytes(dir / "rows.jsonl",
+                    "{\"text\": \"a\"}\n{\"n\": 1e999999}\n{\"deep\": " + deep(100000, '[', ']') + "}\n");
   JsonlReader reader(dir / "rows.jsonl");
   ASSERT_TRUE(reader.next(out));
   R1_EXPECT_THROW_WITH(reader.next(out), Error, "rows.jsonl:2: not valid JSON (number overflow");
@@ -324,9 +327,9 @@ TEST(BoundedJson, DeepWideOverflowingAndInvalidInputsAreErrorsNamingWhere) {
 TEST(Cleaning, FiltersMeasureWhatTheySay) {
   EXPECT_EQ(text_stats("héllo").chars, 5u);
   EXPECT_EQ(text_stats("a\x01\tb").non_printable, 1u);
-  EXPECT_EQ(text_stats("ok\xff").non_printable, 1u);       // invalid byte
-  EXPECT_EQ(text_stats("\xc0\xaf").non_printable, 2u);     // overlong '/' is two invalid bytes
-  EXPECT_EQ(text_stats("x\xef\xbf\xbd").non_printable, 1u);  // U+FFFD
+  EXPECT_EQ(text_stats("ok\xff").non_printable, 1u);             // invalid byte
+  EXPECT_EQ(text_stats("\xc0\xaf").non_printable, 2u);           // overlong '/' is two invalid bytes
+  EXPECT_EQ(text_stats("x\xef\xbf\xbd").non_printable, 1u);      // U+FFFD
   EXPECT_DOUBLE_EQ(repeated_line_ratio("a\nb\na\n\na\n"), 0.5);  // 4 non-blank lines, 2 repeats
   EXPECT_DOUBLE_EQ(repeated_line_ratio("one line"), 0.0);
   CleaningOptions o{3, 10, 0.1, 0.3};
@@ -349,8 +352,8 @@ TEST(Documents, ChunksCutOnlyAtDocumentEnds) {
     std::vector<Document> all;
     uint64_t empty = 0, invalid = 0;
     while (reader.next(chunk)) {
-      auto docs = split_documents(chunk, dir / "blocks.txt", false, DocumentSeparator::BlankLine, "text", false,
-                                  &empty, &invalid);
+      auto docs = split_documents(chunk, dir / "blocks.txt", false, DocumentSeparator::BlankLine, "text", false, &empty,
+                                  &invalid);
       all.insert(all.end(), docs.begin(), docs.end());
     }
     ASSERT_EQ(all.size(), 200u) << chunk_bytes;
@@ -376,15 +379,17 @@ TEST(Prepare, FiltersCountWhatTheyRemoveAndShardsHoldTheRest) {
   TempDir dir;
   test::write_bytes(dir / "docs.jsonl",
                     "{\"text\": \"The first good document.\"}\n"
-                    "{\"text\": \"hi\"}\n"                                   // min_chars
-                    "{\"text\": \"The first good document.\"}\n"            // duplicate
-                    "{\"text\": \"" + std::string(300, 'z') + "\"}\n"       // max_chars
-                    "{\"text\": \"bad\\u0001\\u0002\\u0003 bytes\"}\n"      // non_printable (3/12)
-                    "{\"text\": \"same\\nsame\\nsame\\nother\"}\n"          // repeated_lines (2/4)
-                    "{\"text\": \"   \"}\n"                                   // empty
-                    "{\"body\": \"no text field\"}\n"                        // invalid (skipped)
-                    "not json\n"                                               // invalid (skipped)
-                    "{\"text\": \"A second good document.\"}\n");
+                    "{\"text\": \"hi\"}\n"                        // min_chars
+                    "{\"text\": \"The first good document.\"}\n"  // duplicate
+                    "{\"text\": \"" +
+                        std::string(300, 'z') +
+                        "\"}\n"                                             // max_chars
+                        "{\"text\": \"bad\\u0001\\u0002\\u0003 bytes\"}\n"  // non_printable (3/12)
+                        "{\"text\": \"same\\nsame\\nsame\\nother\"}\n"      // repeated_lines (2/4)
+                        "{\"text\": \"   \"}\n"                             // empty
+                        "{\"body\": \"no text field\"}\n"                   // invalid (skipped)
+                        "not json\n"                                        // invalid (skipped)
+                        "{\"text\": \"A second good document.\"}\n");
   PrepareOptions o;
   o.tokenizer = kTokenizer;
   o.inputs = {dir / "docs.jsonl"};
@@ -507,8 +512,9 @@ TEST(Prepare, TokenizeDocumentsMatchesEncodePlusEos) {
 
 TEST(DataCli, PrepareWritesSummaryAndRefusesToOverwrite) {
   TempDir dir;
-  test::write_bytes(dir / "rows.jsonl", "{\"text\": \"alpha beta\"}\n{\"text\": \"gamma delta\"}\n"
-                                        "{\"text\": \"alpha beta\"}\n");
+  test::write_bytes(dir / "rows.jsonl",
+                    "{\"text\": \"alpha beta\"}\n{\"text\": \"gamma delta\"}\n"
+                    "{\"text\": \"alpha beta\"}\n");
   std::string args = fmt::format("data prepare --tokenizer {} --input {} --out {} --validation-fraction 0 --quiet",
                                  kTokenizer.string(), (dir / "rows.jsonl").string(), (dir / "out").string());
   auto r = test::run_r1(args);

@@ -6,21 +6,21 @@
 // Tokenizer: tests/golden/tokenizer/r1-bpe (byte-level BPE, <|im_start|>/<|im_end|>, EOS <|endoftext|>).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
 #include <random>
 
 #include "common/jsonl.h"
-#include "common/recipe.h"
 #include "r1/chat-template.h"
-#include "r1/engine.h"
 #include "r1/data.h"
+#include "r1/engine.h"
 #include "r1/error.h"
 #include "r1/lora.h"
 #include "r1/model.h"
+#include "r1/recipe.h"
 #include "r1/safetensors.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
@@ -111,7 +111,8 @@ TEST(SftExample, PromptCompletionTextAlpacaAndTruncation) {
   const int32_t eos = *tok().eos_id();
   const auto prompt = tok().encode("Question: what is 2 + 2?", true);
   const auto completion = tok().encode(" Four.", false);
-  data::SftExample ex = data::sft_example(tok(), nullptr, {{"prompt", "Question: what is 2 + 2?"}, {"completion", " Four."}}, {}, "r");
+  data::SftExample ex =
+      data::sft_example(tok(), nullptr, {{"prompt", "Question: what is 2 + 2?"}, {"completion", " Four."}}, {}, "r");
   std::vector<int32_t> expected = prompt;
   expected.insert(expected.end(), completion.begin(), completion.end());
   expected.push_back(eos);
@@ -120,7 +121,8 @@ TEST(SftExample, PromptCompletionTextAlpacaAndTruncation) {
 
   data::SftFormatOptions whole;
   whole.completion_only_loss = false;
-  ex = data::sft_example(tok(), nullptr, {{"prompt", "Question: what is 2 + 2?"}, {"completion", " Four."}}, whole, "r");
+  ex =
+      data::sft_example(tok(), nullptr, {{"prompt", "Question: what is 2 + 2?"}, {"completion", " Four."}}, whole, "r");
   for (size_t i = 0; i < ex.ids.size(); ++i) EXPECT_EQ(ex.loss_mask[i], i > 0 ? 1 : 0) << i;
 
   ex = data::sft_example(tok(), nullptr, {{"text", "plain text"}}, {}, "r");
@@ -131,7 +133,8 @@ TEST(SftExample, PromptCompletionTextAlpacaAndTruncation) {
   // Alpaca: instruction + "\n\n" + input as the prompt, output as the completion
   data::SftExample alpaca =
       data::sft_example(tok(), nullptr, {{"instruction", "Add."}, {"input", "2 and 2"}, {"output", " 4"}}, {}, "r");
-  data::SftExample same = data::sft_example(tok(), nullptr, {{"prompt", "Add.\n\n2 and 2"}, {"completion", " 4"}}, {}, "r");
+  data::SftExample same =
+      data::sft_example(tok(), nullptr, {{"prompt", "Add.\n\n2 and 2"}, {"completion", " 4"}}, {}, "r");
   EXPECT_EQ(alpaca.ids, same.ids);
   EXPECT_EQ(alpaca.loss_mask, same.loss_mask);
 
@@ -143,9 +146,10 @@ TEST(SftExample, PromptCompletionTextAlpacaAndTruncation) {
 
   R1_EXPECT_THROW_WITH(data::sft_example(tok(), nullptr, {{"question", "x"}}, {}, "data.jsonl:7"), Error,
                        "data.jsonl:7", "question");
-  R1_EXPECT_THROW_WITH(data::sft_example(tok(), nullptr, {{"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}},
-                                         {}, "data.jsonl:3"),
-                       Error, "data.jsonl:3", "chat_template");
+  R1_EXPECT_THROW_WITH(
+      data::sft_example(tok(), nullptr, {{"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}}, {},
+                        "data.jsonl:3"),
+      Error, "data.jsonl:3", "chat_template");
   // Malformed messages are named by the row and the message, not by the chat template's position.
   auto chatml = tokenizer::ChatTemplate::named("chatml");
   const json user = {{"role", "user"}, {"content", "hi"}};
@@ -154,11 +158,13 @@ TEST(SftExample, PromptCompletionTextAlpacaAndTruncation) {
            {json::array({user, {{"role", 5}, {"content", "x"}}}), "data.jsonl:9: message 1 has no string 'role'"},
            {json::array({user, {{"role", "assistant"}, {"content", 42}}}), "data.jsonl:9: message 1's 'content'"},
            {json::array({user, "just text"}), "data.jsonl:9: message 1 is not a {role, content} object"}}) {
-    R1_EXPECT_THROW_WITH(data::sft_example(tok(), &chatml, {{"messages", messages}}, {}, "data.jsonl:9"), Error, expected);
-    R1_EXPECT_THROW_WITH(data::preference_example(tok(), &chatml,
-                                                  {{"prompt", json::array({user})}, {"chosen", messages}, {"rejected", messages}},
-                                                  0, 0, "prefs.jsonl:9"),
-                         Error, "prefs.jsonl:9");
+    R1_EXPECT_THROW_WITH(data::sft_example(tok(), &chatml, {{"messages", messages}}, {}, "data.jsonl:9"), Error,
+                         expected);
+    R1_EXPECT_THROW_WITH(
+        data::preference_example(tok(), &chatml,
+                                 {{"prompt", json::array({user})}, {"chosen", messages}, {"rejected", messages}}, 0, 0,
+                                 "prefs.jsonl:9"),
+        Error, "prefs.jsonl:9");
   }
 }
 
@@ -178,7 +184,7 @@ TEST(Packing, PackedForwardEqualsSeparateForwards) {
   m->eval();
   torch::NoGradGuard no_grad;
   at::Tensor a = torch::randint(0, 1200, {1, 7}, torch::kLong), b = torch::randint(0, 1200, {1, 5}, torch::kLong);
-  at::Tensor packed = torch::cat({a, b}, 1);                                                     // (1, 12)
+  at::Tensor packed = torch::cat({a, b}, 1);                                                                // (1, 12)
   at::Tensor seg = torch::cat({torch::zeros({1, 7}, torch::kLong), torch::ones({1, 5}, torch::kLong)}, 1);  // (1, 12)
   model::ForwardArgs args;
   args.segment_ids = seg;
@@ -202,9 +208,9 @@ TEST(Packing, PackedLossEqualsUnpackedLoss) {
     EXPECT_EQ(n, b.targets);
     return std::pair{sum.item<double>(), n};
   };
-  auto unpacked = loss({{seg(0)}, {seg(1)}, {seg(2)}, {seg(3)}});        // padded rows
-  auto packed = loss({{seg(0), seg(1)}, {seg(2), seg(3)}});              // two examples per row
-  auto padding_free = loss({{seg(0), seg(1), seg(2), seg(3)}});          // one row
+  auto unpacked = loss({{seg(0)}, {seg(1)}, {seg(2)}, {seg(3)}});  // padded rows
+  auto packed = loss({{seg(0), seg(1)}, {seg(2), seg(3)}});        // two examples per row
+  auto padding_free = loss({{seg(0), seg(1), seg(2), seg(3)}});    // one row
   EXPECT_EQ(unpacked.second, packed.second);
   EXPECT_NEAR(packed.first, unpacked.first, 1e-4 * unpacked.first);
   EXPECT_NEAR(padding_free.first, unpacked.first, 1e-4 * unpacked.first);
@@ -219,7 +225,8 @@ TEST(Packing, PackedLossEqualsUnpackedLoss) {
 double log_sigmoid(double x) { return -std::log1p(std::exp(-x)); }
 
 TEST(DpoLoss, FormulasOnHandMadeLogProbs) {
-  const std::vector<double> pc = {-3.0, -7.5, -2.0}, pr = {-4.0, -6.0, -9.0}, rc = {-3.5, -7.0, -2.5}, rr = {-3.8, -6.5, -8.0};
+  const std::vector<double> pc = {-3.0, -7.5, -2.0}, pr = {-4.0, -6.0, -9.0}, rc = {-3.5, -7.0, -2.5},
+                            rr = {-3.8, -6.5, -8.0};
   auto t = [](const std::vector<double>& v) { return torch::tensor(v, torch::kDouble); };
   const double beta = 0.3, e = 0.1;
   for (const char* type : {"sigmoid", "robust", "hinge", "ipo"}) {
@@ -228,7 +235,8 @@ TEST(DpoLoss, FormulasOnHandMadeLogProbs) {
       const double z = (pc[i] - pr[i]) - (rc[i] - rr[i]);
       double expected = 0;
       if (std::string(type) == "sigmoid") expected = -log_sigmoid(beta * z) * (1 - e) - log_sigmoid(-beta * z) * e;
-      if (std::string(type) == "robust") expected = (-log_sigmoid(beta * z) * (1 - e) + log_sigmoid(-beta * z) * e) / (1 - 2 * e);
+      if (std::string(type) == "robust")
+        expected = (-log_sigmoid(beta * z) * (1 - e) + log_sigmoid(-beta * z) * e) / (1 - 2 * e);
       if (std::string(type) == "hinge") expected = std::max(0.0, 1 - beta * z);
       if (std::string(type) == "ipo") expected = (z - 1 / (2 * beta)) * (z - 1 / (2 * beta));
       EXPECT_NEAR(l.losses[int64_t(i)].item<double>(), expected, 1e-12) << type << " " << i;
@@ -244,7 +252,8 @@ TEST(DpoLoss, FormulasOnHandMadeLogProbs) {
 
 // Synthetic preferences: after "Pick:" the chosen continuation uses words of one list, the rejected of another.
 std::vector<json> preference_rows(size_t n, uint64_t seed) {
-  const std::vector<std::string> prompts = {"red", "blue", "green", "small", "large", "quick", "slow", "warm", "cold", "old"};
+  const std::vector<std::string> prompts = {"red",   "blue", "green", "small", "large",
+                                            "quick", "slow", "warm",  "cold",  "old"};
   const std::vector<std::string> good = {" yes please", " thank you", " good idea", " yes indeed"};
   const std::vector<std::string> bad = {" no way", " go away", " bad idea", " not now"};
   std::mt19937_64 rng(seed);
@@ -265,9 +274,10 @@ struct FinetuneRun : ::testing::Test {
     write_jsonl(*dir_ / "prefs/test.jsonl", preference_rows(32, 2));
     std::vector<json> chats;
     for (int i = 0; i < 24; ++i)
-      chats.push_back({{"messages", json::array({{{"role", "user"}, {"content", "Count from " + std::to_string(i)}},
-                                                {{"role", "assistant"},
-                                                 {"content", std::to_string(i + 1) + " " + std::to_string(i + 2)}}})}});
+      chats.push_back(
+          {{"messages",
+            json::array({{{"role", "user"}, {"content", "Count from " + std::to_string(i)}},
+                         {{"role", "assistant"}, {"content", std::to_string(i + 1) + " " + std::to_string(i + 2)}}})}});
     write_jsonl(*dir_ / "chat.jsonl", chats);
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -305,7 +315,8 @@ struct FinetuneRun : ::testing::Test {
   }
   static std::vector<json> metrics(const std::string& out) {
     std::vector<json> lines;
-    for_each_jsonl_row(*dir_ / out / "metrics.jsonl", [&](const json& r, size_t) { lines.push_back(r); }, false);
+    for_each_jsonl_row(
+        *dir_ / out / "metrics.jsonl", [&](const json& r, size_t) { lines.push_back(r); }, false);
     return lines;
   }
   static TempDir* dir_;
@@ -321,7 +332,8 @@ TEST_F(FinetuneRun, DpoStartsAtLn2AndLearnsHeldOutPreferences) {
   ASSERT_FALSE(lines.empty());
   EXPECT_NEAR(lines[0]["loss"].get<double>(), std::log(2.0), 1e-6);  // policy == reference at step 0
   EXPECT_EQ(lines[0]["rewards/margins"].get<double>(), 0.0);
-  for (const char* k : {"rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"})
+  for (const char* k : {"rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen",
+                        "logps/rejected"})
     EXPECT_TRUE(lines[0].contains(k)) << k;
   EXPECT_TRUE(lines.back().contains("eval_rewards/accuracies"));
   EXPECT_GE(r.last_eval.at("eval_rewards/accuracies"), 0.9);  // held-out pairs, 0 at step 0 (equal rewards)
@@ -455,7 +467,7 @@ TEST(Lora, TargetsAndErrors) {
   EXPECT_EQ(tensors[0].first, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
   EXPECT_EQ(tensors[0].second.sizes(), (c10::IntArrayRef{8, 32}));  // (r, in)
   EXPECT_EQ(tensors[1].first, "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight");
-  EXPECT_EQ(tensors[3].second.sizes(), (c10::IntArrayRef{16, 8}));   // v_proj (out = Hkv*D, r)
+  EXPECT_EQ(tensors[3].second.sizes(), (c10::IntArrayRef{16, 8}));  // v_proj (out = Hkv*D, r)
   // only adapter tensors are trainable, so only they reach the optimizer
   auto params = train::optimizer_params(*m, {});
   ASSERT_EQ(params.size(), tensors.size());
@@ -490,7 +502,8 @@ TEST_F(FinetuneRun, LoraSftChangesOnlyAdaptersWritesPeftFilesAndResumes) {
   safetensors::File adapter(out / "adapter_model.safetensors");
   EXPECT_EQ(adapter.tensors().size(), 2u * 4 * 2);
   ASSERT_NE(adapter.find("base_model.model.model.layers.1.self_attn.o_proj.lora_B.weight"), nullptr);
-  EXPECT_GT(adapter.get("base_model.model.model.layers.1.self_attn.o_proj.lora_B.weight").abs().max().item<double>(), 0);
+  EXPECT_GT(adapter.get("base_model.model.model.layers.1.self_attn.o_proj.lora_B.weight").abs().max().item<double>(),
+            0);
   EXPECT_TRUE(fs::exists(out / "tokenizer.json"));
   // the base weights did not move: adapter + untouched base == the trained model
   auto base = model::load_pretrained(*dir_ / "base");
@@ -507,7 +520,8 @@ TEST_F(FinetuneRun, LoraSftChangesOnlyAdaptersWritesPeftFilesAndResumes) {
   resumed.training.resume_from_checkpoint = "true";
   train::sft(resumed);
   safetensors::File again(*dir_ / "sft-lora-resumed/adapter_model.safetensors");
-  for (const auto& info : adapter.tensors()) EXPECT_TRUE(adapter.get(info.name).equal(again.get(info.name))) << info.name;
+  for (const auto& info : adapter.tensors())
+    EXPECT_TRUE(adapter.get(info.name).equal(again.get(info.name))) << info.name;
   // a PEFT directory loads merged as a plain model
   auto merged = model::load_pretrained(out);
   EXPECT_FALSE(merged->has_lora());
@@ -532,23 +546,26 @@ TEST_F(FinetuneRun, SftPackedLossFallsAndMatchesTrlNormalisation) {
 
 TEST_F(FinetuneRun, CliSftDpoAndMergeLora) {
   const std::string base = (*dir_ / "base").string();
-  auto sft = test::run_r1("sft --model_name_or_path " + base + " --dataset_name " + (*dir_ / "chat.jsonl").string() +
-                          " --chat_template chatml --assistant_only_loss true --output_dir " + (*dir_ / "cli-sft").string() +
-                          " --max_steps 3 --per_device_train_batch_size 4 --learning_rate 1e-3 --logging_steps 1 --threads 1");
+  auto sft =
+      test::run_r1("sft --model_name_or_path " + base + " --dataset_name " + (*dir_ / "chat.jsonl").string() +
+                   " --chat_template chatml --assistant_only_loss true --output_dir " + (*dir_ / "cli-sft").string() +
+                   " --max_steps 3 --per_device_train_batch_size 4 --learning_rate 1e-3 --logging_steps 1 --threads 1");
   ASSERT_EQ(sft.status, 0) << sft.output;
   EXPECT_NE(sft.output.find("sft data: 24 examples"), std::string::npos) << sft.output;
   EXPECT_TRUE(fs::exists(*dir_ / "cli-sft/model.safetensors"));
   // the chat template travels with the tokenizer
   EXPECT_NE(test::read_bytes(*dir_ / "cli-sft/tokenizer_config.json").find("im_start"), std::string::npos);
 
-  auto dpo = test::run_r1("dpo --model_name_or_path " + (*dir_ / "cli-sft").string() + " --dataset_name " +
-                          (*dir_ / "prefs").string() + " --use_peft true --lora_target_modules all-linear --lora_r 4 --output_dir " +
-                          (*dir_ / "cli-dpo").string() + " --max_steps 3 --per_device_train_batch_size 4 --logging_steps 1 --threads 1");
+  auto dpo = test::run_r1(
+      "dpo --model_name_or_path " + (*dir_ / "cli-sft").string() + " --dataset_name " + (*dir_ / "prefs").string() +
+      " --use_peft true --lora_target_modules all-linear --lora_r 4 --output_dir " + (*dir_ / "cli-dpo").string() +
+      " --max_steps 3 --per_device_train_batch_size 4 --logging_steps 1 --threads 1");
   ASSERT_EQ(dpo.status, 0) << dpo.output;
   EXPECT_NE(dpo.output.find("rewards/accuracies"), std::string::npos) << dpo.output;
   EXPECT_TRUE(fs::exists(*dir_ / "cli-dpo/adapter_model.safetensors"));
 
-  auto merge = test::run_r1("model merge-lora " + (*dir_ / "cli-dpo").string() + " --out " + (*dir_ / "cli-merged").string());
+  auto merge =
+      test::run_r1("model merge-lora " + (*dir_ / "cli-dpo").string() + " --out " + (*dir_ / "cli-merged").string());
   ASSERT_EQ(merge.status, 0) << merge.output;
   auto merged = model::load_pretrained(*dir_ / "cli-merged");
   auto adapted = model::load_with_adapter(*dir_ / "cli-dpo");
@@ -557,7 +574,8 @@ TEST_F(FinetuneRun, CliSftDpoAndMergeLora) {
   adapted->eval();
   EXPECT_TRUE(at::allclose(merged->forward(ids), adapted->forward(ids), 1e-4, 1e-4));
   EXPECT_TRUE(fs::exists(*dir_ / "cli-merged/tokenizer.json"));
-  auto again = test::run_r1("model merge-lora " + (*dir_ / "cli-dpo").string() + " --out " + (*dir_ / "cli-merged").string());
+  auto again =
+      test::run_r1("model merge-lora " + (*dir_ / "cli-dpo").string() + " --out " + (*dir_ / "cli-merged").string());
   EXPECT_EQ(again.status, 1) << again.output;  // refuses to overwrite
 
   auto bad = test::run_r1("dpo --model_name_or_path " + base + " --dataset_name x --output_dir y --los_type ipo");

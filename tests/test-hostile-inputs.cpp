@@ -16,10 +16,10 @@
 #include <tuple>
 #include <vector>
 
-#include "common/bounded-json.h"
 #include "common/checksum.h"
 #include "r1/data.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "test-helpers.h"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// r1::parallel_for (src/common/parallel.h): every index runs exactly once for any count and thread number,
+// r1::parallel_for (include/r1/runtime.h): every index runs exactly once for any count and thread number,
 // never more workers than items, one worker runs inline on the caller's thread, items run concurrently, and
 // an item's exception is rethrown with its type only after every worker has ended. Plus the regression that
 // made it: an exception inside Tokenizer::encode_batch's workers called std::terminate. (verify_batch used the
@@ -15,7 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/parallel.h"
 #include "r1/error.h"
 #include "r1/runtime.h"
 #include "r1/tokenizer.h"

@@ -11,9 +11,9 @@
 #include <fstream>
 
 #include "common/checksum.h"
-#include "common/recipe.h"
 #include "r1/error.h"
 #include "r1/model.h"
+#include "r1/recipe.h"
 #include "r1/train.h"
 #include "test-helpers.h"
 

@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "r1/model.h"
+#include "r1/text.h"
+#include "r1/verify.h"
 
 namespace r1::tokenizer {
 class Tokenizer;
@@ -31,8 +33,8 @@ namespace r1::eval {
 // ---- perplexity (perplexity.cpp) ---------------------------------------------------------------------
 
 struct LikelihoodTotals {
-  double nll_sum = 0;        // natural-log negative log-likelihood summed over predicted tokens
-  int64_t predicted = 0;     // tokens predicted (each window of n tokens predicts n - 1)
+  double nll_sum = 0;     // natural-log negative log-likelihood summed over predicted tokens
+  int64_t predicted = 0;  // tokens predicted (each window of n tokens predicts n - 1)
   double loss() const { return predicted ? nll_sum / double(predicted) : 0.0; }
   double perplexity() const;
   double bits_per_byte(double text_bytes) const;  // nll in bits / bytes
@@ -60,16 +62,16 @@ double pass_at_k(int64_t n, int64_t c, int64_t k);
 struct BootstrapOptions {
   int64_t resamples = 1000;  // 0: no bootstrap (ci_low = ci_high = NaN)
   double confidence = 0.95;
-  uint64_t seed = 42;        // the same seed and values give the same interval, on every platform
+  uint64_t seed = 42;  // the same seed and values give the same interval, on every platform
 };
 
 // A mean over items (problems, pairs) with its uncertainty.
 struct Estimate {
-  double value = 0;    // the mean
+  double value = 0;      // the mean
   double std_error = 0;  // sample standard deviation (n - 1) / sqrt(n); 0 when n < 2
-  double ci_low = 0;   // percentile bootstrap interval of the mean (items resampled with replacement)
+  double ci_low = 0;     // percentile bootstrap interval of the mean (items resampled with replacement)
   double ci_high = 0;
-  int64_t count = 0;   // items
+  int64_t count = 0;  // items
 };
 Estimate estimate_mean(const std::vector<double>& values, const BootstrapOptions& bootstrap = {});
 
@@ -77,9 +79,9 @@ Estimate estimate_mean(const std::vector<double>& values, const BootstrapOptions
 // first member it is equivalent to; empty answers do not vote). The largest group wins; a tie goes to the
 // group whose first member came first (so the earlier sample breaks ties, deterministically).
 struct MajorityVote {
-  int64_t winner = -1;             // index of the winning group's first answer; -1 when no answer voted
-  int64_t votes = 0;               // size of the winning group
-  std::vector<int64_t> group_of;   // per answer: index of its group's first answer, -1 for an empty answer
+  int64_t winner = -1;            // index of the winning group's first answer; -1 when no answer voted
+  int64_t votes = 0;              // size of the winning group
+  std::vector<int64_t> group_of;  // per answer: index of its group's first answer, -1 for an empty answer
 };
 MajorityVote majority_vote(const std::vector<std::string>& answers,
                            const std::function<bool(const std::string&, const std::string&)>& equivalent);
@@ -104,7 +106,7 @@ struct Results {
 
 std::string results_to_json(const Results& results);  // pretty-printed JSON object (see README)
 Results results_from_json(const std::string& text, const std::string& source);  // r1::Error naming source
-std::string results_markdown(const Results& results);  // | metric | value | stderr | 95% CI |
+std::string results_markdown(const Results& results);                           // | metric | value | stderr | 95% CI |
 // Metrics of both files side by side (each with its stderr) and their difference; metrics present in only
 // one file are listed with "-" for the other.
 std::string compare_markdown(const Results& a, const Results& b, const std::string& name_a, const std::string& name_b);
@@ -133,7 +135,7 @@ struct Problem {
 };
 
 struct TaskOptions {
-  std::string type = "auto";   // auto: Correct Answer -> gpqa; answer -> aime; solution -> math; prompt -> generic
+  std::string type = "auto";    // auto: Correct Answer -> gpqa; answer -> aime; solution -> math; prompt -> generic
   std::string prompt_template;  // non-empty: a Jinja template over the row's columns replaces open-r1's
   uint64_t seed = 42;           // GPQA shuffle: row i's gold position comes from (seed, i)
   int64_t limit = 0;            // the first `limit` rows only (0: all)
@@ -190,9 +192,9 @@ std::vector<std::vector<double>> next_token_logprobs(model::TransformerImpl& mod
                                                      const std::vector<std::vector<int64_t>>& contexts,
                                                      const std::vector<int64_t>& candidates, int64_t batch_size);
 // sum_t log p(continuation_t | context, continuation_<t) for each (context, continuation) pair.
-std::vector<double> continuation_logprobs(model::TransformerImpl& model,
-                                          const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>>& pairs,
-                                          int64_t batch_size);
+std::vector<double> continuation_logprobs(
+    model::TransformerImpl& model, const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>>& pairs,
+    int64_t batch_size);
 
 struct ChoiceEvalOptions {
   int64_t num_fewshot = 0;  // shots from `dev` (its first rows; a dev row equal to the question is skipped)
@@ -253,5 +255,27 @@ Results judge_pairwise(const std::vector<JudgeItem>& items, const JudgeFn& judge
 // Single-answer grading: the judge rates answer_a from 1 to 10; metric `score` over items with a valid rating.
 Results judge_single(const std::vector<JudgeItem>& items, const JudgeFn& judge, const JudgeOptions& options,
                      std::vector<std::string>* records = nullptr);
+
+// ---- Generative evaluation (r1 eval gen) ------------------------------------------------------------------
+// A task file -> k samples per problem through the local
+// engine or an OpenAI-compatible server (text/text-backends.h) -> verdicts (math verification or the GPQA
+// letter) -> pass@1 over the k samples, pass@k, maj@k with their uncertainty, and per-sample records.
+struct GenerativeEvalOptions {
+  std::filesystem::path task_path;
+  TaskOptions task;
+  // Generation: model_dir or server_url (+ server_model, api_key, concurrency, timeout, retries),
+  // chat_template, system_prompt, sampling (defaults set by the CLI: T 0.6, top-p 0.95), num_generations = k,
+  // seed (problem i samples with mix_seed(seed, i)), engine, device.
+  text::DatasetGenerateOptions generation;
+  std::vector<int64_t> ks;  // pass@k / maj@k; empty: 1, 2, 4, ... up to k, and k itself
+  BootstrapOptions bootstrap;
+  verify::VerifyOptions verify;
+  int threads = 0;  // verification threads (0: one per hardware thread)
+};
+
+// Runs the evaluation; records (when given) receive one JSON line per sample: line, problem, sample,
+// completion, finish_reason, gold, answer, verdict, correct. on_progress(done, total) counts problems.
+Results evaluate_generative(const GenerativeEvalOptions& options, std::vector<std::string>* records = nullptr,
+                            const std::function<void(int64_t, int64_t)>& on_progress = {});
 
 }  // namespace r1::eval

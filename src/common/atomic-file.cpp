@@ -1,5 +1,5 @@
-// Atomic writes and whole-file reads; see atomic-file.h.
-#include "common/atomic-file.h"
+// Atomic writes and whole-file reads; see include/r1/io.h.
+#include "r1/io.h"
 
 #include <fcntl.h>
 #include <unistd.h>

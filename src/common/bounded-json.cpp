@@ -1,7 +1,8 @@
-// Depth-limited JSON parsing (see bounded-json.h).
-#include "common/bounded-json.h"
+// Depth-limited JSON parsing (see include/r1/io.h).
+#include "r1/io.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "r1/error.h"
 

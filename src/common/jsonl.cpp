@@ -2,10 +2,10 @@
 #include "common/jsonl.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "r1/error.h"
+#include "r1/io.h"
 
 namespace r1 {
 

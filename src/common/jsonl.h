@@ -1,7 +1,7 @@
 // JSON Lines input: a streaming reader that parses one JSON value per non-blank line and names file:line on
 // a malformed row, and a helper that visits every row, skipping and counting malformed ones on request.
 // Used by `r1 data prepare` and the SFT / preference / prompt datasets. Not here: writing JSONL (atomic
-// writes live in atomic-file.h). Reference behaviour: the JSON Lines format (jsonlines.org) as
+// writes live in r1/io.h). Reference behaviour: the JSON Lines format (jsonlines.org) as
 // datasets.load_dataset("json") reads it: UTF-8, one value per line, blank lines ignored, "\r\n" accepted.
 #pragma once
 

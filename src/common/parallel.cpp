@@ -1,7 +1,7 @@
-// parallel_for (see parallel.h for the contract): one shared atomic cursor hands out indices; the first exception
-// is kept in an exception_ptr, the cursor is moved past the end so no worker takes another item, and the caller
-// rethrows it after joining every thread.
-#include "common/parallel.h"
+// parallel_for (see include/r1/runtime.h for the contract): one shared atomic cursor hands out indices; the first
+// exception is kept in an exception_ptr, the cursor is moved past the end so no worker takes another item, and the
+// caller rethrows it after joining every thread.
+#include "r1/runtime.h"
 
 #include <algorithm>
 #include <atomic>
@@ -9,8 +9,6 @@
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include "r1/runtime.h"
 
 namespace r1 {
 

@@ -3,7 +3,7 @@
 // Scalars follow the YAML 1.2 core schema: true/false -> bool, ~/null -> null, integers, floats (1e-4, .5,
 // inf); a quoted scalar is always a string. yes/no/on/off are strings (so `save_strategy: no` means "no"),
 // and a boolean key also accepts them.
-#include "common/recipe.h"
+#include "r1/recipe.h"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -11,9 +11,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 
-#include "common/atomic-file.h"
 #include "r1/error.h"
+#include "r1/io.h"
 
 namespace r1 {
 namespace {

@@ -1,5 +1,5 @@
-// Size parsing and formatting; see units.h.
-#include "common/units.h"
+// Size parsing and formatting; see include/r1/io.h.
+#include "r1/io.h"
 
 #include <fmt/format.h>
 

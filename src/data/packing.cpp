@@ -13,11 +13,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "common/bounded-json.h"
-#include "common/units.h"
 #include "data/hash.h"
 #include "r1/data.h"
 #include "r1/error.h"
+#include "r1/io.h"
 
 namespace r1::data {
 namespace fs = std::filesystem;

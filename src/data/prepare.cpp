@@ -20,14 +20,13 @@
 #include <tuple>
 #include <unordered_set>
 
-#include "common/atomic-file.h"
-#include "common/parallel.h"
 #include "common/progress.h"
-#include "common/units.h"
 #include "data/documents.h"
 #include "data/hash.h"
 #include "r1/data.h"
 #include "r1/error.h"
+#include "r1/io.h"
+#include "r1/runtime.h"
 #include "r1/tokenizer.h"
 
 namespace r1::data {

@@ -17,11 +17,10 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "data/hash.h"
 #include "r1/data.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/tokenizer.h"
 
 namespace r1::data {

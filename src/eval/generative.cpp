@@ -1,10 +1,9 @@
-// evaluate_generative (generative.h): the R1 paper's protocol (k samples per problem at T 0.6 / top-p 0.95,
+// evaluate_generative (r1/eval.h): the R1 paper's protocol (k samples per problem at T 0.6 / top-p 0.95,
 // pass@1 averaged over the k samples, cons@k by majority vote) over open-r1's task formats. Math answers
 // are verified with r1::verify (Math-Verify semantics) in parallel threads; GPQA answers by their letter.
 // Voting groups answers that verify as equivalent (so "1/2" and "0.5" vote together), GPQA letters by
 // equality. Sample j of problem i is drawn with seed mix_seed(seed, i) (the engine derives the j-th stream),
 // so a run is reproducible and independent of batching.
-#include "eval/generative.h"
 
 #include <fmt/format.h>
 
@@ -13,9 +12,10 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "common/parallel.h"
 #include "engine/sampler.h"
 #include "r1/error.h"
+#include "r1/eval.h"
+#include "r1/runtime.h"
 #include "text/text-backends.h"
 
 namespace r1::eval {

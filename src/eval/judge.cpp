@@ -13,9 +13,9 @@
 #include <regex>
 
 #include "common/jsonl.h"
-#include "common/parallel.h"
 #include "r1/error.h"
 #include "r1/eval.h"
+#include "r1/runtime.h"
 #include "text/text-backends.h"
 
 namespace r1::eval {

@@ -8,10 +8,9 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "r1/error.h"
 #include "r1/eval.h"
+#include "r1/io.h"
 
 namespace r1::eval {
 namespace fs = std::filesystem;

@@ -12,9 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/lora.h"
 #include "r1/model.h"
 #include "r1/safetensors.h"
@@ -60,8 +59,8 @@ std::vector<std::string> check_tensors(const safetensors::TensorCollection& tens
     }
   }
   if (config.num_hidden_layers > layers_in_files)
-    return {fmt::format("config.json has num_hidden_layers {} but the weights hold {} layer(s)", config.num_hidden_layers,
-                        layers_in_files)};
+    return {fmt::format("config.json has num_hidden_layers {} but the weights hold {} layer(s)",
+                        config.num_hidden_layers, layers_in_files)};
   std::vector<std::string> problems, missing;
   std::set<std::string> expected_names;
   for (const auto& [name, shape] : expected_tensors(config)) {

@@ -9,9 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/model.h"
 
 namespace r1::model {
@@ -156,12 +155,12 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
     // transformers' rope validation: the keys each type needs must be given, never filled from defaults.
     std::vector<std::string> required;
     if (kind == "linear" || kind == "dynamic") required = {"factor"};
-    if (kind == "llama3") required = {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"};
+    if (kind == "llama3")
+      required = {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"};
     std::vector<std::string> missing;
     for (const std::string& key : required)
       if (!rs.has(key)) missing.push_back(key);
-    if (!missing.empty())
-      fail("{}: rope_scaling of type '{}' lacks {}", source, kind, fmt::join(missing, ", "));
+    if (!missing.empty()) fail("{}: rope_scaling of type '{}' lacks {}", source, kind, fmt::join(missing, ", "));
     rs.get("factor", c.rope_scaling.factor);
     rs.get("low_freq_factor", c.rope_scaling.low_freq_factor);
     rs.get("high_freq_factor", c.rope_scaling.high_freq_factor);

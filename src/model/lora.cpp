@@ -6,16 +6,15 @@
 //      hold their defaults.
 #include <ATen/ATen.h>
 #include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <set>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "model/layers.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/lora.h"
 #include "r1/safetensors.h"
 
@@ -27,7 +26,8 @@ namespace {
 constexpr const char* kAdapterConfig = "adapter_config.json";
 constexpr const char* kAdapterWeights = "adapter_model.safetensors";
 constexpr const char* kPeftPrefix = "base_model.model.";
-const std::vector<std::string> kAllLinear = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+const std::vector<std::string> kAllLinear = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                             "gate_proj", "up_proj", "down_proj"};
 
 bool ends_with_module(const std::string& name, const std::string& target) {
   return name == target ||
@@ -92,7 +92,8 @@ LoraConfig LoraConfig::from_adapter_config(const json& j, const std::string& sou
     fail("{}: peft_type '{}' is not supported (only LORA)", source, j.value("peft_type", std::string()));
   for (const char* key : {"use_dora", "use_rslora", "fan_in_fan_out"})
     if (j.contains(key) && j[key].is_boolean() && j[key].get<bool>()) fail("{}: {} is not supported", source, key);
-  if (j.contains("bias") && j["bias"] != "none") fail("{}: bias '{}' is not supported (only none)", source, j["bias"].dump());
+  if (j.contains("bias") && j["bias"] != "none")
+    fail("{}: bias '{}' is not supported (only none)", source, j["bias"].dump());
   for (const char* key : {"rank_pattern", "alpha_pattern"})
     if (j.contains(key) && j[key].is_object() && !j[key].empty()) fail("{}: {} is not supported", source, key);
   LoraConfig c;
@@ -102,7 +103,8 @@ LoraConfig LoraConfig::from_adapter_config(const json& j, const std::string& sou
     c.lora_dropout = j.value("lora_dropout", 0.0);
     c.base_model_name_or_path = j.value("base_model_name_or_path", std::string());
     const json& t = j.at("target_modules");
-    c.target_modules = t.is_string() ? std::vector<std::string>{t.get<std::string>()} : t.get<std::vector<std::string>>();
+    c.target_modules =
+        t.is_string() ? std::vector<std::string>{t.get<std::string>()} : t.get<std::vector<std::string>>();
   } catch (const json::exception& e) {
     fail("{}: {}", source, e.what());
   }
@@ -123,8 +125,10 @@ void apply_lora(TransformerImpl& model, const LoraConfig& config) {
       if (!ends_with_module(name, target)) continue;
       const int64_t out = linear->weight.size(0), in = linear->weight.size(1);
       auto options = linear->weight.options().requires_grad(false);
-      linear->lora_A = linear->register_module("lora_A", std::make_shared<detail::LinearImpl>(in, config.r, false, options));
-      linear->lora_B = linear->register_module("lora_B", std::make_shared<detail::LinearImpl>(config.r, out, false, options));
+      linear->lora_A =
+          linear->register_module("lora_A", std::make_shared<detail::LinearImpl>(in, config.r, false, options));
+      linear->lora_B =
+          linear->register_module("lora_B", std::make_shared<detail::LinearImpl>(config.r, out, false, options));
       // nn.Linear's reset_parameters: kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)); B = 0 (PEFT)
       const double bound = 1.0 / std::sqrt(double(in));
       linear->lora_A->weight.uniform_(-bound, bound);
@@ -139,9 +143,10 @@ void apply_lora(TransformerImpl& model, const LoraConfig& config) {
     }
   }
   if (matched.empty())
-    fail_usage("lora_target_modules [{}] matched no Linear layer of the model (names: q_proj, k_proj, v_proj, "
-               "o_proj, gate_proj, up_proj, down_proj, lm_head, or all-linear)",
-               fmt::join(config.target_modules, ", "));
+    fail_usage(
+        "lora_target_modules [{}] matched no Linear layer of the model (names: q_proj, k_proj, v_proj, "
+        "o_proj, gate_proj, up_proj, down_proj, lm_head, or all-linear)",
+        fmt::join(config.target_modules, ", "));
   auto stored = std::make_shared<LoraConfig>(config);
   if (all) stored->target_modules = kAllLinear;
   model.set_lora_config(std::move(stored));
@@ -156,7 +161,8 @@ void merge_lora(TransformerImpl& model) {
   if (!model.has_lora()) return;
   torch::NoGradGuard no_grad;
   for (auto& [name, linear] : linears(model, true)) {
-    at::Tensor delta = at::matmul(linear->lora_B->weight.to(at::kFloat), linear->lora_A->weight.to(at::kFloat));  // (out, in)
+    at::Tensor delta =
+        at::matmul(linear->lora_B->weight.to(at::kFloat), linear->lora_A->weight.to(at::kFloat));  // (out, in)
     linear->weight.add_((delta * linear->lora_scaling).to(linear->weight.scalar_type()));
     linear->unregister_module("lora_A");
     linear->unregister_module("lora_B");
@@ -216,7 +222,8 @@ void load_adapter_weights(TransformerImpl& model, const fs::path& dir) {
     tensor.copy_(stored);
   }
   for (const auto& info : file.tensors())
-    if (!expected.count(info.name)) fail("{}: unexpected tensor '{}' for this model's adapters", path.string(), info.name);
+    if (!expected.count(info.name))
+      fail("{}: unexpected tensor '{}' for this model's adapters", path.string(), info.name);
 }
 
 Transformer load_with_adapter(const fs::path& adapter_dir, const fs::path& base, const LoadOptions& options) {

@@ -18,9 +18,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "r1/error.h"
+#include "r1/io.h"
 
 namespace r1::safetensors {
 namespace fs = std::filesystem;

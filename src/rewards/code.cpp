@@ -13,9 +13,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
-#include "common/bounded-json.h"
-#include "common/parallel.h"
+#include "r1/io.h"
+#include "r1/runtime.h"
 #include "rewards/families.h"
 #include "rewards/params.h"
 #include "rewards/sandbox.h"

@@ -100,9 +100,9 @@ class HttpServer : public httplib::Server {
 
 struct Server::Impl {
   ServerOptions options;
-  std::unique_ptr<ServerContext> context;
-  std::unique_ptr<Scheduler> scheduler;
-  RouteContext routes;
+  std::unique_ptr<text::TextEngine> text_engine;
+  std::unique_ptr<EngineThread> engine_thread;
+  RouteState routes;
   HttpServer http;
   std::thread listener;
   int port = 0;
@@ -123,7 +123,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   if (o.port < 0 || o.port > 65535) fail_usage("--port must be in 0..65535, got {}", o.port);
   check_connection_options(o);
 
-  ContextOptions co;
+  text::TextEngineOptions co;
   co.model = o.model;
   co.dtype = o.dtype;
   co.device = o.device;
@@ -131,18 +131,18 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   co.max_batch = o.max_batch;
   co.max_seq_len = o.max_seq_len;
   co.seed = o.seed;
-  s.context = std::make_unique<ServerContext>(co);
-  s.scheduler = std::make_unique<Scheduler>(s.context->engine());
+  s.text_engine = std::make_unique<text::TextEngine>(co);
+  s.engine_thread = std::make_unique<EngineThread>(s.text_engine->engine());
 
-  s.routes.context = s.context.get();
-  s.routes.scheduler = s.scheduler.get();
+  s.routes.text_engine = s.text_engine.get();
+  s.routes.engine_thread = s.engine_thread.get();
   std::string name = o.served_model_name;
   if (name.empty()) name = std::filesystem::weakly_canonical(o.model).filename().string();
   s.routes.served_model_name = name;
   s.routes.reasoning_default = o.reasoning_parser == "deepseek-r1";
   s.routes.limits.max_tokens_limit = o.max_tokens_limit;
   s.routes.limits.max_n = std::max<int64_t>(16, o.max_batch);
-  s.routes.limits.vocab_size = int32_t(s.context->model_config().vocab_size);
+  s.routes.limits.vocab_size = int32_t(s.text_engine->model_config().vocab_size);
 
   HttpServer& http = s.http;
   http.limits = connection_limits(o);
@@ -238,7 +238,7 @@ void Server::stop() {
     s.stopped = true;
   }
   s.routes.stopping = true;
-  s.scheduler->stop();  // in-flight requests are cancelled; their handlers write the end of their responses
+  s.engine_thread->stop();  // in-flight requests are cancelled; their handlers write the end of their responses
   s.http.stop();
   if (s.listener.joinable()) s.listener.join();
   {

@@ -9,13 +9,14 @@
 //   2. Chat message content given as parts keeps only "text" parts, joined with "\n" (as vLLM).
 #include "server/protocol.h"
 
-#include "common/bounded-json.h"
 #include "r1/chat-template.h"
+#include "r1/io.h"
 
 #include <fmt/format.h>
 
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 namespace r1::server {
 using json = nlohmann::json;

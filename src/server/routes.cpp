@@ -42,7 +42,7 @@ std::string token_text(const tokenizer::Tokenizer& tok, int32_t id) {
 
 // One HTTP request's generation, shared by the handler, the content provider and its releaser.
 struct Generation {
-  RouteContext* rc = nullptr;
+  RouteState* rc = nullptr;
   GenerationRequest req;
   ResponseMeta meta;
   std::shared_ptr<EventChannel> channel = std::make_shared<EventChannel>();
@@ -61,11 +61,11 @@ struct Generation {
   bool chat() const { return req.endpoint == Endpoint::kChat; }
 
   void cancel() {
-    for (uint64_t id : engine_ids) rc->scheduler->cancel(id);
+    for (uint64_t id : engine_ids) rc->engine_thread->cancel(id);
   }
 
   TokenInfo token_info(const ChannelEvent& e) const {
-    const auto& tok = rc->context->tokenizer();
+    const auto& tok = rc->text_engine->tokenizer();
     TokenInfo t{token_text(tok, e.token), e.logprob, {}};
     for (const auto& alt : e.top_logprobs) t.top.emplace_back(token_text(tok, alt.token), alt.logprob);
     return t;
@@ -166,7 +166,7 @@ struct Generation {
   }
 };
 
-void handle_generation(RouteContext& rc, Endpoint endpoint, const httplib::Request& http, httplib::Response& res) {
+void handle_generation(RouteState& rc, Endpoint endpoint, const httplib::Request& http, httplib::Response& res) {
   auto gen = std::make_shared<Generation>();
   gen->rc = &rc;
   try {
@@ -176,14 +176,14 @@ void handle_generation(RouteContext& rc, Endpoint endpoint, const httplib::Reque
     if (!req.model.empty() && req.model != rc.served_model_name)
       throw ApiError(404, fmt::format("The model `{}` does not exist.", req.model), "invalid_request_error", "model",
                      "model_not_found");
-    ServerContext& ctx = *rc.context;
+    text::TextEngine& ctx = *rc.text_engine;
 
     std::vector<std::vector<int32_t>> prompts;
     text::ReasoningStart reasoning = text::ReasoningStart::kOff;
     if (endpoint == Endpoint::kChat) {
       if (!ctx.has_chat_template())
         throw bad_request("this model has no chat template; start the server with --chat-template NAME|FILE");
-      ChatPrompt p;
+      text::ChatPrompt p;
       try {
         p = ctx.render_chat(req.messages, req.template_kwargs, req.add_generation_prompt);
       } catch (const Error& e) {
@@ -218,7 +218,7 @@ void handle_generation(RouteContext& rc, Endpoint endpoint, const httplib::Reque
     gen->streamed_bytes.assign(n_choices, 0);
     try {
       for (size_t i = 0; i < requests.size(); ++i)
-        gen->engine_ids.push_back(rc.scheduler->submit(std::move(requests[i]), gen->channel, int32_t(i)));
+        gen->engine_ids.push_back(rc.engine_thread->submit(std::move(requests[i]), gen->channel, int32_t(i)));
     } catch (const Error& e) {
       gen->cancel();
       if (rc.stopping) throw ApiError(503, "the server is shutting down", "server_error");
@@ -245,7 +245,7 @@ void handle_generation(RouteContext& rc, Endpoint endpoint, const httplib::Reque
 
 }  // namespace
 
-void register_routes(httplib::Server& http, RouteContext& rc) {
+void register_routes(httplib::Server& http, RouteState& rc) {
   http.Get("/health", [&rc](const httplib::Request&, httplib::Response& res) {
     if (rc.stopping) {
       res.status = 503;
@@ -254,8 +254,8 @@ void register_routes(httplib::Server& http, RouteContext& rc) {
     }
     res.set_content(dump(json{{"status", "ok"},
                               {"requests_running", rc.running.load()},
-                              {"engine_requests", rc.scheduler->live_requests()},
-                              {"samples_cancelled", rc.scheduler->cancelled_samples()}}),
+                              {"engine_requests", rc.engine_thread->live_requests()},
+                              {"samples_cancelled", rc.engine_thread->cancelled_samples()}}),
                     "application/json");
   });
   http.Get("/v1/models", [&rc](const httplib::Request&, httplib::Response& res) {
@@ -263,7 +263,7 @@ void register_routes(httplib::Server& http, RouteContext& rc) {
                   {"object", "model"},
                   {"created", int64_t(std::time(nullptr))},
                   {"owned_by", "r1"},
-                  {"max_model_len", rc.context->context_length()}};
+                  {"max_model_len", rc.text_engine->context_length()}};
     res.set_content(dump(json{{"object", "list"}, {"data", json::array({model})}}), "application/json");
   });
   http.Post("/v1/completions", [&rc](const httplib::Request& req, httplib::Response& res) {

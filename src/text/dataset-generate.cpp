@@ -1,10 +1,10 @@
-// generate_dataset (dataset-generate.h): read rows, build prompts, generate locally (the engine, all rows
+// generate_dataset (r1/text.h): read rows, build prompts, generate locally (the engine, all rows
 // submitted at once and continuously batched) or remotely (OpenAI chat/completions with `concurrency` worker
 // threads; both back-ends in text-backends.cpp), and append finished rows to the output in input order. Resume = count
 // the complete rows already written (a torn last line is cut off). Per-row seeds derive from (seed, row index), so a
 // resumed run writes what an uninterrupted one would have. Completions are decoded without special tokens and cut at a
 // matched stop string, as OpenAI servers return them.
-#include "text/dataset-generate.h"
+#include "r1/text.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -15,12 +15,11 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
-#include "common/parallel.h"
 #include "engine/sampler.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
+#include "r1/io.h"
+#include "r1/runtime.h"
 #include "r1/tokenizer.h"
 #include "text/text-backends.h"
 

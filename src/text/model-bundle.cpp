@@ -2,10 +2,10 @@
 #include "text/model-bundle.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "r1/error.h"
+#include "r1/io.h"
 
 namespace r1::text {
 namespace fs = std::filesystem;

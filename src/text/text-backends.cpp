@@ -9,11 +9,12 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include "common/bounded-json.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "text/model-bundle.h"
 
 namespace r1::text {

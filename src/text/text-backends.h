@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "r1/engine.h"
+#include "r1/text.h"
 #include "r1/tokenizer.h"
-#include "text/dataset-generate.h"
 
 namespace r1::tokenizer {
 class ChatTemplate;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "r1/engine.h"
+#include "r1/text.h"
 #include "r1/tokenizer.h"
 
 namespace r1::text {
@@ -31,11 +32,6 @@ class TextPolicy {
   tokenizer::Tokenizer tokenizer_;
   std::vector<int32_t> hidden_;  // sorted
   int64_t vocab_size_ = 0;       // ids at or above are hidden (a model may have padded embedding rows)
-};
-
-struct TextDelta {
-  std::string content, reasoning;
-  bool empty() const { return content.empty() && reasoning.empty(); }
 };
 
 enum class ReasoningStart {

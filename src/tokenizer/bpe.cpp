@@ -3,7 +3,7 @@
 // WordPiece: greedy longest-match-first with "##" continuations; a word with any unmatched remainder, or
 // longer than max_input_chars_per_word, becomes the single [UNK] (BERT's WordpieceTokenizer).
 #include "tokenizer/bpe.h"
-#include "common/bounded-json.h"
+#include "r1/io.h"
 
 #include <nlohmann/json.hpp>
 #include <queue>

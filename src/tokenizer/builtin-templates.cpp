@@ -7,13 +7,14 @@
 
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "common/atomic-file.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
+#include "r1/io.h"
 
 namespace r1::tokenizer {
 namespace {

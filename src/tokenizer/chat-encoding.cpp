@@ -2,9 +2,9 @@
 // see r1/tokenizer.h for the rules. Rendering uses ordered JSON so that tojson keeps the user's key order.
 #include <nlohmann/json.hpp>
 
-#include "common/bounded-json.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/tokenizer.h"
 
 namespace r1::tokenizer {

@@ -4,8 +4,8 @@
 // Departure: ByteLevel keeps the exact bytes (no lossy UTF-8 repair); the caller decides how to show them.
 #include <nlohmann/json.hpp>
 
-#include "common/bounded-json.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "tokenizer/components.h"
 #include "tokenizer/unicode.h"
 

@@ -3,8 +3,8 @@
 // ByteLevel and Sequence. Departure: offset trimming (trim_offsets) is not applied; ids are unaffected by it.
 #include <nlohmann/json.hpp>
 
-#include "common/bounded-json.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "tokenizer/components.h"
 
 namespace r1::tokenizer {

@@ -4,8 +4,8 @@
 // Metaspace and other sentencepiece-era components are rejected by name.
 #include <nlohmann/json.hpp>
 
-#include "common/bounded-json.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "tokenizer/components.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"

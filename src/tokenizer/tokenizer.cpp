@@ -8,10 +8,9 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
-#include "common/parallel.h"
 #include "r1/error.h"
+#include "r1/io.h"
+#include "r1/runtime.h"
 #include "tokenizer/components.h"
 #include "tokenizer/tokenizer-impl.h"
 #include "tokenizer/unicode.h"

@@ -6,11 +6,10 @@
 
 #include <algorithm>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
-#include "common/parallel.h"
 #include "common/progress.h"
 #include "r1/error.h"
+#include "r1/io.h"
+#include "r1/runtime.h"
 #include "tokenizer/bpe-trainer.h"
 #include "tokenizer/tokenizer-impl.h"
 #include "tokenizer/unicode.h"

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "common/recipe.h"
 #include "r1/error.h"
+#include "r1/recipe.h"
 #include "r1/train.h"
 
 namespace r1::train {

@@ -12,12 +12,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <nlohmann/json.hpp>
 #include <regex>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "common/checksum.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/lora.h"
 #include "r1/safetensors.h"
 

@@ -10,15 +10,15 @@
 
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "common/jsonl.h"
-#include "common/recipe.h"
 #include "r1/chat-template.h"
 #include "r1/data.h"
 #include "r1/engine.h"
 #include "r1/error.h"
+#include "r1/io.h"
+#include "r1/recipe.h"
 #include "r1/rewards.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"

@@ -12,10 +12,10 @@
 #include <torch/types.h>
 #include <nlohmann/json.hpp>
 
-#include "common/recipe.h"
 #include "r1/data.h"
 #include "r1/error.h"
 #include "r1/lora.h"
+#include "r1/recipe.h"
 #include "r1/train.h"
 #include "train/finetune.h"
 

@@ -10,14 +10,14 @@
 #include <torch/types.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <random>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "common/jsonl.h"
-#include "common/recipe.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/lora.h"
+#include "r1/recipe.h"
 
 namespace r1::train::detail {
 namespace fs = std::filesystem;

@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/recipe.h"
 #include "r1/chat-template.h"
+#include "r1/recipe.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
 

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "common/recipe.h"
 #include "r1/error.h"
+#include "r1/recipe.h"
 #include "r1/rewards.h"
 #include "r1/train.h"
 #include "train/grpo-loss.h"
@@ -34,7 +34,8 @@ void visit(Options& o, Visitor& v) {
   v("epsilon", o.epsilon, "clip range: ratio clipped to [1 - epsilon, 1 + epsilon_high]");
   v("epsilon_high", o.epsilon_high, "upper clip (DAPO's clip-higher); < 0: equal to epsilon");
   v("num_iterations", o.num_iterations, "mu: optimizer steps per generation batch (old log-probs from sampling)");
-  v("loss_type", o.loss_type, "grpo (per-sequence mean) | bnpo | dr_grpo (/ max_completion_length) | dapo (token-level)");
+  v("loss_type", o.loss_type,
+    "grpo (per-sequence mean) | bnpo | dr_grpo (/ max_completion_length) | dapo (token-level)");
   v("scale_rewards", o.scale_rewards, "advantage scaling: group | batch | none (std unbiased, + 1e-4)");
   v("mask_truncated_completions", o.mask_truncated_completions, "truncated completions get no loss");
   v("reward_funcs", o.reward_funcs, "reward names (accuracy, format, tag_count, ...: r1 verify --help lists them)");
@@ -65,12 +66,15 @@ void GrpoOptions::validate() const {
   training.validate();
   if (model_name_or_path.empty()) fail_usage("model_name_or_path is required (the policy to train)");
   if (dataset_name.empty()) fail_usage("dataset_name is required (a JSONL file of prompts)");
-  if (num_generations < 2) fail_usage("num_generations must be >= 2 (advantages are relative to the group), got {}", num_generations);
+  if (num_generations < 2)
+    fail_usage("num_generations must be >= 2 (advantages are relative to the group), got {}", num_generations);
   const int64_t per_generation = training.per_device_train_batch_size * training.gradient_accumulation_steps;
   if (per_generation % num_generations != 0)
-    fail_usage("per_device_train_batch_size * gradient_accumulation_steps ({}) must be divisible by num_generations ({})",
-               per_generation, num_generations);
-  if (max_prompt_length < 1 || max_completion_length < 1) fail_usage("max_prompt_length and max_completion_length must be >= 1");
+    fail_usage(
+        "per_device_train_batch_size * gradient_accumulation_steps ({}) must be divisible by num_generations ({})",
+        per_generation, num_generations);
+  if (max_prompt_length < 1 || max_completion_length < 1)
+    fail_usage("max_prompt_length and max_completion_length must be >= 1");
   if (!(temperature > 0)) fail_usage("temperature must be > 0 (log-probs are scaled by it), got {}", temperature);
   if (!(epsilon >= 0)) fail_usage("epsilon must be >= 0, got {}", epsilon);
   if (num_iterations < 1) fail_usage("num_iterations must be >= 1, got {}", num_iterations);

@@ -21,12 +21,12 @@
 #include <fstream>
 #include <random>
 
-#include "common/bounded-json.h"
 #include "common/jsonl.h"
-#include "common/recipe.h"
 #include "r1/chat-template.h"
 #include "r1/engine.h"
 #include "r1/error.h"
+#include "r1/io.h"
+#include "r1/recipe.h"
 #include "r1/rewards.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"

@@ -9,12 +9,11 @@
 
 #include <cmath>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
-#include "common/recipe.h"
 #include "r1/data.h"
 #include "r1/error.h"
 #include "r1/eval.h"
+#include "r1/io.h"
+#include "r1/recipe.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
 

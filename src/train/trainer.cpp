@@ -21,10 +21,9 @@
 #include <optional>
 #include <sstream>
 
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "common/progress.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/train.h"
 #include "train/checkpoint.h"
 

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "common/parallel.h"
+#include "r1/runtime.h"
 #include "r1/verify.h"
 #include "verify/expr.h"
 

@@ -1,4 +1,4 @@
-// `r1 chat --model DIR`: an interactive terminal chat with a local model (r1::server::ChatSession). Reads
+// `r1 chat --model DIR`: an interactive terminal chat with a local model (r1::text::ChatSession). Reads
 // stdin line by line (so it also runs through a pipe), streams each reply as it is generated, shows the
 // <think> part dim on a terminal and between plain <think> / </think> markers otherwise. Commands: /reset,
 // /system TEXT, /help, /exit (as llama.cpp's llama-cli / ollama run conversations).
@@ -8,13 +8,13 @@
 #include <iostream>
 
 #include "commands.h"
-#include "server/chat-session.h"
+#include "r1/text.h"
 
 namespace r1::cli {
 namespace {
 
 struct ChatOptions {
-  server::ContextOptions context;
+  text::TextEngineOptions context;
   engine::SamplingParams params;
   std::string system;
 };
@@ -22,9 +22,7 @@ struct ChatOptions {
 int run_chat(const Context& ctx, ChatOptions& o) {
   o.context.device = ctx.runtime.device;
   if (ctx.runtime.seed >= 0) o.context.seed = uint64_t(ctx.runtime.seed);
-  o.context.max_batch = 1;
-  server::ServerContext context(o.context);
-  server::ChatSession session(context, o.params);
+  text::ChatSession session(o.context, o.params);
   session.set_system(o.system);
   const bool tty_out = isatty(STDOUT_FILENO), tty_in = isatty(STDIN_FILENO);
   const char* dim = tty_out ? "\033[2m" : "<think>\n";
@@ -60,7 +58,7 @@ int run_chat(const Context& ctx, ChatOptions& o) {
       continue;
     }
     bool thinking = false;
-    server::ChatReply reply = session.send(line, [&](const text::TextDelta& d) {
+    text::ChatReply reply = session.send(line, [&](const text::TextDelta& d) {
       if (!d.reasoning.empty()) {
         if (!thinking) fmt::print("{}", dim);
         thinking = true;

@@ -7,10 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "common/atomic-file.h"
-#include "common/units.h"
 #include "r1/data.h"
 #include "r1/error.h"
+#include "r1/io.h"
 
 namespace r1::cli {
 namespace fs = std::filesystem;
@@ -30,12 +29,14 @@ int run_prepare(const Context& ctx, DataOptions& o, const CLI::App& cmd) {
   p.tokenizer = o.tokenizer;
   p.out = o.out;
   p.inputs.assign(o.inputs.begin(), o.inputs.end());
-  if (o.separator == "line") p.separator = data::DocumentSeparator::Line;
-  else if (o.separator == "blank-line") p.separator = data::DocumentSeparator::BlankLine;
-  else fail_usage("--document-separator: expected line or blank-line, got '{}'", o.separator);
+  if (o.separator == "line")
+    p.separator = data::DocumentSeparator::Line;
+  else if (o.separator == "blank-line")
+    p.separator = data::DocumentSeparator::BlankLine;
+  else
+    fail_usage("--document-separator: expected line or blank-line, got '{}'", o.separator);
   if (cmd.count("--validation-documents")) {
-    if (cmd.count("--validation-fraction"))
-      fail_usage("--validation-fraction and --validation-documents: choose one");
+    if (cmd.count("--validation-fraction")) fail_usage("--validation-fraction and --validation-documents: choose one");
     p.validation_documents = o.validation_documents;
   }
   p.shard_tokens = data::parse_count(o.shard_tokens, "--shard-tokens");

@@ -7,7 +7,6 @@
 #include <cstdlib>
 
 #include "eval-output.h"
-#include "eval/generative.h"
 #include "r1/model.h"
 
 namespace r1::cli {

@@ -5,11 +5,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "common/atomic-file.h"
 #include "eval-output.h"
 #include "r1/data.h"
 #include "r1/error.h"
 #include "r1/eval.h"
+#include "r1/io.h"
 #include "r1/model.h"
 #include "r1/tokenizer.h"
 

@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "r1/error.h"
 #include "r1/model.h"
-#include "text/dataset-generate.h"
+#include "r1/text.h"
 
 namespace r1::cli {
 

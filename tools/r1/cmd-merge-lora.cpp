@@ -4,10 +4,11 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "common/atomic-file.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/lora.h"
 #include "r1/model.h"
 
@@ -43,9 +44,11 @@ int run_merge(const MergeCli& o) {
 void add_merge_lora_subcommand(CLI::App& model, Context& ctx) {
   auto opts = std::make_shared<MergeCli>();
   CLI::App* cmd = model.add_subcommand("merge-lora", "fold a PEFT LoRA adapter into its base model's weights");
-  cmd->add_option("adapter", opts->adapter, "adapter directory (adapter_config.json + adapter_model.safetensors)")->required();
+  cmd->add_option("adapter", opts->adapter, "adapter directory (adapter_config.json + adapter_model.safetensors)")
+      ->required();
   cmd->add_option("--out", opts->out, "output model directory")->required();
-  cmd->add_option("--base", opts->base, "base model directory (default: adapter_config.json's base_model_name_or_path)");
+  cmd->add_option("--base", opts->base,
+                  "base model directory (default: adapter_config.json's base_model_name_or_path)");
   cmd->add_option("--dtype", opts->dtype, "stored dtype: float32, bfloat16, float16 (default: float32)");
   cmd->add_flag("--overwrite", opts->overwrite, "replace a model already in --out");
   cmd->callback([&ctx, opts] { ctx.run = [opts] { return run_merge(*opts); }; });

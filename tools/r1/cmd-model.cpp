@@ -8,9 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "common/atomic-file.h"
-#include "common/units.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/model.h"
 #include "r1/tokenizer.h"
 

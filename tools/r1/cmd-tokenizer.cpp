@@ -12,10 +12,9 @@
 #include <sstream>
 
 #include "commands.h"
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/tokenizer.h"
 
 namespace r1::cli {

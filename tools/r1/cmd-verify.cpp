@@ -10,10 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "common/atomic-file.h"
-#include "common/bounded-json.h"
-#include "common/parallel.h"
 #include "r1/error.h"
+#include "r1/io.h"
+#include "r1/runtime.h"
 #include "r1/verify.h"
 
 namespace r1::cli {

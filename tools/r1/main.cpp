@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "commands.h"
-#include "common/bounded-json.h"
 #include "r1/error.h"
+#include "r1/io.h"
 #include "r1/runtime.h"
 #include "r1/version.h"
 

@@ -1,4 +1,5 @@
-// A training subcommand (`r1 pretrain`, `r1 sft`, `r1 dpo`, `r1 grpo`): --config recipe.yaml, `--key value` overrides, --dump-config,
+// A training subcommand (`r1 pretrain`, `r1 sft`, `r1 dpo`, `r1 grpo`): --config recipe.yaml, `--key value` overrides,
+// --dump-config,
 // --threads/--device, the recipe keys listed in --help, and SIGINT/SIGTERM -> stop after the current step with
 // a checkpoint (a second signal kills at once). The command supplies its option parsing and its run.
 #pragma once
@@ -10,7 +11,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "common/recipe.h"
+#include "r1/recipe.h"
 #include "r1/train.h"
 
 namespace r1::cli {

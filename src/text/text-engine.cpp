@@ -1,6 +1,6 @@
-// Serving a model (see server-context.h): the model bundle (text/model-bundle.h: weights, tokenizer, chat
+// Serving a model (see text-engine.h): the model bundle (text/model-bundle.h: weights, tokenizer, chat
 // template, stop ids) put into a generation engine with the server's text policy.
-#include "server/server-context.h"
+#include "text/text-engine.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,10 +10,10 @@
 #include "r1/error.h"
 #include "text/model-bundle.h"
 
-namespace r1::server {
+namespace r1::text {
 namespace fs = std::filesystem;
 
-ServerContext::ServerContext(const ContextOptions& o) : tokenizer_(nullptr) {
+TextEngine::TextEngine(const TextEngineOptions& o) : tokenizer_(nullptr) {
   model::LoadOptions load;
   if (!o.dtype.empty()) {
     try {
@@ -23,12 +23,12 @@ ServerContext::ServerContext(const ContextOptions& o) : tokenizer_(nullptr) {
     }
   }
   load.device = at::Device(o.device);
-  text::ModelBundle bundle = text::load_model_bundle(o.model, load, o.chat_template, "--chat-template");
+  ModelBundle bundle = load_model_bundle(o.model, load, o.chat_template, "--chat-template");
   tokenizer_ = bundle.tokenizer;
   chat_template_ = bundle.chat_template;
   eos_ids_ = bundle.stop_ids;
   config_ = bundle.model->config();
-  policy_ = std::make_unique<text::TextPolicy>(tokenizer_, eos_ids_);
+  policy_ = std::make_unique<TextPolicy>(tokenizer_, eos_ids_);
 
   engine::EngineOptions eo;
   eo.max_batch = o.max_batch;
@@ -36,14 +36,14 @@ ServerContext::ServerContext(const ContextOptions& o) : tokenizer_(nullptr) {
   if (load.dtype) eo.dtype = load.dtype;
   eo.eos_token_ids = eos_ids_;
   eo.seed = o.seed;
-  const text::TextPolicy* policy = policy_.get();
+  const TextPolicy* policy = policy_.get();
   eo.decode = [policy](const std::vector<int32_t>& ids) { return policy->decode(ids); };
   context_length_ = o.max_seq_len > 0 ? o.max_seq_len : config_.max_position_embeddings;
   engine_ = std::make_unique<engine::Engine>(std::move(bundle.model), std::move(eo));
 }
 
-ChatPrompt ServerContext::render_chat(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& kwargs,
-                                      bool add_generation_prompt) const {
+ChatPrompt TextEngine::render_chat(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& kwargs,
+                                   bool add_generation_prompt) const {
   if (!chat_template_)
     fail("the tokenizer has no chat_template; start the server with --chat-template NAME|FILE ({})",
          fmt::join(tokenizer::ChatTemplate::builtin_names(), ", "));
@@ -60,6 +60,6 @@ ChatPrompt ServerContext::render_chat(const nlohmann::ordered_json& messages, co
   return out;
 }
 
-std::vector<int32_t> ServerContext::encode(const std::string& text) const { return tokenizer_.encode(text, true); }
+std::vector<int32_t> TextEngine::encode(const std::string& text) const { return tokenizer_.encode(text, true); }
 
-}  // namespace r1::server
+}  // namespace r1::text

@@ -29,7 +29,7 @@ class Recipe {
   void set(const std::string& key, const nlohmann::json& value, const std::string& origin);
 
   const nlohmann::json* find(const std::string& key) const;  // nullptr if absent; does not mark it used
-  std::string origin(const std::string& key) const;  // "recipe.yaml:12" or "command line"
+  std::string origin(const std::string& key) const;          // "recipe.yaml:12" or "command line"
   const nlohmann::json& values() const { return values_; }
 
   // Typed reads used by the option visitors; each marks the key used. Errors name the key and its origin.

@@ -1,8 +1,8 @@
-// The server's one scheduler thread: HTTP threads submit native engine requests; this thread runs
-// Engine::step() while any request is live, so concurrent requests are decoded together (continuous
-// batching, as vLLM's engine loop / llama-server's slot loop). Engine events are copied into a per-request
-// EventChannel that the submitting HTTP thread waits on. A client that goes away cancels its request.
-// Not here: JSON (protocol.h) and text (text-output.h).
+// EngineThread: the server's one thread that steps the engine (the engine schedules; this thread only drives
+// it). HTTP threads submit native engine requests; this thread runs Engine::step() while any request is live, so
+// concurrent requests are decoded together (continuous batching, as vLLM's engine loop / llama-server's slot loop).
+// Engine events are copied into a per-request EventChannel that the submitting HTTP thread waits on. A client that goes
+// away cancels its request. Not here: JSON (protocol.h) and text (text-output.h).
 #pragma once
 
 #include <atomic>
@@ -33,7 +33,7 @@ struct ChannelEvent {
   std::vector<engine::TokenLogprob> top_logprobs;
   engine::FinishReason finish_reason = engine::FinishReason::kLength;
   std::optional<engine::Result> result;  // kDone
-  std::string error;                      // kError: the engine failed while running this request
+  std::string error;                     // kError: the engine failed while running this request
 };
 
 // A many-producer, one-consumer queue of events for one HTTP request.
@@ -49,15 +49,15 @@ class EventChannel {
   std::deque<ChannelEvent> events_;
 };
 
-class Scheduler {
+class EngineThread {
  public:
-  explicit Scheduler(engine::Engine& engine);
-  ~Scheduler();  // stop()
-  Scheduler(const Scheduler&) = delete;
-  Scheduler& operator=(const Scheduler&) = delete;
+  explicit EngineThread(engine::Engine& engine);
+  ~EngineThread();  // stop()
+  EngineThread(const EngineThread&) = delete;
+  EngineThread& operator=(const EngineThread&) = delete;
 
   // Submits a request whose events go to `channel`, tagged with `prompt`. Returns the engine's id.
-  // Throws r1::Error if the engine rejects it or the scheduler is stopping.
+  // Throws r1::Error if the engine rejects it or the thread is stopping.
   uint64_t submit(engine::Request request, std::shared_ptr<EventChannel> channel, int32_t prompt);
   void cancel(uint64_t id);
   // Cancels every live request, lets the engine finish them (their channels get kDone), joins the thread.
@@ -73,7 +73,7 @@ class Scheduler {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  bool loop_done_ = false;  // the loop has returned: nothing submitted now would ever be stepped
+  bool loop_done_ = false;             // the loop has returned: nothing submitted now would ever be stepped
   uint64_t submitted_ = 0, seen_ = 0;  // submissions, and those the loop has woken up for
   // Live request ids and their channels; ids that finished before submit() recorded them (the loop may
   // deliver kDone before submit returns) are kept in finished_early_ so they are never recorded as live.

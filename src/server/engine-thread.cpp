@@ -1,7 +1,7 @@
-// The scheduler thread and the per-request event channels (see scheduler.h). Invariant: a request id is in
+// The engine thread and the per-request event channels (see engine-thread.h). Invariant: a request id is in
 // live_ from submit() until its kDone event; the engine is stepped only on this thread, and no engine call
 // is made while mu_ is held (the engine's callbacks take mu_, so holding it around submit could deadlock).
-#include "server/scheduler.h"
+#include "server/engine-thread.h"
 
 #include <fmt/format.h>
 
@@ -27,11 +27,11 @@ bool EventChannel::pop(ChannelEvent& out, std::chrono::milliseconds timeout) {
   return true;
 }
 
-Scheduler::Scheduler(engine::Engine& engine) : engine_(engine), thread_([this] { loop(); }) {}
+EngineThread::EngineThread(engine::Engine& engine) : engine_(engine), thread_([this] { loop(); }) {}
 
-Scheduler::~Scheduler() { stop(); }
+EngineThread::~EngineThread() { stop(); }
 
-uint64_t Scheduler::submit(engine::Request request, std::shared_ptr<EventChannel> channel, int32_t prompt) {
+uint64_t EngineThread::submit(engine::Request request, std::shared_ptr<EventChannel> channel, int32_t prompt) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) fail("the server is shutting down");
@@ -82,7 +82,7 @@ uint64_t Scheduler::submit(engine::Request request, std::shared_ptr<EventChannel
   return id;
 }
 
-void Scheduler::cancel(uint64_t id) {
+void EngineThread::cancel(uint64_t id) {
   bool live;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -93,12 +93,12 @@ void Scheduler::cancel(uint64_t id) {
   cv_.notify_one();
 }
 
-size_t Scheduler::live_requests() const {
+size_t EngineThread::live_requests() const {
   std::lock_guard<std::mutex> lock(mu_);
   return live_.size();
 }
 
-void Scheduler::stop() {
+void EngineThread::stop() {
   std::vector<uint64_t> ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -111,7 +111,7 @@ void Scheduler::stop() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
-void Scheduler::fail_all(const std::string& message) {
+void EngineThread::fail_all(const std::string& message) {
   std::vector<std::pair<uint64_t, std::shared_ptr<EventChannel>>> failed;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -130,7 +130,7 @@ void Scheduler::fail_all(const std::string& message) {
   }
 }
 
-void Scheduler::loop() {
+void EngineThread::loop() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
