@@ -220,4 +220,27 @@ struct CheckpointSummary {
 };
 CheckpointSummary summarize_checkpoint(const std::filesystem::path& dir);
 
+// ---- LM-head losses (src/model/lm-head-losses.cpp), for the trainers and evaluation ---------------------
+// Causal-LM loss: cross-entropy of logits (B, T, V) against labels (B, T), ignoring label -100, summed
+// over tokens, computed in fp32. Returns (loss_sum, number of counted tokens).
+std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, const at::Tensor& labels);
+// The same loss from final hidden states (B, T, C) (TransformerImpl::hidden_states) and the model's LM head,
+// without materialising the (B·T, V) logits: rows are projected and differentiated chunk by chunk, and rows
+// labelled -100 are never projected (Liger-Kernel's fused linear cross-entropy). Under autocast the logits
+// are formed in the autocast dtype, as model.logits() would. Prefer it for training: less memory and time.
+std::pair<at::Tensor, int64_t> causal_lm_loss_sum(TransformerImpl& model, const at::Tensor& hidden,
+                                                  const at::Tensor& labels);
+
+// Per-token log-probabilities log_softmax(hidden @ W^T / temperature)[target] under the model's LM head, for
+// final hidden states (N, C) and targets (N), as TRL's selective_log_softmax of logits / temperature, plus
+// (with_entropy) each row's entropy (detached). The (N, V) logits are formed in row chunks, never whole: the
+// backward recomputes each chunk's logits (one more GEMM) rather than keeping (N, V) probabilities. Under
+// autocast the logits are formed in the autocast dtype, as model.logits() would. logp (N) fp32 has the graph.
+struct TokenLogprobs {
+  at::Tensor logp;     // (N) fp32
+  at::Tensor entropy;  // (N) fp32, no graph; undefined unless with_entropy
+};
+TokenLogprobs token_logprobs(TransformerImpl& model, const at::Tensor& hidden, const at::Tensor& targets,
+                             double temperature = 1.0, bool with_entropy = false);
+
 }  // namespace r1::model

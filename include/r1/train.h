@@ -174,27 +174,10 @@ std::optional<std::filesystem::path> resolve_resume_checkpoint(const TrainingArg
 // (present, size, checksum; no unlisted file); r1::Error naming the file otherwise. Returns the step.
 int64_t verify_checkpoint(const std::filesystem::path& checkpoint_dir);
 
-// Causal-LM loss: cross-entropy of logits (B, T, V) against labels (B, T), ignoring label -100, summed
-// over tokens, computed in fp32. Returns (loss_sum, number of counted tokens).
-std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, const at::Tensor& labels);
-// The same loss from final hidden states (B, T, C) (TransformerImpl::hidden_states) and the model's LM head,
-// without materialising the (B·T, V) logits: rows are projected and differentiated chunk by chunk, and rows
-// labelled -100 are never projected (Liger-Kernel's fused linear cross-entropy). Under autocast the logits
-// are formed in the autocast dtype, as model.logits() would. Prefer it for training: less memory and time.
-std::pair<at::Tensor, int64_t> causal_lm_loss_sum(model::TransformerImpl& model, const at::Tensor& hidden,
-                                                  const at::Tensor& labels);
-
-// Per-token log-probabilities log_softmax(hidden @ W^T / temperature)[target] under the model's LM head, for
-// final hidden states (N, C) and targets (N), as TRL's selective_log_softmax of logits / temperature, plus
-// (with_entropy) each row's entropy (detached). The (N, V) logits are formed in row chunks, never whole: the
-// backward recomputes each chunk's logits (one more GEMM) rather than keeping (N, V) probabilities. Under
-// autocast the logits are formed in the autocast dtype, as model.logits() would. logp (N) fp32 has the graph.
-struct TokenLogprobs {
-  at::Tensor logp;     // (N) fp32
-  at::Tensor entropy;  // (N) fp32, no graph; undefined unless with_entropy
-};
-TokenLogprobs token_logprobs(model::TransformerImpl& model, const at::Tensor& hidden, const at::Tensor& targets,
-                             double temperature = 1.0, bool with_entropy = false);
+// The LM-head losses (causal_lm_loss_sum, token_logprobs) live in r1/model.h; the trainers name them here too.
+using model::causal_lm_loss_sum;
+using model::token_logprobs;
+using model::TokenLogprobs;
 
 }  // namespace r1::train
 

@@ -8,7 +8,7 @@
 
 #include "r1/error.h"
 #include "r1/eval.h"
-#include "r1/train.h"
+#include "r1/model.h"
 
 namespace r1::eval {
 
@@ -32,7 +32,7 @@ LikelihoodTotals score_windows(model::TransformerImpl& model, size_t count,
     for (int64_t b = 0; b < B; ++b) std::copy(pending[b].begin(), pending[b].end(), ids[b].data_ptr<int64_t>());
     ids = ids.to(device);
     at::Tensor logits = model.forward(ids.narrow(1, 0, n - 1));  // (B, T, V)
-    auto [loss, predicted] = train::causal_lm_loss_sum(logits, ids.narrow(1, 1, n - 1));
+    auto [loss, predicted] = model::causal_lm_loss_sum(logits, ids.narrow(1, 1, n - 1));
     totals.nll_sum += loss.item<double>();
     totals.predicted += predicted;
     pending.clear();

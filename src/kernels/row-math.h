@@ -1,4 +1,4 @@
-// Reductions over one fp32 row shared by the losses (src/train/losses.cpp) and the sampler
+// Reductions over one fp32 row shared by the losses (src/model/lm-head-losses.cpp) and the sampler
 // (src/engine/sampler.cpp), so that the log-probabilities a trainer computes and the ones the engine reports for
 // the tokens it sampled go through the same arithmetic. Vectorised per ISA level (kernels/simd.h).
 #pragma once

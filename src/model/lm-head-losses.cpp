@@ -1,4 +1,4 @@
-// Losses shared by the trainers. causal_lm_loss_sum is cross-entropy summed over the labelled tokens, as
+// The LM-head losses every trainer and `eval ppl` use (in the model part, so eval needs no trainer). causal_lm_loss_sum is cross-entropy summed over the labelled tokens, as
 // F.cross_entropy(logits.float(), labels, ignore_index=-100, reduction="sum"), computed by fused autograd
 // functions:
 //   1. from logits: forward keeps only the per-row log-sum-exp (not a (N, V) log-softmax), backward writes
@@ -28,9 +28,9 @@
 #include "kernels/simd.h"
 #include "model/exact-ops.h"
 #include "r1/error.h"
-#include "r1/train.h"
+#include "r1/model.h"
 
-namespace r1::train {
+namespace r1::model {
 namespace {
 
 constexpr int64_t kRowsPerBlock = 32;  // 32 x V fp32 rows: 1 MB at V = 8192, L2-resident
@@ -456,7 +456,7 @@ std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, cons
   return {CrossEntropySum::apply(flat, target), count};
 }
 
-std::pair<at::Tensor, int64_t> causal_lm_loss_sum(model::TransformerImpl& model, const at::Tensor& hidden,
+std::pair<at::Tensor, int64_t> causal_lm_loss_sum(TransformerImpl& model, const at::Tensor& hidden,
                                                   const at::Tensor& labels) {
   if (!model.lm_head_is_plain()) return causal_lm_loss_sum(model.logits(hidden), labels);  // LoRA on lm_head
   const at::Tensor weight = model.lm_head_weight();                                        // (V, C)
@@ -481,7 +481,7 @@ std::pair<at::Tensor, int64_t> causal_lm_loss_sum(model::TransformerImpl& model,
           count};
 }
 
-TokenLogprobs token_logprobs(model::TransformerImpl& model, const at::Tensor& hidden, const at::Tensor& targets,
+TokenLogprobs token_logprobs(TransformerImpl& model, const at::Tensor& hidden, const at::Tensor& targets,
                              double temperature, bool with_entropy) {
   const at::Tensor weight = model.lm_head_weight();  // (V, C)
   const int64_t V = weight.size(0), C = weight.size(1);
@@ -518,4 +518,4 @@ TokenLogprobs token_logprobs(model::TransformerImpl& model, const at::Tensor& hi
   return out;
 }
 
-}  // namespace r1::train
+}  // namespace r1::model
