@@ -107,6 +107,24 @@ struct ForwardArgs {
   at::Tensor segment_ids;
 };
 
+// The parameters of one decoder layer by role: the tensors themselves (not copies), for code that runs the layer's
+// math without its modules (the engine's fast decode step). Hugging Face names belong to checkpoints only.
+struct LayerWeights {
+  at::Tensor input_norm, post_norm;           // (C) RMSNorm weights before attention and before the MLP
+  at::Tensor q, k, v, o;                      // (H*D, C), (Hkv*D, C), (Hkv*D, C), (C, H*D)
+  at::Tensor q_bias, k_bias, v_bias, o_bias;  // (H*D), (Hkv*D), (Hkv*D), (C); undefined where the config has none
+  at::Tensor gate, up, down;                  // (I, C), (I, C), (C, I)
+  at::Tensor gate_bias, up_bias, down_bias;   // (I), (I), (C); undefined where the config has none
+};
+
+// Every parameter of a TransformerImpl by role. Base weights only: LoRA adapters are not in it (has_lora()).
+struct DecoderWeights {
+  at::Tensor embed;                  // (V, C) token embeddings
+  std::vector<LayerWeights> layers;  // num_hidden_layers
+  at::Tensor final_norm;             // (C)
+  at::Tensor lm_head;                // (V, C) lm_head.weight, or `embed` itself when tie_word_embeddings
+};
+
 namespace detail {
 class DecoderStackImpl;  // src/model/layers.h
 class LinearImpl;
@@ -127,6 +145,8 @@ class TransformerImpl : public torch::nn::Module {
   at::Tensor lm_head_weight() const;
   // True when logits() is exactly hidden @ lm_head_weight()^T (false while a LoRA adapter on lm_head is active).
   bool lm_head_is_plain() const;
+  // Every parameter by role (typed access, no names); see DecoderWeights.
+  DecoderWeights weights() const;
 
   // Weight init as HF Llama: Linear and Embedding weights ~ N(0, initializer_range), biases 0, norms 1,
   // the padding row of the embedding 0. Uses the global torch generator (seed it for reproducibility).

@@ -11,13 +11,10 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstring>
 #include <functional>
-#include <map>
-#include <string>
 
 #include "model/fused-ops.h"
 
@@ -62,37 +59,27 @@ void DecodeForward::refresh() {
     stale = !params[i].is_same(seen_[i].first) || params[i].data_ptr() != seen_[i].second.first ||
             params[i]._version() != seen_[i].second.second;
   if (!stale) return;
-  std::map<std::string, at::Tensor> named;
-  for (const auto& item : model_.named_parameters(/*recurse=*/true)) named[item.key()] = item.value();
-  auto get = [&](const std::string& name) -> at::Tensor {
-    auto it = named.find(name);
-    if (it == named.end()) fail("decode forward: the model has no parameter {}", name);
-    if (!it->second.is_contiguous()) fail("decode forward: parameter {} is not contiguous", name);
-    return it->second;
+  const model::DecoderWeights w = model_.weights();
+  auto dense = [](const at::Tensor& t) -> const at::Tensor& {
+    if (!t.is_contiguous()) fail("decode forward: a weight is not contiguous");
+    return t;
   };
   auto f32 = [](const at::Tensor& t) { return t.scalar_type() == at::kFloat ? t : t.to(at::kFloat); };
   bf16_ = params.front().scalar_type() == at::kBFloat16;
-  auto optional = [&](const std::string& name) {
-    auto it = named.find(name);
-    return it == named.end() ? at::Tensor() : it->second;
-  };
-  layers_.resize(size_t(config_.num_hidden_layers));
-  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
-    const std::string p = fmt::format("model.layers.{}.", i);
-    Layer& l = layers_[size_t(i)];
-    l.input_norm = f32(get(p + "input_layernorm.weight"));
-    l.post_norm = f32(get(p + "post_attention_layernorm.weight"));
-    const std::string a = p + "self_attn.", m = p + "mlp.";
-    l.qkv.pack({get(a + "q_proj.weight"), get(a + "k_proj.weight"), get(a + "v_proj.weight")},
-               {optional(a + "q_proj.bias"), optional(a + "k_proj.bias"), optional(a + "v_proj.bias")}, bf16_);
-    l.o.pack({get(a + "o_proj.weight")}, {optional(a + "o_proj.bias")}, bf16_);
-    l.gate_up.pack({get(m + "gate_proj.weight"), get(m + "up_proj.weight")},
-                   {optional(m + "gate_proj.bias"), optional(m + "up_proj.bias")}, bf16_);
-    l.down.pack({get(m + "down_proj.weight")}, {optional(m + "down_proj.bias")}, bf16_);
+  layers_.resize(w.layers.size());
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    const model::LayerWeights& src = w.layers[i];
+    Layer& l = layers_[i];
+    l.input_norm = f32(dense(src.input_norm));
+    l.post_norm = f32(dense(src.post_norm));
+    l.qkv.pack({dense(src.q), dense(src.k), dense(src.v)}, {src.q_bias, src.k_bias, src.v_bias}, bf16_);
+    l.o.pack({dense(src.o)}, {src.o_bias}, bf16_);
+    l.gate_up.pack({dense(src.gate), dense(src.up)}, {src.gate_bias, src.up_bias}, bf16_);
+    l.down.pack({dense(src.down)}, {src.down_bias}, bf16_);
   }
-  embedding_ = get("model.embed_tokens.weight");  // fp32 or bf16, rows widened when looked up
-  final_norm_ = f32(get("model.norm.weight"));
-  head_.pack({get(config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")}, {at::Tensor()}, bf16_);
+  embedding_ = dense(w.embed);  // fp32 or bf16, rows widened when looked up
+  final_norm_ = f32(dense(w.final_norm));
+  head_.pack({dense(w.lm_head)}, {at::Tensor()}, bf16_);
   seen_.clear();
   for (const at::Tensor& t : params) seen_.push_back({t, {t.data_ptr(), t._version()}});
 }
@@ -120,9 +107,10 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
   const int64_t s_max = cache.capacity();
   for (auto* list : {&cache.key, &cache.value})
     for (const at::Tensor& t : *list)
-      if (t.scalar_type() != (bf16_ ? at::kBFloat16 : at::kFloat) || t.stride(3) != 1 || t.stride(2) != D || t.stride(1) != s_max * D ||
-          t.stride(0) != Hkv * s_max * D)
-        fail("decode forward: the KV cache must be {} with rows of (Hkv, S_max, D) contiguous", bf16_ ? "bf16" : "float");
+      if (t.scalar_type() != (bf16_ ? at::kBFloat16 : at::kFloat) || t.stride(3) != 1 || t.stride(2) != D ||
+          t.stride(1) != s_max * D || t.stride(0) != Hkv * s_max * D)
+        fail("decode forward: the KV cache must be {} with rows of (Hkv, S_max, D) contiguous",
+             bf16_ ? "bf16" : "float");
 
   auto f32 = at::TensorOptions().dtype(at::kFloat);
   const int64_t ld = 2 * C + Nqkv + H * D + 3 * I;
@@ -141,7 +129,8 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
   uint16_t* actb = bf16_ ? attnb + B * lda : nullptr;  // (B, ldi)
   int64_t max_position = 0;
   for (int64_t r = 0; r < B; ++r) {
-    if (tokens[size_t(r)] < 0 || tokens[size_t(r)] >= V) fail("decode forward: token id {} outside [0, {})", tokens[size_t(r)], V);
+    if (tokens[size_t(r)] < 0 || tokens[size_t(r)] >= V)
+      fail("decode forward: token id {} outside [0, {})", tokens[size_t(r)], V);
     if (positions[size_t(r)] < 0) fail("decode forward: negative position {}", positions[size_t(r)]);
     max_position = std::max(max_position, positions[size_t(r)]);
     const int64_t token = tokens[size_t(r)];
@@ -208,14 +197,15 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
       }
     });
   };
-  auto product = [&](const float* in, const uint16_t* in_bf16, const kernels::PackedLinear& w, float* y,
-                     int64_t ldy, bool accumulate) {
+  auto product = [&](const float* in, const uint16_t* in_bf16, const kernels::PackedLinear& w, float* y, int64_t ldy,
+                     bool accumulate) {
     // Items of >= ~0.25 M multiply-adds: few enough that claiming them costs little at batch 1, many enough
     // that a helper descheduled by a busy machine holds up only a small part of a large product.
     const int64_t per_thread = std::clamp<int64_t>(B * w.in * w.out / (threads << 18), 2, 16);
     const int64_t width = kernels::panel_blocks(B), panels = (w.blocks() + width - 1) / width;
     over(panels, per_thread, [&](int64_t begin, int64_t end) {
-      kernels::linear_blocks(in, in_bf16, B, ld, w, y, ldy, accumulate, begin * width, std::min(end * width, w.blocks()));
+      kernels::linear_blocks(in, in_bf16, B, ld, w, y, ldy, accumulate, begin * width,
+                             std::min(end * width, w.blocks()));
     });
   };
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {

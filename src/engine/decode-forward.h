@@ -4,9 +4,10 @@
 // In fp32 every op is the training forward's own: the model/fused-ops.h row kernels for RMSNorm, RoPE, SwiGLU
 // and the softmax, and the products and attention of kernels/cpu-kernels.h, which the training forward also runs
 // (model/exact-ops.h), so a sampled token's log-prob equals a training forward's to the bit (GRPO).
-// It reads the model's parameters directly and keeps derived copies (q|k|v and gate|up stacked, every
-// projection and the LM head packed into panels) that are rebuilt whenever any parameter's storage or
-// version counter changes, so a trainer updating the same weights in place is always seen at the next step.
+// It reads the model's parameters by role (TransformerImpl::weights(), no names) and keeps derived copies
+// (q|k|v and gate|up stacked, every projection and the LM head packed into panels) that are rebuilt whenever
+// any parameter's storage or version counter changes, so a trainer updating the same weights in place is
+// always seen at the next step.
 // bf16 models (the engine's bf16 shadow): weights and the KV cache stay bf16, products take activations
 // rounded to bf16 and accumulate in fp32 (AVX512-BF16), while norms, RoPE, softmax, SiLU and the residual
 // stream stay fp32 -- fewer roundings than LibTorch's bf16 ops, which round every op's output to bf16.
@@ -52,15 +53,15 @@ class DecodeForward {
   std::vector<std::pair<at::Tensor, std::pair<const void*, int64_t>>> seen_;  // parameter, (data, version)
   std::vector<Layer> layers_;
   kernels::PackedLinear head_;
-  bool bf16_ = false;       // bf16 parameters: bf16 panels and KV cache, fp32 everything else
-  at::Tensor embedding_;    // (V, C) the parameter itself (fp32 or bf16)
-  at::Tensor final_norm_;   // (C) fp32
-  at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies, or undefined (ALiBi)
-  at::Tensor slopes_;    // (H) fp32 ALiBi slopes, or undefined (RoPE)
-  at::Tensor work_;      // per-step activations, grown to the largest batch seen
-  at::Tensor logits_;    // (rows, V) the steps' logits, grown to the largest batch seen
+  bool bf16_ = false;                // bf16 parameters: bf16 panels and KV cache, fp32 everything else
+  at::Tensor embedding_;             // (V, C) the parameter itself (fp32 or bf16)
+  at::Tensor final_norm_;            // (C) fp32
+  at::Tensor inv_freq_;              // (D/2) fp32 RoPE frequencies, or undefined (ALiBi)
+  at::Tensor slopes_;                // (H) fp32 ALiBi slopes, or undefined (RoPE)
+  at::Tensor work_;                  // per-step activations, grown to the largest batch seen
+  at::Tensor logits_;                // (rows, V) the steps' logits, grown to the largest batch seen
   std::vector<uint16_t> work_bf16_;  // bf16: the products' inputs rounded to bf16
-  at::Tensor rope_cos_, rope_sin_;  // (P, D) RoPE tables for positions [0, P), grown on demand
+  at::Tensor rope_cos_, rope_sin_;   // (P, D) RoPE tables for positions [0, P), grown on demand
 };
 
 }  // namespace r1::engine

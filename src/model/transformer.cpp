@@ -1,7 +1,8 @@
 // TransformerImpl: embedding -> decoder layers -> final norm -> LM head, with the per-forward position and
 // mask set-up (RoPE cos/sin or ALiBi biases, causal + padding mask, KV-cache offsets; with segment_ids a
 // block-diagonal causal mask and per-segment positions, as HF's packed position_ids with flash-attention),
-// HF weight init, and KV-cache allocation. Blocks live in layers.cpp; loading and saving in checkpoint.cpp.
+// HF weight init, KV-cache allocation, and the parameters by role (weights(): typed access for code that runs
+// the math without the modules, so HF names stay in checkpoint.cpp, which loads and saves). Blocks: layers.cpp.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -203,7 +204,7 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
     at::Tensor positions = args.positions;
     if (!positions.defined() && segments.defined()) {
       // index within the segment: t - (first t of the run of equal segment ids that t belongs to)
-      at::Tensor t = q_index.unsqueeze(0).expand({B, T});                                   // (B, T)
+      at::Tensor t = q_index.unsqueeze(0).expand({B, T});  // (B, T)
       at::Tensor starts = torch::ones({B, T}, torch::TensorOptions().dtype(at::kBool).device(device));
       if (T > 1) starts.narrow(1, 1, T - 1).copy_(segments.narrow(1, 1, T - 1) != segments.narrow(1, 0, T - 1));
       positions = t - std::get<0>(at::cummax(torch::where(starts, t, torch::zeros_like(t)), 1));  // (B, T)
@@ -267,6 +268,32 @@ at::Tensor TransformerImpl::lm_head_weight() const {
 }
 
 bool TransformerImpl::lm_head_is_plain() const { return !lm_head_ || !lm_head_->has_active_lora(); }
+
+DecoderWeights TransformerImpl::weights() const {
+  DecoderWeights w{
+      .embed = model_->embed_tokens->weight, .final_norm = model_->norm->weight, .lm_head = lm_head_weight()};
+  for (const detail::DecoderLayer& layer : model_->layers) {
+    const detail::AttentionImpl& a = *layer->self_attn;
+    const detail::MlpImpl& m = *layer->mlp;
+    w.layers.push_back({.input_norm = layer->input_layernorm->weight,
+                        .post_norm = layer->post_attention_layernorm->weight,
+                        .q = a.q_proj->weight,
+                        .k = a.k_proj->weight,
+                        .v = a.v_proj->weight,
+                        .o = a.o_proj->weight,
+                        .q_bias = a.q_proj->bias,
+                        .k_bias = a.k_proj->bias,
+                        .v_bias = a.v_proj->bias,
+                        .o_bias = a.o_proj->bias,
+                        .gate = m.gate_proj->weight,
+                        .up = m.up_proj->weight,
+                        .down = m.down_proj->weight,
+                        .gate_bias = m.gate_proj->bias,
+                        .up_bias = m.up_proj->bias,
+                        .down_bias = m.down_proj->bias});
+  }
+  return w;
+}
 
 at::Tensor TransformerImpl::forward(const at::Tensor& ids, const ForwardArgs& args) {
   return logits(hidden_states(ids, args));
