@@ -7,9 +7,9 @@
 //      logprob_max_abs_diff = max |log pi_theta - engine's| over sampled tokens (0 in fp32 on AVX-512 CPUs: both
 //      sides run the same kernels, model/exact-ops.h).
 //   2. The generation batch is not shuffled across micro-batches (completions of a prompt stay together).
-//   3. Step metrics reach the trainer's log through micro-batch metrics scaled by the step's normaliser (the
-//      trainer divides by it); time/learning (end_step) covers the reference forward, every micro-batch's forward
-//      and backward, clipping and the optimizer step.
+//   3. The step's metrics reach the trainer's log through end_step: the generation's (rewards, lengths, timings),
+//      token means over the whole step (kl, entropy, clip ratios) and time/learning, which covers the reference
+//      forward, every micro-batch's forward and backward, clipping and the optimizer step.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/types.h>
@@ -170,6 +170,7 @@ class GrpoObjective : public Objective {
   double prepare_step(int64_t micro_batches) override {
     if (o_.beta != 0.0 && o_.sync_ref_model && step_ > 0 && step_ % o_.ref_model_sync_steps == 0) sync_reference();
     step_metrics_.clear();
+    token_sums_.clear();
     if (iteration_ == 0)
       generate();  // sets learning_start_ before the reference forward
     else
@@ -179,8 +180,7 @@ class GrpoObjective : public Objective {
     step_tokens_ = 0;
     for (const Rollout& r : rollouts_) step_tokens_ += int64_t(r.completion.size());
     max_logprob_diff_ = 0;
-    normaliser_ = rl::loss_normaliser(loss_type_, per_generation_, micro_batches, step_tokens_);
-    return normaliser_;
+    return rl::loss_normaliser(loss_type_, per_generation_, micro_batches, step_tokens_);
   }
 
   MicroBatchLoss micro_batch(int64_t index) override {
@@ -211,27 +211,27 @@ class GrpoObjective : public Objective {
     MicroBatchLoss out;
     out.loss_sum = rl::aggregate_loss(per_token, mask, loss_type_, o_.max_completion_length);
     out.tokens = s.tokens;
-    // token means over the whole step: sum * normaliser / step tokens (the trainer divides by the normaliser)
-    const double per_token_scale = normaliser_ / double(std::max<int64_t>(1, step_tokens_));
-    {
+    {  // summed over the step's completion tokens; end_step divides by them
       torch::NoGradGuard no_grad;
       if (o_.beta != 0.0)
-        out.metrics["kl"] =
-            (rl::per_token_kl(s.logp.detach(), ref_logp) * s.mask).sum().item<double>() * per_token_scale;
-      out.metrics["entropy"] = (s.entropy * s.mask).sum().item<double>() * per_token_scale;
+        token_sums_["kl"] += (rl::per_token_kl(s.logp.detach(), ref_logp) * s.mask).sum().item<double>();
+      token_sums_["entropy"] += (s.entropy * s.mask).sum().item<double>();
       rl::ClipCounts c = rl::clip_counts(s.logp, old_logp, adv, s.mask, o_.epsilon, epsilon_high_);
-      out.metrics["clip_ratio/low_mean"] = c.low * per_token_scale;
-      out.metrics["clip_ratio/high_mean"] = c.high * per_token_scale;
-      out.metrics["clip_ratio/region_mean"] = c.region * per_token_scale;
+      token_sums_["clip_ratio/low_mean"] += c.low;
+      token_sums_["clip_ratio/high_mean"] += c.high;
+      token_sums_["clip_ratio/region_mean"] += c.region;
     }
-    const int64_t last = per_generation_ / batch_ - 1;
-    if (index == 0)
-      for (const auto& [k, v] : step_metrics_) out.metrics[k] += v * normaliser_;
-    if (index == last) out.metrics["logprob_max_abs_diff"] = max_logprob_diff_ * normaliser_;
     return out;
   }
 
-  std::map<std::string, double> end_step() override { return {{"time/learning", seconds_since(learning_start_)}}; }
+  // The step's metrics as logged: the generation's (on the step that generated it), token means over the step.
+  std::map<std::string, double> end_step() override {
+    std::map<std::string, double> m = step_metrics_;
+    for (const auto& [k, sum] : token_sums_) m[k] = sum / double(std::max<int64_t>(1, step_tokens_));
+    m["logprob_max_abs_diff"] = max_logprob_diff_;
+    m["time/learning"] = seconds_since(learning_start_);
+    return m;
+  }
 
   int64_t steps_per_epoch(int64_t) const override {
     return std::max<int64_t>(1, int64_t(data_.size()) / prompts_per_generation_ * o_.num_iterations);
@@ -453,9 +453,10 @@ class GrpoObjective : public Objective {
   std::vector<Rollout> rollouts_;
 
   // this step
-  std::map<std::string, double> step_metrics_;
+  std::map<std::string, double> step_metrics_;  // the generation's (rewards, lengths, timings)
+  std::map<std::string, double> token_sums_;    // kl, entropy, clip counts summed over the step's tokens
   int64_t step_tokens_ = 0;
-  double normaliser_ = 1, max_logprob_diff_ = 0;
+  double max_logprob_diff_ = 0;
   Clock::time_point learning_start_;
 };
 
