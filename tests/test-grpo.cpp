@@ -2,8 +2,8 @@
 // scale_rewards modes), the per-token clipped loss with the k3 KL and each loss_type's aggregation against values
 // computed here by hand, the first-step loss of `grpo` at mu = 1 and beta = 0 (exactly 0: group-mean advantages
 // cancel), on-policy log-probs (engine vs training forward), a short run that raises the mean reward, exact
-// resume in the middle of a generation batch (num_iterations 2), the built-in task, option validation, and the
-// demo pipeline at toy sizes (stages skipped on re-run, same seed -> same numbers).
+// resume in the middle of a generation batch (num_iterations 2) and with a synced reference, the built-in task, option
+// validation, and the demo pipeline at toy sizes (stages skipped on re-run, same seed -> same numbers).
 #include <torch/torch.h>
 
 #include <cmath>
@@ -62,7 +62,8 @@ struct HandCase {
   double eps = 0.2, eps_high = 0.28;
 
   at::Tensor t(const std::vector<std::vector<double>>& v) const {
-    return torch::tensor(std::vector<double>{v[0][0], v[0][1], v[0][2], v[1][0], v[1][1], v[1][2]}, torch::kDouble).view({2, 3});
+    return torch::tensor(std::vector<double>{v[0][0], v[0][1], v[0][2], v[1][0], v[1][1], v[1][2]}, torch::kDouble)
+        .view({2, 3});
   }
   double token(int b, int i, double beta) const {
     const double ratio = std::exp(logp[b][i] - old[b][i]);
@@ -97,7 +98,8 @@ TEST(GrpoLoss, PerTokenLossAndEveryAggregationByHand) {
   EXPECT_EQ(rl::loss_normaliser(rl::LossType::kDapo, 32, 4, 500), 500);
   // Token (0, 0): ratio e^0.5 = 1.65 > 1.28 with A > 0 -> high-clipped; (1, 1): ratio e^0.4 with A < 0 is not
   // low-clipped; (0, 2): ratio e^-0.3 = 0.74 < 0.8 but A > 0 -> not clipped; (1, 0): e^-0.2 = 0.82 >= 0.8.
-  rl::ClipCounts c = rl::clip_counts(h.t(h.logp), h.t(h.old), torch::tensor(h.adv, torch::kDouble), h.t(h.mask), h.eps, h.eps_high);
+  rl::ClipCounts c =
+      rl::clip_counts(h.t(h.logp), h.t(h.old), torch::tensor(h.adv, torch::kDouble), h.t(h.mask), h.eps, h.eps_high);
   EXPECT_EQ(c.high, 1);
   EXPECT_EQ(c.low, 0);
   EXPECT_EQ(c.region, 1);
@@ -109,7 +111,8 @@ TEST(GrpoLoss, FirstIterationRatioIsOneAndGroupAdvantagesCancel) {
   at::Tensor logp = torch::randn({6, 5}, torch::kDouble).requires_grad_(true);
   at::Tensor mask = torch::ones({6, 5}, torch::kDouble);
   mask.index_put_({3, torch::indexing::Slice(2)}, 0);
-  at::Tensor loss = rl::per_token_loss(logp, logp.detach(), at::Tensor(), torch::tensor(adv.advantages, torch::kDouble), 0.2, 0.2, 0);
+  at::Tensor loss =
+      rl::per_token_loss(logp, logp.detach(), at::Tensor(), torch::tensor(adv.advantages, torch::kDouble), 0.2, 0.2, 0);
   EXPECT_NEAR(rl::aggregate_loss(loss, mask, rl::LossType::kGrpo, 5).item<double>(), 0.0, 1e-12);
 }
 
@@ -127,7 +130,8 @@ class GrpoRun : public ::testing::Test {
       std::ofstream prompts(*dir_ / "prompts.jsonl");
       for (size_t i = 0; i < 400; ++i) {
         corpus << task.train[i].problem << " " << r1::data::addition_solution(task.train[i], i % 2, rng) << "\n";
-        prompts << nlohmann::json{{"problem", task.train[i].problem}, {"solution", task.train[i].answer}}.dump() << "\n";
+        prompts << nlohmann::json{{"problem", task.train[i].problem}, {"solution", task.train[i].answer}}.dump()
+                << "\n";
       }
     }
     r1::tokenizer::TrainOptions t;
@@ -142,13 +146,19 @@ class GrpoRun : public ::testing::Test {
     tok.set_config(c);
     const fs::path model = *dir_ / "model";
     tok.save(model, true);
-    auto config = r1::model::ModelConfig::parse(
-        nlohmann::json{{"model_type", "llama"}, {"vocab_size", tok.vocab_size()}, {"hidden_size", 32},
-                       {"intermediate_size", 64}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                       {"num_key_value_heads", 2}, {"max_position_embeddings", 128}, {"initializer_range", 0.1},
-                       {"eos_token_id", *tok.eos_id()}, {"tie_word_embeddings", true}}
-            .dump(),
-        "tiny");
+    auto config = r1::model::ModelConfig::parse(nlohmann::json{{"model_type", "llama"},
+                                                               {"vocab_size", tok.vocab_size()},
+                                                               {"hidden_size", 32},
+                                                               {"intermediate_size", 64},
+                                                               {"num_hidden_layers", 2},
+                                                               {"num_attention_heads", 4},
+                                                               {"num_key_value_heads", 2},
+                                                               {"max_position_embeddings", 128},
+                                                               {"initializer_range", 0.1},
+                                                               {"eos_token_id", *tok.eos_id()},
+                                                               {"tie_word_embeddings", true}}
+                                                    .dump(),
+                                                "tiny");
     torch::manual_seed(3);
     r1::model::Transformer m(config);
     m->init_weights();
@@ -166,8 +176,8 @@ class GrpoRun : public ::testing::Test {
             "gradient_accumulation_steps: 2\nmax_completion_length: 16\nmax_prompt_length: 32\n"
             "learning_rate: 0.01\nlr_scheduler_type: constant\nlogging_steps: 1\nsave_steps: 1000\n"
             "reward_funcs: [soft_overlong_punishment]\n"
-            "reward_kwargs: {soft_overlong_punishment: {max_completion_len: 16, soft_punish_cache: 12}}\n" + extra +
-            (extra.find("beta:") == std::string::npos ? "beta: 0.0\n" : ""),
+            "reward_kwargs: {soft_overlong_punishment: {max_completion_len: 16, soft_punish_cache: 12}}\n" +
+            extra + (extra.find("beta:") == std::string::npos ? "beta: 0.0\n" : ""),
         "test");
     return GrpoOptions::from_recipe(recipe);
   }
@@ -190,7 +200,7 @@ TEST_F(GrpoRun, FirstStepLossIsZeroAndSamplingIsOnPolicy) {
   auto rows = metrics("first");
   ASSERT_EQ(rows.size(), 2u);
   for (const auto& r : rows) {
-    EXPECT_NEAR(r["loss"].get<double>(), 0.0, 1e-6);  // mu = 1, beta = 0: the group-mean advantages cancel
+    EXPECT_NEAR(r["loss"].get<double>(), 0.0, 1e-6);           // mu = 1, beta = 0: the group-mean advantages cancel
     EXPECT_LE(r["logprob_max_abs_diff"].get<double>(), 1e-5);  // engine log-probs == training forward
     EXPECT_DOUBLE_EQ(r["clip_ratio/region_mean"].get<double>(), 0.0);
     for (const char* key : {"reward", "reward_std", "frac_reward_zero_std", "completions/mean_length",
@@ -234,6 +244,22 @@ TEST_F(GrpoRun, ResumeInsideAGenerationBatchIsExact) {
   EXPECT_GT(a.back()["kl"].get<double>(), 0.0);
 }
 
+TEST_F(GrpoRun, ResumeRestoresTheSyncedReference) {
+  // sync_ref_model: the reference mixes in the policy before step 3 (its 2nd completed step); the run resumed after
+  // step 3 must score step 4's KL against that mixed reference, not against the initial model.
+  const std::string extra = "beta: 0.1\nsync_ref_model: true\nref_model_sync_steps: 2\nref_model_mixup_alpha: 0.5\n";
+  grpo(options("sync-whole", extra + "max_steps: 4\n"));
+  grpo(options("sync-split", extra + "max_steps: 3\n"));
+  EXPECT_TRUE(fs::exists(*dir_ / "sync-split" / "checkpoint-3" / "ref_model.safetensors"));
+  grpo(options("sync-split", extra + "max_steps: 4\nresume_from_checkpoint: true\n"));
+  auto a = metrics("sync-whole"), b = metrics("sync-split");
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(a.back()["kl"], b.back()["kl"]);
+  EXPECT_EQ(a.back()["loss"], b.back()["loss"]);
+  EXPECT_TRUE(r1::test::read_bytes(*dir_ / "sync-whole" / "model.safetensors") ==
+              r1::test::read_bytes(*dir_ / "sync-split" / "model.safetensors"));
+}
+
 TEST(GrpoOptions, ValidationNamesTheKey) {
   auto parse = [](const std::string& yaml) { return GrpoOptions::from_recipe(r1::Recipe::parse(yaml, "t")); };
   const std::string base = "model_name_or_path: m\ndataset_name: d.jsonl\noutput_dir: o\n";
@@ -275,8 +301,11 @@ TEST(DemoPipeline, RunsEveryStageThenSkipsThemAndRepeatsItsNumbers) {
   o.test_problems = 16;
   o.corpus_documents = 300;
   o.vocab_size = 300;
-  o.model_config.update({{"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 1},
-                         {"num_attention_heads", 2}, {"num_key_value_heads", 2}});
+  o.model_config.update({{"hidden_size", 32},
+                         {"intermediate_size", 64},
+                         {"num_hidden_layers", 1},
+                         {"num_attention_heads", 2},
+                         {"num_key_value_heads", 2}});
   o.pretrain_steps = 3;
   o.pretrain_batch = 4;
   o.pretrain_length = 64;

@@ -10,6 +10,8 @@
 //   3. The step's metrics reach the trainer's log through end_step: the generation's (rewards, lengths, timings),
 //      token means over the whole step (kl, entropy, clip ratios) and time/learning, which covers the reference
 //      forward, every micro-batch's forward and backward, clipping and the optimizer step.
+// Checkpointed state (Objective::save_state): the data position and the generation's unused rollouts in
+// trainer_state.json's "data_state", and with sync_ref_model the reference model as ref_model.safetensors.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/types.h>
@@ -28,6 +30,7 @@
 #include "r1/engine.h"
 #include "r1/error.h"
 #include "r1/rewards.h"
+#include "r1/safetensors.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
 #include "text/model-bundle.h"
@@ -39,6 +42,8 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+constexpr const char* kRefModelFile = "ref_model.safetensors";
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -165,8 +170,6 @@ class GrpoObjective : public Objective {
     if (o.log_completions) completions_log_ = fs::path(o.training.output_dir) / "completions.jsonl";
   }
 
-  model::Transformer ref_model() const { return ref_; }
-
   double prepare_step(int64_t micro_batches) override {
     if (o_.beta != 0.0 && o_.sync_ref_model && step_ > 0 && step_ % o_.ref_model_sync_steps == 0) sync_reference();
     step_metrics_.clear();
@@ -265,6 +268,33 @@ class GrpoObjective : public Objective {
     if (iteration_ != 0 && rollouts_.size() != size_t(per_generation_))
       fail("GRPO checkpoint: expected {} buffered rollouts, found {}", per_generation_, rollouts_.size());
     if (!completions_log_.empty()) truncate_completions_log();
+  }
+
+  // With sync_ref_model the reference drifts with the policy: it is part of the run's state.
+  void save_state(CheckpointWriter& out) const override {
+    Objective::save_state(out);
+    if (syncs_reference()) safetensors::save(out.dir / kRefModelFile, model::named_tensors(*ref_.ptr()));
+  }
+
+  void load_state(CheckpointReader& in) override {
+    Objective::load_state(in);
+    if (!syncs_reference()) return;
+    const fs::path path = in.dir / kRefModelFile;
+    if (!fs::exists(path)) {  // written before the reference was checkpointed
+      fmt::print("note: {} holds no {}; the reference restarts from {}\n", in.dir.string(), kRefModelFile,
+                 o_.model_name_or_path);
+      return;
+    }
+    safetensors::File saved(path);
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : model::named_tensors(*ref_)) {
+      if (!saved.find(name)) fail("{}: no tensor '{}'", path.string(), name);
+      at::Tensor stored = saved.get(name);
+      if (stored.sizes() != tensor.sizes())
+        fail("{}: tensor '{}' has shape [{}], the reference model [{}]", path.string(), name,
+             fmt::join(stored.sizes(), ", "), fmt::join(tensor.sizes(), ", "));
+      tensor.copy_(stored);
+    }
   }
 
   std::string describe(int64_t total_steps, int64_t) const override {
@@ -396,6 +426,8 @@ class GrpoObjective : public Objective {
     }
   }
 
+  bool syncs_reference() const { return o_.beta != 0.0 && o_.sync_ref_model; }
+
   // TRL's SyncRefModelCallback: ref = alpha * policy + (1 - alpha) * ref.
   void sync_reference() {
     torch::NoGradGuard no_grad;
@@ -473,22 +505,8 @@ TrainResult grpo(const GrpoOptions& o, const std::atomic<bool>* stop_requested) 
   fmt::print("model: {} with {} parameters; {} prompts from {}\n", net->config().architecture(), net->num_parameters(),
              data.size(), o.dataset_name);
   GrpoObjective objective(o, net, tok, std::move(data));
-  if (o.beta != 0.0 && o.sync_ref_model)
-    if (auto resume = resolve_resume_checkpoint(o.training); resume && fs::exists(*resume / "ref_model")) {
-      model::Transformer saved = model::load_pretrained(*resume / "ref_model");
-      torch::NoGradGuard no_grad;
-      auto from = saved->named_parameters();
-      for (auto& p : objective.ref_model()->named_parameters()) p.value().copy_(from[p.key()]);
-    }
   TrainerHooks hooks;
-  hooks.save_extra = [&](const fs::path& dir) {
-    tok.save(dir, /*overwrite=*/true);
-    if (o.beta != 0.0 && o.sync_ref_model && dir.filename().string().rfind("checkpoint-", 0) == 0) {
-      model::SaveOptions so;
-      so.overwrite = true;
-      model::save_pretrained(*objective.ref_model(), dir / "ref_model", so);
-    }
-  };
+  hooks.save_extra = [&](const fs::path& dir) { tok.save(dir, /*overwrite=*/true); };
   hooks.run_config_yaml = to_yaml(o.to_json());
   hooks.stop_requested = stop_requested;
   return Trainer(net, o.training, objective, hooks).train();
