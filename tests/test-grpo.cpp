@@ -2,8 +2,8 @@
 // scale_rewards modes), the per-token clipped loss with the k3 KL and each loss_type's aggregation against values
 // computed here by hand, the first-step loss of `grpo` at mu = 1 and beta = 0 (exactly 0: group-mean advantages
 // cancel), on-policy log-probs (engine vs training forward), a short run that raises the mean reward, exact
-// resume in the middle of a generation batch (num_iterations 2), the built-in task, option validation, and the
-// demo pipeline at toy sizes (stages skipped on re-run, same seed -> same numbers).
+// resume in the middle of a generation batch (num_iterations 2) and with a synced reference, the built-in task, option
+// validation, and the demo pipeline at toy sizes (stages skipped on re-run, same seed -> same numbers).
 #include <torch/torch.h>
 
 #include <cmath>
@@ -242,6 +242,22 @@ TEST_F(GrpoRun, ResumeInsideAGenerationBatchIsExact) {
   ASSERT_EQ(a.size(), b.size());
   EXPECT_EQ(a.back()["loss"], b.back()["loss"]);
   EXPECT_GT(a.back()["kl"].get<double>(), 0.0);
+}
+
+TEST_F(GrpoRun, ResumeRestoresTheSyncedReference) {
+  // sync_ref_model: the reference mixes in the policy before step 3 (its 2nd completed step); the run resumed after
+  // step 3 must score step 4's KL against that mixed reference, not against the initial model.
+  const std::string extra = "beta: 0.1\nsync_ref_model: true\nref_model_sync_steps: 2\nref_model_mixup_alpha: 0.5\n";
+  grpo(options("sync-whole", extra + "max_steps: 4\n"));
+  grpo(options("sync-split", extra + "max_steps: 3\n"));
+  EXPECT_TRUE(fs::exists(*dir_ / "sync-split" / "checkpoint-3" / "ref_model.safetensors"));
+  grpo(options("sync-split", extra + "max_steps: 4\nresume_from_checkpoint: true\n"));
+  auto a = metrics("sync-whole"), b = metrics("sync-split");
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(a.back()["kl"], b.back()["kl"]);
+  EXPECT_EQ(a.back()["loss"], b.back()["loss"]);
+  EXPECT_TRUE(r1::test::read_bytes(*dir_ / "sync-whole" / "model.safetensors") ==
+              r1::test::read_bytes(*dir_ / "sync-split" / "model.safetensors"));
 }
 
 TEST(GrpoOptions, ValidationNamesTheKey) {

@@ -73,9 +73,39 @@ double lr_multiplier(const std::string& type, int64_t step, int64_t warmup_steps
                      double min_lr_rate = 0.0);
 int64_t resolve_warmup_steps(const TrainingArguments& args, int64_t total_steps);
 
+// ---- checkpointed state ---------------------------------------------------------------------------------
+
+// Every part of a run that a checkpoint holds besides the model (optimizer, RNG, the trainer's counters, the
+// objective's data position and own state) saves and restores itself through this one interface, so the
+// trainer saves with one call and resumes with one call (src/train/checkpoint.h). The files are fixed:
+// tensors go to optimizer.safetensors (its metadata beside them), JSON fields to trainer_state.json, and a part
+// may add its own files to the checkpoint directory (flat: the manifest lists regular files).
+struct CheckpointWriter {
+  std::filesystem::path dir;                                // the checkpoint being written
+  nlohmann::json state = nlohmann::json::object();          // -> trainer_state.json
+  std::vector<std::pair<std::string, at::Tensor>> tensors;  // -> optimizer.safetensors, in this order
+  std::map<std::string, std::string> metadata;              // -> its metadata (besides "format": "pt")
+};
+struct CheckpointReader {
+  std::filesystem::path dir;                  // the verified checkpoint being restored
+  std::string state_path, tensors_path;       // trainer_state.json and optimizer.safetensors, for messages
+  nlohmann::json state;                       // trainer_state.json
+  std::map<std::string, at::Tensor> tensors;  // optimizer.safetensors: each part takes its own
+  std::map<std::string, std::string> metadata;
+  // Removes and returns tensor `name`; undefined if the file lacks it (the part says what that means).
+  at::Tensor take(const std::string& name);
+};
+class Stateful {
+ public:
+  virtual ~Stateful() = default;
+  virtual void save_state(CheckpointWriter& out) const = 0;
+  // r1::Error naming the checkpoint's file and key when the saved state does not fit.
+  virtual void load_state(CheckpointReader& in) = 0;
+};
+
 // torch.optim.AdamW (decoupled weight decay, bias-corrected moments), element for element the same
 // arithmetic as PyTorch's single-tensor implementation.
-class AdamW {
+class AdamW : public Stateful {
  public:
   struct Param {
     std::string name;
@@ -87,9 +117,10 @@ class AdamW {
   void zero_grad();
   int64_t steps() const { return steps_; }
   const std::vector<Param>& params() const { return params_; }
-  // "<param>.exp_avg" / "<param>.exp_avg_sq" tensors; load checks names and shapes.
-  std::vector<std::pair<std::string, at::Tensor>> state() const;
-  void load_state(const std::vector<std::pair<std::string, at::Tensor>>& tensors, int64_t steps);
+  // "<param>.exp_avg" / "<param>.exp_avg_sq" tensors and the step count ("steps" metadata); load checks
+  // names and shapes.
+  void save_state(CheckpointWriter& out) const override;
+  void load_state(CheckpointReader& in) override;
 
  private:
   std::vector<Param> params_;
@@ -110,9 +141,8 @@ struct MicroBatchLoss {
 };
 
 // What is trained, on which data: implemented by pretraining, SFT, DPO, GRPO.
-class Objective {
+class Objective : public Stateful {
  public:
-  virtual ~Objective() = default;
   // Fetches (and for RL, generates) the data of one optimizer step of `micro_batches` micro-batches and
   // returns the loss normaliser over all of them (e.g. target tokens), so accumulation equals one big batch.
   virtual double prepare_step(int64_t micro_batches) = 0;
@@ -122,12 +152,18 @@ class Objective {
   // The data position, saved in checkpoints and restored on resume.
   virtual nlohmann::json data_state() const = 0;
   virtual void load_data_state(const nlohmann::json& state) = 0;
+  // What the objective checkpoints: by default data_state() as trainer_state.json's "data_state" (errors
+  // from load_data_state are reported with that file and key). An objective with more state (GRPO's synced
+  // reference model) extends these.
+  void save_state(CheckpointWriter& out) const override;
+  void load_state(CheckpointReader& in) override;
   // Evaluation metrics ("eval_loss", ...); empty if the objective has no evaluation set.
   virtual std::map<std::string, double> evaluate() { return {}; }
   // Printed once at the start (e.g. the data mixture).
   virtual std::string describe(int64_t total_steps, int64_t micro_batches_per_step) const { return {}; }
-  // Called after each optimizer step; the metrics join that step's log line as they are (not divided by the
-  // normaliser), e.g. a timer that must cover the backward and the optimizer step.
+  // Called after each optimizer step that was taken; the metrics join that step's log line as they are (not
+  // divided by the normaliser): step-level numbers (GRPO's rewards, token means) and timers that must cover
+  // the backward and the optimizer step.
   virtual std::map<std::string, double> end_step() { return {}; }
 };
 

@@ -1,10 +1,10 @@
 // Checkpoint directories (see checkpoint.h): atomic directory write (temp dir + fsync'd files + rename),
-// manifest verification (missing, truncated or altered files are named), weight/optimizer/RNG restore.
-// A model with LoRA adapters checkpoints (and restores) its adapter only, in PEFT's files.
+// manifest verification (missing, truncated or altered files are named), the weights, and the files the
+// run's Stateful parts (optimizer, RNG, counters, objective) fill and read. A model with LoRA adapters
+// checkpoints (and restores) its adapter only, in PEFT's files.
 #include "train/checkpoint.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <torch/types.h>
@@ -145,7 +145,7 @@ void detail::remove_stale_checkpoint_temps(const fs::path& output_dir) {
 namespace detail {
 
 fs::path save_checkpoint(const fs::path& output_dir, int64_t step, model::TransformerImpl& model,
-                         const AdamW& optimizer, const nlohmann::json& trainer_state, const TrainerHooks& hooks) {
+                         const std::vector<Stateful*>& parts, const TrainerHooks& hooks) {
   const fs::path final_dir = output_dir / fmt::format("checkpoint-{}", step);
   const fs::path temp = output_dir / fmt::format(".checkpoint-{}.tmp-{}", step, ::getpid());
   fs::remove_all(temp);
@@ -154,10 +154,11 @@ fs::path save_checkpoint(const fs::path& output_dir, int64_t step, model::Transf
   save.overwrite = true;
   model::save_pretrained(model, temp, save);
   if (hooks.save_extra) hooks.save_extra(temp);
-  auto tensors = optimizer.state();
-  tensors.emplace_back("rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
-  safetensors::save(temp / kOptimizer, tensors, {{"format", "pt"}, {"steps", std::to_string(optimizer.steps())}});
-  write_file_atomic(temp / kState, trainer_state.dump(2) + "\n");
+  CheckpointWriter out{temp};
+  for (const Stateful* part : parts) part->save_state(out);
+  out.metadata["format"] = "pt";
+  safetensors::save(temp / kOptimizer, out.tensors, out.metadata);
+  write_file_atomic(temp / kState, out.state.dump(2) + "\n");
   if (!hooks.run_config_yaml.empty()) write_file_atomic(temp / "run_config.yaml", hooks.run_config_yaml);
 
   nlohmann::json manifest = {{"format", "r1-checkpoint"}, {"version", 1}, {"step", step}};
@@ -179,10 +180,12 @@ fs::path save_checkpoint(const fs::path& output_dir, int64_t step, model::Transf
   return final_dir;
 }
 
-nlohmann::json load_checkpoint(const fs::path& dir, model::TransformerImpl& model, AdamW& optimizer) {
+void load_checkpoint(const fs::path& dir, model::TransformerImpl& model, const std::vector<Stateful*>& parts) {
   const int64_t step = verify_checkpoint(dir);
-  const std::string state_path = (dir / kState).string();
-  nlohmann::json state = parse_json(read_file(dir / kState), state_path);
+  CheckpointReader in{dir, (dir / kState).string(), (dir / kOptimizer).string()};
+  const std::string& state_path = in.state_path;
+  in.state = parse_json(read_file(dir / kState), state_path);
+  const nlohmann::json& state = in.state;
   // A global_step of the wrong type or range is reported by the trainer, which knows max_steps.
   if (state.is_object() && state.contains("global_step") && state["global_step"].is_number_unsigned() &&
       state["global_step"] != step)
@@ -212,24 +215,12 @@ nlohmann::json load_checkpoint(const fs::path& dir, model::TransformerImpl& mode
     }
   }
   safetensors::File opt(dir / kOptimizer);
-  std::vector<std::pair<std::string, at::Tensor>> moments;
-  for (const auto& info : opt.tensors())
-    if (info.name != "rng.cpu") moments.emplace_back(info.name, opt.get(info.name));
-  auto steps = opt.metadata().find("steps");
-  if (steps == opt.metadata().end()) fail("{}: no 'steps' in its metadata", (dir / kOptimizer).string());
-  int64_t optimizer_steps = -1;
-  try {
-    size_t used = 0;
-    optimizer_steps = std::stoll(steps->second, &used);
-    if (used != steps->second.size()) optimizer_steps = -1;
-  } catch (const std::exception&) {
-  }
-  if (optimizer_steps < 0)
-    fail("{}: metadata 'steps' must be a non-negative integer, found '{}'", (dir / kOptimizer).string(), steps->second);
-  optimizer.load_state(moments, optimizer_steps);
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
-  gen.set_state(opt.get("rng.cpu"));
-  return state;
+  for (const auto& info : opt.tensors()) in.tensors.emplace(info.name, opt.get(info.name));
+  in.metadata = opt.metadata();
+  for (Stateful* part : parts) part->load_state(in);
+  if (!in.tensors.empty())
+    fail("{}: tensor '{}' is not restored by any part of this run (another model?)", in.tensors_path,
+         in.tensors.begin()->first);
 }
 
 void rotate_checkpoints(const fs::path& output_dir, int64_t limit, const fs::path& keep) {

@@ -7,9 +7,11 @@
 //      logprob_max_abs_diff = max |log pi_theta - engine's| over sampled tokens (0 in fp32 on AVX-512 CPUs: both
 //      sides run the same kernels, model/exact-ops.h).
 //   2. The generation batch is not shuffled across micro-batches (completions of a prompt stay together).
-//   3. Step metrics reach the trainer's log through micro-batch metrics scaled by the step's normaliser (the
-//      trainer divides by it); time/learning (end_step) covers the reference forward, every micro-batch's forward
-//      and backward, clipping and the optimizer step.
+//   3. The step's metrics reach the trainer's log through end_step: the generation's (rewards, lengths, timings),
+//      token means over the whole step (kl, entropy, clip ratios) and time/learning, which covers the reference
+//      forward, every micro-batch's forward and backward, clipping and the optimizer step.
+// Checkpointed state (Objective::save_state): the data position and the generation's unused rollouts in
+// trainer_state.json's "data_state", and with sync_ref_model the reference model as ref_model.safetensors.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/types.h>
@@ -28,6 +30,7 @@
 #include "r1/io.h"
 #include "r1/recipe.h"
 #include "r1/rewards.h"
+#include "r1/safetensors.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
 #include "text/model-bundle.h"
@@ -39,6 +42,8 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+constexpr const char* kRefModelFile = "ref_model.safetensors";
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -165,11 +170,10 @@ class GrpoObjective : public Objective {
     if (o.log_completions) completions_log_ = fs::path(o.training.output_dir) / "completions.jsonl";
   }
 
-  model::Transformer ref_model() const { return ref_; }
-
   double prepare_step(int64_t micro_batches) override {
     if (o_.beta != 0.0 && o_.sync_ref_model && step_ > 0 && step_ % o_.ref_model_sync_steps == 0) sync_reference();
     step_metrics_.clear();
+    token_sums_.clear();
     if (iteration_ == 0)
       generate();  // sets learning_start_ before the reference forward
     else
@@ -179,8 +183,7 @@ class GrpoObjective : public Objective {
     step_tokens_ = 0;
     for (const Rollout& r : rollouts_) step_tokens_ += int64_t(r.completion.size());
     max_logprob_diff_ = 0;
-    normaliser_ = rl::loss_normaliser(loss_type_, per_generation_, micro_batches, step_tokens_);
-    return normaliser_;
+    return rl::loss_normaliser(loss_type_, per_generation_, micro_batches, step_tokens_);
   }
 
   MicroBatchLoss micro_batch(int64_t index) override {
@@ -211,27 +214,27 @@ class GrpoObjective : public Objective {
     MicroBatchLoss out;
     out.loss_sum = rl::aggregate_loss(per_token, mask, loss_type_, o_.max_completion_length);
     out.tokens = s.tokens;
-    // token means over the whole step: sum * normaliser / step tokens (the trainer divides by the normaliser)
-    const double per_token_scale = normaliser_ / double(std::max<int64_t>(1, step_tokens_));
-    {
+    {  // summed over the step's completion tokens; end_step divides by them
       torch::NoGradGuard no_grad;
       if (o_.beta != 0.0)
-        out.metrics["kl"] =
-            (rl::per_token_kl(s.logp.detach(), ref_logp) * s.mask).sum().item<double>() * per_token_scale;
-      out.metrics["entropy"] = (s.entropy * s.mask).sum().item<double>() * per_token_scale;
+        token_sums_["kl"] += (rl::per_token_kl(s.logp.detach(), ref_logp) * s.mask).sum().item<double>();
+      token_sums_["entropy"] += (s.entropy * s.mask).sum().item<double>();
       rl::ClipCounts c = rl::clip_counts(s.logp, old_logp, adv, s.mask, o_.epsilon, epsilon_high_);
-      out.metrics["clip_ratio/low_mean"] = c.low * per_token_scale;
-      out.metrics["clip_ratio/high_mean"] = c.high * per_token_scale;
-      out.metrics["clip_ratio/region_mean"] = c.region * per_token_scale;
+      token_sums_["clip_ratio/low_mean"] += c.low;
+      token_sums_["clip_ratio/high_mean"] += c.high;
+      token_sums_["clip_ratio/region_mean"] += c.region;
     }
-    const int64_t last = per_generation_ / batch_ - 1;
-    if (index == 0)
-      for (const auto& [k, v] : step_metrics_) out.metrics[k] += v * normaliser_;
-    if (index == last) out.metrics["logprob_max_abs_diff"] = max_logprob_diff_ * normaliser_;
     return out;
   }
 
-  std::map<std::string, double> end_step() override { return {{"time/learning", seconds_since(learning_start_)}}; }
+  // The step's metrics as logged: the generation's (on the step that generated it), token means over the step.
+  std::map<std::string, double> end_step() override {
+    std::map<std::string, double> m = step_metrics_;
+    for (const auto& [k, sum] : token_sums_) m[k] = sum / double(std::max<int64_t>(1, step_tokens_));
+    m["logprob_max_abs_diff"] = max_logprob_diff_;
+    m["time/learning"] = seconds_since(learning_start_);
+    return m;
+  }
 
   int64_t steps_per_epoch(int64_t) const override {
     return std::max<int64_t>(1, int64_t(data_.size()) / prompts_per_generation_ * o_.num_iterations);
@@ -265,6 +268,33 @@ class GrpoObjective : public Objective {
     if (iteration_ != 0 && rollouts_.size() != size_t(per_generation_))
       fail("GRPO checkpoint: expected {} buffered rollouts, found {}", per_generation_, rollouts_.size());
     if (!completions_log_.empty()) truncate_completions_log();
+  }
+
+  // With sync_ref_model the reference drifts with the policy: it is part of the run's state.
+  void save_state(CheckpointWriter& out) const override {
+    Objective::save_state(out);
+    if (syncs_reference()) safetensors::save(out.dir / kRefModelFile, model::named_tensors(*ref_.ptr()));
+  }
+
+  void load_state(CheckpointReader& in) override {
+    Objective::load_state(in);
+    if (!syncs_reference()) return;
+    const fs::path path = in.dir / kRefModelFile;
+    if (!fs::exists(path)) {  // written before the reference was checkpointed
+      fmt::print("note: {} holds no {}; the reference restarts from {}\n", in.dir.string(), kRefModelFile,
+                 o_.model_name_or_path);
+      return;
+    }
+    safetensors::File saved(path);
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : model::named_tensors(*ref_)) {
+      if (!saved.find(name)) fail("{}: no tensor '{}'", path.string(), name);
+      at::Tensor stored = saved.get(name);
+      if (stored.sizes() != tensor.sizes())
+        fail("{}: tensor '{}' has shape [{}], the reference model [{}]", path.string(), name,
+             fmt::join(stored.sizes(), ", "), fmt::join(tensor.sizes(), ", "));
+      tensor.copy_(stored);
+    }
   }
 
   std::string describe(int64_t total_steps, int64_t) const override {
@@ -396,6 +426,8 @@ class GrpoObjective : public Objective {
     }
   }
 
+  bool syncs_reference() const { return o_.beta != 0.0 && o_.sync_ref_model; }
+
   // TRL's SyncRefModelCallback: ref = alpha * policy + (1 - alpha) * ref.
   void sync_reference() {
     torch::NoGradGuard no_grad;
@@ -453,9 +485,10 @@ class GrpoObjective : public Objective {
   std::vector<Rollout> rollouts_;
 
   // this step
-  std::map<std::string, double> step_metrics_;
+  std::map<std::string, double> step_metrics_;  // the generation's (rewards, lengths, timings)
+  std::map<std::string, double> token_sums_;    // kl, entropy, clip counts summed over the step's tokens
   int64_t step_tokens_ = 0;
-  double normaliser_ = 1, max_logprob_diff_ = 0;
+  double max_logprob_diff_ = 0;
   Clock::time_point learning_start_;
 };
 
@@ -472,22 +505,8 @@ TrainResult grpo(const GrpoOptions& o, const std::atomic<bool>* stop_requested) 
   fmt::print("model: {} with {} parameters; {} prompts from {}\n", net->config().architecture(), net->num_parameters(),
              data.size(), o.dataset_name);
   GrpoObjective objective(o, net, tok, std::move(data));
-  if (o.beta != 0.0 && o.sync_ref_model)
-    if (auto resume = resolve_resume_checkpoint(o.training); resume && fs::exists(*resume / "ref_model")) {
-      model::Transformer saved = model::load_pretrained(*resume / "ref_model");
-      torch::NoGradGuard no_grad;
-      auto from = saved->named_parameters();
-      for (auto& p : objective.ref_model()->named_parameters()) p.value().copy_(from[p.key()]);
-    }
   TrainerHooks hooks;
-  hooks.save_extra = [&](const fs::path& dir) {
-    tok.save(dir, /*overwrite=*/true);
-    if (o.beta != 0.0 && o.sync_ref_model && dir.filename().string().rfind("checkpoint-", 0) == 0) {
-      model::SaveOptions so;
-      so.overwrite = true;
-      model::save_pretrained(*objective.ref_model(), dir / "ref_model", so);
-    }
-  };
+  hooks.save_extra = [&](const fs::path& dir) { tok.save(dir, /*overwrite=*/true); };
   hooks.run_config_yaml = to_yaml(o.to_json());
   hooks.stop_requested = stop_requested;
   return Trainer(net, o.training, objective, hooks).train();

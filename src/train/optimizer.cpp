@@ -84,31 +84,38 @@ void AdamW::zero_grad() {
     if (p.tensor.grad().defined()) p.tensor.mutable_grad() = at::Tensor();
 }
 
-std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
-  std::vector<std::pair<std::string, at::Tensor>> out;
+void AdamW::save_state(CheckpointWriter& out) const {
   for (size_t i = 0; i < params_.size(); ++i) {
-    out.emplace_back(params_[i].name + ".exp_avg", exp_avg_[i]);
-    out.emplace_back(params_[i].name + ".exp_avg_sq", exp_avg_sq_[i]);
+    out.tensors.emplace_back(params_[i].name + ".exp_avg", exp_avg_[i]);
+    out.tensors.emplace_back(params_[i].name + ".exp_avg_sq", exp_avg_sq_[i]);
   }
-  return out;
+  out.metadata["steps"] = std::to_string(steps_);
 }
 
-void AdamW::load_state(const std::vector<std::pair<std::string, at::Tensor>>& tensors, int64_t steps) {
-  std::map<std::string, at::Tensor> by_name(tensors.begin(), tensors.end());
+void AdamW::load_state(CheckpointReader& in) {
+  auto steps = in.metadata.find("steps");
+  if (steps == in.metadata.end()) fail("{}: no 'steps' in its metadata", in.tensors_path);
+  int64_t saved_steps = -1;
+  try {
+    size_t used = 0;
+    saved_steps = std::stoll(steps->second, &used);
+    if (used != steps->second.size()) saved_steps = -1;
+  } catch (const std::exception&) {
+  }
+  if (saved_steps < 0)
+    fail("{}: metadata 'steps' must be a non-negative integer, found '{}'", in.tensors_path, steps->second);
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
     for (auto [suffix, target] : {std::pair{".exp_avg", &exp_avg_[i]}, std::pair{".exp_avg_sq", &exp_avg_sq_[i]}}) {
-      auto it = by_name.find(params_[i].name + suffix);
-      if (it == by_name.end()) fail("optimizer state lacks '{}{}'", params_[i].name, suffix);
-      if (it->second.sizes() != target->sizes())
+      at::Tensor saved = in.take(params_[i].name + suffix);
+      if (!saved.defined()) fail("optimizer state lacks '{}{}'", params_[i].name, suffix);
+      if (saved.sizes() != target->sizes())
         fail("optimizer state '{}{}' has shape [{}], the parameter [{}]", params_[i].name, suffix,
-             fmt::join(it->second.sizes(), ", "), fmt::join(target->sizes(), ", "));
-      target->copy_(it->second);
+             fmt::join(saved.sizes(), ", "), fmt::join(target->sizes(), ", "));
+      target->copy_(saved);
     }
   }
-  if (by_name.size() != 2 * params_.size())
-    fail("optimizer state holds {} tensors, expected {} (another model?)", by_name.size(), 2 * params_.size());
-  steps_ = steps;
+  steps_ = saved_steps;
 }
 
 std::vector<AdamW::Param> optimizer_params(model::TransformerImpl& model, const std::vector<std::string>& no_decay) {

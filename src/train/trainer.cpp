@@ -1,8 +1,10 @@
-// The shared training loop (Marian's shape: a short loop; scheduling, checkpointing, logging are objects
-// or helpers). One optimizer step = prepare_step (the objective fetches or generates its micro-batches and
-// returns the loss normaliser N) -> for each micro-batch: forward under autocast, backward(loss_sum / N)
-// -> global grad norm (clipped as torch.nn.utils.clip_grad_norm_) -> AdamW at lr(step) -> log / evaluate /
-// checkpoint. Departures from transformers' Trainer:
+// The shared training loop (Marian's shape, src/training/training.h: a short loop over objects). The schedule
+// (train/schedule.h) says when to log, evaluate and save; the counters are a TrainState (train/state.h); the
+// optimizer, RNG, counters and objective are Stateful parts that checkpoint.h saves and resumes in one call.
+// One optimizer step = prepare_step (the objective fetches or generates its micro-batches and returns the loss
+// normaliser N) -> for each micro-batch: forward under autocast, backward(loss_sum / N) -> global grad norm
+// (clipped as torch.nn.utils.clip_grad_norm_) -> AdamW at lr(step) -> end_step -> log / evaluate / checkpoint.
+// Departures from transformers' Trainer:
 //   1. A step whose loss or gradient norm is not finite is skipped (no update, gradients dropped) but counted
 //      as a step (its data is consumed; the LR schedule keeps its pace); max_nonfinite_steps in a row stop the
 //      run with a checkpoint.
@@ -14,11 +16,8 @@
 #include <torch/types.h>
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cmath>
 #include <fstream>
-#include <limits>
-#include <optional>
 #include <sstream>
 
 #include "common/progress.h"
@@ -26,10 +25,13 @@
 #include "r1/io.h"
 #include "r1/train.h"
 #include "train/checkpoint.h"
+#include "train/schedule.h"
+#include "train/state.h"
 
 namespace r1::train {
 namespace fs = std::filesystem;
 namespace {
+constexpr const char* kMetrics = "metrics.jsonl";
 
 // Autocast for the forward passes (bf16 matmuls, fp32 elsewhere); restores the previous state on exit.
 class AutocastScope {
@@ -99,6 +101,163 @@ std::string format_metric(const std::string& key, double v) {
   return fmt::format("{} {:.4f}", key, v);
 }
 
+// metrics.jsonl (appended, flushed per line) and the console line of each logged step.
+class MetricsLog {
+ public:
+  MetricsLog(const fs::path& path, int64_t total_steps) : out_(path, std::ios::app), total_steps_(total_steps) {
+    if (!out_) fail("cannot write '{}'", path.string());
+  }
+  void write(const nlohmann::ordered_json& line) {
+    out_ << line.dump() << "\n";
+    out_.flush();
+    std::string text = fmt::format("step {}/{}", line["step"].get<int64_t>(), total_steps_);
+    for (const auto& [k, v] : line.items())
+      if (k != "step" && v.is_number()) text += " | " + format_metric(k, v.get<double>());
+    fmt::print("{}\n", text);
+    std::fflush(stdout);
+  }
+
+ private:
+  std::ofstream out_;
+  int64_t total_steps_;
+};
+
+// The taken steps since the last metrics line: the line holds their mean loss and metrics, the learning rate
+// and gradient norm of the last, and the throughput since the previous line (evaluations not counted).
+class MetricsInterval {
+ public:
+  explicit MetricsInterval(double now) : start_(now) {}
+  // `per_normaliser` is divided by the step's loss normaliser (micro-batch sums), `as_is` is not (end_step).
+  void add(double loss, int64_t tokens, const std::map<std::string, double>& per_normaliser, double normaliser,
+           const std::map<std::string, double>& as_is) {
+    loss_ += loss;
+    tokens_ += double(tokens);
+    ++steps_;
+    for (const auto& [k, v] : per_normaliser) metrics_[k] += v / normaliser;
+    for (const auto& [k, v] : as_is) metrics_[k] += v;
+  }
+  // The line for `step`, then empty again; `steps_per_epoch` 0 leaves out "epoch".
+  nlohmann::ordered_json take_line(int64_t step, double learning_rate, double grad_norm, int64_t steps_per_epoch,
+                                   double now) {
+    nlohmann::ordered_json line = {
+        {"step", step}, {"loss", loss_ / double(steps_)}, {"learning_rate", learning_rate}, {"grad_norm", grad_norm}};
+    if (steps_per_epoch > 0) line["epoch"] = double(step) / double(steps_per_epoch);
+    for (const auto& [k, v] : metrics_) line[k] = v / double(steps_);
+    line["tokens_per_second"] = tokens_ / std::max(1e-9, now - start_);
+    line["elapsed"] = now;
+    loss_ = tokens_ = 0;
+    steps_ = 0;
+    metrics_.clear();
+    return line;
+  }
+  void restart_clock(double now) { start_ = now; }
+
+ private:
+  double loss_ = 0, tokens_ = 0, start_;
+  int64_t steps_ = 0;
+  std::map<std::string, double> metrics_;
+};
+
+// The forward and backward passes of one optimizer step: the objective's micro-batches, each loss_sum / N
+// backpropagated (N the step's normaliser), under autocast when bf16; then the global gradient norm.
+struct StepOutcome {
+  double normaliser = 1, loss = 0, grad_norm = 0;
+  int64_t tokens = 0;
+  std::map<std::string, double> metrics;  // summed over the micro-batches
+  bool finite() const { return std::isfinite(loss) && std::isfinite(grad_norm); }
+};
+
+StepOutcome forward_backward(Objective& objective, const std::vector<AdamW::Param>& params, int64_t micro_batches,
+                             bool bf16, at::Device device) {
+  StepOutcome s;
+  s.normaliser = objective.prepare_step(micro_batches);
+  if (!(s.normaliser > 0)) fail("the objective returned a loss normaliser of {} (empty batch?)", s.normaliser);
+  double loss_sum = 0;
+  for (int64_t i = 0; i < micro_batches; ++i) {
+    MicroBatchLoss out;
+    {
+      AutocastScope autocast(bf16, device);
+      out = objective.micro_batch(i);
+    }
+    (out.loss_sum / s.normaliser).backward();
+    loss_sum += out.loss_sum.item<double>();
+    s.tokens += out.tokens;
+    for (const auto& [k, v] : out.metrics) s.metrics[k] += v;
+  }
+  s.loss = loss_sum / s.normaliser;
+  s.grad_norm = global_grad_norm(params);
+  return s;
+}
+
+// Clips the gradients to max_grad_norm (as clip_grad_norm_; <= 0: not clipped), steps AdamW at lr and drops them.
+void apply_update(AdamW& optimizer, double grad_norm, double max_grad_norm, double lr) {
+  if (max_grad_norm > 0) {
+    const double coefficient = max_grad_norm / (grad_norm + 1e-6);
+    if (coefficient < 1.0) scale_grads(optimizer.params(), coefficient);
+  }
+  optimizer.step(lr);
+  optimizer.zero_grad();
+}
+
+// The objective's evaluation in eval mode, without gradients, under autocast when bf16.
+std::map<std::string, double> evaluate(model::TransformerImpl& model, Objective& objective, bool bf16,
+                                       at::Device device) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  AutocastScope autocast(bf16, device);
+  std::map<std::string, double> eval = objective.evaluate();
+  model.train();
+  return eval;
+}
+
+// Resumes from resume_from_checkpoint (one call restores the model and every part; metrics.jsonl is cut back
+// to the checkpoint's step), or starts afresh in output_dir where that overwrites nothing the user did not
+// allow. Returns the checkpoint resumed from (empty when none).
+fs::path open_run(const TrainingArguments& args, model::TransformerImpl& model, const std::vector<Stateful*>& parts,
+                  const detail::TrainState& state) {
+  const fs::path output_dir = args.output_dir, metrics_path = output_dir / kMetrics;
+  detail::remove_stale_checkpoint_temps(output_dir);
+  if (auto resume = resolve_resume_checkpoint(args)) {
+    detail::load_checkpoint(*resume, model, parts);
+    truncate_metrics(metrics_path, state.global_step);
+    fmt::print("resumed from {} at step {}\n", resume->string(), state.global_step);
+    return *resume;
+  }
+  if (!directory_is_empty(output_dir) && !args.overwrite_output_dir)
+    fail_usage(
+        "output_dir '{}' is not empty: set resume_from_checkpoint: true to continue the run in it, or "
+        "overwrite_output_dir: true to start over there",
+        output_dir.string());
+  fs::create_directories(output_dir);
+  if (fs::exists(metrics_path)) fs::remove(metrics_path);
+  // overwrite_output_dir: an earlier run's checkpoints would be taken for this run's on a later resume
+  detail::rotate_checkpoints(output_dir, 0, {});
+  return {};
+}
+
+// The start-up lines: the objective's description and what is trained for how long.
+void print_plan(const Objective& objective, const AdamW& optimizer, const model::TransformerImpl& model,
+                const TrainingArguments& args, const detail::TrainSchedule& schedule) {
+  const int64_t accumulation = args.gradient_accumulation_steps;
+  if (std::string d = objective.describe(schedule.total_steps(), accumulation); !d.empty()) fmt::print("{}", d);
+  int64_t trainable = 0;  // what the optimizer updates (LoRA: the adapters only); tied weights once
+  for (const AdamW::Param& p : optimizer.params()) trainable += p.tensor.numel();
+  const int64_t total = model.num_parameters();
+  const std::string of_total = trainable == total ? "" : fmt::format(" of {}", total);
+  fmt::print("training {}{} parameters for {} steps ({} warm-up, {} schedule, {} micro-batches of {} per step{}{})\n",
+             trainable, of_total, schedule.total_steps(), schedule.warmup_steps(), args.lr_scheduler_type, accumulation,
+             args.per_device_train_batch_size, args.bf16 ? ", bf16 autocast" : "",
+             args.gradient_checkpointing ? ", gradient checkpointing" : "");
+}
+
+void save_final_model(model::TransformerImpl& model, const fs::path& output_dir, const TrainerHooks& hooks) {
+  model::SaveOptions options;
+  options.overwrite = true;
+  model::save_pretrained(model, output_dir, options);
+  if (hooks.save_extra) hooks.save_extra(output_dir);
+  fmt::print("saved the model to {}\n", output_dir.string());
+}
+
 }  // namespace
 
 Trainer::Trainer(model::Transformer model, TrainingArguments args, Objective& objective, TrainerHooks hooks)
@@ -106,223 +265,83 @@ Trainer::Trainer(model::Transformer model, TrainingArguments args, Objective& ob
 
 TrainResult Trainer::train() {
   args_.validate();
-  const fs::path output_dir = args_.output_dir;
+  const detail::TrainSchedule schedule(args_, objective_);
   const int64_t accumulation = args_.gradient_accumulation_steps;
-  int64_t total_steps = args_.max_steps;
-  if (total_steps <= 0) {
-    const int64_t per_epoch = objective_.steps_per_epoch(accumulation);
-    if (per_epoch <= 0) fail_usage("max_steps is required: the length of an epoch of this data is not known");
-    total_steps = std::max<int64_t>(1, int64_t(std::ceil(args_.num_train_epochs * double(per_epoch))));
-  }
-  const int64_t warmup = resolve_warmup_steps(args_, total_steps);
-  const int64_t eval_every = args_.eval_steps.value_or(args_.logging_steps);
-
   model_->train();
   model_->set_gradient_checkpointing(args_.gradient_checkpointing);
   const at::Device device = model_->parameters().front().device();
   AdamW optimizer(optimizer_params(*model_, args_.no_weight_decay), args_.weight_decay, args_.adam_beta1,
                   args_.adam_beta2, args_.adam_epsilon);
-
+  detail::TrainState state(schedule, args_);
+  detail::CpuRngState rng;
+  const std::vector<Stateful*> parts = {&optimizer, &rng, &state, &objective_};  // what a checkpoint holds
   TrainResult result;
-  int64_t step = 0, consecutive_nonfinite = 0;
-  double elapsed_before = 0;
-  const fs::path metrics_path = output_dir / "metrics.jsonl";
-  detail::remove_stale_checkpoint_temps(output_dir);
-  if (auto resume = resolve_resume_checkpoint(args_)) {
-    nlohmann::json state = detail::load_checkpoint(*resume, *model_, optimizer);
-    const std::string where = (*resume / "trainer_state.json").string();
-    // Every field read with its type and range checked, naming the file and key.
-    auto integer = [&](const char* key, std::optional<int64_t> fallback, int64_t low, int64_t high) -> int64_t {
-      if (fallback && !(state.is_object() && state.contains(key))) return *fallback;
-      return json_integer(state, key, low, high, where);
-    };
-    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-    step = integer("global_step", std::nullopt, 0, total_steps);
-    const int64_t written_for = integer("max_steps", total_steps, 1, kMax);
-    if (written_for != total_steps)
-      fmt::print("note: the checkpoint was written by a run of {} steps; continuing to {}\n", written_for, total_steps);
-    result.skipped_steps = integer("skipped_steps", 0, 0, kMax);
-    consecutive_nonfinite = integer("consecutive_nonfinite", 0, 0, kMax);
-    if (state.contains("elapsed") && !state["elapsed"].is_number())
-      fail("{}: \"elapsed\" must be a number, found {}", where, state["elapsed"].dump());
-    elapsed_before = state.value("elapsed", 0.0);
-    if (!state.contains("data_state")) fail("{}: no \"data_state\"", where);
-    try {  // each objective checks its own fields; the file is named here
-      objective_.load_data_state(state.at("data_state"));
-    } catch (const nlohmann::json::exception& e) {
-      fail("{}: \"data_state\": {}", where, json_error_text(e));
-    } catch (const Error& e) {
-      fail("{}: \"data_state\": {}", where, e.what());
-    }
-    truncate_metrics(metrics_path, step);
-    result.last_checkpoint = *resume;
-    fmt::print("resumed from {} at step {}\n", resume->string(), step);
-  } else if (!directory_is_empty(output_dir) && !args_.overwrite_output_dir) {
-    fail_usage(
-        "output_dir '{}' is not empty: set resume_from_checkpoint: true to continue the run in it, or "
-        "overwrite_output_dir: true to start over there",
-        output_dir.string());
-  } else {
-    fs::create_directories(output_dir);
-    if (fs::exists(metrics_path)) fs::remove(metrics_path);
-    // overwrite_output_dir: an earlier run's checkpoints would be taken for this run's on a later resume
-    detail::rotate_checkpoints(output_dir, 0, {});
-  }
-  if (std::string d = objective_.describe(total_steps, accumulation); !d.empty()) fmt::print("{}", d);
-  int64_t trainable = 0;  // what the optimizer updates (LoRA: the adapters only); tied weights once
-  for (const AdamW::Param& p : optimizer.params()) trainable += p.tensor.numel();
-  const int64_t total = model_->num_parameters();
-  const std::string of_total = trainable == total ? "" : fmt::format(" of {}", total);
-  fmt::print("training {}{} parameters for {} steps ({} warm-up, {} schedule, {} micro-batches of {} per step{}{})\n",
-             trainable, of_total, total_steps, warmup, args_.lr_scheduler_type, accumulation,
-             args_.per_device_train_batch_size, args_.bf16 ? ", bf16 autocast" : "",
-             args_.gradient_checkpointing ? ", gradient checkpointing" : "");
-
-  std::ofstream metrics(metrics_path, std::ios::app);
-  if (!metrics) fail("cannot write '{}'", metrics_path.string());
-  auto log = [&](nlohmann::ordered_json line) {
-    metrics << line.dump() << "\n";
-    metrics.flush();
-    std::string text = fmt::format("step {}/{}", step, total_steps);
-    for (const auto& [k, v] : line.items())
-      if (k != "step" && v.is_number()) text += " | " + format_metric(k, v.get<double>());
-    fmt::print("{}\n", text);
-    std::fflush(stdout);
-  };
-  auto trainer_state = [&](double elapsed) {
-    return nlohmann::json{{"global_step", step},
-                          {"max_steps", total_steps},
-                          {"skipped_steps", result.skipped_steps},
-                          {"consecutive_nonfinite", consecutive_nonfinite},
-                          {"elapsed", elapsed},
-                          {"learning_rate", args_.learning_rate},
-                          {"lr_scheduler_type", args_.lr_scheduler_type},
-                          {"warmup_steps", warmup},
-                          {"data_state", objective_.data_state()}};
-  };
-  auto save = [&](double elapsed) {
-    result.last_checkpoint =
-        detail::save_checkpoint(output_dir, step, *model_, optimizer, trainer_state(elapsed), hooks_);
-    if (args_.save_total_limit) detail::rotate_checkpoints(output_dir, *args_.save_total_limit, result.last_checkpoint);
+  result.last_checkpoint = open_run(args_, *model_, parts, state);
+  print_plan(objective_, optimizer, *model_, args_, schedule);
+  MetricsLog log(fs::path(args_.output_dir) / kMetrics, schedule.total_steps());
+  auto save = [&] {
+    result.last_checkpoint = detail::save_checkpoint(args_.output_dir, state.global_step, *model_, parts, hooks_);
+    if (args_.save_total_limit)
+      detail::rotate_checkpoints(args_.output_dir, *args_.save_total_limit, result.last_checkpoint);
   };
 
-  const auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
-  Progress progress("train", uint64_t(total_steps), hooks_.progress_bar);
-  progress.set(uint64_t(step));
-  double interval_loss = 0, interval_tokens = 0, interval_start = elapsed();
-  int64_t interval_steps = 0;
-  std::map<std::string, double> interval_metrics;
-  int64_t last_saved = step;
-
-  while (step < total_steps) {
+  state.start_clock();
+  Progress progress("train", uint64_t(schedule.total_steps()), hooks_.progress_bar);
+  progress.set(uint64_t(state.global_step));
+  MetricsInterval interval(state.elapsed());
+  int64_t last_saved = state.global_step;
+  while (!schedule.done(state.global_step)) {
     if (hooks_.stop_requested && hooks_.stop_requested->load()) {
-      fmt::print("stop requested: saving a checkpoint at step {}\n", step);
+      fmt::print("stop requested: saving a checkpoint at step {}\n", state.global_step);
       result.interrupted = true;
       break;
     }
-    const double lr =
-        args_.learning_rate * lr_multiplier(args_.lr_scheduler_type, step, warmup, total_steps, args_.min_lr_rate);
-    const double normaliser = objective_.prepare_step(accumulation);
-    if (!(normaliser > 0)) fail("the objective returned a loss normaliser of {} (empty batch?)", normaliser);
-    double loss_sum = 0;
-    int64_t tokens = 0;
-    std::map<std::string, double> step_metrics;
-    for (int64_t i = 0; i < accumulation; ++i) {
-      MicroBatchLoss out;
-      {
-        AutocastScope autocast(args_.bf16, device);
-        out = objective_.micro_batch(i);
-      }
-      (out.loss_sum / normaliser).backward();
-      loss_sum += out.loss_sum.item<double>();
-      tokens += out.tokens;
-      for (const auto& [k, v] : out.metrics) step_metrics[k] += v;
-    }
-    const double loss = loss_sum / normaliser;
-    const double grad_norm = global_grad_norm(optimizer.params());
-    ++step;
-    if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+    const double lr = schedule.learning_rate(state.global_step);
+    const StepOutcome s = forward_backward(objective_, optimizer.params(), accumulation, args_.bf16, device);
+    const int64_t step = ++state.global_step;
+    if (!s.finite()) {  // skipped: no update, the data consumed, the schedule's pace kept
       optimizer.zero_grad();
-      ++result.skipped_steps;
-      ++consecutive_nonfinite;
-      log({{"step", step}, {"skipped_nonfinite", true}, {"loss", loss}, {"grad_norm", grad_norm}});
-      if (consecutive_nonfinite >= args_.max_nonfinite_steps) {
+      ++state.skipped_steps;
+      ++state.consecutive_nonfinite;
+      log.write({{"step", step}, {"skipped_nonfinite", true}, {"loss", s.loss}, {"grad_norm", s.grad_norm}});
+      if (state.consecutive_nonfinite >= args_.max_nonfinite_steps) {
         fmt::print("stopping: {} non-finite steps in a row (lower learning_rate, check the data)\n",
-                   consecutive_nonfinite);
+                   state.consecutive_nonfinite);
         result.stopped_nonfinite = true;
         break;
       }
       progress.set(uint64_t(step));
       continue;
     }
-    consecutive_nonfinite = 0;
-    if (args_.max_grad_norm > 0) {
-      const double coefficient = args_.max_grad_norm / (grad_norm + 1e-6);
-      if (coefficient < 1.0) scale_grads(optimizer.params(), coefficient);
-    }
-    optimizer.step(lr);
-    optimizer.zero_grad();
-    result.last_loss = loss;
+    state.consecutive_nonfinite = 0;
+    apply_update(optimizer, s.grad_norm, args_.max_grad_norm, lr);
+    result.last_loss = s.loss;
     progress.set(uint64_t(step));
-
-    interval_loss += loss;
-    interval_tokens += double(tokens);
-    ++interval_steps;
-    for (const auto& [k, v] : step_metrics) interval_metrics[k] += v / normaliser;
-    for (const auto& [k, v] : objective_.end_step()) interval_metrics[k] += v;
-    if (step % args_.logging_steps == 0 || (step == 1 && args_.logging_first_step) || step == total_steps) {
-      const double now = elapsed();
-      nlohmann::ordered_json line = {{"step", step},
-                                     {"loss", interval_loss / double(interval_steps)},
-                                     {"learning_rate", lr},
-                                     {"grad_norm", grad_norm}};
-      if (int64_t per_epoch = objective_.steps_per_epoch(accumulation); per_epoch > 0)
-        line["epoch"] = double(step) / double(per_epoch);
-      for (const auto& [k, v] : interval_metrics) line[k] = v / double(interval_steps);
-      line["tokens_per_second"] = interval_tokens / std::max(1e-9, now - interval_start);
-      line["elapsed"] = now;
-      log(line);
-      interval_loss = interval_tokens = 0;
-      interval_steps = 0;
-      interval_metrics.clear();
-      interval_start = elapsed();
+    interval.add(s.loss, s.tokens, s.metrics, s.normaliser, objective_.end_step());
+    if (schedule.log(step)) {
+      log.write(interval.take_line(step, lr, s.grad_norm, objective_.steps_per_epoch(accumulation), state.elapsed()));
+      interval.restart_clock(state.elapsed());
     }
-    if (args_.eval_strategy == "steps" && (step % eval_every == 0 || step == total_steps)) {
-      std::map<std::string, double> eval;
-      {
-        torch::NoGradGuard no_grad;
-        model_->eval();
-        AutocastScope autocast(args_.bf16, device);
-        eval = objective_.evaluate();
-        model_->train();
-      }
-      if (!eval.empty()) {
+    if (schedule.evaluate(step)) {
+      if (std::map<std::string, double> eval = evaluate(*model_, objective_, args_.bf16, device); !eval.empty()) {
         nlohmann::ordered_json line = {{"step", step}};
         for (const auto& [k, v] : eval) line[k] = v;
-        log(line);
+        log.write(line);
         result.last_eval = eval;
       }
-      interval_start = elapsed();
+      interval.restart_clock(state.elapsed());
     }
-    if (args_.save_strategy == "steps" && args_.save_steps > 0 && step % args_.save_steps == 0 && step < total_steps) {
-      save(elapsed());
+    if (schedule.save(step)) {
+      save();
       last_saved = step;
     }
   }
   progress.finish();
-  if (args_.save_strategy == "steps" && (step != last_saved || result.interrupted || result.stopped_nonfinite))
-    save(elapsed());
-  if (args_.save_final_model && step == total_steps && !result.stopped_nonfinite) {
-    model::SaveOptions options;
-    options.overwrite = true;
-    model::save_pretrained(*model_, output_dir, options);
-    if (hooks_.save_extra) hooks_.save_extra(output_dir);
-    fmt::print("saved the model to {}\n", output_dir.string());
-  }
-  result.global_step = step;
+  if (schedule.save_at_end(state.global_step, last_saved, result.interrupted || result.stopped_nonfinite)) save();
+  if (args_.save_final_model && state.global_step == schedule.total_steps() && !result.stopped_nonfinite)
+    save_final_model(*model_, args_.output_dir, hooks_);
+  result.global_step = state.global_step;
+  result.skipped_steps = state.skipped_steps;
   return result;
 }
 
