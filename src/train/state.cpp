@@ -7,10 +7,11 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 
-#include "common/bounded-json.h"
 #include "r1/error.h"
+#include "r1/io.h"
 
 namespace r1::train {
 
