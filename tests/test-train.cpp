@@ -334,9 +334,12 @@ TEST(AdamW, NoDecayGroupsByName) {
   int decayed = 0, exempt = 0;
   for (const auto& p : params) {
     (p.decay ? decayed : exempt)++;
-    if (p.name.find("norm") != std::string::npos || p.name.find("embed_tokens") != std::string::npos)
+    if (p.name.find("norm") != std::string::npos || p.name.find("embed_tokens") != std::string::npos) {
       EXPECT_FALSE(p.decay) << p.name;
-    if (p.name.find("q_proj.weight") != std::string::npos) EXPECT_TRUE(p.decay) << p.name;
+    }
+    if (p.name.find("q_proj.weight") != std::string::npos) {
+      EXPECT_TRUE(p.decay) << p.name;
+    }
   }
   EXPECT_EQ(decayed, 2 * 7);         // q k v o gate up down per layer (tied head = the embedding, once)
   EXPECT_EQ(exempt, 1 + 2 * 2 + 1);  // embedding, two norms per layer, final norm

@@ -75,7 +75,7 @@ std::vector<std::string> TrainingArguments::keys() {
   TrainingArguments a;
   Keys k;
   visit(a, k);
-  k.keys.push_back("evaluation_strategy");  // transformers' older name of eval_strategy
+  k.keys.emplace_back(std::string_view("evaluation_strategy"));  // transformers' older name of eval_strategy
   return k.keys;
 }
 

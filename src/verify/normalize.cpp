@@ -36,21 +36,40 @@ bool is_unit(std::string_view word) {
   return std::find(kUnits.begin(), kUnits.end(), low) != kUnits.end();
 }
 
+// Every occurrence of `from` (non-empty), left to right, without overlaps; one pass over s (in-place
+// std::string::replace in a loop is quadratic on long answers).
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
+  size_t at = s.find(from);
+  if (at == std::string::npos) return;
+  std::string out;
+  out.reserve(s.size());
+  size_t done = 0;
+  for (; at != std::string::npos; at = s.find(from, done)) {
+    out.append(s, done, at - done).append(to);
+    done = at + from.size();
+  }
+  out.append(s, done, std::string::npos);
+  s = std::move(out);
 }
 
 // Removes a command when it is not the prefix of a longer command name (\left but not \leftarrow).
 void remove_command(std::string& s, std::string_view command) {
-  for (size_t at = s.find(command); at != std::string::npos; at = s.find(command, at)) {
+  size_t at = s.find(command);
+  if (at == std::string::npos) return;
+  std::string out;
+  out.reserve(s.size());
+  size_t done = 0;
+  for (; at != std::string::npos; at = s.find(command, at)) {
     size_t end = at + command.size();
     if (end < s.size() && is_alpha(s[end]) && is_alpha(command.back())) {
-      at = end;
+      at = end;  // a longer command: kept
       continue;
     }
-    s.replace(at, command.size(), " ");
+    out.append(s, done, at - done).append(" ");
+    done = at = end;
   }
+  out.append(s, done, std::string::npos);
+  s = std::move(out);
 }
 
 size_t matching_brace(const std::string& s, size_t open) {
@@ -162,11 +181,17 @@ std::string normalize_answer(std::string_view raw) {
   replace_all(s, "\\%", "%");
   for (std::string_view c : {"\xE2\x82\xAC", "\xC2\xA3"}) replace_all(s, c, " ");  // euro, pound signs
   unwrap_text(s);
-  for (std::string_view w : {"percentage", "percent", "pct"}) {
+  for (std::string_view w : {"percentage", "percent", "pct"}) {  // as whole words, one pass each
+    std::string replaced;
+    size_t done = 0;
     for (size_t at = s.find(w); at != std::string::npos; at = s.find(w, at + 1)) {
       bool word = (at == 0 || !is_alpha(s[at - 1])) && (at + w.size() >= s.size() || !is_alpha(s[at + w.size()]));
-      if (word) s.replace(at, w.size(), "%");
+      if (!word) continue;
+      replaced.append(s, done, at - done).append("%");
+      done = at + w.size();
+      at = done - 1;
     }
+    if (done > 0) s = std::move(replaced.append(s, done, std::string::npos));
   }
   // Collapse whitespace.
   std::string out;
