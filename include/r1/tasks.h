@@ -1,5 +1,5 @@
 // Built-in synthetic reasoning tasks with exactly checkable answers, generated from a seed (what `r1 demo` trains
-// on; DESIGN: src/data/tasks). Addition: "What is 47 + 38?" with gold answer "85". Worked solutions come in the
+// on; src/data/synthetic-tasks.cpp). Addition: "What is 47 + 38?" with gold answer "85". Worked solutions come in the
 // R1 format "<think>\n...\n</think>\n<answer>\n...\n</answer>" in two styles: careful (column addition with
 // carries, always right) and a quick guess (a plausible wrong number, sometimes without the newline layout the
 // open-r1 format reward asks for). A corpus that mixes them gives a base model that can solve the task but

@@ -1,6 +1,6 @@
 // config.json <-> ModelConfig with transformers' key names and per-model_type defaults (LlamaConfig,
 // Qwen2Config), validation with errors that name the file and key, dtype names, and the tensor list a
-// checkpoint of a config must hold. Not here: the modules (layers.*, transformer.cpp), weights (checkpoint.cpp).
+// checkpoint of a config must hold. Not here: the modules (layers.*, transformer.cpp), weights (hf-directory.cpp).
 #include <torch/types.h>
 
 #include <fmt/ranges.h>

@@ -95,7 +95,7 @@ double mask_value(at::ScalarType dtype) {
 }
 }  // namespace
 
-at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer) {
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionInputs& ctx, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = heads_, Hkv = kv_heads_, D = head_dim_, G = H / Hkv;
   at::Tensor q, k, v;
   if (fuse(B * T, (H + 2 * Hkv) * D) && plain({q_proj.get(), k_proj.get(), v_proj.get()})) {
@@ -171,7 +171,7 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const at::TensorOptions
   mlp = register_module("mlp", Mlp(c, options));
 }
 
-at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer) {
+at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionInputs& ctx, int64_t layer) {
   at::Tensor h = x + self_attn(input_layernorm(x), ctx, layer);
   return h + mlp(post_attention_layernorm(h));
 }

@@ -51,7 +51,7 @@ class EmbeddingImpl : public torch::nn::Module {
 TORCH_MODULE(Embedding);
 
 // Everything a layer needs about positions and masking, computed once per forward.
-struct AttentionContext {
+struct AttentionInputs {
   at::Tensor cos, sin;  // (B or 1, T, D) fp32 (RoPE), or undefined (ALiBi)
   at::Tensor allowed;   // (B, 1, 1, T, S) bool: may query t attend key s; undefined = everything allowed
   at::Tensor alibi;     // (1, Hkv, G, T, S) additive bias (ALiBi), or undefined
@@ -68,7 +68,7 @@ struct AttentionContext {
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& config, const at::TensorOptions& options);
-  at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer);  // (B, T, C) -> (B, T, C)
+  at::Tensor forward(const at::Tensor& x, const AttentionInputs& ctx, int64_t layer);  // (B, T, C) -> (B, T, C)
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
  private:
@@ -87,7 +87,7 @@ TORCH_MODULE(Mlp);
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, const at::TensorOptions& options);
-  at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, int64_t layer);
+  at::Tensor forward(const at::Tensor& x, const AttentionInputs& ctx, int64_t layer);
   RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};

@@ -2,7 +2,7 @@
 // mask set-up (RoPE cos/sin or ALiBi biases, causal + padding mask, KV-cache offsets; with segment_ids a
 // block-diagonal causal mask and per-segment positions, as HF's packed position_ids with flash-attention),
 // HF weight init, KV-cache allocation, and the parameters by role (weights(): typed access for code that runs
-// the math without the modules, so HF names stay in checkpoint.cpp, which loads and saves). Blocks: layers.cpp.
+// the math without the modules, so HF names stay in hf-directory.cpp, which loads and saves). Blocks: layers.cpp.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -23,7 +23,7 @@
 #include "r1/model.h"
 
 namespace r1::model {
-using detail::AttentionContext;
+using detail::AttentionInputs;
 
 namespace {
 // One decoder layer whose activations are recomputed in backward (PyTorch's reentrant checkpoint): forward
@@ -32,7 +32,7 @@ namespace {
 // accumulates the parameter gradients and yields the input gradient. The layers have no randomness.
 struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, at::Tensor x, detail::DecoderLayerImpl* layer,
-                            const AttentionContext& attention, int64_t index) {
+                            const AttentionInputs& attention, int64_t index) {
     ctx->save_for_backward({x});
     ctx->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
     ctx->saved_data["index"] = index;
@@ -53,7 +53,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
                                                  torch::autograd::variable_list grad_out) {
     at::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
     auto* layer = reinterpret_cast<detail::DecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
-    AttentionContext attention;
+    AttentionInputs attention;
     auto tensor_or_none = [&](const char* key) {
       const at::IValue& v = ctx->saved_data[key];
       return v.isTensor() ? v.toTensor() : at::Tensor();
@@ -83,7 +83,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     return {x.grad(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
-// Key ranges for exact attention (AttentionContext::key_first / key_last): query t of row b may attend key j
+// Key ranges for exact attention (AttentionInputs::key_first / key_last): query t of row b may attend key j
 // when j <= past + t, the mask allows j and (with segment ids) j is in t's segment. Returns false when some
 // query's allowed keys are not one contiguous range (a mask with holes, a segment id that recurs): such a
 // forward keeps ATen's masked attention.
@@ -192,7 +192,7 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
   if (segments.defined() && (cache != nullptr || segments.sizes() != ids.sizes()))
     fail("forward: segment_ids must be (B, T) like input_ids and cannot be combined with a KV cache");
 
-  AttentionContext ctx;
+  AttentionInputs ctx;
   ctx.cache = cache;
   ctx.past = past;
   at::Tensor x = model_->embed_tokens(ids);  // (B, T, C)

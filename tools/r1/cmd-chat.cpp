@@ -19,7 +19,7 @@ struct ChatOptions {
   std::string system;
 };
 
-int run_chat(const Context& ctx, ChatOptions& o) {
+int run_chat(const Invocation& ctx, ChatOptions& o) {
   o.context.device = ctx.runtime.device;
   if (ctx.runtime.seed >= 0) o.context.seed = uint64_t(ctx.runtime.seed);
   text::ChatSession session(o.context, o.params);
@@ -81,7 +81,7 @@ int run_chat(const Context& ctx, ChatOptions& o) {
 
 }  // namespace
 
-void add_chat_command(CLI::App& app, Context& ctx) {
+void add_chat_command(CLI::App& app, Invocation& ctx) {
   auto o = std::make_shared<ChatOptions>();
   o->params.temperature = 0.7;
   o->params.max_new_tokens = 512;

@@ -24,7 +24,7 @@ struct DataOptions {
   bool no_dedup = false, quiet = false;
 };
 
-int run_prepare(const Context& ctx, DataOptions& o, const CLI::App& cmd) {
+int run_prepare(const Invocation& ctx, DataOptions& o, const CLI::App& cmd) {
   data::PrepareOptions& p = o.prepare;
   p.tokenizer = o.tokenizer;
   p.out = o.out;
@@ -75,7 +75,7 @@ int run_info(const DataOptions& o) {
 
 }  // namespace
 
-void add_data_command(CLI::App& app, Context& ctx) {
+void add_data_command(CLI::App& app, Invocation& ctx) {
   auto o = std::make_shared<DataOptions>();
   CLI::App* cmd = app.add_subcommand("data", "prepare and inspect pretraining data (token shards)");
   cmd->require_subcommand(1);

@@ -21,7 +21,7 @@ void on_demo_stop(int signal) {
 
 }  // namespace
 
-void add_demo_command(CLI::App& app, Context& ctx) {
+void add_demo_command(CLI::App& app, Invocation& ctx) {
   auto o = std::make_shared<demo::DemoOptions>();
   CLI::App* cmd = app.add_subcommand("demo", "R1-Zero end to end on a built-in task: pretrain, GRPO, held-out pass@1 before/after");
   std::string out = o->out_dir.string();

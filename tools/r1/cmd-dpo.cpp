@@ -5,7 +5,7 @@
 
 namespace r1::cli {
 
-void add_dpo_command(CLI::App& app, Context& ctx) {
+void add_dpo_command(CLI::App& app, Invocation& ctx) {
   add_training_command(
       app, ctx,
       {"dpo", "direct preference optimisation on prompt/chosen/rejected JSONL (TRL DPOTrainer keys)",

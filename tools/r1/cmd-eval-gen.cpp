@@ -19,7 +19,7 @@ struct GenCommandOptions {
   bool quiet = false;
 };
 
-int run_gen(const Context& ctx, GenCommandOptions& o) {
+int run_gen(const Invocation& ctx, GenCommandOptions& o) {
   check_eval_output(o.out);
   text::DatasetGenerateOptions& g = o.job.generation;
   o.job.task_path = o.task;
@@ -46,7 +46,7 @@ struct JudgeCommandOptions {
   EvalOutputOptions out;
 };
 
-int run_judge(const Context& ctx, JudgeCommandOptions& o) {
+int run_judge(const Invocation& ctx, JudgeCommandOptions& o) {
   check_eval_output(o.out);
   if (o.single && !o.answers_b.empty()) fail_usage("--single grades one answer file: drop --answers-b");
   if (!o.single && o.answers_b.empty()) fail_usage("pairwise judging needs --answers-b (or --single)");
@@ -66,7 +66,7 @@ int run_judge(const Context& ctx, JudgeCommandOptions& o) {
 
 }  // namespace
 
-void add_eval_gen_commands(CLI::App& eval, Context& ctx) {
+void add_eval_gen_commands(CLI::App& eval, Invocation& ctx) {
   auto o = std::make_shared<GenCommandOptions>();
   text::DatasetGenerateOptions& g = o->job.generation;
   g.num_generations = 4;

@@ -22,7 +22,7 @@ struct PplOptions {
   bool json = false, skip_invalid = false;
 };
 
-int run_ppl(const Context& ctx, const PplOptions& o) {
+int run_ppl(const Invocation& ctx, const PplOptions& o) {
   model::LoadOptions load;
   load.dtype = model::parse_dtype(o.dtype);
   load.device = at::Device(ctx.runtime.device);
@@ -66,7 +66,7 @@ struct McOptions {
   EvalOutputOptions out;
 };
 
-int run_mc(const Context& ctx, McOptions& o) {
+int run_mc(const Invocation& ctx, McOptions& o) {
   check_eval_output(o.out);
   const auto questions = eval::load_choice_questions(o.task, o.limit);
   const auto dev = o.dev.empty() ? std::vector<eval::ChoiceQuestion>{} : eval::load_choice_questions(o.dev);
@@ -101,7 +101,7 @@ int run_compare(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-void add_eval_command(CLI::App& app, Context& ctx) {
+void add_eval_command(CLI::App& app, Invocation& ctx) {
   CLI::App* eval = app.add_subcommand("eval", "evaluate a model");
   eval->require_subcommand(1);
   auto o = std::make_shared<PplOptions>();

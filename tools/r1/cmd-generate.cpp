@@ -23,7 +23,7 @@ struct GenerateCommandOptions {
   bool quiet = false;
 };
 
-int run_generate(const Context& ctx, GenerateCommandOptions& o) {
+int run_generate(const Invocation& ctx, GenerateCommandOptions& o) {
   text::DatasetGenerateOptions& job = o.job;
   job.input = o.input;
   job.output = o.output;
@@ -52,7 +52,7 @@ int run_generate(const Context& ctx, GenerateCommandOptions& o) {
 
 }  // namespace
 
-void add_generate_command(CLI::App& app, Context& ctx) {
+void add_generate_command(CLI::App& app, Invocation& ctx) {
   auto o = std::make_shared<GenerateCommandOptions>();
   text::DatasetGenerateOptions& j = o->job;
   CLI::App* cmd = app.add_subcommand(

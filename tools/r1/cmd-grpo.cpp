@@ -7,7 +7,7 @@
 
 namespace r1::cli {
 
-void add_grpo_command(CLI::App& app, Context& ctx) {
+void add_grpo_command(CLI::App& app, Invocation& ctx) {
   add_training_command(
       app, ctx,
       {"grpo", "reinforcement learning with verifiable rewards (GRPO, TRL's GRPOConfig keys)",

@@ -41,7 +41,7 @@ int run_merge(const MergeCli& o) {
 }
 }  // namespace
 
-void add_merge_lora_subcommand(CLI::App& model, Context& ctx) {
+void add_merge_lora_subcommand(CLI::App& model, Invocation& ctx) {
   auto opts = std::make_shared<MergeCli>();
   CLI::App* cmd = model.add_subcommand("merge-lora", "fold a PEFT LoRA adapter into its base model's weights");
   cmd->add_option("adapter", opts->adapter, "adapter directory (adapter_config.json + adapter_model.safetensors)")

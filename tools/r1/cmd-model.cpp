@@ -25,7 +25,7 @@ struct ModelOptions {
   bool overwrite = false, json = false;
 };
 
-at::Device device_of(const Context& ctx) { return at::Device(ctx.runtime.device); }
+at::Device device_of(const Invocation& ctx) { return at::Device(ctx.runtime.device); }
 
 at::ScalarType dtype_option(const std::string& value) {
   try {
@@ -35,7 +35,7 @@ at::ScalarType dtype_option(const std::string& value) {
   }
 }
 
-int run_init(const Context& ctx, const ModelOptions& o) {
+int run_init(const Invocation& ctx, const ModelOptions& o) {
   ModelConfig config = ModelConfig::load(o.config);
   at::ScalarType dtype = dtype_option(o.dtype);
   // Initialise in fp32 on the chosen device (as HF), then store in the requested dtype.
@@ -148,7 +148,7 @@ int run_resize(const ModelOptions& o) {
 
 }  // namespace
 
-void add_model_command(CLI::App& app, Context& ctx) {
+void add_model_command(CLI::App& app, Invocation& ctx) {
   auto opts = std::make_shared<ModelOptions>();
   CLI::App* model = app.add_subcommand("model", "create, inspect and convert Hugging Face model directories");
   model->require_subcommand(1);

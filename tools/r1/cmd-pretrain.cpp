@@ -7,7 +7,7 @@
 
 namespace r1::cli {
 
-void add_pretrain_command(CLI::App& app, Context& ctx) {
+void add_pretrain_command(CLI::App& app, Invocation& ctx) {
   add_training_command(
       app, ctx,
       {"pretrain", "pretrain a causal LM on token shards (r1 data prepare)", "recipes/pretrain-tiny.yaml",

@@ -6,7 +6,7 @@
 
 namespace r1::cli {
 
-void add_serve_command(CLI::App& app, Context& ctx) {
+void add_serve_command(CLI::App& app, Invocation& ctx) {
   auto o = std::make_shared<server::ServerOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (/v1/completions, /v1/chat/completions)");
   cmd->add_option("--model", o->model, "Hugging Face model directory (tokenizer.json beside the weights)")

@@ -5,7 +5,7 @@
 
 namespace r1::cli {
 
-void add_sft_command(CLI::App& app, Context& ctx) {
+void add_sft_command(CLI::App& app, Invocation& ctx) {
   add_training_command(
       app, ctx,
       {"sft", "supervised fine-tuning on text / prompt-completion / messages JSONL (TRL SFTTrainer keys)",

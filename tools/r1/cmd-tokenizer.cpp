@@ -44,7 +44,7 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-int run_train(const Context& ctx, TokenizerOptions& o) {
+int run_train(const Invocation& ctx, TokenizerOptions& o) {
   if (fs::exists(fs::path(o.out) / "tokenizer.json") && !o.overwrite)
     fail("{}: already holds a tokenizer; pass --overwrite to replace it", o.out);
   o.train.special_tokens = split_list(o.special_tokens);
@@ -84,7 +84,7 @@ std::vector<std::string> input_lines(const std::string& text) {
 }
 
 // --stats: encode every line of a file in parallel and report counts and throughput instead of ids.
-int run_encode_stats(const Context& ctx, const TokenizerOptions& o) {
+int run_encode_stats(const Invocation& ctx, const TokenizerOptions& o) {
   Tokenizer tok = Tokenizer::load(o.path);
   std::vector<std::string> lines;
   if (o.input.empty()) {
@@ -178,7 +178,7 @@ int run_info(const TokenizerOptions& o) {
   return 0;
 }
 
-int run_extend(const Context& ctx, TokenizerOptions& o) {
+int run_extend(const Invocation& ctx, TokenizerOptions& o) {
   if (fs::exists(fs::path(o.out) / "tokenizer.json") && !o.overwrite)
     fail("{}: already holds a tokenizer; pass --overwrite to replace it", o.out);
   Tokenizer base = Tokenizer::load(o.base);
@@ -230,7 +230,7 @@ int run_render_chat(const TokenizerOptions& o) {
 
 }  // namespace
 
-void add_tokenizer_command(CLI::App& app, Context& ctx) {
+void add_tokenizer_command(CLI::App& app, Invocation& ctx) {
   auto o = std::make_shared<TokenizerOptions>();
   CLI::App* cmd = app.add_subcommand("tokenizer", "train, run and inspect tokenizers (HF tokenizer.json)");
   cmd->require_subcommand(1);

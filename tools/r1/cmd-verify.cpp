@@ -43,7 +43,7 @@ int run_single(const VerifyCommandOptions& o, const verify::VerifyOptions& optio
   return r.verdict == verify::Verdict::kCorrect ? 0 : 1;
 }
 
-int run_batch(const Context& ctx, const VerifyCommandOptions& o, const verify::VerifyOptions& options) {
+int run_batch(const Invocation& ctx, const VerifyCommandOptions& o, const verify::VerifyOptions& options) {
   if (!o.out.empty() && std::filesystem::exists(o.out) && !std::filesystem::is_regular_file(o.out))
     fail_usage("--out {}: exists and is not a regular file", o.out);
   if (!o.out.empty() && std::filesystem::exists(o.out) && !o.overwrite)
@@ -92,7 +92,7 @@ int run_batch(const Context& ctx, const VerifyCommandOptions& o, const verify::V
 
 }  // namespace
 
-void add_verify_command(CLI::App& app, Context& ctx) {
+void add_verify_command(CLI::App& app, Invocation& ctx) {
   auto opts = std::make_shared<VerifyCommandOptions>();
   CLI::App* cmd = app.add_subcommand("verify", "check math answers against gold answers (Math-Verify rules)");
   cmd->add_option("--gold", opts->gold, "gold answer or solution text (single check)");

@@ -1,5 +1,5 @@
 // The CLI's command registry: each tools/r1/cmd-<verb>.cpp adds its subcommand to the CLI11 app and, when
-// it is the one parsed, stores what to run in Context::run. main() runs it after applying --threads,
+// it is the one parsed, stores what to run in Invocation::run. main() runs it after applying --threads,
 // --device and --seed, so commands see a configured runtime.
 #pragma once
 
@@ -26,25 +26,26 @@ inline CLI::Validator at_least(double low, bool inclusive) {
 inline const CLI::Validator kPositive = at_least(0, /*inclusive=*/false);
 inline const CLI::Validator kNonNegative = at_least(0, /*inclusive=*/true);
 
-struct Context {
+// This run of the CLI: the global options and what the parsed subcommand will do.
+struct Invocation {
   RuntimeOptions runtime;
   std::function<int()> run;  // set by the parsed subcommand; returns the exit status
 };
 
-void add_model_command(CLI::App& app, Context& ctx);
-void add_data_command(CLI::App& app, Context& ctx);
-void add_tokenizer_command(CLI::App& app, Context& ctx);
-void add_verify_command(CLI::App& app, Context& ctx);
-void add_pretrain_command(CLI::App& app, Context& ctx);
-void add_eval_command(CLI::App& app, Context& ctx);
-void add_eval_gen_commands(CLI::App& eval, Context& ctx);  // cmd-eval-gen.cpp: `eval gen`, `eval judge`
-void add_generate_command(CLI::App& app, Context& ctx);
-void add_serve_command(CLI::App& app, Context& ctx);
-void add_chat_command(CLI::App& app, Context& ctx);
-void add_grpo_command(CLI::App& app, Context& ctx);
-void add_demo_command(CLI::App& app, Context& ctx);
-void add_sft_command(CLI::App& app, Context& ctx);
-void add_dpo_command(CLI::App& app, Context& ctx);
-void add_merge_lora_subcommand(CLI::App& model, Context& ctx);  // `r1 model merge-lora`
+void add_model_command(CLI::App& app, Invocation& ctx);
+void add_data_command(CLI::App& app, Invocation& ctx);
+void add_tokenizer_command(CLI::App& app, Invocation& ctx);
+void add_verify_command(CLI::App& app, Invocation& ctx);
+void add_pretrain_command(CLI::App& app, Invocation& ctx);
+void add_eval_command(CLI::App& app, Invocation& ctx);
+void add_eval_gen_commands(CLI::App& eval, Invocation& ctx);  // cmd-eval-gen.cpp: `eval gen`, `eval judge`
+void add_generate_command(CLI::App& app, Invocation& ctx);
+void add_serve_command(CLI::App& app, Invocation& ctx);
+void add_chat_command(CLI::App& app, Invocation& ctx);
+void add_grpo_command(CLI::App& app, Invocation& ctx);
+void add_demo_command(CLI::App& app, Invocation& ctx);
+void add_sft_command(CLI::App& app, Invocation& ctx);
+void add_dpo_command(CLI::App& app, Invocation& ctx);
+void add_merge_lora_subcommand(CLI::App& model, Invocation& ctx);  // `r1 model merge-lora`
 
 }  // namespace r1::cli

@@ -21,7 +21,7 @@ struct EvalOutputOptions {
   bool overwrite = false, json = false;
   int64_t resamples = 1000;
   double confidence = 0.95;
-  eval::BootstrapOptions bootstrap(const Context& ctx) const {
+  eval::BootstrapOptions bootstrap(const Invocation& ctx) const {
     return {resamples, confidence, uint64_t(ctx.runtime.seed < 0 ? 42 : ctx.runtime.seed)};
   }
 };

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   r1::bootstrap_process(argc, argv);
   at::set_num_threads(r1::physical_core_count());
 
-  r1::cli::Context ctx;
+  r1::cli::Invocation ctx;
   CLI::App app{
       "r1 trains reasoning language models end to end: tokenizer, pretraining, SFT, DPO, GRPO,\n"
       "rejection sampling, distillation, evaluation and serving, in one binary.",

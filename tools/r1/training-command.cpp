@@ -23,7 +23,7 @@ struct Parsed {
 
 }  // namespace
 
-void add_training_command(CLI::App& app, Context& ctx, TrainingCommand command) {
+void add_training_command(CLI::App& app, Invocation& ctx, TrainingCommand command) {
   auto opts = std::make_shared<Parsed>();
   auto cmd_spec = std::make_shared<TrainingCommand>(std::move(command));
   CLI::App* cmd = app.add_subcommand(cmd_spec->name, cmd_spec->description);

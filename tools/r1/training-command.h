@@ -24,6 +24,6 @@ struct TrainingCommand {
   std::string notes = "";  // printed after the recipe keys in --help
 };
 
-void add_training_command(CLI::App& app, Context& ctx, TrainingCommand command);
+void add_training_command(CLI::App& app, Invocation& ctx, TrainingCommand command);
 
 }  // namespace r1::cli
