@@ -3,6 +3,13 @@
 // lstrip_blocks, loopcontrols and the {% generation %} tag), plus r1's built-in named templates.
 // Not here: tokenization of the rendered text (r1/tokenizer.h).
 // Departures from jinja2 and from @huggingface/jinja are listed in src/tokenizer/jinja-eval.cpp's header.
+//
+// Usage:
+//   r1::tokenizer::ChatTemplate chat = r1::tokenizer::ChatTemplate::named("chatml");  // or ChatTemplate(source)
+//   nlohmann::json context = {{"messages", messages}, {"add_generation_prompt", true}};
+//   std::string prompt = chat.render(context).text;  // .generation_spans: assistant output
+//   std::optional<std::string> source =  // what --chat-template / chat_template resolve to
+//       r1::tokenizer::chat_template_source(spec, tokenizer_template, "--chat-template");
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -19,6 +26,8 @@ namespace r1::tokenizer {
 namespace jinja {
 struct Template;  // the parsed template (src/tokenizer/jinja-ast.h)
 }
+
+// ---- Parsing and rendering a template -------------------------------------------------------------------------------
 
 struct RenderResult {
   std::string text;
@@ -60,6 +69,7 @@ class ChatTemplate {
   std::shared_ptr<const jinja::Template> parsed_;
 };
 
+// ---- Choosing a template and preparing messages (serve, chat, generate, eval, trainers) -----------------------------
 // The one rule for a chat-template option (`--chat-template` of serve, chat, generate and eval, `chat_template`
 // of sft, dpo and grpo, `--template` of tokenizer render), so a model renders the same prompts everywhere:
 //   "" or "auto": the tokenizer's own template (`tokenizer_template`; nullopt when it has none)

@@ -5,6 +5,15 @@
 // seq_len+1 tokens packed across document boundaries) and GPT-3's weighted mixture of sources (each batch
 // row picks a source by weight; a small source is repeated for more epochs than a large one).
 // Torch-free: callers copy the int64 tokens into tensors themselves.
+//
+// Usage:
+//   r1::data::PrepareOptions prepare;  // r1 data prepare
+//   prepare.tokenizer = "models/tok"; prepare.inputs = {"corpus.jsonl"}; prepare.out = "data/corpus";
+//   r1::data::PrepareSummary summary = r1::data::prepare_data(prepare);
+//   r1::data::PackedLoader loader({.sources = {{"corpus", r1::data::list_shards("data/corpus", "train")}}});
+//   std::vector<int64_t> batch(8 * (loader.seq_len() + 1));
+//   loader.next(8, batch.data());  // 8 rows of seq_len + 1 tokens; loader.state() saves the position
+//   r1::data::SftExample example = r1::data::sft_example(tokenizer, &chat_template, row, {}, "train.jsonl:1");
 #pragma once
 
 #include <cstdint>
@@ -23,7 +32,7 @@ class ChatTemplate;
 
 namespace r1::data {
 
-// ---- Shards -------------------------------------------------------------------------------------------
+// ---- Shards ---------------------------------------------------------------------------------------------------------
 // File layout (little-endian): a 128-byte header, then `tokens` ids of `bytes_per_token` bytes each.
 //   0 magic "R1TOKENS" | 8 u32 version (1) | 12 u32 bytes_per_token (2: uint16, vocab < 65536; 4: uint32)
 //  16 u64 tokens | 24 u64 documents | 32 u64 text_bytes (UTF-8 bytes of the documents, EOS excluded)
@@ -93,7 +102,7 @@ class ShardWriter {
 // r1::Error if there are none.
 std::vector<std::filesystem::path> list_shards(const std::filesystem::path& dir_or_file, const std::string& split);
 
-// ---- Packed mixture loader ----------------------------------------------------------------------------
+// ---- Packed mixture loader ------------------------------------------------------------------------------------------
 // Each source is the concatenation of its shards: N tokens and W = (N-1)/seq_len windows, window i covering
 // tokens [i*seq_len, i*seq_len+seq_len+1) (neighbours share one token, so every token after the first is a
 // target exactly once per epoch; the last N-1-W*seq_len tokens, fewer than seq_len, are not used). A source
@@ -161,7 +170,7 @@ class EvalWindows {
   std::unique_ptr<Impl> impl_;
 };
 
-// ---- Documents and preparation ------------------------------------------------------------------------
+// ---- Documents and preparation --------------------------------------------------------------------------------------
 // Document rules (shared by prepare_data and tokenize_documents):
 //  - .jsonl / .json: one JSON object per line, the document is its string field `field` (blank lines are
 //    ignored; a malformed row or a missing / non-string field is an r1::Error naming file:line, or with
@@ -239,7 +248,7 @@ PrepareSummary prepare_data(const PrepareOptions& options);
 // "100M", "1.5B", "20k", "5000" -> count (powers of 1000). r1::UsageError naming `option` otherwise.
 uint64_t parse_count(const std::string& text, const std::string& option);
 
-// ---- Fine-tuning examples (TRL dataset formats) -------------------------------------------------------
+// ---- Fine-tuning examples (TRL dataset formats) ---------------------------------------------------------------------
 // One JSONL row of an SFT dataset, tokenized with its loss mask, as TRL's SFTTrainer prepares it. Formats:
 //   {"text": ...}                          language modelling: all tokens are targets; EOS appended
 //   {"prompt": ..., "completion": ...}      strings, or message lists (rendered with the chat template);

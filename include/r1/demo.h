@@ -5,6 +5,13 @@
 // (inline SVG plots of reward, accuracy, format rate and completion length per RL step). Every stage leaves its
 // output under out_dir and is skipped when that output exists (pretraining and GRPO resume from checkpoints);
 // the same seed gives the same numbers.
+//
+// Usage:
+//   r1::demo::DemoOptions options;
+//   options.out_dir = "runs/demo"; options.grpo_steps = 10;
+//   std::atomic<bool> stop{false};  // set by a SIGINT handler: stages stop at a checkpoint
+//   r1::demo::DemoResult result = r1::demo::run_demo(options, &stop);  // skips the stages already done
+//   double gain = result.after.pass_at_1 - result.before.pass_at_1;  // result.report: the HTML report
 #pragma once
 
 #include <atomic>
@@ -19,6 +26,8 @@
 
 namespace r1::demo {
 
+// ---- Options and results --------------------------------------------------------------------------------------------
+
 struct DemoOptions {
   std::filesystem::path out_dir = "runs/demo";
   uint64_t seed = 0;
@@ -29,10 +38,10 @@ struct DemoOptions {
   std::string system_prompt = "Think in <think> </think>, then answer in <answer> </answer>.";
   int64_t vocab_size = 320;
   // pretraining
-  nlohmann::json model_config = {{"model_type", "llama"}, {"hidden_size", 128}, {"intermediate_size", 352},
-                                 {"num_hidden_layers", 4}, {"num_attention_heads", 4}, {"num_key_value_heads", 4},
-                                 {"max_position_embeddings", 256}, {"tie_word_embeddings", true},
-                                 {"initializer_range", 0.02}};
+  nlohmann::json model_config = {
+      {"model_type", "llama"},          {"hidden_size", 128},          {"intermediate_size", 352},
+      {"num_hidden_layers", 4},         {"num_attention_heads", 4},    {"num_key_value_heads", 4},
+      {"max_position_embeddings", 256}, {"tie_word_embeddings", true}, {"initializer_range", 0.02}};
   int64_t pretrain_steps = 3000, pretrain_batch = 16, pretrain_length = 128;
   double pretrain_learning_rate = 3e-3;
   bool pretrain_bf16 = true;  // autocast matmuls to bf16 (fp32 master weights): ~2x the tokens/s; GRPO stays fp32
@@ -69,11 +78,12 @@ struct DemoResult {
   bool interrupted = false;
 };
 
+// ---- Running the demo and its parts ---------------------------------------------------------------------------------
 // pass@1 of the model in model_dir on `problems` (k samples each at `temperature`, seeded), with the prompt
 // rendered as in GRPO (the tokenizer's chat template, `system_prompt`), scored by the accuracy and format rewards.
 EvalSummary evaluate_pass_at_1(const std::filesystem::path& model_dir, const std::vector<data::TaskProblem>& problems,
-                               const std::string& system_prompt, int64_t k, double temperature,
-                               int64_t max_new_tokens, uint64_t seed);
+                               const std::string& system_prompt, int64_t k, double temperature, int64_t max_new_tokens,
+                               uint64_t seed);
 
 DemoResult run_demo(const DemoOptions& options, const std::atomic<bool>* stop_requested = nullptr);
 

@@ -6,6 +6,14 @@
 // of the logits (what a training forward recomputes), so RL is exactly on-policy.
 // The engine reads the model's live parameters: a trainer that updates the same Transformer needs no sync.
 // It knows nothing of text except through EngineOptions::decode (for stop strings), nor of JSON or HTTP.
+//
+// Usage:
+//   r1::engine::Engine engine(r1::model::load_pretrained("runs/sft"), {.max_batch = 16});
+//   r1::engine::Request request{.prompt = tokenizer.encode("What is 2+3?"), .params = {.temperature = 0.6}, .n = 4};
+//   std::vector<r1::engine::Result> results = engine.generate({request});  // all at once, on this thread
+//
+//   uint64_t id = engine.submit(request, [](const r1::engine::Event& e) { /* kToken, kFinished, kDone */ });
+//   while (engine.step()) {}  // a scheduler thread steps; submit() and cancel(id) from any thread
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -21,15 +29,7 @@
 
 namespace r1::engine {
 
-enum class FinishReason {
-  kEos,         // an end-of-sequence id (EngineOptions::eos_token_ids) was sampled; it ends `tokens`
-  kStopToken,   // one of SamplingParams::stop_token_ids was sampled; it ends `tokens`
-  kStopString,  // the decoded output came to contain a stop string (Sample::stop_string); the token that
-                // completed it ends `tokens` (callers trim the text at the match, as OpenAI servers do)
-  kLength,      // max_new_tokens reached, or the slot's max_seq_len
-  kCancelled,   // Engine::cancel
-};
-const char* finish_reason_name(FinishReason reason);  // "eos", "stop_token", "stop_string", "length", "cancelled"
+// ---- What to generate: sampling parameters and requests -------------------------------------------------------------
 
 struct SamplingParams {
   double temperature = 1.0;         // <= 0: greedy (argmax after penalties)
@@ -49,25 +49,37 @@ struct SamplingParams {
                                         // sampling temperature, as TRL scales logits in the loss
 };
 
+struct Request {
+  std::vector<int32_t> prompt;  // non-empty
+  SamplingParams params;
+  int32_t n = 1;  // independent samples of this prompt; they share one prefill
+};
+
+// ---- What comes back: samples, results and streamed events ----------------------------------------------------------
+
+enum class FinishReason {
+  kEos,         // an end-of-sequence id (EngineOptions::eos_token_ids) was sampled; it ends `tokens`
+  kStopToken,   // one of SamplingParams::stop_token_ids was sampled; it ends `tokens`
+  kStopString,  // the decoded output came to contain a stop string (Sample::stop_string); the token that
+                // completed it ends `tokens` (callers trim the text at the match, as OpenAI servers do)
+  kLength,      // max_new_tokens reached, or the slot's max_seq_len
+  kCancelled,   // Engine::cancel
+};
+const char* finish_reason_name(FinishReason reason);  // "eos", "stop_token", "stop_string", "length", "cancelled"
+
 struct TokenLogprob {
   int32_t token = 0;
   float logprob = 0;  // under the sampling distribution
 };
 
 struct Sample {
-  std::vector<int32_t> tokens;       // generated ids, prompt excluded
-  std::vector<float> logprobs;       // per token: log p under the distribution it was sampled from (all
-                                     // processors applied; greedy: log_softmax of the penalised logits)
-  std::vector<float> raw_logprobs;   // per token: log_softmax(logits / logprob_temperature), no processors
+  std::vector<int32_t> tokens;      // generated ids, prompt excluded
+  std::vector<float> logprobs;      // per token: log p under the distribution it was sampled from (all
+                                    // processors applied; greedy: log_softmax of the penalised logits)
+  std::vector<float> raw_logprobs;  // per token: log_softmax(logits / logprob_temperature), no processors
   std::vector<std::vector<TokenLogprob>> top_logprobs;  // per token, when SamplingParams::top_logprobs > 0
   FinishReason finish_reason = FinishReason::kLength;
   std::string stop_string;  // the stop string matched (kStopString)
-};
-
-struct Request {
-  std::vector<int32_t> prompt;  // non-empty
-  SamplingParams params;
-  int32_t n = 1;  // independent samples of this prompt; they share one prefill
 };
 
 struct Result {
@@ -81,21 +93,23 @@ struct Event {
   enum class Kind { kToken, kFinished, kDone };
   Kind kind = Kind::kToken;
   uint64_t request_id = 0;
-  int32_t sample = 0;  // which of the request's n samples (kToken, kFinished)
-  int32_t token = 0;   // kToken
-  float logprob = 0;   // kToken: under the sampling distribution
-  std::vector<TokenLogprob> top_logprobs;     // kToken
+  int32_t sample = 0;                                  // which of the request's n samples (kToken, kFinished)
+  int32_t token = 0;                                   // kToken
+  float logprob = 0;                                   // kToken: under the sampling distribution
+  std::vector<TokenLogprob> top_logprobs;              // kToken
   FinishReason finish_reason = FinishReason::kLength;  // kFinished
-  const Result* result = nullptr;  // kDone: valid during the callback only
+  const Result* result = nullptr;                      // kDone: valid during the callback only
 };
 
+// ---- The engine -----------------------------------------------------------------------------------------------------
+
 struct EngineOptions {
-  int64_t max_batch = 16;    // sequences decoded together (KV-cache slots)
-  int64_t max_seq_len = 0;   // prompt + generated tokens per slot; 0: the model's max_position_embeddings
+  int64_t max_batch = 16;               // sequences decoded together (KV-cache slots)
+  int64_t max_seq_len = 0;              // prompt + generated tokens per slot; 0: the model's max_position_embeddings
   std::optional<at::ScalarType> dtype;  // compute dtype (e.g. bf16); unset: the parameters' dtype
   std::vector<int32_t> eos_token_ids;   // empty: the model config's eos_token_id
   std::function<std::string(const std::vector<int32_t>&)> decode;  // ids -> text, for stop strings
-  uint64_t seed = 42;  // for requests without their own seed
+  uint64_t seed = 42;                                              // for requests without their own seed
 };
 
 class Engine {

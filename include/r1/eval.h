@@ -10,6 +10,15 @@
 //  - LLM-as-judge through an OpenAI-compatible endpoint (pairwise in both orders; single-answer 1-10);
 //  - results as JSON and a markdown table, and a side-by-side comparison of two result files.
 // Text and JSON stay at the edges (task readers, result writers); the scoring functions take token ids.
+//
+// Usage:
+//   r1::eval::GenerativeEvalOptions options;  // r1 eval gen
+//   options.task_path = "math500.jsonl";
+//   options.generation.model_dir = "runs/grpo"; options.generation.num_generations = 4;
+//   std::vector<std::string> records;
+//   r1::eval::Results results = r1::eval::evaluate_generative(options, &records);
+//   r1::eval::write_results("runs/eval", results, records, "samples.jsonl", /*overwrite=*/false);
+//   double p = r1::eval::pass_at_k(/*n=*/16, /*c=*/5, /*k=*/4);
 #pragma once
 
 #include <cstdint>
@@ -30,7 +39,7 @@ class Tokenizer;
 
 namespace r1::eval {
 
-// ---- perplexity (perplexity.cpp) ---------------------------------------------------------------------
+// ---- Perplexity and bits per byte (r1 eval ppl, the trainers' evaluation; perplexity.cpp) ---------------------------
 
 struct LikelihoodTotals {
   double nll_sum = 0;     // natural-log negative log-likelihood summed over predicted tokens
@@ -52,7 +61,7 @@ LikelihoodTotals score_windows(model::TransformerImpl& model, size_t count,
 LikelihoodTotals score_tokens(model::TransformerImpl& model, const std::vector<int64_t>& tokens, int64_t seq_len,
                               int64_t batch_size);
 
-// ---- statistics (metrics.cpp) ------------------------------------------------------------------------
+// ---- Statistics: pass@k, means with their uncertainty, majority vote (metrics.cpp) ----------------------------------
 
 // Unbiased pass@k from n samples of which c are correct: 1 - C(n-c, k) / C(n, k), computed as
 // 1 - prod_{i=n-c+1..n} (1 - k/i) (no factorials, no overflow). Exactly 1 when n - c < k.
@@ -86,7 +95,7 @@ struct MajorityVote {
 MajorityVote majority_vote(const std::vector<std::string>& answers,
                            const std::function<bool(const std::string&, const std::string&)>& equivalent);
 
-// ---- results (report.cpp) ----------------------------------------------------------------------------
+// ---- Results files (every r1 eval command, r1 eval compare; report.cpp) ---------------------------------------------
 
 struct Metric {
   std::string name;  // "pass@1", "maj@8", "acc", "win_rate", ...
@@ -116,7 +125,7 @@ std::string compare_markdown(const Results& a, const Results& b, const std::stri
 void write_results(const std::filesystem::path& dir, const Results& results, const std::vector<std::string>& records,
                    const std::string& records_name, bool overwrite);
 
-// ---- tasks (tasks.cpp) -------------------------------------------------------------------------------
+// ---- Tasks: problems and multiple-choice questions from JSONL (tasks.cpp) -------------------------------------------
 
 enum class TaskType {
   kMath,     // problem/solution: gold = the answer extracted from the solution (MATH-500)
@@ -168,7 +177,7 @@ std::vector<ChoiceQuestion> load_choice_questions(const std::filesystem::path& p
 // then the question itself ending in "Answer:". Letters are scored as the continuation " <L>".
 std::string choice_prompt(const std::vector<ChoiceQuestion>& shots, const ChoiceQuestion& question);
 
-// ---- generative evaluation (generative.cpp) ------------------------------------------------------------
+// ---- Generative evaluation (r1 eval gen; generative.cpp) ------------------------------------------------------------
 
 // One sample's outcome: whether it is correct and the answer it votes with (empty: no answer, no vote).
 struct SampleOutcome {
@@ -184,7 +193,28 @@ std::vector<Metric> generative_metrics(const std::vector<std::vector<SampleOutco
                                        const std::function<bool(const std::string&, const std::string&)>& equivalent,
                                        const BootstrapOptions& bootstrap);
 
-// ---- log-likelihood multiple choice (multiple-choice.cpp) ---------------------------------------------
+// A task file -> k samples per problem through the local
+// engine or an OpenAI-compatible server (text/text-backends.h) -> verdicts (math verification or the GPQA
+// letter) -> pass@1 over the k samples, pass@k, maj@k with their uncertainty, and per-sample records.
+struct GenerativeEvalOptions {
+  std::filesystem::path task_path;
+  TaskOptions task;
+  // Generation: model_dir or server_url (+ server_model, api_key, concurrency, timeout, retries),
+  // chat_template, system_prompt, sampling (defaults set by the CLI: T 0.6, top-p 0.95), num_generations = k,
+  // seed (problem i samples with mix_seed(seed, i)), engine, device.
+  text::DatasetGenerateOptions generation;
+  std::vector<int64_t> ks;  // pass@k / maj@k; empty: 1, 2, 4, ... up to k, and k itself
+  BootstrapOptions bootstrap;
+  verify::VerifyOptions verify;
+  int threads = 0;  // verification threads (0: one per hardware thread)
+};
+
+// Runs the evaluation; records (when given) receive one JSON line per sample: line, problem, sample,
+// completion, finish_reason, gold, answer, verdict, correct. on_progress(done, total) counts problems.
+Results evaluate_generative(const GenerativeEvalOptions& options, std::vector<std::string>* records = nullptr,
+                            const std::function<void(int64_t, int64_t)>& on_progress = {});
+
+// ---- Log-likelihood multiple choice (r1 eval mc; multiple-choice.cpp) -----------------------------------------------
 
 // log p(candidate | context) of the next token for each candidate id: (contexts x candidates), one forward
 // per batch of right-padded contexts (causal attention: padding after a row never changes its logits).
@@ -214,7 +244,7 @@ Results evaluate_choices(model::TransformerImpl& model, const tokenizer::Tokeniz
                          const std::vector<ChoiceQuestion>& questions, const std::vector<ChoiceQuestion>& dev,
                          const ChoiceEvalOptions& options, std::vector<ChoiceRecord>* records = nullptr);
 
-// ---- LLM-as-judge (judge.cpp) --------------------------------------------------------------------------
+// ---- LLM-as-judge (r1 eval judge; judge.cpp) ------------------------------------------------------------------------
 
 enum class PairVerdict { kFirst, kSecond, kTie, kInvalid };  // in the order the judge saw the answers
 // "[[A]]" -> kFirst, "[[B]]" -> kSecond, "[[C]]" -> kTie (MT-bench's format; the last one in the text wins).
@@ -255,27 +285,5 @@ Results judge_pairwise(const std::vector<JudgeItem>& items, const JudgeFn& judge
 // Single-answer grading: the judge rates answer_a from 1 to 10; metric `score` over items with a valid rating.
 Results judge_single(const std::vector<JudgeItem>& items, const JudgeFn& judge, const JudgeOptions& options,
                      std::vector<std::string>* records = nullptr);
-
-// ---- Generative evaluation (r1 eval gen) ------------------------------------------------------------------
-// A task file -> k samples per problem through the local
-// engine or an OpenAI-compatible server (text/text-backends.h) -> verdicts (math verification or the GPQA
-// letter) -> pass@1 over the k samples, pass@k, maj@k with their uncertainty, and per-sample records.
-struct GenerativeEvalOptions {
-  std::filesystem::path task_path;
-  TaskOptions task;
-  // Generation: model_dir or server_url (+ server_model, api_key, concurrency, timeout, retries),
-  // chat_template, system_prompt, sampling (defaults set by the CLI: T 0.6, top-p 0.95), num_generations = k,
-  // seed (problem i samples with mix_seed(seed, i)), engine, device.
-  text::DatasetGenerateOptions generation;
-  std::vector<int64_t> ks;  // pass@k / maj@k; empty: 1, 2, 4, ... up to k, and k itself
-  BootstrapOptions bootstrap;
-  verify::VerifyOptions verify;
-  int threads = 0;  // verification threads (0: one per hardware thread)
-};
-
-// Runs the evaluation; records (when given) receive one JSON line per sample: line, problem, sample,
-// completion, finish_reason, gold, answer, verdict, correct. on_progress(done, total) counts problems.
-Results evaluate_generative(const GenerativeEvalOptions& options, std::vector<std::string>* records = nullptr,
-                            const std::function<void(int64_t, int64_t)>& on_progress = {});
 
 }  // namespace r1::eval

@@ -20,7 +20,7 @@
 
 namespace r1 {
 
-// ---- Files ------------------------------------------------------------------------------------------------
+// ---- Files ----------------------------------------------------------------------------------------------------------
 // Atomic writes: a temp file in the target's directory + fsync + rename + fsync of the directory, so a crash or a
 // full disk never leaves a half-written file under the final name. Not here: checkpoint-level manifests (they
 // build on this, src/train/checkpoint.h).
@@ -52,7 +52,7 @@ std::string read_file(const std::filesystem::path& path);
 // never ends. r1::Error "<path>: not a regular file (a FIFO)" / "<path>: cannot open: No such file ...".
 void require_regular_file(const std::filesystem::path& path);
 
-// ---- JSON from outside the program ------------------------------------------------------------------------
+// ---- JSON from outside the program ----------------------------------------------------------------------------------
 // JSON from files, requests and rows (HTTP bodies, dataset rows, task files, configs, checkpoints) parsed with a
 // nesting limit the parser itself enforces: nlohmann's SAX interface with a depth counter (its DOM builder,
 // subclassed), so a value nested deeper than kMaxJsonDepth is refused while parsing, before any recursive
@@ -86,7 +86,7 @@ int64_t json_integer(const nlohmann::json& obj, const char* key, int64_t low, in
 // For the few places that still catch a nlohmann exception (a value of the wrong type in a parsed document).
 std::string json_error_text(const std::exception& e);
 
-// ---- Sizes and counts for people --------------------------------------------------------------------------
+// ---- Sizes and counts for people ------------------------------------------------------------------------------------
 // "5GB" / "500MiB" parsing (transformers' max_shard_size spelling: KB/MB/GB are powers of 1000, KiB/MiB/GiB of
 // 1024) and compact printing ("5.53 M", "21.1 MB").
 

@@ -5,6 +5,14 @@
 // see it); base weights are frozen (requires_grad = false) so only adapter tensors reach the optimizer.
 // Files: PEFT's layout, adapter_config.json + adapter_model.safetensors with PEFT's tensor names
 // ("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"). Not here: the training objectives.
+//
+// Usage:
+//   r1::model::LoraConfig lora{.r = 16, .lora_alpha = 32, .target_modules = {"all-linear"}};
+//   r1::model::apply_lora(*model, lora);          // base weights frozen: only adapters train
+//   r1::model::save_adapter(*model, "runs/lora");  // adapter_config.json + adapter_model.safetensors (PEFT)
+//
+//   r1::model::Transformer merged = r1::model::load_with_adapter("runs/lora");  // its base + the adapter
+//   r1::model::merge_lora(*merged);                                             // a plain model again
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -17,6 +25,7 @@
 
 namespace r1::model {
 
+// ---- Configuration --------------------------------------------------------------------------------------------------
 // peft.LoraConfig, the subset r1 implements (bias "none", no rsLoRA / DoRA).
 struct LoraConfig {
   int64_t r = 8;
@@ -29,11 +38,12 @@ struct LoraConfig {
   std::string base_model_name_or_path;  // written to adapter_config.json
 
   double scaling() const { return lora_alpha / double(r); }
-  void validate() const;                            // r1::UsageError naming the key
+  void validate() const;                             // r1::UsageError naming the key
   nlohmann::ordered_json to_adapter_config() const;  // adapter_config.json, PEFT's keys
   static LoraConfig from_adapter_config(const nlohmann::json& config, const std::string& source);
 };
 
+// ---- Attaching, switching off and merging adapters (trainers) -------------------------------------------------------
 // Attaches fresh adapters to the targeted Linear layers (uses the global torch generator for A) and freezes
 // every base parameter. r1::UsageError if no module matches or the model already has adapters.
 void apply_lora(TransformerImpl& model, const LoraConfig& config);
@@ -59,6 +69,7 @@ void merge_lora(TransformerImpl& model);
 // (PEFT name, tensor) of every adapter tensor, in module order.
 std::vector<std::pair<std::string, at::Tensor>> adapter_tensors(TransformerImpl& model);
 
+// ---- Adapter files (PEFT layout) ------------------------------------------------------------------------------------
 // Writes adapter_config.json and adapter_model.safetensors (atomic files). Refuses a directory that holds
 // an adapter already unless overwrite.
 void save_adapter(TransformerImpl& model, const std::filesystem::path& dir, bool overwrite = false);

@@ -8,6 +8,15 @@
 // Departures from HF, each a config switch that HF does not have:
 //   1. position_embedding_type = "alibi" replaces RoPE with ALiBi biases (Press et al. 2022; slopes as
 //      BLOOM/MPT for any head count). transformers ignores this key: such a model loads there but is wrong.
+//
+// Usage:
+//   r1::model::Transformer model = r1::model::load_pretrained("models/qwen2.5-0.5b", {.dtype = at::kBFloat16});
+//   at::Tensor logits = model->forward(input_ids);  // (B, T) int64 -> (B, T, V)
+//   auto [loss_sum, tokens] = r1::model::causal_lm_loss_sum(*model, model->hidden_states(input_ids), labels);
+//   r1::model::save_pretrained(*model, "runs/out", {.overwrite = true});  // config.json + safetensors, HF layout
+//
+//   r1::model::Transformer fresh(r1::model::ModelConfig::load("config.json"));  // a new model
+//   fresh->init_weights();
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -24,6 +33,8 @@
 #include <vector>
 
 namespace r1::model {
+
+// ---- The configuration (config.json) --------------------------------------------------------------------------------
 
 enum class PositionEncoding { kRope, kAlibi };
 
@@ -76,9 +87,7 @@ struct ModelConfig {
 at::ScalarType parse_dtype(const std::string& name);
 std::string dtype_name(at::ScalarType dtype);  // transformers' spelling: "float32", "bfloat16", "float16"
 
-// The tensors a checkpoint of `config` must hold: HF name -> shape, in module order.
-std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensors(const ModelConfig& config);
-
+// ---- The module: forward, hidden states, weights by role ------------------------------------------------------------
 // Preallocated keys and values for incremental decoding, owned by the caller (the generation engine).
 // Invariant: positions [0, length) of every row hold keys/values already computed; a forward with T new
 // tokens writes [length, length + T) and then advances length. Rows of a batch share `length`; left padding
@@ -178,7 +187,7 @@ class TransformerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Transformer);
 
-// ---- checkpoints (Hugging Face model directories) -----------------------------------------------------
+// ---- Loading and saving (Hugging Face model directories) ------------------------------------------------------------
 
 struct LoadOptions {
   std::optional<at::ScalarType> dtype;  // unset: float32 (training precision; use convert for storage)
@@ -205,6 +214,9 @@ void save_pretrained(TransformerImpl& model, const std::filesystem::path& dir, c
 
 // (HF name, tensor) for every base parameter (LoRA adapter tensors excluded), tied weights once.
 std::vector<std::pair<std::string, at::Tensor>> named_tensors(TransformerImpl& model);
+
+// The tensors a checkpoint of `config` must hold: HF name -> shape, in module order.
+std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensors(const ModelConfig& config);
 
 // True if `dir` holds config.json or weight files.
 bool directory_has_model(const std::filesystem::path& dir);
@@ -240,7 +252,7 @@ struct CheckpointSummary {
 };
 CheckpointSummary summarize_checkpoint(const std::filesystem::path& dir);
 
-// ---- LM-head losses (src/model/lm-head-losses.cpp), for the trainers and evaluation ---------------------
+// ---- LM-head losses (src/model/lm-head-losses.cpp), for the trainers and evaluation ---------------------------------
 // Causal-LM loss: cross-entropy of logits (B, T, V) against labels (B, T), ignoring label -100, summed
 // over tokens, computed in fp32. Returns (loss_sum, number of counted tokens).
 std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, const at::Tensor& labels);

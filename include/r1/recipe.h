@@ -3,6 +3,14 @@
 // reads a recipe, applies overrides, rejects unknown keys (with a suggestion) and dumps the effective config.
 // Values are kept as JSON internally (YAML scalars typed as YAML 1.2 core: true/false, null, ints, floats;
 // quoted scalars stay strings). Not here: what the keys mean (the option structs own that).
+//
+// Usage:
+//   r1::Recipe recipe = r1::Recipe::load("recipes/sft.yaml");  // r1::Error naming file:line on bad YAML
+//   recipe.apply_overrides({"--learning_rate", "1e-5"});       // the command line on top
+//   r1::RecipeReader reader{recipe};
+//   double learning_rate = 5e-5;
+//   reader("learning_rate", learning_rate, "peak learning rate");  // what an option struct's visit() does per field
+//   recipe.reject_unused(reader.keys);  // UsageError: unknown key ...; did you mean ...?
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -16,6 +24,8 @@
 #include <vector>
 
 namespace r1 {
+
+// ---- Reading a recipe and its overrides -----------------------------------------------------------------------------
 
 class Recipe {
  public:
@@ -54,6 +64,7 @@ class Recipe {
   mutable std::set<std::string> used_;
 };
 
+// ---- Binding option structs, and writing them back (--dump-config) --------------------------------------------------
 // Binds option structs: `visit(visitor)` calls visitor(key, field, help) for each field. These visitors read a
 // recipe into the fields, and write the fields back as JSON (for --dump-config and saved run configs).
 struct RecipeReader {

@@ -3,6 +3,13 @@
 // with the dataset row (example columns) it answers; a score may be "not applicable" (nullopt), which TRL
 // represents as NaN and skips when combining. Rewards are stateless after construction and thread-safe.
 // Each reward family lives in one file under src/rewards/ and is listed in src/rewards/registry.cpp.
+//
+// Usage:
+//   r1::rewards::RewardFn accuracy = r1::rewards::make_reward("accuracy");
+//   r1::rewards::RewardFn cosine = r1::rewards::make_reward("cosine", {{"cosine_max_len", 1000}});
+//   std::vector<r1::rewards::Score> a = accuracy(completions, examples);  // examples[i]: the row completion i answers
+//   std::vector<r1::rewards::Score> c = cosine(completions, examples);
+//   std::vector<r1::rewards::Score> total = r1::rewards::combine_rewards({a, c}, {1.0, 0.5});
 #pragma once
 
 #include <functional>
@@ -13,6 +20,8 @@
 #include <vector>
 
 namespace r1::rewards {
+
+// ---- What a reward is -----------------------------------------------------------------------------------------------
 
 using Score = std::optional<double>;  // nullopt: not applicable to this completion
 
@@ -36,6 +45,7 @@ struct RewardInfo {
   ExampleCheck check_example = {};
 };
 
+// ---- Rewards by name (recipes' reward_funcs) ------------------------------------------------------------------------
 // The registry of every reward family (src/rewards/registry.cpp).
 RewardFn make_reward(const std::string& name,
                      const nlohmann::json& params = nlohmann::json::object());  // r1::Error listing names if unknown
@@ -43,6 +53,7 @@ std::vector<RewardInfo> registered_rewards();                                   
 // Runs the reward's ExampleCheck on one row (nothing if it has none); UsageError listing names if unknown.
 void check_reward_example(const std::string& name, const nlohmann::json& example);
 
+// ---- Combining several rewards (GRPO's reward_weights) --------------------------------------------------------------
 // TRL's combination: total_i = sum_f weight_f * reward_f,i over the rewards applicable to completion i
 // (nansum); a completion no reward applies to gets nullopt. weights empty = all 1.
 std::vector<Score> combine_rewards(const std::vector<std::vector<Score>>& per_reward,

@@ -25,6 +25,14 @@
 // stays reusable by the process, not returned to the kernel until more than 512 MiB is free at the heap top).
 // A value the user gave glibc (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_ or the same
 // tunable in GLIBC_TUNABLES) is never replaced, each setting on its own.
+//
+// Usage:
+//   int main(int argc, char** argv) {
+//     r1::bootstrap_process(argc, argv);  // first thing: may set the environment and re-exec once
+//     // ... parse the command line ...
+//     r1::configure_runtime({.threads = 0, .device = "cpu", .seed = 42});
+//     r1::parallel_for(items.size(), /*threads=*/0, [&](size_t i) { results[i] = work(items[i]); });
+//   }
 #pragma once
 
 #include <cstddef>
@@ -36,6 +44,7 @@
 
 namespace r1 {
 
+// ---- Process start-up (every main) ----------------------------------------------------------------------------------
 // Sets OMP_WAIT_POLICY=PASSIVE (unless the user set it) and OPENBLAS_CORETYPE when
 // choose_openblas_coretype() says so; then re-executes argv once. Returns normally when nothing needed
 // changing (or re-exec is disabled or failed).
@@ -53,6 +62,7 @@ struct RuntimeOptions {
 // Applies thread count and seed, validates the device (UsageError if unknown or unavailable).
 void configure_runtime(const RuntimeOptions& options);
 
+// ---- The BLAS and allocator policies, and what --version prints -----------------------------------------------------
 // Kernel tiers used to decide whether OpenBLAS picked weaker kernels than the CPU supports:
 // 2 = AVX-512 (SkylakeX, Cooperlake, SapphireRapids), 1 = AVX2+FMA (Haswell, Zen, Skylake), 0 = older.
 int openblas_core_tier(const std::string& openblas_corename);
@@ -89,7 +99,7 @@ std::vector<MallocSetting> choose_malloc_settings(const std::map<std::string, st
 // One line describing the compute back-end: LibTorch version, threads, BLAS and its kernels, CUDA.
 std::string runtime_summary();
 
-// ---- parallel_for: the one pool of batch work ----------------------------------------------------------
+// ---- parallel_for: the one pool of batch work -----------------------------------------------------------------------
 // parallel_for: fn(i) for every i in [0, count) on a few threads of its own, the one pool of r1's batch work
 // (math verification, tokenization, tokenizer training, data preparation, sandboxed programs, HTTP requests).
 // Not here: LibTorch's intra-op threads (at::parallel_for, the model's compute), the decode compute team

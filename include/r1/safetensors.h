@@ -6,6 +6,12 @@
 // bytes) and each tensor's byte size must equal numel x dtype size. Every error names the file.
 // Sharded checkpoints (model-0000i-of-0000n.safetensors + model.safetensors.index.json) are handled by
 // TensorCollection and save_sharded().
+//
+// Usage:
+//   r1::safetensors::File file("model.safetensors");                 // memory-mapped, header validated
+//   at::Tensor embed = file.get("model.embed_tokens.weight");        // an owning copy; view() is zero-copy
+//   auto all = r1::safetensors::TensorCollection::open_directory(dir);  // model.safetensors or its shards
+//   r1::safetensors::save("out.safetensors", {{"embed", embed}});    // atomic; metadata {"format": "pt"}
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -19,6 +25,8 @@
 #include <vector>
 
 namespace r1::safetensors {
+
+// ---- Tensor entries and dtypes --------------------------------------------------------------------------------------
 
 struct TensorInfo {
   std::string name;
@@ -34,6 +42,7 @@ size_t dtype_size(const std::string& dtype);
 at::ScalarType to_torch_dtype(const std::string& dtype);
 std::string from_torch_dtype(at::ScalarType dtype);
 
+// ---- Reading files and model directories ----------------------------------------------------------------------------
 // One memory-mapped .safetensors file, header validated on open. Cheap to copy (shares the mapping).
 class File {
  public:
@@ -56,18 +65,6 @@ class File {
   std::shared_ptr<const Mapping> map_;
 };
 
-// Writes tensors (any device, any layout; copied to contiguous CPU) atomically. Names must be unique.
-// metadata defaults to {"format": "pt"}, which transformers requires.
-void save(const std::filesystem::path& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
-          const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
-
-// Writes "<dir>/model.safetensors" when everything fits in max_shard_bytes (0 = no limit), else shards
-// "<dir>/model-0000i-of-0000n.safetensors" plus "<dir>/model.safetensors.index.json" as transformers does.
-// Removes weight files of a previous save that the new one does not use. Returns the files written.
-std::vector<std::filesystem::path> save_sharded(const std::filesystem::path& dir,
-                                                const std::vector<std::pair<std::string, at::Tensor>>& tensors,
-                                                uint64_t max_shard_bytes);
-
 // All tensors of a model directory: model.safetensors, or the shards named by model.safetensors.index.json.
 class TensorCollection {
  public:
@@ -85,5 +82,18 @@ class TensorCollection {
   std::vector<File> files_;
   std::map<std::string, size_t> index_;  // tensor name -> position in files_
 };
+
+// ---- Writing --------------------------------------------------------------------------------------------------------
+// Writes tensors (any device, any layout; copied to contiguous CPU) atomically. Names must be unique.
+// metadata defaults to {"format": "pt"}, which transformers requires.
+void save(const std::filesystem::path& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+          const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
+
+// Writes "<dir>/model.safetensors" when everything fits in max_shard_bytes (0 = no limit), else shards
+// "<dir>/model-0000i-of-0000n.safetensors" plus "<dir>/model.safetensors.index.json" as transformers does.
+// Removes weight files of a previous save that the new one does not use. Returns the files written.
+std::vector<std::filesystem::path> save_sharded(const std::filesystem::path& dir,
+                                                const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                                                uint64_t max_shard_bytes);
 
 }  // namespace r1::safetensors

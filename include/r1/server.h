@@ -4,6 +4,13 @@
 // OpenAI API and vLLM's server (its extra sampling fields and --reasoning-parser deepseek-r1, which returns
 // `<think>…</think>` as `reasoning_content`); llama-server's per-request `reasoning_format` also works.
 // Safe defaults: binds 127.0.0.1, optional Bearer API key, request-size and max_tokens limits, JSON errors.
+//
+// Usage:
+//   r1::server::ServerOptions options{.model = "runs/sft", .port = 0};  // 0: any free port
+//   r1::server::Server server(options);  // loads the model
+//   server.start();                      // serves on background threads
+//   int port = server.port();            // POST http://127.0.0.1:<port>/v1/chat/completions
+//   server.stop();                       // or r1::server::run_server(options): until SIGINT / SIGTERM
 #pragma once
 
 #include <cstddef>
@@ -13,6 +20,8 @@
 #include <string>
 
 namespace r1::server {
+
+// ---- Options --------------------------------------------------------------------------------------------------------
 
 struct ServerOptions {
   std::filesystem::path model;  // Hugging Face model directory, tokenizer beside the weights
@@ -37,6 +46,8 @@ struct ServerOptions {
   uint64_t seed = 42;                 // sampling seed for requests without their own
   bool log_requests = true;           // one line per request on stderr
 };
+
+// ---- The server -----------------------------------------------------------------------------------------------------
 
 class Server {
  public:

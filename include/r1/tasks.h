@@ -4,6 +4,11 @@
 // carries, always right) and a quick guess (a plausible wrong number, sometimes without the newline layout the
 // open-r1 format reward asks for). A corpus that mixes them gives a base model that can solve the task but
 // often does not: the situation R1-Zero's RL starts from.
+//
+// Usage:
+//   r1::data::TaskSplits splits = r1::data::make_addition_task({.seed = 0, .test_problems = 200});
+//   std::mt19937_64 rng(0);
+//   std::string worked = r1::data::addition_solution(splits.train[0], /*careful=*/true, rng);
 #pragma once
 
 #include <cstdint>
@@ -12,6 +17,8 @@
 #include <vector>
 
 namespace r1::data {
+
+// ---- Problems and their splits --------------------------------------------------------------------------------------
 
 struct TaskProblem {
   std::string problem;  // the question
@@ -32,6 +39,7 @@ struct TaskSplits {
 // Every pair (a, b) of the operand range, shuffled by the seed; the first test_problems are held out.
 TaskSplits make_addition_task(const AdditionTaskOptions& options);
 
+// ---- Worked solutions (the pretraining corpus) ----------------------------------------------------------------------
 // A worked solution for the problem: careful (column-by-column with carries, ends with the right answer) or a
 // quick guess (wrong by 1..10; with probability 0.3 on one line, which fails the format reward).
 std::string addition_solution(const TaskProblem& problem, bool careful, std::mt19937_64& rng);

@@ -25,7 +25,7 @@
 
 namespace r1::text {
 
-// ---- Dataset generation (r1 generate, eval gen) ----------------------------------------------------------
+// ---- Dataset generation (r1 generate, eval gen) ---------------------------------------------------------------------
 // Dataset generation (what `r1 generate` runs): JSONL rows -> prompts -> N completions each -> JSONL rows,
 // as distilabel's TextGeneration step in the open-r1 pipeline. This is the text/JSON edge over the engine:
 // prompts come from a column, a `messages` column through the chat template, or a Jinja prompt template
@@ -81,7 +81,7 @@ struct DatasetGenerateReport {
 DatasetGenerateReport generate_dataset(const DatasetGenerateOptions& options,
                                        const std::function<void(int64_t, int64_t)>& on_row = {});
 
-// ---- A model in an engine, and a conversation with it (r1 chat; r1 serve uses the same loading) -----------
+// ---- A model in an engine, and a conversation with it (r1 chat; r1 serve uses the same loading) ---------------------
 
 // What loading a model for generation takes (text/text-engine.h loads it: the model bundle into one engine).
 struct TextEngineOptions {

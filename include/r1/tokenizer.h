@@ -5,6 +5,15 @@
 // Departure from HF: decode() returns the exact bytes (HF repairs invalid UTF-8 with U+FFFD), so
 // decode(encode(x)) == x holds for any bytes with a byte-level tokenizer; StreamDecoder emits only
 // complete UTF-8 characters.
+//
+// Usage:
+//   r1::tokenizer::Tokenizer tokenizer = r1::tokenizer::Tokenizer::load("models/qwen2.5");  // or a tokenizer.json
+//   std::vector<int32_t> ids = tokenizer.encode("What is 2+3?");
+//   std::string text = tokenizer.decode(ids, /*skip_special_tokens=*/true);
+//   r1::tokenizer::StreamDecoder stream(tokenizer);
+//   for (int32_t id : ids) std::cout << stream.push(id);  // complete UTF-8 characters only
+//
+//   r1::tokenizer::Tokenizer trained = r1::tokenizer::train_tokenizer({"corpus.txt"}, {.vocab_size = 8000});
 #pragma once
 
 #include <cstdint>
@@ -18,6 +27,8 @@
 #include <vector>
 
 namespace r1::tokenizer {
+
+// ---- Loading, encoding and decoding ---------------------------------------------------------------------------------
 
 struct AddedToken {
   std::string content;
@@ -91,6 +102,7 @@ class Tokenizer {
   std::shared_ptr<Impl> impl_;
 };
 
+// ---- Training and extending a tokenizer (r1 tokenizer train / extend) -----------------------------------------------
 // Training a tokenizer from text files (one sequence per line, line ends kept, as HF's train_from_files) or
 // JSONL files (.jsonl/.json: one sequence per row, from `text_field`).
 struct TrainOptions {
@@ -133,6 +145,8 @@ Tokenizer extend_tokenizer(const Tokenizer& base, const std::vector<std::filesys
 // resize-embeddings averages to initialise the new row).
 std::vector<std::vector<int32_t>> decompose_new_tokens(const Tokenizer& base, const Tokenizer& extended);
 
+// ---- Conversations through a chat template (r1/chat-template.h) -----------------------------------------------------
+
 class ChatTemplate;
 
 // A conversation rendered through a chat template and tokenized (as transformers' apply_chat_template with
@@ -152,6 +166,7 @@ struct ChatEncoding {
 ChatEncoding encode_chat(const Tokenizer& tokenizer, const ChatTemplate& chat_template, const std::string& context_json,
                          bool add_generation_prompt);
 
+// ---- Streaming detokenization (serve, chat) -------------------------------------------------------------------------
 // Incremental detokenization for streaming generation: push ids one at a time and get back the text that
 // became complete; a multi-byte character split across tokens is held back until its last byte arrives.
 class StreamDecoder {

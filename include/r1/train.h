@@ -4,6 +4,14 @@
 // autocast with fp32 master weights, non-finite step skipping, JSONL metrics, periodic evaluation, and
 // checkpoints (HF model dir + optimizer + schedule + RNG + data position + manifest with checksums) that
 // resume bit-exactly. What is trained on what data is an Objective; the loop does not know.
+//
+// Usage:
+//   r1::Recipe recipe = r1::Recipe::load("recipes/sft.yaml");  // r1/recipe.h; apply_overrides() for the command line
+//   r1::train::SftOptions options = r1::train::SftOptions::from_recipe(recipe);
+//   r1::train::TrainResult result = r1::train::sft(options, &stop_requested);  // pretrain, grpo, dpo: alike
+//
+//   MyObjective objective;  // a new trainer: an r1::train::Objective (yours) run by the shared loop
+//   r1::train::TrainResult r = r1::train::Trainer(model, args, objective).train();
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -26,6 +34,7 @@ class Recipe;
 
 namespace r1::train {
 
+// ---- Shared by every trainer: TrainingArguments and the learning-rate schedule --------------------------------------
 // transformers.TrainingArguments, the subset r1 implements, with its names and defaults.
 struct TrainingArguments {
   std::string output_dir;
@@ -73,7 +82,7 @@ double lr_multiplier(const std::string& type, int64_t step, int64_t warmup_steps
                      double min_lr_rate = 0.0);
 int64_t resolve_warmup_steps(const TrainingArguments& args, int64_t total_steps);
 
-// ---- checkpointed state ---------------------------------------------------------------------------------
+// ---- Shared by every trainer: checkpointed state and the optimizer --------------------------------------------------
 
 // Every part of a run that a checkpoint holds besides the model (optimizer, RNG, the trainer's counters, the
 // objective's data position and own state) saves and restores itself through this one interface, so the
@@ -132,6 +141,7 @@ class AdamW : public Stateful {
 // (name, parameter, decay?) for every trainable parameter of the model, tied weights once.
 std::vector<AdamW::Param> optimizer_params(model::TransformerImpl& model, const std::vector<std::string>& no_decay);
 
+// ---- Shared by every trainer: the loop (an Objective run by the Trainer) --------------------------------------------
 // One micro-batch's contribution. loss_sum is summed over the objective's units (e.g. target tokens);
 // the trainer divides by the step's normaliser before backward.
 struct MicroBatchLoss {
@@ -200,7 +210,7 @@ class Trainer {
   TrainerHooks hooks_;
 };
 
-// ---- checkpoints ----------------------------------------------------------------------------------------
+// ---- Shared by every trainer: checkpoint directories ----------------------------------------------------------------
 
 // output_dir/checkpoint-<step> directories; "latest" = the highest step with a manifest.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& output_dir);
@@ -219,6 +229,7 @@ using model::TokenLogprobs;
 
 namespace r1::train {
 
+// ---- pretrain (r1 pretrain) -----------------------------------------------------------------------------------------
 // `r1 pretrain`: causal-LM pretraining from token shards (r1 data prepare) with a weighted mixture.
 // Recipe keys: TrainingArguments', plus
 //   model_name_or_path  HF model directory to continue from, or
@@ -246,6 +257,7 @@ TrainResult pretrain(const PretrainOptions& options, const std::atomic<bool>* st
 
 namespace r1::train {
 
+// ---- GRPO (r1 grpo) -------------------------------------------------------------------------------------------------
 // `r1 grpo`: Group Relative Policy Optimization (DeepSeekMath; DeepSeek-R1-Zero's RL) with TRL's GRPOConfig
 // names and semantics. Each generation the engine samples num_generations completions per prompt from the live
 // weights (temperature-scaled log-probs kept), the reward functions score them, advantages are group-relative,
@@ -294,7 +306,7 @@ struct GrpoOptions {
 
 TrainResult grpo(const GrpoOptions& options, const std::atomic<bool>* stop_requested = nullptr);
 
-// ---- fine-tuning: SFT and DPO (TRL's SFTTrainer / DPOTrainer keys) --------------------------------------
+// ---- SFT / DPO (r1 sft, r1 dpo; TRL's SFTTrainer / DPOTrainer keys) -------------------------------------------------
 
 // TRL's ModelConfig LoRA keys (open-r1 passes them to get_peft_config), with its defaults.
 struct PeftArguments {

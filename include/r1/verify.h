@@ -3,6 +3,13 @@
 // answer from a model's output (and from a gold solution), parses LaTeX or plain math into an expression and
 // decides equivalence with exact arithmetic and the GiNaC computer algebra system. Multiple-choice letters
 // (GPQA style) are extracted separately. Departures from Math-Verify are listed in src/verify/verify.cpp.
+//
+// Usage:
+//   r1::verify::VerifyResult result = r1::verify::verify("\\frac{1}{2}", "... so the answer is $\\boxed{0.5}$.");
+//   if (result.verdict == r1::verify::Verdict::kCorrect) { /* result.answer, result.gold; result.detail says why */ }
+//   std::vector<r1::verify::VerifyResult> all = r1::verify::verify_batch(gold_output_pairs);  // in order, threaded
+//   std::vector<std::string> candidates = r1::verify::extract_answers(model_output);
+//   std::optional<char> letter = r1::verify::extract_choice("Answer: C");  // GPQA: 'C'
 #pragma once
 
 #include <optional>
@@ -13,6 +20,7 @@
 
 namespace r1::verify {
 
+// ---- Extracting answers ---------------------------------------------------------------------------------------------
 // Where an answer can be found in a text, tried in the order given.
 enum class ExtractionTarget {
   kBoxed,         // the last \boxed{...} or \fbox{...} (nested braces kept)
@@ -41,6 +49,7 @@ std::vector<std::string> extract_answers(std::string_view text, const Extraction
 // nullopt when none is found. num_choices must be in [2, 26] (r1::UsageError otherwise).
 std::optional<char> extract_choice(std::string_view text, int num_choices = 4);
 
+// ---- Verifying an answer against a gold answer (rewards, evaluation) ------------------------------------------------
 // Float tolerance, as Math-Verify: when either side is written with a decimal point, both are evaluated
 // and rounded to float_rounding decimal places and the rounded values must be equal (so 1/3 = 0.333333 but
 // 1/3 != 0.333, and 2 != 2.0001). Otherwise numbers compare exactly (rationals) or, for irrational and
