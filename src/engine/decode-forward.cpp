@@ -16,9 +16,8 @@
 #include <cstring>
 #include <functional>
 
-#include "model/fused-ops.h"
-
 #include "kernels/thread-team.h"
+#include "kernels/transformer-rows.h"
 #include "model/layers.h"
 #include "r1/error.h"
 
@@ -192,7 +191,7 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
   auto norm = [&](const at::Tensor& weight) {  // h = RMSNorm(x)
     over(B, 2, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
-        model::detail::rms_norm_row(x + r * ld, weight.data_ptr<float>(), C, c.rms_norm_eps, h + r * ld);
+        kernels::rms_norm_row(x + r * ld, weight.data_ptr<float>(), C, c.rms_norm_eps, h + r * ld);
         if (bf16_) kernels::to_bf16_rows(h + r * ld, 1, ld, C, hb + r * ldc);
       }
     });
@@ -229,7 +228,7 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
           for (float* head : {q + g * G * D, k}) {  // the query heads of kv head g, then the key
             const int64_t heads = head == k ? 1 : G;
             for (int64_t j = 0; j < heads; ++j) {
-              model::detail::rotary_row(head + j * D, cos_table + offset, sin_table + offset, rotated, D);
+              kernels::rope_row(head + j * D, cos_table + offset, sin_table + offset, rotated, D);
               std::memcpy(head + j * D, rotated, size_t(D) * sizeof(float));
             }
           }
@@ -253,7 +252,7 @@ at::Tensor DecodeForward::step(const std::vector<int32_t>& tokens, const std::ve
     product(h, hb, l.gate_up, gu, ld, false);  // (B, 2I)
     over(B, 2, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
-        model::detail::silu_mul_row(gu + r * ld, gu + r * ld + I, act + r * ld, I);
+        kernels::swiglu_row(gu + r * ld, gu + r * ld + I, act + r * ld, I);
         if (bf16_) kernels::to_bf16_rows(act + r * ld, 1, ld, I, actb + r * ldi);
       }
     });

@@ -1,7 +1,7 @@
 // DecodeForward: the engine's fp32 CPU decode step (one new token per row against the slot cache), the same
 // math as TransformerImpl::forward (HF Llama / Qwen2: RMSNorm, RoPE or ALiBi, grouped-query attention,
 // SwiGLU, tied or untied head) in a few fused kernels (kernels/cpu-kernels.h) instead of ~25 ATen calls per layer.
-// In fp32 every op is the training forward's own: the model/fused-ops.h row kernels for RMSNorm, RoPE, SwiGLU
+// In fp32 every op is the training forward's own: the kernels/transformer-rows.h row kernels for RMSNorm, RoPE, SwiGLU
 // and the softmax, and the products and attention of kernels/cpu-kernels.h, which the training forward also runs
 // (model/exact-ops.h), so a sampled token's log-prob equals a training forward's to the bit (GRPO).
 // It reads the model's parameters by role (TransformerImpl::weights(), no names) and keeps derived copies

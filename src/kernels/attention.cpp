@@ -13,7 +13,7 @@
 
 #include "kernels/cpu-kernels.h"
 #include "kernels/thread-team.h"
-#include "model/fused-ops.h"
+#include "kernels/transformer-rows.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
@@ -347,7 +347,7 @@ __attribute__((noinline)) void scores_to_probs(float* s, int64_t n, float scale,
   for (int64_t j = 0; j < n; ++j) s[j] = s[j] * scale;
   if (slope)
     for (int64_t j = 0; j < n; ++j) s[j] += -*slope * float(L - (first + j));
-  model::detail::softmax_row(s, n, e, p);
+  softmax_row(s, n, e, p);
 }
 
 template <int R, int DV>

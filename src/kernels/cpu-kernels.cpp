@@ -6,8 +6,6 @@
 // (attention), inline when the work is too small to be worth a helper.
 #include "kernels/cpu-kernels.h"
 
-#include "model/fused-ops.h"
-
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>

@@ -1,11 +1,9 @@
-// Fused RMSNorm and SwiGLU (see fused-ops.h). Rows are split over the intra-op threads; each row is one
-// contiguous loop the compiler vectorises, built per ISA level (R1_VECTOR_CLONES, kernels/simd.h).
-// Backward formulas, with r = 1 / sqrt(mean(x^2) + eps), xh = x * r, s = sigmoid(g):
-//   rms_norm: dw = sum_rows(dy * xh);  dx = r * (dy * w - xh * mean(dy * w * xh))
-//   swiglu:   dg = dy * u * s * (1 + g * (1 - s));  du = dy * g * s
+// The fused ops of fused-ops.h as autograd functions: rows are split over the intra-op threads and each row goes
+// through the row kernels of kernels/transformer-rows.h (formulas there), bf16 rows widened into fp32 scratch
+// rows where a kernel takes fp32 only. CUDA tensors and other dtypes take the equivalent ATen expressions.
 #include "model/fused-ops.h"
 
-#include "kernels/simd.h"
+#include "kernels/transformer-rows.h"
 #include "r1/error.h"
 
 #include <ATen/ATen.h>
@@ -25,49 +23,10 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
+using namespace r1::kernels;  // the row kernels (kernels/transformer-rows.h)
 
 bool fusable(const at::Tensor& t) {
   return t.is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
-}
-
-// RMSNorm row kernels on fp32 rows (bf16 rows are widened into a scratch row first and narrowed back with
-// one rounding), cloned per ISA level like the SwiGLU ones below. The row statistic is summed in double, in
-// 8 independent lanes: it matches a pairwise fp32 mean to the last bit or better.
-R1_VECTOR_CLONES double row_sum_squares(const float* __restrict x, int64_t n) {
-  double lane[8] = {};
-  int64_t c = 0;
-  for (; c + 8 <= n; c += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += double(x[c + l]) * double(x[c + l]);
-  double sum = 0;
-  for (int l = 0; l < 8; ++l) sum += lane[l];
-  for (; c < n; ++c) sum += double(x[c]) * double(x[c]);
-  return sum;
-}
-R1_VECTOR_CLONES void rms_scale_row(const float* __restrict x, const float* __restrict w, float inv,
-                                    float* __restrict y, int64_t n) {
-  for (int64_t c = 0; c < n; ++c) y[c] = w[c] * (x[c] * inv);
-}
-R1_VECTOR_CLONES void rms_scale_row(const float* __restrict x, const float* __restrict w, float inv,
-                                    uint16_t* __restrict y, int64_t n) {
-  for (int64_t c = 0; c < n; ++c) y[c] = float_to_bf16_bits(w[c] * (x[c] * inv));
-}
-// dw += dy * xh;  dx = inv * (dy * w - xh * mean(dy * w * xh)), xh = x * inv
-R1_VECTOR_CLONES void rms_backward_row(const float* __restrict x, const float* __restrict dy, const float* __restrict w,
-                                       float inv, float* __restrict dw, float* __restrict dx, int64_t n) {
-  float dot = 0;
-  for (int64_t c = 0; c < n; ++c) {
-    const float xh = x[c] * inv;
-    dot += dy[c] * w[c] * xh;
-    dw[c] += dy[c] * xh;
-  }
-  const float mean = dot / float(n);
-  for (int64_t c = 0; c < n; ++c) dx[c] = inv * (dy[c] * w[c] - x[c] * inv * mean);
-}
-R1_VECTOR_CLONES void widen_row(const uint16_t* __restrict x, int64_t n, float* __restrict out) {
-  for (int64_t c = 0; c < n; ++c) out[c] = bf16_bits_to_float(x[c]);
-}
-R1_VECTOR_CLONES void narrow_row(const float* __restrict x, int64_t n, uint16_t* __restrict out) {
-  for (int64_t c = 0; c < n; ++c) out[c] = float_to_bf16_bits(x[c]);
 }
 
 // Row r of an fp32 tensor, or of a bf16 one widened into `scratch` (n floats).
@@ -129,42 +88,6 @@ struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
     return {dx, dw, at::Tensor(), at::Tensor()};
   }
 };
-
-// SwiGLU row kernels on fp32 arrays, free of calls so the compiler vectorises them; built for AVX-512, AVX2
-// and baseline x86-64 and chosen at load time (target_clones). exp is Cephes' expf (range reduction +
-// degree-6 polynomial, ~1 ulp), which vectorises where std::exp does not. bf16 rows are read and written as
-// raw bits with fp32 arithmetic in between (one rounding per output).
-R1_INLINE float sigmoid(float g) { return 1.0f / (1.0f + exp_approx(-g)); }
-
-R1_VECTOR_CLONES void swiglu_row(const float* __restrict g, const float* __restrict u, float* __restrict y, int64_t n) {
-  for (int64_t c = 0; c < n; ++c) y[c] = g[c] * sigmoid(g[c]) * u[c];
-}
-R1_VECTOR_CLONES void swiglu_row_backward(const float* __restrict g, const float* __restrict u,
-                                          const float* __restrict dy, float* __restrict dg, float* __restrict du,
-                                          int64_t n) {
-  for (int64_t c = 0; c < n; ++c) {
-    const float s = sigmoid(g[c]);
-    dg[c] = dy[c] * u[c] * s * (1.0f + g[c] * (1.0f - s));
-    du[c] = dy[c] * g[c] * s;
-  }
-}
-R1_VECTOR_CLONES void swiglu_row(const uint16_t* __restrict g, const uint16_t* __restrict u, uint16_t* __restrict y,
-                                 int64_t n) {
-  for (int64_t c = 0; c < n; ++c) {
-    const float gv = bf16_bits_to_float(g[c]);
-    y[c] = float_to_bf16_bits(gv * sigmoid(gv) * bf16_bits_to_float(u[c]));
-  }
-}
-R1_VECTOR_CLONES void swiglu_row_backward(const uint16_t* __restrict g, const uint16_t* __restrict u,
-                                          const uint16_t* __restrict dy, uint16_t* __restrict dg,
-                                          uint16_t* __restrict du, int64_t n) {
-  for (int64_t c = 0; c < n; ++c) {
-    const float gv = bf16_bits_to_float(g[c]), uv = bf16_bits_to_float(u[c]), dv = bf16_bits_to_float(dy[c]);
-    const float s = sigmoid(gv);
-    dg[c] = float_to_bf16_bits(dv * uv * s * (1.0f + gv * (1.0f - s)));
-    du[c] = float_to_bf16_bits(dv * gv * s);
-  }
-}
 
 // fp32 tensors as float*, bf16 ones as their raw bits.
 template <class T>
@@ -261,25 +184,6 @@ struct SwigluPairFn : torch::autograd::Function<SwigluPairFn> {
 };
 
 // ---- rotary embedding ----------------------------------------------------------------------------------
-// y[d] = x[d] c[d] - x[d+h] s[d],  y[d+h] = x[d+h] c[d+h] + x[d] s[d+h]   (h = D/2; HF rotate_half)
-R1_VECTOR_CLONES void rope_row(const float* __restrict x, const float* __restrict c, const float* __restrict s,
-                               float* __restrict y, int64_t D) {
-  const int64_t h = D / 2;
-  for (int64_t d = 0; d < h; ++d) {
-    y[d] = x[d] * c[d] - x[d + h] * s[d];
-    y[d + h] = x[d + h] * c[d + h] + x[d] * s[d + h];
-  }
-}
-// its transpose: dx[d] = dy[d] c[d] + dy[d+h] s[d+h],  dx[d+h] = dy[d+h] c[d+h] - dy[d] s[d]
-R1_VECTOR_CLONES void rope_row_backward(const float* __restrict dy, const float* __restrict c,
-                                        const float* __restrict s, float* __restrict dx, int64_t D) {
-  const int64_t h = D / 2;
-  for (int64_t d = 0; d < h; ++d) {
-    dx[d] = dy[d] * c[d] + dy[d + h] * s[d + h];
-    dx[d + h] = dy[d + h] * c[d + h] - dy[d] * s[d];
-  }
-}
-
 // Applies fn(in_row, out_row) to each (b, t) row of NH * D elements of x (B, T, NH, D) (last two dims
 // dense), writing a dense (B, T, NH, D) result of x's dtype; bf16 rows pass through fp32 scratch rows.
 template <class Fn>
@@ -337,60 +241,6 @@ struct RopeFn : torch::autograd::Function<RopeFn> {
 };
 
 // ---- softmax over the last dimension ----------------------------------------------------------------------
-R1_VECTOR_CLONES float row_max(const float* __restrict x, int64_t n) {  // -inf for n = 0
-  float lane[16];
-  for (int l = 0; l < 16; ++l) lane[l] = -__builtin_inff();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; ++l) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
-  float m = -__builtin_inff();
-  for (int l = 0; l < 16; ++l) m = lane[l] > m ? lane[l] : m;
-  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
-  return m;
-}
-// e[j] = exp(x[j] - m), exactly 0 where that underflows fp32 (masked scores); returns the sum. Element j always
-// adds into lane j % 16 (the tail too), so masked entries past a row's valid prefix add exact zeros: a causal
-// row sums to the same bits whatever length the batch is padded to (GRPO's micro-batches, packed rows).
-R1_VECTOR_CLONES float row_exp_sum(const float* __restrict x, int64_t n, float m, float* __restrict e) {
-  float lane[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; ++l) {
-      const float d = x[i + l] - m;
-      e[i + l] = d < -87.0f ? 0.0f : exp_approx(d);
-      lane[l] += e[i + l];
-    }
-  for (int l = 0; i + l < n; ++l) {
-    const float d = x[i + l] - m;
-    e[i + l] = d < -87.0f ? 0.0f : exp_approx(d);
-    lane[l] += e[i + l];
-  }
-  float sum = 0;
-  for (int l = 0; l < 16; ++l) sum += lane[l];
-  return sum;
-}
-R1_VECTOR_CLONES void scale_row(const float* __restrict e, int64_t n, float k, float* __restrict y) {
-  for (int64_t j = 0; j < n; ++j) y[j] = e[j] * k;
-}
-R1_VECTOR_CLONES void scale_row(const float* __restrict e, int64_t n, float k, uint16_t* __restrict y) {
-  for (int64_t j = 0; j < n; ++j) y[j] = float_to_bf16_bits(e[j] * k);
-}
-R1_VECTOR_CLONES float row_dot(const float* __restrict a, const float* __restrict b, int64_t n) {
-  float lane[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; ++l) lane[l] += a[i + l] * b[i + l];
-  float sum = 0;
-  for (int l = 0; l < 16; ++l) sum += lane[l];
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-// dx = y * (dy - dot)
-R1_VECTOR_CLONES void softmax_backward_row(const float* __restrict y, const float* __restrict dy, float dot, int64_t n,
-                                           float* __restrict dx) {
-  for (int64_t j = 0; j < n; ++j) dx[j] = y[j] * (dy[j] - dot);
-}
-
 // A dense fp32 or bf16 row written from an fp32 row.
 void store_row(const float* row, int64_t n, at::Tensor& t, int64_t r) {
   if (t.scalar_type() == at::kFloat)
@@ -480,23 +330,6 @@ at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
   if (!fusable(gate) || gate.scalar_type() != up.scalar_type() || gate.sizes() != up.sizes())
     return at::silu(gate) * up;
   return SwigluPairFn::apply(gate, up);
-}
-
-void rms_norm_row(const float* x, const float* weight, int64_t C, double eps, float* y) {
-  const float inv = float(1.0 / std::sqrt(row_sum_squares(x, C) / double(C) + eps));  // as RmsNormFn
-  rms_scale_row(x, weight, inv, y, C);
-}
-
-void silu_mul_row(const float* gate, const float* up, float* y, int64_t n) { swiglu_row(gate, up, y, n); }
-
-void rotary_row(const float* x, const float* cos, const float* sin, float* y, int64_t D) {
-  rope_row(x, cos, sin, y, D);
-}
-
-void softmax_row(const float* x, int64_t n, float* e, float* y) {  // as SoftmaxFn
-  const float m = row_max(x, n);
-  const float sum = row_exp_sum(x, n, m, e);
-  scale_row(e, n, 1.0f / sum, y);
 }
 
 }  // namespace r1::model::detail

@@ -1,6 +1,7 @@
 // Fused CPU kernels for the memory-bound parts of a transformer block, as autograd functions with
 // hand-written backward passes: one pass over the data each way instead of a chain of ATen ops (each of
-// which reads and writes the whole activation). Internal to src/model. Both follow HF Llama's math:
+// which reads and writes the whole activation). Internal to src/model; the row kernels they are built from, which
+// the engine's decode step shares, are kernels/transformer-rows.h's. All follow HF Llama's math:
 //   rms_norm: y = w * (x / sqrt(mean(x^2) + eps)), statistics in fp32 (LlamaRMSNorm);
 //   swiglu:   y = silu(g) * u with [g | u] = the two halves of the last dimension (LlamaMLP's act);
 //   rope:     y = x * cos + rotate_half(x) * sin (apply_rotary_pos_emb), fp32 math;
@@ -28,16 +29,5 @@ at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& si
 // scores (..., S) fp32 or bf16 -> probabilities (..., S) in out_dtype, computed in fp32. Scores at the
 // dtype's lowest value (masked) get probability exactly 0; a row masked throughout becomes uniform.
 at::Tensor softmax_last_dim(const at::Tensor& scores, at::ScalarType out_dtype);
-
-// The fp32 row kernels behind the functions above, for the engine's decode step: a token decoded one at a
-// time then goes through the same arithmetic as in a training forward (GRPO's exact on-policy log-probs).
-// rms_norm: y = w * (x * inv), inv from the row's sum of squares in double. No argument may alias another.
-void rms_norm_row(const float* x, const float* weight, int64_t C, double eps, float* y);
-void silu_mul_row(const float* gate, const float* up, float* y, int64_t n);  // swiglu's
-
-void rotary_row(const float* x, const float* cos, const float* sin, float* y, int64_t D);  // rope's, one head
-// Probabilities of n scores into y, with n floats of scratch in e: a row padded with masked scores gives the
-// same probabilities for its valid prefix.
-void softmax_row(const float* x, int64_t n, float* e, float* y);
 
 }  // namespace r1::model::detail
