@@ -2,9 +2,9 @@
 // packed linear == at::linear for every row count and ragged column tails; decode-forward logits == the
 // model's full-forward logits for Llama, Qwen2 (q/k/v biases), Llama with all biases, ALiBi and an untied
 // head, through rows at different lengths; bf16 weights and cache close to fp32; repacking after in-place
-// weight updates; inference-tensor models refused; the greedy kernel == argmax + log_softmax with ties. Skipped (with a message) on CPUs without AVX-512, where the engine
-// keeps the LibTorch path. The exact on-policy envelope: the training forward's log-probs equal the engine's
-// sampled ones bit for bit (ExactOnPolicy).
+// weight updates; inference-tensor models refused; the greedy kernel == argmax + log_softmax with ties. Skipped (with a
+// message) on CPUs without AVX-512, where the engine keeps the LibTorch path. The exact on-policy envelope: the
+// training forward's log-probs equal the engine's sampled ones bit for bit (ExactOnPolicy).
 #include <torch/torch.h>
 
 #include <array>
@@ -28,7 +28,8 @@ namespace {
 ModelConfig config_of(const std::string& extra) {
   return ModelConfig::parse(R"({"vocab_size": 70, "hidden_size": 40, "intermediate_size": 52,
       "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 96,
-      "initializer_range": 0.3)" + extra + "}",
+      "initializer_range": 0.3)" +
+                                extra + "}",
                             "decode-forward test");
 }
 
@@ -54,7 +55,8 @@ TEST(DecodeKernels, PackedLinearEqualsAtLinear) {
       at::Tensor w = torch::randn({N, K}), b = torch::randn({N});
       kernels::PackedLinear plain, biased;
       plain.pack({w}, {at::Tensor()});
-      biased.pack({w.narrow(0, 0, N / 2), w.narrow(0, N / 2, N - N / 2)}, {at::Tensor(), b.narrow(0, N / 2, N - N / 2)});
+      biased.pack({w.narrow(0, 0, N / 2), w.narrow(0, N / 2, N - N / 2)},
+                  {at::Tensor(), b.narrow(0, N / 2, N - N / 2)});
       at::Tensor half_bias = torch::cat({torch::zeros({N / 2}), b.narrow(0, N / 2, N - N / 2)});
       for (int64_t rows : {1, 2, 5, 6, 7, 13, 64, 67}) {
         at::Tensor x = torch::randn({rows, K});
@@ -147,7 +149,8 @@ TEST(DecodeKernels, GreedyEqualsArgmaxAndLogSoftmax) {
 // Rows of different lengths placed right-aligned in a slot cache, decoded together step by step; every
 // step's logits must equal a full forward over each row's whole sequence (relative to the largest logit).
 // `reference` (default: m itself) computes the full forwards; `rows` > 3 adds rows of 1-9 tokens.
-void expect_decode_equals_forward(Transformer& m, double tolerance, Transformer reference = nullptr, int64_t rows_total = 3) {
+void expect_decode_equals_forward(Transformer& m, double tolerance, Transformer reference = nullptr,
+                                  int64_t rows_total = 3) {
   torch::NoGradGuard g;
   c10::InferenceMode inference;
   const ModelConfig& c = m->config();
@@ -184,7 +187,8 @@ void expect_decode_equals_forward(Transformer& m, double tolerance, Transformer 
     cache.commit(view);
     for (int64_t r = 0; r < rows; ++r) {
       const auto& s = seqs[size_t(r)];
-      at::Tensor full = reference->forward(torch::tensor(std::vector<int64_t>(s.begin(), s.end())).unsqueeze(0)).to(at::kFloat);
+      at::Tensor full =
+          reference->forward(torch::tensor(std::vector<int64_t>(s.begin(), s.end())).unsqueeze(0)).to(at::kFloat);
       const double scale = std::max(1.0, full[0][-1].abs().max().item<double>());  // fp32 rounding grows with it
       EXPECT_LE((logits[r] - full[0][-1]).abs().max().item<double>(), tolerance * scale)
           << "step " << step << " row " << r << " len " << s.size() << " max |logit| " << scale;
@@ -310,8 +314,8 @@ TEST(DecodeForward, RepacksAfterInPlaceWeightUpdates) {
   };
   EXPECT_LE((logits_now(true) - logits_now(false)).abs().max().item<double>(), 1e-5);
   auto params = m->named_parameters();
-  for (const char* name : {"model.layers.1.self_attn.k_proj.bias", "model.layers.0.mlp.up_proj.weight", "lm_head.weight",
-                           "model.norm.weight", "model.embed_tokens.weight"}) {
+  for (const char* name : {"model.layers.1.self_attn.k_proj.bias", "model.layers.0.mlp.up_proj.weight",
+                           "lm_head.weight", "model.norm.weight", "model.embed_tokens.weight"}) {
     const at::Tensor before = logits_now(true).clone();
     {
       torch::NoGradGuard g;
@@ -334,8 +338,7 @@ TEST(DecodeForward, InferenceTensorWeightsKeepTheLibTorchPath) {
   EXPECT_FALSE(r1::engine::DecodeForward::supported(*untracked));
 }
 
-namespace {
-}  // namespace
+namespace {}  // namespace
 
 // Exactly on policy: the engine samples from the live fp32 weights, and the log-probs it reports for the sampled
 // tokens equal, bit for bit, those a training forward over the right-padded batch of prompt + completion rows
@@ -413,23 +416,41 @@ TEST_P(ExactOnPolicy, SampledLogprobsEqualTheTrainingForwardBitForBit) {
 INSTANTIATE_TEST_SUITE_P(
     Envelope, ExactOnPolicy,
     ::testing::Values(
-        ExactCase{"Llama", R"({"model_type": "llama", "vocab_size": 96, "hidden_size": 64, "intermediate_size": 128,
+        ExactCase{"Llama",
+                  R"({"model_type": "llama", "vocab_size": 96, "hidden_size": 64, "intermediate_size": 128,
           "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2, "max_position_embeddings": 96,
-          "initializer_range": 0.3, "tie_word_embeddings": true})", {37, 40}, 24},
-        ExactCase{"GroupedQueryWideMlp", R"({"model_type": "qwen2", "vocab_size": 120, "hidden_size": 64,
+          "initializer_range": 0.3, "tie_word_embeddings": true})",
+                  {37, 40},
+                  24},
+        ExactCase{"GroupedQueryWideMlp",
+                  R"({"model_type": "qwen2", "vocab_size": 120, "hidden_size": 64,
           "intermediate_size": 448, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-          "max_position_embeddings": 96, "initializer_range": 0.3, "tie_word_embeddings": false})", {5, 29, 12}, 20},
-        ExactCase{"ShortSequencesWideModel", R"({"model_type": "llama", "vocab_size": 70, "hidden_size": 400,
+          "max_position_embeddings": 96, "initializer_range": 0.3, "tie_word_embeddings": false})",
+                  {5, 29, 12},
+                  20},
+        ExactCase{"ShortSequencesWideModel",
+                  R"({"model_type": "llama", "vocab_size": 70, "hidden_size": 400,
           "intermediate_size": 520, "num_hidden_layers": 1, "num_attention_heads": 8, "num_key_value_heads": 2,
           "head_dim": 50, "max_position_embeddings": 64, "initializer_range": 0.05, "attention_bias": true,
-          "mlp_bias": true})", {3, 4}, 5},
-        ExactCase{"HeadDim64", R"({"model_type": "llama", "vocab_size": 90, "hidden_size": 128,
+          "mlp_bias": true})",
+                  {3, 4},
+                  5},
+        ExactCase{"HeadDim64",
+                  R"({"model_type": "llama", "vocab_size": 90, "hidden_size": 128,
           "intermediate_size": 160, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
-          "max_position_embeddings": 96, "initializer_range": 0.2})", {21, 8}, 16},
-        ExactCase{"HeadDim128", R"({"model_type": "qwen2", "vocab_size": 90, "hidden_size": 256,
+          "max_position_embeddings": 96, "initializer_range": 0.2})",
+                  {21, 8},
+                  16},
+        ExactCase{"HeadDim128",
+                  R"({"model_type": "qwen2", "vocab_size": 90, "hidden_size": 256,
           "intermediate_size": 160, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
-          "max_position_embeddings": 96, "initializer_range": 0.1})", {13, 30}, 16},
-        ExactCase{"Alibi", R"({"model_type": "llama", "vocab_size": 80, "hidden_size": 48, "intermediate_size": 96,
+          "max_position_embeddings": 96, "initializer_range": 0.1})",
+                  {13, 30},
+                  16},
+        ExactCase{"Alibi",
+                  R"({"model_type": "llama", "vocab_size": 80, "hidden_size": 48, "intermediate_size": 96,
           "num_hidden_layers": 2, "num_attention_heads": 6, "num_key_value_heads": 3, "max_position_embeddings": 96,
-          "initializer_range": 0.3, "position_embedding_type": "alibi"})", {9, 17}, 12}),
+          "initializer_range": 0.3, "position_embedding_type": "alibi"})",
+                  {9, 17},
+                  12}),
     [](const ::testing::TestParamInfo<ExactCase>& info) { return std::string(info.param.name); });

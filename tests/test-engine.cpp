@@ -27,7 +27,8 @@ namespace {
 ModelConfig tiny_config(const std::string& extra = "") {
   return ModelConfig::parse(R"({"model_type": "llama", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 48,
       "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 96,
-      "initializer_range": 0.3)" + extra + "}",
+      "initializer_range": 0.3)" +
+                                extra + "}",
                             "tiny");
 }
 
@@ -61,8 +62,7 @@ std::vector<float> recomputed_logprobs(Transformer& m, const std::vector<int32_t
   at::Tensor logits = m->forward(ids).squeeze(0);    // (P + N, V)
   at::Tensor lp = at::log_softmax(logits / temperature, -1);
   std::vector<float> out;
-  for (size_t i = 0; i < tokens.size(); ++i)
-    out.push_back(lp[int64_t(prompt.size() + i) - 1][tokens[i]].item<float>());
+  for (size_t i = 0; i < tokens.size(); ++i) out.push_back(lp[int64_t(prompt.size() + i) - 1][tokens[i]].item<float>());
   return out;
 }
 
@@ -449,7 +449,8 @@ TEST(Sampler, PenaltiesAndPerRowParameters) {
     EXPECT_EQ(step.tokens[1], expected) << "u " << u;
     EXPECT_NEAR(step.logprobs[1], std::log(std::vector<double>{0.1, 0.4, 0.2, 0.3}[size_t(expected)]), 1e-6);
     EXPECT_NEAR(step.raw_logprobs[0], at::log_softmax(l2[0], -1)[0].item<float>(), 1e-6);  // no processors
-    EXPECT_NEAR(step.logprobs[0], at::log_softmax(torch::tensor({1.0f, -2.0f, 0.25f, 0.0f}), -1)[0].item<float>(), 1e-6);
+    EXPECT_NEAR(step.logprobs[0], at::log_softmax(torch::tensor({1.0f, -2.0f, 0.25f, 0.0f}), -1)[0].item<float>(),
+                1e-6);
   }
 }
 

@@ -42,11 +42,11 @@ json read_json(const fs::path& p) { return json::parse(r1::test::read_bytes(p));
 TEST(EvalMetrics, PassAtKMatchesHandComputedValues) {
   using r1::eval::pass_at_k;
   EXPECT_DOUBLE_EQ(pass_at_k(5, 2, 1), 0.4);
-  EXPECT_NEAR(pass_at_k(5, 2, 2), 1.0 - 3.0 / 10.0, 1e-12);      // 1 - C(3,2)/C(5,2)
-  EXPECT_NEAR(pass_at_k(10, 3, 5), 1.0 - 21.0 / 252.0, 1e-12);   // 1 - C(7,5)/C(10,5)
-  EXPECT_EQ(pass_at_k(8, 0, 4), 0.0);                            // c = 0
-  EXPECT_EQ(pass_at_k(8, 8, 4), 1.0);                            // c = n
-  EXPECT_EQ(pass_at_k(8, 1, 8), 1.0);                            // k = n: one correct sample is enough
+  EXPECT_NEAR(pass_at_k(5, 2, 2), 1.0 - 3.0 / 10.0, 1e-12);     // 1 - C(3,2)/C(5,2)
+  EXPECT_NEAR(pass_at_k(10, 3, 5), 1.0 - 21.0 / 252.0, 1e-12);  // 1 - C(7,5)/C(10,5)
+  EXPECT_EQ(pass_at_k(8, 0, 4), 0.0);                           // c = 0
+  EXPECT_EQ(pass_at_k(8, 8, 4), 1.0);                           // c = n
+  EXPECT_EQ(pass_at_k(8, 1, 8), 1.0);                           // k = n: one correct sample is enough
   EXPECT_EQ(pass_at_k(8, 0, 8), 0.0);
   EXPECT_NEAR(pass_at_k(1000, 1, 1), 0.001, 1e-15);
   const double big = pass_at_k(200, 100, 100);  // C(200,100) ~ 9e58: no overflow
@@ -113,7 +113,7 @@ TEST(EvalMetrics, GenerativeMetricsHandComputed) {
   for (const auto& x : metrics) m[x.name] = x.estimate;
   ASSERT_EQ(m.size(), 5u);  // pass@1, pass@2, pass@5, maj@2, maj@5
   EXPECT_DOUBLE_EQ(m["pass@1"].value, 0.3);
-  EXPECT_NEAR(m["pass@1"].std_error, 0.3, 1e-12);  // values {0.6, 0}: sd 0.4243 / sqrt(2)
+  EXPECT_NEAR(m["pass@1"].std_error, 0.3, 1e-12);               // values {0.6, 0}: sd 0.4243 / sqrt(2)
   EXPECT_NEAR(m["pass@2"].value, (1 - 1.0 / 10.0) / 2, 1e-12);  // 1 - C(2,2)/C(5,2)
   EXPECT_DOUBLE_EQ(m["pass@5"].value, 0.5);
   EXPECT_DOUBLE_EQ(m["maj@2"].value, 0.0);  // "1/3" vs 0.5: a tie, the earlier "1/3" wins
@@ -241,7 +241,8 @@ TEST(EvalChoice, LetterScoringOnAModelWithForcedLogits) {
   ASSERT_EQ(recs.size(), 3u);
   for (const auto& rec : recs) {
     ASSERT_EQ(rec.letter_logprobs.size(), 4u);
-    EXPECT_EQ(std::max_element(rec.letter_logprobs.begin(), rec.letter_logprobs.end()) - rec.letter_logprobs.begin(), 2);
+    EXPECT_EQ(std::max_element(rec.letter_logprobs.begin(), rec.letter_logprobs.end()) - rec.letter_logprobs.begin(),
+              2);
     // exp(logit) ratio: C's logit is 2 * sqrt(32) (RMSNorm of e_0) above the others'
     EXPECT_NEAR(rec.letter_logprobs[2] - rec.letter_logprobs[0], 2.0 * std::sqrt(32.0), 1e-3);
   }
@@ -249,7 +250,8 @@ TEST(EvalChoice, LetterScoringOnAModelWithForcedLogits) {
   // Forcing " B" instead: question 1 alone is right.
   const int64_t letter_b = tok.encode(" B", false).at(0);
   auto model_b = forced_model(int64_t(tok.vocab_size()), last, letter_b);
-  EXPECT_NEAR(r1::eval::evaluate_choices(*model_b, tok, questions, {}, o).find("acc")->estimate.value, 1.0 / 3.0, 1e-12);
+  EXPECT_NEAR(r1::eval::evaluate_choices(*model_b, tok, questions, {}, o).find("acc")->estimate.value, 1.0 / 3.0,
+              1e-12);
   EXPECT_EQ(r1::eval::evaluate_choices(*model_b, tok, {questions[0]}, {}, o).find("acc")->estimate.value, 1.0);
 }
 
@@ -298,7 +300,8 @@ TEST(EvalReport, ResultsJsonRoundTripAndComparison) {
   const std::string cmp = r1::eval::compare_markdown(r, other, "a", "b");
   EXPECT_NE(cmp.find("| pass@1 | 0.5000 ± 0.2887 | 0.7500 ± 0.2500 | +0.2500 ± 0.3819 |"), std::string::npos) << cmp;
   EXPECT_NE(cmp.find("| maj@4 | 0.7500 ± 0.2500 | - | - |"), std::string::npos) << cmp;
-  R1_EXPECT_THROW_WITH(r1::eval::results_from_json("[1]", "y.json"), r1::Error, "y.json", "not an r1 eval results file");
+  R1_EXPECT_THROW_WITH(r1::eval::results_from_json("[1]", "y.json"), r1::Error, "y.json",
+                       "not an r1 eval results file");
 }
 
 TEST(EvalJudge, VerdictAndRatingParsing) {
@@ -335,8 +338,9 @@ struct StubJudge {
         const bool b_good = user.substr(b_at).find("good") != std::string::npos;
         reply = a_good && !b_good ? "A is better. [[A]]" : b_good && !a_good ? "B is better. [[B]]" : "[[A]]";
       } else {
-        reply = user.find("mute") != std::string::npos ? "no opinion"
-                : user.find("good") != std::string::npos ? "Rating: [[9]]" : "Rating: [[3]]";
+        reply = user.find("mute") != std::string::npos   ? "no opinion"
+                : user.find("good") != std::string::npos ? "Rating: [[9]]"
+                                                         : "Rating: [[3]]";
       }
       {
         std::lock_guard<std::mutex> lock(mutex);
@@ -369,9 +373,9 @@ TEST(EvalJudge, PairwiseJudgesBothOrdersAndCountsInconsistency) {
   write_answers(dir / "a.jsonl", {"a good answer", "good", "meh", "meh"});
   write_answers(dir / "b.jsonl", {"poor", "bad", "good stuff", "also meh"});
   StubJudge stub;
-  auto r = run_r1("eval judge --server " + stub.url() + " --judge-model judge --answers-a " + (dir / "a.jsonl").string() +
-                  " --answers-b " + (dir / "b.jsonl").string() + " --output-dir " + (dir / "out").string() +
-                  " --concurrency 3 --seed 3");
+  auto r = run_r1("eval judge --server " + stub.url() + " --judge-model judge --answers-a " +
+                  (dir / "a.jsonl").string() + " --answers-b " + (dir / "b.jsonl").string() + " --output-dir " +
+                  (dir / "out").string() + " --concurrency 3 --seed 3");
   ASSERT_EQ(r.status, 0) << r.output;
   ASSERT_EQ(stub.requests.size(), 8u);  // every pair in both orders
   for (const json& body : stub.requests) {
@@ -456,7 +460,8 @@ TEST(EvalGenerate, ServerRunScoresVerifiedAnswersAndVotes) {
   TempDir dir;
   StubModel stub;
   // Gold 1/2: 3 of 4 correct in three spellings, maj correct. Gold 42: 1 of 4, the majority (41) wrong.
-  stub.answers["half of one"] = {"It is \\boxed{1/3}.", "\\boxed{0.5}", "So \\boxed{\\frac{1}{2}}", "The answer is 1/2"};
+  stub.answers["half of one"] = {"It is \\boxed{1/3}.", "\\boxed{0.5}", "So \\boxed{\\frac{1}{2}}",
+                                 "The answer is 1/2"};
   stub.answers["6 * 7"] = {"\\boxed{41}", "\\boxed{42}", "\\boxed{41}", "no idea"};
   auto r = run_r1("eval gen --server " + stub.url() + " --task " + (kTasks / "generic.jsonl").string() +
                   " -n 4 --pass-at 1,2,4 --output-dir " + (dir / "out").string() + " --quiet");
@@ -483,12 +488,14 @@ TEST(EvalGenerate, ServerRunScoresVerifiedAnswersAndVotes) {
   EXPECT_EQ(read_json(dir / "again/results.json")["metrics"], res["metrics"]);
   r = run_r1("eval compare " + (dir / "out/results.json").string() + " " + (dir / "again/results.json").string());
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("| maj@4 | 0.5000 ± 0.5000 | 0.5000 ± 0.5000 | +0.0000 ± 0.7071 |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| maj@4 | 0.5000 ± 0.5000 | 0.5000 ± 0.5000 | +0.0000 ± 0.7071 |"), std::string::npos)
+      << r.output;
 
   // GPQA through the same path: letters, not math.
   stub.answers.clear();
   for (const char* q : {"electromagnetic", "oxidation", "organelle", "magnetic flux"}) stub.answers[q] = {"Answer: A"};
-  r = run_r1("eval gen --server " + stub.url() + " --task " + (kTasks / "gpqa.jsonl").string() + " -n 1 --json --quiet --seed 1");
+  r = run_r1("eval gen --server " + stub.url() + " --task " + (kTasks / "gpqa.jsonl").string() +
+             " -n 1 --json --quiet --seed 1");
   ASSERT_EQ(r.status, 0) << r.output;
   const auto gpqa = r1::eval::load_task(kTasks / "gpqa.jsonl", {.seed = 1});
   double expected = 0;
@@ -509,7 +516,8 @@ TEST(EvalGenerate, LocalModelEndToEndAndMultipleChoiceCli) {
                   " -n 3 --max-new-tokens 6 --chat-template none --output-dir " + (dir / "gen").string() + " --quiet");
   ASSERT_EQ(r.status, 0) << r.output;
   const json res = read_json(dir / "gen/results.json");
-  for (const char* metric : {"pass@1", "pass@2", "pass@3", "maj@2", "maj@3"}) EXPECT_TRUE(res["metrics"].contains(metric)) << metric;
+  for (const char* metric : {"pass@1", "pass@2", "pass@3", "maj@2", "maj@3"})
+    EXPECT_TRUE(res["metrics"].contains(metric)) << metric;
   EXPECT_EQ(res["counts"]["samples"], 9);
   EXPECT_EQ(read_jsonl(dir / "gen/samples.jsonl").size(), 9u);
 

@@ -24,7 +24,8 @@ namespace {
 void write_problems(const fs::path& p, int rows) {
   std::ofstream out(p);
   for (int i = 0; i < rows; ++i)
-    out << json{{"id", i}, {"problem", "What is " + std::to_string(i) + " + 2?"},
+    out << json{{"id", i},
+                {"problem", "What is " + std::to_string(i) + " + 2?"},
                 {"prompt", "Count to " + std::to_string(i)},
                 {"messages", json::array({{{"role", "user"}, {"content", "hi " + std::to_string(i)}},
                                           {{"role", "assistant"}, {"content", "an old answer"}}})}}
@@ -139,16 +140,20 @@ TEST_F(Generate, ServerClientAgainstAStubWithRetries) {
     seen.push_back(body);
     json choices = json::array();
     for (int k = 0; k < body["n"].get<int>(); ++k)
-      choices.push_back({{"index", k},
-                         {"message", {{"role", "assistant"}, {"content", "echo " + body["messages"].back()["content"].get<std::string>() + " #" + std::to_string(k)}}},
-                         {"finish_reason", "stop"}});
+      choices.push_back(
+          {{"index", k},
+           {"message",
+            {{"role", "assistant"},
+             {"content", "echo " + body["messages"].back()["content"].get<std::string>() + " #" + std::to_string(k)}}},
+           {"finish_reason", "stop"}});
     res.set_content(json{{"choices", choices}}.dump(), "application/json");
   });
   server.Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
     json body = json::parse(req.body);
     json choices = json::array();
     for (int k = 0; k < body["n"].get<int>(); ++k)
-      choices.push_back({{"index", k}, {"text", "raw " + body["prompt"].get<std::string>()}, {"finish_reason", "length"}});
+      choices.push_back(
+          {{"index", k}, {"text", "raw " + body["prompt"].get<std::string>()}, {"finish_reason", "length"}});
     res.set_content(json{{"choices", choices}}.dump(), "application/json");
   });
   const int port = server.bind_to_any_port("127.0.0.1");

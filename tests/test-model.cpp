@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "model/fused-ops.h"
 #include "r1/error.h"
 #include "r1/model.h"
 #include "r1/safetensors.h"
-#include "model/fused-ops.h"
 #include "test-helpers.h"
 
 namespace fs = std::filesystem;
@@ -123,9 +123,9 @@ TEST(Model, LaterTokensDoNotChangeEarlierLogits) {
   EXPECT_GT(max_diff(before[0][7], after[0][7]), 1e-4);
 }
 
-// Prefill/training shapes (>= 32 rows, and at least the fused weight's rows) take the fused q|k|v and gate|up GEMMs and the one-baddbmm causal
-// scores; short inputs take the separate projections and the boolean mask. Both must give the same logits,
-// with and without biases (Qwen2) and with ALiBi.
+// Prefill/training shapes (>= 32 rows, and at least the fused weight's rows) take the fused q|k|v and gate|up GEMMs and
+// the one-baddbmm causal scores; short inputs take the separate projections and the boolean mask. Both must give the
+// same logits, with and without biases (Qwen2) and with ALiBi.
 TEST(Model, FusedAndSeparateProjectionsAgree) {
   torch::NoGradGuard g;
   for (const char* type : {"llama", "qwen2", "alibi"}) {
@@ -178,7 +178,8 @@ TEST(ExactKernels, MatchFloat64ATenForwardAndGradients) {
         const at::Tensor& h = theirs[item.key()].grad();
         ASSERT_TRUE(g.defined()) << item.key();
         const double scale = std::max(1.0, h.abs().max().item<double>());
-        EXPECT_LT(max_diff(g.to(torch::kDouble), h) / scale, 1e-4) << extra << " variant " << variant << " " << item.key();
+        EXPECT_LT(max_diff(g.to(torch::kDouble), h) / scale, 1e-4)
+            << extra << " variant " << variant << " " << item.key();
       }
     }
     // KV cache: a prefill then token-by-token steps equal the full forward.
@@ -222,7 +223,8 @@ TEST(FusedOps, RmsNormAndSwigluMatchATen) {
     EXPECT_LT(max_diff(z.to(at::kFloat), zr.to(at::kFloat)), tol) << dtype;
     EXPECT_LT(max_diff(gu.grad().to(at::kFloat), gur.grad().to(at::kFloat)), tol) << dtype;
 
-    at::Tensor g = halves[0].detach().contiguous().requires_grad_(true), u = halves[1].detach().contiguous().requires_grad_(true);
+    at::Tensor g = halves[0].detach().contiguous().requires_grad_(true),
+               u = halves[1].detach().contiguous().requires_grad_(true);
     at::Tensor zp = r1::model::detail::swiglu(g, u);
     (zp.to(at::kFloat) * dz).sum().backward();
     EXPECT_LT(max_diff(zp.to(at::kFloat), zr.to(at::kFloat)), tol) << dtype;
@@ -254,8 +256,9 @@ TEST(FusedOps, RopeAndSoftmaxMatchATen) {
       EXPECT_LT(max_diff(y.to(at::kFloat), yr), tol) << dtype;
       EXPECT_LT(max_diff(x.grad().to(at::kFloat), xr.grad()), tol) << dtype;
     }
-    R1_EXPECT_THROW_WITH(r1::model::detail::rope(torch::zeros({1, 3, 2, 8}), torch::zeros({1, 4, 8}), torch::zeros({1, 4, 8})),
-                         r1::Error, "rope");
+    R1_EXPECT_THROW_WITH(
+        r1::model::detail::rope(torch::zeros({1, 3, 2, 8}), torch::zeros({1, 4, 8}), torch::zeros({1, 4, 8})),
+        r1::Error, "rope");
 
     // Softmax with masked entries (the dtype's lowest value), one row masked throughout, fp32 math and
     // output in fp32 or bf16, against at::softmax(x, -1, float).

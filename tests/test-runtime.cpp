@@ -53,8 +53,8 @@ TEST(Runtime, OpenBlasKernelTiers) {
 // The policy, not the machine: r1 never replaces what the user set, and chooses kernels only for an Intel
 // AVX-512 CPU that a validated OpenBLAS release misdetects.
 TEST(Runtime, BlasPolicyRespectsTheUserAndChoosesOnlyWhereValidated) {
-  r1::BlasSituation emerald_rapids{.cpu_vendor = "GenuineIntel", .cpu_tier = 2, .openblas_version = "0.3.21",
-                                   .openblas_core = "Prescott"};
+  r1::BlasSituation emerald_rapids{
+      .cpu_vendor = "GenuineIntel", .cpu_tier = 2, .openblas_version = "0.3.21", .openblas_core = "Prescott"};
   r1::BlasChoice choice = r1::choose_openblas_coretype(emerald_rapids);
   EXPECT_EQ(choice.coretype, "SkylakeX");
   EXPECT_NE(choice.reason.find("chosen by r1"), std::string::npos) << choice.reason;
@@ -78,16 +78,16 @@ TEST(Runtime, BlasPolicyRespectsTheUserAndChoosesOnlyWhereValidated) {
   EXPECT_EQ(r1::choose_openblas_coretype(s).coretype, "");
 
   // AMD Zen 4/5 (AVX-512): older OpenBLAS releases misbehave on some of them, so r1 never overrides there.
-  r1::BlasSituation zen{.cpu_vendor = "AuthenticAMD", .cpu_tier = 2, .openblas_version = "0.3.21",
-                        .openblas_core = "Zen"};
+  r1::BlasSituation zen{
+      .cpu_vendor = "AuthenticAMD", .cpu_tier = 2, .openblas_version = "0.3.21", .openblas_core = "Zen"};
   choice = r1::choose_openblas_coretype(zen);
   EXPECT_EQ(choice.coretype, "");
   EXPECT_NE(choice.reason.find("AuthenticAMD"), std::string::npos) << choice.reason;
   zen.openblas_core = "Prescott";
   EXPECT_EQ(r1::choose_openblas_coretype(zen).coretype, "");
   // An AVX2-only Intel CPU misdetected: not a validated case either.
-  r1::BlasSituation avx2{.cpu_vendor = "GenuineIntel", .cpu_tier = 1, .openblas_version = "0.3.21",
-                         .openblas_core = "Prescott"};
+  r1::BlasSituation avx2{
+      .cpu_vendor = "GenuineIntel", .cpu_tier = 1, .openblas_version = "0.3.21", .openblas_core = "Prescott"};
   EXPECT_EQ(r1::choose_openblas_coretype(avx2).coretype, "");
 }
 

@@ -218,8 +218,11 @@ TEST_F(MalformedSafetensors, RandomCorruptionsAreRejectedCleanlyOrReadConsistent
       case 0:
         for (int k = 0; k < 1 + int(rng() % 3); ++k) bytes[rng() % (8 + header_len)] = char(rng());
         break;
-      case 1: bytes.resize(rng() % bytes.size()); break;
-      default: bytes += std::string(1 + rng() % 16, char(rng()));
+      case 1:
+        bytes.resize(rng() % bytes.size());
+        break;
+      default:
+        bytes += std::string(1 + rng() % 16, char(rng()));
     }
     r1::test::write_bytes(dir_ / "m.safetensors", bytes);
     try {

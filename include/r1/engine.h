@@ -13,7 +13,7 @@
 //   std::vector<r1::engine::Result> results = engine.generate({request});  // all at once, on this thread
 //
 //   uint64_t id = engine.submit(request, [](const r1::engine::Event& e) { /* kToken, kFinished, kDone */ });
-//   while (engine.step()) {}  // a scheduler thread steps; submit() and cancel(id) from any thread
+//   while (engine.step()) {}  // one thread steps (the server's EngineThread); submit() and cancel(id) from any thread
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -123,8 +123,8 @@ class Engine {
   // Runs on the calling thread; must not be mixed with step() running on another thread.
   std::vector<Result> generate(const std::vector<Request>& requests);
 
-  // Incremental interface for a scheduler thread (the server). submit() and cancel() are thread-safe; step()
-  // is called by one thread at a time and invokes the callbacks on that thread.
+  // Incremental interface for the one thread that steps the engine (the server's EngineThread). submit() and cancel()
+  // are thread-safe; step() is called by one thread at a time and invokes the callbacks on that thread.
   using Callback = std::function<void(const Event&)>;
   uint64_t submit(Request request, Callback on_event);  // returns the request id; throws r1::Error if invalid
   void cancel(uint64_t request_id);  // its unfinished samples finish with kCancelled at the next step

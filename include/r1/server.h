@@ -1,6 +1,6 @@
 // `r1 serve`: an OpenAI-compatible HTTP server (GET /health, GET /v1/models, POST /v1/completions,
 // POST /v1/chat/completions, SSE streaming) over the generation engine, for curl, the openai clients,
-// LLM-as-judge and `r1 eval`. Concurrent requests are batched by one scheduler thread. Behaviour follows the
+// LLM-as-judge and `r1 eval`. Concurrent requests are batched by one engine thread. Behaviour follows the
 // OpenAI API and vLLM's server (its extra sampling fields and --reasoning-parser deepseek-r1, which returns
 // `<think>…</think>` as `reasoning_content`); llama-server's per-request `reasoning_format` also works.
 // Safe defaults: binds 127.0.0.1, optional Bearer API key, request-size and max_tokens limits, JSON errors.

@@ -136,9 +136,8 @@ bool ChunkReader::next(Chunk& chunk) {
 
 // ---- Documents ----------------------------------------------------------------------------------------
 
-std::vector<Document> split_documents(const Chunk& chunk, const fs::path& file, bool jsonl,
-                                      DocumentSeparator separator, const std::string& field, bool skip_invalid,
-                                      uint64_t* empty, uint64_t* invalid) {
+std::vector<Document> split_documents(const Chunk& chunk, const fs::path& file, bool jsonl, DocumentSeparator separator,
+                                      const std::string& field, bool skip_invalid, uint64_t* empty, uint64_t* invalid) {
   std::vector<Document> docs;
   std::string_view all = chunk.text;
   size_t line = chunk.first_line;
@@ -203,10 +202,14 @@ TextStats text_stats(std::string_view text) {
     unsigned char c = p[i];
     uint32_t cp = 0;
     size_t len = 0;
-    if (c < 0x80) cp = c, len = 1;
-    else if ((c & 0xE0) == 0xC0) cp = c & 0x1F, len = 2;
-    else if ((c & 0xF0) == 0xE0) cp = c & 0x0F, len = 3;
-    else if ((c & 0xF8) == 0xF0) cp = c & 0x07, len = 4;
+    if (c < 0x80)
+      cp = c, len = 1;
+    else if ((c & 0xE0) == 0xC0)
+      cp = c & 0x1F, len = 2;
+    else if ((c & 0xF0) == 0xE0)
+      cp = c & 0x0F, len = 3;
+    else if ((c & 0xF8) == 0xF0)
+      cp = c & 0x07, len = 4;
     bool valid = len > 0 && i + len <= n;
     for (size_t k = 1; valid && k < len; ++k) {
       if ((p[i + k] & 0xC0) != 0x80) valid = false;

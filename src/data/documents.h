@@ -78,8 +78,8 @@ struct CleaningOptions {
 };
 // The filters in the order they are applied ("empty" and "duplicate" are counted elsewhere).
 inline const std::vector<std::string>& filter_names() {
-  static const std::vector<std::string> names = {"empty", "min_chars", "max_chars", "non_printable",
-                                                 "repeated_lines", "duplicate"};
+  static const std::vector<std::string> names = {"empty",         "min_chars",      "max_chars",
+                                                 "non_printable", "repeated_lines", "duplicate"};
   return names;
 }
 // The name of the first filter that removes `text`, or nullopt to keep it.

@@ -45,10 +45,14 @@ std::string addition_solution(const TaskProblem& p, bool careful, std::mt19937_6
     a /= 10;
     b /= 10;
     const bool last = a == 0 && b == 0;
-    steps += carry ? fmt::format("{} + {} + {} = {}", da, db, carry, column) : fmt::format("{} + {} = {}", da, db, column);
-    if (last) steps += fmt::format(", write {}\n", column);
-    else if (column >= 10) steps += fmt::format(", write {} carry 1\n", column % 10);
-    else steps += fmt::format(", write {}\n", column);
+    steps +=
+        carry ? fmt::format("{} + {} + {} = {}", da, db, carry, column) : fmt::format("{} + {} = {}", da, db, column);
+    if (last)
+      steps += fmt::format(", write {}\n", column);
+    else if (column >= 10)
+      steps += fmt::format(", write {} carry 1\n", column % 10);
+    else
+      steps += fmt::format(", write {}\n", column);
     carry = column >= 10 ? 1 : 0;
   }
   return fmt::format("<think>\n{}</think>\n<answer>\n{}\n</answer>", steps, sum);

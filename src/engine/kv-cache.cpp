@@ -34,8 +34,8 @@ void SlotCache::realign(int64_t rows, int64_t new_length, int64_t keep) {
   if (new_length != L && rows > 0 && keep > 0) {
     for (auto* tensors : {&cache_.key, &cache_.value})
       for (at::Tensor& t : *tensors) {
-        at::Tensor rows_view = t.narrow(0, 0, rows);                                   // (rows, Hkv, S_max, D)
-        at::Tensor src = rows_view.narrow(2, L - keep, keep);                          // (rows, Hkv, keep, D)
+        at::Tensor rows_view = t.narrow(0, 0, rows);           // (rows, Hkv, S_max, D)
+        at::Tensor src = rows_view.narrow(2, L - keep, keep);  // (rows, Hkv, keep, D)
         const bool overlap = std::abs(new_length - L) < keep;
         rows_view.narrow(2, new_length - keep, keep).copy_(overlap ? src.clone() : src);
       }

@@ -17,8 +17,7 @@ namespace r1::engine {
 class SlotCache {
  public:
   SlotCache() = default;
-  SlotCache(const model::ModelConfig& config, int64_t slots, int64_t capacity, at::ScalarType dtype,
-            at::Device device);
+  SlotCache(const model::ModelConfig& config, int64_t slots, int64_t capacity, at::ScalarType dtype, at::Device device);
 
   bool allocated() const { return !cache_.key.empty(); }
   int64_t length() const { return cache_.length; }

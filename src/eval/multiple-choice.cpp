@@ -68,8 +68,8 @@ std::vector<std::vector<double>> next_token_logprobs(model::TransformerImpl& mod
     std::vector<int64_t> last;
     for (size_t i : batch) last.push_back(int64_t(seqs[i]->size()) - 1);
     at::Tensor rows = torch::arange(int64_t(batch.size()), torch::kLong).to(device);
-    at::Tensor h = hidden.index({rows, torch::tensor(last, torch::kLong).to(device)});  // (B, C)
-    at::Tensor logp = torch::log_softmax(model.logits(h).to(torch::kFloat), -1);     // (B, V)
+    at::Tensor h = hidden.index({rows, torch::tensor(last, torch::kLong).to(device)});     // (B, C)
+    at::Tensor logp = torch::log_softmax(model.logits(h).to(torch::kFloat), -1);           // (B, V)
     at::Tensor picked = logp.index_select(1, cand).to(torch::kDouble).cpu().contiguous();  // (B, K)
     for (size_t b = 0; b < batch.size(); ++b) {
       const double* p = picked[int64_t(b)].data_ptr<double>();
@@ -79,9 +79,9 @@ std::vector<std::vector<double>> next_token_logprobs(model::TransformerImpl& mod
   return out;
 }
 
-std::vector<double> continuation_logprobs(model::TransformerImpl& model,
-                                          const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>>& pairs,
-                                          int64_t batch_size) {
+std::vector<double> continuation_logprobs(
+    model::TransformerImpl& model, const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>>& pairs,
+    int64_t batch_size) {
   torch::NoGradGuard no_grad;
   const at::Device device = model.parameters().front().device();
   const size_t room = size_t(model.config().max_position_embeddings) + 1;  // the last token is only a target
@@ -107,7 +107,8 @@ std::vector<double> continuation_logprobs(model::TransformerImpl& model,
       at::Tensor h = hidden[int64_t(b)].narrow(0, int64_t(begin), int64_t(L));      // (L, C)
       at::Tensor logp = torch::log_softmax(model.logits(h).to(torch::kFloat), -1);  // (L, V)
       at::Tensor target = torch::tensor(std::vector<int64_t>(joined[i].begin() + long(context_len[i]), joined[i].end()),
-                                        torch::kLong).to(device);  // (L)
+                                        torch::kLong)
+                              .to(device);  // (L)
       out[i] = logp.gather(1, target.unsqueeze(1)).to(torch::kDouble).sum().item<double>();
     }
   });

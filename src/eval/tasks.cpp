@@ -30,10 +30,14 @@ TaskType parse_task_type(const std::string& name) {
 
 const char* task_type_name(TaskType type) {
   switch (type) {
-    case TaskType::kMath: return "math";
-    case TaskType::kAime: return "aime";
-    case TaskType::kGpqa: return "gpqa";
-    case TaskType::kGeneric: return "generic";
+    case TaskType::kMath:
+      return "math";
+    case TaskType::kAime:
+      return "aime";
+    case TaskType::kGpqa:
+      return "gpqa";
+    case TaskType::kGeneric:
+      return "generic";
   }
   return "?";
 }
@@ -74,9 +78,10 @@ TaskType detect_type(const json& row, const std::string& where) {
   if (row.contains("problem") && row.contains("answer")) return TaskType::kAime;
   if (row.contains("problem") && row.contains("solution")) return TaskType::kMath;
   if (row.contains("prompt") && row.contains("answer")) return TaskType::kGeneric;
-  fail("{}: cannot tell the task type from the columns (expected problem+solution, problem+answer, GPQA's "
-       "'Correct Answer', or prompt+answer); pass --task-type",
-       where);
+  fail(
+      "{}: cannot tell the task type from the columns (expected problem+solution, problem+answer, GPQA's "
+      "'Correct Answer', or prompt+answer); pass --task-type",
+      where);
 }
 
 }  // namespace
@@ -192,8 +197,7 @@ std::string choice_prompt(const std::vector<ChoiceQuestion>& shots, const Choice
     std::replace(subject.begin(), subject.end(), '_', ' ');
     s = fmt::format("The following are multiple choice questions (with answers) about {}.\n\n", subject);
   }
-  for (const ChoiceQuestion& shot : shots)
-    s += format_question(shot) + fmt::format(" {}\n\n", char('A' + shot.answer));
+  for (const ChoiceQuestion& shot : shots) s += format_question(shot) + fmt::format(" {}\n\n", char('A' + shot.answer));
   return s + format_question(question);
 }
 

@@ -103,15 +103,15 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionInputs& ct
     at::Tensor qkv = linear_product(x, w, b).view({B, T, H + 2 * Hkv, D});  // (B, T, H+2Hkv, D)
     // split (not narrow): its backward is one cat, where each narrow's would zero-fill a full-size gradient
     std::vector<at::Tensor> parts = qkv.split_with_sizes({H + Hkv, Hkv}, 2);
-    at::Tensor qk = parts[0];                       // (B, T, H+Hkv, D)
-    v = parts[1].transpose(1, 2);                   // (B, Hkv, T, D)
+    at::Tensor qk = parts[0];                                // (B, T, H+Hkv, D)
+    v = parts[1].transpose(1, 2);                            // (B, Hkv, T, D)
     if (ctx.cos.defined()) qk = rope(qk, ctx.cos, ctx.sin);  // one RoPE for q and k
     std::vector<at::Tensor> q_k = qk.split_with_sizes({H, Hkv}, 2);
     q = q_k[0].transpose(1, 2);  // (B, H, T, D)
     k = q_k[1].transpose(1, 2);  // (B, Hkv, T, D)
   } else {
-    q = q_proj(x).view({B, T, H, D});    // (B, T, H, D)
-    k = k_proj(x).view({B, T, Hkv, D});  // (B, T, Hkv, D)
+    q = q_proj(x).view({B, T, H, D});                    // (B, T, H, D)
+    k = k_proj(x).view({B, T, Hkv, D});                  // (B, T, Hkv, D)
     v = v_proj(x).view({B, T, Hkv, D}).transpose(1, 2);  // (B, Hkv, T, D)
     if (ctx.cos.defined()) {
       q = rope(q, ctx.cos, ctx.sin);
@@ -134,7 +134,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionInputs& ct
   const double scale = 1.0 / std::sqrt(double(D));
   at::Tensor qg = q.reshape({B, Hkv, G * T, D});  // (B, Hkv, G*T, D)
   at::Tensor scores;                              // (B, Hkv, G, T, S)
-  if (ctx.causal_bias.defined()) {  // scale, causal mask and QK^T in one kernel
+  if (ctx.causal_bias.defined()) {                // scale, causal mask and QK^T in one kernel
     scores = at::baddbmm(ctx.causal_bias, qg.reshape({B * Hkv, G * T, D}), k.reshape({B * Hkv, S, D}).transpose(1, 2),
                          /*beta=*/1.0, /*alpha=*/scale)
                  .view({B, Hkv, G, T, S});
@@ -143,8 +143,8 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionInputs& ct
     if (ctx.alibi.defined()) scores = scores + ctx.alibi;
     if (ctx.allowed.defined()) scores = scores.masked_fill(ctx.allowed.logical_not(), mask_value(scores.scalar_type()));
   }
-  at::Tensor probs = softmax_last_dim(scores, v.scalar_type());  // (B, Hkv, G, T, S), fp32 math
-  at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, S}), v);              // (B, Hkv, G*T, D)
+  at::Tensor probs = softmax_last_dim(scores, v.scalar_type());    // (B, Hkv, G, T, S), fp32 math
+  at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, S}), v);  // (B, Hkv, G*T, D)
   out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});
   return o_proj(out);
 }

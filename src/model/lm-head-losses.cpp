@@ -1,6 +1,6 @@
-// The LM-head losses every trainer and `eval ppl` use (in the model part, so eval needs no trainer). causal_lm_loss_sum is cross-entropy summed over the labelled tokens, as
-// F.cross_entropy(logits.float(), labels, ignore_index=-100, reduction="sum"), computed by fused autograd
-// functions:
+// The LM-head losses every trainer and `eval ppl` use (in the model part, so eval needs no trainer). causal_lm_loss_sum
+// is cross-entropy summed over the labelled tokens, as F.cross_entropy(logits.float(), labels, ignore_index=-100,
+// reduction="sum"), computed by fused autograd functions:
 //   1. from logits: forward keeps only the per-row log-sum-exp (not a (N, V) log-softmax), backward writes
 //      softmax - onehot straight into the gradient;
 //   2. from final hidden states and the LM head (Liger-Kernel's fused linear cross-entropy): row chunks of

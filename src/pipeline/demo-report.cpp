@@ -17,9 +17,10 @@ std::string svg_chart(const std::string& title, const std::vector<nlohmann::json
     if (r.contains(key) && r[key].is_number() && r.contains("step"))
       points.emplace_back(r["step"].get<double>(), r[key].get<double>());
   const double W = 420, H = 220, left = 48, right = 12, top = 28, bottom = 32;
-  std::string svg = fmt::format("<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' viewBox='0 0 {} {}'>"
-                                "<text x='{}' y='18' font-size='14' font-weight='bold'>{}</text>",
-                                W, H, W, H, left, title);
+  std::string svg = fmt::format(
+      "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' viewBox='0 0 {} {}'>"
+      "<text x='{}' y='18' font-size='14' font-weight='bold'>{}</text>",
+      W, H, W, H, left, title);
   if (points.empty()) return svg + "<text x='60' y='110'>no data</text></svg>";
   double x0 = points.front().first, x1 = points.back().first, y0 = 1e300, y1 = -1e300;
   for (const auto& [x, y] : points) y0 = std::min(y0, y), y1 = std::max(y1, y);
@@ -31,11 +32,13 @@ std::string svg_chart(const std::string& title, const std::vector<nlohmann::json
                      W - left - right, H - top - bottom);
   for (int i = 0; i <= 4; ++i) {
     const double y = y0 + (y1 - y0) * i / 4;
-    svg += fmt::format("<text x='{}' y='{:.1f}' font-size='10' text-anchor='end'>{:.3g}</text>", left - 4, py(y) + 3, y);
+    svg +=
+        fmt::format("<text x='{}' y='{:.1f}' font-size='10' text-anchor='end'>{:.3g}</text>", left - 4, py(y) + 3, y);
   }
-  svg += fmt::format("<text x='{}' y='{}' font-size='10'>step {:.0f}</text><text x='{}' y='{}' font-size='10' "
-                     "text-anchor='end'>step {:.0f}</text>",
-                     left, H - 12, x0, W - right, H - 12, x1);
+  svg += fmt::format(
+      "<text x='{}' y='{}' font-size='10'>step {:.0f}</text><text x='{}' y='{}' font-size='10' "
+      "text-anchor='end'>step {:.0f}</text>",
+      left, H - 12, x0, W - right, H - 12, x1);
   std::string path;
   for (const auto& [x, y] : points) path += fmt::format("{}{:.1f},{:.1f} ", path.empty() ? "M" : "L", px(x), py(y));
   svg += fmt::format("<path d='{}' fill='none' stroke='#1f77b4' stroke-width='2'/></svg>", path);
@@ -50,9 +53,10 @@ std::string demo_report_html(const DemoResult& r, const std::vector<nlohmann::js
       "body{font-family:sans-serif;max-width:900px;margin:2em auto}table{border-collapse:collapse}"
       "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}svg{margin:6px}</style></head><body>"
       "<h1>r1 demo: GRPO (R1-Zero) on held-out addition problems</h1>";
-  html += fmt::format("<p>{} held-out problems, {} samples each at temperature {} (pass@1 = mean accuracy over "
-                      "all samples). Seed {}.</p>",
-                      r.before.problems, o.eval_samples, o.eval_temperature, o.seed);
+  html += fmt::format(
+      "<p>{} held-out problems, {} samples each at temperature {} (pass@1 = mean accuracy over "
+      "all samples). Seed {}.</p>",
+      r.before.problems, o.eval_samples, o.eval_temperature, o.seed);
   html += "<table><tr><th></th><th>pass@1</th><th>format rate</th><th>mean length (tokens)</th></tr>";
   for (const auto& [name, e] : {std::pair<std::string, EvalSummary>{"base model", r.before}, {"after GRPO", r.after}})
     html += fmt::format("<tr><th>{}</th><td>{:.3f}</td><td>{:.3f}</td><td>{:.1f}</td></tr>", name, e.pass_at_1,
@@ -64,7 +68,8 @@ std::string demo_report_html(const DemoResult& r, const std::vector<nlohmann::js
   html += svg_chart("completion length (tokens)", metrics, "completions/mean_length");
   html += "</div><h2>Stages</h2><table><tr><th>stage</th><th>seconds</th></tr>";
   for (const auto& s : r.stages)
-    html += fmt::format("<tr><th>{}</th><td>{}</td></tr>", s.stage, s.skipped ? "done earlier" : fmt::format("{:.1f}", s.seconds));
+    html += fmt::format("<tr><th>{}</th><td>{}</td></tr>", s.stage,
+                        s.skipped ? "done earlier" : fmt::format("{:.1f}", s.seconds));
   html += "</table></body></html>\n";
   return html;
 }

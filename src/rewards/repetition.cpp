@@ -65,8 +65,7 @@ RewardFn make_repetition(const nlohmann::json& params) {
   if (max_penalty > 0)
     fail_usage("reward 'repetition_penalty': repetition_max_penalty {} should not be positive", max_penalty);
   if (language != "en" && language != "zh")
-    fail_usage("reward 'repetition_penalty': word splitting is available for 'en' and 'zh', not '{}'",
-               language);
+    fail_usage("reward 'repetition_penalty': word splitting is available for 'en' and 'zh', not '{}'", language);
   const bool chinese = language == "zh";
   return [=](const std::vector<std::string>& completions, const std::vector<nlohmann::json>& examples) {
     check_batch("repetition_penalty", completions.size(), examples.size());

@@ -424,8 +424,8 @@ std::string Sandbox::unavailable_cgroup_limits() {
   if (geteuid() != 0) return "pids and memory";
   std::string missing;
   SandboxLimits probe;
-  for (const std::string& dir : make_cgroups(probe, fmt::format("r1-probe-{}-{}", getpid(), next_sandbox.fetch_add(1)),
-                                             &missing))
+  for (const std::string& dir :
+       make_cgroups(probe, fmt::format("r1-probe-{}-{}", getpid(), next_sandbox.fetch_add(1)), &missing))
     rmdir(dir.c_str());
   return missing;
 }
@@ -496,14 +496,18 @@ SandboxResult Sandbox::run(const std::vector<std::string>& argv, const std::stri
   std::vector<std::string> cgroups;
   if (drop_uid_) {
     std::string missing;
-    cgroups = make_cgroups(limits, fs::path(plan.dir).filename().string() + "-" + std::to_string(next_sandbox.fetch_add(1)),
-                           &missing);
+    cgroups = make_cgroups(
+        limits, fs::path(plan.dir).filename().string() + "-" + std::to_string(next_sandbox.fetch_add(1)), &missing);
     for (const std::string& dir : cgroups) plan.cgroup_procs.push_back(dir + "/cgroup.procs");
     static std::atomic<bool> said{false};
     if (!missing.empty() && !said.exchange(true))
-      fmt::print(stderr, "note: sandbox: no {} cgroup can be made here (cgroup delegation), so {} limited per "
-                 "process only (RLIMIT_NPROC / RLIMIT_AS)\n", missing,
-                 missing == "pids" ? "processes are" : missing == "memory" ? "memory is" : "processes and memory are");
+      fmt::print(stderr,
+                 "note: sandbox: no {} cgroup can be made here (cgroup delegation), so {} limited per "
+                 "process only (RLIMIT_NPROC / RLIMIT_AS)\n",
+                 missing,
+                 missing == "pids"     ? "processes are"
+                 : missing == "memory" ? "memory is"
+                                       : "processes and memory are");
   }
   auto remove_cgroups = [&] {
     for (const std::string& dir : cgroups) remove_cgroup(dir);

@@ -31,33 +31,33 @@ nlohmann::json error_body(const ApiError& error);
 enum class Endpoint { kCompletions, kChat };
 
 struct Prompt {
-  std::string text;              // a string prompt
-  std::vector<int32_t> ids;      // a prompt given as token ids (when is_ids)
+  std::string text;          // a string prompt
+  std::vector<int32_t> ids;  // a prompt given as token ids (when is_ids)
   bool is_ids = false;
 };
 
 struct GenerationRequest {
   Endpoint endpoint = Endpoint::kCompletions;
-  std::string model;                    // as requested; empty if absent
-  std::vector<Prompt> prompts;          // completions: one or more (a batch)
-  nlohmann::ordered_json messages;      // chat: the messages list, key order kept for the template
+  std::string model;                // as requested; empty if absent
+  std::vector<Prompt> prompts;      // completions: one or more (a batch)
+  nlohmann::ordered_json messages;  // chat: the messages list, key order kept for the template
   nlohmann::ordered_json template_kwargs = nlohmann::ordered_json::object();  // chat_template_kwargs
-  bool add_generation_prompt = true;    // chat
-  engine::SamplingParams params;        // max_new_tokens is resolved later from max_tokens
-  std::optional<int64_t> max_tokens;    // max_tokens / max_completion_tokens, if given
+  bool add_generation_prompt = true;                                          // chat
+  engine::SamplingParams params;      // max_new_tokens is resolved later from max_tokens
+  std::optional<int64_t> max_tokens;  // max_tokens / max_completion_tokens, if given
   int32_t n = 1;
   bool stream = false;
-  bool include_usage = false;           // stream_options.include_usage
-  bool logprobs = false;                // chat: logprobs; completions: logprobs given (an int)
-  int32_t top_logprobs = 0;             // chat: top_logprobs; completions: the logprobs int
-  std::optional<bool> reasoning;        // reasoning_format: "deepseek" -> true, "none" -> false; unset: server's
+  bool include_usage = false;     // stream_options.include_usage
+  bool logprobs = false;          // chat: logprobs; completions: logprobs given (an int)
+  int32_t top_logprobs = 0;       // chat: top_logprobs; completions: the logprobs int
+  std::optional<bool> reasoning;  // reasoning_format: "deepseek" -> true, "none" -> false; unset: server's
 };
 
 struct Limits {
   int64_t max_tokens_limit = 4096;  // largest max_tokens a request may ask for
   int64_t max_n = 16;               // largest n
   int32_t max_top_logprobs = 20;
-  int32_t vocab_size = 0;           // for prompts given as ids and stop_token_ids (0: unchecked)
+  int32_t vocab_size = 0;  // for prompts given as ids and stop_token_ids (0: unchecked)
 };
 
 // Parses and validates a request body. Throws ApiError (400) naming the offending field.

@@ -10,8 +10,8 @@ namespace r1::cli {
 void add_grpo_command(CLI::App& app, Invocation& ctx) {
   add_training_command(
       app, ctx,
-      {"grpo", "reinforcement learning with verifiable rewards (GRPO, TRL's GRPOConfig keys)",
-       "recipes/grpo-demo.yaml", train::GrpoOptions::help(),
+      {"grpo", "reinforcement learning with verifiable rewards (GRPO, TRL's GRPOConfig keys)", "recipes/grpo-demo.yaml",
+       train::GrpoOptions::help(),
        [](const Recipe& recipe) { return to_yaml(train::GrpoOptions::from_recipe(recipe).to_json()); },
        [](const Recipe& recipe, const std::atomic<bool>* stop) {
          return train::grpo(train::GrpoOptions::from_recipe(recipe), stop);
