@@ -1,6 +1,7 @@
 # r1.cpp top-level entry points. Each target installs missing system packages, configures, builds, runs.
 #   make demo    the demo on its embedded default (see README)
-#   make test    every CI test (CTest labels `slow` and `gpu` are skipped, and the skip is reported)
+#   make test    `make check`, then every CI test (CTest labels `slow` and `gpu` are skipped, and the skip is reported)
+#   make check   the shape: every source as .clang-format says, every #include as scripts/include-rules.txt allows
 #   make build   configure + build only (Release)
 #   make test-all  also the `slow` tests;  make test-gpu  only the `gpu` tests (needs a CUDA LibTorch)
 #   make bench   the benchmarks that compare r1 with its peers (see bench/README.md)
@@ -10,7 +11,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all deps configure build test test-assets test-all test-gpu demo bench clean
+.PHONY: all deps configure build check test test-assets test-all test-gpu demo bench clean
 all: build
 
 deps:
@@ -27,7 +28,11 @@ build: configure
 test-assets:
 	@scripts/fetch-test-assets.sh $(BUILD)/test-assets
 
-test: build test-assets
+check: deps
+	@scripts/check-format.sh
+	@scripts/check-includes.py
+
+test: check build test-assets
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'slow|gpu'
 	@cd $(BUILD) && n=$$(ctest -N -L 'slow|gpu' | sed -n 's/^Total Tests: //p'); \
 	  [ "$${n:-0}" = 0 ] || echo "note: $$n test(s) labelled slow/gpu were not run (make test-all / make test-gpu)"
