@@ -433,6 +433,43 @@ TEST(Lora, EngineGeneratesFromTheAdaptedWeights) {
     EXPECT_NEAR(adapted.raw_logprobs[i], merged.raw_logprobs[i], 1e-4) << i;
 }
 
+// An adapter named on lm_head itself ("all-linear" leaves it out, as PEFT does): the engine's split head
+// projection for one or two fp32 rows multiplies by the base weight, so it must defer to the module's logits
+// while that adapter is active.
+TEST(Lora, EngineSeesAnAdapterOnTheLmHead) {
+  auto m = tiny_model(6, /*tied=*/false);
+  m->eval();
+  model::LoraConfig c;
+  c.r = 4;
+  c.lora_alpha = 8;
+  c.target_modules = {"lm_head"};
+  model::apply_lora(*m, c);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, t] : model::adapter_tensors(*m)) t.normal_(0, 0.5);
+  }
+  engine::Request request;
+  request.prompt = {5, 17, 99, 3};
+  request.params.temperature = 0;
+  request.params.max_new_tokens = 12;
+  request.params.ignore_eos = true;
+  engine::Sample adapted = engine::Engine(m, {}).generate({request})[0].samples[0];
+  engine::Sample base;
+  {
+    model::AdaptersDisabled off(*m);
+    base = engine::Engine(m, {}).generate({request})[0].samples[0];
+  }
+  model::merge_lora(*m);
+  engine::Sample merged = engine::Engine(m, {}).generate({request})[0].samples[0];
+  EXPECT_EQ(adapted.tokens, merged.tokens);
+  double largest_change = 0;
+  for (size_t i = 0; i < merged.raw_logprobs.size(); ++i) {
+    EXPECT_NEAR(adapted.raw_logprobs[i], merged.raw_logprobs[i], 1e-4) << i;
+    largest_change = std::max(largest_change, double(std::abs(adapted.raw_logprobs[i] - base.raw_logprobs[i])));
+  }
+  EXPECT_GT(largest_change, 1e-3);  // the adapter changes the outputs, so the checks above can fail
+}
+
 // The fused LM-head loss multiplies by lm_head.weight directly: with an adapter on lm_head it must give the
 // loss of the adapted logits.
 TEST(Lora, FusedLossSeesAnAdapterOnTheLmHead) {

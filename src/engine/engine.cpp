@@ -369,9 +369,11 @@ at::Tensor Engine::State::decode_module(model::TransformerImpl& m, int64_t L, mo
 at::Tensor Engine::State::project_logits(model::TransformerImpl& m, const at::Tensor& hidden) {
   // OpenBLAS (Debian's LibTorch on CPU) multiplies one row by a (V, C) head through its packing path,
   // several times slower than the same product cut into row blocks that take its small-matrix kernels
-  // (8192 x 256: 0.87 -> 0.31 ms on the reference machine). Other shapes keep the model's own projection.
+  // (8192 x 256: 0.87 -> 0.31 ms on the reference machine). Other shapes keep the model's own projection, as
+  // does a head with an active LoRA adapter (the product below reads the base weight only).
   const int64_t B = hidden.size(0);
-  if (B > kSplitHeadMaxRows || !hidden.device().is_cpu() || hidden.scalar_type() != at::kFloat) return m.logits(hidden);
+  if (B > kSplitHeadMaxRows || !hidden.device().is_cpu() || hidden.scalar_type() != at::kFloat || !m.lm_head_is_plain())
+    return m.logits(hidden);
   const at::Tensor weight = m.lm_head_weight();                          // (V, C)
   at::Tensor out = torch::empty({weight.size(0), B}, hidden.options());  // (V, B)
   at::Tensor rhs = hidden.t();                                           // (C, B)
