@@ -14,7 +14,7 @@
 #include "r1/error.h"
 #include "r1/model.h"
 #include "r1/recipe.h"
-#include "r1/tasks.h"
+#include "r1/synthetic-tasks.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
 #include "r1/verify.h"

@@ -1,6 +1,6 @@
-// `r1 demo` / `make demo`: DeepSeek-R1-Zero's pipeline end to end on the built-in addition task (r1/tasks.h), on
-// a laptop CPU in minutes, with nothing downloaded: task data -> BPE tokenizer -> token shards -> pretraining of
-// a small model on a corpus of worked solutions (half careful and correct, half quick wrong guesses) -> held-out pass@1
+// `r1 demo` / `make demo`: DeepSeek-R1-Zero's pipeline end to end on the built-in addition task (r1/synthetic-tasks.h),
+// on a laptop CPU in minutes, with nothing downloaded: task data -> BPE tokenizer -> token shards -> pretraining of a
+// small model on a corpus of worked solutions (half careful and correct, half quick wrong guesses) -> held-out pass@1
 // -> GRPO with accuracy + format rewards -> held-out pass@1 again -> a before/after table and an HTML report
 // (inline SVG plots of reward, accuracy, format rate and completion length per RL step). Every stage leaves its
 // output under out_dir and is skipped when that output exists (pretraining and GRPO resume from checkpoints);
@@ -22,7 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "r1/tasks.h"
+#include "r1/synthetic-tasks.h"
 
 namespace r1::demo {
 

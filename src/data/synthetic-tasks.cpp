@@ -1,9 +1,9 @@
-// The built-in addition task (see r1/tasks.h): problem generation with a held-out split and the two solution
+// The built-in addition task (see r1/synthetic-tasks.h): problem generation with a held-out split and the two solution
 // styles of the demo's pretraining corpus. A careful solution spells out each column, least significant first:
 //   <think>\n7 + 8 = 15, write 5 carry 1\n4 + 3 + 1 = 8, write 8\n</think>\n<answer>\n85\n</answer>
 // The answer is the written digits read bottom-up; there is no restating line ("so 47 + 38 = 85"): a small model
 // miscopies the operands there, and the shorter solution (~35 tokens) leaves more pretraining tokens for the columns.
-#include "r1/tasks.h"
+#include "r1/synthetic-tasks.h"
 
 #include <fmt/format.h>
 
