@@ -406,6 +406,18 @@ TEST(Lora, FreshAdapterIsIdentityMergeEqualsAdapterForwardAndDisableGivesBase) {
   for (const auto& p : m->named_parameters()) EXPECT_EQ(p.key().find("lora"), std::string::npos) << p.key();
 }
 
+namespace {
+// 12 greedy tokens from the engine after a fixed 4-token prompt.
+engine::Sample greedy_sample(model::Transformer& m) {
+  engine::Request request;
+  request.prompt = {5, 17, 99, 3};
+  request.params.temperature = 0;
+  request.params.max_new_tokens = 12;
+  request.params.ignore_eos = true;
+  return engine::Engine(m, {}).generate({request})[0].samples[0];
+}
+}  // namespace
+
 // The engine's packed decode step reads the base weights only: with unmerged adapters it must take the module
 // forward, so sampling from an adapted policy (GRPO with LoRA) equals sampling from its merged weights.
 TEST(Lora, EngineGeneratesFromTheAdaptedWeights) {
@@ -420,14 +432,9 @@ TEST(Lora, EngineGeneratesFromTheAdaptedWeights) {
     torch::NoGradGuard no_grad;
     for (auto& [name, t] : model::adapter_tensors(*m)) t.normal_(0, 0.3);
   }
-  engine::Request request;
-  request.prompt = {5, 17, 99, 3};
-  request.params.temperature = 0;
-  request.params.max_new_tokens = 12;
-  request.params.ignore_eos = true;
-  engine::Sample adapted = engine::Engine(m, {}).generate({request})[0].samples[0];
+  engine::Sample adapted = greedy_sample(m);
   model::merge_lora(*m);
-  engine::Sample merged = engine::Engine(m, {}).generate({request})[0].samples[0];
+  engine::Sample merged = greedy_sample(m);
   EXPECT_EQ(adapted.tokens, merged.tokens);
   for (size_t i = 0; i < merged.raw_logprobs.size(); ++i)
     EXPECT_NEAR(adapted.raw_logprobs[i], merged.raw_logprobs[i], 1e-4) << i;
@@ -448,19 +455,14 @@ TEST(Lora, EngineSeesAnAdapterOnTheLmHead) {
     torch::NoGradGuard no_grad;
     for (auto& [name, t] : model::adapter_tensors(*m)) t.normal_(0, 0.5);
   }
-  engine::Request request;
-  request.prompt = {5, 17, 99, 3};
-  request.params.temperature = 0;
-  request.params.max_new_tokens = 12;
-  request.params.ignore_eos = true;
-  engine::Sample adapted = engine::Engine(m, {}).generate({request})[0].samples[0];
+  engine::Sample adapted = greedy_sample(m);
   engine::Sample base;
   {
     model::AdaptersDisabled off(*m);
-    base = engine::Engine(m, {}).generate({request})[0].samples[0];
+    base = greedy_sample(m);
   }
   model::merge_lora(*m);
-  engine::Sample merged = engine::Engine(m, {}).generate({request})[0].samples[0];
+  engine::Sample merged = greedy_sample(m);
   EXPECT_EQ(adapted.tokens, merged.tokens);
   double largest_change = 0;
   for (size_t i = 0; i < merged.raw_logprobs.size(); ++i) {

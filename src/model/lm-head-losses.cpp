@@ -26,6 +26,7 @@
 #include "kernels/cpu-kernels.h"
 #include "kernels/row-math.h"
 #include "kernels/simd.h"
+#include "kernels/transformer-rows.h"
 #include "model/exact-ops.h"
 #include "r1/error.h"
 #include "r1/model.h"
@@ -77,9 +78,7 @@ R1_INLINE float as_float(uint16_t v) { return bf16_bits_to_float(v); }
 R1_INLINE void store(float* p, float v) { *p = v; }
 R1_INLINE void store(uint16_t* p, float v) { *p = float_to_bf16_bits(v); }
 
-R1_VECTOR_CLONES void widen_row(const uint16_t* __restrict x, int64_t n, float* __restrict out) {
-  for (int64_t j = 0; j < n; ++j) out[j] = bf16_bits_to_float(x[j]);
-}
+using kernels::widen_row;  // bf16 bits -> fp32, the fused ops' (kernels/transformer-rows.h)
 
 // out[j] = exp(x[j] - lse) * scale
 R1_VECTOR_CLONES void row_softmax_scaled(const float* __restrict x, int64_t n, float lse, float scale,
