@@ -205,6 +205,8 @@ struct GenerativeEvalOptions {
   text::DatasetGenerateOptions generation;
   std::vector<int64_t> ks;  // pass@k / maj@k; empty: 1, 2, 4, ... up to k, and k itself
   BootstrapOptions bootstrap;
+  // Math answers: Math-Verify's defaults (the "math-verify" preset), as lighteval's math metrics, which call
+  // Math-Verify with float_rounding = precision = 6, the library's own default.
   verify::VerifyOptions verify;
   int threads = 0;  // verification threads (0: one per hardware thread)
 };

@@ -47,6 +47,10 @@ EvalSummary EvalSummary::from_json(const nlohmann::json& j) {
 
 namespace {
 
+// The demo's answers are plain numbers in "<answer>\n85\n</answer>", not LaTeX: its accuracy reward reads them
+// as Math-Verify's defaults do (the reward's own default, open-r1's preset, takes only LaTeX answers).
+const nlohmann::json kDemoAccuracy = {{"preset", "math-verify"}};
+
 nlohmann::json problem_row(const data::TaskProblem& p) { return {{"problem", p.problem}, {"solution", p.answer}}; }
 
 void write_jsonl(const fs::path& path, const std::vector<nlohmann::json>& rows) {
@@ -124,7 +128,7 @@ EvalSummary evaluate_pass_at_1(const fs::path& model_dir, const std::vector<data
       examples.push_back(rows[i]);
       tokens += double(s.tokens.size());
     }
-  auto accuracy = rewards::make_reward("accuracy")(texts, examples);
+  auto accuracy = rewards::make_reward("accuracy", kDemoAccuracy)(texts, examples);
   auto format = rewards::make_reward("format")(texts, examples);
   EvalSummary e;
   e.problems = int64_t(problems.size());
@@ -249,6 +253,7 @@ DemoResult run_demo(const DemoOptions& o, const std::atomic<bool>* stop) {
     g.max_prompt_length = 128;
     g.beta = o.beta;
     g.reward_funcs = {"accuracy", "format"};
+    g.reward_kwargs = {{"accuracy", kDemoAccuracy}};
     g.log_completions = true;
     train::TrainingArguments& a = g.training;
     a.output_dir = rl.string();

@@ -1,5 +1,9 @@
 // The `accuracy` reward: open-r1's accuracy_reward. The gold answer is the example's "solution" column (else
-// "answer"); the completion scores 1.0 when r1::verify judges its answer equivalent, else 0.0.
+// "answer"); the completion scores 1.0 when r1::verify judges its answer equivalent, else 0.0. It verifies as
+// open-r1 does by default (r1::verify preset "open-r1": the answer only from LaTeX, boxes first, so a
+// plain-text "The answer is 6" scores 0), so a ported open-r1 recipe gets open-r1's rewards; {"preset":
+// "math-verify"} reads answers as Math-Verify's defaults, and every verify option is a parameter of its own
+// ({"float_rounding": 4, "targets": ["latex", "expr"]}), applied after the preset.
 // Departures from open-r1:
 //   1. An unparseable gold answer makes the reward not applicable (nullopt) instead of 1.0, which would pay a
 //      completion for anything (reward hacking); {"unparseable_gold_is_correct": true} restores open-r1's 1.0.
@@ -24,47 +28,56 @@ struct AccuracyParams {
   int threads = 0;  // verify_batch threads (0: one per hardware thread)
 };
 
-std::vector<verify::ExtractionTarget> targets_param(const json& value, const std::string& key) {
-  if (!value.is_array() || value.empty()) fail_usage("reward 'accuracy': '{}' must be a non-empty list of names", key);
-  std::vector<verify::ExtractionTarget> out;
-  for (const json& v : value) {
-    if (!v.is_string()) fail_usage("reward 'accuracy': '{}' entries must be strings", key);
-    try {
-      out.push_back(verify::parse_extraction_target(v.get<std::string>()));
-    } catch (const UsageError& e) {
-      fail_usage("reward 'accuracy': '{}': {}", key, e.what());
+// A parameter's value as the text set_verify_option takes: strings as they are, lists joined by commas.
+std::string option_text(const json& value, const std::string& key) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean() || value.is_number()) return value.dump();  // true / false, 4, 0.5
+  if (value.is_array()) {
+    std::string out;
+    for (const json& v : value) {
+      if (!v.is_string()) fail_usage("reward 'accuracy': '{}' entries must be strings", key);
+      if (!out.empty()) out += ',';
+      out += v.get<std::string>();
     }
+    return out;
   }
-  return out;
+  fail_usage("reward 'accuracy': '{}' must be a string, number, boolean or list of strings", key);
 }
 
 AccuracyParams parse_params(const json& params) {
-  static const std::set<std::string> kKnown = {
-      "unparseable_gold_is_correct", "timeout_seconds", "float_rounding", "extraction_order",
-      "gold_extraction_order",       "threads"};
+  std::set<std::string> known = {"unparseable_gold_is_correct", "threads", "preset"};
+  for (const verify::VerifyOptionInfo& o : verify::verify_option_list()) known.insert(std::string(o.name));
   std::vector<std::string> unknown;
   for (const auto& [key, value] : params.items())
-    if (!kKnown.count(key)) unknown.push_back(key);
+    if (!known.count(key)) unknown.push_back(key);
   if (!unknown.empty())
-    fail("reward 'accuracy': unknown parameter(s) {} (known: {})", fmt::join(unknown, ", "), fmt::join(kKnown, ", "));
+    fail_usage("reward 'accuracy': unknown parameter(s) {} (known: {})", fmt::join(unknown, ", "),
+               fmt::join(known, ", "));
   AccuracyParams p;
+  std::string preset = "open-r1";
   try {
     if (params.contains("unparseable_gold_is_correct"))
       p.unparseable_gold_is_correct = params["unparseable_gold_is_correct"].get<bool>();
-    if (params.contains("timeout_seconds")) p.options.timeout_seconds = params["timeout_seconds"].get<double>();
-    if (params.contains("float_rounding")) p.options.float_rounding = params["float_rounding"].get<int>();
     if (params.contains("threads")) p.threads = params["threads"].get<int>();
+    if (params.contains("preset")) preset = params["preset"].get<std::string>();
   } catch (const json::exception& e) {
     fail_usage("reward 'accuracy': bad parameter type: {}", e.what());
   }
-  if (!(p.options.timeout_seconds > 0)) fail_usage("reward 'accuracy': timeout_seconds must be > 0");
-  if (p.options.float_rounding < 0 || p.options.float_rounding > 15)
-    fail_usage("reward 'accuracy': float_rounding must be in [0, 15]");
   if (p.threads < 0) fail_usage("reward 'accuracy': threads must be >= 0");
-  if (params.contains("extraction_order"))
-    p.options.answer_extraction.targets = targets_param(params["extraction_order"], "extraction_order");
-  if (params.contains("gold_extraction_order"))
-    p.options.gold_extraction.targets = targets_param(params["gold_extraction_order"], "gold_extraction_order");
+  try {
+    p.options = verify::verify_preset(preset);
+    // targets first: the other extraction options act on the targets there are
+    for (const char* first : {"targets", "gold_targets"})
+      if (params.contains(first)) verify::set_verify_option(p.options, first, option_text(params[first], first));
+    for (const auto& [key, value] : params.items()) {
+      if (key == "targets" || key == "gold_targets" || key == "preset" || key == "threads" ||
+          key == "unparseable_gold_is_correct")
+        continue;
+      verify::set_verify_option(p.options, key, option_text(value, key));
+    }
+  } catch (const UsageError& e) {
+    fail_usage("reward 'accuracy': {}", e.what());
+  }
   return p;
 }
 

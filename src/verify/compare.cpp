@@ -1,17 +1,31 @@
-// Equivalence of a gold tree and an answer tree, following Math-Verify's grader: numbers exactly (rationals)
-// or, when either side has a decimal point, rounded to float_rounding places; expressions by a numeric screen at
-// fixed pseudo-random points (lock-free; any mismatch is "wrong") and then GiNaC's exact simplification of the
-// difference; sets order-free, tuples and matrices element-wise, intervals with their open/closed ends, unions
-// piece by piece, equations as L-R = ±(L'-R'), inequalities by direction and difference. A gold inequality in
-// one variable also matches the equivalent interval, never the reverse; a gold "x = 3" matches "3" and a gold
-// number matches "x = 3" (the last right-hand side); a gold percentage 28% matches 28 and 0.28.
+// Equivalence of a gold tree and an answer tree, following Math-Verify's grader (sympy_expr_eq) step by step:
+//   1. assignments: a gold "x = 3" (left side only symbols) is answered by 3; an answer equation by its last
+//      right-hand side when the gold is no equation; chains a = b = c are read as a = c;
+//   2. a gold relation against an answer set or interval is compared as the set it describes (x > 2 and
+//      (2, oo)); with allow_set_relation_comp also the other way;
+//   3. identical trees are equal;
+//   4. relations: the same kind with equal L - R, the mirrored kind with L - R = R' - L', and equations whose
+//      L - R differ by a constant factor (the same solutions: 4x + 6y = 12 and 2x + 3y = 6);
+//   5. sets, tuples and intervals: a set is compared order-free, a tuple in order (an answer set given for a
+//      gold tuple in the order written), intervals by their ends, an open interval (a, b) also as the pair;
+//      a single value is the set of it;
+//   6. symbols: by name (case-free unless one letter), a text symbol also against letters written side by
+//      side ("Yes" reads as y*e*s);
+//   7. numbers: when either side is a float (or a percentage of one), both rounded to float_rounding places;
+//      when either is an exact number, exact equality (so 1/3 != 0.333333 written as 0.333333*1, and 9/7 !=
+//      9/7.0); otherwise the difference evaluated to numeric_precision digits, then exact simplification
+//      (GiNaC), with a numeric screen at fixed pseudo-random points first.
+// Matrices compare element by element; ± was expanded to a set by the parser.
 // Departures from Math-Verify:
-//   1. Equations equal only up to sign (x+y=3 vs 2x+2y=6 is wrong); Math-Verify also only allows sign changes.
-//   2. A tuple (a, b) equals the open interval (a, b) both ways (Math-Verify guesses which one it parsed).
+//   1. Equations with the same solutions but no constant factor between them ((x-1)^2 = 0 and x = 1) are
+//      different here; Math-Verify solves both.
+//   2. Set relations are compared as intervals of their one variable (a < x <= b, x > 2); sympy's as_set also
+//      handles more variables and unions of conditions.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "verify/expr.h"
 
@@ -24,20 +38,8 @@ constexpr int kPoints = 5;
 constexpr long double kPointValues[] = {0.5377, 1.8339, 2.2588, 0.8622, 0.3188, 1.3077, 0.4336, 2.3426,
                                         0.7254, 1.0631, 1.7147, 0.2050, 1.1241, 1.4897, 1.4090, 1.4172};
 
-bool is_scalar(const Node& n) {
-  switch (n.kind) {
-    case Kind::kTuple:
-    case Kind::kSet:
-    case Kind::kInterval:
-    case Kind::kUnion:
-    case Kind::kMatrix:
-    case Kind::kRelation:
-    case Kind::kPlusMinus:
-      return false;
-    default:
-      return true;
-  }
-}
+bool is_set(const Node& n) { return n.kind == Kind::kSet || n.kind == Kind::kInterval || n.kind == Kind::kUnion; }
+bool is_set_or_tuple(const Node& n) { return is_set(n) || n.kind == Kind::kTuple; }
 
 // +1 / -1 for (signed) infinity, 0 otherwise.
 int infinity_sign(const Node& n) {
@@ -57,99 +59,183 @@ bool contains_infinity(const Node& n) {
 Node negated(const Node& n) { return make_node(Kind::kNeg, {n}); }
 Node difference(const Node& a, const Node& b) { return make_node(Kind::kAdd, {a, negated(b)}); }
 
+bool same_tree(const Node& a, const Node& b) {
+  if (a.kind != b.kind || a.text != b.text || a.ops != b.ops || a.is_float != b.is_float ||
+      a.left_closed != b.left_closed || a.right_closed != b.right_closed || a.args.size() != b.args.size())
+    return false;
+  for (size_t i = 0; i < a.args.size(); ++i)
+    if (!same_tree(a.args[i], b.args[i])) return false;
+  return true;
+}
+
+// sympy Numbers: literals, their negations, and the rationals latex2sympy evaluates (\frac{1}{2}, 2\frac{1}{2}).
+bool is_number(const Node& n) {
+  if (n.kind == Kind::kNumber) return true;
+  if (n.kind == Kind::kNeg) return is_number(n.args[0]);
+  return (n.kind == Kind::kDiv || n.kind == Kind::kAdd) && n.rational_atom;
+}
+bool is_float_number(const Node& n) {
+  if (n.kind == Kind::kNumber) return n.is_float;
+  return n.kind == Kind::kNeg && is_float_number(n.args[0]);
+}
+// Math-Verify's is_atomic_or_pct_atomic: a number, or a percentage of one.
+bool number_or_percent(const Node& n) { return is_number(n) || (n.kind == Kind::kPercent && is_number(n.args[0])); }
+bool float_or_percent(const Node& n) {
+  return is_float_number(n) || (n.kind == Kind::kPercent && is_float_number(n.args[0]));
+}
+
+// latex2sympy's is_expr_of_only_symbols: symbols, and sums, products and functions of only symbols.
+bool only_symbols(const Node& n) {
+  if (n.kind == Kind::kSymbol) return true;
+  if (n.kind == Kind::kNumber || n.kind == Kind::kConstant || n.kind == Kind::kNeg) return false;
+  if (n.args.empty()) return false;
+  return std::all_of(n.args.begin(), n.args.end(), [](const Node& a) { return only_symbols(a); });
+}
+
+bool is_equation(const Node& n) {
+  return n.kind == Kind::kRelation &&
+         std::all_of(n.ops.begin(), n.ops.end(), [](const std::string& op) { return op == "="; });
+}
+bool is_assignment(const Node& n) { return is_equation(n) && only_symbols(n.args[0]); }
+
+// The right-hand side of a relation chain's last relation.
+Node last_rhs(const Node& rel) { return rel.args.back(); }
+
+std::string lower(std::string s) {
+  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A symbol's name without the complex mark (sympy compares symbols by name there).
+std::string name_of(const Node& n) {
+  std::string s = n.text;
+  if (s.size() >= kComplexMark.size() &&
+      s.compare(s.size() - kComplexMark.size(), kComplexMark.size(), kComplexMark) == 0)
+    s.resize(s.size() - kComplexMark.size());
+  return s;
+}
+
 class Comparer {
  public:
   Comparer(const CompareOptions& options, const Deadline& deadline, std::string& detail)
       : options_(options), deadline_(deadline), detail_(detail) {}
 
-  bool equal(const Node& gold, const Node& answer) {
+  // sympy_expr_eq
+  bool equal(const Node& gold_in, const Node& answer_in) {
     deadline_.check();
-    if (gold.kind == Kind::kRelation) return gold_relation(gold, answer);
-    if (answer.kind == Kind::kRelation) {
-      bool all_equalities = true;
-      for (const std::string& op : answer.ops) all_equalities = all_equalities && op == "=";
-      if (all_equalities) return equal(gold, answer.args.back());  // "x = 3" answers 3
-      detail_ = "an inequality does not answer a non-inequality";
+    Node gold = gold_in, answer = answer_in;
+    const bool gold_assignment = is_assignment(gold), answer_assignment = is_assignment(answer);
+    const bool gold_equation = is_equation(gold), answer_equation = is_equation(answer);
+    if (gold_assignment && gold.args.size() > 2) gold = chain_ends(gold);
+    if (answer_assignment && answer.args.size() > 2) answer = chain_ends(answer);
+    if (answer_equation && !gold_equation) {
+      answer = last_rhs(answer);
+    } else if (gold_assignment && !answer_equation) {
+      gold = last_rhs(gold);
+    }
+    if (gold.kind == Kind::kRelation && is_set(answer))
+      if (auto interval = as_interval(gold)) gold = *interval;
+    if (options_.allow_set_relation_comp && answer.kind == Kind::kRelation && is_set(gold))
+      if (auto interval = as_interval(answer)) answer = *interval;
+    if (same_tree(gold, answer)) {
+      detail_ = "identical";
+      return true;
+    }
+    if (gold.kind == Kind::kRelation && answer.kind == Kind::kRelation) return relations(gold, answer);
+    if (gold.kind == Kind::kRelation || answer.kind == Kind::kRelation) {
+      detail_ = "a relation against a non-relation";
       return false;
     }
-    switch (gold.kind) {
-      case Kind::kSet:
-        if (answer.kind == Kind::kSet) return same_elements(gold.args, answer.args);
-        if (gold.args.size() == 1) return equal(gold.args[0], answer);
+    if (is_set_or_tuple(gold) || is_set_or_tuple(answer)) return sets(gold, answer);
+    if (gold.kind == Kind::kSymbol || answer.kind == Kind::kSymbol) return symbols(gold, answer);
+    if (gold.kind == Kind::kMatrix || answer.kind == Kind::kMatrix) {
+      if (gold.kind != answer.kind || gold.args.size() != answer.args.size()) {
+        detail_ = "matrices of different shapes";
         return false;
-      case Kind::kTuple:
-        if (answer.kind == Kind::kTuple) return pairwise(gold.args, answer.args);
-        if (answer.kind == Kind::kInterval && gold.args.size() == 2 && !answer.left_closed && !answer.right_closed)
-          return pairwise(gold.args, answer.args);
-        return false;
-      case Kind::kInterval:
-        if (answer.kind == Kind::kInterval)
-          return gold.left_closed == answer.left_closed && gold.right_closed == answer.right_closed &&
-                 pairwise(gold.args, answer.args);
-        if (answer.kind == Kind::kTuple && answer.args.size() == 2 && !gold.left_closed && !gold.right_closed)
-          return pairwise(gold.args, answer.args);
-        return false;
-      case Kind::kUnion:
-        return answer.kind == Kind::kUnion && same_elements(gold.args, answer.args);
-      case Kind::kMatrix:
-        return answer.kind == Kind::kMatrix && gold.args.size() == answer.args.size() &&
-               pairwise(gold.args, answer.args);
-      default:
-        break;
+      }
+      for (size_t r = 0; r < gold.args.size(); ++r) {
+        if (gold.args[r].args.size() != answer.args[r].args.size()) return false;
+        for (size_t c = 0; c < gold.args[r].args.size(); ++c)
+          if (!scalar(gold.args[r].args[c], answer.args[r].args[c])) return false;
+      }
+      detail_ = "equal element by element";
+      return true;
     }
-    if (answer.kind == Kind::kSet && answer.args.size() == 1) return equal(gold, answer.args[0]);
-    if (!is_scalar(answer)) return false;
-    if (gold.kind == Kind::kPercent && scalar(gold.args[0], answer)) return true;  // 28% is answered by 28
     return scalar(gold, answer);
   }
 
  private:
-  bool pairwise(const std::vector<Node>& a, const std::vector<Node>& b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-      if (!equal(a[i], b[i])) return false;
-    return true;
+  static Node chain_ends(const Node& rel) {
+    Node eq = make_node(Kind::kRelation, {rel.args.front(), rel.args.back()});
+    eq.ops = {"="};
+    return eq;
   }
 
-  // Order-free: every gold element matches a distinct answer element and no answer element is left over.
-  bool same_elements(const std::vector<Node>& gold, const std::vector<Node>& answer) {
-    std::vector<bool> used(answer.size(), false);
-    size_t matched = 0;
-    for (const Node& g : gold) {
-      bool found = false;
-      for (size_t j = 0; j < answer.size() && !found; ++j)
-        if (!used[j] && equal(g, answer[j])) used[j] = found = true;
-      if (!found) {
-        bool duplicate = false;  // {1, 1, 2} is {1, 2}
-        for (size_t j = 0; j < answer.size() && !duplicate; ++j) duplicate = used[j] && equal(g, answer[j]);
-        if (!duplicate) return false;
-      } else {
-        ++matched;
+  // sympy_compare_relational
+  bool relations(const Node& gold, const Node& answer) {
+    if (gold.ops.size() > 1 || answer.ops.size() > 1) {  // And of relations: pairwise, in order
+      if (gold.ops.size() != answer.ops.size()) {
+        detail_ = "relation chains of different lengths";
+        return false;
       }
+      for (size_t k = 0; k < gold.ops.size(); ++k)
+        if (!relations(single(gold, k), single(answer, k))) return false;
+      return true;
     }
-    for (size_t j = 0; j < answer.size(); ++j) {
-      if (used[j]) continue;
-      bool duplicate = false;
-      for (const Node& g : gold) duplicate = duplicate || equal(g, answer[j]);
-      if (!duplicate) return false;
+    const std::string &g = gold.ops[0], &a = answer.ops[0];
+    Node dg = difference(gold.args[0], gold.args[1]), da = difference(answer.args[0], answer.args[1]);
+    if (g == a && equal(dg, da)) return true;
+    const std::string mirrored = g == "<" ? ">" : g == ">" ? "<" : g == "<=" ? ">=" : g == ">=" ? "<=" : g;
+    if (g == "!=") {
+      detail_ = "inequations differ";
+      return false;
     }
-    return matched > 0 || (gold.empty() && answer.empty());
-  }
-
-  bool gold_relation(const Node& gold, const Node& answer) {
-    if (answer.kind == Kind::kRelation) return relations(gold, answer);
-    if (gold.ops.size() == 1 && gold.ops[0] == "=" && gold.args[0].kind == Kind::kSymbol)
-      return equal(gold.args[1], answer);                                     // gold "x = 3" is answered by 3
-    bool open_pair = answer.kind == Kind::kTuple && answer.args.size() == 2;  // (2, \infty) reads as a tuple
-    if (answer.kind == Kind::kInterval || answer.kind == Kind::kUnion || open_pair) {
-      auto interval = as_interval(gold);
-      if (interval) return equal(*interval, answer);
+    if (mirrored == a && equal(dg, difference(answer.args[1], answer.args[0]))) return true;
+    if (g == "=" && a == "=" && proportional(dg, da)) {
+      detail_ = "equations equal up to a constant factor";
+      return true;
     }
-    detail_ = "the gold answer is a relation, the answer is not";
+    detail_ = "different relations";
     return false;
   }
 
-  // "a < x <= b", "x > 2", "2 < x": the interval of the one variable x, when the other operands are numbers.
+  static Node single(const Node& rel, size_t k) {
+    Node r = make_node(Kind::kRelation, {rel.args[k], rel.args[k + 1]});
+    r.ops = {rel.ops[k]};
+    return r;
+  }
+
+  // Whether a = c * b for a constant c != 0 (the same free symbols, checked at the sample points).
+  bool proportional(const Node& a, const Node& b) {
+    std::vector<std::string> na, nb;
+    collect_symbols(a, na);
+    collect_symbols(b, nb);
+    std::sort(na.begin(), na.end());
+    std::sort(nb.begin(), nb.end());
+    if (na.empty() || na != nb) return false;
+    std::optional<Complex> ratio;
+    int valid = 0;
+    for (int p = 0; p < kPoints; ++p) {
+      Binding binding = point(na, p);
+      Complex va = evaluate(a, binding), vb = evaluate(b, binding);
+      if (!finite(va) || !finite(vb)) continue;
+      if (std::abs(vb) < 1e-12L) {
+        if (std::abs(va) > 1e-9L) return false;
+        continue;
+      }
+      Complex r = va / vb;
+      if (!ratio) {
+        if (std::abs(r) < 1e-12L) return false;
+        ratio = r;
+      } else if (std::abs(r - *ratio) > 1e-9L * std::max<long double>(1, std::abs(*ratio))) {
+        return false;
+      }
+      ++valid;
+    }
+    return valid >= 2;
+  }
+
+  // "a < x <= b", "x > 2", "2 < x": the interval of the one variable x, when the other operands hold none.
   std::optional<Node> as_interval(const Node& rel) {
     int var = -1;
     for (size_t i = 0; i < rel.args.size(); ++i) {
@@ -183,42 +269,117 @@ class Comparer {
     return interval;
   }
 
-  bool relations(const Node& gold, const Node& answer) {
-    if (gold.ops.size() != answer.ops.size()) {
-      auto a = as_interval(gold), b = as_interval(answer);
-      return a && b && equal(*a, *b);
+  // sympy_compare_sets
+  bool sets(const Node& gold_in, const Node& answer_in) {
+    const Node gold = is_set_or_tuple(gold_in) ? gold_in : make_node(Kind::kSet, {gold_in});
+    const Node answer = is_set_or_tuple(answer_in) ? answer_in : make_node(Kind::kSet, {answer_in});
+    if (gold.kind == Kind::kInterval && answer.kind == Kind::kInterval) {
+      detail_ = "intervals";
+      return gold.left_closed == answer.left_closed && gold.right_closed == answer.right_closed &&
+             equal(gold.args[0], answer.args[0]) && equal(gold.args[1], answer.args[1]);
     }
-    if (gold.ops.size() == 1 && gold.ops[0] == "=" && answer.ops[0] == "=") {
-      Node dg = difference(gold.args[0], gold.args[1]), da = difference(answer.args[0], answer.args[1]);
-      return scalar(dg, da) || scalar(dg, negated(da));
+    if (same_tree(gold, answer)) return true;
+    if ((gold.kind == Kind::kUnion || answer.kind == Kind::kUnion) && is_set(gold) && is_set(answer)) {
+      std::vector<Node> a = gold.kind == Kind::kUnion ? gold.args : std::vector<Node>{gold};
+      std::vector<Node> b = answer.kind == Kind::kUnion ? answer.args : std::vector<Node>{answer};
+      detail_ = "unions piece by piece";
+      return same_elements(a, b);
     }
-    if (gold.ops.size() == 1 && gold.ops[0] == "!=" && answer.ops[0] == "!=") {
-      Node dg = difference(gold.args[0], gold.args[1]), da = difference(answer.args[0], answer.args[1]);
-      return scalar(dg, da) || scalar(dg, negated(da));
-    }
-    bool gold_eq = gold.ops[0] == "=" || gold.ops[0] == "!=", answer_eq = answer.ops[0] == "=" || answer.ops[0] == "!=";
-    if (gold.ops.size() == 1 && (gold_eq || answer_eq)) return false;
-    if (gold.ops.size() == 1) {  // one inequality: same strictness, same "greater minus smaller"
-      auto oriented = [](const Node& r) {
-        bool less = r.ops[0][0] == '<';
-        return std::make_pair(difference(less ? r.args[1] : r.args[0], less ? r.args[0] : r.args[1]),
-                              r.ops[0].size() == 1);
-      };
-      auto [dg, strict_g] = oriented(gold);
-      auto [da, strict_a] = oriented(answer);
-      if (strict_g != strict_a) return false;
-      return scalar(dg, da);
-    }
-    auto a = as_interval(gold), b = as_interval(answer);
-    if (a && b) return equal(*a, *b);
-    if (gold.ops != answer.ops) return false;
-    return pairwise(gold.args, answer.args);
+    const bool gold_finite = gold.kind == Kind::kSet || gold.kind == Kind::kTuple;
+    const bool answer_finite = answer.kind == Kind::kSet || answer.kind == Kind::kTuple;
+    if (gold_finite && answer_finite) return finite(gold, answer);
+    // An open interval (a, b) is also the pair a, b.
+    if (gold.kind == Kind::kInterval && answer_finite && !gold.left_closed && !gold.right_closed &&
+        answer.args.size() == 2)
+      return finite(make_node(Kind::kTuple, gold.args), answer);
+    if (answer.kind == Kind::kInterval && gold_finite && !answer.left_closed && !answer.right_closed &&
+        gold.args.size() == 2)
+      return finite(gold, make_node(Kind::kTuple, answer.args));
+    detail_ = "different kinds of sets";
+    return false;
   }
 
-  bool close(Complex a, Complex b, bool floats) const {
-    long double scale = std::max<long double>({1.0L, std::abs(a), std::abs(b)});
-    long double tol = floats ? std::pow(10.0L, -options_.float_rounding) * scale : options_.numeric_rel_tol * scale;
-    return std::abs(a - b) <= tol;
+  // sympy_deep_compare_set_and_tuple: the same number of elements (a set's duplicates dropped), then a gold set
+  // order-free, else in order (an answer set in the order it was written).
+  bool finite(const Node& gold, const Node& answer) {
+    std::vector<Node> g = distinct(gold), a = distinct(answer);
+    if (g.size() != a.size()) {
+      detail_ = "different numbers of elements";
+      return false;
+    }
+    if (gold.kind == Kind::kSet) {
+      detail_ = "sets compared element by element";
+      return same_elements(g, a);
+    }
+    detail_ = "compared in order";
+    for (size_t i = 0; i < g.size(); ++i)
+      if (!equal(g[i], a[i])) return false;
+    return true;
+  }
+
+  static std::vector<Node> distinct(const Node& n) {
+    if (n.kind != Kind::kSet) return n.args;
+    std::vector<Node> out;
+    for (const Node& e : n.args)
+      if (std::none_of(out.begin(), out.end(), [&](const Node& o) { return same_tree(o, e); })) out.push_back(e);
+    return out;
+  }
+
+  // Order-free: every gold element matches a distinct answer element.
+  bool same_elements(const std::vector<Node>& gold, const std::vector<Node>& answer) {
+    if (gold.size() != answer.size()) return false;
+    std::vector<bool> used(answer.size(), false);
+    for (const Node& g : gold) {
+      bool found = false;
+      for (size_t j = 0; j < answer.size() && !found; ++j)
+        if (!used[j] && equal(g, answer[j])) used[j] = found = true;
+      if (!found) return false;
+    }
+    return true;
+  }
+
+  // sympy_compare_symbols: e against Euler's number, a text symbol against letters side by side, names.
+  bool symbols(const Node& gold, const Node& answer) {
+    auto is_e_symbol = [](const Node& n) { return n.kind == Kind::kSymbol && lower(name_of(n)) == "e"; };
+    auto is_euler = [](const Node& n) { return n.kind == Kind::kConstant && n.text == "e"; };
+    if ((is_e_symbol(gold) && is_euler(answer)) || (is_e_symbol(answer) && is_euler(gold))) return true;
+    auto letters = [](const Node& n) -> std::optional<std::string> {
+      if (n.kind != Kind::kMul) return std::nullopt;
+      std::string out;
+      for (const Node& a : n.args) {
+        if (a.kind == Kind::kSymbol) {
+          out += name_of(a);
+        } else if (a.kind == Kind::kConstant && a.text == "e") {
+          out += "e";
+        } else {
+          return std::nullopt;
+        }
+      }
+      return out;
+    };
+    detail_ = "symbols by name";
+    if (gold.kind == Kind::kSymbol && answer.kind != Kind::kSymbol) {
+      auto word = letters(answer);
+      return word && lower(name_of(gold)) == lower(*word);
+    }
+    if (answer.kind == Kind::kSymbol && gold.kind != Kind::kSymbol) {
+      auto word = letters(gold);
+      return word && lower(name_of(answer)) == lower(*word);
+    }
+    std::string g = name_of(gold), a = name_of(answer);
+    if (g.size() > 1) g = lower(g);
+    if (a.size() > 1) a = lower(a);
+    return g == a;
+  }
+
+  static bool finite(Complex v) { return std::isfinite(v.real()) && std::isfinite(v.imag()); }
+  static bool nan(Complex v) { return std::isnan(v.real()) || std::isnan(v.imag()); }
+
+  static Binding point(const std::vector<std::string>& names, int p) {
+    Binding binding{names, {}};
+    for (size_t k = 0; k < names.size(); ++k)
+      binding.values.push_back(kPointValues[(p * 7 + k * 3) % 16] * (p == 4 ? -1 : 1));
+    return binding;
   }
 
   // Math-Verify's float rule: both rounded to float_rounding decimal places must be equal.
@@ -229,57 +390,126 @@ class Comparer {
     return std::abs(a - b) <= 1e-15L * std::max(std::abs(a), std::abs(b));
   }
 
+  // sympy_numeric_eq, then sympy_symbolic_eq.
   bool scalar(const Node& gold, const Node& answer) {
     deadline_.check();
     int gi = infinity_sign(gold), ai = infinity_sign(answer);
     if (gi != 0 || ai != 0) return gi == ai;
     if (contains_infinity(gold) || contains_infinity(answer)) return false;
-    bool floats = has_float(gold) || has_float(answer);
-    if (!floats) {
-      auto eg = evaluate_exact(gold);
-      if (eg) {
-        auto ea = evaluate_exact(answer);
-        if (ea) {
-          detail_ = "exact rational comparison";
-          return eg->num == ea->num && eg->den == ea->den;
-        }
-      }
-    }
     std::vector<std::string> names;
     collect_symbols(gold, names);
     collect_symbols(answer, names);
-    if (floats && names.empty()) {
-      Complex g = evaluate(gold, {}), a = evaluate(answer, {});
-      if (!std::isfinite(std::abs(g)) || !std::isfinite(std::abs(a))) return false;
-      detail_ = fmt::format("rounded to {} decimal places", options_.float_rounding);
-      return rounded_equal(g.real(), a.real()) && rounded_equal(g.imag(), a.imag());
+    if (float_or_percent(gold) || float_or_percent(answer)) {  // a float: rounded values
+      if (names.empty()) {
+        Complex g = evaluate(gold, {}), a = evaluate(answer, {});
+        if (finite(g) && finite(a) && rounded_equal(g.real(), a.real()) && rounded_equal(g.imag(), a.imag())) {
+          detail_ = fmt::format("rounded to {} decimal places", options_.float_rounding);
+          return true;
+        }
+      }
+      return symbolic(gold, answer, names);
     }
+    if (number_or_percent(gold) || number_or_percent(answer)) {  // an exact number: exact values
+      auto eg = evaluate_exact(gold), ea = evaluate_exact(answer);
+      if (eg && ea && !has_float(gold) && !has_float(answer)) {
+        detail_ = "exact rational comparison";
+        return eg->num == ea->num && eg->den == ea->den;
+      }
+      if (has_float(gold) || has_float(answer)) return float_equals_rational(gold, answer, names);
+      return symbolic(gold, answer, names);
+    }
+    if (names.empty()) {  // evalf of the difference to numeric_precision digits
+      Complex g = evaluate(gold, {}), a = evaluate(answer, {});
+      if (finite(g) && finite(a) &&
+          std::abs(g - a) <= std::max(std::pow(10.0L, -options_.numeric_precision), 1e-18L) *
+                                 std::max<long double>(1, std::max(std::abs(g), std::abs(a)))) {
+        detail_ = fmt::format("equal to {} digits", options_.numeric_precision);
+        return true;
+      }
+    }
+    return symbolic(gold, answer, names);
+  }
+
+  // An exact number against an expression with floats: sympy evaluates the float side in 53-bit floats
+  // (a / b as a * (1/b)) and compares with the rational rounded to one, so 13/5 = 13/5.0 but 9/7 != 9/7.0.
+  bool float_equals_rational(const Node& gold, const Node& answer, const std::vector<std::string>& names) {
+    if (!names.empty()) return symbolic(gold, answer, names);
+    auto eg = has_float(gold) ? std::nullopt : evaluate_exact(gold);
+    auto ea = has_float(answer) ? std::nullopt : evaluate_exact(answer);
+    const auto& exact = eg ? eg : ea;
+    if (!exact) return symbolic(gold, answer, names);
+    const std::optional<double> f = double_value(eg ? answer : gold);
+    if (!f) return symbolic(gold, answer, names);
+    detail_ = "a float against an exact number (53-bit floats)";
+    return double(exact->num) / double(exact->den) == *f;
+  }
+
+  // The value in doubles, evaluated as sympy does with Floats; nullopt for anything but arithmetic.
+  static std::optional<double> double_value(const Node& n) {
+    switch (n.kind) {
+      case Kind::kNumber:
+        return std::strtod(n.text.c_str(), nullptr);
+      case Kind::kNeg: {
+        auto v = double_value(n.args[0]);
+        return v ? std::optional<double>(-*v) : std::nullopt;
+      }
+      case Kind::kPercent: {
+        auto v = double_value(n.args[0]);
+        return v ? std::optional<double>(*v * 0.01) : std::nullopt;
+      }
+      case Kind::kAdd:
+      case Kind::kMul: {
+        double acc = n.kind == Kind::kAdd ? 0.0 : 1.0;
+        for (const Node& a : n.args) {
+          auto v = double_value(a);
+          if (!v) return std::nullopt;
+          acc = n.kind == Kind::kAdd ? acc + *v : acc * *v;
+        }
+        return acc;
+      }
+      case Kind::kDiv: {
+        auto a = double_value(n.args[0]), b = double_value(n.args[1]);
+        if (!a || !b) return std::nullopt;
+        return *a * (1.0 / *b);
+      }
+      case Kind::kPow: {
+        auto a = double_value(n.args[0]), b = double_value(n.args[1]);
+        if (!a || !b) return std::nullopt;
+        return std::pow(*a, *b);
+      }
+      default:
+        return std::nullopt;
+    }
+  }
+
+  // sympy_symbolic_eq: a numeric screen at the sample points (any clear mismatch is "different"), then GiNaC.
+  bool symbolic(const Node& gold, const Node& answer, const std::vector<std::string>& names) {
+    const bool floats = has_float(gold) || has_float(answer);
     int valid = 0;
     for (int p = 0; p < kPoints; ++p) {
-      Binding binding{names, {}};
-      for (size_t k = 0; k < names.size(); ++k)
-        binding.values.push_back(kPointValues[(p * 7 + k * 3) % 16] * (p == 4 ? -1 : 1));
+      Binding binding = point(names, p);
       Complex g = evaluate(gold, binding), a = evaluate(answer, binding);
-      bool g_finite = std::isfinite(g.real()) && std::isfinite(g.imag()),
-           a_finite = std::isfinite(a.real()) && std::isfinite(a.imag());
-      bool g_nan = std::isnan(g.real()) || std::isnan(g.imag()), a_nan = std::isnan(a.real()) || std::isnan(a.imag());
-      if (g_finite != a_finite && !g_nan && !a_nan) {  // one overflows (10^(10^10)), the other is a number
+      if (finite(g) != finite(a) && !nan(g) && !nan(a)) {  // one overflows (10^(10^10)), the other is a number
         detail_ = "different values (one side overflows)";
         return false;
       }
-      if (!g_finite || !a_finite) continue;
+      if (!finite(g) || !finite(a)) continue;
       ++valid;
-      if (!close(g, a, floats)) {
+      long double scale = std::max<long double>({1.0L, std::abs(g), std::abs(a)});
+      if (std::abs(g - a) > 1e-9L * scale) {
         detail_ = names.empty() ? "different values" : "different values at a sample point";
         return false;
       }
     }
-    if (floats) return valid > 0;
     std::optional<bool> exact = cas_difference_is_zero(gold, answer, false, deadline_);
     if (exact) {
       detail_ = *exact ? "GiNaC: the difference is 0 (exactly, or to 60 digits for a closed form)"
                        : "GiNaC: the difference is not 0";
       return *exact;
+    }
+    if (floats) {
+      detail_ = "could not be decided exactly";
+      return false;
     }
     detail_ = valid > 0 ? "numerically equal at every sample point" : "could not be evaluated";
     return valid > 0;
@@ -290,11 +520,34 @@ class Comparer {
   std::string& detail_;
 };
 
+// Non-strict comparison: the answer's free symbols renamed to the gold's (sorted, when as many), so f(x) = f(y).
+void rename_symbols(Node& n, const std::vector<std::string>& from, const std::vector<std::string>& to) {
+  if (n.kind == Kind::kSymbol)
+    for (size_t i = 0; i < from.size(); ++i)
+      if (n.text == from[i]) {
+        n.text = to[i];
+        break;
+      }
+  for (Node& a : n.args) rename_symbols(a, from, to);
+}
+
 }  // namespace
 
 bool equivalent(const Node& gold, const Node& answer, const CompareOptions& options, const Deadline& deadline,
                 std::string& detail) {
   Comparer comparer(options, deadline, detail);
+  if (!options.strict) {
+    std::vector<std::string> g, a;
+    collect_symbols(gold, g);
+    collect_symbols(answer, a);
+    if (g.size() == a.size() && !g.empty()) {
+      std::sort(g.begin(), g.end());
+      std::sort(a.begin(), a.end());
+      Node renamed = answer;
+      rename_symbols(renamed, a, g);
+      return comparer.equal(gold, renamed);
+    }
+  }
   return comparer.equal(gold, answer);
 }
 

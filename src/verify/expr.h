@@ -1,6 +1,6 @@
 // Internal to src/verify: the expression tree that parse.cpp builds from normalised LaTeX / plain math, the
-// deadline every loop checks, and the stages' entry points (normalize.cpp, parse.cpp, compare.cpp,
-// evaluate.cpp, cas.cpp). The tree is plain data with no GiNaC inside, so extraction, normalisation and
+// deadline every loop checks, and the stages' entry points (extraction.cpp, normalize.cpp, parse.cpp,
+// compare.cpp, evaluate.cpp, cas.cpp). The tree is plain data with no GiNaC inside, so extraction, normalisation and
 // parsing run in parallel without locks; only cas.cpp touches GiNaC (under one process-wide lock).
 #pragma once
 
@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "r1/verify.h"
 
 namespace r1::verify {
 
@@ -39,6 +41,20 @@ class Deadline {
 
  private:
   std::chrono::steady_clock::time_point at_;
+};
+
+// Checks the deadline every 256th tick: for loops over the input, where a clock read per step would cost more
+// than the step.
+class Ticker {
+ public:
+  explicit Ticker(const Deadline& deadline) : deadline_(deadline) {}
+  void tick() {
+    if ((++count_ & 255) == 0) deadline_.check();
+  }
+
+ private:
+  const Deadline& deadline_;
+  unsigned count_ = 0;
 };
 
 // Limits that keep every computation small (beyond them: Timeout, never a long computation).
@@ -78,15 +94,26 @@ struct Node {
   std::vector<std::string> ops;
   bool is_float = false;
   bool left_closed = false, right_closed = false;
+  bool rational_atom =
+      false;  // kDiv, kAdd: a rational latex2sympy evaluates (\frac{1}{2}, 3/4, 2\frac{1}{2}): a sympy Number
 };
 
 Node make_node(Kind kind, std::vector<Node> args = {}, std::string text = {});
 
-// normalize.cpp: LaTeX clean-up to a canonical string (see the file header for the rules).
-std::string normalize_answer(std::string_view raw);
+// Appended to the names of a complex answer's symbols (latex2sympy makes them non-real, so they differ from
+// the real symbols of the same name, except where symbols are compared by name alone).
+inline constexpr std::string_view kComplexMark = "\x01";
 
-// parse.cpp: normalised text -> tree. Throws ParseError (not math) or Timeout (deadline, depth).
+// normalize.cpp: latex2sympy2_extended's normalize_latex (see the file header), and its \boxed{} extraction.
+std::string normalize_latex(std::string_view text, const NormalizationConfig& config, const Deadline& deadline);
+std::string extract_boxed_content(std::string_view text, BoxedMode mode);
+
+// parse.cpp: normalised LaTeX -> tree, as latex2sympy (then, if that fails and the text is a chain a = b = c,
+// its last member). Throws ParseError (not math) or Timeout (deadline, depth).
 Node parse_math(std::string_view normalized, const Deadline& deadline);
+Node parse_latex(std::string_view normalized, const Deadline& deadline);
+// A plain arithmetic expression in Python syntax (digits, . + - * / ** and parentheses), as sympy's parse_expr.
+Node parse_python_expr(std::string_view expr, const Deadline& deadline);
 std::string to_string(const Node& node);  // for details and tests
 size_t node_count(const Node& node);
 bool has_float(const Node& node);
@@ -110,10 +137,21 @@ std::optional<Rational> evaluate_exact(const Node& node);
 // non-zero number (false), or could not be decided (nullopt). Throws Timeout past the deadline or limits.
 std::optional<bool> cas_difference_is_zero(const Node& a, const Node& b, bool negate_b, const Deadline& deadline);
 
+// extraction.cpp: Math-Verify's parse(): at most one parsed tree and, with the fallback, the first match's text.
+struct Candidate {
+  bool answer = false;       // an extracted answer (else the fallback: the first match's text, compared as text)
+  std::optional<Node> tree;  // a parsed answer (an answer without a tree is a string target's string)
+  std::string text;          // the normalised text (or the string)
+};
+std::vector<Candidate> extract_candidates(std::string_view text, const ExtractionOptions& options,
+                                          const Deadline& deadline);
+
 // compare.cpp: equivalence of a gold tree and an answer tree (Math-Verify's rules, see its header).
 struct CompareOptions {
   int float_rounding = 6;
-  double numeric_rel_tol = 1e-9;
+  int numeric_precision = 15;
+  bool strict = true;
+  bool allow_set_relation_comp = false;
 };
 bool equivalent(const Node& gold, const Node& answer, const CompareOptions& options, const Deadline& deadline,
                 std::string& detail);

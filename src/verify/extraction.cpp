@@ -1,262 +1,1224 @@
-// Answer extraction: where in a model output (or a gold solution) the final answer is. Follows Math-Verify's
-// LatexExtractionConfig / ExprExtractionConfig targets: \boxed{} (nested braces), "final answer is", the last
-// LaTeX math span ($..$ and \(..\) on one line; $$..$$ and \[..\] across lines), the last number.
-// Departures from Math-Verify:
-//   1. Targets are tried in a fixed user-chosen order (default: boxed, <answer> tag, answer phrase, math span,
-//      whole short text, last number) instead of Math-Verify's numeric priorities, where "final answer is"
-//      outranks \boxed.
-//   2. <answer>...</answer> (the R1 / open-r1 format tag) is a target of its own.
+// Answer extraction: Math-Verify's parse() — where in a model output (or a gold solution) the final answer is.
+// Each target (LaTeX, plain expression, literal strings) contributes patterns with priorities; patterns of the
+// same priority are matched together and their matches tried rightmost first (by end, then by start); the
+// first match whose text parses is the answer, and with fallback the first match's text is kept as a string.
+// The patterns are Math-Verify's regular expressions, matched here by hand-written scanners with the same
+// results (leftmost-first alternation, lazy and greedy repetition, the backtracking that matters):
+//   LaTeX    "final answer is $X$. I hope" (0), "final answer ... is $X$" (50), "answer: ... $X$" (100),
+//            "answer ... $X$" (200), $X$ anywhere (300); boxes at boxed_match_priority: a math span holding a
+//            \boxed{}, or from the first \boxed{ to the last }. A span is $..$, $$..$$, \(..\), \[..\],
+//            " [..] " or a bare \frac{a}{b} (not in boxes), with an optional percent sign after it; up to five
+//            more joined by "and", "or" or "," make a set.
+//   Expr     the same anchors around a number ("1,234.5", "25 %", "$100") or an arithmetic expression ("2/3")
+//            that starts after a space, "=" or the start of the text.
+//   Strings  the same anchors around one of the strings, alone as a word.
+// Every scan is linear in the input: the searches for a closing delimiter remember their last answer (a later
+// start finds the same one), so 10^5 unclosed "\(" or "\boxed{" cost one pass, not 10^5. Deadline checks run
+// inside every loop over the input.
 #include <algorithm>
-#include <cctype>
+#include <array>
+#include <cstdint>
+#include <functional>
 
-#include "r1/error.h"
-#include "r1/verify.h"
+#include "verify/expr.h"
 
 namespace r1::verify {
 
 namespace {
 
-constexpr size_t kMaxWholeText = 256;
+constexpr size_t npos = std::string_view::npos;
 
-bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
+char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
 
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && is_space(s[b])) ++b;
-  while (e > b && is_space(s[e - 1])) --e;
-  return std::string(s.substr(b, e - b));
+// Length in bytes of the UTF-8 character at i (1 for a stray byte).
+size_t cp_len(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+  return i + n <= s.size() ? n : 1;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+// Length of the whitespace character at i as Python's \s sees it (ASCII and Unicode spaces), else 0.
+size_t ws_len(std::string_view s, size_t i) {
+  if (i >= s.size()) return 0;
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return 1;
+  if (c < 0x80) return 0;
+  auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
+  if (c == 0xC2 && (at(1) == 0x85 || at(1) == 0xA0)) return 2;
+  if (c == 0xE1 && at(1) == 0x9A && at(2) == 0x80) return 3;  // U+1680
+  if (c == 0xE2 && at(1) == 0x80 &&
+      ((at(2) >= 0x80 && at(2) <= 0x8A) || at(2) == 0xA8 || at(2) == 0xA9 || at(2) == 0xAF))
+    return 3;                                                 // U+2000..200A, 2028, 2029, 202F
+  if (c == 0xE2 && at(1) == 0x81 && at(2) == 0x9F) return 3;  // U+205F
+  if (c == 0xE3 && at(1) == 0x80 && at(2) == 0x80) return 3;  // U+3000
+  return 0;
 }
 
-// The content of a balanced {...} starting at text[open] == '{'; nullopt when unbalanced (truncated output).
-std::optional<std::string> braced(std::string_view text, size_t open) {
-  int depth = 0;
-  for (size_t i = open; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 1 < text.size()) {
-      ++i;
-      continue;
+size_t skip_ws(std::string_view s, size_t i) {
+  for (size_t n; (n = ws_len(s, i)) > 0;) i += n;
+  return i;
+}
+
+bool literal_at(std::string_view s, size_t i, std::string_view lit) {
+  return i <= s.size() && s.size() - i >= lit.size() && s.compare(i, lit.size(), lit) == 0;
+}
+
+bool literal_at_ci(std::string_view s, size_t i, std::string_view lit) {
+  if (i > s.size() || s.size() - i < lit.size()) return false;
+  for (size_t k = 0; k < lit.size(); ++k)
+    if (lower_ascii(s[i + k]) != lit[k]) return false;
+  return true;
+}
+
+// The first position >= from where pred holds, for queries that mostly move forward: the last answer covers
+// every query between its start and it, and a scan that reaches the covered range stops there. Past 4n scanned
+// characters (queries jumping back and forth) it builds the whole next-position table once, so the total cost
+// stays linear.
+class Finder {
+ public:
+  using Pred = bool (*)(std::string_view, size_t);
+  // first: the bytes pred can hold at (others are skipped without calling it); empty: any byte.
+  Finder(std::string_view s, Pred pred, Ticker& ticker, std::string_view first = {})
+      : s_(s), pred_(pred), ticker_(ticker) {
+    if (first.empty()) {
+      candidate_.fill(true);
+    } else {
+      candidate_.fill(false);
+      for (char c : first) candidate_[static_cast<unsigned char>(c)] = true;
     }
-    if (text[i] == '{') ++depth;
-    if (text[i] == '}' && --depth == 0) return std::string(text.substr(open + 1, i - open - 1));
   }
-  return std::nullopt;
-}
 
-std::optional<std::string> last_boxed(std::string_view text) {
-  size_t best = std::string_view::npos;
-  std::optional<std::string> found;
-  for (std::string_view command : {"\\boxed", "\\fbox"}) {
-    for (size_t at = text.rfind(command); at != std::string_view::npos;
-         at = at == 0 ? std::string_view::npos : text.rfind(command, at - 1)) {
-      if (best != std::string_view::npos && at < best) break;
-      size_t i = at + command.size();
-      if (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) continue;  // \boxedx is another command
-      while (i < text.size() && is_space(text[i])) ++i;
-      std::optional<std::string> content;
-      if (i < text.size() && text[i] == '{') {
-        content = braced(text, i);
-      } else {
-        size_t e = i;
-        while (e < text.size() && !is_space(text[e]) && text[e] != '$') ++e;
-        if (e > i) content = std::string(text.substr(i, e - i));
-      }
-      if (content) {
-        best = at;
-        found = content;
+  size_t next(size_t from) {
+    if (from >= s_.size()) return npos;
+    if (!table_.empty()) return table_[from] == kNone ? npos : table_[from];
+    if (lo_ != npos && from >= lo_ && from <= hi_) return hi_ == s_.size() ? npos : hi_;
+    size_t i = from;
+    for (; i < s_.size(); ++i) {
+      if (lo_ != npos && i == lo_) {
+        i = hi_;
         break;
       }
+      if (!candidate_[static_cast<unsigned char>(s_[i])]) continue;
+      if ((++scanned_ & 255) == 0) ticker_.tick();
+      if (pred_(s_, i)) break;
+    }
+    scanned_ += (i - from) / 16;
+    if (scanned_ > 4 * s_.size() + 64) build_table();
+    lo_ = from;
+    hi_ = i;
+    return i >= s_.size() ? npos : i;
+  }
+
+ private:
+  static constexpr uint32_t kNone = UINT32_MAX;
+  void build_table() {
+    table_.assign(s_.size() + 1, kNone);
+    for (size_t i = s_.size(); i-- > 0;) {
+      if ((i & 4095) == 0) ticker_.tick();
+      table_[i] = candidate_[static_cast<unsigned char>(s_[i])] && pred_(s_, i) ? uint32_t(i) : table_[i + 1];
     }
   }
-  return found;
-}
-
-std::optional<std::string> last_answer_tag(std::string_view text) {
-  size_t close = text.rfind("</answer>");
-  if (close == std::string_view::npos) return std::nullopt;
-  size_t open = text.rfind("<answer>", close);
-  if (open == std::string_view::npos) return std::nullopt;
-  return trim(text.substr(open + 8, close - open - 8));
-}
-
-struct Span {
-  size_t begin, end;  // of the content
+  std::string_view s_;
+  Pred pred_;
+  Ticker& ticker_;
+  std::array<bool, 256> candidate_;
+  size_t lo_ = npos, hi_ = npos, scanned_ = 0;
+  std::vector<uint32_t> table_;
 };
 
-// Every LaTeX math span's content, in order. An escaped \$ is not a delimiter.
-std::vector<Span> math_spans(std::string_view text) {
+// ---- LaTeX math spans ------------------------------------------------------------------------------------------
+
+enum class SpanKind { kDisplayDollar, kDisplayBracket, kInlineDollar, kInlineParen, kInlineBracket, kFraction, kBoxed };
+
+struct Span {
+  size_t start = 0, end = 0;                  // the whole match, with the spaces and percent sign after it
+  size_t content_begin = 0, content_end = 0;  // what is normalised and parsed
+  SpanKind kind = SpanKind::kInlineDollar;
+  bool percent = false;
+};
+
+struct Chain {
   std::vector<Span> spans;
-  size_t i = 0;
-  auto find_close = [&](size_t from, std::string_view close, bool one_line) -> size_t {
-    for (size_t j = from; j + close.size() <= text.size(); ++j) {
-      if (one_line && text[j] == '\n') return std::string_view::npos;
-      if (text[j] == '\\' && close[0] != '\\') {
-        ++j;
-        continue;
+  size_t end = 0;
+};
+
+class LatexScanner {
+ public:
+  LatexScanner(std::string_view s, Ticker& ticker)
+      : s_(s),
+        ticker_(ticker),
+        double_dollar_(
+            s, [](std::string_view t, size_t i) { return literal_at(t, i, "$$"); }, ticker, "$"),
+        close_bracket_(
+            s, [](std::string_view t, size_t i) { return literal_at(t, i, "\\]"); }, ticker, "\\"),
+        close_paren_(
+            s, [](std::string_view t, size_t i) { return literal_at(t, i, "\\)"); }, ticker, "\\"),
+        newline_(
+            s, [](std::string_view t, size_t i) { return t[i] == '\n'; }, ticker, "\n"),
+        unescaped_dollar_(
+            s, [](std::string_view t, size_t i) { return t[i] == '$' && (i == 0 || t[i - 1] != '\\'); }, ticker, "$"),
+        bracket_stop_(
+            s, [](std::string_view t, size_t i) { return t[i] == '\n' || t[i] == '[' || t[i] == ']'; }, ticker, "\n[]"),
+        boxed_open_(
+            s, [](std::string_view t, size_t i) { return literal_at(t, i, "\\boxed{"); }, ticker, "\\"),
+        close_brace_(
+            s, [](std::string_view t, size_t i) { return t[i] == '}'; }, ticker, "}") {}
+
+  // One span starting exactly at p (the alternatives in Math-Verify's order), with the spaces and percent sign
+  // after it. In a box context the content must hold \boxed{...} and bare fractions are not spans.
+  std::optional<Span> span_at(size_t p, bool boxed) {
+    if (p >= s_.size()) return std::nullopt;
+    const char c = s_[p];
+    const bool after_backslash = p > 0 && s_[p - 1] == '\\';
+    std::optional<Span> found;
+    if (c == '$' && !after_backslash) {
+      if (s_.size() - p >= 2 && s_[p + 1] == '$') found = delimited(p, 2, double_dollar_, 2, SpanKind::kDisplayDollar);
+      if (!found && !(p > 0 && is_digit(s_[p - 1]))) found = inline_dollar(p);
+    } else if (c == '\\' && !after_backslash && p + 1 < s_.size() && (s_[p + 1] == '[' || s_[p + 1] == '(')) {
+      if (s_[p + 1] == '[') {
+        found = delimited(p, 2, close_bracket_, 2, SpanKind::kDisplayBracket);
+      } else {
+        found = inline_paren(p);
       }
-      if (text.compare(j, close.size(), close) == 0) return j;
     }
-    return std::string_view::npos;
-  };
-  while (i < text.size()) {
-    std::string_view open, close;
-    bool one_line = false;
-    if (text.compare(i, 2, "\\(") == 0) {
-      open = "\\(", close = "\\)", one_line = true;
-    } else if (text.compare(i, 2, "\\[") == 0) {
-      open = "\\[", close = "\\]";
-    } else if (text.compare(i, 2, "$$") == 0) {
-      open = "$$", close = "$$";
-    } else if (text[i] == '$') {
-      open = "$", close = "$", one_line = true;
-    } else if (text[i] == '\\') {
-      i += 2;
-      continue;
-    } else {
-      ++i;
-      continue;
-    }
-    size_t from = i + open.size();
-    size_t end = find_close(from, close, one_line);
-    if (end == std::string_view::npos) {
-      i = from;
-      continue;
-    }
-    spans.push_back({from, end});
-    i = end + close.size();
+    if (!found && ws_len(s_, p) > 0) found = inline_bracket(p);
+    if (found && boxed && !holds_box(*found)) found.reset();
+    if (!found && !boxed) found = fraction(p);
+    if (found) found->end = tail(found->end, found->percent);
+    return found;
   }
-  return spans;
+
+  // `\s*` then a span: the spaces are given back one by one when the span does not start after them, which
+  // only helps the " [..] " form (the one that starts with a space).
+  std::optional<Span> span_after_ws(size_t q, bool boxed) {
+    const size_t r = skip_ws(s_, q);
+    if (auto span = span_at(r, boxed)) return span;
+    if (r > q && r < s_.size() && s_[r] == '[') {
+      size_t last = q;  // the last space before the bracket
+      for (size_t i = q; i < r; i += ws_len(s_, i)) last = i;
+      return span_at(last, boxed);
+    }
+    return std::nullopt;
+  }
+
+  // A span and up to five more joined by "and", "or" or ",". In a box context each of the five slots first
+  // takes the spaces after the previous span, even when no span follows.
+  std::optional<Chain> chain_at(size_t p, bool boxed) { return chain_from(span_at(p, boxed), boxed); }
+  std::optional<Chain> chain_after_ws(size_t q, bool boxed) { return chain_from(span_after_ws(q, boxed), boxed); }
+
+ private:
+  std::optional<Chain> chain_from(std::optional<Span> first, bool boxed) {
+    if (!first) return std::nullopt;
+    Chain chain;
+    chain.end = first->end;
+    chain.spans.push_back(*first);
+    for (int k = 0; k < 5; ++k) {
+      size_t q = boxed ? skip_ws(s_, chain.end) : chain.end;
+      if (boxed) chain.end = q;
+      size_t r = skip_ws(s_, q);
+      size_t after = npos;
+      if (literal_at(s_, r, ",and")) {
+        after = r + 4;
+      } else if (literal_at(s_, r, "and")) {
+        after = r + 3;
+      } else if (literal_at(s_, r, ",or")) {
+        after = r + 3;
+      } else if (literal_at(s_, r, "or")) {
+        after = r + 2;
+      } else if (literal_at(s_, r, ",")) {
+        after = r + 1;
+      }
+      if (after == npos) break;
+      auto next = span_after_ws(after, boxed);
+      if (!next) break;
+      chain.spans.push_back(*next);
+      chain.end = next->end;
+    }
+    return chain;
+  }
+
+  // `\s*` and an optional percent sign (\%, %, percent, pct) after a span's closing delimiter.
+  size_t tail(size_t end, bool& percent) {
+    size_t r = skip_ws(s_, end);
+    size_t after = npos;
+    if (literal_at(s_, r, "\\%")) {
+      after = r + 2;
+    } else if (literal_at(s_, r, "%")) {
+      after = r + 1;
+    } else if (r < s_.size() && (s_[r] == 'P' || s_[r] == 'p') && literal_at(s_, r + 1, "ercent")) {
+      after = r + 7;
+    } else if (r < s_.size() && (s_[r] == 'P' || s_[r] == 'p') && literal_at(s_, r + 1, "ct")) {
+      after = r + 3;
+    }
+    percent = after != npos;
+    return percent ? after : r;
+  }
+
+  // $$..$$ and \[..\]: the content runs to the first closing delimiter, which must not follow a backslash.
+  std::optional<Span> delimited(size_t p, size_t open_len, Finder& close, size_t close_len, SpanKind kind) {
+    const size_t from = p + open_len;
+    const size_t c = close.next(from);
+    if (c == npos || c <= from || s_[c - 1] == '\\') return std::nullopt;
+    return Span{p, c + close_len, from, c, kind, false};
+  }
+
+  // $..$ on one line; \$ inside is part of the content.
+  std::optional<Span> inline_dollar(size_t p) {
+    const size_t from = p + 1;
+    const size_t c = unescaped_dollar_.next(from);
+    if (c == npos || c <= from) return std::nullopt;
+    const size_t nl = newline_.next(from);
+    if (nl != npos && nl < c) return std::nullopt;
+    return Span{p, c + 1, from, c, SpanKind::kInlineDollar, false};
+  }
+
+  // \(..\) on one line.
+  std::optional<Span> inline_paren(size_t p) {
+    const size_t from = p + 2;
+    const size_t c = close_paren_.next(from);
+    if (c == npos || c <= from || s_[c - 1] == '\\') return std::nullopt;
+    const size_t nl = newline_.next(from);
+    if (nl != npos && nl < c) return std::nullopt;
+    return Span{p, c + 2, from, c, SpanKind::kInlineParen, false};
+  }
+
+  // " [..] ": a space, brackets on one line without brackets inside, a space.
+  std::optional<Span> inline_bracket(size_t p) {
+    const size_t w = ws_len(s_, p);
+    if (w == 0 || p + w >= s_.size() || s_[p + w] != '[') return std::nullopt;
+    const size_t from = p + w + 1;
+    const size_t c = bracket_stop_.next(from);
+    if (c == npos || c <= from || s_[c] != ']') return std::nullopt;
+    const size_t after = ws_len(s_, c + 1);
+    if (after == 0) return std::nullopt;
+    return Span{p, c + 1 + after, from, c, SpanKind::kInlineBracket, false};
+  }
+
+  // -?\frac{N}{N} with N = -?\d+([.,]\d+)?
+  std::optional<Span> fraction(size_t p) {
+    size_t i = p;
+    if (i < s_.size() && s_[i] == '-') ++i;
+    if (!literal_at(s_, i, "\\frac{")) return std::nullopt;
+    i += 6;
+    auto number = [&](size_t k) -> size_t {  // the end of N at k, npos if none
+      if (k < s_.size() && s_[k] == '-') ++k;
+      const size_t d = k;
+      while (k < s_.size() && is_digit(s_[k])) ++k;
+      if (k == d) return npos;
+      if (k + 1 < s_.size() && (s_[k] == '.' || s_[k] == ',') && is_digit(s_[k + 1])) {
+        k += 2;
+        while (k < s_.size() && is_digit(s_[k])) ++k;
+      }
+      return k;
+    };
+    size_t e = number(i);
+    if (e == npos || !literal_at(s_, e, "}{")) return std::nullopt;
+    e = number(e + 2);
+    if (e == npos || !literal_at(s_, e, "}")) return std::nullopt;
+    return Span{p, e + 1, p, e + 1, SpanKind::kFraction, false};
+  }
+
+  // The box context's content: \boxed{ then at least one character and a } later in the content.
+  bool holds_box(const Span& span) {
+    const size_t b = boxed_open_.next(span.content_begin);
+    if (b == npos || b >= span.content_end) return false;
+    const size_t r = close_brace_.next(b + 8);
+    return r != npos && r < span.content_end;
+  }
+
+  std::string_view s_;
+  Ticker& ticker_;
+  Finder double_dollar_, close_bracket_, close_paren_, newline_, unescaped_dollar_, bracket_stop_, boxed_open_,
+      close_brace_;
+};
+
+// ---- Plain numbers and expressions ---------------------------------------------------------------------------
+
+// Length of a character of the expression class [\d.\s+\-*×/^()÷] at i, else 0.
+size_t expr_char_len(std::string_view s, size_t i) {
+  if (i >= s.size()) return 0;
+  const char c = s[i];
+  if (is_digit(c) || c == '.' || c == '+' || c == '-' || c == '*' || c == '/' || c == '^' || c == '(' || c == ')')
+    return 1;
+  if (literal_at(s, i, "\xC3\x97") || literal_at(s, i, "\xC3\xB7")) return 2;  // × ÷
+  return ws_len(s, i);
 }
 
-std::optional<std::string> last_math(std::string_view text) {
-  auto spans = math_spans(text);
-  for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
-    std::string content = trim(text.substr(it->begin, it->end - it->begin));
-    if (!content.empty()) return content;
-  }
-  return std::nullopt;
+// Length of an operator [+\-*×/^()÷] at i, else 0.
+size_t operator_len(std::string_view s, size_t i) {
+  if (i >= s.size()) return 0;
+  const char c = s[i];
+  if (c == '+' || c == '-' || c == '*' || c == '/' || c == '^' || c == '(' || c == ')') return 1;
+  if (literal_at(s, i, "\xC3\x97") || literal_at(s, i, "\xC3\xB7")) return 2;
+  return 0;
 }
 
-std::optional<std::string> answer_phrase(std::string_view text) {
-  std::string low = lower(text);
-  size_t best = std::string::npos, skip = 0;
-  for (std::string_view phrase : {"final answer is", "answer is", "final answer:", "answer:"}) {
-    size_t at = low.rfind(phrase);
-    if (at != std::string::npos && (best == std::string::npos || at > best)) best = at, skip = phrase.size();
+// Length of a currency sign at i (the $€£¥₹₽₪₩₫฿ ... of Math-Verify's list), else 0.
+size_t currency_len(std::string_view s, size_t i) {
+  if (i >= s.size()) return 0;
+  if (s[i] == '$') return 1;
+  if (literal_at(s, i, "\xC2\xA3") || literal_at(s, i, "\xC2\xA5")) return 2;  // £ ¥
+  if (literal_at(s, i, "\xE0\xB8\xBF")) return 3;                              // ฿
+  // U+20A0..U+20C0 (₠ ... ₿): E2 82 A0..BF and E2 83 80
+  if (i + 2 < s.size() && static_cast<unsigned char>(s[i]) == 0xE2) {
+    const unsigned char b1 = static_cast<unsigned char>(s[i + 1]), b2 = static_cast<unsigned char>(s[i + 2]);
+    if ((b1 == 0x82 && b2 >= 0xA1 && b2 <= 0xBF) || (b1 == 0x83 && b2 == 0x80)) return 3;
   }
-  if (best == std::string::npos) return std::nullopt;
-  std::string_view rest = text.substr(best + skip);
-  size_t b = 0;
-  while (b < rest.size() && (is_space(rest[b]) || rest[b] == ':')) ++b;
-  rest = rest.substr(b);
-  auto spans = math_spans(rest);
-  if (!spans.empty() && (spans[0].begin <= 2)) return trim(rest.substr(spans[0].begin, spans[0].end - spans[0].begin));
-  size_t end = rest.find('\n');
-  rest = rest.substr(0, end);
-  for (size_t i = 0; i + 1 < rest.size(); ++i)
-    if (rest[i] == '.' && is_space(rest[i + 1])) {
-      rest = rest.substr(0, i);
-      break;
+  return 0;
+}
+
+struct NumberMatch {
+  size_t end = 0;
+  size_t int_begin = 0, int_end = 0;  // the integer part as written (separators and a sign included)
+  size_t dec_begin = 0, dec_end = 0;  // the decimal part with its point or comma
+  bool percent = false;
+};
+
+struct ExprMatch {
+  size_t start = 0, end = 0;
+  bool is_number = false;
+  NumberMatch number;
+  size_t expr_begin = 0, expr_end = 0;
+};
+
+using Accept = std::function<bool(const ExprMatch&)>;
+
+class ExprScanner {
+ public:
+  ExprScanner(std::string_view s, Ticker& ticker)
+      : s_(s),
+        run_end_(
+            s,
+            [](std::string_view t, size_t i) {
+              return (static_cast<unsigned char>(t[i]) & 0xC0) != 0x80 && expr_char_len(t, i) == 0;
+            },
+            ticker),
+        operator_(
+            s, [](std::string_view t, size_t i) { return operator_len(t, i) > 0; }, ticker, "+-*/^()\xC3") {}
+
+  // expr_or_number with its anchor (a space, "=" or the start of the text) at s: the ways it matches in the
+  // regular expression's order of preference until accept takes one (none: the first). Bounded: at most
+  // kMaxTries candidates each for the expression and the number.
+  std::optional<ExprMatch> expr_or_number(size_t s, const Accept& accept) {
+    for (size_t body : prefix_choices(s))
+      if (auto m = expression(s, body, accept)) return m;
+    for (size_t body : prefix_choices(s))
+      if (auto m = number(s, body, accept)) return m;
+    return std::nullopt;
+  }
+  std::optional<ExprMatch> expression_only(size_t s) {
+    for (size_t body : prefix_choices(s))
+      if (auto m = expression(s, body, nullptr)) return m;
+    return std::nullopt;
+  }
+  std::optional<ExprMatch> number_only(size_t s) {
+    for (size_t body : prefix_choices(s))
+      if (auto m = number(s, body, nullptr)) return m;
+    return std::nullopt;
+  }
+
+ private:
+  static constexpr int kMaxTries = 64;
+
+  // Where the body starts after (?:^|\s|=)(?:\*\*)?, each alternative in order (at most three).
+  std::array<size_t, 3> prefix_choices(size_t s) const {
+    std::array<size_t, 3> out = {npos, npos, npos};
+    size_t n = 0;
+    auto stars = [&](size_t k) { return literal_at(s_, k, "**") ? k + 2 : k; };
+    if (s == 0) out[n++] = stars(0);
+    if (size_t w = ws_len(s_, s)) out[n++] = stars(s + w);
+    if (s < s_.size() && s_[s] == '=') out[n++] = stars(s + 1);
+    return out;
+  }
+
+  // The end of the suffix (?:\*\*)?(?:\.|,|:|\s|\)|\$|$) at e, npos if it does not match.
+  size_t suffix_end(size_t e) const {
+    if (e >= s_.size()) return s_.size();
+    if (literal_at(s_, e, "**")) {
+      const size_t f = e + 2;
+      if (f >= s_.size()) return f;
+      if (const char c = s_[f]; c == '.' || c == ',' || c == ':' || c == ')' || c == '$') return f + 1;
+      if (size_t w = ws_len(s_, f)) return f + w;
     }
-  std::string out = trim(rest);
-  while (!out.empty() && (out.back() == '.' || out.back() == ',' || out.back() == ';')) out.pop_back();
-  if (out.empty()) return std::nullopt;
+    if (const char c = s_[e]; c == '.' || c == ',' || c == ':' || c == ')' || c == '$') return e + 1;
+    if (size_t w = ws_len(s_, e)) return e + w;
+    return npos;
+  }
+
+  // The start of the character before e.
+  size_t previous_char(size_t e) const {
+    size_t k = e - 1;
+    while (k > 0 && (static_cast<unsigned char>(s_[k]) & 0xC0) == 0x80) --k;
+    return k;
+  }
+
+  // -?\(?-?\d[A]*[O][A]+\)? then the suffix, A the expression characters and O the operators. The expression
+  // ends at a place e in the digit's run of expression characters where the suffix matches, with an operator
+  // at least two characters before e; the regular expression prefers the last such place, and which operator
+  // it pairs with does not change the match. The last place of a run is the same for every start in the run
+  // (remembered), so the spaces of a long run, each a start, cost one walk.
+  std::optional<ExprMatch> expression(size_t s, size_t body, const Accept& accept) {
+    if (body == npos) return std::nullopt;
+    size_t i = body;
+    if (i < s_.size() && s_[i] == '-') ++i;
+    if (i < s_.size() && s_[i] == '(') ++i;
+    if (i < s_.size() && s_[i] == '-') ++i;
+    if (i >= s_.size() || !is_digit(s_[i])) return std::nullopt;
+    const size_t t = i + 1;
+    size_t u = run_end_.next(t);
+    if (u == npos) u = s_.size();
+    const size_t op = operator_.next(t);
+    if (op == npos || op >= u) return std::nullopt;
+    const size_t min_e = op + operator_len(s_, op) + 1;
+    if (!accept) {
+      if (u != last_run_end_) {
+        last_run_end_ = u;
+        last_valid_ = npos;
+        for (size_t e = u;; e = previous_char(e)) {
+          if (suffix_end(e) != npos) {
+            last_valid_ = e;
+            break;
+          }
+          if (e == 0 || expr_char_len(s_, previous_char(e)) == 0) break;
+        }
+      }
+      if (last_valid_ == npos || last_valid_ < min_e) return std::nullopt;
+      return ExprMatch{s, suffix_end(last_valid_), false, {}, body, last_valid_};
+    }
+    int tries = 0;
+    for (size_t e = u; e >= min_e; e = previous_char(e)) {
+      if (size_t end = suffix_end(e); end != npos) {
+        ExprMatch m{s, end, false, {}, body, e};
+        if (accept(m)) return m;
+        if (++tries >= kMaxTries) break;
+      }
+      if (e == 0) break;
+    }
+    return std::nullopt;
+  }
+
+  // [currency]?(?<!\d)(?:-?[1-9]\d{0,2}(?:[ ,]\d{3})+(\.\d+)? | -?\d+[.,]\d+ | \.\d+ | -?\d+)
+  // (\s*(?:%|[Pp]ercent|[Pp]ct))?
+  std::optional<ExprMatch> number(size_t s, size_t body, const Accept& accept) {
+    if (body == npos) return std::nullopt;
+    const size_t currency = currency_len(s_, body);
+    int tries = 0;
+    for (size_t n : {currency ? body + currency : npos, body}) {
+      if (n == npos || (n > 0 && is_digit(s_[n - 1]))) continue;
+      std::optional<ExprMatch> found;
+      each_number(n, [&](const NumberMatch& option) {
+        for (bool with_percent : {true, false}) {
+          NumberMatch m = option;
+          if (with_percent) {
+            const size_t p = percent_end(m.end);
+            if (p == npos) continue;
+            m.end = p;
+            m.percent = true;
+          }
+          ExprMatch match{s, m.end, true, m, 0, 0};
+          if (!accept || accept(match)) {
+            found = match;
+            return true;
+          }
+          if (++tries >= kMaxTries) return true;
+        }
+        return false;
+      });
+      if (found) return found;
+      if (tries >= kMaxTries) return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  // \s*(?:%|[Pp]ercent|[Pp]ct) at e (percentage is percent then age): its end, else npos.
+  size_t percent_end(size_t e) const {
+    const size_t r = skip_ws(s_, e);
+    if (r < s_.size() && s_[r] == '%') return r + 1;
+    if (r < s_.size() && (s_[r] == 'P' || s_[r] == 'p')) {
+      if (literal_at(s_, r + 1, "ercent")) return r + 7;
+      if (literal_at(s_, r + 1, "ct")) return r + 3;
+    }
+    return npos;
+  }
+
+  size_t digits_end(size_t k) const {
+    while (k < s_.size() && is_digit(s_[k])) ++k;
+    return k;
+  }
+
+  // The number's alternatives at n in the order a backtracking matcher tries them (longest first within
+  // each), until fn returns true.
+  template <typename Fn>
+  void each_number(size_t n, Fn fn) const {
+    const size_t sign = n < s_.size() && s_[n] == '-' ? n + 1 : n;
+    const size_t de = digits_end(sign);
+    // 1: a lead of one to three digits, then groups of a space or comma and three digits.
+    if (sign < s_.size() && s_[sign] >= '1' && s_[sign] <= '9' && de - sign <= 3) {
+      size_t groups = 0;
+      for (size_t k = de; k < s_.size() && (s_[k] == ' ' || s_[k] == ',') && digits_end(k + 1) - (k + 1) >= 3; k += 4)
+        ++groups;
+      for (size_t g = groups; g > 0; --g) {
+        const size_t ge = de + 4 * g;
+        if (ge + 1 < s_.size() && s_[ge] == '.' && is_digit(s_[ge + 1]))
+          for (size_t fe = digits_end(ge + 1); fe > ge + 1; --fe)
+            if (fn(NumberMatch{fe, n, ge, ge, fe, false})) return;
+        if (fn(NumberMatch{ge, n, ge, ge, ge, false})) return;
+      }
+    }
+    // 2: digits, a point or comma, digits.
+    if (de > sign && de + 1 < s_.size() && (s_[de] == '.' || s_[de] == ',') && is_digit(s_[de + 1]))
+      for (size_t fe = digits_end(de + 1); fe > de + 1; --fe)
+        if (fn(NumberMatch{fe, n, de, de, fe, false})) return;
+    // 3: only a decimal part.
+    if (n + 1 < s_.size() && s_[n] == '.' && is_digit(s_[n + 1]))
+      for (size_t fe = digits_end(n + 1); fe > n + 1; --fe)
+        if (fn(NumberMatch{fe, n, n, n, fe, false})) return;
+    // 4: an integer.
+    for (size_t k = de; k > sign; --k)
+      if (fn(NumberMatch{k, n, k, k, k, false})) return;
+  }
+
+  std::string_view s_;
+  Finder run_end_, operator_;
+  size_t last_run_end_ = npos, last_valid_ = npos;
+};
+
+// ---- Complex answers ---------------------------------------------------------------------------------------------
+
+bool word_char(std::string_view s, size_t i) {
+  if (i >= s.size()) return false;
+  const char c = s[i];
+  return is_digit(c) || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// Math-Verify's should_treat_as_complex: an i on its own (\bi\b, \i, \text{i}, \imath), \mathbb{C}, \det, \Re,
+// \Im, \arg and the like. latex2sympy then makes the symbols complex, and a complex x is not a real x.
+bool treat_as_complex(std::string_view s) {
+  static constexpr std::array<std::string_view, 15> kMarks = {
+      "\\mathbb{C}",          "\\text{i}",          "\\mathrm{i}", "\\det",      "\\operatorname{tr}",
+      "\\operatorname{rank}", "\\text{rank}",       "\\arg{",      "\\Re{",      "\\Im{",
+      "\\operatorname{Re}",   "\\operatorname{Im}", "\\text{Re}",  "\\text{Im}", "\\imath"};
+  for (std::string_view mark : kMarks) {
+    for (size_t at = s.find(mark); at != npos; at = s.find(mark, at + 1)) {
+      const bool word_end = mark.back() == '}' || mark.back() == '{' || !word_char(s, at + mark.size());
+      if (mark == "\\imath" && !word_end) continue;
+      return true;
+    }
+  }
+  for (size_t at = s.find('i'); at != npos; at = s.find('i', at + 1)) {
+    const bool alone = !word_char(s, at + 1) && (at == 0 || !word_char(s, at - 1));
+    const bool command = at > 0 && s[at - 1] == '\\' && !word_char(s, at + 1);  // \i
+    if (alone || command) return true;
+  }
+  return false;
+}
+
+void mark_complex_symbols(Node& n) {
+  if (n.kind == Kind::kSymbol) n.text += kComplexMark;
+  for (Node& a : n.args) mark_complex_symbols(a);
+}
+
+// ---- Matches and their priorities ----------------------------------------------------------------------------
+
+enum class Pattern {
+  kFinalAnswerHope,  // "final answer is X. I hope"
+  kFinalAnswerIs,    // "final answer ... is X"
+  kAnswerColon,      // "answer: ... X"
+  kAnswer,           // "answer ... X"
+  kPlain,            // X anywhere (LaTeX, strings)
+  kPlainExpr,        // an expression anywhere
+  kPlainNumber,      // a number anywhere
+  kLineStart,        // strings: at the start of the text
+  kBoxSpan,          // LaTeX: a math span holding \boxed{}
+  kBoxToLastBrace,   // LaTeX: \boxed{ to the last }
+};
+
+struct PatternRef {
+  int priority;
+  size_t target;
+  Pattern pattern;
+};
+
+struct Match {
+  size_t start = 0, end = 0;
+  size_t target = 0;
+  size_t order = 0;  // the pattern's position in the priority group, for ties
+  Chain chain;       // LaTeX
+  ExprMatch expr;    // Expr
+  std::string key;   // String
+};
+
+std::vector<PatternRef> patterns_of(const ExtractionTarget& target, size_t index) {
+  std::vector<PatternRef> out;
+  auto add = [&](int priority, Pattern p) { out.push_back({priority, index, p}); };
+  add(0, Pattern::kFinalAnswerHope);
+  add(50, Pattern::kFinalAnswerIs);
+  add(100, Pattern::kAnswerColon);
+  add(200, Pattern::kAnswer);
+  if (const auto* latex = std::get_if<LatexTarget>(&target)) {
+    if (latex->try_extract_without_anchor) add(300, Pattern::kPlain);
+    if (latex->boxed_match_priority >= 0) {
+      add(latex->boxed_match_priority, Pattern::kBoxSpan);
+      add(latex->boxed_match_priority, Pattern::kBoxToLastBrace);
+    }
+  } else if (std::get_if<ExprTarget>(&target)) {
+    if (std::get<ExprTarget>(target).try_extract_without_anchor) {
+      add(300, Pattern::kPlainExpr);
+      add(300, Pattern::kPlainNumber);
+    }
+  } else if (const auto* strings = std::get_if<StringTarget>(&target)) {
+    if (strings->try_extract_without_anchor) {
+      add(250, Pattern::kLineStart);
+      add(300, Pattern::kPlain);
+    }
+  }
   return out;
 }
 
-std::optional<std::string> last_number(std::string_view text) {
-  std::optional<std::string> found;
-  for (size_t i = 0; i < text.size();) {
-    bool starts = is_digit(text[i]) || (text[i] == '.' && i + 1 < text.size() && is_digit(text[i + 1]));
-    if (!starts || (i > 0 && (std::isalpha(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '_'))) {
-      ++i;
-      continue;
+class Extractor {
+ public:
+  Extractor(std::string_view s, const ExtractionOptions& options, const Deadline& deadline)
+      : s_(s),
+        options_(options),
+        deadline_(deadline),
+        ticker_(deadline),
+        latex_(s, ticker_),
+        expr_(s, ticker_),
+        answer_(
+            s, [](std::string_view t, size_t i) { return literal_at_ci(t, i, "answer"); }, ticker_, "aA"),
+        final_answer_(
+            s, [](std::string_view t, size_t i) { return literal_at_ci(t, i, "final answer"); }, ticker_, "fF"),
+        span_start_(s, &could_start_span, ticker_, kSpanStartBytes),
+        expr_anchor_(s, &could_anchor_expr, ticker_, kAnchorBytes) {}
+
+  std::vector<Candidate> run() {
+    std::vector<PatternRef> all;
+    for (size_t t = 0; t < options_.targets.size(); ++t)
+      for (const PatternRef& p : patterns_of(options_.targets[t], t)) all.push_back(p);
+    std::stable_sort(all.begin(), all.end(),
+                     [](const PatternRef& a, const PatternRef& b) { return a.priority < b.priority; });
+    std::vector<Candidate> out;
+    std::vector<std::string> fallbacks;
+    bool match_found = false;
+    const bool first_match = options_.mode == ExtractionMode::kFirstMatch;
+    for (size_t g = 0; g < all.size();) {
+      size_t h = g;
+      while (h < all.size() && all[h].priority == all[g].priority) ++h;
+      std::vector<Match> matches;
+      for (size_t k = g; k < h; ++k) {
+        std::vector<Match> found = find_all(all[k]);
+        for (Match& m : found) {
+          m.order = k;
+          matches.push_back(std::move(m));
+        }
+      }
+      std::stable_sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
+        if (a.end != b.end) return a.end > b.end;
+        return a.start < b.start;
+      });
+      for (const Match& m : matches) {
+        deadline_.check();
+        Candidate c = extract_match(m);
+        match_found = true;
+        if (!c.text.empty()) fallbacks.push_back(c.text);
+        if (c.answer) {
+          if (!c.tree && std::holds_alternative<StringTarget>(options_.targets[m.target]) &&
+              std::get<StringTarget>(options_.targets[m.target]).lowercase)
+            for (char& ch : c.text) ch = lower_ascii(ch);
+          out.push_back(std::move(c));
+          break;
+        }
+        if (first_match) break;
+      }
+      if (!out.empty() || (match_found && first_match)) break;
+      g = h;
     }
-    size_t b = i;
-    if (b > 0 && text[b - 1] == '-') --b;
-    size_t e = i;
-    while (e < text.size()) {
-      if (is_digit(text[e])) {
-        ++e;
-      } else if ((text[e] == '.' || text[e] == '/') && e + 1 < text.size() && is_digit(text[e + 1])) {
-        ++e;
-      } else if (text[e] == ',' && e + 3 < text.size() + 0 && is_digit(text[e + 1]) && is_digit(text[e + 2]) &&
-                 is_digit(text[e + 3]) && (e + 4 >= text.size() || !is_digit(text[e + 4]))) {
-        e += 4;
+    if (options_.fallback == FallbackMode::kFirstMatch && !fallbacks.empty())
+      out.push_back({false, std::nullopt, fallbacks[0]});
+    return out;
+  }
+
+ private:
+  // Where a span can start: $, \[ \( \frac, -\frac, or a space before [.
+  static constexpr std::string_view kSpanStartBytes = "$\\- \t\n\r\f\v\x1c\x1d\x1e\x1f\xC2\xE1\xE2\xE3";
+  static bool could_start_span(std::string_view t, size_t i) {
+    const char c = t[i];
+    if (c == '$') return true;
+    if (c == '\\') return i + 1 < t.size() && (t[i + 1] == '[' || t[i + 1] == '(' || t[i + 1] == 'f');
+    if (c == '-') return i + 1 < t.size() && t[i + 1] == '\\';
+    const size_t w = ws_len(t, i);
+    return w > 0 && i + w < t.size() && t[i + w] == '[';
+  }
+  // Where a plain number or expression can start: a space or "=" (and the start of the text, tried apart).
+  static constexpr std::string_view kAnchorBytes = "= \t\n\r\f\v\x1c\x1d\x1e\x1f\xC2\xE1\xE2\xE3";
+  static bool could_anchor_expr(std::string_view t, size_t i) { return t[i] == '=' || ws_len(t, i) > 0; }
+
+  // finditer: every non-overlapping match, left to right.
+  template <typename TryAt>
+  std::vector<Match> scan(Finder* starts, TryAt try_at, bool from_start = false) {
+    std::vector<Match> out;
+    for (size_t pos = 0; pos <= s_.size();) {
+      ticker_.tick();
+      size_t a = starts && !(from_start && pos == 0) ? starts->next(pos) : pos;
+      if (a == npos) break;
+      std::optional<Match> m = try_at(a);
+      if (m) {
+        pos = m->end > a ? m->end : a + 1;
+        out.push_back(std::move(*m));
       } else {
-        break;
+        pos = a + 1;
       }
     }
-    if (e < text.size() && text[e] == '%') ++e;
-    found = std::string(text.substr(b, e - b));
-    i = e;
+    return out;
   }
-  return found;
-}
+
+  // `.{0,max_chars}?` then fn: fn at q and after each of the next max_chars characters, lazily (without
+  // DOTALL the dot stops at a newline: Math-Verify compiles only the LaTeX patterns with it).
+  template <typename Fn>
+  std::optional<Match> lazy_window(size_t q, size_t max_chars, bool dotall, Fn fn) {
+    for (size_t k = 0; k <= max_chars; ++k) {
+      if (auto m = fn(q)) return m;
+      if (q >= s_.size() || (!dotall && s_[q] == '\n')) break;
+      q += cp_len(s_, q);
+    }
+    return std::nullopt;
+  }
+
+  std::vector<Match> find_all(const PatternRef& ref) {
+    const ExtractionTarget& target = options_.targets[ref.target];
+    std::vector<Match> out;
+    if (std::holds_alternative<LatexTarget>(target)) {
+      out = find_latex(ref.pattern);
+    } else if (std::holds_alternative<ExprTarget>(target)) {
+      out = find_expr(ref.pattern);
+    } else {
+      out = find_strings(ref.pattern, std::get<StringTarget>(target));
+    }
+    for (Match& m : out) m.target = ref.target;
+    return out;
+  }
+
+  // After "final answer" at a: the ends of `.{0,100}?\s+is` (each place where spaces then "is" follow), lazily.
+  template <typename Fn>
+  std::optional<Match> after_final_answer_is(size_t a, bool dotall, Fn fn) {
+    return lazy_window(a + 12, 100, dotall, [&](size_t q) -> std::optional<Match> {
+      if (ws_len(s_, q) == 0) return std::nullopt;
+      const size_t w = skip_ws(s_, q);
+      if (!literal_at(s_, w, "is")) return std::nullopt;
+      return fn(w + 2);
+    });
+  }
+
+  std::vector<Match> find_latex(Pattern pattern) {
+    auto from_chain = [&](size_t start, std::optional<Chain> chain) -> std::optional<Match> {
+      if (!chain) return std::nullopt;
+      Match m;
+      m.start = start;
+      m.end = chain->end;
+      m.chain = std::move(*chain);
+      return m;
+    };
+    switch (pattern) {
+      case Pattern::kFinalAnswerHope:
+        return scan(&final_answer_, [&](size_t a) -> std::optional<Match> {
+          if (!literal_at_ci(s_, a, "final answer is")) return std::nullopt;
+          size_t q = a + 15;
+          std::vector<size_t> after_colon{q};
+          if (literal_at(s_, q, ":")) after_colon.insert(after_colon.begin(), q + 1);
+          for (size_t c : after_colon) {
+            auto chain = latex_.chain_after_ws(c, false);
+            if (!chain) continue;
+            // The longest chain first, then shorter ones; each end with its trailing spaces, then fewer.
+            for (size_t n = chain->spans.size(); n > 0; --n) {
+              const Span& last = chain->spans[n - 1];
+              size_t end = n == chain->spans.size() ? chain->end : last.end;
+              if (size_t hope = hope_end(end); hope != npos) {
+                Chain kept = *chain;
+                kept.spans.resize(n);
+                kept.end = hope;
+                return from_chain(a, kept);
+              }
+            }
+          }
+          return std::nullopt;
+        });
+      case Pattern::kFinalAnswerIs:
+        return scan(&final_answer_, [&](size_t a) {
+          return after_final_answer_is(a, true, [&](size_t is_end) -> std::optional<Match> {
+            if (literal_at(s_, is_end, ":"))
+              if (auto m = from_chain(a, latex_.chain_after_ws(is_end + 1, false))) return m;
+            return from_chain(a, latex_.chain_after_ws(is_end, false));
+          });
+        });
+      case Pattern::kAnswerColon:
+      case Pattern::kAnswer:
+        return scan(&answer_, [&](size_t a) -> std::optional<Match> {
+          size_t q = a + 6;
+          if (pattern == Pattern::kAnswerColon) {
+            if (!literal_at(s_, q, ":")) return std::nullopt;
+            ++q;
+          }
+          return lazy_window(q, 50, true, [&](size_t p) { return from_chain(a, latex_.chain_at(p, false)); });
+        });
+      case Pattern::kPlain:
+        return scan(&span_start_, [&](size_t a) { return from_chain(a, latex_.chain_at(a, false)); });
+      case Pattern::kBoxSpan:
+        return scan(&span_start_, [&](size_t a) { return from_chain(a, latex_.chain_at(a, true)); });
+      case Pattern::kBoxToLastBrace: {
+        std::vector<Match> out;
+        const size_t b = s_.find("\\boxed{");
+        const size_t r = s_.rfind('}');
+        if (b != npos && r != npos && r >= b + 8) {
+          Match m;
+          m.start = b;
+          m.end = r + 1;
+          m.chain.spans.push_back(Span{b, r + 1, b, r + 1, SpanKind::kBoxed, false});
+          m.chain.end = r + 1;
+          out.push_back(std::move(m));
+        }
+        return out;
+      }
+      default:
+        return {};
+    }
+  }
+
+  // \.?\s?I hope at e: the end, else npos.
+  size_t hope_end(size_t e) {
+    for (size_t dot : {size_t(1), size_t(0)}) {
+      if (dot && !literal_at(s_, e, ".")) continue;
+      const size_t f = e + dot;
+      const size_t w = ws_len(s_, f);
+      for (size_t sp : {w, size_t(0)}) {
+        if (literal_at(s_, f + sp, "I hope")) return f + sp + 6;
+        if (w == 0) break;
+      }
+    }
+    return npos;
+  }
+
+  std::vector<Match> find_expr(Pattern pattern) {
+    auto wrap = [&](size_t start, std::optional<ExprMatch> e) -> std::optional<Match> {
+      if (!e) return std::nullopt;
+      Match m;
+      m.start = start;
+      m.end = e->end;
+      m.expr = *e;
+      return m;
+    };
+    // (?!\s*=) after the match.
+    auto not_before_equals = [&](const ExprMatch& m) {
+      const size_t r = skip_ws(s_, m.end);
+      return !(r < s_.size() && s_[r] == '=');
+    };
+    switch (pattern) {
+      case Pattern::kFinalAnswerHope:
+        return scan(&final_answer_, [&](size_t a) -> std::optional<Match> {
+          if (!literal_at_ci(s_, a, "final answer is")) return std::nullopt;
+          size_t q = a + 15;
+          std::vector<size_t> after_colon{q};
+          if (literal_at(s_, q, ":")) after_colon.insert(after_colon.begin(), q + 1);
+          for (size_t c : after_colon) {
+            // \s* greedily, then the anchor: from the last space back to the first.
+            const size_t r = skip_ws(s_, c);
+            std::vector<size_t> anchors{r};
+            for (size_t k = c; k < r; k += ws_len(s_, k)) anchors.insert(anchors.begin() + 1, k);
+            for (size_t anchor : anchors) {
+              size_t hope = npos;
+              auto e = expr_.expr_or_number(anchor, [&](const ExprMatch& m) {
+                hope = hope_end(m.end);
+                return hope != npos;
+              });
+              if (e) {
+                auto m = wrap(a, e);
+                m->end = hope;
+                return m;
+              }
+            }
+          }
+          return std::nullopt;
+        });
+      case Pattern::kFinalAnswerIs:
+        return scan(&final_answer_, [&](size_t a) {
+          return after_final_answer_is(a, false, [&](size_t is_end) -> std::optional<Match> {
+            if (literal_at(s_, is_end, ":"))
+              if (auto m = wrap(a, expr_.expr_or_number(is_end + 1, nullptr))) return m;
+            return wrap(a, expr_.expr_or_number(is_end, nullptr));
+          });
+        });
+      case Pattern::kAnswerColon:
+      case Pattern::kAnswer:
+        return scan(&answer_, [&](size_t a) -> std::optional<Match> {
+          size_t q = a + 6;
+          if (pattern == Pattern::kAnswerColon) {
+            if (!literal_at(s_, q, ":")) return std::nullopt;
+            ++q;
+          }
+          // (?:.{0,100}=\s*|.{0,50}?): the last "=" within 100 characters first (then earlier ones), each with
+          // its spaces given back one by one; then lazily 0..50 characters.
+          std::vector<size_t> equals;
+          size_t p = q;
+          for (size_t k = 0; k <= 100 && p < s_.size() && s_[p] != '\n'; ++k) {
+            if (s_[p] == '=') equals.push_back(p);
+            p += cp_len(s_, p);
+          }
+          for (size_t eq = equals.size(); eq-- > 0;) {
+            const size_t from = equals[eq] + 1;
+            const size_t r = skip_ws(s_, from);
+            std::vector<size_t> anchors{r};
+            for (size_t k = from; k < r; k += ws_len(s_, k)) anchors.insert(anchors.begin() + 1, k);
+            for (size_t anchor : anchors)
+              if (auto m = wrap(a, expr_.expr_or_number(anchor, not_before_equals))) return m;
+          }
+          return lazy_window(q, 50, false,
+                             [&](size_t r) { return wrap(a, expr_.expr_or_number(r, not_before_equals)); });
+        });
+      case Pattern::kPlainExpr:
+        return scan(
+            &expr_anchor_, [&](size_t a) { return wrap(a, expr_.expression_only(a)); }, true);
+      case Pattern::kPlainNumber:
+        return scan(
+            &expr_anchor_, [&](size_t a) { return wrap(a, expr_.number_only(a)); }, true);
+      default:
+        return {};
+    }
+  }
+
+  // A key at i: its end, trying the keys in order; npos if none.
+  size_t key_at(size_t i, const StringTarget& target, std::string& key) {
+    for (const std::string& k : target.strings)
+      if (!k.empty() && literal_at(s_, i, k)) {
+        key = k;
+        return i + k.size();
+      }
+    return npos;
+  }
+
+  // (?:\*\*)?(?:\.|,|:|\s|$) at e.
+  bool key_suffix(size_t e) {
+    if (literal_at(s_, e, "**")) {
+      const size_t f = e + 2;
+      if (f >= s_.size() || s_[f] == '.' || s_[f] == ',' || s_[f] == ':' || ws_len(s_, f)) return true;
+    }
+    return e >= s_.size() || s_[e] == '.' || s_[e] == ',' || s_[e] == ':' || ws_len(s_, e);
+  }
+
+  // (^|\s)(?:\*\*)?KEY(?:\*\*)?(?:\.|,|:|\s|$) at p: the match end, else npos.
+  size_t spaced_key(size_t p, const StringTarget& target, std::string& key) {
+    std::vector<size_t> bodies;
+    if (p == 0) bodies.push_back(0);
+    if (size_t w = ws_len(s_, p)) bodies.push_back(p + w);
+    for (size_t body : bodies) {
+      for (size_t b : {literal_at(s_, body, "**") ? body + 2 : npos, body}) {
+        if (b == npos) continue;
+        for (const std::string& k : target.strings) {
+          if (k.empty() || !literal_at(s_, b, k)) continue;
+          size_t e = b + k.size();
+          if (!key_suffix(e)) continue;
+          key = k;
+          if (literal_at(s_, e, "**") && (e + 2 >= s_.size() || key_suffix(e + 2))) e += 2;
+          return e >= s_.size() ? e : e + std::max<size_t>(1, ws_len(s_, e));
+        }
+      }
+    }
+    return npos;
+  }
+
+  std::vector<Match> find_strings(Pattern pattern, const StringTarget& target) {
+    auto make = [&](size_t start, size_t end, std::string key) {
+      Match m;
+      m.start = start;
+      m.end = end;
+      m.key = std::move(key);
+      return m;
+    };
+    switch (pattern) {
+      case Pattern::kFinalAnswerHope:
+        return scan(&final_answer_, [&](size_t a) -> std::optional<Match> {
+          if (!literal_at_ci(s_, a, "final answer is")) return std::nullopt;
+          size_t q = a + 15;
+          if (literal_at(s_, q, ":")) ++q;
+          q = skip_ws(s_, q);
+          std::string key;
+          size_t e = key_at(q, target, key);
+          if (e == npos) return std::nullopt;
+          size_t hope = hope_end(e);
+          if (hope == npos) return std::nullopt;
+          return make(a, hope, key);
+        });
+      case Pattern::kFinalAnswerIs:
+        return scan(&final_answer_, [&](size_t a) {
+          return after_final_answer_is(a, false, [&](size_t is_end) -> std::optional<Match> {
+            size_t q = is_end;
+            if (literal_at(s_, q, ":")) ++q;
+            q = skip_ws(s_, q);
+            std::string key;
+            size_t e = key_at(q, target, key);
+            if (e == npos) return std::nullopt;
+            return make(a, e, key);
+          });
+        });
+      case Pattern::kAnswerColon:
+      case Pattern::kAnswer:
+        return scan(&answer_, [&](size_t a) -> std::optional<Match> {
+          size_t q = a + 6;
+          if (pattern == Pattern::kAnswerColon) {
+            if (!literal_at(s_, q, ":")) return std::nullopt;
+            ++q;
+          }
+          return lazy_window(q, 50, false, [&](size_t p) -> std::optional<Match> {
+            std::string key;
+            size_t e = spaced_key(p, target, key);
+            if (e == npos) return std::nullopt;
+            return make(a, e, key);
+          });
+        });
+      case Pattern::kLineStart:
+        return scan(nullptr, [&](size_t a) -> std::optional<Match> {
+          if (a != 0) return std::nullopt;
+          size_t b = literal_at(s_, 0, "**") ? 2 : 0;
+          for (size_t body : {b, size_t(0)}) {
+            for (const std::string& k : target.strings) {
+              if (k.empty() || !literal_at(s_, body, k)) continue;
+              size_t e = body + k.size();
+              if (!key_suffix(e)) continue;
+              if (literal_at(s_, e, "**") && (e + 2 >= s_.size() || key_suffix(e + 2))) e += 2;
+              return make(0, e >= s_.size() ? e : e + std::max<size_t>(1, ws_len(s_, e)), k);
+            }
+            if (b == 0) break;
+          }
+          return std::nullopt;
+        });
+      case Pattern::kPlain:
+        return scan(nullptr, [&](size_t a) -> std::optional<Match> {
+          if (a != 0 && ws_len(s_, a) == 0) return std::nullopt;
+          std::string key;
+          size_t e = spaced_key(a, target, key);
+          if (e == npos) return std::nullopt;
+          return make(a, e, key);
+        });
+      default:
+        return {};
+    }
+  }
+
+  // ---- Turning a match into a candidate ----
+
+  // The answer (Candidate::answer set when it parsed, or for a string target) and the text kept as fallback.
+  Candidate extract_match(const Match& m) {
+    const ExtractionTarget& target = options_.targets[m.target];
+    if (const auto* latex = std::get_if<LatexTarget>(&target)) return extract_latex(m, *latex);
+    if (std::holds_alternative<ExprTarget>(target)) return extract_expr(m);
+    Candidate c;
+    c.answer = true;
+    c.text = m.key;
+    return c;
+  }
+
+  Candidate extract_latex(const Match& m, const LatexTarget& target) {
+    std::vector<std::optional<Node>> trees;
+    std::vector<std::string> texts;
+    for (const Span& span : m.chain.spans) {
+      NormalizationConfig config = target.normalization;
+      if (span.kind == SpanKind::kBoxed) config.boxed = BoxedMode::kLast;
+      std::string normalized =
+          normalize_latex(s_.substr(span.content_begin, span.content_end - span.content_begin), config, deadline_);
+      std::optional<Node> tree;
+      try {
+        tree = parse_latex(normalized, deadline_);
+        if (treat_as_complex(normalized)) mark_complex_symbols(*tree);
+        if (span.percent) tree = make_node(Kind::kPercent, {std::move(*tree)});
+      } catch (const ParseError&) {
+      }
+      texts.push_back(std::move(normalized));
+      trees.push_back(std::move(tree));
+    }
+    Candidate c;
+    if (trees.empty()) return c;
+    const bool all_parsed = std::all_of(trees.begin(), trees.end(), [](const auto& t) { return t.has_value(); });
+    if (trees.size() > 1 && all_parsed) {  // "$1$ and $2$": the set of both (a set's elements taken as they are)
+      Node set = make_node(Kind::kSet);
+      for (auto& t : trees) {
+        if (t->kind == Kind::kSet) {
+          for (Node& e : t->args) set.args.push_back(std::move(e));
+        } else {
+          set.args.push_back(std::move(*t));
+        }
+      }
+      for (size_t i = 0; i < texts.size(); ++i) {
+        if (i) c.text += " and ";
+        c.text += texts[i];
+      }
+      c.tree = std::move(set);
+      c.answer = true;
+      return c;
+    }
+    c.tree = std::move(trees[0]);
+    c.answer = c.tree.has_value();
+    c.text = std::move(texts[0]);
+    return c;
+  }
+
+  Candidate extract_expr(const Match& m) {
+    Candidate c;
+    if (m.expr.is_number) {  // the integer without separators and leading zeros, the decimal with a point
+      const NumberMatch& n = m.expr.number;
+      std::string integer;
+      for (size_t i = n.int_begin; i < n.int_end; ++i)
+        if (s_[i] != ',' && s_[i] != ' ') integer += s_[i];
+      size_t zeros = 0;
+      while (zeros < integer.size() && integer[zeros] == '0') ++zeros;
+      integer.erase(0, zeros);
+      if (integer.empty()) integer.push_back('0');
+      std::string decimal(s_.substr(n.dec_begin, n.dec_end - n.dec_begin));
+      if (!decimal.empty()) decimal[0] = '.';
+      c.text = integer + decimal;
+      const bool negative = integer[0] == '-';
+      std::string digits = negative ? integer.substr(1) : integer;
+      size_t lead = 0;
+      while (lead + 1 < digits.size() && digits[lead] == '0') ++lead;
+      if (digits.empty()) digits.push_back('0');
+      Node number = make_node(Kind::kNumber, {}, digits.substr(lead) + decimal);
+      number.is_float = !decimal.empty();
+      Node tree = negative ? make_node(Kind::kNeg, {std::move(number)}) : std::move(number);
+      if (n.percent) tree = make_node(Kind::kPercent, {std::move(tree)});
+      c.tree = std::move(tree);
+      c.answer = true;
+      return c;
+    }
+    c.text = std::string(s_.substr(m.expr.expr_begin, m.expr.expr_end - m.expr.expr_begin));
+    try {
+      c.tree = parse_python_expr(c.text, deadline_);
+      c.answer = true;
+    } catch (const ParseError&) {
+    }
+    return c;
+  }
+
+  std::string_view s_;
+  const ExtractionOptions& options_;
+  const Deadline& deadline_;
+  Ticker ticker_;
+  LatexScanner latex_;
+  ExprScanner expr_;
+  Finder answer_, final_answer_, span_start_, expr_anchor_;
+};
 
 }  // namespace
 
-ExtractionTarget parse_extraction_target(std::string_view name) {
-  for (auto t : {ExtractionTarget::kBoxed, ExtractionTarget::kAnswerTag, ExtractionTarget::kAnswerPhrase,
-                 ExtractionTarget::kLatexMath, ExtractionTarget::kWholeText, ExtractionTarget::kLastNumber})
-    if (extraction_target_name(t) == name) return t;
-  fail_usage("unknown extraction target '{}' (expected boxed, answer_tag, answer_phrase, latex, whole or number)",
-             name);
+std::vector<Candidate> extract_candidates(std::string_view text, const ExtractionOptions& options,
+                                          const Deadline& deadline) {
+  Extractor extractor(text, options, deadline);
+  return extractor.run();
 }
 
-std::string_view extraction_target_name(ExtractionTarget target) {
-  switch (target) {
-    case ExtractionTarget::kBoxed:
-      return "boxed";
-    case ExtractionTarget::kAnswerTag:
-      return "answer_tag";
-    case ExtractionTarget::kAnswerPhrase:
-      return "answer_phrase";
-    case ExtractionTarget::kLatexMath:
-      return "latex";
-    case ExtractionTarget::kWholeText:
-      return "whole";
-    case ExtractionTarget::kLastNumber:
-      return "number";
-  }
-  return "?";
-}
-
-std::vector<std::string> extract_answers(std::string_view text, const ExtractionOptions& options) {
-  std::vector<std::string> out;
-  for (ExtractionTarget target : options.targets) {
-    std::optional<std::string> found;
-    switch (target) {
-      case ExtractionTarget::kBoxed:
-        found = last_boxed(text);
-        break;
-      case ExtractionTarget::kAnswerTag:
-        found = last_answer_tag(text);
-        if (found) {  // the tag's own \boxed or math span, when it has one
-          if (auto inner = last_boxed(*found)) found = inner;
-        }
-        break;
-      case ExtractionTarget::kAnswerPhrase:
-        found = answer_phrase(text);
-        break;
-      case ExtractionTarget::kLatexMath:
-        found = last_math(text);
-        break;
-      case ExtractionTarget::kWholeText: {
-        std::string whole = trim(text);
-        if (!whole.empty() && whole.size() <= kMaxWholeText) found = whole;
-        break;
-      }
-      case ExtractionTarget::kLastNumber:
-        found = last_number(text);
-        break;
-    }
-    if (found && !trim(*found).empty() && std::find(out.begin(), out.end(), *found) == out.end()) out.push_back(*found);
+std::vector<Extraction> extract(std::string_view text, const ExtractionOptions& options) {
+  Deadline deadline(5);
+  std::vector<Extraction> out;
+  try {
+    for (Candidate& c : extract_candidates(text, options, deadline)) out.push_back({std::move(c.text), c.answer});
+  } catch (const Timeout&) {
   }
   return out;
 }

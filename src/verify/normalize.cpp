@@ -1,14 +1,20 @@
-// LaTeX answer normalisation before parsing, after Math-Verify's latex normalisation (itself from
-// lm-eval-harness / the MATH grader): spacing and sizing commands, \text-like wrappers, units, degrees,
-// currency, percent words, \dfrac/\tfrac/\cfrac, thousands separators and trailing punctuation. The output is
-// one canonical string (single spaces) that parse.cpp reads and that is also compared as text.
-// Departures from Math-Verify:
-//   1. Unit words are a fixed English list removed only after a number or closing bracket at the end of the
-//      answer (Math-Verify removes \text{...} units anywhere); a lone \text{word} answer is kept as the word.
-//   2. Thousands separators are only recognised outside brackets, so (1,000) stays a tuple.
+// LaTeX normalisation before parsing: latex2sympy2_extended's normalize_latex (1.10.2, behind Math-Verify 0.8),
+// step for step, each group switched by a NormalizationConfig field:
+//   boxed        the content of the last \boxed{} / \fbox{} (several when close together or separated by
+//                "and", "or", "," or ";"), or of every box, joined by commas;
+//   basic_latex  \mathrm{T} -> T, \left( -> (, "(n)_{k}" -> n!/(n-k)!, $ \displaystyle \! quotes and empty
+//                \text{} removed, \mathrm / \textbf ... -> \text, \dfrac -> \frac, " ." -> " 0.", "and" / "or" ->
+//                ",", infinity / inf -> \infty, \ldots removed, percent / percentage / pct -> \%, newlines -> spaces,
+//                "\\x" -> "\x" outside matrices;
+//   equations    "a = b = c" -> "c" (when there is no comma or semicolon);
+//   units        a trailing \text{...} / \mbox{...} (with ^2) and a trailing unit word (latex2sympy's list,
+//                twice) after a digit, "}" or a space;
+//   nits         ".5" -> "0.5", "0.5" -> \frac{1}{2};
+//   malformed    ^(x) -> ^{x}, sqrt(x) -> \sqrt{x}, \frac12 -> \frac{1}{2}, \sqrt3 -> \sqrt{3}, a/b -> \frac{a}{b}.
+// The regular expressions of the original are hand-written scans here with the same results (lazy and
+// greedy repetition, leftmost alternatives), each one pass over the text.
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 #include "verify/expr.h"
 
@@ -16,209 +22,920 @@ namespace r1::verify {
 
 namespace {
 
-bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
+constexpr size_t npos = std::string::npos;
+
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-constexpr std::array<std::string_view, 78> kUnits = {
-    "units",   "unit",   "cm",       "mm",      "km",      "m",      "meters",  "meter",  "metres",  "metre",
-    "inches",  "inch",   "in",       "feet",    "foot",    "ft",     "yards",   "yard",   "miles",   "mile",
-    "mph",     "kg",     "g",        "grams",   "gram",    "mg",     "pounds",  "pound",  "lbs",     "lb",
-    "ounces",  "ounce",  "oz",       "liters",  "liter",   "litres", "l",       "ml",     "gallons", "gallon",
-    "seconds", "second", "sec",      "s",       "minutes", "minute", "min",     "hours",  "hour",    "hrs",
-    "hr",      "days",   "day",      "weeks",   "week",    "months", "month",   "years",  "year",    "dollars",
-    "dollar",  "cents",  "cent",     "degrees", "degree",  "deg",    "radians", "radian", "square",  "sq",
-    "cubic",   "people", "students", "apples",  "ways",    "times",  "points",  "sqft"};
-
-bool is_unit(std::string_view word) {
-  std::string low;
-  for (char c : word) low += char(std::tolower(static_cast<unsigned char>(c)));
-  return std::find(kUnits.begin(), kUnits.end(), low) != kUnits.end();
+bool at(std::string_view s, size_t i, std::string_view lit) {
+  return i <= s.size() && s.size() - i >= lit.size() && s.compare(i, lit.size(), lit) == 0;
 }
 
-// Every occurrence of `from` (non-empty), left to right, without overlaps; one pass over s (in-place
-// std::string::replace in a loop is quadratic on long answers).
+size_t cp_len(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+  return i + n <= s.size() ? n : 1;
+}
+
+// Python's \s / str.isspace at i: the character's length, else 0.
+size_t ws_len(std::string_view s, size_t i) {
+  if (i >= s.size()) return 0;
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return 1;
+  if (c < 0x80) return 0;
+  auto b = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
+  if (c == 0xC2 && (b(1) == 0x85 || b(1) == 0xA0)) return 2;
+  if (c == 0xE1 && b(1) == 0x9A && b(2) == 0x80) return 3;
+  if (c == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x80 && b(2) <= 0x8A) || b(2) == 0xA8 || b(2) == 0xA9 || b(2) == 0xAF))
+    return 3;
+  if (c == 0xE2 && b(1) == 0x81 && b(2) == 0x9F) return 3;
+  if (c == 0xE3 && b(1) == 0x80 && b(2) == 0x80) return 3;
+  return 0;
+}
+
+size_t skip_ws(std::string_view s, size_t i) {
+  for (size_t n; (n = ws_len(s, i)) > 0;) i += n;
+  return i;
+}
+
+// Python's str.strip(): Unicode whitespace at both ends.
+std::string strip(std::string_view s) {
+  size_t b = skip_ws(s, 0);
+  size_t e = s.size();
+  while (e > b) {
+    size_t k = e - 1;
+    while (k > b && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
+    if (ws_len(s, k) != e - k) break;
+    e = k;
+  }
+  return std::string(s.substr(b, e - b));
+}
+
+size_t count_chars(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  size_t at = s.find(from);
-  if (at == std::string::npos) return;
+  size_t pos = s.find(from);
+  if (pos == npos) return;
   std::string out;
   out.reserve(s.size());
   size_t done = 0;
-  for (; at != std::string::npos; at = s.find(from, done)) {
-    out.append(s, done, at - done).append(to);
-    done = at + from.size();
+  for (; pos != npos; pos = s.find(from, done)) {
+    out.append(s, done, pos - done).append(to);
+    done = pos + from.size();
   }
-  out.append(s, done, std::string::npos);
+  out.append(s, done, npos);
   s = std::move(out);
 }
 
-// Removes a command when it is not the prefix of a longer command name (\left but not \leftarrow).
-void remove_command(std::string& s, std::string_view command) {
-  size_t at = s.find(command);
-  if (at == std::string::npos) return;
+// One left-to-right substitution pass: at each position, match(s, i, out) appends the replacement and returns
+// the end of a match starting at i, or npos (the character is copied).
+template <typename MatchAt>
+void substitute(std::string& s, MatchAt match, Ticker& ticker) {
   std::string out;
   out.reserve(s.size());
-  size_t done = 0;
-  for (; at != std::string::npos; at = s.find(command, at)) {
-    size_t end = at + command.size();
-    if (end < s.size() && is_alpha(s[end]) && is_alpha(command.back())) {
-      at = end;  // a longer command: kept
-      continue;
+  bool changed = false;
+  for (size_t i = 0; i < s.size();) {
+    ticker.tick();
+    const size_t mark = out.size();
+    const size_t end = match(std::string_view(s), i, out);
+    if (end != npos && end > i) {
+      changed = true;
+      i = end;
+    } else {
+      out.resize(mark);
+      out += s[i++];
     }
-    out.append(s, done, at - done).append(" ");
-    done = at = end;
   }
-  out.append(s, done, std::string::npos);
-  s = std::move(out);
+  if (changed) s = std::move(out);
 }
 
-size_t matching_brace(const std::string& s, size_t open) {
-  int depth = 0;
-  for (size_t i = open; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) {
-      ++i;
-      continue;
-    }
+// The first position >= from where pred holds (s.size() if none), remembering its last answer: the queries of
+// one left-to-right pass (each lazy `.*?` of a pattern, from each place the pattern starts) cost one walk.
+template <typename Pred>
+class NextCache {
+ public:
+  NextCache(std::string_view s, Pred pred) : s_(s), pred_(pred) {}
+  size_t next(size_t from) {
+    if (lo_ != npos && from >= lo_ && from <= hi_) return hi_;
+    size_t i = from;
+    while (i < s_.size() && !pred_(s_, i)) ++i;
+    lo_ = from;
+    hi_ = i;
+    return i;
+  }
+
+ private:
+  std::string_view s_;
+  Pred pred_;
+  size_t lo_ = npos, hi_ = npos;
+};
+
+// ---- \boxed{} extraction ---------------------------------------------------------------------------------------
+
+// The closing brace of the box whose { is at open, before max_pos (braces counted, no escapes), else npos.
+size_t box_close(std::string_view s, size_t open, size_t max_pos) {
+  int depth = 1;
+  for (size_t i = open + 1; i < max_pos; ++i) {
     if (s[i] == '{') ++depth;
     if (s[i] == '}' && --depth == 0) return i;
   }
-  return std::string::npos;
+  return npos;
 }
 
-// \text{...}-like wrappers: a unit inside is dropped, anything else is unwrapped.
-void unwrap_text(std::string& s) {
-  static constexpr std::array<std::string_view, 13> kWrappers = {
-      "\\text", "\\textbf", "\\textit",       "\\textrm", "\\mathrm", "\\mathbf",    "\\mathit",
-      "\\mbox", "\\mathsf", "\\operatorname", "\\boxed",  "\\fbox",   "\\textnormal"};
-  bool changed = true;
-  while (changed) {
-    changed = false;
-    for (std::string_view w : kWrappers) {
-      for (size_t at = s.find(w); at != std::string::npos; at = s.find(w, at + 1)) {
-        size_t open = at + w.size();
-        while (open < s.size() && s[open] == ' ') ++open;
-        if (open >= s.size() || s[open] != '{' || (at + w.size() < s.size() && is_alpha(s[at + w.size()]))) continue;
-        size_t close = matching_brace(s, open);
-        if (close == std::string::npos) continue;
-        std::string inner = s.substr(open + 1, close - open - 1);
-        size_t b = inner.find_first_not_of(' '), e = inner.find_last_not_of(' ');
-        std::string word = b == std::string::npos ? "" : inner.substr(b, e - b + 1);
-        bool unit = !word.empty() &&
-                    std::all_of(word.begin(), word.end(), [](char c) { return is_alpha(c) || c == ' '; }) &&
-                    is_unit(word.substr(0, word.find(' '))) && at > 0;
-        s.replace(at, close + 1 - at, unit ? " " : " " + inner + " ");
-        changed = true;
-        break;
-      }
-    }
-  }
-}
-
-// Drops unit words (with an optional ^2 / ^3) at the end, after a number or a closing bracket.
-void strip_trailing_units(std::string& s) {
-  for (bool changed = true; changed;) {
-    changed = false;
-    size_t e = s.find_last_not_of(' ');
-    if (e == std::string::npos) return;
-    size_t end = e + 1;
-    if (end >= 2 && s[end - 2] == '^' && (s[end - 1] == '2' || s[end - 1] == '3')) end -= 2;
-    size_t b = end;
-    while (b > 0 && is_alpha(s[b - 1])) --b;
-    if (b == end || !is_unit(std::string_view(s).substr(b, end - b))) return;
-    size_t before = b;
-    while (before > 0 && s[before - 1] == ' ') --before;
-    if (before == 0) return;
-    char prev = s[before - 1];
-    bool after_value = is_digit(prev) || prev == '}' || prev == ')' || prev == '%' || is_alpha(prev);
-    if (!after_value || (is_alpha(prev) && before == b)) return;  // "cm" alone, or part of a longer word
-    if (before == b && end - b < 2) return;                       // "2m" is 2 m (a product), "2 m" is metres
-    s.erase(b);
-    changed = true;
-  }
-}
-
-// 1,000,000 -> 1000000 outside brackets (a comma followed by exactly three digits, repeatedly).
-void strip_thousands(std::string& s) {
-  int depth = 0;
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '(' || c == '[' || c == '{') ++depth;
-    if (c == ')' || c == ']' || c == '}') --depth;
-    if (c == ',' && depth == 0 && i > 0 && is_digit(s[i - 1]) && i + 3 < s.size() + 0 && is_digit(s[i + 1]) &&
-        is_digit(s[i + 2]) && is_digit(s[i + 3]) && (i + 4 >= s.size() || !is_digit(s[i + 4]))) {
-      size_t b = i;  // the group before must be 1-3 digits starting a number
-      while (b > 0 && is_digit(s[b - 1])) --b;
-      if (i - b <= 3) continue;
-    }
-    out += c;
-  }
-  s = out;
+// Separators that let an earlier box join the last ones: and, or, a comma or a semicolon.
+bool has_separator(std::string_view between) {
+  return between.find("and") != npos || between.find("or") != npos || between.find(',') != npos ||
+         between.find(';') != npos;
 }
 
 }  // namespace
 
-std::string normalize_answer(std::string_view raw) {
-  std::string s(raw);
-  replace_all(s, "\n", " ");
-  replace_all(s, "\t", " ");
-  replace_all(s, "\\$", " ");
-  replace_all(s, "$", " ");
-  replace_all(s, "{,}", ",");
-  replace_all(s, ",\\!", ",");
-  for (std::string_view c : {"\\!", "\\,", "\\;", "\\:", "\\ ", "~"}) replace_all(s, c, " ");
-  for (std::string_view c : {"\\displaystyle", "\\quad", "\\qquad", "\\left.", "\\right.", "\\left", "\\right",
-                             "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\big", "\\Big", "\\limits"})
-    remove_command(s, c);
-  for (std::string_view c : {"\\dfrac", "\\tfrac", "\\cfrac"}) replace_all(s, c, "\\frac");
-  replace_all(s, "\\lbrace", "\\{");
-  replace_all(s, "\\rbrace", "\\}");
-  replace_all(s, "\\lvert", "|");
-  replace_all(s, "\\rvert", "|");
-  replace_all(s, "\\vert", "|");
-  for (std::string_view c : {"^{\\circ}", "^\\circ", "^{\\circ }", "\xC2\xB0", "\\degree", "\\circ"})
-    replace_all(s, c, " ");
-  replace_all(s, "\\%", "%");
-  for (std::string_view c : {"\xE2\x82\xAC", "\xC2\xA3"}) replace_all(s, c, " ");  // euro, pound signs
-  unwrap_text(s);
-  for (std::string_view w : {"percentage", "percent", "pct"}) {  // as whole words, one pass each
-    std::string replaced;
-    size_t done = 0;
-    for (size_t at = s.find(w); at != std::string::npos; at = s.find(w, at + 1)) {
-      bool word = (at == 0 || !is_alpha(s[at - 1])) && (at + w.size() >= s.size() || !is_alpha(s[at + w.size()]));
-      if (!word) continue;
-      replaced.append(s, done, at - done).append("%");
-      done = at + w.size();
-      at = done - 1;
-    }
-    if (done > 0) s = std::move(replaced.append(s, done, std::string::npos));
-  }
-  // Collapse whitespace.
-  std::string out;
-  for (char c : s) {
-    if (is_space(c)) {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  strip_trailing_units(out);
-  while (!out.empty()) {
-    char c = out.back();
-    if (c == ' ' || c == '.' || c == ',' || c == ';') {
-      out.pop_back();
-    } else if (out.size() >= 2 && out.compare(out.size() - 2, 2, "\\\\") == 0) {
-      out.resize(out.size() - 2);
-    } else {
+std::string extract_boxed_content(std::string_view text, BoxedMode mode) {
+  std::vector<std::string> results;
+  size_t current = text.size(), max_pos = text.size();
+  size_t last_box_start = npos;
+  while (true) {
+    const std::string_view head = text.substr(0, current);  // Python's rfind(x, 0, current)
+    const size_t b = head.rfind("\\boxed"), f = head.rfind("\\fbox");
+    if (b == npos && f == npos) break;
+    const bool is_boxed = f == npos || (b != npos && b > f);
+    const size_t start = is_boxed ? b : f;
+    size_t next = start + (is_boxed ? 6 : 5);
+    while (next < max_pos && ws_len(text, next) > 0) next += ws_len(text, next);
+    if (next >= max_pos) break;
+    if (text[next] != '{') {
+      if (results.empty()) results.emplace_back(text.substr(next));
       break;
     }
+    const size_t close = box_close(text, next, max_pos);
+    if (close == npos) {
+      if (results.empty()) results.emplace_back(text.substr(next));
+      break;
+    }
+    std::string content = strip(text.substr(next + 1, close - next - 1));
+    if (mode == BoxedMode::kLast && last_box_start != npos) {
+      const std::string_view between = text.substr(close + 1, last_box_start - std::min(last_box_start, close + 1));
+      const size_t n = count_chars(between);
+      const bool join =
+          n < 10 || (content != (results.empty() ? "" : results.back()) && n < 70 && has_separator(between));
+      if (!join) break;
+    }
+    results.push_back(std::move(content));
+    last_box_start = start;
+    max_pos = start;
+    current = start;
   }
-  strip_thousands(out);
-  strip_trailing_units(out);
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  if (!out.empty() && out.front() == ' ') out.erase(0, 1);
+  if (results.empty()) return std::string(text);
+  std::string out;
+  for (size_t i = results.size(); i-- > 0;) {
+    out += results[i];
+    if (i) out += ',';
+  }
   return out;
+}
+
+namespace {
+
+// ---- basic_latex ---------------------------------------------------------------------------------------------------
+
+// What may follow \left / \mleft (then the command is dropped) and \right / \mright.
+constexpr std::array<std::string_view, 19> kLeftFollowers = {
+    "\\{",    "{",       "\\|",     "|",        "[",      "(",       "\\rbracl", "\\lgroup",   "\\lbrace",  "\\lbrack",
+    "\\vert", "\\lvert", "\\lceil", "\\lfloor", "\\vert", "\\lvert", "\\langle", "\\llcorner", "\\ulcorner"};
+constexpr std::array<std::string_view, 19> kRightFollowers = {
+    "\\}",    "}",       "\\|",     "|",        "]",      ")",       "\\rbrack", "\\rgroup",   "\\rbrace",  "\\rbrack",
+    "\\vert", "\\rvert", "\\rceil", "\\rfloor", "\\vert", "\\rvert", "\\rangle", "\\lrcorner", "\\urcorner"};
+
+void drop_left_right(std::string& s, Ticker& ticker) {
+  for (int pass = 0; pass < 2; ++pass) {
+    const std::string_view word = pass == 0 ? "left" : "right";
+    const auto& followers = pass == 0 ? kLeftFollowers : kRightFollowers;
+    substitute(
+        s,
+        [&](std::string_view t, size_t i, std::string&) -> size_t {
+          if (t[i] != '\\') return npos;
+          size_t k = i + 1;
+          if (k < t.size() && t[k] == 'm') ++k;  // \mleft: "left" can only follow the m
+          if (!at(t, k, word)) return npos;
+          const size_t after = k + word.size();
+          for (std::string_view f : followers)
+            if (at(t, after, f)) return after;  // the follower stays
+          return npos;
+        },
+        ticker);
+  }
+}
+
+// (n)_{k} -> \frac{(n)!}{((n)-(k))!}, n and k of [a-zA-Z0-9+\-*/\\ ] (lazily the shortest).
+void permutations(std::string& s, Ticker& ticker) {
+  if (s.find(")_{") == npos) return;
+  auto allowed = [](char c) {
+    return is_letter(c) || is_digit(c) || c == '+' || c == '-' || c == '*' || c == '/' || c == '\\' || c == ' ';
+  };
+  substitute(
+      s,
+      [&](std::string_view t, size_t i, std::string& out) -> size_t {
+        if (t[i] != '(') return npos;
+        size_t k = i + 1;
+        while (k < t.size() && allowed(t[k])) ++k;
+        // the lazy group ends at the first ")_{" reachable through allowed characters
+        size_t close = npos;
+        for (size_t j = i + 2; j <= k && j < t.size(); ++j)
+          if (at(t, j, ")_{")) {
+            close = j;
+            break;
+          }
+        if (close == npos) return npos;
+        const size_t b = close + 3;
+        size_t e = b;
+        while (e < t.size() && allowed(t[e])) ++e;
+        if (e == b || e >= t.size() || t[e] != '}') return npos;
+        const std::string_view n = t.substr(i + 1, close - i - 1), r = t.substr(b, e - b);
+        out.append("\\frac{(").append(n).append(")!}{((").append(n).append(")-(").append(r).append("))!}");
+        return e + 1;
+      },
+      ticker);
+}
+
+// \mathrm{th}, \! and the spaces after it, empty \text{}, \$ and $, unescaped quotes, \displaystyle.
+void remove_useless(std::string& s, Ticker& ticker) {
+  substitute(
+      s,
+      [](std::string_view t, size_t i, std::string&) -> size_t {
+        const char c = t[i];
+        if (c == '$') return i + 1;
+        if ((c == '"' || c == '\'') && (i == 0 || t[i - 1] != '\\')) return i + 1;
+        if (c != '\\') return npos;
+        if (at(t, i, "\\mathrm{th}")) return i + 11;
+        if (at(t, i, "\\!")) return skip_ws(t, i + 2);
+        if (at(t, i, "\\text")) {
+          size_t k = skip_ws(t, i + 5);
+          if (k < t.size() && t[k] == '{') {
+            k = skip_ws(t, k + 1);
+            if (k < t.size() && t[k] == '}') return k + 1;
+          }
+        }
+        if (at(t, i, "\\$")) return i + 2;
+        if (at(t, i, "\\displaystyle")) return i + 13;
+        return npos;
+      },
+      ticker);
+}
+
+// latex2sympy2_extended's replace_in_latex: one alternation of named replacements, leftmost first.
+void replace_in_latex(std::string& s, Ticker& ticker) {
+  substitute(
+      s,
+      [](std::string_view t, size_t i, std::string& out) -> size_t {
+        const char c = t[i];
+        if (c == '\\') {
+          if (at(t, i, "\\mathrm") || at(t, i, "\\mathit") || at(t, i, "\\mathbf")) {
+            out += "\\text";
+            return i + 7;
+          }
+          for (std::string_view v : {"\\textnormal", "\\textbf", "\\textit", "\\textrm"})
+            if (at(t, i, v)) {
+              out += "\\text";
+              return i + v.size();
+            }
+          if (at(t, i, "\\dfrac") || at(t, i, "\\tfrac") || at(t, i, "\\cfrac")) {
+            out += "\\frac";
+            return i + 6;
+          }
+        }
+        if (ws_len(t, i) && at(t, i + ws_len(t, i), ".")) {  // decimal_space
+          out += " 0.";
+          return i + ws_len(t, i) + 1;
+        }
+        if (c == '{' && at(t, i + 1, ".")) {  // decimal_brace
+          out += "{0.";
+          return i + 2;
+        }
+        if (at(t, i, "~=")) {
+          out += "\\approx";
+          return i + 2;
+        }
+        {  // comma: \s*\{\s*,\s*\}
+          size_t k = skip_ws(t, i);
+          if (k < t.size() && t[k] == '{') {
+            k = skip_ws(t, k + 1);
+            if (k < t.size() && t[k] == ',') {
+              k = skip_ws(t, k + 1);
+              if (k < t.size() && t[k] == '}') {
+                out += ",";
+                return k + 1;
+              }
+            }
+          }
+        }
+        if (i == 0 || !is_letter(t[i - 1])) {  // and_or: (?<![a-zA-Z]),?\s*(?:and|or)(?![a-zA-Z])
+          size_t k = i;
+          if (t[k] == ',') ++k;
+          for (size_t b : {k, i}) {  // the comma, then (backtracking) without it
+            if (b != i && b == k && t[i] != ',') continue;
+            size_t w = skip_ws(t, b);
+            for (std::string_view word : {"and", "or"})
+              if (at(t, w, word) && (w + word.size() >= t.size() || !is_letter(t[w + word.size()]))) {
+                out += ",";
+                return w + word.size();
+              }
+            if (t[i] != ',') break;
+          }
+        }
+        {  // and_or_text: ,?\s*\\text{\s*(?:and|or)\s*}
+          size_t k = i;
+          if (t[k] == ',') ++k;
+          k = skip_ws(t, k);
+          if (at(t, k, "\\text{")) {
+            size_t w = skip_ws(t, k + 6);
+            for (std::string_view word : {"and", "or"})
+              if (at(t, w, word)) {
+                size_t e = skip_ws(t, w + word.size());
+                if (e < t.size() && t[e] == '}') {
+                  out += ",";
+                  return e + 1;
+                }
+              }
+          }
+        }
+        if (c == '\\' && (i == 0 || t[i - 1] != '\\') && ws_len(t, i + 1)) {  // backslash_space
+          out += " ";
+          return i + 1 + ws_len(t, i + 1);
+        }
+        if (at(t, i, "infinity")) {
+          out += "\\infty";
+          return i + 8;
+        }
+        {  // dot: ,?\\ldots
+          size_t k = i;
+          if (t[k] == ',' && at(t, k + 1, "\\ldots")) {
+            out += " ";
+            return k + 7;
+          }
+          if (at(t, k, "\\ldots")) {
+            out += " ";
+            return k + 6;
+          }
+        }
+        {  // \s*percentage, \text{percentage}, \s*percent, \text{percent}, \s*pct, \text{pct}
+          const size_t k = skip_ws(t, i);
+          if (at(t, k, "percentage")) {
+            out += "\\%";
+            return k + 10;
+          }
+          if (at(t, i, "\\text{percentage}")) {
+            out += "\\%";
+            return i + 17;
+          }
+          if (at(t, k, "percent")) {
+            out += "\\%";
+            return k + 7;
+          }
+          if (at(t, i, "\\text{percent}")) {
+            out += "\\%";
+            return i + 14;
+          }
+          if (at(t, k, "pct")) {
+            out += "\\%";
+            return k + 3;
+          }
+          if (at(t, i, "\\text{pct}")) {
+            out += "\\%";
+            return i + 10;
+          }
+        }
+        if (at(t, i, "inf") && (i == 0 || t[i - 1] != '\\') && !at(t, i + 3, "inity")) {
+          out += "\\infty";
+          return i + 3;
+        }
+        if (at(t, i, " sqrt")) {
+          out += "\\sqrt";
+          return i + 5;
+        }
+        return npos;
+      },
+      ticker);
+}
+
+// ---- units ---------------------------------------------------------------------------------------------------------
+
+// latex2sympy2_extended's unit words, as regular expression fragments: "." is any character. ("integer" and
+// "point" are one word there, a missing comma.)
+constexpr std::array<std::string_view, 140> kUnits = {"integerpoint",
+                                                      "feet",
+                                                      "sue",
+                                                      "digit",
+                                                      "pound",
+                                                      "meal",
+                                                      "edge",
+                                                      "student",
+                                                      "children ticket",
+                                                      "multiple",
+                                                      "east",
+                                                      "degree",
+                                                      "mph",
+                                                      "kmph",
+                                                      "ft",
+                                                      "m square",
+                                                      " m east",
+                                                      "sq m",
+                                                      "deg",
+                                                      "mile",
+                                                      "q .",
+                                                      "monkey",
+                                                      "prime",
+                                                      "ratio",
+                                                      "profit of rs",
+                                                      "rd",
+                                                      "o",
+                                                      "gm",
+                                                      "p . m",
+                                                      "lb",
+                                                      "tile",
+                                                      "per",
+                                                      "dm",
+                                                      "lt",
+                                                      "gain",
+                                                      "ab",
+                                                      "way",
+                                                      "west",
+                                                      "a .",
+                                                      "b .",
+                                                      "c .",
+                                                      "d .",
+                                                      "e .",
+                                                      "f .",
+                                                      "g .",
+                                                      "h .",
+                                                      "t",
+                                                      "h",
+                                                      "no change",
+                                                      "men",
+                                                      "soldier",
+                                                      "pie",
+                                                      "bc",
+                                                      "excess",
+                                                      "st",
+                                                      "inches",
+                                                      "noon",
+                                                      "cent",
+                                                      "by",
+                                                      "gal",
+                                                      "kmh",
+                                                      "c",
+                                                      "acre",
+                                                      "rise",
+                                                      "a . m",
+                                                      "th",
+                                                      "\xCF\x80 r 2",
+                                                      "sq",
+                                                      "mark",
+                                                      "l",
+                                                      "toy",
+                                                      "coin",
+                                                      "sq . m",
+                                                      "gallon",
+                                                      "\xC2\xB0 f",
+                                                      "profit",
+                                                      "minw",
+                                                      "yr",
+                                                      "women",
+                                                      "am",
+                                                      "pm",
+                                                      "hr",
+                                                      "cu cm",
+                                                      "square",
+                                                      "v \xC3\xA2 \xE2\x82\xAC \xE2\x84\xA2",
+                                                      "are",
+                                                      "rupee",
+                                                      "rounds",
+                                                      "cubic",
+                                                      "cc",
+                                                      "mtr",
+                                                      "s",
+                                                      "ohm",
+                                                      "number",
+                                                      "kmph",
+                                                      "day",
+                                                      "hour",
+                                                      "minute",
+                                                      "min",
+                                                      "second",
+                                                      "man",
+                                                      "woman",
+                                                      "sec",
+                                                      "cube",
+                                                      "mt",
+                                                      "sq inch",
+                                                      "mp",
+                                                      "\xE2\x88\x8F cm \xC2\xB3",
+                                                      "hectare",
+                                                      "more",
+                                                      "sec",
+                                                      "unit",
+                                                      "cu . m",
+                                                      "cm 2",
+                                                      "rs .",
+                                                      "rs",
+                                                      "kg",
+                                                      "g",
+                                                      "month",
+                                                      "km",
+                                                      "m",
+                                                      "cm",
+                                                      "mm",
+                                                      "apple",
+                                                      "liter",
+                                                      "loss",
+                                                      "yard",
+                                                      "pure",
+                                                      "year",
+                                                      "increase",
+                                                      "decrease",
+                                                      "d",
+                                                      "less",
+                                                      "Surface",
+                                                      "litre",
+                                                      "pi sq m",
+                                                      "s .",
+                                                      "metre",
+                                                      "meter",
+                                                      "inch"};
+
+// Whether the fragment (with "." any character, matched by code points) matches s[b, e) exactly; on success
+// returns true. Matches backwards from e so the start is found: b is set to where the fragment begins.
+bool unit_ends_at(std::string_view s, size_t e, std::string_view unit, size_t& b) {
+  size_t i = e;
+  for (size_t k = unit.size(); k > 0;) {
+    size_t ks = k - 1;  // the fragment's last code point
+    while (ks > 0 && (static_cast<unsigned char>(unit[ks]) & 0xC0) == 0x80) --ks;
+    if (i == 0) return false;
+    size_t is = i - 1;
+    while (is > 0 && (static_cast<unsigned char>(s[is]) & 0xC0) == 0x80) --is;
+    if (unit.substr(ks, k - ks) == ".") {
+      if (s[is] == '\n') return false;
+    } else if (s.substr(is, i - is) != unit.substr(ks, k - ks)) {
+      return false;
+    }
+    i = is;
+    k = ks;
+  }
+  b = i;
+  return true;
+}
+
+// units_regex: (\d|\}|\s)\s*(?:UNIT)(?:s|es)?\s*$ replaced by its first group; the leftmost anchor wins.
+std::string remove_unit_word(const std::string& s) {
+  size_t e = s.size();
+  while (e > 0) {  // \s*$
+    size_t k = e - 1;
+    while (k > 0 && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
+    if (ws_len(s, k) != e - k) break;
+    e = k;
+  }
+  if (e == 0) return s;
+  // Only the unit words that can end with the text's last byte (a final "." matches any character).
+  static const std::array<std::vector<std::string_view>, 256> by_last_byte = [] {
+    std::array<std::vector<std::string_view>, 256> table;
+    for (std::string_view unit : kUnits) {
+      if (unit.back() == '.') {
+        for (auto& list : table) list.push_back(unit);
+      } else {
+        table[static_cast<unsigned char>(unit.back())].push_back(unit);
+        table['s'].push_back(unit);  // plural forms
+      }
+    }
+    for (auto& list : table) list.erase(std::unique(list.begin(), list.end()), list.end());
+    return table;
+  }();
+  size_t best = npos;
+  for (std::string_view unit : by_last_byte[static_cast<unsigned char>(s[e - 1])]) {
+    for (std::string_view plural : {"", "s", "es"}) {
+      if (!plural.empty() && (e < plural.size() || s.compare(e - plural.size(), plural.size(), plural) != 0)) continue;
+      size_t b;
+      if (!unit_ends_at(s, e - plural.size(), unit, b)) continue;
+      // The anchor: a digit, } or space just before the spaces before b.
+      size_t w = b;
+      while (w > 0) {
+        size_t k = w - 1;
+        while (k > 0 && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
+        if (ws_len(s, k) != w - k) break;
+        w = k;
+      }
+      size_t anchor = npos;
+      if (w > 0 && (is_digit(s[w - 1]) || s[w - 1] == '}')) {
+        anchor = w - 1;
+      } else if (w < b) {
+        anchor = w;  // the first space
+      }
+      if (anchor != npos && (best == npos || anchor < best)) best = anchor;
+    }
+  }
+  if (best == npos) return s;
+  return s.substr(0, best + std::max<size_t>(1, ws_len(s, best)));
+}
+
+// unit_superscript_regex: (\\(?:text|mbox){.*?})(\^\d|\{\^\d\})?$ removed: from the first \text{ or \mbox{
+// whose lazy .*? reaches a } that ends the text (or is followed by ^d or {^d} at the end).
+std::string remove_trailing_text(const std::string& s) {
+  const size_t e = s.size();
+  // The } of the \text{...} can be the last character, or followed by ^d or {^d} at the end.
+  std::array<size_t, 3> closes = {npos, npos, npos};
+  if (e >= 1 && s[e - 1] == '}') closes[0] = e - 1;
+  if (e >= 3 && s[e - 3] == '}' && s[e - 2] == '^' && is_digit(s[e - 1])) closes[1] = e - 3;
+  if (e >= 5 && s[e - 5] == '}' && s.compare(e - 4, 2, "{^") == 0 && is_digit(s[e - 2]) && s[e - 1] == '}')
+    closes[2] = e - 5;
+  if (closes[0] == npos && closes[1] == npos) return s;
+  const size_t last_newline = s.rfind('\n');
+  for (size_t i = s.find('\\'); i != npos; i = s.find('\\', i + 1)) {
+    if (!(at(s, i, "\\text{") || at(s, i, "\\mbox{"))) continue;
+    const size_t open = i + 5;
+    if (last_newline != npos && last_newline > open) continue;  // the lazy .*? does not cross a newline
+    for (size_t c : closes)
+      if (c != npos && c > open) return s.substr(0, i);
+  }
+  return s;
+}
+
+// ---- malformed operators ---------------------------------------------------------------------------------------
+
+// pattern "X\s?(" .*? ")" -> replacement around the group: ^(x) -> ^{x}, sqrt(x) -> \sqrt{x}.
+void fix_parenthesised(std::string& s, std::string_view head, std::string_view open, std::string_view close,
+                       Ticker& ticker) {
+  if (s.find(head) == npos) return;
+  NextCache stop(s, [](std::string_view t, size_t i) { return t[i] == ')' || t[i] == '\n'; });
+  substitute(
+      s,
+      [&](std::string_view t, size_t i, std::string& out) -> size_t {
+        if (!at(t, i, head)) return npos;
+        size_t k = i + head.size();
+        if (k < t.size() && ws_len(t, k) == 1) ++k;
+        if (k >= t.size() || t[k] != '(') return npos;
+        const size_t c = stop.next(k + 1);
+        if (c >= t.size() || t[c] != ')') return npos;
+        out.append(open).append(t.substr(k + 1, c - k - 1)).append(close);
+        return c + 1;
+      },
+      ticker);
+}
+
+void fix_malformed_operators(std::string& s, Ticker& ticker) {
+  fix_parenthesised(s, "^", "^{", "}", ticker);
+  fix_parenthesised(s, "sqrt", "\\sqrt{", "}", ticker);
+  auto opt_space = [](std::string_view t, size_t k) { return k < t.size() && ws_len(t, k) == 1 ? k + 1 : k; };
+  // \frac\s?(\d)\s?(\d+) -> \frac{a}{bc}
+  substitute(
+      s,
+      [&](std::string_view t, size_t i, std::string& out) -> size_t {
+        if (!at(t, i, "\\frac")) return npos;
+        size_t k = opt_space(t, i + 5);
+        if (k >= t.size() || !is_digit(t[k])) return npos;
+        const char a = t[k];
+        size_t d = opt_space(t, k + 1);
+        size_t e = d;
+        while (e < t.size() && is_digit(t[e])) ++e;
+        if (e == d) return npos;
+        out.append("\\frac{").append(1, a).append("}{").append(t.substr(d, e - d)).append("}");
+        return e;
+      },
+      ticker);
+  // \log_\s?(\d)\s?(\d+) -> \log_{a}{bc}
+  substitute(
+      s,
+      [&](std::string_view t, size_t i, std::string& out) -> size_t {
+        if (!at(t, i, "\\log_")) return npos;
+        size_t k = opt_space(t, i + 5);
+        if (k >= t.size() || !is_digit(t[k])) return npos;
+        const char a = t[k];
+        size_t d = opt_space(t, k + 1);
+        size_t e = d;
+        while (e < t.size() && is_digit(t[e])) ++e;
+        if (e == d) return npos;
+        out.append("\\log_{").append(1, a).append("}{").append(t.substr(d, e - d)).append("}");
+        return e;
+      },
+      ticker);
+  // \frac\s?{(.*?)}\s?(\d) -> \frac{x}{d}: the first } (lazily) followed by an optional space and a digit
+  {
+    NextCache brace_digit(s, [](std::string_view t, size_t c) {
+      if (t[c] == '\n') return true;
+      if (t[c] != '}') return false;
+      const size_t d = c + 1 < t.size() && ws_len(t, c + 1) == 1 ? c + 2 : c + 1;
+      return d < t.size() && is_digit(t[d]);
+    });
+    substitute(
+        s,
+        [&](std::string_view t, size_t i, std::string& out) -> size_t {
+          if (!at(t, i, "\\frac")) return npos;
+          size_t k = opt_space(t, i + 5);
+          if (k >= t.size() || t[k] != '{') return npos;
+          const size_t c = brace_digit.next(k + 1);
+          if (c >= t.size() || t[c] != '}') return npos;
+          const size_t d = opt_space(t, c + 1);
+          out.append("\\frac{").append(t.substr(k + 1, c - k - 1)).append("}{").append(1, t[d]).append("}");
+          return d + 1;
+        },
+        ticker);
+  }
+  // \frac\s?(\d)\s?{(.*?)} -> \frac{d}{x}
+  NextCache brace(s, [](std::string_view t, size_t i) { return t[i] == '}' || t[i] == '\n'; });
+  substitute(
+      s,
+      [&](std::string_view t, size_t i, std::string& out) -> size_t {
+        if (!at(t, i, "\\frac")) return npos;
+        size_t k = opt_space(t, i + 5);
+        if (k >= t.size() || !is_digit(t[k])) return npos;
+        size_t d = opt_space(t, k + 1);
+        if (d >= t.size() || t[d] != '{') return npos;
+        const size_t c = brace.next(d + 1);
+        if (c >= t.size() || t[c] != '}') return npos;
+        out.append("\\frac{").append(1, t[k]).append("}{").append(t.substr(d + 1, c - d - 1)).append("}");
+        return c + 1;
+      },
+      ticker);
+  // \sqrt\s?(\d) -> \sqrt{d}
+  substitute(
+      s,
+      [&](std::string_view t, size_t i, std::string& out) -> size_t {
+        if (!at(t, i, "\\sqrt")) return npos;
+        size_t k = opt_space(t, i + 5);
+        if (k >= t.size() || !is_digit(t[k])) return npos;
+        out.append("\\sqrt{").append(1, t[k]).append("}");
+        return k + 1;
+      },
+      ticker);
+  replace_all(s, " sqrt", "\\sqrt");
+}
+
+// Python's str.lstrip() on s[b, e): the first non-space.
+size_t lstrip_from(std::string_view s, size_t b) { return skip_ws(s, b); }
+
+// The MATH grader's _fix_sqrt: "\sqrt3" -> "\sqrt{3}" (the first character after \sqrt, when not { or [).
+std::string fix_sqrt(const std::string& s) {
+  if (s.find("\\sqrt") == npos) return s;
+  std::string out;
+  size_t pos = s.find("\\sqrt");
+  out.append(s, 0, pos);
+  while (pos != npos) {
+    const size_t from = pos + 5;
+    size_t next = s.find("\\sqrt", from);
+    const size_t end = next == npos ? s.size() : next;
+    const size_t b = lstrip_from(s, from);
+    if (b < end && s[b] != '{' && s[b] != '[') {
+      const size_t n = cp_len(s, b);
+      out.append("\\sqrt{").append(s, b, n).append("}").append(s, b + n, end - b - n);
+    } else {
+      out.append("\\sqrt").append(s, std::min(b, end), end - std::min(b, end));
+    }
+    pos = next;
+  }
+  return out;
+}
+
+// The MATH grader's _fix_fracs: "\frac12" -> "\frac{1}{2}", "\frac1{2}" -> "\frac{1}{2}".
+std::string fix_fracs(const std::string& s) {
+  size_t pos = s.find("\\frac");
+  if (pos == npos) return s;
+  std::string out(s, 0, pos);
+  while (pos != npos) {
+    const size_t from = pos + 5;
+    size_t next = s.find("\\frac", from);
+    const size_t end = next == npos ? s.size() : next;
+    const size_t b = lstrip_from(s, from);
+    out += "\\frac";
+    const std::string_view rest(s.data() + std::min(b, end), end - std::min(b, end));
+    if (!rest.empty() && rest[0] == '{') {
+      out += rest;
+    } else if (rest.size() < 2) {
+      return s;
+    } else {
+      const size_t na = cp_len(rest, 0);
+      const std::string_view a = rest.substr(0, na);
+      if (na >= rest.size()) return s;
+      const size_t nb = cp_len(rest, na);
+      const std::string_view c = rest.substr(na, nb);
+      if (c != "{") {
+        out.append("{").append(a).append("}{").append(c).append("}").append(rest.substr(na + nb));
+      } else {
+        out.append("{").append(a).append("}").append(c).append(rest.substr(na + nb));
+      }
+    }
+    pos = next;
+  }
+  return out;
+}
+
+// Python's int(): optional spaces and sign, digits (underscores between digits allowed). nullopt if not one.
+bool python_int(std::string_view s, std::string& canonical) {
+  size_t b = skip_ws(s, 0), e = s.size();
+  while (e > b && ws_len(s, e - 1) == 1) --e;
+  std::string_view t = s.substr(b, e - b);
+  bool negative = false;
+  if (!t.empty() && (t[0] == '+' || t[0] == '-')) {
+    negative = t[0] == '-';
+    t.remove_prefix(1);
+  }
+  if (t.empty() || !is_digit(t[0]) || !is_digit(t.back())) return false;
+  std::string digits;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (is_digit(t[i])) {
+      digits += t[i];
+    } else if (t[i] == '_' && is_digit(t[i + 1])) {
+      continue;
+    } else {
+      return false;
+    }
+  }
+  if (digits.size() > 1 && digits[0] == '0') {  // int("007") is 7 (leading zeros allowed for int() of str)
+    size_t z = 0;
+    while (z + 1 < digits.size() && digits[z] == '0') ++z;
+    digits.erase(0, z);
+  }
+  canonical = (negative && digits != "0" ? "-" : "") + digits;
+  return true;
+}
+
+// The MATH grader's _fix_a_slash_b: "3/4" -> "\frac{3}{4}" when both sides are integers written plainly.
+std::string fix_a_slash_b(const std::string& s) {
+  const size_t slash = s.find('/');
+  if (slash == npos || s.find('/', slash + 1) != npos) return s;
+  std::string a, b;
+  if (!python_int(std::string_view(s).substr(0, slash), a) || !python_int(std::string_view(s).substr(slash + 1), b))
+    return s;
+  if (s != a + "/" + b) return s;
+  return "\\frac{" + a + "}{" + b + "}";
+}
+
+}  // namespace
+
+std::string normalize_latex(std::string_view input, const NormalizationConfig& config, const Deadline& deadline) {
+  Ticker ticker(deadline);
+  std::string s(input);
+  if (config.boxed == BoxedMode::kAll || config.boxed == BoxedMode::kLast) s = extract_boxed_content(s, config.boxed);
+
+  if (config.basic_latex) {
+    replace_all(s, "\\mathrm{T}", "T");
+    replace_all(s, "\\mathrm{d}", "d");
+    replace_all(s, "{\\rm d}", "d");
+    replace_all(s, "\\left[\\begin{matrix}", "\\begin{bmatrix}");
+    replace_all(s, "\\end{matrix}\\right]", "\\end{bmatrix}");
+    drop_left_right(s, ticker);
+    permutations(s, ticker);
+    remove_useless(s, ticker);
+    replace_in_latex(s, ticker);
+    for (char& c : s)
+      if (c == '\n' || c == '\t') c = ' ';
+    if (s.find("matrix") == npos) {  // "\\frac" -> "\frac" (a doubled backslash before a letter)
+      std::string out;
+      out.reserve(s.size());
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 2 < s.size() && s[i + 1] == '\\' && is_letter(s[i + 2])) {
+          out += '\\';
+          ++i;
+          continue;
+        }
+        out += s[i];
+      }
+      s = std::move(out);
+    }
+  }
+
+  if (config.equations && s.find(',') == npos && s.find(';') == npos) {
+    // The part after the last "=" that follows no \, <, ! or >, when there are at least two such signs.
+    size_t count = 0, last = npos;
+    for (size_t i = 0; i < s.size(); ++i)
+      if (s[i] == '=' && (i == 0 || (s[i - 1] != '\\' && s[i - 1] != '<' && s[i - 1] != '!' && s[i - 1] != '>'))) {
+        ++count;
+        last = i;
+      }
+    if (count >= 2) s = s.substr(last + 1);
+  }
+
+  if (config.units) {
+    std::string t = strip(remove_trailing_text(s));
+    if (!t.empty() && t != s) s = std::move(t);
+    for (int pass = 0; pass < 2; ++pass) {
+      std::string u = remove_unit_word(s);
+      if (!u.empty() && u != s) s = std::move(u);
+    }
+  }
+
+  if (config.nits) {
+    if (!s.empty() && s[0] == '.') s = "0" + s;
+    if (s == "0.5") s = "\\frac{1}{2}";
+  }
+
+  if (config.malformed_operators) {
+    fix_malformed_operators(s, ticker);
+    s = fix_sqrt(s);
+    s = fix_fracs(s);
+    s = fix_a_slash_b(s);
+  }
+  return strip(s);
 }
 
 }  // namespace r1::verify

@@ -1,11 +1,15 @@
-// LaTeX / plain-text math -> expression tree (expr.h), a recursive-descent reading of what latex2sympy2 (behind
-// Math-Verify) accepts: numbers, letters and Greek symbols (x_1 subscripts), + - * / \cdot \times \div ^ **,
-// implicit multiplication (2x, 2\pi, 2(x+1)), \frac (also \frac12), \sqrt, \sqrt[n], functions, ! % |x|,
-// \binom, mixed numbers (2\frac{1}{2} = 5/2), tuples, sets, intervals, unions, matrices and relations.
+// LaTeX / plain-text math -> expression tree (expr.h), a recursive-descent reading of what latex2sympy2_extended
+// (behind Math-Verify) accepts: numbers ("1,000" is one number, "1, 2" a set), letters (lower-cased symbols,
+// each its own: "xy" is x*y and "Yes" y*e*s; e is Euler's number, I the imaginary unit, "dx" one symbol),
+// Greek letters, \text{...} and other accents as one symbol, x_1 subscripts, + - * / : \cdot \times \div ^ **,
+// implicit multiplication (2x, 2\pi, 2(x+1)) where an integer before a positive rational adds instead (the
+// mixed number 2\frac{1}{2} = 5/2, and so "2 3" = 5), a / b c = a / (b c), \frac{}{} and \sqrt{} (braces
+// required), \sqrt[n]{}, functions, ! % \% |x|, \binom, \pm (a set of both signs), tuples, sets, intervals
+// ((a, b) with b <= a is a pair), unions, matrices and relations; spacing commands and degree signs are
+// skipped. Also a plain Python expression reader for Math-Verify's expression target (sympy's parse_expr).
 // Departures from latex2sympy2:
-//   1. An exponent without braces takes a whole number (2^10 = 1024; LaTeX would typeset 2^1 0).
-//   2. Letters multiply (xy = x*y) unless they spell a known function or constant (sin, pi, ...).
-//   3. Nesting deeper than kMaxDepth, or an input longer than kMaxInputBytes, is a parse error.
+//   1. Nesting deeper than kMaxDepth, or an input longer than kMaxInputBytes, is a parse error.
+//   2. Calculus, \operatorname functions, set operations other than union and matrix algebra are not read.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -38,7 +42,7 @@ std::string utf8_character_at(std::string_view s, size_t i) {
   return std::string(s.substr(i, n));
 }
 
-enum class Tok { kNum, kIdent, kCmd, kOp, kEnd };
+enum class Tok { kNum, kIdent, kCmd, kOp, kText, kEnd };
 
 struct Token {
   Tok type;
@@ -48,24 +52,87 @@ struct Token {
 bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-constexpr std::array<std::string_view, 27> kFunctions = {
-    "sin",  "cos", "tan", "sec", "csc",  "cot", "arcsin", "arccos", "arctan", "asin", "acos", "atan",  "sinh", "cosh",
-    "tanh", "ln",  "log", "exp", "sqrt", "abs", "binom",  "dbinom", "tbinom", "frac", "pi",   "infty", "inf"};
 constexpr std::array<std::string_view, 24> kGreek = {"alpha",  "beta",    "gamma", "delta",    "epsilon", "varepsilon",
                                                      "zeta",   "eta",     "theta", "vartheta", "iota",    "kappa",
                                                      "lambda", "mu",      "nu",    "xi",       "rho",     "sigma",
                                                      "tau",    "upsilon", "phi",   "varphi",   "chi",     "psi"};
 
-bool known(std::string_view word) {
-  return std::find(kFunctions.begin(), kFunctions.end(), word) != kFunctions.end() || word == "infinity" ||
-         word == "omega";
+// latex2sympy's skipped spacing commands (\, \: \; \! \$ are handled with the one-character commands).
+bool is_spacing(std::string_view name) {
+  static constexpr std::array<std::string_view, 14> kSkipped = {
+      "quad",          "qquad", "thinspace", "medspace", "thickspace", "negthinspace", "negmedspace",
+      "negthickspace", "vrule", "vcenter",   "vbox",     "vskip",      "vspace",       "hfil"};
+  return std::find(kSkipped.begin(), kSkipped.end(), name) != kSkipped.end();
 }
+
+// latex2sympy's ACCENT token: \text{...}, \mathrm{...}, \hat{...} (an optional space, then braces closed by
+// the first } not escaped). Its symbol name: the content without spaces, lower-cased; for \text and \mbox
+// also without parentheses, for the others wrapped as bar{x}, vec{x}, tilde{x}, math{x} or name{x}. The name
+// starts at name_at (after the backslash); end is set after the closing brace.
+std::optional<std::string> accent(std::string_view s, size_t name_at, const std::string& name, size_t& end) {
+  static constexpr std::array<std::string_view, 44> kAccents = {
+      "acute",     "bar",        "overline",   "breve",    "check",     "widecheck",    "dot",
+      "ddot",      "grave",      "hat",        "tilde",    "widetilde", "vec",          "overrightarrow",
+      "bm",        "boldsymbol", "text",       "textit",   "textbf",    "textnormal",   "mathbb",
+      "mathbin",   "mathbf",     "mathcal",    "mathclap", "mathclose", "mathellipsis", "mathfrak",
+      "mathinner", "mathit",     "mathnormal", "mathop",   "mathopen",  "mathord",      "mathpunct",
+      "mathrel",   "mathring",   "mathrlap",   "mathrm",   "mathscr",   "mathsf",       "mathsterling",
+      "mathtt",    "mbox"};
+  if (std::find(kAccents.begin(), kAccents.end(), name) == kAccents.end()) return std::nullopt;
+  size_t i = name_at + name.size();
+  if (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
+  if (i >= s.size() || s[i] != '{') return std::nullopt;
+  size_t close = i + 1;
+  while (close < s.size() && s[close] != '}')
+    close += (s[close] == '\\' && close + 1 < s.size() && s[close + 1] == '}') ? 2 : 1;
+  if (close >= s.size()) return std::nullopt;
+  std::string content;
+  for (char ch : s.substr(i + 1, close - i - 1))
+    if (ch != ' ') content += char(std::tolower(static_cast<unsigned char>(ch)));
+  end = close + 1;
+  std::string kind = name;
+  if (kind == "overline") kind = "bar";
+  if (kind == "overrightarrow") kind = "vec";
+  if (kind == "widetilde") kind = "tilde";
+  if (kind.find("text") != std::string::npos || kind == "mbox") {
+    std::string bare;
+    for (char ch : content)
+      if (ch != '(' && ch != ')') bare += ch;
+    return bare;
+  }
+  if (kind.compare(0, 4, "math") == 0) kind = "math";
+  return kind + "{" + content + "}";
+}
+
+// latex2sympy's lexer words longer than a letter (FUNC_*_NAME and MATRIX_TYPE tokens), longest first where
+// one is a prefix of another.
+constexpr std::array<std::string_view, 41> kLexerWords = {
+    "orthogonalize", "eigenvectors", "eigenvalues", "diagonalize", "orthogonal", "eigenvects", "nullspace",
+    "eigenvals",     "arcsinh",      "arccosh",     "arctanh",     "pmatrix",    "bmatrix",    "vmatrix",
+    "arsinh",        "arcosh",       "artanh",      "hstack",      "vstack",     "matrix",     "floor",
+    "zeros",         "trace",        "ortho",       "eigen",       "ceil",       "ones",       "cols",
+    "rows",          "diag",         "norm",        "rank",        "rref",       "orth",       "gcd",
+    "lcm",           "eye",          "eig",         "svd",         "SVD",        "tr"};
 
 std::vector<Token> tokenize(std::string_view s) {
   std::vector<Token> out;
   for (size_t i = 0; i < s.size();) {
     char c = s[i];
-    if (c == ' ') {
+    if (c == '^') {  // ^\circ, ^{\circ}, ^\degree, ^° ...: latex2sympy's degree postfix, ignored
+      bool skipped = false;
+      for (std::string_view degree :
+           {"\\circ", "{\\circ}", "\\degree", "{\\degree}", "\\circle", "{\\circle}", "\xC2\xB0", "{\xC2\xB0}"}) {
+        if (s.compare(i + 1, degree.size(), degree) == 0 &&
+            !(degree.back() != '}' && degree[0] == '\\' && i + 1 + degree.size() < s.size() &&
+              is_alpha(s[i + 1 + degree.size()]))) {
+          i += 1 + degree.size();
+          skipped = true;
+          break;
+        }
+      }
+      if (skipped) continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
       ++i;
     } else if (is_digit(c) || (c == '.' && i + 1 < s.size() && is_digit(s[i + 1]))) {
       size_t e = i;
@@ -81,6 +148,15 @@ std::vector<Token> tokenize(std::string_view s) {
         size_t e = i + 1;
         while (e < s.size() && is_alpha(s[e])) ++e;
         std::string name(s.substr(i + 1, e - i - 1));
+        if (is_spacing(name)) {  // skipped by latex2sympy's lexer
+          i = e;
+          continue;
+        }
+        if (auto text = accent(s, i + 1, name, e)) {  // \text{...} and the like: one symbol
+          out.push_back({Tok::kText, *text});
+          i = e;
+          continue;
+        }
         out.push_back({Tok::kCmd, name});
         i = e;
         if ((name == "begin" || name == "end") && i < s.size() && s[i] == '{') {  // \begin{pmatrix}: one name
@@ -92,25 +168,36 @@ std::vector<Token> tokenize(std::string_view s) {
           i = close + 1;
         }
       } else if (i + 1 < s.size()) {
-        out.push_back({Tok::kCmd, std::string(1, s[i + 1])});  // \{ \} \\ \| \,
+        const char next = s[i + 1];
+        if (next == ',' || next == ':' || next == ';' || next == '!' || next == '$') {  // spacing, \$: skipped
+          i += 2;
+          continue;
+        }
+        if (next == '%') {
+          out.push_back({Tok::kOp, "%"});
+        } else {
+          out.push_back({Tok::kCmd, std::string(1, next)});  // \{ \} \\ \|
+        }
         i += 2;
       } else {
         throw ParseError("a lone backslash");
       }
-    } else if (is_alpha(c)) {
-      size_t e = i;
-      while (e < s.size() && is_alpha(s[e])) ++e;
-      std::string word(s.substr(i, e - i));
-      static constexpr std::array<std::string_view, 16> kEnglish = {"is", "so", "it", "an", "or", "to", "be", "of",
-                                                                    "in", "at", "as", "if", "we", "on", "by", "no"};
-      if (word.size() > 1 && known(word)) {
-        out.push_back({Tok::kCmd, word == "infinity" ? "infty" : word});
-      } else if (word.size() > 2 || std::find(kEnglish.begin(), kEnglish.end(), word) != kEnglish.end()) {
-        throw ParseError(fmt::format("the word '{}'", word));  // prose, not math (xy is x*y)
-      } else {
-        for (char letter : word) out.push_back({Tok::kIdent, std::string(1, letter)});
+    } else if (is_alpha(c)) {  // letters, as latex2sympy's lexer reads them
+      // Its multi-letter tokens (function and matrix names usable only in \operatorname{} or \begin{}) are
+      // not math on their own: the longest one starting here makes the answer unparseable.
+      for (std::string_view name : kLexerWords)
+        if (s.compare(i, name.size(), name) == 0) throw ParseError(fmt::format("the word '{}'", name));
+      if (c == 'd') {  // d then a letter (spaces between allowed): the differential dx, one symbol
+        size_t k = i + 1;
+        while (k < s.size() && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n')) ++k;
+        if (k < s.size() && is_alpha(s[k])) {
+          out.push_back({Tok::kIdent, std::string("d") + char(std::tolower(static_cast<unsigned char>(s[k])))});
+          i = k + 1;
+          continue;
+        }
       }
-      i = e;
+      out.push_back({Tok::kIdent, std::string(1, c)});
+      ++i;
     } else {
       static constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kMulti = {{
           {"**", "^"},
@@ -148,6 +235,39 @@ std::vector<Token> tokenize(std::string_view s) {
   }
   out.push_back({Tok::kEnd, ""});
   return out;
+}
+
+// latex2sympy reads "1,000" / "-12,345.5" (groups of three after the first comma) as one number, not a set.
+std::optional<Node> comma_number(std::string_view s) {
+  size_t i = 0;
+  auto space = [&](size_t k) { return k < s.size() && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r'); };
+  while (space(i)) ++i;
+  const bool negative = i < s.size() && s[i] == '-';
+  if (negative) ++i;
+  const size_t lead = i;
+  while (i < s.size() && is_digit(s[i])) ++i;
+  if (i == lead || i - lead > 3) return std::nullopt;
+  std::string digits(s.substr(lead, i - lead));
+  size_t groups = 0;
+  while (i + 3 < s.size() && s[i] == ',' && is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3])) {
+    digits.append(s.substr(i + 1, 3));
+    i += 4;
+    ++groups;
+  }
+  if (groups == 0) return std::nullopt;
+  std::string decimal;
+  if (i + 1 < s.size() && s[i] == '.' && is_digit(s[i + 1])) {
+    size_t b = i++;
+    while (i < s.size() && is_digit(s[i])) ++i;
+    decimal = std::string(s.substr(b, i - b));
+  }
+  while (space(i)) ++i;
+  if (i != s.size()) return std::nullopt;
+  size_t z = 0;
+  while (z + 1 < digits.size() && digits[z] == '0') ++z;
+  Node n = make_node(Kind::kNumber, {}, digits.substr(z) + decimal);
+  n.is_float = !decimal.empty();
+  return negative ? make_node(Kind::kNeg, {std::move(n)}) : n;
 }
 
 class Parser {
@@ -191,6 +311,10 @@ class Parser {
 
   static Node expand_plus_minus(Node n) {
     if (n.kind != Kind::kPlusMinus) return n;
+    if (n.args.size() == 1) {  // \pm x: {-x, x}
+      Node minus = make_node(Kind::kNeg, {n.args[0]});
+      return make_node(Kind::kSet, {std::move(minus), std::move(n.args[0])});
+    }
     Node plus = make_node(Kind::kAdd, {n.args[0], n.args[1]});
     Node minus = make_node(Kind::kAdd, {n.args[0], make_node(Kind::kNeg, {n.args[1]})});
     return make_node(Kind::kSet, {std::move(plus), std::move(minus)});
@@ -241,6 +365,10 @@ class Parser {
 
   Node parse_expr() {
     DepthGuard guard(depth_);
+    if (is_cmd("pm") || is_cmd("mp")) {  // a leading \pm: both signs
+      advance();
+      return make_node(Kind::kPlusMinus, {parse_expr()});
+    }
     Node left = parse_term();
     std::vector<Node> terms{std::move(left)};
     while (true) {
@@ -250,7 +378,7 @@ class Parser {
       } else if (is_op("-")) {
         advance();
         terms.push_back(make_node(Kind::kNeg, {parse_term()}));
-      } else if (is_cmd("pm")) {
+      } else if (is_cmd("pm") || is_cmd("mp")) {
         advance();
         Node base = terms.size() == 1 ? std::move(terms[0]) : make_node(Kind::kAdd, std::move(terms));
         return make_node(Kind::kPlusMinus, {std::move(base), parse_expr()});
@@ -263,7 +391,7 @@ class Parser {
 
   bool starts_primary() const {
     const Token& t = peek();
-    if (t.type == Tok::kNum || t.type == Tok::kIdent) return true;
+    if (t.type == Tok::kNum || t.type == Tok::kIdent || t.type == Tok::kText) return true;
     if (t.type == Tok::kOp) return t.text == "(" || t.text == "{";
     if (t.type == Tok::kCmd) {
       static constexpr std::array<std::string_view, 10> kNot = {"cdot", "times", "div", "cup", "pm",
@@ -276,37 +404,80 @@ class Parser {
 
   static bool is_integer_literal(const Node& n) { return n.kind == Kind::kNumber && !n.is_float; }
 
+  // A product or quotient of signed runs: a / b c is a / (b c), as latex2sympy's grammar (mp over unary).
   Node parse_term() {
     DepthGuard guard(depth_);
-    std::vector<Node> factors{parse_unary()};
+    std::vector<Node> factors{parse_run()};
     while (true) {
       if (is_op("*") || is_cmd("cdot") || is_cmd("times")) {
         advance();
-        factors.push_back(parse_unary());
-      } else if (is_op("/") || is_cmd("div")) {
+        factors.push_back(parse_run());
+      } else if (is_op("/") || is_cmd("div") || is_op(":") || is_cmd("over")) {
         advance();
-        Node denominator = parse_unary();
+        Node denominator = parse_run();
         Node numerator = factors.size() == 1 ? std::move(factors[0]) : make_node(Kind::kMul, std::move(factors));
         factors.clear();
-        factors.push_back(make_node(Kind::kDiv, {std::move(numerator), std::move(denominator)}));
-      } else if (starts_primary()) {
-        bool frac_next = is_cmd("frac");
-        Node next = parse_power();
-        Node& last = factors.back();
-        bool mixed = frac_next && next.kind == Kind::kDiv && is_integer_literal(next.args[0]) &&
-                     is_integer_literal(next.args[1]);
-        if (mixed && is_integer_literal(last)) {
-          last = make_node(Kind::kAdd, {std::move(last), std::move(next)});
-        } else if (mixed && last.kind == Kind::kNeg && is_integer_literal(last.args[0])) {
-          last = make_node(Kind::kNeg, {make_node(Kind::kAdd, {std::move(last.args[0]), std::move(next)})});
-        } else {
-          factors.push_back(std::move(next));
-        }
+        Node div = make_node(Kind::kDiv, {std::move(numerator), std::move(denominator)});
+        div.rational_atom = integer_valued(div.args[0]) && integer_valued(div.args[1]);
+        factors.push_back(std::move(div));
       } else {
         break;
       }
     }
     return factors.size() == 1 ? std::move(factors[0]) : make_node(Kind::kMul, std::move(factors));
+  }
+
+  // A sign, then factors written side by side (2x, 2\pi, 2(x+1)). latex2sympy folds them from the right: an
+  // integer before a positive rational (an integer, a \frac of integers, or such a sum) is added, not
+  // multiplied (the mixed number 2\frac{1}{2} = 5/2, but also "2 3" = 5 and "4 096" = 100).
+  Node parse_run() {
+    DepthGuard guard(depth_);
+    if (is_op("-")) {
+      advance();
+      return make_node(Kind::kNeg, {parse_run()});
+    }
+    if (is_op("+")) {
+      advance();
+      return parse_run();
+    }
+    std::vector<Node> factors{parse_power()};
+    while (starts_primary()) factors.push_back(parse_power());
+    if (factors.size() == 1) return std::move(factors[0]);
+    Node value = std::move(factors.back());
+    bool rational = positive_rational(value);
+    for (size_t k = factors.size() - 1; k-- > 0;) {
+      Node& f = factors[k];
+      if (is_integer_literal(f) && rational) {
+        value = make_node(Kind::kAdd, {std::move(f), std::move(value)});
+        value.rational_atom = true;
+      } else {
+        std::vector<Node> args{std::move(f)};
+        if (value.kind == Kind::kMul) {
+          for (Node& a : value.args) args.push_back(std::move(a));
+        } else {
+          args.push_back(std::move(value));
+        }
+        value = make_node(Kind::kMul, std::move(args));
+        rational = false;
+      }
+    }
+    return value;
+  }
+
+  // An integer literal, negated or not (latex2sympy's -3 is the Integer -3).
+  static bool integer_valued(const Node& n) {
+    return is_integer_literal(n) || (n.kind == Kind::kNeg && integer_valued(n.args[0]));
+  }
+
+  // An integer, a \frac of integers or an integer sum of those, with a positive value.
+  static bool positive_rational(const Node& n) {
+    if (is_integer_literal(n)) return n.text.find_first_not_of('0') != std::string::npos;
+    if (n.kind == Kind::kDiv && n.rational_atom) {
+      auto v = evaluate_exact(n);
+      return v && v->num > 0;
+    }
+    if (n.kind == Kind::kAdd && n.rational_atom) return positive_rational(n.args[1]);
+    return false;
   }
 
   Node parse_unary() {
@@ -365,6 +536,13 @@ class Parser {
   }
 
   // A \frac / \sqrt argument: {...} or a single token (\frac12: the digits one at a time).
+  // A \frac / \sqrt / \binom argument: latex2sympy's grammar wants braces (\frac12 parses only after the
+  // malformed-operator normalisation has written \frac{1}{2}).
+  Node braced_argument() {
+    if (!is_op("{")) throw ParseError(fmt::format("expected '{{' but found '{}'", peek().text));
+    return argument();
+  }
+
   Node argument() {
     if (is_op("{")) {
       advance();
@@ -482,10 +660,17 @@ class Parser {
       if ((open == "(") != (close == ")")) throw ParseError("mismatched brackets");
       return std::move(items[0]);
     }
-    if (items.size() == 2 && !(open == "(" && close == ")")) {
+    if (items.size() == 2) {  // latex2sympy: an interval, unless its ends make it empty (then a pair)
+      auto lo = evaluate_exact(items[0]), hi = evaluate_exact(items[1]);
+      const bool left_closed = open == "[", right_closed = close == "]";
+      if (lo && hi && !has_float(items[0]) && !has_float(items[1])) {
+        const __int128 l = lo->num * hi->den, h = hi->num * lo->den;  // small literals: no overflow in practice
+        const bool empty = (!left_closed && !right_closed && h <= l) || (left_closed && right_closed && h < l);
+        if (empty) return make_node(Kind::kTuple, std::move(items));
+      }
       Node interval = make_node(Kind::kInterval, std::move(items));
-      interval.left_closed = open == "[";
-      interval.right_closed = close == "]";
+      interval.left_closed = left_closed;
+      interval.right_closed = right_closed;
       return interval;
     }
     if ((open == "(") != (close == ")")) throw ParseError("mismatched brackets");
@@ -504,11 +689,18 @@ class Parser {
         n.is_float = t.text.find('.') != std::string::npos;
         return n;
       }
-      case Tok::kIdent: {
+      case Tok::kIdent: {  // latex2sympy: letters are lower-cased symbols; e is Euler's number, E the symbol
+        advance();         // e, I the imaginary unit (i is a symbol)
+        std::string name = t.text;
+        if (name == "I" && !is_op("_")) return make_node(Kind::kConstant, {}, "i");
+        if (name == "e" && !is_op("_")) return make_node(Kind::kConstant, {}, "e");
+        for (char& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+        if (is_op("_")) return make_node(Kind::kSymbol, {}, name + "_" + subscript());
+        return make_node(Kind::kSymbol, {}, name);
+      }
+      case Tok::kText: {
         advance();
         if (is_op("_")) return make_node(Kind::kSymbol, {}, t.text + "_" + subscript());
-        if (t.text == "i") return make_node(Kind::kConstant, {}, "i");
-        if (t.text == "e") return make_node(Kind::kConstant, {}, "e");
         return make_node(Kind::kSymbol, {}, t.text);
       }
       case Tok::kOp: {
@@ -534,32 +726,29 @@ class Parser {
     advance();
     const std::string& c = t.text;
     if (c == "frac") {
-      Node numerator = argument();
-      Node denominator = argument();
-      return make_node(Kind::kDiv, {std::move(numerator), std::move(denominator)});
+      Node numerator = braced_argument();
+      Node denominator = braced_argument();
+      Node div = make_node(Kind::kDiv, {std::move(numerator), std::move(denominator)});
+      div.rational_atom = integer_valued(div.args[0]) && integer_valued(div.args[1]);
+      return div;
     }
     if (c == "sqrt") {
       if (is_op("[")) {
         advance();
         Node index = parse_expr();
         expect_op("]");
-        Node radicand = argument();
+        Node radicand = braced_argument();
         return make_node(Kind::kFunction, {std::move(radicand), std::move(index)}, "root");
       }
-      if (is_op("(")) {
-        advance();
-        Node inner = parse_expr();
-        expect_op(")");
-        return make_node(Kind::kFunction, {std::move(inner)}, "sqrt");
-      }
-      return make_node(Kind::kFunction, {argument()}, "sqrt");
+      return make_node(Kind::kFunction, {braced_argument()}, "sqrt");
     }
     if (c == "pi") return make_node(Kind::kConstant, {}, "pi");
     if (c == "infty" || c == "inf") return make_node(Kind::kConstant, {}, "inf");
-    if (c == "emptyset" || c == "varnothing") return make_node(Kind::kSet);
+    if (c == "emptyset") return make_node(Kind::kSet);
+    if (c == "varnothing") return make_node(Kind::kSymbol, {}, "varnothing");  // latex2sympy: a symbol, not a set
     if (c == "binom" || c == "dbinom" || c == "tbinom") {
-      Node n = argument();
-      Node k = argument();
+      Node n = braced_argument();
+      Node k = braced_argument();
       return make_node(Kind::kBinomial, {std::move(n), std::move(k)});
     }
     if (c == "{") {
@@ -675,8 +864,152 @@ void print(const Node& n, std::string& out) {
 Node parse_math(std::string_view normalized, const Deadline& deadline) {
   if (normalized.size() > kMaxInputBytes) throw ParseError(fmt::format("answer longer than {} bytes", kMaxInputBytes));
   if (normalized.empty()) throw ParseError("empty answer");
+  if (auto number = comma_number(normalized)) return *number;
   Parser parser(tokenize(normalized), deadline);
   return parser.parse_top();
+}
+
+Node parse_latex(std::string_view normalized, const Deadline& deadline) {
+  try {
+    return parse_math(normalized, deadline);
+  } catch (const ParseError&) {
+    // Math-Verify's second try: the last member of a chain a = b = c (not when a comma or semicolon shows a
+    // list of equations); "=" after \ < ! > is not a split point.
+    if (normalized.find(',') != std::string_view::npos || normalized.find(';') != std::string_view::npos) throw;
+    size_t count = 0, last = std::string_view::npos;
+    for (size_t i = 0; i < normalized.size(); ++i)
+      if (normalized[i] == '=' && (i == 0 || (normalized[i - 1] != '\\' && normalized[i - 1] != '<' &&
+                                              normalized[i - 1] != '!' && normalized[i - 1] != '>'))) {
+        ++count;
+        last = i;
+      }
+    if (count < 2) throw;
+    return parse_math(normalized.substr(last + 1), deadline);
+  }
+}
+
+namespace {
+
+// Python arithmetic as sympy's parse_expr reads it (no implicit multiplication): numbers, + - * / ** //
+// (floor division is not supported here: a parse error), unary signs, parentheses.
+class PythonExprParser {
+ public:
+  PythonExprParser(std::string_view s, const Deadline& deadline) : s_(s), deadline_(deadline) {}
+  Node parse() {
+    Node n = sum();
+    skip();
+    if (i_ != s_.size()) throw ParseError("not a Python expression");
+    return n;
+  }
+
+ private:
+  void skip() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\f'))
+      ++i_;
+  }
+  bool take(std::string_view op) {
+    skip();
+    if (s_.compare(i_, op.size(), op) != 0) return false;
+    i_ += op.size();
+    return true;
+  }
+  void guard() {
+    if (++depth_ > kMaxDepth) throw ParseError("nested too deeply");
+    if ((++steps_ & 63) == 0) deadline_.check();
+  }
+  Node sum() {
+    guard();
+    std::vector<Node> terms{product()};
+    while (true) {
+      if (take("+")) {
+        terms.push_back(product());
+      } else if (take("-")) {
+        terms.push_back(make_node(Kind::kNeg, {product()}));
+      } else {
+        break;
+      }
+    }
+    --depth_;
+    return terms.size() == 1 ? std::move(terms[0]) : make_node(Kind::kAdd, std::move(terms));
+  }
+  Node product() {
+    guard();
+    Node left = unary();
+    while (true) {
+      skip();
+      if (s_.compare(i_, 2, "**") == 0) break;  // belongs to a power (handled in unary)
+      if (s_.compare(i_, 2, "//") == 0) throw ParseError("floor division");
+      if (take("*")) {
+        left = make_node(Kind::kMul, {std::move(left), unary()});
+      } else if (take("/")) {
+        left = make_node(Kind::kDiv, {std::move(left), unary()});
+      } else {
+        break;
+      }
+    }
+    --depth_;
+    return left;
+  }
+  Node unary() {
+    guard();
+    Node n;
+    if (take("-")) {
+      n = make_node(Kind::kNeg, {unary()});
+    } else if (take("+")) {
+      n = unary();
+    } else {
+      n = power();
+    }
+    --depth_;
+    return n;
+  }
+  Node power() {  // atom ** unary (right-associative; -2**2 is -(2**2))
+    Node base = atom();
+    if (take("**")) return make_node(Kind::kPow, {std::move(base), unary()});
+    return base;
+  }
+  Node atom() {
+    skip();
+    if (take("(")) {
+      Node inner = sum();
+      if (!take(")")) throw ParseError("unclosed parenthesis");
+      return inner;
+    }
+    const size_t b = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+    bool dot = false;
+    if (i_ < s_.size() && s_[i_] == '.') {
+      dot = true;
+      ++i_;
+      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+    }
+    if (i_ == b || (dot && i_ == b + 1)) throw ParseError("expected a number");
+    std::string text(s_.substr(b, i_ - b));
+    if (!dot && text.size() > 1 && text[0] == '0' && text.find_first_not_of('0') != std::string::npos)
+      throw ParseError("leading zeros");  // Python rejects 007
+    if (dot) {
+      if (text[0] == '.') text.insert(text.begin(), '0');
+      if (text.back() == '.') text.pop_back();
+    }
+    Node n = make_node(Kind::kNumber, {}, text);
+    n.is_float = dot;
+    return n;
+  }
+
+  std::string_view s_;
+  const Deadline& deadline_;
+  size_t i_ = 0, steps_ = 0;
+  int depth_ = 0;
+};
+
+}  // namespace
+
+Node parse_python_expr(std::string_view expr, const Deadline& deadline) {
+  if (expr.size() > kMaxInputBytes) throw ParseError(fmt::format("expression longer than {} bytes", kMaxInputBytes));
+  std::string python;  // Math-Verify writes ^ as **
+  for (char c : expr) python += c == '^' ? std::string("**") : std::string(1, c);
+  PythonExprParser parser(python, deadline);
+  return parser.parse();
 }
 
 std::string to_string(const Node& node) {

@@ -8,13 +8,14 @@
 
 #include "eval-output.h"
 #include "r1/model.h"
+#include "r1/verify.h"
 
 namespace r1::cli {
 namespace {
 
 struct GenCommandOptions {
   eval::GenerativeEvalOptions job;
-  std::string task, model, dtype;
+  std::string task, model, dtype, verify_preset = "math-verify";
   EvalOutputOptions out;
   bool quiet = false;
 };
@@ -23,6 +24,7 @@ int run_gen(const Invocation& ctx, GenCommandOptions& o) {
   check_eval_output(o.out);
   text::DatasetGenerateOptions& g = o.job.generation;
   o.job.task_path = o.task;
+  o.job.verify = verify::verify_preset(o.verify_preset);
   g.model_dir = o.model;
   g.device = ctx.runtime.device;
   g.seed = uint64_t(ctx.runtime.seed < 0 ? 42 : ctx.runtime.seed);
@@ -106,6 +108,11 @@ void add_eval_gen_commands(CLI::App& eval, Invocation& ctx) {
   gen->add_option("--system-prompt", g.system_prompt, "system message before each prompt (chat template only)");
   gen->add_option("--batch-size", g.engine.max_batch, "local: sequences decoded together")->capture_default_str();
   gen->add_option("--dtype", o->dtype, "local: compute dtype (float32, bfloat16)");
+  gen->add_option("--verify-preset", o->verify_preset,
+                  "how math answers are checked (r1 verify --preset): math-verify, Math-Verify's defaults as "
+                  "lighteval's math metrics use them, or open-r1")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"math-verify", "open-r1"}));
   gen->add_flag("--quiet", o->quiet, "no progress line");
   add_eval_output_options(gen, o->out);
   gen->callback([&ctx, o] { ctx.run = [&ctx, o] { return run_gen(ctx, *o); }; });

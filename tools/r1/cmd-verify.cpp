@@ -1,12 +1,16 @@
 // `r1 verify`: check a model's math answer against a gold answer (r1/verify.h, Math-Verify's rules), once
 // (--gold G --pred P: prints the verdict and both extracted answers; exit 0 correct, 1 any other verdict) or
 // over a JSONL file (--input: one result per row to --out, a summary with verifications per second; exit 0).
-// The global --threads sets the batch's threads. Usage errors exit 2.
+// --preset picks Math-Verify's defaults (math-verify) or open-r1's accuracy_reward (open-r1); every option of
+// r1::verify::verify_option_list() is also a flag (--float-rounding 4, --gold-extraction-mode first_match),
+// applied after the preset. The global --threads sets the batch's threads. Usage errors exit 2.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -21,10 +25,16 @@ using nlohmann::json;
 namespace {
 
 struct VerifyCommandOptions {
-  std::string gold, pred, input, out, gold_column, pred_column = "completion";
-  double timeout = 5;
+  std::string gold, pred, input, out, gold_column, pred_column = "completion", preset = "math-verify";
   bool overwrite = false;
+  std::map<std::string, std::string> values;  // what CLI11 parsed, by option name
 };
+
+std::string flag_of(std::string_view name) {
+  std::string flag = "--" + std::string(name);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
 
 // A cell as text: strings as they are, numbers printed, a chat completion's last message content.
 std::string cell_text(const json& value, const std::string& where) {
@@ -102,13 +112,40 @@ void add_verify_command(CLI::App& app, Invocation& ctx) {
   cmd->add_option("--pred-column", opts->pred_column, "model output column")->capture_default_str();
   cmd->add_option("--out", opts->out, "JSONL results, one per input row (batch)");
   cmd->add_flag("--overwrite", opts->overwrite, "replace an existing --out");
-  cmd->add_option("--timeout", opts->timeout, "seconds allowed per verification")
+  cmd->add_option("--preset", opts->preset, "math-verify (Math-Verify's defaults) or open-r1 (its accuracy_reward)")
       ->capture_default_str()
-      ->check(kPositive);
-  cmd->callback([&ctx, opts] {
-    ctx.run = [&ctx, opts] {
-      verify::VerifyOptions options;
-      options.timeout_seconds = opts->timeout;
+      ->check(CLI::IsMember({"math-verify", "open-r1"}));
+  cmd->add_option("--timeout", opts->values["timeout_seconds"], "seconds allowed per verification (default 5)")
+      ->type_name("SECONDS");
+  for (const verify::VerifyOptionInfo& o : verify::verify_option_list()) {
+    if (o.name == "timeout_seconds") continue;
+    cmd->add_option(flag_of(o.name), opts->values[std::string(o.name)], std::string(o.help))
+        ->type_name(std::string(o.value));
+  }
+  cmd->footer(
+      "\nThe preset is applied first, then each option given. Extraction options without gold- set how the\n"
+      "model output is read; with gold- how the gold answer is. Targets: latex (\\boxed{}, $...$, \\(...\\),\n"
+      "\\[...\\]), expr (plain numbers and arithmetic), string (--strings A,B,C,D). Batch threads: the global\n"
+      "--threads N (before or after `verify`; 0 = one per physical core).\n");
+  cmd->callback([&ctx, opts, cmd] {
+    ctx.run = [&ctx, opts, cmd] {
+      verify::VerifyOptions options = verify::verify_preset(opts->preset);
+      // targets first (the other extraction options act on the targets there are), then the rest
+      for (std::string_view first : {"targets", "gold_targets", ""})
+        for (const auto& [name, value] : opts->values) {
+          const bool is_first = name == "targets" || name == "gold_targets";
+          if ((first.empty() ? is_first : name != first) ||
+              cmd->count(name == "timeout_seconds" ? "--timeout" : flag_of(name)) == 0)
+            continue;
+          try {
+            verify::set_verify_option(options, name, value);
+          } catch (const UsageError& e) {  // name the flag, not the option
+            std::string message = e.what();
+            const std::string prefix = "verify option '" + name + "': ";
+            if (message.compare(0, prefix.size(), prefix) == 0) message.erase(0, prefix.size());
+            fail_usage("{}: {}", name == "timeout_seconds" ? "--timeout" : flag_of(name), message);
+          }
+        }
       bool single = !opts->gold.empty() || !opts->pred.empty();
       if (single && !opts->input.empty()) fail_usage("give either --gold and --pred, or --input, not both");
       if (!opts->input.empty()) return run_batch(ctx, *opts, options);
