@@ -15,14 +15,14 @@
 #include "r1/chat-template.h"
 #include "r1/error.h"
 #include "r1/io.h"
-#include "text/model-bundle.h"
+#include "r1/text.h"
 
 namespace r1::text {
 using Json = nlohmann::ordered_json;
 
 LocalTextBackend::LocalTextBackend(const DatasetGenerateOptions& o) : options_(o), tokenizer_(nullptr) {
-  ModelBundle bundle = load_model_bundle(o.model_dir, {.dtype = o.engine.dtype, .device = at::Device(o.device)},
-                                         o.chat_template, "--chat-template");
+  ModelBundle bundle = load_model_bundle({.model_dir = o.model_dir, .chat_template = o.chat_template},
+                                         {.dtype = o.engine.dtype, .device = at::Device(o.device)});
   if (!o.messages_column.empty() && !bundle.chat_template)
     fail_usage("--messages-column needs a chat template: {} has none; choose one with --chat-template",
                o.model_dir.string());
