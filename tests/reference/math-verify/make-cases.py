@@ -110,7 +110,7 @@ def fmt_int(n: int) -> str:
 
 def k_integer(rng):
     n = rng.choice([rng.randint(2, 99), rng.randint(100, 999), rng.randint(-50, -1), rng.randint(1000, 9999)])
-    right = [str(n), f"{n}.0", f"{{{n}}}", f"{n}.00" if rng.random() < 0.3 else str(n)]
+    right = [str(n), f"{n}.0", str(n), f"{n}.00" if rng.random() < 0.3 else str(n)]
     wrong = [str(n + 1), str(n - 1), str(n * 10), str(-n), str(n + rng.choice([2, 3, 5, 10]))]
     if abs(n) >= 10:
         s = str(abs(n))
@@ -521,15 +521,17 @@ def gold_text(spec: Spec, rng: random.Random) -> tuple[str, str]:
     r = rng.random()
     if spec.gsm8k and r < 0.35:
         a, b = rng.randint(2, 30), rng.randint(2, 30)
+        n = int(spec.gsm8k)
+        x = rng.randint(1, max(1, n - 1))
         lines = [f"First find the total: {a} * {b} = <<{a}*{b}={a * b}>>{a * b}",
-                 f"Then subtract the ones that were used: {a * b} - {a} = <<{a * b}-{a}={a * b - a}>>{a * b - a}",
-                 f"So the answer is {spec.gsm8k}."]
-        return "gsm8k", "\n".join(lines[: rng.randint(1, 3)]) + f"\n#### {spec.gsm8k}"
-    if r < 0.45:
+                 f"Then subtract the ones that were used: {a * b} - {a} = <<{a * b}-{a}={a * b - a}>>{a * b - a}"]
+        lines = lines[: rng.randint(0, 2)] + [f"So altogether {x} + {n - x} = <<{x}+{n - x}={n}>>{n}"]
+        return "gsm8k", "\n".join(lines) + f"\n#### {spec.gsm8k}"
+    if r < 0.3:
         return "math_bare", spec.gold  # MATH's answer field as stored: bare LaTeX
-    if r < 0.63:
+    if r < 0.52:
         return "math_dollar", f"${spec.gold}$"  # the same wrapped in $...$, as Math-Verify's README passes gold
-    if r < 0.67:
+    if r < 0.57:
         return "math_boxed", f"\\boxed{{{spec.gold}}}"
     a, b = rng.randint(2, 20), rng.randint(2, 20)
     intro = rng.choice([f"We have ${a} + {b} = {a + b}$, so",
@@ -564,8 +566,9 @@ def pick_answer(spec: Spec, intent: str, rng: random.Random, want_text=False):
 
 
 STYLES = ["think_boxed", "boxed", "boxed_display", "answer_is", "minerva", "hash", "json", "code_output",
-          "answer_tag", "bold_answer", "last_line", "corrected", "changed_mind", "intermediate_box"]
-STYLE_WEIGHTS = [16, 10, 10, 8, 6, 5, 4, 4, 5, 5, 7, 5, 5, 5]
+          "answer_tag", "bold_answer", "last_line", "corrected", "changed_mind", "intermediate_box", "box_first",
+          "plain_answer", "display_eq"]
+STYLE_WEIGHTS = [16, 10, 10, 8, 6, 5, 4, 4, 5, 5, 7, 5, 5, 5, 3, 4, 3]
 
 
 def completion(spec: Spec, intent: str, style: str, rng: random.Random) -> str:
@@ -581,7 +584,7 @@ def completion(spec: Spec, intent: str, style: str, rng: random.Random) -> str:
     if tails and rng.random() < 0.35 and style not in ("json", "code_output", "hash"):
         return wrap(rng.choice(tails))
 
-    ans, is_text = pick_answer(spec, intent, rng, want_text=style in ("answer_is", "last_line", "bold_answer", "hash"))
+    ans, is_text = pick_answer(spec, intent, rng, want_text=style in ("answer_is", "last_line", "bold_answer", "hash", "plain_answer"))
     other = pick_answer(spec, "wrong" if intent == "right" else "right", rng)[0]
     boxed = f"\\boxed{{{ans}}}" if not is_text else f"\\boxed{{{ans}}}"
 
@@ -605,7 +608,7 @@ def completion(spec: Spec, intent: str, style: str, rng: random.Random) -> str:
     if style == "json":
         val = ans
         try:
-            num = float(val)
+            num = int(val) if val.lstrip("-").isdigit() else float(val)
             j = json.dumps({"reasoning": "see above", "answer": num if rng.random() < 0.5 else val})
         except ValueError:
             j = json.dumps({"answer": val}) if rng.random() < 0.5 else json.dumps({"final_answer": val, "confidence": 0.9})
@@ -634,6 +637,13 @@ def completion(spec: Spec, intent: str, style: str, rng: random.Random) -> str:
     if style == "changed_mind":  # plain mention of the other value first, the final box last
         return wrap(f"At first glance it looks like {inline(other, rng)}, but {step(rng).lower()}\n\n"
                     f"Therefore the answer is $\\boxed{{{ans}}}$.")
+    if style == "box_first":  # short-answer mode: the box, then a justification with its own numbers
+        return f"$\\boxed{{{ans}}}$\n\n**Explanation:** {body}"
+    if style == "plain_answer":
+        a = ans if is_text else rng.choice([ans, inline(ans, rng)])
+        return wrap(rng.choice([f"Answer: {a}", f"ANSWER: {a}", f"Final answer: {a}"]))
+    if style == "display_eq":  # a displayed final line, no box
+        return wrap(f"Putting it together:\n\\[\n{rng.choice(['x = ', 'S = ', ''])}{ans}\n\\]")
     if style == "intermediate_box":
         x = rng.randint(2, 99)
         return (f"{body}\n\nFirst, the intermediate value: $\\boxed{{{x}}}$.\n\n{step(rng)}\n\n"
