@@ -123,7 +123,8 @@ def main():
         print(f"\nfirst {min(args.show, len(disagreements))} of {len(disagreements)} disagreements:")
         w = args.width
         for d in disagreements[: args.show]:
-            print(f"- {d['id']} [{d['style']}, gold {d['gold_format']}] Math-Verify {d['math_verify']}, "
+            tags = ", ".join(x for x in (d["style"], d["gold_format"] and "gold " + d["gold_format"]) if x)
+            print(f"- {d['id']}{' [' + tags + ']' if tags else ''} Math-Verify {d['math_verify']}, "
                   f"r1 {d['r1_verdict']}")
             print(f"    MV gold {short(d['mv_gold'], w)} | MV pred {short(d['mv_pred'], w)}")
             print(f"    r1 gold {short(d['r1_gold'], w)} | r1 answer {short(d['r1_answer'], w)}")
