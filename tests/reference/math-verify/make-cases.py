@@ -117,7 +117,8 @@ def k_integer(rng):
         swapped = s[:-2] + s[-1] + s[-2]
         if swapped != s and not swapped.startswith("0"):
             wrong.append(("-" if n < 0 else "") + swapped)
-    return Spec("integer", str(n), right, wrong, right_text=[str(n)], wrong_text=[str(n + 1)],
+    right_text = [str(n)] + ([f"\u2212{-n}"] if n < 0 else [])  # U+2212 minus sign
+    return Spec("integer", str(n), right, wrong, right_text=right_text, wrong_text=[str(n + 1)],
                 gsm8k=str(n) if n > 0 else None, numeric=True)
 
 
@@ -178,7 +179,9 @@ def k_radical(rng):
         right = [gold, f"\\frac{{\\sqrt{{{a * a * b}}}}}{{2}}", f"{a}\\sqrt{{{b}}}/2" if a > 1 else f"\\sqrt{{{b}}}/2",
                  f"\\tfrac{{{a}}}{{2}}\\sqrt{{{b}}}", f"{a * math.sqrt(b) / 2:.5f}"]
         wrong = [f"\\frac{{{a}\\sqrt{{{b}}}}}{{3}}", f"{a}\\sqrt{{{b}}}", f"\\frac{{\\sqrt{{{b}}}}}{{{2 * a}}}"]
-    return Spec("radical", gold, right, wrong, numeric=True)
+    right_text = [] if "frac" in gold else [f"{a if a > 1 else ''}\u221a{b}"]  # 3√2
+    wrong_text = [] if "frac" in gold else [f"{a if a > 1 else ''}\u221a{other}"]
+    return Spec("radical", gold, right, wrong, right_text=right_text, wrong_text=wrong_text, numeric=True)
 
 
 def k_pi(rng):
@@ -189,6 +192,8 @@ def k_pi(rng):
         right = [gold, f"{a} \\pi" if a > 1 else "\\pi", f"\\pi \\cdot {a}", f"{a}\\pi \\text{{ square units}}",
                  f"{a * math.pi:.2f}"]
         wrong = [str(a), f"{2 * a}\\pi", f"{a + 1}\\pi", f"{a}\\pi^2", f"\\frac{{{a}}}{{\\pi}}"]
+        return Spec("pi", gold, right, wrong, right_text=[f"{a if a > 1 else ''}\u03c0"],
+                    wrong_text=[f"{2 * a}\u03c0"], numeric=True)
     else:
         q = rng.choice([2, 3, 4, 6, 8, 12])
         f = Fraction(a, q)
@@ -208,7 +213,8 @@ def k_sci(rng):
     plain = f"{val:.10f}".rstrip("0").rstrip(".") if e < 0 else str(int(round(val)))
     right = [gold, f"{m} \\times 10^{{{e}}}", f"{m}\\cdot 10^{{{e}}}", plain, f"{m}e{e}"]
     wrong = [f"{m}\\times 10^{{{e + 1}}}", f"{m}\\times 10^{{{-e}}}", f"{m + 1}\\times 10^{{{e}}}", f"{m}\\times 10^{e - 1}"]
-    return Spec("scientific", gold, right, wrong, right_text=[f"{m} x 10^{e}", plain], numeric=True)
+    return Spec("scientific", gold, right, wrong, right_text=[f"{m} x 10^{e}", f"{m} \u00d7 10^{e}", plain],
+                wrong_text=[f"{m} \u00d7 10^{e + 1}"], numeric=True)
 
 
 UNITS = [("cm", "\\text{ cm}"), ("m^2", "\\mbox{ m}^2"), ("cm^2", "\\text{ cm}^2"), ("inches", "\\text{ inches}"),
@@ -431,12 +437,16 @@ def k_inequality(rng):
     other_strictness = {">": "\\ge", "<": "\\le", "\\ge": ">", "\\le": "<"}[tex]
     right = [gold, f"x{tex}{a}", f"{a} {flip} x", interval, f"x {long_tex} {a}"]
     wrong = [f"x {flip} {a}", f"x {tex} {a + 1}", f"x {other_strictness} {a}"]
+    uni = {">": ">", "<": "<", "\\ge": "\u2265", "\\le": "\u2264"}
+    right_text = [f"x {uni[tex]} {a}"]
+    wrong_text = [f"x {uni[other_strictness]} {a}"]
     if rng.random() < 0.3:
         b = a + rng.randint(1, 8)
         gold = f"{a} < x < {b}"
         right = [gold, f"({a}, {b})", f"{a}<x<{b}", f"x > {a} \\text{{ and }} x < {b}"]
         wrong = [f"{a} \\le x \\le {b}", f"({a}, {b + 1})", f"x < {a} \\text{{ or }} x > {b}"]
-    return Spec("inequality", gold, right, wrong)
+        right_text, wrong_text = [f"{a} < x < {b}"], [f"{a} \u2264 x \u2264 {b}"]
+    return Spec("inequality", gold, right, wrong, right_text=right_text, wrong_text=wrong_text)
 
 
 def k_multi(rng):
@@ -573,7 +583,8 @@ STYLE_WEIGHTS = [16, 10, 10, 8, 6, 5, 4, 4, 5, 5, 7, 5, 5, 5, 3, 4, 3]
 
 def completion(spec: Spec, intent: str, style: str, rng: random.Random) -> str:
     think = rng.random() < 0.5
-    body = cot(rng)
+    long_trace = (think or style in ("think_boxed", "answer_tag")) and rng.random() < 0.3
+    body = cot(rng, 15, 35) if long_trace else cot(rng)
 
     def wrap(text):  # R1-style: reasoning inside <think>, then a short answer part
         if think:
