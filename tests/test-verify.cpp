@@ -325,7 +325,9 @@ TEST(Verify, PathologicalInputsAreTimeBounded) {
   };
   EXPECT_EQ(verdict("5", "10^{10^{10^{10}}}"), Verdict::kWrong);  // overflows: not 5
   EXPECT_EQ(verdict("10^{10^{10^{10}}}", "10^{10^{10^{10}}}+1"), Verdict::kTimeout);
-  EXPECT_EQ(verdict("1", "(x+1)^{100000} - (x+1)^{100000} + 1"), Verdict::kTimeout);
+  // Too large for GiNaC to expand (cas.cpp's term bound); decided at the numeric sample points, where it is 1,
+  // as Math-Verify's sympy, which cancels the two powers before expanding anything.
+  EXPECT_EQ(verdict("1", "(x+1)^{100000} - (x+1)^{100000} + 1"), Verdict::kCorrect);
   // Deeper than the parser's limit: not parsed; the last-number fallback still reads the "1" inside.
   EXPECT_EQ(verdict("2", "\\boxed{" + nested + "}"), Verdict::kWrong);
   EXPECT_EQ(verdict("5", std::string(100000, '{')), Verdict::kNoAnswer);
