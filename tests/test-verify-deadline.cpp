@@ -68,16 +68,20 @@ std::vector<Family> families() {
         {"2^{20000}", "\\boxed{2^{20000}-1}"},
         {"1", "\\boxed{(x+1)^{100000}-(x+1)^{100000}+1}"}}},
       {"large structures",
-       {{"\\{" + [] {
-          std::string s;
-          for (int i = 1; i <= 3000; ++i) s += std::to_string(i) + (i < 3000 ? "," : "");
-          return s;
-        }() + "\\}",
-         "\\boxed{\\{" + [] {
-           std::string s;
-           for (int i = 3000; i >= 1; --i) s += std::to_string(i) + (i > 1 ? "," : "");
-           return s;
-         }() + "\\}}"},
+       {{"\\{" +
+             [] {
+               std::string s;
+               for (int i = 1; i <= 3000; ++i) s += std::to_string(i) + (i < 3000 ? "," : "");
+               return s;
+             }() +
+             "\\}",
+         "\\boxed{\\{" +
+             [] {
+               std::string s;
+               for (int i = 3000; i >= 1; --i) s += std::to_string(i) + (i > 1 ? "," : "");
+               return s;
+             }() +
+             "\\}}"},
         {"\\begin{pmatrix}" + repeat(repeat("1&", 99) + "1\\\\", 100) + "\\end{pmatrix}",
          "\\boxed{\\begin{pmatrix}" + repeat(repeat("1&", 99) + "1\\\\", 100) + "\\end{pmatrix}}"}}},
   };

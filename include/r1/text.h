@@ -94,6 +94,8 @@ struct DatasetGenerateOptions {
   int32_t num_generations = 1;
   bool group_generations = false;            // one row per prompt with lists, instead of one row per completion
   std::string output_column = "generation";  // grouped: "<column>s" and "finish_reasons"
+  std::string prompt_output_column;          // non-empty: each output row also holds its prompt as sent, in this column
+                                             // (the list of messages when a chat template applies, else the text)
   engine::SamplingParams sampling;  // seed: per row, derived from `seed` and the row index unless sampling.seed is set
   uint64_t seed = 42;
   bool resume = false;     // continue an existing output file (rows already in it are skipped)
