@@ -24,7 +24,7 @@ check_only=0
 for arg in "$@"; do
   case "$arg" in
     --check) check_only=1 ;;
-    --reference) packages+=(python3-torch python3-numpy) ;;
+    --reference) packages+=(python3-torch python3-numpy python3-sympy python3-antlr4) ;;
     -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
   esac

@@ -10,9 +10,9 @@
 #include "r1/chat-template.h"
 #include "r1/error.h"
 #include "r1/model.h"
+#include "r1/text.h"
 #include "r1/tokenizer.h"
 #include "test-helpers.h"
-#include "text/model-bundle.h"
 
 namespace {
 
@@ -42,6 +42,40 @@ TEST(StopIds, UnionOfConfigGenerationConfigAndTokenizer) {
   EXPECT_EQ(r1::text::stop_token_ids(dir.path(), config, tok), expected);
   r1::test::write_bytes(dir / "generation_config.json", "{\"eos_token_id\": [1,");
   R1_EXPECT_THROW_WITH(r1::text::stop_token_ids(dir.path(), config, tok), r1::Error, "generation_config.json");
+}
+
+// The trainers' two stages (src/text/model-bundle.h): the tokenizer and template first, from a tokenizer
+// directory of its own (TRL's tokenizer_name_or_path), GRPO's fallback template under "auto" only, then a model
+// made in memory joins: refused when the tokenizer has ids it has no rows for (naming the tokenizer, as no model
+// directory exists), else given the stop ids of its config and the tokenizer.
+TEST(ModelBundle, TokenizerFirstThenTheModel) {
+  using r1::text::BundleSource;
+  const BundleSource auto_source{.tokenizer_dir = kTokenizer, .chat_template = "auto", .fallback_template = "r1-zero"};
+  r1::text::ModelBundle bundle = r1::text::open_tokenizer(auto_source);
+  EXPECT_FALSE(bundle.model);
+  ASSERT_TRUE(bundle.chat_template);  // r1-bpe has no template of its own
+  EXPECT_EQ(bundle.chat_template->source(), r1::tokenizer::ChatTemplate::named("r1-zero").source());
+  EXPECT_FALSE(
+      r1::text::open_tokenizer({.tokenizer_dir = kTokenizer, .chat_template = "none", .fallback_template = "r1-zero"})
+          .chat_template);
+  EXPECT_FALSE(r1::text::open_tokenizer({.tokenizer_dir = kTokenizer, .chat_template = "auto"}).chat_template);
+
+  const int32_t eos = *bundle.tokenizer.eos_id();
+  auto config_with_rows = [](size_t rows) {
+    return r1::model::ModelConfig::parse(R"({"model_type": "llama", "vocab_size": )" + std::to_string(rows) +
+                                             R"(, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "num_key_value_heads": 1, "eos_token_id": 3})",
+                                         "tiny");
+  };
+  r1::text::ModelBundle small = r1::text::open_tokenizer(auto_source);
+  R1_EXPECT_THROW_WITH(r1::text::attach_model(small, auto_source, r1::model::Transformer(config_with_rows(10))),
+                       r1::UsageError, kTokenizer.string() + ": the tokenizer has");
+  r1::text::attach_model(bundle, auto_source, r1::model::Transformer(config_with_rows(bundle.tokenizer.vocab_size())));
+  ASSERT_TRUE(bundle.model);
+  std::vector<int32_t> expected = {3, eos};
+  std::sort(expected.begin(), expected.end());
+  expected.erase(std::unique(expected.begin(), expected.end()), expected.end());
+  EXPECT_EQ(bundle.stop_ids, expected);
 }
 
 TEST(ChatTemplateOption, OneRuleForEveryCommand) {

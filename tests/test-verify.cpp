@@ -2,9 +2,9 @@
 // expected verdict) per category with hard negatives (the verdicts are the real Math-Verify 0.8.0's, checked
 // with tests/reference/math-verify/ask.py), Math-Verify's extraction model (priorities, rightmost match first,
 // first_match / any_match, fallback), the cases issue 17 lists in both presets, presets and options by name,
-// multiple-choice letters, the time bound on pathological inputs and linear extraction scans, thread-safety
-// (8 threads x 20 passes agree with the serial verdicts), the accuracy reward and the `r1 verify` command. The
-// golden set (tests/golden/verify, a few thousand cases) is compared by tests/reference/math-verify/compare.py.
+// multiple-choice letters, the time bound on pathological inputs (linear extraction scans: test-verify-deadline),
+// thread-safety (8 threads x 20 passes agree with the serial verdicts), the accuracy reward and the `r1 verify`
+// command. The golden set (tests/golden/verify) is compared by tests/reference/math-verify/compare.py.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -442,36 +442,14 @@ TEST(Verify, PathologicalInputsAreTimeBounded) {
   };
   EXPECT_EQ(verdict("5", boxed("10^{10^{10^{10}}}")), Verdict::kWrong);  // overflows: not 5
   EXPECT_EQ(verdict(math("10^{10^{10^{10}}}"), boxed("10^{10^{10^{10}}}+1")), Verdict::kTimeout);
-  EXPECT_EQ(verdict("1", boxed("(x+1)^{100000} - (x+1)^{100000} + 1")), Verdict::kTimeout);
+  // Too large for GiNaC to expand (cas.cpp's term bound); decided at the numeric sample points, where it is 1,
+  // as Math-Verify's sympy, which cancels the two powers before expanding anything.
+  EXPECT_EQ(verdict("1", boxed("(x+1)^{100000} - (x+1)^{100000} + 1")), Verdict::kCorrect);
   // Deeper than the parser's limit: not parsed; only the box's text is left, and it is not "2".
   EXPECT_EQ(verdict("2", boxed(nested)), Verdict::kWrong);
   EXPECT_EQ(verdict("5", std::string(100000, '{')), Verdict::kNoAnswer);
   EXPECT_EQ(verdict(math("100000!"), boxed("3")), Verdict::kWrong);
   EXPECT_EQ(verdict(math("2^{20000}"), boxed("2^{20000}+1")), Verdict::kTimeout);  // beyond the exact-power limit
-}
-
-// Extraction scans the output once however its delimiters are left open: 10^5 unclosed \boxed{, \(, $$,
-// \[ or "answer" anchors each take milliseconds, not the 10^10 steps of a rescan from every start.
-TEST(Verify, ExtractionIsLinearInTheInput) {
-  auto repeat = [](const std::string& s, size_t n) {
-    std::string out;
-    for (size_t i = 0; i < n; ++i) out += s;
-    return out;
-  };
-  const std::vector<std::string> outputs = {
-      repeat("\\boxed{", 100000),   repeat("\\(", 100000),          repeat("$$", 100000) + "x", repeat("\\[", 100000),
-      repeat("answer ", 100000),    repeat("final answer ", 50000), repeat("1 ", 100000) + "x", repeat(" [1", 100000),
-      repeat("$\\boxed{1", 100000), repeat("\\frac{1}{", 100000)};
-  for (const auto& preset : {"math-verify", "open-r1"}) {
-    auto options = r1::verify::verify_preset(preset);
-    for (const std::string& output : outputs) {
-      auto start = std::chrono::steady_clock::now();
-      auto r = r1::verify::verify("5", output, options);
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      EXPECT_LT(seconds, 1.0) << preset << ": " << output.substr(0, 20) << " -> " << r.detail;
-      EXPECT_NE(r.verdict, Verdict::kTimeout) << preset << ": " << output.substr(0, 20);
-    }
-  }
 }
 
 TEST(Verify, ThreadsAgreeWithSerial) {

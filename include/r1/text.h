@@ -5,6 +5,9 @@
 // src/text/ and are shared with `r1 serve`, `r1 eval gen` and the trainers.
 //
 // Usage:
+//   r1::text::ModelBundle b = r1::text::load_model_bundle({.model_dir = "runs/sft", .chat_template = "auto"});
+//   // b.model, b.tokenizer, b.chat_template (null: raw text), b.stop_ids (what the engine stops on)
+//
 //   r1::text::DatasetGenerateOptions g;                       // dataset generation
 //   g.input = "prompts.jsonl"; g.output = "out.jsonl"; g.model_dir = "runs/sft"; g.num_generations = 4;
 //   r1::text::DatasetGenerateReport report = r1::text::generate_dataset(g);
@@ -21,9 +24,54 @@
 #include <string>
 #include <vector>
 
+#include "r1/chat-template.h"
 #include "r1/engine.h"
+#include "r1/model.h"
+#include "r1/tokenizer.h"
 
 namespace r1::text {
+
+// ---- Loading a model with its tokenizer (every command: serve, chat, generate, eval, the trainers, the demo) ------
+// A model bundle: what running a Hugging Face model directory on text needs besides the engine — the weights,
+// the tokenizer, the chat template and the ids that end a sequence — each chosen by one rule here, so every
+// command stops on the same tokens and renders the same prompts for the same model. Trainers load in two stages
+// (open_tokenizer, then attach_model), so that their data is read and checked before the weights are paid for.
+
+// The ids that end a sequence: the union of config.json's eos_token_id, generation_config.json's (read from
+// `model_dir` when present) and the tokenizer's eos token, sorted and unique — transformers' generate stops on
+// generation_config's list, and chat models often end a turn with a token only listed there. r1::Error naming
+// generation_config.json if it is malformed. An empty model_dir (a model made in memory) reads no file.
+std::vector<int32_t> stop_token_ids(const std::filesystem::path& model_dir, const model::ModelConfig& config,
+                                    const tokenizer::Tokenizer& tokenizer);
+
+// Where a bundle comes from.
+struct BundleSource {
+  std::filesystem::path model_dir;         // HF model directory; empty for a model made in memory (pretraining)
+  std::filesystem::path tokenizer_dir;     // tokenizer.json (+ tokenizer_config.json), TRL's tokenizer_name_or_path;
+                                           // empty: the one beside the weights in model_dir
+  std::string chat_template;               // the option's value, under tokenizer::chat_template_source's rule
+  std::string option = "--chat-template";  // the option's name, for errors ("chat_template" in recipes)
+  std::string fallback_template;           // a built-in name used under "" / "auto" when the tokenizer has none (GRPO:
+                                           // "r1-zero", so a base model gets the R1-Zero prompt)
+};
+
+struct ModelBundle {
+  model::Transformer model{nullptr};
+  tokenizer::Tokenizer tokenizer{nullptr};
+  std::shared_ptr<const tokenizer::ChatTemplate> chat_template;  // null: prompts are raw text
+  std::vector<int32_t> stop_ids;                                 // stop_token_ids()
+};
+
+// Stage 1: the tokenizer and the chat template; model null, stop_ids empty. r1::Error naming the directory when
+// the model directory has no tokenizer beside the weights (and no tokenizer_dir is given).
+ModelBundle open_tokenizer(const BundleSource& source);
+
+// Stage 2: `model` (loaded from source.model_dir, or made in memory) joins the bundle: checked to have a row for
+// every tokenizer id (r1::UsageError naming the model, else the tokenizer), and the stop ids set.
+void attach_model(ModelBundle& bundle, const BundleSource& source, model::Transformer model);
+
+// Both stages, the weights loaded from source.model_dir (model::load_pretrained).
+ModelBundle load_model_bundle(const BundleSource& source, const model::LoadOptions& load = {});
 
 // ---- Dataset generation (r1 generate, eval gen) ---------------------------------------------------------------------
 // Dataset generation (what `r1 generate` runs): JSONL rows -> prompts -> N completions each -> JSONL rows,
@@ -46,6 +94,8 @@ struct DatasetGenerateOptions {
   int32_t num_generations = 1;
   bool group_generations = false;            // one row per prompt with lists, instead of one row per completion
   std::string output_column = "generation";  // grouped: "<column>s" and "finish_reasons"
+  std::string prompt_output_column;          // non-empty: each output row also holds its prompt as sent, in this column
+                                             // (the list of messages when a chat template applies, else the text)
   engine::SamplingParams sampling;  // seed: per row, derived from `seed` and the row index unless sampling.seed is set
   uint64_t seed = 42;
   bool resume = false;     // continue an existing output file (rows already in it are skipped)

@@ -20,9 +20,9 @@
 #include "r1/io.h"
 #include "r1/recipe.h"
 #include "r1/rewards.h"
+#include "r1/text.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
-#include "text/model-bundle.h"
 #include "train/grpo-data.h"
 
 namespace r1::demo {
@@ -97,16 +97,19 @@ EvalSummary evaluate_pass_at_1(const fs::path& model_dir, const std::vector<data
                                const std::string& system_prompt, int64_t k, double temperature, int64_t max_new_tokens,
                                uint64_t seed) {
   const auto t0 = Clock::now();
-  tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(model_dir);
-  model::Transformer net = model::load_pretrained(model_dir);
+  train::GrpoOptions po = prompt_options(system_prompt);
+  po.model_name_or_path = model_dir.string();
+  po.tokenizer_name_or_path = model_dir.string();
+  const text::ModelBundle bundle = text::load_model_bundle(train::rl::policy_source(po));  // GRPO's prompts
+  const model::Transformer& net = bundle.model;
   std::vector<nlohmann::json> rows;
   for (const auto& p : problems) rows.push_back(problem_row(p));
-  train::GrpoOptions po = prompt_options(system_prompt);
-  train::rl::PromptDataset prompts = train::rl::PromptDataset::from_rows(rows, po, tok, "held-out problems");
+  train::rl::PromptDataset prompts =
+      train::rl::PromptDataset::from_rows(rows, po, bundle.tokenizer, bundle.chat_template.get(), "held-out problems");
   engine::EngineOptions eo;
   eo.max_batch = 256;
   eo.max_seq_len = net->config().max_position_embeddings;
-  eo.eos_token_ids = text::stop_token_ids(model_dir, net->config(), tok);  // as serve, eval and grpo
+  eo.eos_token_ids = bundle.stop_ids;  // as serve, eval and grpo
   engine::Engine engine(net, eo);
   std::vector<engine::Request> requests;
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -124,7 +127,7 @@ EvalSummary evaluate_pass_at_1(const fs::path& model_dir, const std::vector<data
   double tokens = 0;
   for (size_t i = 0; i < results.size(); ++i)
     for (const auto& s : results[i].samples) {
-      texts.push_back(tok.decode(s.tokens, /*skip_special_tokens=*/true));
+      texts.push_back(bundle.tokenizer.decode(s.tokens, /*skip_special_tokens=*/true));
       examples.push_back(rows[i]);
       tokens += double(s.tokens.size());
     }

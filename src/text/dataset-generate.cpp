@@ -147,6 +147,8 @@ DatasetGenerateReport generate_dataset(const DatasetGenerateOptions& o,
     for (; next < count && done[next]; ++next) {
       Json row = rows[first + next];
       row.erase("__line");
+      if (!o.prompt_output_column.empty())
+        row[o.prompt_output_column] = chat ? prompts[next].messages : Json(prompts[next].text);
       const TextCompletion& c = *done[next];
       std::string lines;
       if (o.group_generations) {

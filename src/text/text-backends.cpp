@@ -15,14 +15,14 @@
 #include "r1/chat-template.h"
 #include "r1/error.h"
 #include "r1/io.h"
-#include "text/model-bundle.h"
+#include "r1/text.h"
 
 namespace r1::text {
 using Json = nlohmann::ordered_json;
 
 LocalTextBackend::LocalTextBackend(const DatasetGenerateOptions& o) : options_(o), tokenizer_(nullptr) {
-  ModelBundle bundle = load_model_bundle(o.model_dir, {.dtype = o.engine.dtype, .device = at::Device(o.device)},
-                                         o.chat_template, "--chat-template");
+  ModelBundle bundle = load_model_bundle({.model_dir = o.model_dir, .chat_template = o.chat_template},
+                                         {.dtype = o.engine.dtype, .device = at::Device(o.device)});
   if (!o.messages_column.empty() && !bundle.chat_template)
     fail_usage("--messages-column needs a chat template: {} has none; choose one with --chat-template",
                o.model_dir.string());
@@ -168,11 +168,28 @@ TextCompletion RemoteTextBackend::complete(const TextPrompt& p, uint64_t seed) c
       fail("{}{}: the reply is not an OpenAI completion: {}", origin_, path, res->body.substr(0, 300));
     TextCompletion c;
     for (const auto& choice : reply["choices"]) {
-      const Json* text = is_chat ? (choice.contains("message") ? &choice["message"]["content"] : nullptr)
-                                 : (choice.contains("text") ? &choice["text"] : nullptr);
-      if (text == nullptr || !text->is_string())
+      auto member = [](const Json& object, const char* key) -> const Json* {
+        if (!object.is_object()) return nullptr;
+        auto it = object.find(key);
+        return it == object.end() ? nullptr : &*it;
+      };
+      const Json* message = is_chat ? member(choice, "message") : nullptr;
+      const Json* text = is_chat ? (message ? member(*message, "content") : nullptr) : member(choice, "text");
+      // A reasoning server (DeepSeek's API, vLLM with a reasoning parser) returns the chain of thought apart,
+      // as reasoning_content (or reasoning); it goes back inside think tags, as the model wrote it, so the
+      // row holds the whole completion (what rejection sampling and SFT data need). content may then be null.
+      const Json* reasoning = nullptr;
+      for (const char* key : {"reasoning_content", "reasoning"})
+        if (const Json* r = message ? member(*message, key) : nullptr;
+            reasoning == nullptr && r != nullptr && r->is_string() && !r->get_ref<const std::string&>().empty())
+          reasoning = r;
+      std::string content;
+      if (text != nullptr && text->is_string())
+        content = text->get<std::string>();
+      else if (reasoning == nullptr || text == nullptr || !text->is_null())
         fail("{}{}: a choice without {}", origin_, path, is_chat ? "message.content" : "text");
-      c.texts.push_back(text->get<std::string>());
+      c.texts.push_back(
+          reasoning == nullptr ? content : "<think>\n" + reasoning->get<std::string>() + "\n</think>\n\n" + content);
       c.reasons.push_back(choice.value("finish_reason", std::string("stop")));
     }
     if (int32_t(c.texts.size()) != options_.num_generations)

@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "r1/error.h"
-#include "text/model-bundle.h"
+#include "r1/text.h"
 
 namespace r1::text {
 namespace fs = std::filesystem;
@@ -23,7 +23,7 @@ TextEngine::TextEngine(const TextEngineOptions& o) : tokenizer_(nullptr) {
     }
   }
   load.device = at::Device(o.device);
-  ModelBundle bundle = load_model_bundle(o.model, load, o.chat_template, "--chat-template");
+  ModelBundle bundle = load_model_bundle({.model_dir = o.model, .chat_template = o.chat_template}, load);
   tokenizer_ = bundle.tokenizer;
   chat_template_ = bundle.chat_template;
   eos_ids_ = bundle.stop_ids;

@@ -82,18 +82,19 @@ std::vector<std::pair<std::string, std::string>> finetune_help() {
 }
 
 FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed) {
-  tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(args.tokenizer_name_or_path);
-  std::shared_ptr<tokenizer::ChatTemplate> tmpl;
+  const text::BundleSource source{.model_dir = args.model_name_or_path,
+                                  .tokenizer_dir = args.tokenizer_name_or_path,
+                                  .chat_template = args.chat_template,
+                                  .option = "chat_template"};
+  FinetuneSetup setup = text::open_tokenizer(source);
   if (!args.chat_template.empty()) {
-    tokenizer::TokenizerConfig config = tok.config();
-    config.chat_template =
-        tokenizer::chat_template_source(args.chat_template, config.chat_template, "chat_template").value_or("");
-    tok.set_config(config);
+    tokenizer::TokenizerConfig config = setup.tokenizer.config();
+    config.chat_template = setup.chat_template ? setup.chat_template->source() : "";
+    setup.tokenizer.set_config(config);
   }
-  if (!tok.config().chat_template.empty()) tmpl = std::make_shared<tokenizer::ChatTemplate>(tok.config().chat_template);
   torch::manual_seed(uint64_t(seed));
-  model::Transformer model = model::load_pretrained(args.model_name_or_path);
-  tok.require_fits(model->config().vocab_size, args.model_name_or_path);
+  text::attach_model(setup, source, model::load_pretrained(args.model_name_or_path));
+  model::Transformer& model = setup.model;
   std::string lora;
   if (args.peft.use_peft) {
     model::LoraConfig c = lora_config(args);
@@ -104,9 +105,9 @@ FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed) {
                        fmt::join(model->lora_config()->target_modules, ", "), trainable);
   }
   fmt::print("model: {} ({} parameters){}; tokenizer {} ({} tokens){}\n", args.model_name_or_path,
-             model->num_parameters(), lora, args.tokenizer_name_or_path, tok.vocab_size(),
-             tmpl ? "" : ", no chat template");
-  return {std::move(tok), std::move(tmpl), std::move(model)};
+             model->num_parameters(), lora, args.tokenizer_name_or_path, setup.tokenizer.vocab_size(),
+             setup.chat_template ? "" : ", no chat template");
+  return setup;
 }
 
 std::vector<std::pair<nlohmann::json, std::string>> read_split(const FinetuneArguments& args, const std::string& split,

@@ -15,6 +15,7 @@
 
 #include "r1/chat-template.h"
 #include "r1/recipe.h"
+#include "r1/text.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
 
@@ -65,13 +66,11 @@ std::vector<std::pair<std::string, std::string>> options_help(
   return lines;
 }
 
-struct FinetuneSetup {
-  tokenizer::Tokenizer tokenizer;
-  std::shared_ptr<tokenizer::ChatTemplate> chat_template;  // null: none
-  model::Transformer model;
-};
+// The model, tokenizer and chat template (null: none) of a fine-tuning run, loaded as every command loads them.
+using FinetuneSetup = text::ModelBundle;
 // Loads tokenizer, chat template and model (seeded with `seed` for the adapters' initialisation); prints one
-// line describing them.
+// line describing them. A chat_template option is written into the tokenizer's config, so the tokenizer saved
+// beside each checkpoint renders prompts as training did.
 FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed);
 
 // The rows of a split: (row, "file:line"). A missing split is an error when `required`, else empty.

@@ -62,23 +62,24 @@ std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const
   return chat_template->render(context).text;
 }
 
+text::BundleSource policy_source(const GrpoOptions& o) {
+  return {.model_dir = o.model_name_or_path,
+          .tokenizer_dir = o.tokenizer_name_or_path,
+          .chat_template = o.chat_template,
+          .option = "chat_template",
+          .fallback_template = "r1-zero"};
+}
+
 PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const GrpoOptions& o,
-                                       const tokenizer::Tokenizer& tok, const std::string& source,
-                                       std::vector<size_t> lines) {
-  // The shared rule (tokenizer::chat_template_source), with GRPO's fallback: a tokenizer without a template
-  // gets the R1-Zero prompt under "auto".
-  std::optional<std::string> chosen =
-      tokenizer::chat_template_source(o.chat_template, tok.config().chat_template, "chat_template");
-  if (!chosen && o.chat_template == "auto") chosen = tokenizer::ChatTemplate::builtin_source("r1-zero");
-  std::unique_ptr<tokenizer::ChatTemplate> tmpl;
-  if (chosen) tmpl = std::make_unique<tokenizer::ChatTemplate>(*chosen);
+                                       const tokenizer::Tokenizer& tok, const tokenizer::ChatTemplate* tmpl,
+                                       const std::string& source, std::vector<size_t> lines) {
   PromptDataset d;
   d.source_ = source;
   d.lines_ = std::move(lines);
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string text;
     try {
-      text = render_prompt(rows[i], o, tok, tmpl.get());
+      text = render_prompt(rows[i], o, tok, tmpl);
     } catch (const Error& e) {
       fail("{}: {}", d.where(i), e.what());
     }
@@ -93,7 +94,8 @@ PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const G
   return d;
 }
 
-PromptDataset PromptDataset::load(const GrpoOptions& o, const tokenizer::Tokenizer& tok) {
+PromptDataset PromptDataset::load(const GrpoOptions& o, const tokenizer::Tokenizer& tok,
+                                  const tokenizer::ChatTemplate* tmpl) {
   fs::path path = o.dataset_name;
   if (fs::is_directory(path)) path /= "train.jsonl";
   if (!fs::is_regular_file(path))
@@ -108,7 +110,7 @@ PromptDataset PromptDataset::load(const GrpoOptions& o, const tokenizer::Tokeniz
     lines.push_back(reader.line());
     if (o.max_samples > 0 && int64_t(rows.size()) >= o.max_samples) break;
   }
-  return from_rows(std::move(rows), o, tok, path.string(), std::move(lines));
+  return from_rows(std::move(rows), o, tok, tmpl, path.string(), std::move(lines));
 }
 
 std::string PromptDataset::where(size_t i) const {

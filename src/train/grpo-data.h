@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "r1/text.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
 
@@ -18,13 +19,15 @@ namespace r1::train::rl {
 
 class PromptDataset {
  public:
-  // Reads options.dataset_name (a .jsonl file, or a directory holding train.jsonl). r1::Error naming file:line
-  // for a row without a usable prompt; UsageError for an empty dataset.
-  static PromptDataset load(const GrpoOptions& options, const tokenizer::Tokenizer& tokenizer);
+  // Reads options.dataset_name (a .jsonl file, or a directory holding train.jsonl) and renders each prompt with
+  // `chat_template` (the model bundle's; null: raw text). r1::Error naming file:line for a row without a usable
+  // prompt; UsageError for an empty dataset.
+  static PromptDataset load(const GrpoOptions& options, const tokenizer::Tokenizer& tokenizer,
+                            const tokenizer::ChatTemplate* chat_template);
   // The same from rows in memory (`source` names them in errors, with lines[i] or else i + 1 as the line).
   static PromptDataset from_rows(std::vector<nlohmann::json> rows, const GrpoOptions& options,
-                                 const tokenizer::Tokenizer& tokenizer, const std::string& source,
-                                 std::vector<size_t> lines = {});
+                                 const tokenizer::Tokenizer& tokenizer, const tokenizer::ChatTemplate* chat_template,
+                                 const std::string& source, std::vector<size_t> lines = {});
 
   size_t size() const { return rows_.size(); }
   const nlohmann::json& row(size_t i) const { return rows_[i]; }
@@ -42,6 +45,10 @@ class PromptDataset {
   std::vector<std::string> texts_;
   std::vector<std::vector<int32_t>> ids_;
 };
+
+// The model bundle's source for GRPO's policy: the tokenizer of tokenizer_name_or_path, and under chat_template
+// "auto" the tokenizer's template or, when it has none, the R1-Zero prompt (a base model has none).
+text::BundleSource policy_source(const GrpoOptions& options);
 
 // Renders one row's prompt as text (the chat template applied with add_generation_prompt).
 std::string render_prompt(const nlohmann::json& row, const GrpoOptions& options, const tokenizer::Tokenizer& tokenizer,

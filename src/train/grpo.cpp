@@ -31,9 +31,9 @@
 #include "r1/recipe.h"
 #include "r1/rewards.h"
 #include "r1/safetensors.h"
+#include "r1/text.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
-#include "text/model-bundle.h"
 #include "train/grpo-data.h"
 #include "train/grpo-loss.h"
 
@@ -137,10 +137,10 @@ at::Tensor floats_to_tensor(const std::vector<const std::vector<float>*>& rows, 
 
 class GrpoObjective : public Objective {
  public:
-  GrpoObjective(const GrpoOptions& o, model::Transformer model, tokenizer::Tokenizer tok, rl::PromptDataset data)
+  GrpoObjective(const GrpoOptions& o, const text::ModelBundle& policy, rl::PromptDataset data)
       : o_(o),
-        model_(std::move(model)),
-        tok_(std::move(tok)),
+        model_(policy.model),
+        tok_(policy.tokenizer),
         data_(std::move(data)),
         loss_type_(rl::parse_loss_type(o.loss_type)),
         scale_(rl::parse_scale_rewards(o.scale_rewards)),
@@ -157,7 +157,7 @@ class GrpoObjective : public Objective {
     eo.max_batch = std::min<int64_t>(per_generation_, o.generation_max_batch);
     eo.max_seq_len = o.max_prompt_length + o.max_completion_length;
     if (o.training.bf16) eo.dtype = at::kBFloat16;
-    eo.eos_token_ids = text::stop_token_ids(o.model_name_or_path, model_->config(), tok_);  // as serve and eval
+    eo.eos_token_ids = policy.stop_ids;  // as serve and eval
     eo.seed = uint64_t(o.training.seed);
     engine_ = std::make_unique<engine::Engine>(model_, eo);
     pad_id_ = tok_.padding_id();
@@ -496,16 +496,18 @@ class GrpoObjective : public Objective {
 
 TrainResult grpo(const GrpoOptions& o, const std::atomic<bool>* stop_requested) {
   o.validate();
-  tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(o.tokenizer_name_or_path);
-  rl::PromptDataset data = rl::PromptDataset::load(o, tok);
+  const text::BundleSource source = rl::policy_source(o);
+  text::ModelBundle policy = text::open_tokenizer(source);
+  rl::PromptDataset data = rl::PromptDataset::load(o, policy.tokenizer, policy.chat_template.get());
   data.check_rewards(o.reward_funcs);
   torch::manual_seed(uint64_t(o.training.seed));
-  model::Transformer net = model::load_pretrained(o.model_name_or_path);
-  tok.require_fits(net->config().vocab_size, o.model_name_or_path);
+  text::attach_model(policy, source, model::load_pretrained(o.model_name_or_path));
+  model::Transformer net = policy.model;
   fmt::print("model: {} with {} parameters; {} prompts from {}\n", net->config().architecture(), net->num_parameters(),
              data.size(), o.dataset_name);
-  GrpoObjective objective(o, net, tok, std::move(data));
+  GrpoObjective objective(o, policy, std::move(data));
   TrainerHooks hooks;
+  const tokenizer::Tokenizer& tok = policy.tokenizer;
   hooks.save_extra = [&](const fs::path& dir) { tok.save(dir, /*overwrite=*/true); };
   hooks.run_config_yaml = to_yaml(o.to_json());
   hooks.stop_requested = stop_requested;

@@ -14,6 +14,7 @@
 #include "r1/eval.h"
 #include "r1/io.h"
 #include "r1/recipe.h"
+#include "r1/text.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
 
@@ -171,7 +172,11 @@ std::vector<std::pair<std::string, std::string>> PretrainOptions::help() {
 
 TrainResult pretrain(const PretrainOptions& o, const std::atomic<bool>* stop_requested) {
   const fs::path tokenizer_dir = o.tokenizer_name_or_path;
-  tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(tokenizer_dir);
+  // No chat template: pretraining reads token shards.
+  const text::BundleSource source{
+      .model_dir = o.model_name_or_path, .tokenizer_dir = tokenizer_dir, .chat_template = "none"};
+  text::ModelBundle bundle = text::open_tokenizer(source);
+  const tokenizer::Tokenizer& tok = bundle.tokenizer;
 
   data::LoaderOptions loader;
   loader.seq_len = o.max_length;
@@ -213,7 +218,7 @@ TrainResult pretrain(const PretrainOptions& o, const std::atomic<bool>* stop_req
   }
   fmt::print("model: {} with {} parameters; tokenizer {} ({} tokens)\n", net->config().architecture(),
              net->num_parameters(), tokenizer_dir.string(), tok.vocab_size());
-  tok.require_fits(net->config().vocab_size, tokenizer_dir.string());
+  text::attach_model(bundle, source, net);
 
   const std::string tok_hash = data::tokenizer_hash(tok);
   PretrainObjective objective(net, loader, validation, o.training.per_device_train_batch_size,

@@ -1,14 +1,19 @@
 // The exact symbolic check through GiNaC: does a - b simplify to zero? GiNaC is not thread-safe even for
 // separate expressions (its reference counts are plain integers and small numbers such as 0 and 1 are shared
 // global objects; see ginac/ptr.h and ex.h), so every GiNaC object lives and dies inside one process-wide
-// lock, taken with the caller's deadline. GiNaC calls cannot be interrupted, so sizes are bounded before
-// anything is built: tree size, exact power digits, symbolic exponents and factorials (beyond: Timeout).
+// lock, taken with the caller's deadline. GiNaC calls cannot be interrupted, so the work is bounded before
+// anything is built: tree size, exact power digits, symbolic exponents and factorials (beyond: Timeout), and the
+// number of terms normal() can create when it expands products and powers of sums (expansion_terms; beyond
+// kMaxCasTerms the pair is left to the numeric comparison, which already ran). That keeps every call, and so
+// every wait for the lock, to milliseconds: (a+b+c+d)^64 (a+b+c-d)^64 took 68 s in GiNaC before the bound.
 #include <ginac/ginac.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "verify/expr.h"
 
@@ -146,10 +151,83 @@ class Converter {
   size_t steps_ = 0;
 };
 
+// An upper bound on the terms normal() builds for `n`: it brings sums over a common denominator and expands
+// products and integer powers of sums, so a product costs the product of its factors' terms and p^k at most
+// C(k+t-1, t-1) for t terms in p (the number of monomials of degree k in t unknowns). The arguments of functions
+// and of symbolic powers are normalised on their own (then stand as one symbol), so their bounds count too.
+// Doubles, so a bound that overflows is infinity, never a wrapped count.
+struct Terms {
+  double numerator = 1, denominator = 1;
+  double inner = 0;  // the largest bound met inside function arguments and symbolic powers
+};
+
+double multinomial_terms(double terms, double k) {  // C(k + t - 1, t - 1), via lgamma
+  if (terms <= 1 || k <= 0) return 1;
+  if (!std::isfinite(terms)) return terms;
+  return std::exp(std::lgamma(k + terms) - std::lgamma(k + 1) - std::lgamma(terms)) + 0.5;
+}
+
+Terms expansion_terms(const Node& n) {
+  Terms t;
+  switch (n.kind) {
+    case Kind::kAdd: {
+      t.numerator = 0;
+      for (const Node& a : n.args) {  // a/b + c/d = (a d + c b) / (b d)
+        Terms x = expansion_terms(a);
+        t.numerator = t.numerator * x.denominator + x.numerator * t.denominator;
+        t.denominator *= x.denominator;
+        t.inner = std::max(t.inner, x.inner);
+      }
+      return t;
+    }
+    case Kind::kMul:
+    case Kind::kDiv: {
+      for (size_t i = 0; i < n.args.size(); ++i) {
+        Terms x = expansion_terms(n.args[i]);
+        const bool divisor = n.kind == Kind::kDiv && i == 1;
+        t.numerator *= divisor ? x.denominator : x.numerator;
+        t.denominator *= divisor ? x.numerator : x.denominator;
+        t.inner = std::max(t.inner, x.inner);
+      }
+      return t;
+    }
+    case Kind::kNeg:
+    case Kind::kPercent:
+      return expansion_terms(n.args[0]);
+    case Kind::kPow: {
+      Terms base = expansion_terms(n.args[0]), exponent = expansion_terms(n.args[1]);
+      std::optional<Rational> k = evaluate_exact(n.args[1]);
+      if (k && k->den == 1) {  // an integer power is expanded
+        const double magnitude = std::abs(double(k->num));
+        t.numerator = multinomial_terms(k->num < 0 ? base.denominator : base.numerator, magnitude);
+        t.denominator = multinomial_terms(k->num < 0 ? base.numerator : base.denominator, magnitude);
+        t.inner = std::max(base.inner, exponent.inner);
+        return t;
+      }
+      t.inner = std::max(
+          {base.inner, exponent.inner, base.numerator * base.denominator, exponent.numerator * exponent.denominator});
+      return t;
+    }
+    default: {  // numbers, symbols, constants; functions and the rest: their arguments on their own
+      for (const Node& a : n.args) {
+        Terms x = expansion_terms(a);
+        t.inner = std::max({t.inner, x.inner, x.numerator * x.denominator});
+      }
+      return t;
+    }
+  }
+}
+
+double expansion_bound(const Node& n) {
+  Terms t = expansion_terms(n);
+  return std::max(t.inner, t.numerator * t.denominator);
+}
+
 }  // namespace
 
 std::optional<bool> cas_difference_is_zero(const Node& a, const Node& b, bool negate_b, const Deadline& deadline) {
   if (node_count(a) + node_count(b) > kMaxCasNodes) return std::nullopt;
+  if (expansion_bound(a) + expansion_bound(b) > kMaxCasTerms) return std::nullopt;
   std::unique_lock<std::timed_mutex> lock(cas_mutex(), std::defer_lock);
   // Wait against the system clock: libstdc++ implements a steady_clock wait with pthread_mutex_clocklock,
   // which ThreadSanitizer (GCC 12) does not intercept, so it would miss this lock and report every GiNaC

@@ -61,6 +61,7 @@ class Ticker {
 inline constexpr int kMaxDepth = 200;             // nesting of the parse tree
 inline constexpr size_t kMaxInputBytes = 20000;   // a longer candidate answer is not parsed
 inline constexpr size_t kMaxCasNodes = 3000;      // larger trees skip GiNaC (numeric comparison only)
+inline constexpr double kMaxCasTerms = 20000;     // so do expressions whose expansion may have more terms
 inline constexpr double kMaxPowerDigits = 5000;   // exact powers whose result would have more digits
 inline constexpr long kMaxSymbolicExponent = 64;  // (x+1)^n with |n| larger is not expanded
 inline constexpr long kMaxFactorial = 1000;

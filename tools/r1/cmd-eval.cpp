@@ -11,6 +11,7 @@
 #include "r1/eval.h"
 #include "r1/io.h"
 #include "r1/model.h"
+#include "r1/text.h"
 #include "r1/tokenizer.h"
 
 namespace r1::cli {
@@ -26,10 +27,10 @@ int run_ppl(const Invocation& ctx, const PplOptions& o) {
   model::LoadOptions load;
   load.dtype = model::parse_dtype(o.dtype);
   load.device = at::Device(ctx.runtime.device);
-  model::Transformer net = model::load_pretrained(o.model, load);
-  const std::string tokenizer_dir = o.tokenizer.empty() ? o.model : o.tokenizer;
-  tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(tokenizer_dir);
-  tok.require_fits(net->config().vocab_size, o.model);
+  text::ModelBundle bundle =
+      text::load_model_bundle({.model_dir = o.model, .tokenizer_dir = o.tokenizer, .chat_template = "none"}, load);
+  model::Transformer& net = bundle.model;
+  const tokenizer::Tokenizer& tok = bundle.tokenizer;
   data::TokenizedText text = data::tokenize_documents(tok, o.data, o.field, o.skip_invalid);
   const int64_t seq_len =
       o.max_length > 0 ? o.max_length : std::min<int64_t>(net->config().max_position_embeddings, 2048);
@@ -72,10 +73,11 @@ int run_mc(const Invocation& ctx, McOptions& o) {
   const auto dev = o.dev.empty() ? std::vector<eval::ChoiceQuestion>{} : eval::load_choice_questions(o.dev);
   if (o.choice.num_fewshot < 0) o.choice.num_fewshot = o.dev.empty() ? 0 : 5;
   if (o.choice.num_fewshot > 0 && o.dev.empty()) fail_usage("--num-fewshot {} needs --dev FILE", o.choice.num_fewshot);
-  model::Transformer net =
-      model::load_pretrained(o.model, {model::parse_dtype(o.dtype), at::Device(ctx.runtime.device)});
-  const auto tok = tokenizer::Tokenizer::load(o.tokenizer.empty() ? o.model : o.tokenizer);
-  tok.require_fits(net->config().vocab_size, o.model);
+  text::ModelBundle bundle =
+      text::load_model_bundle({.model_dir = o.model, .tokenizer_dir = o.tokenizer, .chat_template = "none"},
+                              {model::parse_dtype(o.dtype), at::Device(ctx.runtime.device)});
+  model::Transformer& net = bundle.model;
+  const tokenizer::Tokenizer& tok = bundle.tokenizer;
   o.choice.bootstrap = o.out.bootstrap(ctx);
   std::vector<eval::ChoiceRecord> recs;
   eval::Results r = eval::evaluate_choices(*net, tok, questions, dev, o.choice, &recs);

@@ -1,12 +1,13 @@
 // `r1 generate`: a JSONL dataset -> completions, N per prompt (distilabel's TextGeneration in the open-r1
 // pipeline, native): with a local model through the engine, or with --server through any OpenAI-compatible
 // server. Option names follow TRL/vLLM (num_generations, temperature, top_p, max_new_tokens ...). The work is
-// in src/engine/dataset-generate.cpp; this file parses options and prints a summary.
+// in src/text/dataset-generate.cpp; this file parses options (the sampling ones shared with rejection-sample,
+// generation-options.h) and prints a summary.
 #include <fmt/format.h>
 
 #include <cstdlib>
 
-#include "commands.h"
+#include "generation-options.h"
 #include "r1/error.h"
 #include "r1/model.h"
 #include "r1/text.h"
@@ -16,27 +17,15 @@ namespace r1::cli {
 namespace {
 
 struct GenerateCommandOptions {
-  text::DatasetGenerateOptions job;
-  std::string input, output, model, dtype;
-  std::vector<std::string> stop;
-  std::vector<int32_t> stop_token_ids;
+  GenerationCommandOptions generation;
+  std::string output;
   bool quiet = false;
 };
 
 int run_generate(const Invocation& ctx, GenerateCommandOptions& o) {
-  text::DatasetGenerateOptions& job = o.job;
-  job.input = o.input;
+  apply_generation_options(ctx, o.generation);
+  text::DatasetGenerateOptions& job = o.generation.job;
   job.output = o.output;
-  job.model_dir = o.model;
-  job.device = ctx.runtime.device;
-  job.seed = uint64_t(ctx.runtime.seed < 0 ? 42 : ctx.runtime.seed);
-  job.sampling.stop = o.stop;
-  job.sampling.stop_token_ids = o.stop_token_ids;
-  if (!o.dtype.empty()) job.engine.dtype = model::parse_dtype(o.dtype);
-  if (job.resume && job.overwrite) fail_usage("--resume and --overwrite exclude each other");
-  if (job.server_url.empty() == o.model.empty()) fail_usage("give exactly one of --model DIR or --server URL");
-  if (!job.server_url.empty() && job.api_key.empty())
-    if (const char* key = std::getenv("OPENAI_API_KEY")) job.api_key = key;
   auto report = text::generate_dataset(job, [&](int64_t done, int64_t total) {
     if (!o.quiet) fmt::print(stderr, "\rrows {}/{}", done, total);
   });
@@ -54,7 +43,6 @@ int run_generate(const Invocation& ctx, GenerateCommandOptions& o) {
 
 void add_generate_command(CLI::App& app, Invocation& ctx) {
   auto o = std::make_shared<GenerateCommandOptions>();
-  text::DatasetGenerateOptions& j = o->job;
   CLI::App* cmd = app.add_subcommand(
       "generate", "JSONL prompts -> N completions each, with a local model or an OpenAI-compatible server");
   cmd->footer(
@@ -64,10 +52,21 @@ void add_generate_command(CLI::App& app, Invocation& ctx) {
       "completion), or 'generations' and 'finish_reasons' lists with --group-generations. Rows are written\n"
       "in input order as they finish. An existing --output is an error unless --resume (keep its complete\n"
       "rows, generate the rest; each row's seed derives from --seed and its index, so a resumed file equals an\n"
-      "uninterrupted one) or --overwrite (start over).");
-  cmd->add_option("--input", o->input, "JSONL dataset")->required()->check(CLI::ExistingFile);
+      "uninterrupted one) or --overwrite (start over). A reasoning server's reasoning_content is kept inside\n"
+      "<think></think> before the answer.");
   cmd->add_option("--output", o->output, "JSONL output")->required();
-  cmd->add_option("--model", o->model, "local model directory (config.json, weights, tokenizer.json)");
+  add_generation_options(cmd, o->generation);
+  text::DatasetGenerateOptions& j = o->generation.job;
+  cmd->add_flag("--group-generations", j.group_generations, "one output row per prompt with lists");
+  cmd->add_option("--output-column", j.output_column, "name of the generation column")->capture_default_str();
+  cmd->add_flag("--quiet", o->quiet, "no progress line");
+  cmd->callback([&ctx, o] { ctx.run = [&ctx, o] { return run_generate(ctx, *o); }; });
+}
+
+void add_generation_options(CLI::App* cmd, GenerationCommandOptions& o, const std::string& samples_name) {
+  text::DatasetGenerateOptions& j = o.job;
+  cmd->add_option("--input", o.input, "JSONL dataset")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--model", o.model, "local model directory (config.json, weights, tokenizer.json)");
   cmd->add_option("--prompt-column", j.prompt_column, "column holding the prompt text")->capture_default_str();
   cmd->add_option("--messages-column", j.messages_column, "column holding a list of {role, content} messages");
   cmd->add_option("--template", j.prompt_template, "prompt template with {{ column }} placeholders (Jinja)");
@@ -76,11 +75,10 @@ void add_generate_command(CLI::App& app, Invocation& ctx) {
                   "auto (the tokenizer's, if any), none (raw text), a built-in name (chatml, qwen2.5, llama3, ...), a "
                   "file or Jinja text")
       ->capture_default_str();
-  cmd->add_option("--num-generations", j.num_generations, "completions per prompt")
+  cmd->add_option(samples_name.empty() ? "--num-generations" : "--num-generations," + samples_name, j.num_generations,
+                  "completions per prompt")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 16));
-  cmd->add_flag("--group-generations", j.group_generations, "one output row per prompt with lists");
-  cmd->add_option("--output-column", j.output_column, "name of the generation column")->capture_default_str();
   cmd->add_option("--limit", j.limit, "only the first N rows (0: all)")->check(kNonNegative);
   cmd->add_flag("--resume", j.resume, "continue an existing --output: rows already in it are skipped");
   cmd->add_flag("--overwrite", j.overwrite, "replace an existing --output");
@@ -95,17 +93,16 @@ void add_generate_command(CLI::App& app, Invocation& ctx) {
   cmd->add_option("--repetition-penalty", s.repetition_penalty, "HF/CTRL repetition penalty")->capture_default_str();
   cmd->add_option("--presence-penalty", s.presence_penalty, "OpenAI presence penalty")->capture_default_str();
   cmd->add_option("--frequency-penalty", s.frequency_penalty, "OpenAI frequency penalty")->capture_default_str();
-  cmd->add_option("--stop", o->stop, "stop string (repeatable); the completion is cut before it");
+  cmd->add_option("--stop", o.stop, "stop string (repeatable); the completion is cut before it");
   cmd->add_flag("--ignore-eos", s.ignore_eos, "do not stop at eos (fixed-length completions, benchmarks)");
-  cmd->add_option("--stop-token-id", o->stop_token_ids, "stop token id (repeatable), besides the eos ids");
+  cmd->add_option("--stop-token-id", o.stop_token_ids, "stop token id (repeatable), besides the eos ids");
   cmd->add_option("--batch-size", j.engine.max_batch, "local: sequences decoded together (KV-cache slots)")
       ->capture_default_str()
       ->check(kPositive);
   cmd->add_option("--max-seq-len", j.engine.max_seq_len,
                   "local: prompt + completion per slot (0: the longest prompt + --max-new-tokens, "
                   "at most the model's context)");
-  cmd->add_option("--dtype", o->dtype,
-                  "local: compute dtype (float32, bfloat16); default: the checkpoint's load dtype");
+  cmd->add_option("--dtype", o.dtype, "local: compute dtype (float32, bfloat16); default: the checkpoint's load dtype");
   cmd->add_option("--server", j.server_url, "OpenAI-compatible server, http://host:port[/v1], instead of --model");
   cmd->add_option("--server-model", j.server_model, "the 'model' sent to the server")->capture_default_str();
   cmd->add_option("--api-key", j.api_key, "server bearer token (default: $OPENAI_API_KEY)");
@@ -116,8 +113,21 @@ void add_generate_command(CLI::App& app, Invocation& ctx) {
   cmd->add_option("--retries", j.retries, "server: retries on connection errors, 429 and 5xx")
       ->capture_default_str()
       ->check(kNonNegative);
-  cmd->add_flag("--quiet", o->quiet, "no progress line");
-  cmd->callback([&ctx, o] { ctx.run = [&ctx, o] { return run_generate(ctx, *o); }; });
+}
+
+void apply_generation_options(const Invocation& ctx, GenerationCommandOptions& o) {
+  text::DatasetGenerateOptions& job = o.job;
+  job.input = o.input;
+  job.model_dir = o.model;
+  job.device = ctx.runtime.device;
+  job.seed = uint64_t(ctx.runtime.seed < 0 ? 42 : ctx.runtime.seed);
+  job.sampling.stop = o.stop;
+  job.sampling.stop_token_ids = o.stop_token_ids;
+  if (!o.dtype.empty()) job.engine.dtype = model::parse_dtype(o.dtype);
+  if (job.resume && job.overwrite) fail_usage("--resume and --overwrite exclude each other");
+  if (job.server_url.empty() == o.model.empty()) fail_usage("give exactly one of --model DIR or --server URL");
+  if (!job.server_url.empty() && job.api_key.empty())
+    if (const char* key = std::getenv("OPENAI_API_KEY")) job.api_key = key;
 }
 
 }  // namespace r1::cli
