@@ -107,7 +107,7 @@ inline constexpr std::string_view kComplexMark = "\x01";
 
 // normalize.cpp: latex2sympy2_extended's normalize_latex (see the file header), and its \boxed{} extraction.
 std::string normalize_latex(std::string_view text, const NormalizationConfig& config, const Deadline& deadline);
-std::string extract_boxed_content(std::string_view text, BoxedMode mode);
+std::string extract_boxed_content(std::string_view text, BoxedMode mode, Ticker& ticker);
 
 // parse.cpp: normalised LaTeX -> tree, as latex2sympy (then, if that fails and the text is a chain a = b = c,
 // its last member). Throws ParseError (not math) or Timeout (deadline, depth).

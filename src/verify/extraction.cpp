@@ -71,10 +71,10 @@ bool literal_at_ci(std::string_view s, size_t i, std::string_view lit) {
   return true;
 }
 
-// The first position >= from where pred holds, for queries that mostly move forward: the last answer covers
-// every query between its start and it, and a scan that reaches the covered range stops there. Past 4n scanned
-// characters (queries jumping back and forth) it builds the whole next-position table once, so the total cost
-// stays linear.
+// The first position >= from where pred holds. The first query lists every such position in one pass over
+// the text (testing only the bytes pred can hold at); later queries are a step or a binary search in the
+// list. So every scan of a pattern and every search for a closing delimiter, from however many starts, costs
+// one pass over the text in all.
 class Finder {
  public:
   using Pred = bool (*)(std::string_view, size_t);
@@ -90,41 +90,33 @@ class Finder {
   }
 
   size_t next(size_t from) {
-    if (from >= s_.size()) return npos;
-    if (!table_.empty()) return table_[from] == kNone ? npos : table_[from];
-    if (lo_ != npos && from >= lo_ && from <= hi_) return hi_ == s_.size() ? npos : hi_;
-    size_t i = from;
-    for (; i < s_.size(); ++i) {
-      if (lo_ != npos && i == lo_) {
-        i = hi_;
-        break;
-      }
-      if (!candidate_[static_cast<unsigned char>(s_[i])]) continue;
-      if ((++scanned_ & 255) == 0) ticker_.tick();
-      if (pred_(s_, i)) break;
-    }
-    scanned_ += (i - from) / 16;
-    if (scanned_ > 4 * s_.size() + 64) build_table();
-    lo_ = from;
-    hi_ = i;
-    return i >= s_.size() ? npos : i;
+    if (!built_) build();
+    if (cursor_ > 0 && positions_[cursor_ - 1] >= from) cursor_ = 0;  // a query behind the last one
+    if (cursor_ < positions_.size() && positions_[cursor_] < from)
+      cursor_ =
+          size_t(std::lower_bound(positions_.begin() + long(cursor_), positions_.end(), from) - positions_.begin());
+    return cursor_ < positions_.size() ? positions_[cursor_] : npos;
   }
 
  private:
-  static constexpr uint32_t kNone = UINT32_MAX;
-  void build_table() {
-    table_.assign(s_.size() + 1, kNone);
-    for (size_t i = s_.size(); i-- > 0;) {
-      if ((i & 4095) == 0) ticker_.tick();
-      table_[i] = candidate_[static_cast<unsigned char>(s_[i])] && pred_(s_, i) ? uint32_t(i) : table_[i + 1];
+  void build() {
+    built_ = true;
+    const char* d = s_.data();
+    const size_t n = s_.size();
+    for (size_t chunk = 0; chunk < n; chunk += 4096) {
+      ticker_.tick();
+      const size_t end = std::min(n, chunk + 4096);
+      for (size_t i = chunk; i < end; ++i)
+        if (candidate_[static_cast<unsigned char>(d[i])] && pred_(s_, i)) positions_.push_back(i);
     }
   }
   std::string_view s_;
   Pred pred_;
   Ticker& ticker_;
   std::array<bool, 256> candidate_;
-  size_t lo_ = npos, hi_ = npos, scanned_ = 0;
-  std::vector<uint32_t> table_;
+  bool built_ = false;
+  std::vector<size_t> positions_;
+  size_t cursor_ = 0;
 };
 
 // ---- LaTeX math spans ------------------------------------------------------------------------------------------
@@ -388,12 +380,7 @@ class ExprScanner {
  public:
   ExprScanner(std::string_view s, Ticker& ticker)
       : s_(s),
-        run_end_(
-            s,
-            [](std::string_view t, size_t i) {
-              return (static_cast<unsigned char>(t[i]) & 0xC0) != 0x80 && expr_char_len(t, i) == 0;
-            },
-            ticker),
+        ticker_(ticker),
         operator_(
             s, [](std::string_view t, size_t i) { return operator_len(t, i) > 0; }, ticker, "+-*/^()\xC3") {}
 
@@ -466,8 +453,7 @@ class ExprScanner {
     if (i < s_.size() && s_[i] == '-') ++i;
     if (i >= s_.size() || !is_digit(s_[i])) return std::nullopt;
     const size_t t = i + 1;
-    size_t u = run_end_.next(t);
-    if (u == npos) u = s_.size();
+    const size_t u = run_end(t);
     const size_t op = operator_.next(t);
     if (op == npos || op >= u) return std::nullopt;
     const size_t min_e = op + operator_len(s_, op) + 1;
@@ -579,8 +565,22 @@ class ExprScanner {
       if (fn(NumberMatch{k, n, k, k, k, false})) return;
   }
 
+  // The end of the run of expression characters from t. Most characters end a run, so this walks instead of
+  // listing them; the last walk is remembered, so the starts inside one long run ("1 1 1 ...") walk it once.
+  size_t run_end(size_t t) {
+    if (walk_from_ != npos && t >= walk_from_ && t <= walk_end_) return walk_end_;
+    size_t i = t;
+    for (size_t n; i < s_.size() && (n = expr_char_len(s_, i)) > 0; i += n)
+      if ((i & 1023) == 0) ticker_.tick();
+    walk_from_ = t;
+    walk_end_ = i;
+    return i;
+  }
+
   std::string_view s_;
-  Finder run_end_, operator_;
+  Ticker& ticker_;
+  Finder operator_;
+  size_t walk_from_ = npos, walk_end_ = npos;
   size_t last_run_end_ = npos, last_valid_ = npos;
 };
 
@@ -740,19 +740,39 @@ class Extractor {
   }
 
  private:
-  // Where a span can start: $, \[ \( \frac, -\frac, or a space before [.
-  static constexpr std::string_view kSpanStartBytes = "$\\- \t\n\r\f\v\x1c\x1d\x1e\x1f\xC2\xE1\xE2\xE3";
+  // Where a span can start: $, \\[ \\( \\frac, -\\frac, or the space before a [ (found at the [: spaces are
+  // too common to stop at; span_start() steps back to the space).
+  static constexpr std::string_view kSpanStartBytes = "$\\-[";
   static bool could_start_span(std::string_view t, size_t i) {
     const char c = t[i];
     if (c == '$') return true;
     if (c == '\\') return i + 1 < t.size() && (t[i + 1] == '[' || t[i + 1] == '(' || t[i + 1] == 'f');
     if (c == '-') return i + 1 < t.size() && t[i + 1] == '\\';
-    const size_t w = ws_len(t, i);
-    return w > 0 && i + w < t.size() && t[i + w] == '[';
+    return c == '[' && space_before(t, i) != npos;
   }
-  // Where a plain number or expression can start: a space or "=" (and the start of the text, tried apart).
+  // The start of the whitespace character just before i, npos if none.
+  static size_t space_before(std::string_view t, size_t i) {
+    for (size_t n = 1; n <= 3 && n <= i; ++n)
+      if (ws_len(t, i - n) == n) return i - n;
+    return npos;
+  }
+  // A candidate from span_start_ as the position the span pattern is tried at (npos: before the scan position).
+  size_t span_start(size_t a) const {
+    if (s_[a] != '[') return a;
+    const size_t w = space_before(s_, a);
+    return w >= scan_pos_ ? w : npos;
+  }
+
+  // Where a plain number or expression can start: a space or "=" (and the start of the text, tried apart)
+  // followed by what can begin one (a digit, sign, parenthesis, point, ** or a currency sign).
   static constexpr std::string_view kAnchorBytes = "= \t\n\r\f\v\x1c\x1d\x1e\x1f\xC2\xE1\xE2\xE3";
-  static bool could_anchor_expr(std::string_view t, size_t i) { return t[i] == '=' || ws_len(t, i) > 0; }
+  static bool could_anchor_expr(std::string_view t, size_t i) {
+    const size_t n = t[i] == '=' ? 1 : ws_len(t, i);
+    if (n == 0 || i + n >= t.size()) return false;
+    const char c = t[i + n];
+    return is_digit(c) || c == '-' || c == '(' || c == '.' || c == '*' || c == '$' ||
+           static_cast<unsigned char>(c) >= 0x80;
+  }
 
   // finditer: every non-overlapping match, left to right.
   template <typename TryAt>
@@ -761,6 +781,7 @@ class Extractor {
     for (size_t pos = 0; pos <= s_.size();) {
       ticker_.tick();
       size_t a = starts && !(from_start && pos == 0) ? starts->next(pos) : pos;
+      scan_pos_ = pos;
       if (a == npos) break;
       std::optional<Match> m = try_at(a);
       if (m) {
@@ -862,9 +883,12 @@ class Extractor {
           return lazy_window(q, 50, true, [&](size_t p) { return from_chain(a, latex_.chain_at(p, false)); });
         });
       case Pattern::kPlain:
-        return scan(&span_start_, [&](size_t a) { return from_chain(a, latex_.chain_at(a, false)); });
       case Pattern::kBoxSpan:
-        return scan(&span_start_, [&](size_t a) { return from_chain(a, latex_.chain_at(a, true)); });
+        return scan(&span_start_, [&](size_t a) -> std::optional<Match> {
+          const size_t start = span_start(a);
+          if (start == npos) return std::nullopt;
+          return from_chain(start, latex_.chain_at(start, pattern == Pattern::kBoxSpan));
+        });
       case Pattern::kBoxToLastBrace: {
         std::vector<Match> out;
         const size_t b = s_.find("\\boxed{");
@@ -1203,6 +1227,7 @@ class Extractor {
   LatexScanner latex_;
   ExprScanner expr_;
   Finder answer_, final_answer_, span_start_, expr_anchor_;
+  size_t scan_pos_ = 0;  // where the current scan() searches from
 };
 
 }  // namespace

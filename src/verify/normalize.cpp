@@ -154,11 +154,12 @@ bool has_separator(std::string_view between) {
 
 }  // namespace
 
-std::string extract_boxed_content(std::string_view text, BoxedMode mode) {
+std::string extract_boxed_content(std::string_view text, BoxedMode mode, Ticker& ticker) {
   std::vector<std::string> results;
   size_t current = text.size(), max_pos = text.size();
   size_t last_box_start = npos;
   while (true) {
+    ticker.tick();
     const std::string_view head = text.substr(0, current);  // Python's rfind(x, 0, current)
     const size_t b = head.rfind("\\boxed"), f = head.rfind("\\fbox");
     if (b == npos && f == npos) break;
@@ -875,7 +876,8 @@ std::string fix_a_slash_b(const std::string& s) {
 std::string normalize_latex(std::string_view input, const NormalizationConfig& config, const Deadline& deadline) {
   Ticker ticker(deadline);
   std::string s(input);
-  if (config.boxed == BoxedMode::kAll || config.boxed == BoxedMode::kLast) s = extract_boxed_content(s, config.boxed);
+  if (config.boxed == BoxedMode::kAll || config.boxed == BoxedMode::kLast)
+    s = extract_boxed_content(s, config.boxed, ticker);
 
   if (config.basic_latex) {
     replace_all(s, "\\mathrm{T}", "T");
