@@ -84,14 +84,6 @@ bool float_or_percent(const Node& n) {
   return is_float_number(n) || (n.kind == Kind::kPercent && is_float_number(n.args[0]));
 }
 
-// latex2sympy's is_expr_of_only_symbols: symbols, and sums, products and functions of only symbols.
-bool only_symbols(const Node& n) {
-  if (n.kind == Kind::kSymbol) return true;
-  if (n.kind == Kind::kNumber || n.kind == Kind::kConstant || n.kind == Kind::kNeg) return false;
-  if (n.args.empty()) return false;
-  return std::all_of(n.args.begin(), n.args.end(), [](const Node& a) { return only_symbols(a); });
-}
-
 bool is_equation(const Node& n) {
   return n.kind == Kind::kRelation &&
          std::all_of(n.ops.begin(), n.ops.end(), [](const std::string& op) { return op == "="; });
@@ -134,10 +126,10 @@ class Comparer {
       gold = last_rhs(gold);
     }
     if (gold.kind == Kind::kRelation && is_set(answer))
-      if (auto interval = as_interval(gold)) gold = *interval;
+      if (auto set = as_set(gold)) gold = *set;
     if (options_.allow_set_relation_comp && answer.kind == Kind::kRelation && is_set(gold))
-      if (auto interval = as_interval(answer)) answer = *interval;
-    if (same_tree(gold, answer)) {
+      if (auto set = as_set(answer)) answer = *set;
+    if (same_tree(gold, answer) || float_zero_and_empty_set(gold, answer)) {
       detail_ = "identical";
       return true;
     }
@@ -165,6 +157,13 @@ class Comparer {
   }
 
  private:
+  // sympy 1.11's Float.__eq__ (gold == answer): a zero float equals anything falsy, the empty set included (a gold
+  // 0.0 is answered by \emptyset; not the other way round).
+  static bool float_zero_and_empty_set(const Node& a, const Node& b) {
+    return b.kind == Kind::kSet && b.args.empty() && is_float_number(a) &&
+           std::strtod((a.kind == Kind::kNeg ? a.args[0] : a).text.c_str(), nullptr) == 0.0;
+  }
+
   static Node chain_ends(const Node& rel) {
     Node eq = make_node(Kind::kRelation, {rel.args.front(), rel.args.back()});
     eq.ops = {"="};
@@ -212,7 +211,9 @@ class Comparer {
     collect_symbols(b, nb);
     std::sort(na.begin(), na.end());
     std::sort(nb.begin(), nb.end());
-    if (na.empty() || na != nb) return false;
+    // sympy's solve() answers one unknown with a list of values (which Math-Verify's comparison cannot read) and
+    // several with the solved forms: only equations in two or more unknowns compare by their solutions.
+    if (na.size() < 2 || na != nb) return false;
     std::optional<Complex> ratio;
     int valid = 0;
     for (int p = 0; p < kPoints; ++p) {
@@ -233,6 +234,100 @@ class Comparer {
       ++valid;
     }
     return valid >= 2;
+  }
+
+  // sympy's as_set of a relation in one unknown: an interval for inequalities (as_interval), the real roots for
+  // an equation of degree one or two with rational coefficients (x - 3 = 0 and 2x = 6 are {3}, x^2 = 4 is
+  // {-2, 2}); nullopt otherwise.
+  std::optional<Node> as_set(const Node& rel) {
+    if (auto interval = as_interval(rel)) return interval;
+    if (rel.ops.size() != 1 || rel.ops[0] != "=") return std::nullopt;
+    std::vector<std::string> names;
+    collect_symbols(rel, names);
+    if (names.size() != 1) return std::nullopt;
+    const Node f = difference(rel.args[0], rel.args[1]);
+    long double v[4];
+    for (int x = 0; x < 4; ++x) {
+      Complex c = evaluate(f, Binding{names, {Complex(x, 0)}});
+      if (!finite(c) || std::abs(c.imag()) > 1e-12L) return std::nullopt;
+      v[x] = c.real();
+    }
+    // Finite differences: a polynomial of degree at most two has a constant second difference.
+    const long double d2 = v[2] - 2 * v[1] + v[0], d2b = v[3] - 2 * v[2] + v[1];
+    if (std::abs(d2 - d2b) > 1e-9L * std::max<long double>(1, std::abs(d2))) return std::nullopt;
+    auto a = rational(d2 / 2), b = rational(v[1] - v[0] - d2 / 2), c = rational(v[0]);
+    if (!a || !b || !c) return std::nullopt;
+    // Check the fit at a fifth point, where a higher degree would show.
+    const Complex at5 = evaluate(f, Binding{names, {Complex(5, 0)}});
+    const long double fit5 = 25 * to_double(*a) + 5 * to_double(*b) + to_double(*c);
+    if (!finite(at5) || std::abs(at5.real() - fit5) > 1e-9L * std::max<long double>(1, std::abs(fit5)))
+      return std::nullopt;
+    Node set = make_node(Kind::kSet);
+    if (a->num == 0) {
+      if (b->num == 0) return std::nullopt;
+      set.args.push_back(rational_node(-c->num * b->den, c->den * b->num));
+      return set;
+    }
+    // Real roots of a x^2 + b x + c: (-b +- sqrt(b^2 - 4ac)) / 2a.
+    const long double disc = to_double(*b) * to_double(*b) - 4 * to_double(*a) * to_double(*c);
+    if (disc < -1e-12L) return set;  // no real roots: the empty set
+    auto root_disc = rational(std::sqrt(std::max<long double>(0, disc)));
+    const long double r1v = (-to_double(*b) - std::sqrt(std::max<long double>(0, disc))) / (2 * to_double(*a));
+    const long double r2v = (-to_double(*b) + std::sqrt(std::max<long double>(0, disc))) / (2 * to_double(*a));
+    for (long double r : {std::min(r1v, r2v), std::max(r1v, r2v)}) {
+      if (root_disc && std::abs(to_double(*root_disc) * to_double(*root_disc) - disc) < 1e-9L) {
+        auto q = rational(r);
+        if (!q) return std::nullopt;
+        set.args.push_back(rational_node(q->num, q->den));
+      } else {
+        Node n = make_node(Kind::kNumber, {}, fmt::format("{:.17f}", double(r)));
+        n.is_float = true;  // an irrational root: compared as a float (rounded)
+        set.args.push_back(std::move(n));
+      }
+      if (std::abs(disc) <= 1e-12L) break;  // a double root once
+    }
+    return set;
+  }
+
+  // The nearest fraction with a denominator up to 10^6 within 1e-9, else nullopt.
+  static std::optional<Rational> rational(long double x) {
+    if (!std::isfinite(x) || std::abs(x) > 1e12L) return std::nullopt;
+    for (long long den = 1; den <= 1000000; den *= 10)
+      for (long long d : {den, den * 2, den * 3, den * 7}) {  // a few common denominators first
+        const long double num = std::nearbyint(x * d);
+        if (std::abs(num / d - x) < 1e-9L) {
+          Rational r{__int128(num), __int128(d)};
+          return r;
+        }
+      }
+    // Continued fraction for the rest.
+    long double y = x;
+    long long h0 = 1, h1 = 0, k0 = 0, k1 = 1;
+    for (int i = 0; i < 40; ++i) {
+      const long long a = (long long)std::floor(y);
+      const long long h = a * h0 + h1, k = a * k0 + k1;
+      if (k > 1000000) break;
+      h1 = h0, h0 = h, k1 = k0, k0 = k;
+      if (std::abs((long double)h / k - x) < 1e-9L) return Rational{__int128(h), __int128(k)};
+      if (y == a) break;
+      y = 1 / (y - a);
+    }
+    return std::nullopt;
+  }
+  static long double to_double(const Rational& r) { return (long double)r.num / (long double)r.den; }
+  static Node rational_node(__int128 num, __int128 den) {
+    if (den < 0) num = -num, den = -den;
+    const bool negative = num < 0;
+    if (negative) num = -num;
+    auto text = [](__int128 v) { return std::to_string((long long)v); };
+    Node n;
+    if (den == 1) {
+      n = make_node(Kind::kNumber, {}, text(num));
+    } else {
+      n = make_node(Kind::kDiv, {make_node(Kind::kNumber, {}, text(num)), make_node(Kind::kNumber, {}, text(den))});
+      n.rational_atom = true;
+    }
+    return negative ? make_node(Kind::kNeg, {std::move(n)}) : n;
   }
 
   // "a < x <= b", "x > 2", "2 < x": the interval of the one variable x, when the other operands hold none.

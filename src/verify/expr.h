@@ -118,6 +118,8 @@ Node parse_python_expr(std::string_view expr, const Deadline& deadline);
 std::string to_string(const Node& node);  // for details and tests
 size_t node_count(const Node& node);
 bool has_float(const Node& node);
+// latex2sympy's is_expr_of_only_symbols: symbols, and sums, products and functions of only symbols.
+bool only_symbols(const Node& node);
 bool has_symbols(const Node& node);
 void collect_symbols(const Node& node, std::vector<std::string>& out);
 

@@ -1,12 +1,14 @@
 // LaTeX / plain-text math -> expression tree (expr.h), a recursive-descent reading of what latex2sympy2_extended
-// (behind Math-Verify) accepts: numbers ("1,000" is one number, "1, 2" a set), letters (lower-cased symbols,
-// each its own: "xy" is x*y and "Yes" y*e*s; e is Euler's number, I the imaginary unit, "dx" one symbol),
-// Greek letters, \text{...} and other accents as one symbol, x_1 subscripts, + - * / : \cdot \times \div ^ **,
-// implicit multiplication (2x, 2\pi, 2(x+1)) where an integer before a positive rational adds instead (the
-// mixed number 2\frac{1}{2} = 5/2, and so "2 3" = 5), a / b c = a / (b c), \frac{}{} and \sqrt{} (braces
-// required), \sqrt[n]{}, functions, ! % \% |x|, \binom, \pm (a set of both signs), tuples, sets, intervals
-// ((a, b) with b <= a is a pair), unions, matrices and relations; spacing commands and degree signs are
-// skipped. Also a plain Python expression reader for Math-Verify's expression target (sympy's parse_expr).
+// (behind Math-Verify) accepts: numbers ("1,000" is one number, "1, 2" a set, 1.2E3 a float), letters
+// (lower-cased symbols, each its own: "xy" is x*y and "Yes" y*e*s; e is Euler's number, I the imaginary unit,
+// "dx" one symbol), Greek letters, \angle and the other symbol commands, \text{...} and other accents as one
+// symbol, x_1 subscripts, + - * / : \cdot \times \div ^ **, implicit multiplication (2x, 2\pi, 2(x+1)) where an
+// integer before a positive rational adds instead (the mixed number 2\frac{1}{2} = 5/2, and so "2 3" = 5),
+// a / b c = a / (b c), \frac{}{} and \sqrt{} (braces required), \sqrt[n]{}, functions (\log is base 10, \ln
+// natural), ! % \% |x|, \binom, \pm (a set of both signs), tuples, sets, intervals ((a, b) with b <= a is a
+// pair), unions, matrices and relations (x \in S is x = S; a \approx b is a, or b when a is only symbols;
+// "x = 1, 2" is x = {1, 2}); spacing commands and degree signs are skipped. Also a plain Python expression
+// reader for Math-Verify's expression target (sympy's parse_expr).
 // Departures from latex2sympy2:
 //   1. Nesting deeper than kMaxDepth, or an input longer than kMaxInputBytes, is a parse error.
 //   2. Calculus, \operatorname functions, set operations other than union and matrix algebra are not read.
@@ -50,6 +52,15 @@ struct Token {
 };
 
 bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
+
+// latex2sympy's OTHER_SYMBOL commands: symbols named as the command (\varnothing included: not the empty set).
+constexpr std::array<std::string_view, 42> kOtherSymbols = {
+    "Bbbk",          "wp",     "nabla",          "bigstar",   "angle",        "nexists", "diagdown",    "measuredangle",
+    "eth",           "diagup", "sphericalangle", "clubsuit",  "varnothing",   "Diamond", "complement",  "diamondsuit",
+    "imath",         "Finv",   "triangledown",   "heartsuit", "jmath",        "Game",    "triangle",    "spadesuit",
+    "ell",           "hbar",   "vartriangle",    "hslash",    "blacklozenge", "lozenge", "blacksquare", "mho",
+    "blacktriangle", "sharp",  "prime",          "Im",        "flat",         "square",  "backprime",   "Re",
+    "natural",       "surd"};
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 constexpr std::array<std::string_view, 24> kGreek = {"alpha",  "beta",    "gamma", "delta",    "epsilon", "varepsilon",
@@ -114,6 +125,33 @@ constexpr std::array<std::string_view, 41> kLexerWords = {
     "rows",          "diag",         "norm",        "rank",        "rref",       "orth",       "gcd",
     "lcm",           "eye",          "eig",         "svd",         "SVD",        "tr"};
 
+// mantissa x 10^exponent as a decimal literal with a point ("1.2", "3" -> "1200.0"; "5", "-2" -> "0.05").
+std::string scientific(std::string_view mantissa, std::string_view exponent) {
+  long e = 0;
+  bool negative = !exponent.empty() && exponent[0] == '-';
+  for (char c : exponent)
+    if (is_digit(c)) {
+      e = e * 10 + (c - '0');
+      if (e > 400) throw ParseError("exponent beyond the evaluation limit");
+    }
+  if (negative) e = -e;
+  std::string digits;
+  long point = 0;  // digits before the point
+  bool seen_point = false;
+  for (char c : mantissa) {
+    if (c == '.') {
+      seen_point = true;
+      continue;
+    }
+    digits += c;
+    if (!seen_point) ++point;
+  }
+  point += e;
+  if (point <= 0) return "0." + std::string(size_t(-point), '0') + digits;
+  if (size_t(point) >= digits.size()) return digits + std::string(size_t(point) - digits.size(), '0') + ".0";
+  return digits.substr(0, size_t(point)) + "." + digits.substr(size_t(point));
+}
+
 std::vector<Token> tokenize(std::string_view s) {
   std::vector<Token> out;
   for (size_t i = 0; i < s.size();) {
@@ -140,6 +178,16 @@ std::vector<Token> tokenize(std::string_view s) {
       while (e < s.size() && (is_digit(s[e]) || (s[e] == '.' && !dot && e + 1 < s.size() && is_digit(s[e + 1])))) {
         dot = dot || s[e] == '.';
         ++e;
+      }
+      // latex2sympy's E_NOTATION: 1.2E3 (a capital E, a sign, digits) is the float 1200.0.
+      size_t x = e < s.size() && s[e] == 'E' ? e + 1 : std::string_view::npos;
+      if (x != std::string_view::npos && x < s.size() && (s[x] == '+' || s[x] == '-')) ++x;
+      if (x != std::string_view::npos && x < s.size() && is_digit(s[x])) {
+        size_t y = x;
+        while (y < s.size() && is_digit(s[y])) ++y;
+        out.push_back({Tok::kNum, scientific(s.substr(i, e - i), s.substr(e + 1, y - e - 1))});
+        i = y;
+        continue;
       }
       out.push_back({Tok::kNum, std::string(s.substr(i, e - i))});
       i = e;
@@ -199,7 +247,7 @@ std::vector<Token> tokenize(std::string_view s) {
       out.push_back({Tok::kIdent, std::string(1, c)});
       ++i;
     } else {
-      static constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kMulti = {{
+      static constexpr std::array<std::pair<std::string_view, std::string_view>, 15> kMulti = {{
           {"**", "^"},
           {"<=", "<="},
           {">=", ">="},
@@ -207,6 +255,7 @@ std::vector<Token> tokenize(std::string_view s) {
           {"\xE2\x89\xA4", "<="},
           {"\xE2\x89\xA5", ">="},
           {"\xE2\x89\xA0", "!="},
+          {"\xE2\x89\x88", "\\approx"},
           {"\xE2\x88\x92", "-"},
           {"\xC3\x97", "*"},
           {"\xC3\xB7", "/"},
@@ -282,8 +331,44 @@ class Parser {
     }
     if (peek().type != Tok::kEnd) throw ParseError(fmt::format("unexpected '{}'", peek().text));
     if (items.size() == 1) return expand_plus_minus(std::move(items[0]));
-    for (Node& n : items) n = expand_plus_minus(std::move(n));
-    return make_node(Kind::kSet, std::move(items));
+    // latex2sympy's set_elements_relation: "x = 1, 2" is x = {1, 2} (the elements after the first hold no
+    // relation; the left side is a symbol or a tuple of them), where "x = 1, y = 2" is the set of both.
+    const Node& first = items[0];
+    const bool assignment =
+        first.kind == Kind::kRelation && first.ops.size() == 1 && first.ops[0] == "=" && is_atom_expr(first.args[0]) &&
+        std::none_of(items.begin() + 1, items.end(), [](const Node& n) { return n.kind == Kind::kRelation; });
+    std::vector<Node> elements;
+    auto add = [&](Node n) {  // \pm gives two elements
+      if (n.kind == Kind::kPlusMinus) {
+        for (Node& e : expand_plus_minus(std::move(n)).args) elements.push_back(std::move(e));
+      } else {
+        elements.push_back(std::move(n));
+      }
+    };
+    if (assignment) {
+      Node lhs = std::move(items[0].args[0]);
+      Node rhs = std::move(items[0].args[1]);
+      if (rhs.kind == Kind::kSet && rhs.text == kPlusMinusSet) {
+        for (Node& e : rhs.args) elements.push_back(std::move(e));
+      } else {
+        elements.push_back(std::move(rhs));
+      }
+      for (size_t i = 1; i < items.size(); ++i) add(std::move(items[i]));
+      Node rel = make_node(Kind::kRelation, {std::move(lhs), make_node(Kind::kSet, std::move(elements))});
+      rel.ops = {"="};
+      return rel;
+    }
+    for (Node& n : items) add(std::move(n));
+    return make_node(Kind::kSet, std::move(elements));
+  }
+
+  // latex2sympy's atom_expr_list: a symbol (with a sub- or superscript), or a tuple of them.
+  static bool is_atom_expr(const Node& n) {
+    if (n.kind == Kind::kSymbol) return true;
+    if (n.kind == Kind::kPow) return n.args[0].kind == Kind::kSymbol;
+    if (n.kind == Kind::kTuple || n.kind == Kind::kInterval)
+      return std::all_of(n.args.begin(), n.args.end(), [](const Node& a) { return a.kind == Kind::kSymbol; });
+    return false;
   }
 
  private:
@@ -309,16 +394,22 @@ class Parser {
     advance();
   }
 
+  // a \pm b: the set {a + b, a - b}; \pm x: {-x, x} (marked, so a list takes its two elements).
   static Node expand_plus_minus(Node n) {
     if (n.kind != Kind::kPlusMinus) return n;
-    if (n.args.size() == 1) {  // \pm x: {-x, x}
+    Node set;
+    if (n.args.size() == 1) {
       Node minus = make_node(Kind::kNeg, {n.args[0]});
-      return make_node(Kind::kSet, {std::move(minus), std::move(n.args[0])});
+      set = make_node(Kind::kSet, {std::move(minus), std::move(n.args[0])});
+    } else {
+      Node plus = make_node(Kind::kAdd, {n.args[0], n.args[1]});
+      Node minus = make_node(Kind::kAdd, {n.args[0], make_node(Kind::kNeg, {n.args[1]})});
+      set = make_node(Kind::kSet, {std::move(plus), std::move(minus)});
     }
-    Node plus = make_node(Kind::kAdd, {n.args[0], n.args[1]});
-    Node minus = make_node(Kind::kAdd, {n.args[0], make_node(Kind::kNeg, {n.args[1]})});
-    return make_node(Kind::kSet, {std::move(plus), std::move(minus)});
+    set.text = kPlusMinusSet;
+    return set;
   }
+  static constexpr std::string_view kPlusMinusSet = "pm";
 
   std::optional<std::string> relation_op() const {
     const Token& t = peek();
@@ -331,23 +422,31 @@ class Parser {
       if (t.text == "lt") return "<";
       if (t.text == "gt") return ">";
       if (t.text == "ne" || t.text == "neq") return "!=";
-      if (t.text == "approx" || t.text == "equiv") return "=";
+      if (t.text == "equiv") return "=";
+      if (t.text == "approx") return "~";
       if (t.text == "in") return "in";
     }
     return std::nullopt;
   }
 
+  // Relations chain left to right (a < b <= c). latex2sympy reads x \in S as x = S, and a \approx b as b when
+  // a is only symbols (x \approx 1.41 is 1.41), else as a (\sqrt{2} \approx 1.414 is \sqrt{2}); a \pm on
+  // either side is the set of both signs.
   Node parse_relation() {
     DepthGuard guard(depth_);
-    Node first = parse_union();
-    auto op = relation_op();
-    if (!op) return first;
-    Node rel = make_node(Kind::kRelation, {std::move(first)});
-    while ((op = relation_op())) {
+    Node rel = parse_union();
+    while (auto op = relation_op()) {
       advance();
-      if (*op == "in") return parse_union();  // "x \in [1, 2]": the set is the answer
-      rel.ops.push_back(*op);
-      rel.args.push_back(parse_union());
+      Node rhs = expand_plus_minus(parse_union());
+      if (*op == "~") {
+        if (rel.kind != Kind::kRelation && only_symbols(rel)) rel = std::move(rhs);
+        continue;
+      }
+      if (rel.kind != Kind::kRelation) {
+        rel = make_node(Kind::kRelation, {expand_plus_minus(std::move(rel))});
+      }
+      rel.ops.push_back(*op == "in" ? "=" : *op);
+      rel.args.push_back(std::move(rhs));
     }
     return rel;
   }
@@ -745,7 +844,6 @@ class Parser {
     if (c == "pi") return make_node(Kind::kConstant, {}, "pi");
     if (c == "infty" || c == "inf") return make_node(Kind::kConstant, {}, "inf");
     if (c == "emptyset") return make_node(Kind::kSet);
-    if (c == "varnothing") return make_node(Kind::kSymbol, {}, "varnothing");  // latex2sympy: a symbol, not a set
     if (c == "binom" || c == "dbinom" || c == "tbinom") {
       Node n = braced_argument();
       Node k = braced_argument();
@@ -764,16 +862,27 @@ class Parser {
       Node arg = function_call("ln");
       return make_node(Kind::kDiv, {std::move(arg), make_node(Kind::kFunction, {std::move(base)}, "ln")});
     }
-    static constexpr std::array<std::string_view, 18> kCalls = {"sin",    "cos",    "tan",    "sec",  "csc",  "cot",
+    if (c == "log") {  // latex2sympy: \log is the common logarithm, log(x, 10)
+      Node call = function_call("ln");
+      Node ln10 = make_node(Kind::kFunction, {make_node(Kind::kNumber, {}, "10")}, "ln");
+      if (call.kind == Kind::kPow) {  // \log^2 x
+        call.args[0] = make_node(Kind::kDiv, {std::move(call.args[0]), ln10});
+        return call;
+      }
+      return make_node(Kind::kDiv, {std::move(call), std::move(ln10)});
+    }
+    static constexpr std::array<std::string_view, 17> kCalls = {"sin",    "cos",    "tan",    "sec",  "csc",  "cot",
                                                                 "arcsin", "arccos", "arctan", "asin", "acos", "atan",
-                                                                "sinh",   "cosh",   "tanh",   "ln",   "log",  "exp"};
+                                                                "sinh",   "cosh",   "tanh",   "ln",   "exp"};
     if (std::find(kCalls.begin(), kCalls.end(), c) != kCalls.end()) {
-      std::string name = c == "arcsin"   ? "asin"
-                         : c == "arccos" ? "acos"
-                         : c == "arctan" ? "atan"
-                         : c == "log"    ? "ln"
-                                         : c;
+      std::string name = c == "arcsin" ? "asin" : c == "arccos" ? "acos" : c == "arctan" ? "atan" : c;
       return function_call(name);
+    }
+    if (std::find(kOtherSymbols.begin(), kOtherSymbols.end(), c) != kOtherSymbols.end()) {
+      std::string name = c;  // latex2sympy's OTHER_SYMBOL: \angle is the symbol angle
+      for (char& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+      if (is_op("_")) return make_node(Kind::kSymbol, {}, name + "_" + subscript());
+      return make_node(Kind::kSymbol, {}, name);
     }
     if (c == "abs") return function_call("abs");
     if (std::find(kGreek.begin(), kGreek.end(), c) != kGreek.end() || c == "omega" || c == "Delta" || c == "Omega") {
@@ -1022,6 +1131,12 @@ size_t node_count(const Node& node) {
   size_t n = 1;
   for (const Node& a : node.args) n += node_count(a);
   return n;
+}
+
+bool only_symbols(const Node& n) {
+  if (n.kind == Kind::kSymbol) return true;
+  if (n.kind == Kind::kNumber || n.kind == Kind::kConstant || n.kind == Kind::kNeg || n.args.empty()) return false;
+  return std::all_of(n.args.begin(), n.args.end(), [](const Node& a) { return only_symbols(a); });
 }
 
 bool has_float(const Node& node) {

@@ -93,7 +93,13 @@ VerifyResult verify(std::string_view gold, std::string_view model_output, const 
         for (const Candidate& ac : a) {
           if (gc.tree && ac.tree) {
             std::string detail;
-            if (equivalent(*gc.tree, *ac.tree, compare, deadline, detail)) {
+            bool same = false;
+            try {
+              same = equivalent(*gc.tree, *ac.tree, compare, deadline, detail);
+            } catch (const ParseError& e) {  // a tree the comparison cannot read: not equal, as Math-Verify's errors
+              detail = e.what();
+            }
+            if (same) {
               r.verdict = Verdict::kCorrect;
               r.detail = detail.empty() ? "equivalent" : detail;
               r.gold = gc.text;
