@@ -329,6 +329,8 @@ TEST(Verify, IssueSeventeenCasesInBothPresets) {
       {"$x>2$", "\\boxed{2x>4}", false, false},
       // A sentence's full stop makes a float: 13/5. is 13/5.0, equal to 13/5 in doubles; 9/7.0 is not 9/7.
       {"$\\frac{13}{5}$", "The answer is 13/5.", true, false},
+      // 3^(1/2) is 3^{1/2} only after the malformed-operator fix, which open-r1 turns off.
+      {"$\\sqrt{3}$", "\\boxed{3^(1/2)}", true, false},
       {"$\\frac{9}{7}$", "The answer is 9/7.", false, false},
       // A tuple is answered by a set in the order written; a set by a tuple in any order.
       {"$(1,2)$", "\\boxed{x=1 \\text{ and } y=2}", true, true},
@@ -390,6 +392,13 @@ TEST(Verify, LatexTwoSympyReadings) {
       // sympy's Float 0.0 equals the empty set, one way.
       {"$0.0$", "\\boxed{\\emptyset}", true},
       {"$\\emptyset$", "\\boxed{0.0}", false},
+      // Semicolons separate elements; powers chain to the left and take a braced exponent or an atom.
+      {"$(1,2)$", "\\boxed{(1;2)}", true},
+      {"$\\{1,2\\}$", "\\boxed{1;2}", true},
+      {"$64$", "\\boxed{2^3^2}", true},
+      {"$\\frac{1}{2}$", "\\boxed{2^-1}", false},
+      // A float under a root is a 53-bit value in sympy, not the exact root.
+      {"$\\sqrt{3}$", "\\boxed{\\sqrt{3.0}}", false},
   };
   const auto open_r1 = r1::verify::verify_preset("open-r1");
   for (const Row& row : rows) {

@@ -4,9 +4,10 @@
 // "dx" one symbol), Greek letters, \angle and the other symbol commands, \text{...} and other accents as one
 // symbol, x_1 subscripts, + - * / : \cdot \times \div ^ **, implicit multiplication (2x, 2\pi, 2(x+1)) where an
 // integer before a positive rational adds instead (the mixed number 2\frac{1}{2} = 5/2, and so "2 3" = 5),
-// a / b c = a / (b c), \frac{}{} and \sqrt{} (braces required), \sqrt[n]{}, functions (\log is base 10, \ln
-// natural), ! % \% |x|, \binom, \pm (a set of both signs), tuples, sets, intervals ((a, b) with b <= a is a
-// pair), unions, matrices and relations (x \in S is x = S; a \approx b is a, or b when a is only symbols;
+// a / b c = a / (b c), powers to the left (a^b^c = (a^b)^c) with a braced or one-atom exponent, \frac{}{} and
+// \sqrt{} (braces required), \sqrt[n]{}, functions (\log is base 10, \ln natural), ! % \% |x|, \binom, \pm (a
+// set of both signs), tuples, sets, intervals ((a, b) with b <= a is a pair; (1;2) a tuple; 1;2 a set),
+// unions, matrices and relations (x \in S is x = S; a \approx b is a, or b when a is only symbols;
 // "x = 1, 2" is x = {1, 2}); spacing commands and degree signs are skipped. Also a plain Python expression
 // reader for Math-Verify's expression target (sympy's parse_expr).
 // Departures from latex2sympy2:
@@ -67,6 +68,11 @@ constexpr std::array<std::string_view, 24> kGreek = {"alpha",  "beta",    "gamma
                                                      "zeta",   "eta",     "theta", "vartheta", "iota",    "kappa",
                                                      "lambda", "mu",      "nu",    "xi",       "rho",     "sigma",
                                                      "tau",    "upsilon", "phi",   "varphi",   "chi",     "psi"};
+
+bool is_greek(std::string_view name) {
+  return std::find(kGreek.begin(), kGreek.end(), name) != kGreek.end() || name == "omega" || name == "Delta" ||
+         name == "Omega";
+}
 
 // latex2sympy's skipped spacing commands (\, \: \; \! \$ are handled with the one-character commands).
 bool is_spacing(std::string_view name) {
@@ -276,7 +282,7 @@ std::vector<Token> tokenize(std::string_view s) {
           break;
         }
       if (matched) continue;
-      if (std::string_view("+-*/^_()[]{},=<>!|&%:").find(c) == std::string_view::npos)
+      if (std::string_view("+-*/^_()[]{},;=<>!|&%:").find(c) == std::string_view::npos)
         throw ParseError(fmt::format("unexpected character '{}'", utf8_character_at(s, i)));
       out.push_back({Tok::kOp, std::string(1, c)});
       ++i;
@@ -325,11 +331,30 @@ class Parser {
 
   Node parse_top() {
     std::vector<Node> items{parse_relation()};
-    while (is_op(",")) {
+    std::vector<size_t> groups;  // where each ;-separated group starts (latex2sympy's semicolon_elements)
+    while (is_op(",") || is_op(";")) {
+      if (is_op(";")) groups.push_back(items.size());
       advance();
       items.push_back(parse_relation());
     }
     if (peek().type != Tok::kEnd) throw ParseError(fmt::format("unexpected '{}'", peek().text));
+    if (!groups.empty()) {  // "1;2" is {1, 2}; "1,2;3,4" is {(1, 2), (3, 4)}
+      groups.insert(groups.begin(), 0);
+      groups.push_back(items.size());
+      Node set = make_node(Kind::kSet);
+      bool singles = true;
+      for (size_t g = 0; g + 1 < groups.size(); ++g) singles = singles && groups[g + 1] - groups[g] == 1;
+      for (size_t g = 0; g + 1 < groups.size(); ++g) {
+        std::vector<Node> group;
+        for (size_t k = groups[g]; k < groups[g + 1]; ++k) group.push_back(expand_plus_minus(std::move(items[k])));
+        if (singles) {
+          set.args.push_back(std::move(group[0]));
+        } else {
+          set.args.push_back(make_node(Kind::kTuple, std::move(group)));
+        }
+      }
+      return set;
+    }
     if (items.size() == 1) return expand_plus_minus(std::move(items[0]));
     // latex2sympy's set_elements_relation: "x = 1, 2" is x = {1, 2} (the elements after the first hold no
     // relation; the left side is a symbol or a tuple of them), where "x = 1, y = 2" is the set of both.
@@ -592,32 +617,34 @@ class Parser {
     return parse_power();
   }
 
+  // latex2sympy's exp rule: powers chain to the left (a^b^c = (a^b)^c), and the exponent is a braced expression
+  // or an atom (a number, a letter, a Greek letter or symbol command, \text{}), not (…), -x or \frac.
   Node parse_power() {
     DepthGuard guard(depth_);
     Node base = parse_postfix(parse_primary());
-    if (!is_op("^")) return base;
-    advance();
-    Node exponent = power_exponent();
-    return parse_postfix(make_node(Kind::kPow, {std::move(base), std::move(exponent)}));
+    while (is_op("^")) {
+      advance();
+      Node exponent = power_exponent();
+      base = parse_postfix(make_node(Kind::kPow, {std::move(base), std::move(exponent)}));
+    }
+    return base;
   }
 
-  // The operand after '^' ({...}, -x or one primary); a^b^c = a^(b^c).
   Node power_exponent() {
     DepthGuard guard(depth_);
-    Node exponent;
     if (is_op("{")) {
       advance();
-      exponent = parse_expr();
+      Node exponent = parse_expr();
       expect_op("}");
-    } else if (is_op("-")) {
-      advance();
-      exponent = make_node(Kind::kNeg, {parse_primary()});
-    } else {
-      exponent = parse_primary();
+      return exponent;
     }
-    if (!is_op("^")) return exponent;
-    advance();
-    return make_node(Kind::kPow, {std::move(exponent), power_exponent()});
+    const Token& t = peek();
+    const bool atom =
+        t.type == Tok::kNum || t.type == Tok::kText || (t.type == Tok::kIdent && t.text != "e") ||
+        (t.type == Tok::kCmd && (t.text == "infty" || t.text == "pi" || is_greek(t.text) ||
+                                 std::find(kOtherSymbols.begin(), kOtherSymbols.end(), t.text) != kOtherSymbols.end()));
+    if (!atom) throw ParseError(fmt::format("an exponent must be braced or one atom, not '{}'", t.text));
+    return parse_primary();
   }
 
   Node parse_postfix(Node n) {
@@ -698,7 +725,7 @@ class Parser {
     std::vector<Node> items;
     if (is_cmd(closer_cmd)) return items;
     items.push_back(parse_relation());
-    while (is_op(",")) {
+    while (is_op(",") || is_op(";")) {
       advance();
       items.push_back(parse_relation());
     }
@@ -749,9 +776,17 @@ class Parser {
   Node bracketed() {
     std::string open = advance().text;
     std::vector<Node> items{parse_union()};
-    while (is_op(",")) {
+    bool semicolon = false;  // latex2sympy: (1;2) is the tuple of its elements, never an interval
+    while (is_op(",") || is_op(";")) {
+      semicolon = semicolon || is_op(";");
       advance();
       items.push_back(parse_union());
+    }
+    if (semicolon) {
+      if (!is_op(")") && !is_op("]")) throw ParseError(fmt::format("expected ')' or ']' but found '{}'", peek().text));
+      const std::string close = advance().text;
+      if ((open == "(") != (close == ")")) throw ParseError("mismatched brackets");
+      return make_node(Kind::kTuple, std::move(items));
     }
     if (!is_op(")") && !is_op("]")) throw ParseError(fmt::format("expected ')' or ']' but found '{}'", peek().text));
     std::string close = advance().text;
@@ -885,7 +920,7 @@ class Parser {
       return make_node(Kind::kSymbol, {}, name);
     }
     if (c == "abs") return function_call("abs");
-    if (std::find(kGreek.begin(), kGreek.end(), c) != kGreek.end() || c == "omega" || c == "Delta" || c == "Omega") {
+    if (is_greek(c)) {
       if (is_op("_")) return make_node(Kind::kSymbol, {}, "\\" + c + "_" + subscript());
       return make_node(Kind::kSymbol, {}, "\\" + c);
     }
