@@ -2,25 +2,28 @@
 //   1. assignments: a gold "x = 3" (left side only symbols) is answered by 3; an answer equation by its last
 //      right-hand side when the gold is no equation; chains a = b = c are read as a = c;
 //   2. a gold relation against an answer set or interval is compared as the set it describes (x > 2 and
-//      (2, oo)); with allow_set_relation_comp also the other way;
-//   3. identical trees are equal;
-//   4. relations: the same kind with equal L - R, the mirrored kind with L - R = R' - L', and equations whose
-//      L - R differ by a constant factor (the same solutions: 4x + 6y = 12 and 2x + 3y = 6);
+//      (2, oo); 2x = 6 and {3}); with allow_set_relation_comp also the other way;
+//   3. identical trees are equal (and, as sympy 1.11's Float.__eq__, a gold 0.0 equals the empty set);
+//   4. relations: the same kind with equal L - R, the mirrored kind with L - R = R' - L', and equations in two
+//      or more unknowns whose L - R differ by a constant factor (4x + 6y = 12 and 2x + 3y = 6; sympy's solve());
 //   5. sets, tuples and intervals: a set is compared order-free, a tuple in order (an answer set given for a
 //      gold tuple in the order written), intervals by their ends, an open interval (a, b) also as the pair;
 //      a single value is the set of it;
 //   6. symbols: by name (case-free unless one letter), a text symbol also against letters written side by
 //      side ("Yes" reads as y*e*s);
 //   7. numbers: when either side is a float (or a percentage of one), both rounded to float_rounding places;
-//      when either is an exact number, exact equality (so 1/3 != 0.333333 written as 0.333333*1, and 9/7 !=
-//      9/7.0); otherwise the difference evaluated to numeric_precision digits, then exact simplification
-//      (GiNaC), with a numeric screen at fixed pseudo-random points first.
+//      when either is an exact number, exact equality (a float side evaluated in doubles: 13/5 = 13/5.0 but
+//      9/7 != 9/7.0); otherwise the difference evaluated to numeric_precision digits, then exact
+//      simplification (GiNaC), with a numeric screen at fixed pseudo-random points first.
 // Matrices compare element by element; ± was expanded to a set by the parser.
 // Departures from Math-Verify:
-//   1. Equations with the same solutions but no constant factor between them ((x-1)^2 = 0 and x = 1) are
-//      different here; Math-Verify solves both.
-//   2. Set relations are compared as intervals of their one variable (a < x <= b, x > 2); sympy's as_set also
-//      handles more variables and unions of conditions.
+//   1. Equations in several unknowns compare by a constant factor between their L - R, where Math-Verify compares
+//      sympy's solve() results: equations with the same solutions but no such factor differ here.
+//   2. A relation's set is an interval of its one unknown, or an equation's real roots up to degree two; sympy's
+//      as_set also handles more unknowns, higher degrees and unions of conditions.
+//   3. Floats inside roots and functions: sympy's evalf cancels sqrt(3.0) - sqrt(3) but not sqrt(3) - sqrt(3.0)
+//      (inexact sums in mpmath); here a gold exact root is never answered by a float's root, and a gold float
+//      root is compared exactly (GiNaC reads 3.0 as 3).
 #include <fmt/format.h>
 
 #include <algorithm>
