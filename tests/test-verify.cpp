@@ -397,6 +397,8 @@ TEST(Verify, LatexTwoSympyReadings) {
       {"$\\{1,2\\}$", "\\boxed{1;2}", true},
       {"$64$", "\\boxed{2^3^2}", true},
       {"$\\frac{1}{2}$", "\\boxed{2^-1}", false},
+      // A set counts equal numbers once (latex2sympy evaluates \\frac{4}{8} and \\frac{3}{6} to 1/2).
+      {"$\\frac{1}{2}$", "\\boxed{\\frac{4}{8}} \\boxed{\\frac{3}{6}}", true},
       // A float under a root is a 53-bit value in sympy, not the exact root.
       {"$\\sqrt{3}$", "\\boxed{\\sqrt{3.0}}", false},
   };

@@ -430,12 +430,25 @@ class Comparer {
     return true;
   }
 
+  // A set's elements without repeats: sympy's FiniteSet drops equal elements, and latex2sympy's numbers are
+  // evaluated (\frac{4}{8} and \frac{3}{6} are both 1/2), so equal numbers count once.
   static std::vector<Node> distinct(const Node& n) {
     if (n.kind != Kind::kSet) return n.args;
     std::vector<Node> out;
     for (const Node& e : n.args)
-      if (std::none_of(out.begin(), out.end(), [&](const Node& o) { return same_tree(o, e); })) out.push_back(e);
+      if (std::none_of(out.begin(), out.end(), [&](const Node& o) { return same_tree(o, e) || same_number(o, e); }))
+        out.push_back(e);
     return out;
+  }
+
+  static bool same_number(const Node& a, const Node& b) {
+    if (!is_number(a) || !is_number(b) || is_float_number(a) != is_float_number(b)) return false;
+    if (is_float_number(a)) {
+      auto va = double_value(a), vb = double_value(b);
+      return va && vb && *va == *vb;
+    }
+    auto ra = evaluate_exact(a), rb = evaluate_exact(b);
+    return ra && rb && ra->num == rb->num && ra->den == rb->den;
   }
 
   // Order-free: every gold element matches a distinct answer element.
