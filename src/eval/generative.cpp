@@ -127,10 +127,12 @@ Results evaluate_generative(const GenerativeEvalOptions& o, std::vector<std::str
       outcomes[i].push_back(std::move(s));
     }
   }
+  // Two extracted answers vote together when they verify as equivalent; they are normalised LaTeX, so each goes
+  // back in $...$ (Math-Verify extracts no bare LaTeX but numbers and \frac{a}{b}).
   auto equivalent = [&](const std::string& a, const std::string& b) {
     if (a == b) return true;
     if (gpqa) return false;
-    return verify::verify(a, b, o.verify).verdict == verify::Verdict::kCorrect;
+    return verify::verify("$" + a + "$", "$" + b + "$", o.verify).verdict == verify::Verdict::kCorrect;
   };
 
   Results r;
