@@ -41,6 +41,7 @@ void add_eval_command(CLI::App& app, Invocation& ctx);
 void add_eval_gen_commands(CLI::App& eval, Invocation& ctx);  // cmd-eval-gen.cpp: `eval gen`, `eval judge`
 void add_generate_command(CLI::App& app, Invocation& ctx);
 void add_rejection_sample_command(CLI::App& app, Invocation& ctx);
+void add_pipeline_command(CLI::App& app, Invocation& ctx);
 void add_serve_command(CLI::App& app, Invocation& ctx);
 void add_chat_command(CLI::App& app, Invocation& ctx);
 void add_grpo_command(CLI::App& app, Invocation& ctx);
