@@ -13,7 +13,6 @@
 // backward 230 ms, ATen blocks ~70 ms, row kernels less again (bench-train-step --profile).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 
 #include <algorithm>
 #include <cmath>
@@ -27,6 +26,7 @@
 #include "kernels/row-math.h"
 #include "kernels/simd.h"
 #include "kernels/transformer-rows.h"
+#include "model/autocast-state.h"
 #include "model/exact-ops.h"
 #include "r1/error.h"
 #include "r1/model.h"
@@ -470,10 +470,7 @@ std::pair<at::Tensor, int64_t> causal_lm_loss_sum(TransformerImpl& model, const 
     flat = flat.index_select(0, rows);
     target = target.index_select(0, rows);
   }
-  const bool autocast = flat.is_cpu() ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
-  const at::ScalarType dtype =
-      autocast ? (flat.is_cpu() ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype())
-               : flat.scalar_type();
+  const at::ScalarType dtype = detail::autocast_dtype_for(flat);
   const bool grad = torch::GradMode::is_enabled();
   return {LinearCrossEntropySum::apply(flat, weight, target, dtype, grad && flat.requires_grad(),
                                        grad && weight.requires_grad()),
@@ -505,10 +502,7 @@ TokenLogprobs token_logprobs(TransformerImpl& model, const at::Tensor& hidden, c
     }
     return out;
   }
-  const bool autocast = hidden.is_cpu() ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
-  const at::ScalarType dtype =
-      autocast ? (hidden.is_cpu() ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype())
-               : hidden.scalar_type();
+  const at::ScalarType dtype = detail::autocast_dtype_for(hidden);
   const bool grad = torch::GradMode::is_enabled();
   auto result = LinearTokenLogprobs::apply(hidden, weight, targets, temperature, dtype, with_entropy,
                                            grad && hidden.requires_grad(), grad && weight.requires_grad());
