@@ -6,7 +6,7 @@
 # numbers (scripts/gpu/bench.sh). A failed stage does not stop the later ones that do not need it; every stage is
 # cut to fit --limit. The last lines say what ran and how it ended; OUT holds (at most 8 files): gpu-check.log
 # (everything but the compiler's and ctest's output), build.log, ctest.log, summary.json, parity.json, bench.json and
-# binaries.tar.xz (r1 and test-gpu, for --prebuilt).
+# binaries.tar.xz (r1, test-gpu and bench-train-step, for --prebuilt).
 #
 #   scripts/gpu-check.sh [--deps FILE|DIR] [--out DIR] [--build DIR] [--jobs N] [--skip STAGES] [--limit S]
 #                        [--prebuilt FILE]
@@ -112,9 +112,6 @@ fi
 torch_prefix=${TORCH_PREFIX:-$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')}
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
 if ! command -v nvcc > /dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=/usr/local/cuda/bin:$PATH; fi
-# cuDNN from its pip package, for LibTorch's CMake files that look for it.
-cudnn=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null || true)
-[ -n "$cudnn" ] && cmake_args+=("-DCUDNN_INCLUDE_PATH=$cudnn/include" "-DCUDNN_LIBRARY_PATH=$cudnn/lib")
 record deps ok "$t" "${deps:-system}, LibTorch from $torch_prefix"
 
 # ---- 3. configure and build -------------------------------------------------------------------------------------
@@ -125,7 +122,7 @@ timeout "$(tl)" cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
   -DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags "${cmake_args[@]}" > "$out/build.log" 2>&1
 configured=$?
 grep -E "Found|Torch|CUDA|CMake (Warning|Error)" "$out/build.log" | head -40
-targets=(r1 test-gpu)
+targets=(r1 test-gpu bench-train-step)
 if [ $configured -ne 0 ]; then
   tail -40 "$out/build.log"
   record configure failed "$t"
@@ -154,7 +151,7 @@ else
     record build failed "$t"
   else
     record build ok "$t" "$note"
-    (cd "$build" && tar -cf - r1 tests/test-gpu | xz -T0 -1 > "$out/binaries.tar.xz")
+    (cd "$build" && tar -cf - r1 tests/test-gpu bench-train-step | xz -T0 -1 > "$out/binaries.tar.xz")
   fi
   # A long build log (LibTorch's deprecation warnings) keeps its end.
   if [ "$(stat -c %s "$out/build.log")" -gt 8000000 ]; then
@@ -177,9 +174,9 @@ fi
 # ---- 4. ctest -L gpu --------------------------------------------------------------------------------------------
 if [ $ready = 1 ] && want ctest; then
   t=$(date +%s)
-  (cd "$build" && timeout "$(tl)" ctest -L gpu --output-on-failure --timeout 300) > "$out/ctest.log" 2>&1
+  (cd "$build" && timeout "$(tl)" ctest -L gpu -V --timeout 300) > "$out/ctest.log" 2>&1
   status=$?
-  grep -E "^\[  |tests passed|Test +#|bf16|Failure|Expected|Which is|error" "$out/ctest.log" | head -80
+  grep -E "^[0-9]+: \[  |tests passed|Test +#|bf16|Failure|Expected|Which is|error" "$out/ctest.log" | head -80
   record ctest "$([ $status = 0 ] && echo ok || echo failed)" "$t"
 fi
 
@@ -195,7 +192,7 @@ fi
 # ---- 6. numbers -------------------------------------------------------------------------------------------------
 if [ $ready = 1 ] && want bench; then
   t=$(date +%s)
-  timeout "$(tl)" bash "$root/scripts/gpu/bench.sh" "$build/r1" "$out/bench.json" /tmp/r1-gpu-bench
+  timeout "$(tl)" bash "$root/scripts/gpu/bench.sh" "$build" "$out/bench.json" /tmp/r1-gpu-bench
   status=$?
   record bench "$([ $status = 0 ] && echo ok || echo failed)" "$t"
 fi

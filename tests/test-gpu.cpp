@@ -2,7 +2,7 @@
 // LibTorch): the golden logits and KV-cache decode on the GPU equal the CPU results in fp32 and bf16, through both
 // attention paths; the fused attention (at::scaled_dot_product_attention) equals the explicit matmul + softmax in
 // forward and backward, with grouped-query heads, padding, ALiBi, a KV cache and bf16; SFT and GRPO steps run on
-// CUDA in bf16 through the CLI. GpuParity writes r1's logits for tests/reference/gpu-parity.py, which compares them
+// CUDA in bf16 (library level). GpuParity writes r1's logits for tests/reference/gpu-parity.py, which compares them
 // with transformers' and peft's on the same machine.
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -22,7 +22,9 @@
 #include "r1/lora.h"
 #include "r1/model.h"
 #include "r1/safetensors.h"
+#include "r1/train.h"
 #include "test-helpers.h"
+#include "train/grpo-loss.h"
 
 namespace fs = std::filesystem;
 using r1::model::detail::fused_attention_compiled;
@@ -275,64 +277,96 @@ TEST(Gpu, FusedAttentionEqualsExplicit) {
   }
 }
 
-namespace {
-
-const fs::path kTokenizer = kGolden / "tokenizer" / "r1-bpe";
-
-// A tiny r1-initialised model with the golden BPE tokenizer (1200 tokens), for the CLI trainers.
-fs::path tiny_model(const r1::test::TempDir& dir) {
-  const fs::path model = dir / "model";
-  std::ofstream(dir / "tiny.json") << R"({"model_type": "llama", "vocab_size": 1280, "hidden_size": 128,
-      "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-      "max_position_embeddings": 512, "tie_word_embeddings": true})";
-  auto init =
-      r1::test::run_r1("--seed 1 model init --config " + (dir / "tiny.json").string() + " --out " + model.string());
-  EXPECT_EQ(init.status, 0) << init.output;
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) fs::copy_file(kTokenizer / f, model / f);
-  return model;
-}
-
-// The metrics lines of a run: each with a finite loss.
-void expect_finite_metrics(const fs::path& metrics, size_t lines) {
-  ASSERT_TRUE(fs::exists(metrics)) << metrics;
-  const auto rows = r1::test::read_jsonl(metrics);
-  EXPECT_EQ(rows.size(), lines);
-  for (const auto& row : rows) EXPECT_TRUE(std::isfinite(row.at("loss").get<double>())) << row.dump();
-}
-
-}  // namespace
-
-TEST(Gpu, SftAndGrpoStepsRunOnCudaInBf16) {
+// The trainers' steps on CUDA in bf16 autocast, at the library level: SFT's masked causal-LM loss over packed rows
+// (segment ids) with activation checkpointing, and GRPO's clipped surrogate with the KL term over the log-probs of
+// sampled completions. The checkpointed gradients equal the plain ones (the recomputation runs under the forward's
+// CUDA autocast; in fp32 it would differ by bf16's rounding), every gradient is finite, AdamW lowers the SFT loss
+// on a fixed batch, and a GRPO step taken on policy starts at ratio 1.
+TEST(Gpu, SftAndGrpoStepsOnCudaInBf16) {
   R1_REQUIRE_CUDA();
-  r1::test::TempDir dir;
-  const fs::path model = tiny_model(dir);
+  at::globalContext().setAllowTF32CuBLAS(false);
+  auto model = random_cuda_model(kAttentionCases[0].config);  // fp32 master weights, as the trainers keep them
+  model->train();
+  const at::TensorOptions ids_options = torch::TensorOptions().dtype(torch::kLong).device(at::kCUDA);
+  torch::manual_seed(5);
+  const int64_t B = 4, T = 64;
+  const at::Tensor ids = torch::randint(0, 256, {B, T + 1}, ids_options);
+  const at::Tensor segments = (torch::arange(T, ids_options) >= T / 2).to(torch::kLong).unsqueeze(0).expand({B, T});
+  at::Tensor labels = ids.narrow(1, 1, T).clone();  // the first 16 tokens of each packed example are its prompt
+  labels.narrow(1, 0, 16).fill_(-100);
+  labels.narrow(1, T / 2, 16).fill_(-100);
+  auto sft_step = [&](bool checkpointing) {
+    model->set_gradient_checkpointing(checkpointing);
+    model->zero_grad();
+    at::Tensor loss;
+    {
+      CudaAutocast bf16;
+      const at::Tensor hidden = model->hidden_states(ids.narrow(1, 0, T), {.segment_ids = segments.contiguous()});
+      auto [sum, tokens] = r1::model::causal_lm_loss_sum(*model, hidden, labels);
+      loss = sum / double(tokens);
+    }
+    loss.backward();
+    std::vector<at::Tensor> grads;
+    for (const auto& p : model->parameters()) grads.push_back(p.grad().detach().to(at::kDouble).flatten());
+    return std::make_pair(loss.item<double>(), grads);
+  };
   {
-    std::ofstream chat(dir / "chat.jsonl");
-    for (int i = 0; i < 16; ++i)
-      chat << R"({"messages": [{"role": "user", "content": "What is )" << i << " + " << i
-           << R"(?"}, {"role": "assistant", "content": "It is )" << 2 * i << R"(."}]})"
-           << "\n";
-    std::ofstream prompts(dir / "prompts.jsonl");
-    for (int i = 0; i < 8; ++i)
-      prompts << R"({"prompt": "What is )" << i << R"( + 1?", "solution": ")" << i + 1 << "\"}\n";
+    // Compared on the explicit attention, whose backward has no atomics: the recomputation repeats the forward's
+    // bf16 arithmetic exactly, so the two agree to float rounding (a recomputation in fp32 would be ~1e-2 off).
+    AttentionPath deterministic(false);
+    const auto [plain_loss, plain_grads] = sft_step(false);
+    const auto [checkpointed_loss, checkpointed_grads] = sft_step(true);
+    EXPECT_NEAR(checkpointed_loss, plain_loss, 1e-6 * std::abs(plain_loss));
+    expect_same_gradients(checkpointed_grads, plain_grads, 1e-4);
   }
-  // SFT with activation checkpointing: the recomputed layers run under the forward's CUDA autocast.
-  auto sft = r1::test::run_r1("sft --device cuda --model_name_or_path " + model.string() + " --dataset_name " +
-                              (dir / "chat.jsonl").string() + " --chat_template chatml --output_dir " +
-                              (dir / "sft").string() +
-                              " --max_steps 3 --per_device_train_batch_size 4 --learning_rate 1e-3 --logging_steps 1"
-                              " --bf16 true --gradient_checkpointing true --save_strategy no");
-  ASSERT_EQ(sft.status, 0) << sft.output;
-  EXPECT_NE(sft.output.find("bf16 autocast"), std::string::npos) << sft.output;
-  expect_finite_metrics(dir / "sft" / "metrics.jsonl", 3);
+  for (const at::Tensor& g : sft_step(true).second) EXPECT_TRUE(g.isfinite().all().item<bool>());  // fused
 
-  auto grpo = r1::test::run_r1("grpo --device cuda --model_name_or_path " + model.string() + " --dataset_name " +
-                               (dir / "prompts.jsonl").string() + " --output_dir " + (dir / "grpo").string() +
-                               " --max_steps 2 --num_generations 4 --per_device_train_batch_size 8"
-                               " --max_completion_length 16 --logging_steps 1 --bf16 true --save_strategy no"
-                               " --reward_funcs accuracy");
-  ASSERT_EQ(grpo.status, 0) << grpo.output;
-  expect_finite_metrics(dir / "grpo" / "metrics.jsonl", 2);
+  r1::train::AdamW optimizer(r1::train::optimizer_params(*model, {"bias", "norm", "embed_tokens"}), 0.0, 0.9, 0.95,
+                             1e-8);
+  double first = 0, last = 0;
+  for (int step = 0; step < 6; ++step) {
+    last = sft_step(true).first;
+    if (step == 0) first = last;
+    optimizer.step(3e-3);
+    optimizer.zero_grad();
+  }
+  EXPECT_LT(last, 0.9 * first) << "SFT on a fixed batch: loss " << first << " -> " << last;
+
+  // GRPO: 2 prompts x 4 completions of 24 tokens after a 16-token prompt, rewards -> group advantages.
+  namespace rl = r1::train::rl;
+  const int64_t N = 8, P = 16, L = 24;
+  model->set_gradient_checkpointing(false);
+  const at::Tensor sequences = torch::randint(0, 256, {N, P + L}, ids_options);
+  at::Tensor mask = torch::ones({N, L}, torch::TensorOptions().device(at::kCUDA));
+  mask[1].narrow(0, 20, 4).zero_();  // a completion that ended early
+  const rl::Advantages advantages = rl::group_advantages({1, 0, 0, 1, 0, 0, 1, 1}, 4, rl::ScaleRewards::kGroup);
+  const at::Tensor a = torch::tensor(advantages.advantages, torch::kDouble).to(at::kCUDA, at::kFloat);
+  auto completion_logp = [&] {
+    CudaAutocast bf16;
+    const at::Tensor hidden = model->hidden_states(sequences.narrow(1, 0, P + L - 1));  // (N, P+L-1, C)
+    const at::Tensor rows = hidden.narrow(1, P - 1, L).reshape({N * L, hidden.size(2)});
+    return r1::model::token_logprobs(*model, rows, sequences.narrow(1, P, L).reshape({N * L})).logp.view({N, L});
+  };
+  at::Tensor old;
+  {
+    torch::NoGradGuard no_grad;
+    old = completion_logp();
+  }
+  model->zero_grad();
+  const at::Tensor logp = completion_logp();
+  EXPECT_LE((logp.detach() - old).abs().max().item<double>(), 1e-5) << "on policy, the ratio starts at 1";
+  const at::Tensor per_token = rl::per_token_loss(logp, old, old, a, 0.2, 0.2, 0.04);
+  const at::Tensor loss = rl::aggregate_loss(per_token, mask, rl::LossType::kGrpo, L) /
+                          rl::loss_normaliser(rl::LossType::kGrpo, N, 1, int64_t(mask.sum().item<double>()));
+  loss.backward();
+  double norm = 0;
+  for (const auto& p : model->parameters()) {
+    EXPECT_TRUE(p.grad().isfinite().all().item<bool>());
+    norm += p.grad().to(at::kDouble).pow(2).sum().item<double>();
+  }
+  EXPECT_GT(norm, 0.0) << "the advantages are not all zero: the surrogate has a gradient";
+  optimizer.step(1e-3);
+  optimizer.zero_grad();
 }
 
 // tests/reference/gpu-parity.py's r1 side. R1_PARITY_DIR/cases.json lists {name, model, adapter (optional),

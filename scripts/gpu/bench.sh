@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
 # GPU numbers for bench/README.md (scripts/gpu-check.sh runs it after the build; any CUDA machine will do):
 #   1. the bf16 GEMM ceiling through PyTorch (8192^3, 10 timed products after 3 warm-ups),
-#   2. `r1 pretrain` in bf16 autocast on two shapes, Llama architecture: GPT-2-small's (d 768, 12 layers, 12 heads,
-#      vocab 50304, tied) and Qwen2.5-0.5B's (d 896, 24 layers, 14 heads / 2 kv heads, vocab 151936, q/k/v biases,
-#      tied), sequence 1024; tokens/s from metrics.jsonl after the first logging interval; MFU = FLOPs/token x
-#      tokens/s / 989.4 TFLOP/s (H200 SXM dense bf16, NVIDIA's datasheet), and beside it the same over the GEMM
-#      ceiling, FLOPs/token = 6 x matmul parameters (LM head included) + 12 x layers x seq x d (bench/train-throughput.sh),
-#   3. `r1 generate` greedy decode tokens/s, 0.5B shape in bf16, 128 new tokens after a 12-token prompt, batch 1 and 64.
-# Each pretrain / decode row also runs with R1_ATTENTION=explicit (the matmul + softmax attention) where BENCH_EXPLICIT=1.
-#   scripts/gpu/bench.sh R1 OUT_JSON [WORK]    (env: STEPS=30 LOG_EVERY=10 BENCH_EXPLICIT=0 DEVICE=cuda)
+#   2. pretraining MFU: bench-train-step --device cuda --bf16 (the training step of `r1 pretrain`: forward, fused
+#      LM head + fp32 cross-entropy, backward, global grad-norm clipping, AdamW; random tokens) on two shapes of the
+#      Llama architecture, sequence 1024: GPT-2-small's (d 768, 12 layers, 12 heads, vocab 50304, tied; batch 16)
+#      and Qwen2.5-0.5B's (d 896, 24 layers, 14 heads / 2 kv heads, intermediate 4864, vocab 151936, q/k/v biases,
+#      tied; batch 8). MFU = FLOPs/token x tokens/s / 989.4 TFLOP/s (H200 SXM dense bf16, NVIDIA's datasheet), and
+#      beside it the same over the measured GEMM ceiling; FLOPs/token = 6 x matmul parameters (LM head included) +
+#      12 x layers x seq x d, as bench/train-throughput.sh,
+#   3. `r1 --device cuda generate` greedy decode tokens/s: the 0.5B shape in bf16 (random weights, `r1 model init`),
+#      128 new tokens after a 12-token prompt, batch 1 and 64.
+# The GPT-2 step and batch-64 decode run again with R1_ATTENTION=explicit (matmul + softmax attention).
+#   scripts/gpu/bench.sh BUILD OUT_JSON [WORK]   (BUILD holds r1 and bench-train-step; env STEPS=10 WARMUP=3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-r1=$(realpath "${1:?usage: bench.sh R1 OUT_JSON [WORK]}")
-out_json=$(realpath -m "${2:?usage: bench.sh R1 OUT_JSON [WORK]}")
+build=$(realpath "${1:?usage: bench.sh BUILD OUT_JSON [WORK]}")
+out_json=$(realpath -m "${2:?usage: bench.sh BUILD OUT_JSON [WORK]}")
 work=${3:-/tmp/r1-gpu-bench}
-steps=${STEPS:-30}
-log_every=${LOG_EVERY:-10}
-device=${DEVICE:-cuda}
-explicit=${BENCH_EXPLICIT:-0}
+r1=$build/r1
+steps=${STEPS:-10}
+warmup=${WARMUP:-3}
 peak=989.4e12
 rm -rf "$work" && mkdir -p "$work"
 rows="$work/rows.jsonl"
@@ -43,12 +45,6 @@ PY
 )
 echo "$gemm"
 
-# Pretraining data: the repository's own text (sources, docs), tokenized with the golden BPE (1200 tokens; the models'
-# vocabularies are larger: the embedding rows past the tokenizer are trained like the others, costing the same FLOPs).
-find "$root/src" "$root/include" "$root/tools" "$root/tests" "$root/docs" -type f \
-  \( -name '*.cpp' -o -name '*.h' -o -name '*.md' -o -name '*.py' \) -exec cat {} + > "$work/corpus.txt"
-"$r1" data prepare --tokenizer "$root/tests/golden/tokenizer/r1-bpe" --input "$work/corpus.txt" --out "$work/data" \
-  --no-dedup --quiet
 cat > "$work/gpt2-small.json" <<'JSON'
 {"model_type": "llama", "vocab_size": 50304, "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
  "num_attention_heads": 12, "num_key_value_heads": 12, "max_position_embeddings": 1024, "tie_word_embeddings": true}
@@ -72,35 +68,30 @@ print(6 * (L * per_layer + V * d) + 12 * L * T * d)
 PY
 }
 
-pretrain() {  # name batch attention
-  local name=$1 batch=$2 attention=$3 dir="$work/pretrain-$1-$3"
-  echo "== pretrain $name, batch $batch x 1024, bf16, $attention attention"
+train_step() {  # shape batch attention [extra flags]
+  local name=$1 batch=$2 attention=$3 extra=${4:-}
+  echo "== train step $name, batch $batch x 1024, bf16 autocast, $attention attention ${extra}"
   local env_attention=""
-  [ "$attention" = explicit ] && env_attention="explicit"
-  R1_ATTENTION=$env_attention "$r1" --device "$device" --seed 1 pretrain --model_config "$work/$name.json" \
-    --tokenizer_name_or_path "$root/tests/golden/tokenizer/r1-bpe" --dataset_name "$work/data" --max_length 1024 \
-    --output_dir "$dir" --overwrite_output_dir true --max_steps "$steps" --per_device_train_batch_size "$batch" \
-    --learning_rate 3e-4 --warmup_steps 2 --lr_scheduler_type constant_with_warmup --bf16 true \
-    --logging_steps "$log_every" --save_strategy no --save_final_model false --eval_strategy no \
-    > "$dir.log" 2>&1 || { tail -20 "$dir.log"; return 1; }
-  tail -3 "$dir.log"
+  [ "$attention" = explicit ] && env_attention=explicit
+  local line
+  line=$(R1_ATTENTION=$env_attention timeout 120 "$build/bench-train-step" --device cuda --bf16 \
+    --config "$work/$name.json" --batch "$batch" --seq 1024 --steps "$steps" --warmup "$warmup" $extra 2>&1 |
+    grep -v "autocast_mode.h" | tail -5) || { echo "$line"; return 1; }
+  echo "  $line"
   local fpt
   fpt=$(flops_per_token "$work/$name.json" 1024)
-  python3 - "$dir/metrics.jsonl" "$name" "$batch" "$attention" "$fpt" "$peak" "$gemm" >> "$rows" <<'PY'
+  python3 - "$(echo "$line" | tail -1)" "$name" "$batch" "$attention" "$fpt" "$peak" "$gemm" "$extra" >> "$rows" <<'PY'
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-steady = lines[1:] or lines  # the first interval holds start-up (allocator, cuBLAS heuristics)
-tps = sum(l["tokens_per_second"] for l in steady) / len(steady)
-fpt, peak = float(sys.argv[5]), float(sys.argv[6])
+r = json.loads(sys.argv[1])
+tps, fpt, peak = r["tokens_per_second"], float(sys.argv[5]), float(sys.argv[6])
 gemm = json.loads(sys.argv[7]).get("gemm_bf16_tflops")
-row = {"bench": "pretrain", "shape": sys.argv[2], "batch": int(sys.argv[3]), "seq": 1024, "precision": "bf16 autocast",
-       "attention": sys.argv[4], "tokens_per_second": tps, "flops_per_token": fpt,
+row = {"bench": "train-step", "shape": sys.argv[2], "batch": int(sys.argv[3]), "seq": 1024, "precision": "bf16 autocast",
+       "attention": sys.argv[4], "loss": "logits materialised" if "--logits-loss" in sys.argv[8] else "fused LM head",
+       "tokens_per_second": tps, "parameters": r["parameters"], "flops_per_token": fpt,
        "model_tflops": tps * fpt / 1e12, "mfu_vs_peak": tps * fpt / peak,
-       "mfu_vs_gemm": tps * fpt / (gemm * 1e12) if gemm else None, "loss_last": lines[-1]["loss"],
-       "intervals": [round(l["tokens_per_second"]) for l in lines]}
+       "mfu_vs_gemm": tps * fpt / (gemm * 1e12) if gemm else None}
 print(json.dumps(row))
-print(f"  {row['tokens_per_second']:.0f} tok/s, {row['model_tflops']:.0f} TFLOP/s, MFU {100 * row['mfu_vs_peak']:.1f} %",
-      file=sys.stderr)
+print(f"  {tps:,.0f} tok/s, {row['model_tflops']:.0f} TFLOP/s, MFU {100 * row['mfu_vs_peak']:.1f} %", file=sys.stderr)
 PY
 }
 
@@ -115,40 +106,40 @@ decode() {  # batch attention
   for _ in $(seq "$batch"); do echo '{"prompt": "The quick brown fox jumps over the lazy dog, and then"}' >> "$prompts"; done
   echo "== decode 0.5B shape, bf16, batch $batch, 128 new tokens, $attention attention"
   local env_attention=""
-  [ "$attention" = explicit ] && env_attention="explicit"
+  [ "$attention" = explicit ] && env_attention=explicit
   local line
-  line=$(R1_ATTENTION=$env_attention "$r1" --device "$device" generate --model "$model" --input "$prompts" \
+  line=$(R1_ATTENTION=$env_attention timeout 120 "$r1" --device cuda generate --model "$model" --input "$prompts" \
     --output "$work/decode-$batch.jsonl" --overwrite --chat-template none --temperature 0 --ignore-eos \
-    --max-new-tokens 128 --batch-size "$batch" --max-seq-len 256 --dtype bfloat16 --quiet)
+    --max-new-tokens 128 --batch-size "$batch" --max-seq-len 256 --dtype bfloat16 --quiet 2>&1 |
+    grep -v "autocast_mode.h" | tail -3) || { echo "$line"; return 1; }
   echo "  $line"
   local tps
-  tps=$(echo "$line" | sed -n 's/.* \([0-9.]*\) tokens\/s.*/\1/p')
+  tps=$(echo "$line" | sed -n 's/.* \([0-9.]*\) tokens\/s.*/\1/p' | tail -1)
   echo "{\"bench\": \"decode\", \"shape\": \"qwen-0.5b\", \"batch\": $batch, \"new_tokens\": 128, \"precision\": \"bf16\", \"attention\": \"$attention\", \"tokens_per_second\": ${tps:-null}}" >> "$rows"
 }
 
 status=0
-pretrain gpt2-small 16 fused || status=1
-pretrain qwen-0.5b 8 fused || status=1
+train_step gpt2-small 16 fused || status=1
+train_step qwen-0.5b 8 fused || status=1
 decode 1 fused || status=1
 decode 64 fused || status=1
-if [ "$explicit" = 1 ]; then
-  pretrain gpt2-small 16 explicit || status=1
-  decode 64 explicit || status=1
-fi
+train_step gpt2-small 16 explicit || status=1
+decode 64 explicit || status=1
+train_step gpt2-small 16 fused --logits-loss || status=1
 python3 - "$rows" "$gemm" "$out_json" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 json.dump({"gemm": json.loads(sys.argv[2]), "peak_bf16_tflops": 989.4, "rows": rows}, open(sys.argv[3], "w"), indent=1)
-print("\n| bench | shape | batch | attention | tokens/s | TFLOP/s | MFU (989 peak) | MFU (GEMM ceiling) |")
+print("\n| bench | shape | batch | attention | tokens/s | model TFLOP/s | MFU (989 peak) | MFU (GEMM ceiling) |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for r in rows:
-    if r["bench"] == "pretrain":
+    if r["bench"] == "train-step":
         g = f"{100 * r['mfu_vs_gemm']:.1f} %" if r.get("mfu_vs_gemm") else "-"
-        print(f"| pretrain bf16 | {r['shape']} | {r['batch']} x 1024 | {r['attention']} | {r['tokens_per_second']:,.0f} | "
-              f"{r['model_tflops']:.0f} | {100 * r['mfu_vs_peak']:.1f} % | {g} |")
+        print(f"| train step bf16 ({r['loss']}) | {r['shape']} | {r['batch']} x 1024 | {r['attention']} | "
+              f"{r['tokens_per_second']:,.0f} | {r['model_tflops']:.0f} | {100 * r['mfu_vs_peak']:.1f} % | {g} |")
     else:
         tps = r["tokens_per_second"]
-        print(f"| decode bf16 | {r['shape']} | {r['batch']} | {r['attention']} | {tps:,.0f} | | | |" if tps else
-              f"| decode bf16 | {r['shape']} | {r['batch']} | {r['attention']} | failed | | | |")
+        print(f"| decode bf16 | {r['shape']} | {r['batch']} | {r['attention']} | "
+              f"{f'{tps:,.0f}' if tps else 'failed'} | | | |")
 PY
 exit $status
