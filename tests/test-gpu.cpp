@@ -205,7 +205,8 @@ TEST(Gpu, FusedAttentionEqualsExplicit) {
     got = gradients(model, ids, mask, weights, false);
     expect_same_gradients(got, want, 1e-4);
 
-    // KV cache (fused): a 90-token prefill with padding, then 10 single-token steps, equal the full forward.
+    // KV cache: a 90-token prefill with padding (fused), then 10 single-token steps (explicit: a decode step keeps
+    // the explicit path), equal the fused full forward.
     {
       torch::NoGradGuard no_grad;
       auto cache = r1::model::KvCache::allocate(model->config(), 3, 128, at::kFloat, at::Device(at::kCUDA));

@@ -127,7 +127,12 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionInputs& ct
   }
   if (ctx.key_first.defined())  // r1's kernels: the decode step's arithmetic (exact-ops.h)
     return o_proj(exact_attention(q.transpose(1, 2), k, v, ctx.key_first, ctx.key_last, ctx.past, ctx.alibi_slopes));
-  if (q.is_cuda() && fused_attention_enabled())  // FlashAttention / memory-efficient kernels
+  // The fused kernels for T > 1 (training, prefill). A single-token decode step keeps the explicit path: measured on
+  // an H200 (LibTorch 2.11), a fused step cost ~90 ms whatever the batch (r1 generate, 0.5B shape: 8 tok/s at batch
+  // 1, 556 at 64, against 2,260 explicit at 64; bench/README.md). Its key length grows at every step, a shape the
+  // kernels have not seen; LibTorch may send masked bf16 calls on sm90 to cuDNN attention, which builds a plan per
+  // new shape (the likely cause, not verified).
+  if (q.is_cuda() && T > 1 && fused_attention_enabled())
     return o_proj(fused_attention(q, k, v, ctx).transpose(1, 2).reshape({B, T, H * D}));
   const int64_t S = k.size(2);
   const double scale = 1.0 / std::sqrt(double(D));
