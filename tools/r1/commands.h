@@ -48,6 +48,7 @@ void add_grpo_command(CLI::App& app, Invocation& ctx);
 void add_demo_command(CLI::App& app, Invocation& ctx);
 void add_sft_command(CLI::App& app, Invocation& ctx);
 void add_dpo_command(CLI::App& app, Invocation& ctx);
+void add_distill_command(CLI::App& app, Invocation& ctx);
 void add_merge_lora_subcommand(CLI::App& model, Invocation& ctx);  // `r1 model merge-lora`
 
 }  // namespace r1::cli

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   r1::cli::add_pretrain_command(app, ctx);
   r1::cli::add_sft_command(app, ctx);
   r1::cli::add_dpo_command(app, ctx);
+  r1::cli::add_distill_command(app, ctx);
   r1::cli::add_eval_command(app, ctx);
   r1::cli::add_generate_command(app, ctx);
   r1::cli::add_rejection_sample_command(app, ctx);
