@@ -4,19 +4,20 @@
 // target positions: the (B, T, V) logits are never formed), and each micro-batch's completions are, as TRL's
 // training_step draws them, the student's own samples with probability lmbda (on-policy), else the teacher's with
 // seq_kd (sequence-level KD), else the dataset's. Samples come from the engine over the live student weights and
-// from a second engine over the teacher, stopping on each model's stop ids (text::ModelBundle::stop_ids).
+// from a second engine over the teacher, stopping on each model's stop ids (text::ModelBundle::stop_ids). The
+// draw comes first and the teacher generates only for a micro-batch that is not on-policy, as TRL's current
+// training_step (older releases had the teacher generate first and replaced its samples on-policy: the same
+// outcome at more cost).
 // Departures from TRL:
 //   1. The loss of an accumulated step is divided by the completion tokens it trained on; TRL's num_items_in_batch
 //      counts the dataset batches' labels before generated completions replace them.
 //   2. The draw is a counter-based stream of `seed` (u < lmbda; TRL: random.random() <= lmbda, the same
 //      probability), so a checkpoint resumes it from the count; each generated sample has its own seed from it.
-//   3. Not a departure, a choice between TRL's versions: the draw comes first and the teacher generates only for a
-//      micro-batch that is not on-policy (TRL's current training_step; older releases had the teacher generate
-//      first and then replaced its samples on-policy: the same outcome at more cost).
-//   4. Rows are shuffled per epoch with `seed` and tokenized once at start (data::sft_example); a row that leaves
+//   3. Rows are shuffled per epoch with `seed` and tokenized once at start (data::sft_example); a row that leaves
 //      no prompt token within max_length is an error at load (TRL: at collation).
-//   5. Teacher and student must share the tokenizer's vocabulary (checked token by token); models whose
-//      embedding rows differ in number (padding) are compared over the common ids. TRL checks vocab_size only.
+//   4. The tokenizers must map the same tokens to the same ids (checked token by token), and models whose
+//      embedding rows differ in number (padding) are compared over the common ids; TRL compares neither
+//      tokenizer and requires equal vocab_size.
 #include "train/gkd.h"
 
 #include <ATen/ATen.h>
@@ -64,6 +65,28 @@ nlohmann::json as_prompt_completion(const nlohmann::json& row, const std::string
     fail("{}: a 'text' row has no prompt to generate from; GKD needs prompt/completion, messages or instruction/output",
          where);
   return row;
+}
+
+// A sequence of example `index`: its prompt, then the dataset's completion when `with_completion` (else the
+// generated one is appended later).
+GkdSequence start_sequence(const GkdExample& ex, size_t index, bool with_completion) {
+  GkdSequence s;
+  s.example = index;
+  s.ids = ex.prompt;
+  s.prompt_tokens = ex.prompt.size();
+  if (with_completion) s.ids.insert(s.ids.end(), ex.completion.begin(), ex.completion.end());
+  return s;
+}
+
+// The sequences, complete, as one right-padded batch whose targets are the completions' tokens.
+LmBatch completion_batch(std::vector<GkdSequence>& sequences, int32_t pad, at::Device device) {
+  std::vector<std::vector<Segment>> rows;
+  for (GkdSequence& s : sequences) {
+    s.targets.assign(s.ids.size(), 0);
+    std::fill(s.targets.begin() + long(s.prompt_tokens), s.targets.end(), 1);
+    rows.push_back({{&s.ids, &s.targets}});
+  }
+  return make_lm_batch(rows, pad, device);
 }
 
 }  // namespace
@@ -177,16 +200,9 @@ double GkdObjective::prepare_step(int64_t micro_batches) {
                : o_.seq_kd                   ? GkdSource::kTeacher
                                              : GkdSource::kDataset;
     for (int64_t i = 0; i < batch_; ++i) {
-      GkdSequence s;
-      s.example = order_.next();
-      const GkdExample& ex = train_.examples[s.example];
-      s.ids = ex.prompt;
-      s.prompt_tokens = ex.prompt.size();
-      if (b.source == GkdSource::kDataset)
-        s.ids.insert(s.ids.end(), ex.completion.begin(), ex.completion.end());
-      else
-        wanted[b.source].push_back({batches_.size(), b.sequences.size(), rng()});
-      b.sequences.push_back(std::move(s));
+      const size_t example = order_.next();
+      if (b.source != GkdSource::kDataset) wanted[b.source].push_back({batches_.size(), b.sequences.size(), rng()});
+      b.sequences.push_back(start_sequence(train_.examples[example], example, b.source == GkdSource::kDataset));
     }
     batches_.push_back(std::move(b));
   }
@@ -212,14 +228,8 @@ double GkdObjective::prepare_step(int64_t micro_batches) {
 
   int64_t targets = 0, sequences = 0, on_policy = 0, teacher = 0;
   for (GkdMicroBatch& b : batches_) {
-    std::vector<std::vector<Segment>> rows;
-    for (GkdSequence& s : b.sequences) {
-      s.targets.assign(s.ids.size(), 0);
-      std::fill(s.targets.begin() + long(s.prompt_tokens), s.targets.end(), 1);
-      rows.push_back({{&s.ids, &s.targets}});
-      ++sequences;
-    }
-    b.batch = make_lm_batch(rows, pad_, device());
+    b.batch = completion_batch(b.sequences, pad_, device());
+    sequences += int64_t(b.sequences.size());
     targets += b.batch.targets;
     on_policy += b.source == GkdSource::kStudent ? 1 : 0;
     teacher += b.source == GkdSource::kTeacher ? 1 : 0;
@@ -231,16 +241,20 @@ double GkdObjective::prepare_step(int64_t micro_batches) {
   return double(targets);
 }
 
-MicroBatchLoss GkdObjective::micro_batch(int64_t index) {
-  const LmBatch& b = batches_[size_t(index)].batch;
-  TargetHidden student = target_hidden(*student_.model, b);
+at::Tensor GkdObjective::loss_sum(const LmBatch& b) {
+  const TargetHidden student = target_hidden(*student_.model, b);
   TargetHidden teacher;
   {
     torch::NoGradGuard no_grad;
     teacher = target_hidden(*teacher_.model, b);
   }
+  return generalized_jsd_sum(*student_.model, student.hidden, *teacher_.model, teacher.hidden, o_.beta);
+}
+
+MicroBatchLoss GkdObjective::micro_batch(int64_t index) {
+  const LmBatch& b = batches_[size_t(index)].batch;
   MicroBatchLoss out;
-  out.loss_sum = generalized_jsd_sum(*student_.model, student.hidden, *teacher_.model, teacher.hidden, o_.beta);
+  out.loss_sum = loss_sum(b);
   out.tokens = b.ids.numel();
   return out;
 }
@@ -267,21 +281,10 @@ std::map<std::string, double> GkdObjective::evaluate() {
   const size_t batch = size_t(o_.training.per_device_eval_batch_size);
   for (size_t begin = 0; begin < n; begin += batch) {
     std::vector<GkdSequence> sequences;
-    for (size_t i = begin; i < std::min(n, begin + batch); ++i) {
-      const GkdExample& ex = eval_->examples[i];
-      GkdSequence s;
-      s.ids = ex.prompt;
-      s.ids.insert(s.ids.end(), ex.completion.begin(), ex.completion.end());
-      s.targets.assign(s.ids.size(), 0);
-      std::fill(s.targets.begin() + long(ex.prompt.size()), s.targets.end(), 1);
-      sequences.push_back(std::move(s));
-    }
-    std::vector<std::vector<Segment>> rows;
-    for (const GkdSequence& s : sequences) rows.push_back({{&s.ids, &s.targets}});
-    const LmBatch b = make_lm_batch(rows, pad_, device());
-    const TargetHidden student = target_hidden(*student_.model, b), teacher = target_hidden(*teacher_.model, b);
-    loss +=
-        generalized_jsd_sum(*student_.model, student.hidden, *teacher_.model, teacher.hidden, o_.beta).item<double>();
+    for (size_t i = begin; i < std::min(n, begin + batch); ++i)
+      sequences.push_back(start_sequence(eval_->examples[i], i, /*with_completion=*/true));
+    const LmBatch b = completion_batch(sequences, pad_, device());
+    loss += loss_sum(b).item<double>();
     targets += double(b.targets);
   }
   if (targets == 0) return {};

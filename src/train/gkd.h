@@ -86,7 +86,8 @@ class GkdObjective : public Objective {
 
  private:
   at::Device device() const;
-  engine::Engine& engine(GkdSource source);  // the student's or the teacher's, made on first use
+  engine::Engine& engine(GkdSource source);   // the student's or the teacher's, made on first use
+  at::Tensor loss_sum(const LmBatch& batch);  // the generalized JSD summed over the batch's completion tokens
 
   GkdOptions o_;
   text::ModelBundle student_, teacher_;
