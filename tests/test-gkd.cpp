@@ -7,6 +7,7 @@
 // vocabulary mismatch named with both directories, and the CLI end to end (checkpoint + exact resume).
 // Tokenizer: tests/golden/tokenizer/r1-bpe; models: tiny random Llamas made here.
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <torch/types.h>
 #include <nlohmann/json.hpp>
@@ -180,6 +181,27 @@ TEST(GkdLoss, ChunkedLmHeadsEqualTheLogitsVersion) {
     EXPECT_TRUE(at::allclose(d_weight, weight.grad(), 1e-9, 1e-12));
     weight.mutable_grad().zero_();
   }
+}
+
+TEST(GkdLoss, Bf16AutocastFormsTheLogitsAsModelLogitsDoes) {
+  model::Transformer student = tiny_model(1), teacher = tiny_model(2, 1300, 48);
+  for (auto& p : teacher->parameters()) p.set_requires_grad(false);
+  torch::manual_seed(4);
+  const at::Tensor hs = torch::randn({40, 32}), ht = torch::randn({40, 48});
+  at::autocast::set_cpu_enabled(true);
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::Tensor h1 = hs.to(at::kBFloat16).requires_grad_(true), h2 = hs.to(at::kBFloat16).requires_grad_(true);
+  at::Tensor fused = model::generalized_jsd_sum(*student, h1, *teacher, ht, 0.5);
+  at::Tensor plain = model::generalized_jsd_sum(student->logits(h2), teacher->logits(ht), 0.5);  // bf16 logits
+  at::autocast::set_cpu_enabled(false);
+  at::autocast::clear_cache();
+  EXPECT_EQ(fused.scalar_type(), at::kFloat);
+  EXPECT_NEAR(fused.item<double>(), plain.item<double>(), 1e-3 * plain.item<double>());
+  fused.backward();
+  plain.backward();
+  EXPECT_EQ(h1.grad().scalar_type(), at::kBFloat16);
+  EXPECT_EQ(student->lm_head_weight().grad().scalar_type(), at::kFloat);
+  EXPECT_TRUE(at::allclose(h1.grad().to(at::kFloat), h2.grad().to(at::kFloat), 2e-2, 1e-4));
 }
 
 // ---- the objective on in-memory models ------------------------------------------------------------------------
