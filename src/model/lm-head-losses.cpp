@@ -680,8 +680,8 @@ at::Tensor generalized_jsd_sum(TransformerImpl& student, const at::Tensor& stude
          teacher_hidden.size(1), weight.size(1), teacher_weight.size(1));
   const bool grad = torch::GradMode::is_enabled();
   return LinearGeneralizedJsdSum::apply(student_hidden, weight, teacher_hidden.detach(), teacher_weight, beta,
-                                        detail::autocast_dtype_for(student_hidden), grad && student_hidden.requires_grad(),
-                                        grad && weight.requires_grad());
+                                        detail::autocast_dtype_for(student_hidden),
+                                        grad && student_hidden.requires_grad(), grad && weight.requires_grad());
 }
 
 }  // namespace r1::model
