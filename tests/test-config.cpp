@@ -76,6 +76,25 @@ TEST(Config, ParsesHubConfigsWithTheirPublishedParameterCounts) {
   EXPECT_EQ(parameter_count(distill), 1'777'088'000);  // DeepSeek-R1-Distill-Qwen-1.5B
 }
 
+// transformers >= 5 keeps RoPE's settings in "rope_parameters", rope_theta included (no top-level key).
+TEST(Config, ReadsTransformers5RopeParameters) {
+  ModelConfig plain = ModelConfig::parse(
+      R"({"model_type": "qwen2", "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0}})", "q.json");
+  EXPECT_DOUBLE_EQ(plain.rope_theta, 1e6);
+  EXPECT_EQ(plain.rope_scaling.rope_type, "default");
+  ModelConfig llama3 = ModelConfig::parse(R"({"model_type": "llama", "rope_parameters": {"rope_type": "llama3",
+      "rope_theta": 500000.0, "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+      "original_max_position_embeddings": 8192}})",
+                                          "l.json");
+  EXPECT_DOUBLE_EQ(llama3.rope_theta, 5e5);
+  EXPECT_EQ(llama3.rope_scaling.rope_type, "llama3");
+  EXPECT_DOUBLE_EQ(llama3.rope_scaling.factor, 32.0);
+  EXPECT_EQ(llama3.rope_scaling.original_max_position_embeddings, 8192);
+  R1_EXPECT_THROW_WITH(
+      ModelConfig::parse(R"({"model_type": "llama", "rope_parameters": {"rope_type": "linear"}})", "bad.json"),
+      r1::Error, "bad.json", "rope_parameters of type 'linear' lacks factor");
+}
+
 TEST(Config, MissingKeysTakeTransformersDefaults) {
   ModelConfig llama = ModelConfig::parse(R"({"model_type": "llama", "num_attention_heads": 8})", "x.json");
   EXPECT_EQ(llama.vocab_size, 32000);

@@ -275,4 +275,20 @@ struct TokenLogprobs {
 TokenLogprobs token_logprobs(TransformerImpl& model, const at::Tensor& hidden, const at::Tensor& targets,
                              double temperature = 1.0, bool with_entropy = false);
 
+// Generalized Jensen-Shannon divergence of the student's next-token distribution from the teacher's, summed over
+// rows: TRL's GKDTrainer.generalized_jsd_loss (GKD, Agarwal et al. 2024, eq. 1) with reduction "sum", at
+// temperature 1 as TRL calls it. With s, t the log-softmaxes of the student's and the teacher's logits:
+//   beta 0: sum_v p_t (t - s)  (forward KL(teacher || student))   beta 1: sum_v p_s (s - t)  (reverse KL)
+//   else:   m = log((1 - beta) p_s + beta p_t),  beta KL(teacher || m) + (1 - beta) KL(student || m)
+// computed in fp32 (fp64 for fp64 logits); the teacher gets no gradient. Models whose vocabularies differ in
+// size (padded embeddings) are compared over the first min(V_s, V_t) ids. beta outside [0, 1] is an r1::Error.
+// From logits (..., V) with labels (...) (rows labelled -100 not counted; undefined: every row):
+at::Tensor generalized_jsd_sum(const at::Tensor& student_logits, const at::Tensor& teacher_logits, double beta,
+                               const at::Tensor& labels = {});
+// From final hidden states (N, C) of the same N positions and the models' LM heads, without the (N, V) logits:
+// both models' logits are formed in row chunks (in the autocast dtype under autocast, as model.logits() would),
+// and the student's gradients are formed chunk by chunk in the forward.
+at::Tensor generalized_jsd_sum(TransformerImpl& student, const at::Tensor& student_hidden, TransformerImpl& teacher,
+                               const at::Tensor& teacher_hidden, double beta);
+
 }  // namespace r1::model

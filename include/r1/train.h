@@ -1,4 +1,4 @@
-// The shared training loop every trainer (pretrain, SFT, DPO, GRPO) runs on: transformers'
+// The shared training loop every trainer (pretrain, SFT, DPO, GKD, GRPO) runs on: transformers'
 // TrainingArguments (same key names and defaults), AdamW with parameter groups, HF's LR schedules, gradient
 // accumulation with the loss normalised over the whole accumulated batch (TRL), max-grad-norm clipping, bf16
 // autocast with fp32 master weights, non-finite step skipping, JSONL metrics, periodic evaluation, and
@@ -220,8 +220,10 @@ std::optional<std::filesystem::path> resolve_resume_checkpoint(const TrainingArg
 // (present, size, checksum; no unlisted file); r1::Error naming the file otherwise. Returns the step.
 int64_t verify_checkpoint(const std::filesystem::path& checkpoint_dir);
 
-// The LM-head losses (causal_lm_loss_sum, token_logprobs) live in r1/model.h; the trainers name them here too.
+// The LM-head losses (causal_lm_loss_sum, token_logprobs, generalized_jsd_sum) live in r1/model.h; the trainers name
+// them here too.
 using model::causal_lm_loss_sum;
+using model::generalized_jsd_sum;
 using model::token_logprobs;
 using model::TokenLogprobs;
 
@@ -306,7 +308,7 @@ struct GrpoOptions {
 
 TrainResult grpo(const GrpoOptions& options, const std::atomic<bool>* stop_requested = nullptr);
 
-// ---- SFT / DPO (r1 sft, r1 dpo; TRL's SFTTrainer / DPOTrainer keys) -------------------------------------------------
+// ---- SFT / DPO / GKD (r1 sft, r1 dpo, r1 distill; TRL's SFTTrainer / DPOTrainer / GKDTrainer keys) ------------------
 
 // TRL's ModelConfig LoRA keys (open-r1 passes them to get_peft_config), with its defaults.
 struct PeftArguments {
@@ -373,6 +375,39 @@ struct DpoOptions {
   static std::vector<std::pair<std::string, std::string>> help();
 };
 TrainResult dpo(const DpoOptions& options, const std::atomic<bool>* stop_requested = nullptr);
+
+// `r1 distill`: on-policy logit distillation (GKD, Agarwal et al. 2024; TRL's GKDTrainer / GKDConfig keys). The
+// student (model_name_or_path) learns the teacher's full next-token distributions over completion tokens by
+// generalized_jsd_sum (r1/model.h: beta 0 forward KL(teacher || student), 1 reverse KL, between: the generalized
+// JSD). Per micro-batch, as TRL's training_step: with probability lmbda the completions are the student's own
+// samples from the prompts (on-policy), else with seq_kd the teacher's, else the dataset's; sampled at
+// `temperature` (top_k 0, top_p 1) for up to max_new_tokens, stopping on the model's stop ids. The loss is at
+// temperature 1 (as TRL) and divided by the completion tokens of the whole accumulated step.
+//   teacher_model_name_or_path (required: the same tokenizer vocabulary as the student), lmbda (0.5), beta (0.5),
+//   temperature (0.9), max_new_tokens (128), seq_kd (false), max_length (1024: dataset rows keep their last
+//   max_length tokens), disable_dropout (true: no LoRA dropout), generation_max_batch (256, r1).
+// Dataset rows: prompt/completion, messages (the last, an assistant's, is the completion) or Alpaca.
+// Logged: loss, on_policy and seq_kd (fractions of the step's micro-batches trained on student / teacher samples),
+// completions/mean_length, time/generation; evaluated: eval_loss on the dataset completions.
+struct GkdOptions {
+  TrainingArguments training;  // learning_rate defaults to 2e-5 (TRL's SFTConfig, which GKDConfig extends)
+  FinetuneArguments finetune;  // model_name_or_path: the student
+  std::string teacher_model_name_or_path;
+  double lmbda = 0.5;
+  double beta = 0.5;
+  double temperature = 0.9;
+  int64_t max_new_tokens = 128;
+  bool seq_kd = false;
+  int64_t max_length = 1024;
+  bool disable_dropout = true;
+  int64_t generation_max_batch = 256;  // r1: KV-cache slots of each generation engine
+
+  static GkdOptions from_recipe(const Recipe& recipe);  // reads, validates, rejects unknown keys
+  void validate() const;
+  nlohmann::ordered_json to_json() const;
+  static std::vector<std::pair<std::string, std::string>> help();
+};
+TrainResult gkd(const GkdOptions& options, const std::atomic<bool>* stop_requested = nullptr);
 
 // TRL's dpo_loss on per-pair summed (IPO: length-averaged) log-probs, all (P): with
 // z = (pc - pr) - (rc - rr), beta b and label smoothing e:

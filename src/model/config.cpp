@@ -144,10 +144,14 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
   else if (pos != "rope")
     fail("{}: position_embedding_type '{}' is not supported (rope, alibi)", source, pos);
 
-  if (r.has("rope_scaling")) {
-    const json& s = j["rope_scaling"];
-    if (!s.is_object()) r.wrong("rope_scaling", "an object or null");
+  // transformers >= 5 writes "rope_parameters" ({rope_type, rope_theta, factor, ...}) where older ones wrote
+  // "rope_theta" and "rope_scaling" (null for plain RoPE); either is read, rope_parameters first.
+  const std::string rope_key = r.has("rope_parameters") ? "rope_parameters" : "rope_scaling";
+  if (r.has(rope_key)) {
+    const json& s = j[rope_key];
+    if (!s.is_object()) r.wrong(rope_key, "an object or null");
     Reader rs{s, source};
+    rs.get("rope_theta", c.rope_theta);
     std::string kind;
     rs.get("rope_type", kind);
     if (kind.empty()) rs.get("type", kind);  // older configs
@@ -160,7 +164,7 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
     std::vector<std::string> missing;
     for (const std::string& key : required)
       if (!rs.has(key)) missing.push_back(key);
-    if (!missing.empty()) fail("{}: rope_scaling of type '{}' lacks {}", source, kind, fmt::join(missing, ", "));
+    if (!missing.empty()) fail("{}: {} of type '{}' lacks {}", source, rope_key, kind, fmt::join(missing, ", "));
     rs.get("factor", c.rope_scaling.factor);
     rs.get("low_freq_factor", c.rope_scaling.low_freq_factor);
     rs.get("high_freq_factor", c.rope_scaling.high_freq_factor);

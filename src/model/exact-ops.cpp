@@ -6,13 +6,13 @@
 #include "model/exact-ops.h"
 
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 #include <fmt/ranges.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
 
 #include "kernels/cpu-kernels.h"
+#include "model/autocast-state.h"
 #include "r1/error.h"
 
 namespace r1::model::detail {
@@ -131,7 +131,7 @@ struct ExactAttention : torch::autograd::Function<ExactAttention> {
 }  // namespace
 
 bool exact_products(const at::Tensor& x) {
-  return x.is_cpu() && x.scalar_type() == at::kFloat && !at::autocast::is_cpu_enabled() && kernels::available();
+  return x.is_cpu() && x.scalar_type() == at::kFloat && !autocast_enabled(at::kCPU) && kernels::available();
 }
 
 at::Tensor exact_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {

@@ -65,6 +65,20 @@ struct AttentionInputs {
   int64_t past = 0;  // cache length before this forward
 };
 
+// Attention through at::scaled_dot_product_attention (FlashAttention-2, memory-efficient or cuDNN kernels) for CUDA
+// tensors and more than one query token (training, prefill; a decode step stays explicit, layers.cpp says why),
+// where the LibTorch at hand has it (>= 2.0; compiled out before): the same math as the explicit
+// matmul + fp32 softmax path, in the kernels' own order, without the (B, H, T, S) scores in memory. A causal
+// forward without padding, ALiBi or cache passes is_causal (FlashAttention); padding and ALiBi become one additive
+// mask (no FlashAttention) whose masked value is -1e30, finite in every dtype and after the kernels' log2
+// scaling, so a fully masked padding query gets a uniform row as in the explicit path, never NaN. CPU tensors
+// keep the explicit path and r1's kernels (exact-ops.h).
+bool fused_attention_compiled();         // this build has the path (LibTorch >= 2.0)
+bool fused_attention_enabled();          // compiled and switched on (default; R1_ATTENTION=explicit switches off)
+void set_fused_attention(bool enabled);  // process-wide; tests compare the two paths
+// q (B, H, T, D), k / v (B, Hkv, S, D), masks from ctx -> (B, H, T, D) in the dtype of the products.
+at::Tensor fused_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionInputs& ctx);
+
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(const ModelConfig& config, const at::TensorOptions& options);

@@ -8,12 +8,14 @@
 //      d weight during the forward, so the (N, V) logits never exist whole and unlabelled rows cost nothing.
 // token_logprobs (GRPO's policy and reference log-probs) is the same chunking for per-token log-probs and
 // entropies; its backward recomputes each chunk's logits, since d loss / d logp is known only after the loss.
+// generalized_jsd_sum (GKD's distillation loss, TRL's generalized_jsd_loss) chunks the student's and the teacher's
+// logits together over the full vocabulary and forms the student's gradients in the forward, as the cross-entropy.
 // CPU fp32 and bf16 logits take vectorised row kernels (bf16 read as raw bits, fp32 arithmetic); other
 // devices run ATen ops on cache-sized row blocks. Tiny model, 2048 x 8192 logits: log_softmax + nll_loss +
 // backward 230 ms, ATen blocks ~70 ms, row kernels less again (bench-train-step --profile).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -27,6 +29,7 @@
 #include "kernels/row-math.h"
 #include "kernels/simd.h"
 #include "kernels/transformer-rows.h"
+#include "model/autocast-state.h"
 #include "model/exact-ops.h"
 #include "r1/error.h"
 #include "r1/model.h"
@@ -445,6 +448,140 @@ at::Tensor flat_labels(const at::Tensor& labels, int64_t rows, int64_t V) {
   return target;
 }
 
+// ---- Generalized Jensen-Shannon divergence (GKD) --------------------------------------------------------------------
+
+// The divergences of logit rows student, teacher (n, V) (any float dtype; computed in fp32, fp64 for fp64 logits),
+// as TRL's GKDTrainer.generalized_jsd_loss at temperature 1: with s, t their log-softmaxes and p = exp,
+//   beta 0: sum_v p_t (t - s)      beta 1: sum_v p_s (s - t)
+//   else:   m = logsumexp(s + log(1 - beta), t + log(beta)),  beta sum_v p_t (t - m) + (1 - beta) sum_v p_s (s - m)
+// Returns them (n). With `grad` defined (n, V) it receives d divergence / d student logits = a - p_s sum_v a, with
+// a = d divergence / d s = -p_t | p_s (s - t) | (1 - beta) p_s (s - m) (the mixture's own terms cancel); grad may be
+// `student` itself (read before it is written).
+at::Tensor jsd_rows(const at::Tensor& student, const at::Tensor& teacher, double beta, at::Tensor grad) {
+  const at::ScalarType compute = student.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  const at::Tensor s = at::log_softmax(student.to(compute), -1);  // (n, V)
+  const at::Tensor t = at::log_softmax(teacher.to(compute), -1);  // (n, V)
+  const at::Tensor ps = s.exp();
+  at::Tensor rows, a;
+  if (beta == 0) {
+    const at::Tensor pt = t.exp();
+    rows = (pt * (t - s)).sum(-1);
+    a = -pt;
+  } else if (beta == 1) {
+    a = ps * (s - t);
+    rows = a.sum(-1);
+  } else {
+    const at::Tensor m = at::logaddexp(s + std::log1p(-beta), t + std::log(beta));  // log of the mixture
+    const at::Tensor student_terms = ps * (s - m);
+    rows = beta * (t.exp() * (t - m)).sum(-1) + (1 - beta) * student_terms.sum(-1);
+    a = (1 - beta) * student_terms;
+  }
+  if (grad.defined()) grad.copy_(a - ps * a.sum(-1, /*keepdim=*/true));
+  return rows;
+}
+
+void check_beta(double beta) {
+  if (!(beta >= 0 && beta <= 1)) fail("generalized JSD: beta must be in [0, 1], found {}", beta);
+}
+
+// student (N, V) -> scalar sum of the rows' divergences from teacher (N, V), which gets no gradient. Row blocks
+// keep the fp32 temporaries small; the backward recomputes each block's gradient from the saved logits.
+struct GeneralizedJsdSum : torch::autograd::Function<GeneralizedJsdSum> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& student, const at::Tensor& teacher,
+                            double beta) {
+    const int64_t N = student.size(0), chunk = chunk_rows(student.size(1), 4);
+    at::Tensor total =
+        torch::zeros({}, student.options().dtype(student.scalar_type() == at::kDouble ? at::kDouble : at::kFloat));
+    for (int64_t begin = 0; begin < N; begin += chunk) {
+      const int64_t n = std::min(chunk, N - begin);
+      total += jsd_rows(student.narrow(0, begin, n), teacher.narrow(0, begin, n), beta, at::Tensor()).sum();
+    }
+    ctx->save_for_backward({student, teacher});
+    ctx->saved_data["beta"] = beta;
+    return total;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &student = saved[0], &teacher = saved[1];
+    const double beta = ctx->saved_data["beta"].toDouble();
+    const int64_t N = student.size(0), chunk = chunk_rows(student.size(1), 4);
+    at::Tensor grad = torch::empty(student.sizes(), student.options());  // (N, V)
+    for (int64_t begin = 0; begin < N; begin += chunk) {
+      const int64_t n = std::min(chunk, N - begin);
+      jsd_rows(student.narrow(0, begin, n), teacher.narrow(0, begin, n), beta, grad.narrow(0, begin, n));
+    }
+    return {grad.mul_(grad_out[0].to(grad.scalar_type())), at::Tensor(), at::Tensor()};
+  }
+};
+
+// hidden (N, C) and weight (Vs, C) of the student, teacher_hidden (N, Ct) and teacher_weight (Vt, Ct) -> scalar sum
+// of the rows' divergences over the first V = min(Vs, Vt) ids. Chunk by chunk both models' logits are formed in
+// `dtype` (the autocast dtype, else hidden's), turned into the student logits' gradient in place and multiplied
+// back into d hidden and d weight during the forward (as LinearCrossEntropySum); the backward scales them.
+struct LinearGeneralizedJsdSum : torch::autograd::Function<LinearGeneralizedJsdSum> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
+                            const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight, double beta,
+                            at::ScalarType dtype, bool grad_hidden, bool grad_weight) {
+    const int64_t V = std::min(weight.size(0), teacher_weight.size(0));
+    const at::Tensor h = hidden.to(dtype).contiguous();                                 // (N, C)
+    const at::Tensor w = weight.to(dtype).narrow(0, 0, V).contiguous();                 // (V, C)
+    const at::Tensor th = teacher_hidden.to(dtype).contiguous();                        // (N, Ct)
+    const at::Tensor tw = teacher_weight.to(dtype).narrow(0, 0, V).contiguous();        // (V, Ct)
+    const at::ScalarType accumulate = dtype == at::kDouble ? at::kDouble : at::kFloat;  // d weight, the sum
+    const int64_t N = h.size(0), C = h.size(1);
+    const int64_t chunk = chunk_rows(V, w.element_size());
+    at::Tensor student_buffer = torch::empty({std::min(chunk, N), V}, w.options());  // logits, then their grad
+    at::Tensor teacher_buffer = torch::empty({std::min(chunk, N), V}, w.options());
+    at::Tensor d_hidden = grad_hidden ? torch::empty({N, C}, h.options()) : at::Tensor();  // (N, C)
+    at::Tensor d_weight =
+        grad_weight ? torch::zeros({weight.size(0), C}, w.options().dtype(accumulate)) : at::Tensor();  // (Vs, C)
+    at::Tensor total = torch::zeros({}, h.options().dtype(accumulate));
+    for (int64_t begin = 0; begin < N; begin += chunk) {
+      const int64_t n = std::min(chunk, N - begin);
+      const at::Tensor h_rows = h.narrow(0, begin, n);  // (n, C)
+      at::Tensor lg = student_buffer.narrow(0, 0, n);   // (n, V)
+      at::Tensor tl = teacher_buffer.narrow(0, 0, n);   // (n, V)
+      at::mm_out(lg, h_rows, w.t());
+      at::mm_out(tl, th.narrow(0, begin, n), tw.t());
+      total += jsd_rows(lg, tl, beta, grad_hidden || grad_weight ? lg : at::Tensor()).sum();
+      if (grad_hidden) {
+        at::Tensor dh_rows = d_hidden.narrow(0, begin, n);
+        at::mm_out(dh_rows, lg, w);  // (n, C)
+      }
+      if (grad_weight && dtype == accumulate)
+        d_weight.narrow(0, 0, V).addmm_(lg.t(), h_rows);  // (V, C)
+      else if (grad_weight)
+        d_weight.narrow(0, 0, V).add_(at::mm(lg.t(), h_rows));
+    }
+    ctx->save_for_backward({d_hidden, d_weight});
+    ctx->saved_data["hidden_dtype"] = int64_t(hidden.scalar_type());
+    ctx->saved_data["weight_dtype"] = int64_t(weight.scalar_type());
+    return total;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &d_hidden = saved[0], &d_weight = saved[1];
+    const at::Tensor g = grad_out[0];  // scalar
+    const auto hidden_dtype = at::ScalarType(ctx->saved_data["hidden_dtype"].toInt());
+    const auto weight_dtype = at::ScalarType(ctx->saved_data["weight_dtype"].toInt());
+    auto scaled = [&](const at::Tensor& d, at::ScalarType to) {
+      return d.defined() ? (d.to(g.scalar_type()) * g).to(to) : at::Tensor();
+    };
+    return {scaled(d_hidden, hidden_dtype),
+            scaled(d_weight, weight_dtype),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor()};
+  }
+};
+
 }  // namespace
 
 std::pair<at::Tensor, int64_t> causal_lm_loss_sum(const at::Tensor& logits, const at::Tensor& labels) {
@@ -470,10 +607,7 @@ std::pair<at::Tensor, int64_t> causal_lm_loss_sum(TransformerImpl& model, const 
     flat = flat.index_select(0, rows);
     target = target.index_select(0, rows);
   }
-  const bool autocast = flat.is_cpu() ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
-  const at::ScalarType dtype =
-      autocast ? (flat.is_cpu() ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype())
-               : flat.scalar_type();
+  const at::ScalarType dtype = detail::autocast_dtype_for(flat);
   const bool grad = torch::GradMode::is_enabled();
   return {LinearCrossEntropySum::apply(flat, weight, target, dtype, grad && flat.requires_grad(),
                                        grad && weight.requires_grad()),
@@ -505,16 +639,49 @@ TokenLogprobs token_logprobs(TransformerImpl& model, const at::Tensor& hidden, c
     }
     return out;
   }
-  const bool autocast = hidden.is_cpu() ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
-  const at::ScalarType dtype =
-      autocast ? (hidden.is_cpu() ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype())
-               : hidden.scalar_type();
+  const at::ScalarType dtype = detail::autocast_dtype_for(hidden);
   const bool grad = torch::GradMode::is_enabled();
   auto result = LinearTokenLogprobs::apply(hidden, weight, targets, temperature, dtype, with_entropy,
                                            grad && hidden.requires_grad(), grad && weight.requires_grad());
   out.logp = result[0];
   if (with_entropy) out.entropy = result[1];
   return out;
+}
+
+at::Tensor generalized_jsd_sum(const at::Tensor& student_logits, const at::Tensor& teacher_logits, double beta,
+                               const at::Tensor& labels) {
+  check_beta(beta);
+  const int64_t Vs = student_logits.size(-1), Vt = teacher_logits.size(-1), V = std::min(Vs, Vt);
+  at::Tensor student = student_logits.reshape({-1, Vs}).narrow(1, 0, V);           // (N, V)
+  at::Tensor teacher = teacher_logits.detach().reshape({-1, Vt}).narrow(1, 0, V);  // (N, V)
+  if (student.size(0) != teacher.size(0))
+    fail("generalized JSD: {} student rows but {} teacher rows", student.size(0), teacher.size(0));
+  if (labels.defined()) {
+    if (labels.numel() != student.size(0))
+      fail("generalized JSD: {} rows but {} labels", student.size(0), labels.numel());
+    const at::Tensor rows = (labels.reshape({-1}) != -100).nonzero().squeeze(1);  // (count)
+    student = student.index_select(0, rows);
+    teacher = teacher.index_select(0, rows);
+  }
+  return GeneralizedJsdSum::apply(student, teacher, beta);
+}
+
+at::Tensor generalized_jsd_sum(TransformerImpl& student, const at::Tensor& student_hidden, TransformerImpl& teacher,
+                               const at::Tensor& teacher_hidden, double beta) {
+  check_beta(beta);
+  if (student_hidden.dim() != 2 || teacher_hidden.dim() != 2 || student_hidden.size(0) != teacher_hidden.size(0))
+    fail("generalized JSD: hidden states must be (rows, features) for the same rows, found [{}] and [{}]",
+         fmt::join(student_hidden.sizes(), ", "), fmt::join(teacher_hidden.sizes(), ", "));
+  if (!student.lm_head_is_plain() || !teacher.lm_head_is_plain())  // LoRA on lm_head: through the module's logits
+    return generalized_jsd_sum(student.logits(student_hidden), teacher.logits(teacher_hidden), beta);
+  const at::Tensor weight = student.lm_head_weight(), teacher_weight = teacher.lm_head_weight().detach();
+  if (student_hidden.size(1) != weight.size(1) || teacher_hidden.size(1) != teacher_weight.size(1))
+    fail("generalized JSD: hidden states have {} and {} features, the LM heads {} and {}", student_hidden.size(1),
+         teacher_hidden.size(1), weight.size(1), teacher_weight.size(1));
+  const bool grad = torch::GradMode::is_enabled();
+  return LinearGeneralizedJsdSum::apply(student_hidden, weight, teacher_hidden.detach(), teacher_weight, beta,
+                                        detail::autocast_dtype_for(student_hidden),
+                                        grad && student_hidden.requires_grad(), grad && weight.requires_grad());
 }
 
 }  // namespace r1::model

@@ -15,8 +15,12 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <array>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "model/autocast-state.h"
 #include "model/exact-ops.h"
 #include "model/layers.h"
 #include "r1/error.h"
@@ -26,6 +30,10 @@ namespace r1::model {
 using detail::AttentionInputs;
 
 namespace {
+// The device types whose autocast state a checkpointed layer carries from its forward to its recomputation.
+const std::array<std::pair<const char*, at::DeviceType>, 2> kAutocastDevices = {
+    {{"cpu", at::kCPU}, {"cuda", at::kCUDA}}};
+
 // One decoder layer whose activations are recomputed in backward (PyTorch's reentrant checkpoint): forward
 // runs without building a graph and saves the layer input and the position/mask tensors; backward runs the
 // layer again with gradients under the forward's autocast state and back-propagates through it, which
@@ -44,8 +52,10 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     ctx->saved_data["key_first"] = attention.key_first;
     ctx->saved_data["key_last"] = attention.key_last;
     ctx->saved_data["alibi_slopes"] = attention.alibi_slopes;
-    ctx->saved_data["autocast"] = at::autocast::is_cpu_enabled();
-    ctx->saved_data["autocast_dtype"] = at::autocast::get_autocast_cpu_dtype();
+    for (const auto& [name, device] : kAutocastDevices) {  // the forward's autocast, for the recomputation
+      ctx->saved_data[std::string("autocast_") + name] = detail::autocast_enabled(device);
+      ctx->saved_data[std::string("autocast_dtype_") + name] = detail::autocast_dtype(device);
+    }
     return layer->forward(x, attention, index);
   }
 
@@ -66,19 +76,24 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     attention.key_first = tensor_or_none("key_first");
     attention.key_last = tensor_or_none("key_last");
     attention.alibi_slopes = tensor_or_none("alibi_slopes");
-    const bool autocast = ctx->saved_data["autocast"].toBool();
-    const bool autocast_before = at::autocast::is_cpu_enabled();
-    const at::ScalarType dtype_before = at::autocast::get_autocast_cpu_dtype();
+    // Backward can run on another thread than the forward (autograd's device thread for CUDA), whose autocast
+    // state is its own: the recomputation runs under the forward's state for CPU and CUDA, then the thread's.
+    bool turned_on = false;
+    std::vector<std::pair<bool, at::ScalarType>> before;
+    for (const auto& [name, device] : kAutocastDevices) {
+      before.emplace_back(detail::autocast_enabled(device), detail::autocast_dtype(device));
+      const bool on = ctx->saved_data[std::string("autocast_") + name].toBool();
+      turned_on = turned_on || (on && !before.back().first);
+      detail::set_autocast(device, on, ctx->saved_data[std::string("autocast_dtype_") + name].toScalarType());
+    }
     at::Tensor y;
     {
       torch::AutoGradMode grad(true);
-      at::autocast::set_cpu_enabled(autocast);
-      at::autocast::set_autocast_cpu_dtype(ctx->saved_data["autocast_dtype"].toScalarType());
       y = layer->forward(x, attention, ctx->saved_data["index"].toInt());
-      at::autocast::set_cpu_enabled(autocast_before);
-      at::autocast::set_autocast_cpu_dtype(dtype_before);
-      if (autocast && !autocast_before) at::autocast::clear_cache();
     }
+    for (size_t i = 0; i < before.size(); ++i)
+      detail::set_autocast(kAutocastDevices[i].second, before[i].first, before[i].second);
+    if (turned_on) at::autocast::clear_cache();
     torch::autograd::backward({y}, {grad_out[0]});
     return {x.grad(), at::Tensor(), at::Tensor(), at::Tensor()};
   }

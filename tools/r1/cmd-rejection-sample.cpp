@@ -18,25 +18,11 @@ namespace {
 struct RejectionSampleCommandOptions {
   GenerationCommandOptions generation;
   pipeline::RejectionSampleOptions job;
-  std::string output, samples, reward_funcs = "accuracy", reward_kwargs, keep = "all-correct";
+  std::string output, samples, reward_kwargs, keep = "all-correct";
   std::vector<std::string> thresholds;
   std::vector<double> reward_weights;
   bool keep_duplicates = false, quiet = false;
 };
-
-std::vector<std::string> split_names(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    std::string name = text.substr(start, end - start);
-    if (name.empty()) fail_usage("--reward-funcs: an empty name in '{}'", text);
-    out.push_back(name);
-    start = end + 1;
-  }
-  return out;
-}
 
 int run_rejection_sample(const Invocation& ctx, RejectionSampleCommandOptions& o) {
   apply_generation_options(ctx, o.generation);
@@ -44,7 +30,6 @@ int run_rejection_sample(const Invocation& ctx, RejectionSampleCommandOptions& o
   job.generation = o.generation.job;
   job.generation.output = o.samples;
   job.output = o.output;
-  job.reward_funcs = split_names(o.reward_funcs);
   job.reward_weights = o.reward_weights;
   if (!o.reward_kwargs.empty()) {
     job.reward_kwargs = parse_json(o.reward_kwargs, "--reward-kwargs");
@@ -94,7 +79,8 @@ void add_rejection_sample_command(CLI::App& app, Invocation& ctx) {
   cmd->add_option("--output", o->output, "JSONL of kept rows (written anew on each run)")->required();
   cmd->add_option("--samples", o->samples, "JSONL of every sample (default: <output stem>.samples.jsonl)");
   add_generation_options(cmd, o->generation, "-n,--num-samples");
-  cmd->add_option("--reward-funcs", o->reward_funcs, "comma-separated reward names (r1 grpo --help lists them)")
+  cmd->add_option("--reward-funcs", j.reward_funcs, "comma-separated reward names (r1 grpo --help lists them)")
+      ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--reward-kwargs", o->reward_kwargs,
                   "JSON object {reward: {params}}, e.g. '{\"accuracy\": "

@@ -50,9 +50,11 @@ int main(int argc, char** argv) {
   r1::cli::add_pretrain_command(app, ctx);
   r1::cli::add_sft_command(app, ctx);
   r1::cli::add_dpo_command(app, ctx);
+  r1::cli::add_distill_command(app, ctx);
   r1::cli::add_eval_command(app, ctx);
   r1::cli::add_generate_command(app, ctx);
   r1::cli::add_rejection_sample_command(app, ctx);
+  r1::cli::add_pipeline_command(app, ctx);
   r1::cli::add_serve_command(app, ctx);
   r1::cli::add_chat_command(app, ctx);
   r1::cli::add_grpo_command(app, ctx);

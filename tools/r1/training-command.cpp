@@ -6,6 +6,8 @@
 #include <csignal>
 #include <memory>
 
+#include "r1/error.h"
+
 namespace r1::cli {
 namespace {
 
@@ -38,7 +40,14 @@ void add_training_command(CLI::App& app, Invocation& ctx, TrainingCommand comman
   if (!cmd_spec->notes.empty()) footer += "\n" + cmd_spec->notes;
   cmd->footer(footer);
   cmd->callback([cmd, opts, cmd_spec, &ctx] {
-    ctx.run = [cmd, opts, cmd_spec] {
+    ctx.run = [cmd, opts, cmd_spec, &ctx] {
+      // The trainers run on the device of the model they are given (the library's CUDA tests train there), but the
+      // commands load models on the CPU; until they load on --device, refuse rather than train on the CPU unasked.
+      if (ctx.runtime.device != "cpu")
+        fail_usage(
+            "--device {}: `r1 {}` trains on the CPU only for now (the library's trainers run on a CUDA model; "
+            "the command does not load one there yet)",
+            ctx.runtime.device, cmd_spec->name);
       Recipe recipe = opts->config.empty() ? Recipe() : Recipe::load(opts->config);
       recipe.apply_overrides(cmd->remaining());
       if (opts->dump) {

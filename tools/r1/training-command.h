@@ -1,7 +1,7 @@
-// A training subcommand (`r1 pretrain`, `r1 sft`, `r1 dpo`, `r1 grpo`): --config recipe.yaml, `--key value` overrides,
-// --dump-config,
-// --threads/--device, the recipe keys listed in --help, and SIGINT/SIGTERM -> stop after the current step with
-// a checkpoint (a second signal kills at once). The command supplies its option parsing and its run.
+// A training subcommand (`r1 pretrain`, `r1 sft`, `r1 dpo`, `r1 distill`, `r1 grpo`): --config recipe.yaml,
+// `--key value` overrides, --dump-config, --threads/--device, the recipe keys listed in --help, and SIGINT/SIGTERM
+// -> stop after the current step with a checkpoint (a second signal kills at once). The command supplies its option
+// parsing and its run.
 #pragma once
 
 #include <atomic>
