@@ -52,6 +52,18 @@ std::vector<Family> families() {
        {{"$(a+b+c+d)^{64}(a+b+c-d)^{64}$", "\\boxed{((a+b+c)^2-d^2)^{64}}"},
         {"$(x+y+z)^{64}(x-y)^{64}$", "\\boxed{(x^2-y^2+xz-yz)^{64}}"},
         {"$\\frac{(a+b+c+d+e)^{40}}{(a-b)^{30}}$", "\\boxed{\\frac{(e+d+c+b+a)^{40}(a+b)^{9}}{(a-b)^{30}(a+b)^{9}}}"}}},
+      {"unclosed openers, as gold and as output",
+       {{"5", repeat("<answer>", 50000)},
+        {"5", repeat("\\frac{", 100000)},
+        {repeat("\\boxed{", 100000), "5"},
+        {repeat("$", 100001), "$5$"}}},
+      {"nesting",
+       {{"5", "\\boxed{" + repeat("\\mathrm{", 20000) + "5" + repeat("}", 20000) + "}"},
+        {"5", "\\boxed{" + repeat("\\text{", 20000) + "5" + repeat("}", 20000) + "}"},
+        {"5", "\\boxed{" + repeat("\\sqrt{", 20000) + "5" + repeat("}", 20000) + "}"},
+        {"5", "\\boxed{" + repeat("(", 100000) + "5" + repeat(")", 100000) + "}"},
+        {"5", repeat("{", 100000) + "5" + repeat("}", 100000)},
+        {"5", "\\boxed{" + repeat("\\left(", 20000) + "5" + repeat("\\right)", 20000) + "}"}}},
       {"long texts",
        {{"5", prose + "The answer is \\boxed{5}."},
         {"5", prose + repeat("$x$ ", 50000) + "\\boxed{5}"},
@@ -153,6 +165,28 @@ TEST(VerifyDeadline, LongGoldAnswersAreReadWhole) {
   EXPECT_EQ(bounded("$\\{" + forward + "\\}$", "$\\boxed{\\{" + backward + "\\}}$").verdict, Verdict::kCorrect);
   EXPECT_EQ(bounded("$\\{" + forward + "\\}$", "$\\boxed{\\{" + changed + "\\}}$").verdict, Verdict::kWrong);
   EXPECT_EQ(bounded("\\boxed{" + forward + "}", "\\boxed{" + forward + "}").verdict, Verdict::kCorrect);
+}
+
+}  // namespace
+
+namespace {
+
+// The input-size policy (VerifyOptions::max_output_bytes / max_gold_bytes): a runaway output is read from its tail,
+// where the final answer is, and a long gold answer is read whole.
+TEST(VerifyDeadline, OutputsAreReadFromTheirTailAndGoldsWhole) {
+  const std::string prose = repeat("Some more reasoning here. ", 40000);  // ~1 MB, past max_output_bytes
+  EXPECT_EQ(bounded("$5$", "\\boxed{7} is wrong, so " + prose + "the answer is $\\boxed{5}$").verdict,
+            Verdict::kCorrect);
+  EXPECT_EQ(bounded("$5$", "the answer is $\\boxed{5}$ " + prose).verdict, Verdict::kNoAnswer);  // beyond the tail
+  r1::verify::VerifyOptions options;
+  options.max_gold_bytes = 10;
+  const auto r = r1::verify::verify("$\\frac{1234}{5678}$", "$\\frac{1234}{5678}$", options);
+  EXPECT_EQ(r.verdict, Verdict::kUnparseableGold);
+  EXPECT_NE(r.detail.find("max_gold_bytes"), std::string::npos) << r.detail;
+  // A cut inside a multi-byte character starts the tail at the next character.
+  options = {};
+  options.max_output_bytes = 13;  // the cut falls inside the last é
+  EXPECT_EQ(r1::verify::verify("$5$", "\u00e9\u00e9\u00e9\u00e9 $\\boxed{5}$", options).verdict, Verdict::kCorrect);
 }
 
 }  // namespace

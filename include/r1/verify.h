@@ -84,6 +84,12 @@ std::optional<char> extract_choice(std::string_view text, int num_choices = 4);
 // allow_set_relation_comp = a gold set or interval also matches an answer relation (1 < x < 2 vs (1, 2)).
 struct VerifyOptions {
   double timeout_seconds = 5;  // wall-clock bound for one verify() call (extract + parse + compare), no signals
+  // Input sizes (r1's, not Math-Verify's): a model output longer than max_output_bytes is cut to its last
+  // max_output_bytes (where final answers are; at a UTF-8 character boundary) before extraction, so every scan of
+  // a runaway completion stays short; a gold answer is read whole up to max_gold_bytes (a longer one is
+  // kUnparseableGold, said in the detail), so a long set or a full solution is never cut.
+  size_t max_output_bytes = 256 * 1024;
+  size_t max_gold_bytes = 4 * 1024 * 1024;
   int float_rounding = 6;
   int numeric_precision = 15;
   bool strict = true;

@@ -27,6 +27,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <limits>
+
+#include <fmt/format.h>
 
 #include "r1/error.h"
 #include "r1/runtime.h"
@@ -74,6 +77,18 @@ VerifyResult verify(std::string_view gold, std::string_view model_output, const 
   Deadline deadline(options.timeout_seconds);
   VerifyResult r;
   try {
+    if (gold.size() > options.max_gold_bytes) {
+      r.verdict = Verdict::kUnparseableGold;
+      r.detail = fmt::format("the gold answer has {} bytes, more than max_gold_bytes ({})", gold.size(),
+                             options.max_gold_bytes);
+      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return r;
+    }
+    if (model_output.size() > options.max_output_bytes) {  // keep the tail, from a character's first byte
+      size_t cut = model_output.size() - options.max_output_bytes;
+      while (cut < model_output.size() && (static_cast<unsigned char>(model_output[cut]) & 0xC0) == 0x80) ++cut;
+      model_output.remove_prefix(cut);
+    }
     const std::vector<Candidate> g = extract_candidates(gold, options.gold_extraction, deadline);
     const std::vector<Candidate> a = extract_candidates(model_output, options.answer_extraction, deadline);
     r.gold = shown(g);
@@ -192,6 +207,8 @@ const std::vector<VerifyOptionInfo>& all_options() {
   static const std::vector<VerifyOptionInfo> options = [] {
     std::vector<VerifyOptionInfo> out = {
         {"timeout_seconds", "SECONDS", "wall-clock bound of one verification"},
+        {"max_output_bytes", "BYTES", "a longer model output is cut to its last BYTES before extraction"},
+        {"max_gold_bytes", "BYTES", "a gold answer is read whole up to BYTES (longer: unparseable_gold)"},
         {"float_rounding", "INT", "decimal places floats are rounded to before comparing"},
         {"numeric_precision", "INT", "digits to which closed forms are compared numerically"},
         {"strict", "BOOL", "variables matter (x+1 != y+1) and sets differ from tuples"},
@@ -343,6 +360,9 @@ void set_verify_option(VerifyOptions& options, std::string_view name, std::strin
     if (ec != std::errc() || end != value.data() + value.size() || !(v > 0))
       fail_usage("verify option 'timeout_seconds': expected a positive number of seconds, got '{}'", value);
     options.timeout_seconds = v;
+  } else if (name == "max_output_bytes" || name == "max_gold_bytes") {
+    (name == "max_output_bytes" ? options.max_output_bytes : options.max_gold_bytes) =
+        size_t(parse_int(name, value, 1, std::numeric_limits<int>::max()));
   } else if (name == "float_rounding") {
     options.float_rounding = parse_int(name, value, 0, 15);
   } else if (name == "numeric_precision") {
