@@ -17,46 +17,16 @@
 #include <array>
 
 #include "verify/expr.h"
+#include "verify/text-scan.h"
 
 namespace r1::verify {
 
 namespace {
 
 constexpr size_t npos = std::string::npos;
+using namespace scan;  // the scanning helpers shared with extraction.cpp (text-scan.h)
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-bool at(std::string_view s, size_t i, std::string_view lit) {
-  return i <= s.size() && s.size() - i >= lit.size() && s.compare(i, lit.size(), lit) == 0;
-}
-
-size_t cp_len(std::string_view s, size_t i) {
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
-  return i + n <= s.size() ? n : 1;
-}
-
-// Python's \s / str.isspace at i: the character's length, else 0.
-size_t ws_len(std::string_view s, size_t i) {
-  if (i >= s.size()) return 0;
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return 1;
-  if (c < 0x80) return 0;
-  auto b = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
-  if (c == 0xC2 && (b(1) == 0x85 || b(1) == 0xA0)) return 2;
-  if (c == 0xE1 && b(1) == 0x9A && b(2) == 0x80) return 3;
-  if (c == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x80 && b(2) <= 0x8A) || b(2) == 0xA8 || b(2) == 0xA9 || b(2) == 0xAF))
-    return 3;
-  if (c == 0xE2 && b(1) == 0x81 && b(2) == 0x9F) return 3;
-  if (c == 0xE3 && b(1) == 0x80 && b(2) == 0x80) return 3;
-  return 0;
-}
-
-size_t skip_ws(std::string_view s, size_t i) {
-  for (size_t n; (n = ws_len(s, i)) > 0;) i += n;
-  return i;
-}
 
 // Python's str.strip(): Unicode whitespace at both ends.
 std::string strip(std::string_view s) {
@@ -221,10 +191,10 @@ void drop_left_right(std::string& s, Ticker& ticker) {
           if (t[i] != '\\') return npos;
           size_t k = i + 1;
           if (k < t.size() && t[k] == 'm') ++k;  // \mleft: "left" can only follow the m
-          if (!at(t, k, word)) return npos;
+          if (!literal_at(t, k, word)) return npos;
           const size_t after = k + word.size();
           for (std::string_view f : followers)
-            if (at(t, after, f)) return after;  // the follower stays
+            if (literal_at(t, after, f)) return after;  // the follower stays
           return npos;
         },
         ticker);
@@ -246,7 +216,7 @@ void permutations(std::string& s, Ticker& ticker) {
         // the lazy group ends at the first ")_{" reachable through allowed characters
         size_t close = npos;
         for (size_t j = i + 2; j <= k && j < t.size(); ++j)
-          if (at(t, j, ")_{")) {
+          if (literal_at(t, j, ")_{")) {
             close = j;
             break;
           }
@@ -271,17 +241,17 @@ void remove_useless(std::string& s, Ticker& ticker) {
         if (c == '$') return i + 1;
         if ((c == '"' || c == '\'') && (i == 0 || t[i - 1] != '\\')) return i + 1;
         if (c != '\\') return npos;
-        if (at(t, i, "\\mathrm{th}")) return i + 11;
-        if (at(t, i, "\\!")) return skip_ws(t, i + 2);
-        if (at(t, i, "\\text")) {
+        if (literal_at(t, i, "\\mathrm{th}")) return i + 11;
+        if (literal_at(t, i, "\\!")) return skip_ws(t, i + 2);
+        if (literal_at(t, i, "\\text")) {
           size_t k = skip_ws(t, i + 5);
           if (k < t.size() && t[k] == '{') {
             k = skip_ws(t, k + 1);
             if (k < t.size() && t[k] == '}') return k + 1;
           }
         }
-        if (at(t, i, "\\$")) return i + 2;
-        if (at(t, i, "\\displaystyle")) return i + 13;
+        if (literal_at(t, i, "\\$")) return i + 2;
+        if (literal_at(t, i, "\\displaystyle")) return i + 13;
         return npos;
       },
       ticker);
@@ -294,29 +264,29 @@ void replace_in_latex(std::string& s, Ticker& ticker) {
       [](std::string_view t, size_t i, std::string& out) -> size_t {
         const char c = t[i];
         if (c == '\\') {
-          if (at(t, i, "\\mathrm") || at(t, i, "\\mathit") || at(t, i, "\\mathbf")) {
+          if (literal_at(t, i, "\\mathrm") || literal_at(t, i, "\\mathit") || literal_at(t, i, "\\mathbf")) {
             out += "\\text";
             return i + 7;
           }
           for (std::string_view v : {"\\textnormal", "\\textbf", "\\textit", "\\textrm"})
-            if (at(t, i, v)) {
+            if (literal_at(t, i, v)) {
               out += "\\text";
               return i + v.size();
             }
-          if (at(t, i, "\\dfrac") || at(t, i, "\\tfrac") || at(t, i, "\\cfrac")) {
+          if (literal_at(t, i, "\\dfrac") || literal_at(t, i, "\\tfrac") || literal_at(t, i, "\\cfrac")) {
             out += "\\frac";
             return i + 6;
           }
         }
-        if (ws_len(t, i) && at(t, i + ws_len(t, i), ".")) {  // decimal_space
+        if (ws_len(t, i) && literal_at(t, i + ws_len(t, i), ".")) {  // decimal_space
           out += " 0.";
           return i + ws_len(t, i) + 1;
         }
-        if (c == '{' && at(t, i + 1, ".")) {  // decimal_brace
+        if (c == '{' && literal_at(t, i + 1, ".")) {  // decimal_brace
           out += "{0.";
           return i + 2;
         }
-        if (at(t, i, "~=")) {
+        if (literal_at(t, i, "~=")) {
           out += "\\approx";
           return i + 2;
         }
@@ -340,7 +310,7 @@ void replace_in_latex(std::string& s, Ticker& ticker) {
             if (b != i && b == k && t[i] != ',') continue;
             size_t w = skip_ws(t, b);
             for (std::string_view word : {"and", "or"})
-              if (at(t, w, word) && (w + word.size() >= t.size() || !is_letter(t[w + word.size()]))) {
+              if (literal_at(t, w, word) && (w + word.size() >= t.size() || !is_letter(t[w + word.size()]))) {
                 out += ",";
                 return w + word.size();
               }
@@ -351,10 +321,10 @@ void replace_in_latex(std::string& s, Ticker& ticker) {
           size_t k = i;
           if (t[k] == ',') ++k;
           k = skip_ws(t, k);
-          if (at(t, k, "\\text{")) {
+          if (literal_at(t, k, "\\text{")) {
             size_t w = skip_ws(t, k + 6);
             for (std::string_view word : {"and", "or"})
-              if (at(t, w, word)) {
+              if (literal_at(t, w, word)) {
                 size_t e = skip_ws(t, w + word.size());
                 if (e < t.size() && t[e] == '}') {
                   out += ",";
@@ -367,53 +337,53 @@ void replace_in_latex(std::string& s, Ticker& ticker) {
           out += " ";
           return i + 1 + ws_len(t, i + 1);
         }
-        if (at(t, i, "infinity")) {
+        if (literal_at(t, i, "infinity")) {
           out += "\\infty";
           return i + 8;
         }
         {  // dot: ,?\\ldots
           size_t k = i;
-          if (t[k] == ',' && at(t, k + 1, "\\ldots")) {
+          if (t[k] == ',' && literal_at(t, k + 1, "\\ldots")) {
             out += " ";
             return k + 7;
           }
-          if (at(t, k, "\\ldots")) {
+          if (literal_at(t, k, "\\ldots")) {
             out += " ";
             return k + 6;
           }
         }
         {  // \s*percentage, \text{percentage}, \s*percent, \text{percent}, \s*pct, \text{pct}
           const size_t k = skip_ws(t, i);
-          if (at(t, k, "percentage")) {
+          if (literal_at(t, k, "percentage")) {
             out += "\\%";
             return k + 10;
           }
-          if (at(t, i, "\\text{percentage}")) {
+          if (literal_at(t, i, "\\text{percentage}")) {
             out += "\\%";
             return i + 17;
           }
-          if (at(t, k, "percent")) {
+          if (literal_at(t, k, "percent")) {
             out += "\\%";
             return k + 7;
           }
-          if (at(t, i, "\\text{percent}")) {
+          if (literal_at(t, i, "\\text{percent}")) {
             out += "\\%";
             return i + 14;
           }
-          if (at(t, k, "pct")) {
+          if (literal_at(t, k, "pct")) {
             out += "\\%";
             return k + 3;
           }
-          if (at(t, i, "\\text{pct}")) {
+          if (literal_at(t, i, "\\text{pct}")) {
             out += "\\%";
             return i + 10;
           }
         }
-        if (at(t, i, "inf") && (i == 0 || t[i - 1] != '\\') && !at(t, i + 3, "inity")) {
+        if (literal_at(t, i, "inf") && (i == 0 || t[i - 1] != '\\') && !literal_at(t, i + 3, "inity")) {
           out += "\\infty";
           return i + 3;
         }
-        if (at(t, i, " sqrt")) {
+        if (literal_at(t, i, " sqrt")) {
           out += "\\sqrt";
           return i + 5;
         }
@@ -653,7 +623,7 @@ std::string remove_trailing_text(const std::string& s) {
   if (closes[0] == npos && closes[1] == npos) return s;
   const size_t last_newline = s.rfind('\n');
   for (size_t i = s.find('\\'); i != npos; i = s.find('\\', i + 1)) {
-    if (!(at(s, i, "\\text{") || at(s, i, "\\mbox{"))) continue;
+    if (!(literal_at(s, i, "\\text{") || literal_at(s, i, "\\mbox{"))) continue;
     const size_t open = i + 5;
     if (last_newline != npos && last_newline > open) continue;  // the lazy .*? does not cross a newline
     for (size_t c : closes)
@@ -672,7 +642,7 @@ void fix_parenthesised(std::string& s, std::string_view head, std::string_view o
   substitute(
       s,
       [&](std::string_view t, size_t i, std::string& out) -> size_t {
-        if (!at(t, i, head)) return npos;
+        if (!literal_at(t, i, head)) return npos;
         size_t k = i + head.size();
         if (k < t.size() && ws_len(t, k) == 1) ++k;
         if (k >= t.size() || t[k] != '(') return npos;
@@ -692,7 +662,7 @@ void fix_malformed_operators(std::string& s, Ticker& ticker) {
   substitute(
       s,
       [&](std::string_view t, size_t i, std::string& out) -> size_t {
-        if (!at(t, i, "\\frac")) return npos;
+        if (!literal_at(t, i, "\\frac")) return npos;
         size_t k = opt_space(t, i + 5);
         if (k >= t.size() || !is_digit(t[k])) return npos;
         const char a = t[k];
@@ -708,7 +678,7 @@ void fix_malformed_operators(std::string& s, Ticker& ticker) {
   substitute(
       s,
       [&](std::string_view t, size_t i, std::string& out) -> size_t {
-        if (!at(t, i, "\\log_")) return npos;
+        if (!literal_at(t, i, "\\log_")) return npos;
         size_t k = opt_space(t, i + 5);
         if (k >= t.size() || !is_digit(t[k])) return npos;
         const char a = t[k];
@@ -731,7 +701,7 @@ void fix_malformed_operators(std::string& s, Ticker& ticker) {
     substitute(
         s,
         [&](std::string_view t, size_t i, std::string& out) -> size_t {
-          if (!at(t, i, "\\frac")) return npos;
+          if (!literal_at(t, i, "\\frac")) return npos;
           size_t k = opt_space(t, i + 5);
           if (k >= t.size() || t[k] != '{') return npos;
           const size_t c = brace_digit.next(k + 1);
@@ -747,7 +717,7 @@ void fix_malformed_operators(std::string& s, Ticker& ticker) {
   substitute(
       s,
       [&](std::string_view t, size_t i, std::string& out) -> size_t {
-        if (!at(t, i, "\\frac")) return npos;
+        if (!literal_at(t, i, "\\frac")) return npos;
         size_t k = opt_space(t, i + 5);
         if (k >= t.size() || !is_digit(t[k])) return npos;
         size_t d = opt_space(t, k + 1);
@@ -762,7 +732,7 @@ void fix_malformed_operators(std::string& s, Ticker& ticker) {
   substitute(
       s,
       [&](std::string_view t, size_t i, std::string& out) -> size_t {
-        if (!at(t, i, "\\sqrt")) return npos;
+        if (!literal_at(t, i, "\\sqrt")) return npos;
         size_t k = opt_space(t, i + 5);
         if (k >= t.size() || !is_digit(t[k])) return npos;
         out.append("\\sqrt{").append(1, t[k]).append("}");
