@@ -1,5 +1,6 @@
 # r1.cpp top-level entry points. Each target installs missing system packages, configures, builds, runs.
 #   make demo    the demo on its embedded default (see README)
+#   make demo-r1 the DeepSeek-R1 recipe demo (`r1 demo --recipe r1`, see README)
 #   make test    `make check`, then every CI test (CTest labels `slow` and `gpu` are skipped, and the skip is reported)
 #   make check   the shape: every source as .clang-format says, every #include as scripts/include-rules.txt allows
 #   make build   configure + build only (Release)
@@ -11,7 +12,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all deps configure build check test test-assets test-all test-gpu demo bench clean
+.PHONY: all deps configure build check test test-assets test-all test-gpu demo demo-r1 bench clean
 all: build
 
 deps:
@@ -45,6 +46,9 @@ test-gpu: build
 
 demo: build
 	$(BUILD)/r1 demo --out runs/demo
+
+demo-r1: build
+	$(BUILD)/r1 demo --recipe r1 --out runs/demo-r1
 
 bench: build
 	cmake --build $(BUILD) --target bench-train-step

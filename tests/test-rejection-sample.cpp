@@ -100,6 +100,33 @@ TEST(RejectionSample, SelectionFiltersAndPassRates) {
   EXPECT_EQ(report.pass_rate_prompts, 2);
 }
 
+// --language row: each prompt's chain of thought is held to the prompt's own `language` column.
+TEST(RejectionSample, LanguageOfEachRow) {
+  const std::string english = "<think>\n7 + 8 = 15, write 5 carry 1\n</think>\n$\\boxed{15}$";
+  const std::string chinese = "<think>\n7 + 8 = 15，写 5 进 1\n</think>\n$\\boxed{15}$";
+  std::vector<Json> rows = {sample_row("What is 7 + 8?", "15", {english, chinese}),
+                            sample_row("7 加 8 等于多少？", "15", {english, chinese})};
+  rows[0]["language"] = "en";
+  rows[1]["language"] = "zh";
+  RejectionSampleOptions o;
+  o.filters.language = "row";
+  RejectionSampleReport report;
+  std::vector<Json> kept = r1::pipeline::select_samples(rows, o, report);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0]["messages"][1]["content"], english);
+  EXPECT_EQ(kept[1]["messages"][1]["content"], chinese);
+  EXPECT_EQ(kept[1]["rewards"]["language_consistency"], 1.0);
+  EXPECT_EQ(report.dropped, (std::map<std::string, int64_t>{{"language", 2}}));
+  // A row without the column is an error that names the reward and the column.
+  rows[1].erase("language");
+  try {
+    r1::pipeline::select_samples(rows, o, report);
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("'language' column"), std::string::npos) << e.what();
+  }
+}
+
 TEST(RejectionSample, KeepPoliciesCapAndThresholds) {
   RejectionSampleOptions o = filtering();
   o.keep = KeepPolicy::kFirst;

@@ -41,7 +41,8 @@ KeepPolicy parse_keep_policy(const std::string& name);  // all-correct | best | 
 // R1's filters on correct responses (§2.3.3: "filtered out chain-of-thought with mixed languages, long
 // paragraphs, and code blocks"), then duplicates among one prompt's kept responses.
 struct SampleFilters {
-  std::string language;                    // "" off; else the language_consistency reward's target (en, zh, ...)
+  std::string language;                    // "" off; else the language_consistency reward's target (en, zh, ...),
+                                           // or "row": each prompt's own `language` column
   double min_language_consistency = 0.95;  // share of the chain of thought in `language` a response needs
   int64_t max_paragraph_chars = 0;         // 0 off; a paragraph is text between blank lines
   bool no_code_blocks = false;             // drop responses holding a ``` fence

@@ -173,8 +173,12 @@ std::vector<Json> select_samples(const std::vector<Json>& rows, const RejectionS
     scores.push_back(rewards::make_reward(name, params)(texts, examples));
   }
   std::vector<rewards::Score> language;
-  if (!o.filters.language.empty())
-    language = rewards::make_reward("language_consistency", {{"language", o.filters.language}})(texts, examples);
+  if (!o.filters.language.empty()) {
+    // "row": each prompt's own `language` column, as the reward reads it without the parameter.
+    const nlohmann::json params =
+        o.filters.language == "row" ? nlohmann::json::object() : nlohmann::json{{"language", o.filters.language}};
+    language = rewards::make_reward("language_consistency", params)(texts, examples);
+  }
   std::vector<double> weights = o.reward_weights;
   if (weights.empty()) weights.assign(o.reward_funcs.size(), 1.0);
   const std::vector<rewards::Score> total = rewards::combine_rewards(scores, weights);

@@ -95,7 +95,8 @@ void add_rejection_sample_command(CLI::App& app, Invocation& ctx) {
       ->capture_default_str()
       ->check(kNonNegative);
   cmd->add_option("--language", j.filters.language,
-                  "keep responses whose chain of thought is in this language (en, zh, ...; language_consistency)");
+                  "keep responses whose chain of thought is in this language (en, zh, ...; language_consistency), or "
+                  "'row': each prompt's own `language` column");
   cmd->add_option("--min-language-consistency", j.filters.min_language_consistency,
                   "share of the chain of thought in --language a response needs")
       ->capture_default_str();
