@@ -1,6 +1,7 @@
-// Internal to src/verify: the expression tree that parse.cpp builds from normalised LaTeX / plain math, the
-// deadline every loop checks, and the stages' entry points (extraction.cpp, normalize.cpp, parse.cpp,
-// compare.cpp, evaluate.cpp, cas.cpp). The tree is plain data with no GiNaC inside, so extraction, normalisation and
+// Internal to src/verify: the expression tree that parse.cpp builds from normalised LaTeX / plain math (and
+// python-expr.cpp from Python syntax), the deadline every loop checks, and the stages' entry points
+// (extraction.cpp, normalize.cpp, parse.cpp, python-expr.cpp, compare.cpp, evaluate.cpp, cas.cpp; expr.cpp: the
+// tree's own helpers). The tree is plain data with no GiNaC inside, so extraction, normalisation and
 // parsing run in parallel without locks; only cas.cpp touches GiNaC (under one process-wide lock).
 #pragma once
 
@@ -113,8 +114,10 @@ std::string extract_boxed_content(std::string_view text, BoxedMode mode, Ticker&
 // its last member). Throws ParseError (not math) or Timeout (deadline, depth).
 Node parse_math(std::string_view normalized, const Deadline& deadline);
 Node parse_latex(std::string_view normalized, const Deadline& deadline);
-// A plain arithmetic expression in Python syntax (digits, . + - * / ** and parentheses), as sympy's parse_expr.
+// python-expr.cpp: a plain arithmetic expression in Python syntax (digits, . + - * / ** and parentheses), as
+// sympy's parse_expr.
 Node parse_python_expr(std::string_view expr, const Deadline& deadline);
+// expr.cpp: the tree printed, and what it holds.
 std::string to_string(const Node& node);  // for details and tests
 size_t node_count(const Node& node);
 bool has_float(const Node& node);

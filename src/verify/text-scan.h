@@ -1,6 +1,6 @@
-// Internal to src/verify: the byte-level scanning helpers extraction.cpp and normalize.cpp share — Python's
-// notion of whitespace (\s, str.isspace) over UTF-8, character lengths, ASCII classes and literal matches — so the
-// two stages read text by one rule.
+// Internal to src/verify: the byte-level scanning helpers the stages share (extraction.cpp, answer-spans.cpp,
+// normalize.cpp and its units, the LaTeX lexer and parser) — Python's notion of whitespace (\s, str.isspace) over
+// UTF-8, character lengths, ASCII classes and literal matches — so they read text by one rule.
 #pragma once
 
 #include <cstddef>
