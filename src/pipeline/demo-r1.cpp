@@ -166,8 +166,7 @@ R1DemoResult run_r1_demo(const R1DemoOptions& o, const std::atomic<bool>* stop) 
   // ---- DeepSeek-R1-Zero: the base model and pure RL ----
   const fs::path base = out / "base";
   const PretrainSettings teacher = pretrain_settings(z);
-  log.run("pretraining", has_model(base),
-          [&] { result.interrupted = pretrain_demo_model(teacher, out, base, stop); });
+  log.run("pretraining", has_model(base), [&] { result.interrupted = pretrain_demo_model(teacher, out, base, stop); });
   if (result.interrupted) return finish();
   evaluate("base", base, {"task data", "tokenizer", "token shards", "pretraining"});
 

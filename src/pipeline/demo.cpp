@@ -203,8 +203,9 @@ data::TaskSplits prepare_task_data(const DemoOptions& o, StageLog& log) {
 }
 
 PretrainSettings pretrain_settings(const DemoOptions& o) {
-  return {o.model_config,           o.pretrain_steps, o.pretrain_batch, o.pretrain_length,
-          o.pretrain_learning_rate, o.pretrain_bf16,  o.seed};
+  return {
+      o.model_config, o.pretrain_steps, o.pretrain_batch, o.pretrain_length, o.pretrain_learning_rate, o.pretrain_bf16,
+      o.seed};
 }
 
 bool pretrain_demo_model(const PretrainSettings& s, const fs::path& out_dir, const fs::path& out,

@@ -105,8 +105,9 @@ FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed) {
                        fmt::join(model->lora_config()->target_modules, ", "), trainable);
   }
   fmt::print("model: {} ({} parameters){}; tokenizer {} ({} tokens){}\n", args.model_name_or_path,
-             model->num_parameters(), lora, args.tokenizer_name_or_path, setup.tokenizer.vocab_size(),
-             setup.chat_template ? "" : ", no chat template");
+             model->num_parameters(), lora,
+             args.tokenizer_name_or_path.empty() ? "of the model" : args.tokenizer_name_or_path,
+             setup.tokenizer.vocab_size(), setup.chat_template ? "" : ", no chat template");
   return setup;
 }
 
