@@ -6,7 +6,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "r1/demo.h"
 #include "r1/error.h"
@@ -137,6 +140,35 @@ TEST(R1Demo, EveryStageThenSkippedThenRedoneToTheSameNumbers) {
     EXPECT_EQ(s.skipped, s.stage != "student RL" && s.stage != "evaluate student RL") << s.stage;
   EXPECT_EQ(redone.summary["student_rl_pass@1"], first.summary["student_rl_pass@1"]);
   EXPECT_EQ(redone.summary["stages"][8]["mean_length"], first.summary["stages"][8]["mean_length"]);
+}
+
+// Stopped (Ctrl-C) once the cold-start data exists, so in the cold-start SFT or just after, then run again: the
+// stopped stage resumes from its checkpoint and the run ends with the numbers of a run never stopped.
+TEST(R1Demo, StoppedThenResumedEndsWithTheSameNumbers) {
+  r1::test::TempDir dir;
+  r1::demo::R1DemoOptions o = toy_options(dir / "whole");
+  const r1::demo::R1DemoResult whole = r1::demo::run_r1_demo(o);
+  o.zero.out_dir = dir / "stopped";
+  std::atomic<bool> stop{false}, done{false};
+  std::thread watcher([&] {
+    while (!done && !fs::exists(dir / "stopped" / "cold-start.jsonl"))
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    stop = true;
+  });
+  const r1::demo::R1DemoResult stopped = r1::demo::run_r1_demo(o, &stop);
+  done = true;
+  watcher.join();
+  ASSERT_TRUE(stopped.interrupted);
+  EXPECT_FALSE(fs::exists(dir / "stopped" / "summary.json"));
+  const r1::demo::R1DemoResult resumed = r1::demo::run_r1_demo(o);
+  ASSERT_FALSE(resumed.interrupted);
+  ASSERT_EQ(resumed.stages.size(), whole.stages.size());
+  for (size_t i = 0; i < whole.stages.size(); ++i) {
+    nlohmann::json a = whole.stages[i].eval.to_json(), b = resumed.stages[i].eval.to_json();
+    a.erase("seconds");
+    b.erase("seconds");
+    EXPECT_EQ(a, b) << whole.stages[i].name;
+  }
 }
 
 }  // namespace

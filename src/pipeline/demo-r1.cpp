@@ -120,125 +120,162 @@ std::string R1DemoResult::table() const {
   return t;
 }
 
-R1DemoResult run_r1_demo(const R1DemoOptions& o, const std::atomic<bool>* stop) {
-  const DemoOptions& z = o.zero;
-  R1DemoResult result;
-  const fs::path out = z.out_dir, task_dir = out / "task";
+namespace {
+
+// Creates the run's directory; its stage log's file.
+fs::path stage_log_in(const fs::path& out) {
   fs::create_directories(out);
-  StageLog log(out / "stage-seconds.json");
-  const data::TaskSplits task = prepare_task_data(z, log);  // the task data, tokenizer and token shards stages
-  const fs::path train_rows = task_dir / "train.jsonl";
-  std::vector<std::pair<std::string, std::vector<nlohmann::json>>> rl_metrics;
+  return out / "stage-seconds.json";
+}
 
-  // Each evaluated model: its directory, the stages that made it.
-  auto evaluate = [&](const std::string& name, const fs::path& dir, std::vector<std::string> made_by) {
-    const fs::path file = out / ("eval-" + dir.filename().string() + ".json");
-    log.run("evaluate " + name, fs::exists(file), [&] {
-      EvalSummary e = evaluate_pass_at_1(dir, task.test, z.system_prompt, z.eval_samples, z.eval_temperature,
-                                         z.max_completion_length, z.seed);
-      write_file_atomic(file, e.to_json().dump(2));
-    });
-    R1StageSummary s{name, EvalSummary::from_json(parse_json(read_file(file), file.string())), 0};
-    for (const std::string& stage : made_by) s.seconds += log.seconds(stage);
-    fmt::print("{}: pass@1 {:.3f}, format {:.3f}, language consistency {:.3f}, {:.1f} tokens\n", name, s.eval.pass_at_1,
-               s.eval.format_rate, s.eval.language_consistency, s.eval.mean_length);
-    result.stages.push_back(std::move(s));
-  };
-  auto grpo_stage = [&](const std::string& stage, const fs::path& from, const fs::path& dataset, const fs::path& dir,
-                        int64_t steps, double learning_rate, double language_weight) {
-    log.run(stage, has_model(dir), [&] {
-      train::GrpoOptions g = demo_grpo_options(z, from, dataset, dir);
-      g.training.max_steps = steps;
-      g.training.learning_rate = learning_rate;
-      g.reward_funcs = {"accuracy", "format", "language_consistency"};
-      g.reward_weights = {1.0, 1.0, language_weight};
-      g.reward_kwargs = {{"accuracy", accuracy_params()}};
-      result.interrupted = train::grpo(g, stop).interrupted;
-    });
-    rl_metrics.emplace_back(stage, grpo_metrics(dir));
-    return !result.interrupted;
-  };
-  auto finish = [&] {
-    result.work = log.times();
-    return result;
-  };
+// One run of the recipe: the stages in order, each model evaluated as it is made.
+class R1Run {
+ public:
+  R1Run(const R1DemoOptions& o, const std::atomic<bool>* stop)
+      : o_(o),
+        z_(o.zero),
+        stop_(stop),
+        out_(o.zero.out_dir),
+        task_dir_(out_ / "task"),
+        train_rows_(task_dir_ / "train.jsonl"),
+        log_(stage_log_in(out_)),
+        task_(prepare_task_data(z_, log_)) {}  // the task data, tokenizer and token shards stages
 
+  bool teacher();  // base, R1-Zero and R1's four stages; false when a training stage was interrupted
+  bool student();  // the student's base, distillation and RL
+  R1DemoResult finish(bool complete);
+
+ private:
+  // Runs a training stage unless `done`; false when it was interrupted.
+  bool train(const std::string& stage, bool done, const std::function<bool()>& interrupted) {
+    bool stopped = false;
+    log_.run(stage, done, [&] { stopped = interrupted(); });
+    return !stopped;
+  }
+  bool grpo_stage(const std::string& stage, const fs::path& from, const fs::path& dataset, const fs::path& dir,
+                  int64_t steps, double learning_rate, double language_weight);
+  // Evaluates the model in `dir` (once) as the table's row `name`, made by the stages `made_by`.
+  void evaluate(const std::string& name, const fs::path& dir, const std::vector<std::string>& made_by);
+  void sample(const std::string& stage, const fs::path& model, size_t first, int64_t count, const std::string& prompts,
+              const fs::path& output, const fs::path& pass_rate_output, uint64_t seed) {
+    log_.run(stage, fs::exists(output) && (pass_rate_output.empty() || fs::exists(pass_rate_output)), [&] {
+      write_prompt_slice(task_, first, count, task_dir_ / prompts);
+      rejection_sample_stage(o_, model, task_dir_ / prompts, output, pass_rate_output, seed);
+    });
+  }
+
+  const R1DemoOptions& o_;
+  const DemoOptions& z_;
+  const std::atomic<bool>* stop_;
+  const fs::path out_, task_dir_, train_rows_;
+  StageLog log_;
+  const data::TaskSplits task_;
+  R1DemoResult result_;
+  std::vector<std::pair<std::string, std::vector<nlohmann::json>>> rl_metrics_;
+};
+
+bool R1Run::grpo_stage(const std::string& stage, const fs::path& from, const fs::path& dataset, const fs::path& dir,
+                       int64_t steps, double learning_rate, double language_weight) {
+  const bool complete = train(stage, has_model(dir), [&] {
+    train::GrpoOptions g = demo_grpo_options(z_, from, dataset, dir);
+    g.training.max_steps = steps;
+    g.training.learning_rate = learning_rate;
+    g.reward_funcs = {"accuracy", "format", "language_consistency"};
+    g.reward_weights = {1.0, 1.0, language_weight};
+    g.reward_kwargs = {{"accuracy", accuracy_params()}};
+    return train::grpo(g, stop_).interrupted;
+  });
+  rl_metrics_.emplace_back(stage, grpo_metrics(dir));
+  return complete;
+}
+
+void R1Run::evaluate(const std::string& name, const fs::path& dir, const std::vector<std::string>& made_by) {
+  const fs::path file = out_ / ("eval-" + dir.filename().string() + ".json");
+  log_.run("evaluate " + name, fs::exists(file), [&] {
+    EvalSummary e = evaluate_pass_at_1(dir, task_.test, z_.system_prompt, z_.eval_samples, z_.eval_temperature,
+                                       z_.max_completion_length, z_.seed);
+    write_file_atomic(file, e.to_json().dump(2));
+  });
+  R1StageSummary s{name, EvalSummary::from_json(parse_json(read_file(file), file.string())), 0};
+  for (const std::string& stage : made_by) s.seconds += log_.seconds(stage);
+  fmt::print("{}: pass@1 {:.3f}, format {:.3f}, language consistency {:.3f}, {:.1f} tokens\n", name, s.eval.pass_at_1,
+             s.eval.format_rate, s.eval.language_consistency, s.eval.mean_length);
+  result_.stages.push_back(std::move(s));
+}
+
+bool R1Run::teacher() {
   // ---- DeepSeek-R1-Zero: the base model and pure RL ----
-  const fs::path base = out / "base";
-  const PretrainSettings teacher = pretrain_settings(z);
-  log.run("pretraining", has_model(base), [&] { result.interrupted = pretrain_demo_model(teacher, out, base, stop); });
-  if (result.interrupted) return finish();
+  const fs::path base = out_ / "base", zero = out_ / "r1-zero";
+  if (!train("pretraining", has_model(base),
+             [&] { return pretrain_demo_model(pretrain_settings(z_), out_, base, stop_); }))
+    return false;
   evaluate("base", base, {"task data", "tokenizer", "token shards", "pretraining"});
-
-  const fs::path zero = out / "r1-zero";
-  if (!grpo_stage("R1-Zero RL", base, train_rows, zero, z.grpo_steps, z.grpo_learning_rate, 0.0)) return finish();
+  if (!grpo_stage("R1-Zero RL", base, train_rows_, zero, z_.grpo_steps, z_.grpo_learning_rate, 0.0)) return false;
   evaluate("R1-Zero", zero, {"R1-Zero RL"});
 
   // ---- Stage 1: cold start ----
-  const size_t cold_first = 0, rs_first = size_t(o.cold_start_prompts),
-               distill_first = rs_first + size_t(o.rejection_prompts);
-  const fs::path cold_data = out / "cold-start.jsonl", cold_sft = out / "cold-start-sft";
-  log.run("cold-start data", fs::exists(cold_data), [&] {
-    write_prompt_slice(task, cold_first, o.cold_start_prompts, task_dir / "cold-start-prompts.jsonl");
-    rejection_sample_stage(o, zero, task_dir / "cold-start-prompts.jsonl", cold_data, {}, z.seed + 101);
-  });
-  log.run("cold-start SFT", has_model(cold_sft),
-          [&] { result.interrupted = sft_stage(o, base, cold_data, cold_sft, stop); });
-  if (result.interrupted) return finish();
+  const fs::path cold_data = out_ / "cold-start.jsonl", cold_sft = out_ / "cold-start-sft";
+  sample("cold-start data", zero, 0, o_.cold_start_prompts, "cold-start-prompts.jsonl", cold_data, {}, z_.seed + 101);
+  if (!train("cold-start SFT", has_model(cold_sft), [&] { return sft_stage(o_, base, cold_data, cold_sft, stop_); }))
+    return false;
   evaluate("cold-start SFT", cold_sft, {"cold-start data", "cold-start SFT"});
 
   // ---- Stage 2: reasoning-oriented RL with the language consistency reward ----
-  const fs::path reasoning = out / "reasoning-rl";
-  if (!grpo_stage("reasoning RL", cold_sft, train_rows, reasoning, o.rl_steps, o.rl_learning_rate, 1.0))
-    return finish();
+  const fs::path reasoning = out_ / "reasoning-rl";
+  if (!grpo_stage("reasoning RL", cold_sft, train_rows_, reasoning, o_.rl_steps, o_.rl_learning_rate, 1.0))
+    return false;
   evaluate("reasoning RL", reasoning, {"reasoning RL"});
 
   // ---- Stage 3: rejection sampling and SFT of the base ----
-  const fs::path rs_data = out / "rejection-sampling.jsonl", rs_sft = out / "rs-sft",
-                 hard_prompts = out / "final-rl-prompts.jsonl";
-  log.run("rejection sampling", fs::exists(rs_data) && fs::exists(hard_prompts), [&] {
-    write_prompt_slice(task, rs_first, o.rejection_prompts, task_dir / "rejection-prompts.jsonl");
-    rejection_sample_stage(o, reasoning, task_dir / "rejection-prompts.jsonl", rs_data, hard_prompts, z.seed + 202);
-  });
-  log.run("rejection-sampling SFT", has_model(rs_sft),
-          [&] { result.interrupted = sft_stage(o, base, rs_data, rs_sft, stop); });
-  if (result.interrupted) return finish();
+  const fs::path rs_data = out_ / "rejection-sampling.jsonl", rs_sft = out_ / "rs-sft",
+                 hard_prompts = out_ / "final-rl-prompts.jsonl";
+  sample("rejection sampling", reasoning, size_t(o_.cold_start_prompts), o_.rejection_prompts,
+         "rejection-prompts.jsonl", rs_data, hard_prompts, z_.seed + 202);
+  if (!train("rejection-sampling SFT", has_model(rs_sft), [&] { return sft_stage(o_, base, rs_data, rs_sft, stop_); }))
+    return false;
   evaluate("rejection-sampling SFT", rs_sft, {"rejection sampling", "rejection-sampling SFT"});
 
   // ---- Stage 4: the final RL stage, on the prompts not yet always solved ----
   // Fewer than four steps' worth of them (a model that already solves nearly everything) would repeat a handful of
   // prompts in every step: then it trains on the whole training split.
-  const fs::path final_rl = out / "final-rl";
-  const size_t prompts_per_step = size_t(std::max<int64_t>(1, z.grpo_batch * z.grpo_accumulation / z.num_generations));
-  const fs::path final_prompts = read_jsonl(hard_prompts).size() >= 4 * prompts_per_step ? hard_prompts : train_rows;
-  if (!grpo_stage("final RL", rs_sft, final_prompts, final_rl, o.rl_steps, o.rl_learning_rate, 1.0)) return finish();
+  const fs::path final_rl = out_ / "final-rl";
+  const size_t per_step = size_t(std::max<int64_t>(1, z_.grpo_batch * z_.grpo_accumulation / z_.num_generations));
+  const fs::path final_prompts = read_jsonl(hard_prompts).size() >= 4 * per_step ? hard_prompts : train_rows_;
+  if (!grpo_stage("final RL", rs_sft, final_prompts, final_rl, o_.rl_steps, o_.rl_learning_rate, 1.0)) return false;
   evaluate("final RL", final_rl, {"final RL"});
+  return true;
+}
 
-  // ---- Distillation vs RL on a smaller student ----
-  const fs::path student = out / "student-base", distill_data = out / "distill.jsonl",
-                 distilled = out / "student-distilled", student_rl = out / "student-rl";
-  PretrainSettings small = teacher;
-  small.model_config = o.student_config;
-  small.steps = o.student_pretrain_steps;
-  log.run("student pretraining", has_model(student),
-          [&] { result.interrupted = pretrain_demo_model(small, out, student, stop); });
-  if (result.interrupted) return finish();
+bool R1Run::student() {
+  const fs::path student = out_ / "student-base", distill_data = out_ / "distill.jsonl",
+                 distilled = out_ / "student-distilled", student_rl = out_ / "student-rl";
+  PretrainSettings small = pretrain_settings(z_);
+  small.model_config = o_.student_config;
+  small.steps = o_.student_pretrain_steps;
+  if (!train("student pretraining", has_model(student),
+             [&] { return pretrain_demo_model(small, out_, student, stop_); }))
+    return false;
   evaluate("student base", student, {"student pretraining"});
-  log.run("distillation data", fs::exists(distill_data), [&] {
-    write_prompt_slice(task, distill_first, o.distill_prompts, task_dir / "distill-prompts.jsonl");
-    rejection_sample_stage(o, final_rl, task_dir / "distill-prompts.jsonl", distill_data, {}, z.seed + 303);
-  });
-  log.run("student distillation", has_model(distilled),
-          [&] { result.interrupted = sft_stage(o, student, distill_data, distilled, stop); });
-  if (result.interrupted) return finish();
+  sample("distillation data", out_ / "final-rl", size_t(o_.cold_start_prompts + o_.rejection_prompts),
+         o_.distill_prompts, "distill-prompts.jsonl", distill_data, {}, z_.seed + 303);
+  if (!train("student distillation", has_model(distilled),
+             [&] { return sft_stage(o_, student, distill_data, distilled, stop_); }))
+    return false;
   evaluate("student distilled", distilled, {"distillation data", "student distillation"});
-  if (!grpo_stage("student RL", student, train_rows, student_rl, o.student_rl_steps, z.grpo_learning_rate, 1.0))
-    return finish();
+  if (!grpo_stage("student RL", student, train_rows_, student_rl, o_.student_rl_steps, z_.grpo_learning_rate, 1.0))
+    return false;
   evaluate("student RL", student_rl, {"student RL"});
+  return true;
+}
 
-  // ---- summary.json, the report ----
+R1DemoResult R1Run::finish(bool complete) {
+  result_.work = log_.times();
+  if (!complete) {
+    result_.interrupted = true;
+    return result_;
+  }
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-  for (const R1StageSummary& s : result.stages) {
+  for (const R1StageSummary& s : result_.stages) {
     const EvalSummary& e = s.eval;
     rows.push_back(
         {{"name", s.name},
@@ -250,22 +287,30 @@ R1DemoResult run_r1_demo(const R1DemoOptions& o, const std::atomic<bool>* stop) 
          {"mean_length", e.mean_length},
          {"seconds", s.seconds}});
   }
-  const R1StageSummary& d = result.stages[result.stages.size() - 2];
-  const R1StageSummary& r = result.stages.back();
-  result.summary = {
-      {"held_out",
-       {{"problems", z.test_problems}, {"samples_per_problem", z.eval_samples}, {"temperature", z.eval_temperature}}},
-      {"seed", z.seed},
-      {"stages", rows},
-      {"student_distilled_pass@1", d.eval.pass_at_1},
-      {"student_rl_pass@1", r.eval.pass_at_1},
-      {"student_distilled_seconds", d.seconds},
-      {"student_rl_seconds", r.seconds}};
-  write_file_atomic(out / "summary.json", result.summary.dump(2) + "\n");
-  result.work = log.times();
-  result.report = out / "report.html";
-  write_file_atomic(result.report, r1_demo_report_html(result, rl_metrics, o));
-  return result;
+  const R1StageSummary& d = result_.stages[result_.stages.size() - 2];
+  const R1StageSummary& r = result_.stages.back();
+  result_.summary = {{"held_out",
+                      {{"problems", z_.test_problems},
+                       {"samples_per_problem", z_.eval_samples},
+                       {"temperature", z_.eval_temperature}}},
+                     {"seed", z_.seed},
+                     {"stages", rows},
+                     {"student_distilled_pass@1", d.eval.pass_at_1},
+                     {"student_rl_pass@1", r.eval.pass_at_1},
+                     {"student_distilled_seconds", d.seconds},
+                     {"student_rl_seconds", r.seconds}};
+  write_file_atomic(out_ / "summary.json", result_.summary.dump(2) + "\n");
+  result_.report = out_ / "report.html";
+  write_file_atomic(result_.report, r1_demo_report_html(result_, rl_metrics_, o_));
+  return result_;
+}
+
+}  // namespace
+
+R1DemoResult run_r1_demo(const R1DemoOptions& o, const std::atomic<bool>* stop) {
+  R1Run run(o, stop);
+  const bool complete = run.teacher() && run.student();
+  return run.finish(complete);
 }
 
 }  // namespace r1::demo
