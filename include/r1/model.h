@@ -49,6 +49,10 @@ struct RopeScaling {
 // config.json, with the transformers key names. Defaults are transformers' for the model_type.
 struct ModelConfig {
   std::string model_type = "llama";  // "llama" (LlamaForCausalLM) | "qwen2" (Qwen2ForCausalLM)
+  // > 0: a sequence classifier (LlamaForSequenceClassification / Qwen2ForSequenceClassification, e.g. a reward
+  // model with 1 label): a `score` head (num_labels, hidden_size) without bias on each row's last non-pad token
+  // instead of the LM head. config.json holds it as id2label / label2id (transformers' num_labels).
+  int64_t num_labels = 0;
   int64_t vocab_size = 32000;
   int64_t hidden_size = 4096;
   int64_t intermediate_size = 11008;
@@ -73,7 +77,11 @@ struct ModelConfig {
   int64_t resolved_head_dim() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
   bool qkv_bias() const { return model_type == "qwen2" || attention_bias; }
   bool o_bias() const { return model_type == "llama" && attention_bias; }
-  std::string architecture() const { return model_type == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"; }
+  bool is_classifier() const { return num_labels > 0; }
+  std::string architecture() const {
+    if (model_type == "qwen2") return is_classifier() ? "Qwen2ForSequenceClassification" : "Qwen2ForCausalLM";
+    return is_classifier() ? "LlamaForSequenceClassification" : "LlamaForCausalLM";
+  }
 
   // Parses config.json text; `source` (a path) prefixes every error. Unknown keys are ignored, unsupported
   // features (another model_type, hidden_act, rope type, sliding window) are errors that name them.
@@ -131,7 +139,8 @@ struct DecoderWeights {
   at::Tensor embed;                  // (V, C) token embeddings
   std::vector<LayerWeights> layers;  // num_hidden_layers
   at::Tensor final_norm;             // (C)
-  at::Tensor lm_head;                // (V, C) lm_head.weight, or `embed` itself when tie_word_embeddings
+  at::Tensor lm_head;                // (V, C) lm_head.weight, or `embed` itself when tie_word_embeddings;
+                                     // undefined for a sequence classifier
 };
 
 namespace detail {
@@ -150,6 +159,13 @@ class TransformerImpl : public torch::nn::Module {
   // input_ids (B, T) -> final-norm hidden states (B, T, C); logits() applies the LM head to any (..., C).
   at::Tensor hidden_states(const at::Tensor& input_ids, const ForwardArgs& args = {});
   at::Tensor logits(const at::Tensor& hidden);
+  // Sequence classifiers (config().is_classifier()): input_ids (B, T) -> (B, num_labels), the score head on each
+  // row's last token that is not pad_token_id (transformers' *ForSequenceClassification pooling, right or left
+  // padding alike; without a pad token only a batch of one row, pooled at its last token). score() applies the
+  // head to any (..., C). Both are errors for a causal LM, as forward(), logits() and lm_head_weight() are for a
+  // classifier.
+  at::Tensor sequence_logits(const at::Tensor& input_ids, const ForwardArgs& args = {});
+  at::Tensor score(const at::Tensor& hidden);
   // (V, C): lm_head.weight, or the embedding matrix when tie_word_embeddings (what logits() multiplies by).
   at::Tensor lm_head_weight() const;
   // True when logits() is exactly hidden @ lm_head_weight()^T (false while a LoRA adapter on lm_head is active).
@@ -180,7 +196,8 @@ class TransformerImpl : public torch::nn::Module {
   ModelConfig config_;
   bool gradient_checkpointing_ = false;
   std::shared_ptr<detail::DecoderStackImpl> model_;  // registered as "model"
-  std::shared_ptr<detail::LinearImpl> lm_head_;      // registered as "lm_head"; null when tied
+  std::shared_ptr<detail::LinearImpl> lm_head_;      // registered as "lm_head"; null when tied or a classifier
+  std::shared_ptr<detail::LinearImpl> score_;        // registered as "score" in a sequence classifier
   at::Tensor inv_freq_;  // (D/2) fp32 RoPE frequencies (construction device); not a parameter, never written after
   at::Tensor slopes_;    // (H) fp32 ALiBi slopes (construction device); not a parameter, never written after
   std::shared_ptr<const LoraConfig> lora_;  // null: no adapters
@@ -192,6 +209,10 @@ TORCH_MODULE(Transformer);
 struct LoadOptions {
   std::optional<at::ScalarType> dtype;  // unset: float32 (training precision; use convert for storage)
   at::Device device = at::kCPU;
+  // Set: load as a sequence classifier with this many labels. A causal LM's directory gives the trunk; its LM head
+  // is dropped and the score head starts as N(0, initializer_range) from the global generator (transformers'
+  // AutoModelForSequenceClassification.from_pretrained(dir, num_labels=n)). A classifier's directory must have n.
+  std::optional<int64_t> num_labels;
 };
 
 // Loads config.json and the safetensors weights of `dir`. Every model tensor must be present with its exact

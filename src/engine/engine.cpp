@@ -605,6 +605,8 @@ Engine::Engine(model::Transformer model, EngineOptions options) : state_(std::ma
   if (options.max_batch < 1) fail_usage("engine: max_batch must be >= 1, got {}", options.max_batch);
   s.model = model;
   const model::ModelConfig& c = model->config();
+  if (c.is_classifier())
+    fail_usage("engine: a {} scores sequences and has no LM head to generate with", c.architecture());
   s.max_seq_len = options.max_seq_len > 0 ? options.max_seq_len : c.max_position_embeddings;
   if (s.max_seq_len < 2) fail_usage("engine: max_seq_len must be >= 2, got {}", s.max_seq_len);
   at::Tensor first = model->parameters().front();

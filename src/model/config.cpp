@@ -5,6 +5,7 @@
 
 #include <fmt/ranges.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -86,22 +87,38 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
       r.wrong("architectures", "a list of class names");
     arch = j["architectures"][0].get<std::string>();
   }
+  // architecture -> (model_type, sequence classifier)
+  static const std::map<std::string, std::pair<std::string, bool>> kArchitectures = {
+      {"LlamaForCausalLM", {"llama", false}},
+      {"Qwen2ForCausalLM", {"qwen2", false}},
+      {"LlamaForSequenceClassification", {"llama", true}},
+      {"Qwen2ForSequenceClassification", {"qwen2", true}}};
+  auto known = kArchitectures.find(arch);
+  if (!arch.empty() && known == kArchitectures.end()) {
+    std::vector<std::string> names;
+    for (const auto& [name, kind] : kArchitectures) names.push_back(name);
+    fail("{}: architecture '{}' is not supported (supported: {})", source, arch, fmt::join(names, ", "));
+  }
   std::string type;
   r.get("model_type", type);
   if (type.empty()) {
-    if (arch == "LlamaForCausalLM")
-      type = "llama";
-    else if (arch == "Qwen2ForCausalLM")
-      type = "qwen2";
-    else if (arch.empty())
-      fail("{}: neither \"model_type\" nor \"architectures\" is given", source);
+    if (arch.empty()) fail("{}: neither \"model_type\" nor \"architectures\" is given", source);
+    type = known->second.first;
   }
   if (type != "llama" && type != "qwen2")
-    fail("{}: model_type '{}' is not supported (supported: llama, qwen2)", source, type.empty() ? arch : type);
-  if (!arch.empty() && arch != "LlamaForCausalLM" && arch != "Qwen2ForCausalLM")
-    fail("{}: architecture '{}' is not supported (supported: LlamaForCausalLM, Qwen2ForCausalLM)", source, arch);
+    fail("{}: model_type '{}' is not supported (supported: llama, qwen2)", source, type);
   c.model_type = type;
   apply_type_defaults(c);
+  if (known != kArchitectures.end() && known->second.second) {
+    // transformers' num_labels is len(id2label); a config written with num_labels alone, or neither (default 2)
+    c.num_labels = 2;
+    if (r.has("id2label")) {
+      if (!j["id2label"].is_object() || j["id2label"].empty()) r.wrong("id2label", "an object {\"0\": label, ...}");
+      c.num_labels = int64_t(j["id2label"].size());
+    } else {
+      r.get("num_labels", c.num_labels);
+    }
+  }
 
   r.get("vocab_size", c.vocab_size);
   r.get("hidden_size", c.hidden_size);
@@ -203,6 +220,8 @@ void ModelConfig::validate(const std::string& source) const {
   at_most("num_key_value_heads", num_key_value_heads, 4096);
   at_most("head_dim", head_dim, 65536);
   at_most("max_position_embeddings", max_position_embeddings, int64_t{1} << 27);
+  at_most("num_labels", num_labels, int64_t{1} << 20);
+  if (num_labels < 0) fail("{}: \"num_labels\" must be positive, found {}", source, num_labels);
   if (head_dim < 0) fail("{}: \"head_dim\" must be positive, found {}", source, head_dim);
   if (head_dim == 0 && hidden_size % num_attention_heads != 0)
     fail("{}: hidden_size {} is not divisible by num_attention_heads {}", source, hidden_size, num_attention_heads);
@@ -279,6 +298,12 @@ std::string ModelConfig::to_json() const {
     j["eos_token_id"] = eos_token_id;
   if (pad_token_id) j["pad_token_id"] = *pad_token_id;
   if (position_embedding_type == PositionEncoding::kAlibi) j["position_embedding_type"] = "alibi";
+  if (is_classifier()) {  // as transformers writes them for num_labels
+    for (int64_t i = 0; i < num_labels; ++i) {
+      j["id2label"][std::to_string(i)] = fmt::format("LABEL_{}", i);
+      j["label2id"][fmt::format("LABEL_{}", i)] = i;
+    }
+  }
   return j.dump(2) + "\n";
 }
 
@@ -326,7 +351,10 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensors(const
     if (c.mlp_bias) out.push_back({p + "mlp.down_proj.bias", {C}});
   }
   out.push_back({"model.norm.weight", {C}});
-  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, C}});
+  if (c.is_classifier())
+    out.push_back({"score.weight", {c.num_labels, C}});
+  else if (!c.tie_word_embeddings)
+    out.push_back({"lm_head.weight", {c.vocab_size, C}});
   return out;
 }
 

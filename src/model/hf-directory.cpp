@@ -117,11 +117,25 @@ Transformer load_pretrained(const fs::path& dir, const LoadOptions& options) {
   auto tensors = safetensors::TensorCollection::open_directory(dir);
   auto problems = check_tensors(tensors, config);
   if (!problems.empty()) fail("{}: the weights do not match config.json: {}", dir.string(), fmt::join(problems, "; "));
+  bool new_head = false;  // a causal LM's trunk under a fresh score head
+  if (options.num_labels) {
+    if (*options.num_labels < 1) fail_usage("num_labels must be >= 1, got {}", *options.num_labels);
+    if (config.is_classifier() && config.num_labels != *options.num_labels)
+      fail_usage("{}: a classifier with {} labels, asked to load with {}", dir.string(), config.num_labels,
+                 *options.num_labels);
+    new_head = !config.is_classifier();
+    config.num_labels = *options.num_labels;
+  }
 
   const at::ScalarType dtype = options.dtype.value_or(at::kFloat);
   Transformer model(config, torch::TensorOptions().dtype(dtype).device(options.device));
   torch::NoGradGuard no_grad;
-  for (auto& item : model->named_parameters()) item.value().copy_(tensors.view(item.key()));
+  for (auto& item : model->named_parameters()) {
+    if (new_head && item.key() == "score.weight")
+      item.value().normal_(0.0, config.initializer_range);  // transformers' _init_weights of the missing head
+    else
+      item.value().copy_(tensors.view(item.key()));
+  }
   return model;
 }
 

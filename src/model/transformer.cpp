@@ -1,4 +1,5 @@
-// TransformerImpl: embedding -> decoder layers -> final norm -> LM head, with the per-forward position and
+// TransformerImpl: embedding -> decoder layers -> final norm -> LM head (a sequence classifier: the score head on
+// each row's last non-pad token), with the per-forward position and
 // mask set-up (RoPE cos/sin or ALiBi biases, causal + padding mask, KV-cache offsets; with segment_ids a
 // block-diagonal causal mask and per-segment positions, as HF's packed position_ids with flash-attention),
 // HF weight init, KV-cache allocation, and the parameters by role (weights(): typed access for code that runs
@@ -182,7 +183,10 @@ TransformerImpl::TransformerImpl(const ModelConfig& config, const at::TensorOpti
     inv_freq_ = detail::rope_inverse_frequencies(config_).to(options.device());
   else
     slopes_ = detail::alibi_slopes(config_.num_attention_heads).to(options.device());
-  if (!config_.tie_word_embeddings)
+  if (config_.is_classifier())
+    score_ = register_module(
+        "score", std::make_shared<detail::LinearImpl>(config_.hidden_size, config_.num_labels, false, options));
+  else if (!config_.tie_word_embeddings)
     lm_head_ = register_module(
         "lm_head", std::make_shared<detail::LinearImpl>(config_.hidden_size, config_.vocab_size, false, options));
 }
@@ -274,19 +278,54 @@ at::Tensor TransformerImpl::hidden_states(const at::Tensor& ids, const ForwardAr
   return model_->norm(x);
 }
 
+namespace {
+[[noreturn]] void no_lm_head(const ModelConfig& c, const char* what) {
+  fail("{}: a {} has no LM head (a sequence classifier: use sequence_logits)", what, c.architecture());
+}
+}  // namespace
+
 at::Tensor TransformerImpl::logits(const at::Tensor& hidden) {
+  if (score_) no_lm_head(config_, "logits");
   return lm_head_ ? lm_head_->forward(hidden) : detail::linear_product(hidden, model_->embed_tokens->weight, {});
 }
 
 at::Tensor TransformerImpl::lm_head_weight() const {
+  if (score_) no_lm_head(config_, "lm_head_weight");
   return lm_head_ ? lm_head_->weight : model_->embed_tokens->weight;
+}
+
+at::Tensor TransformerImpl::score(const at::Tensor& hidden) {
+  if (!score_) fail("score: a {} has no score head (a causal LM: use logits)", config_.architecture());
+  return score_->forward(hidden);
+}
+
+at::Tensor TransformerImpl::sequence_logits(const at::Tensor& ids, const ForwardArgs& args) {
+  if (!score_) fail("sequence_logits: a {} is not a sequence classifier", config_.architecture());
+  if (ids.dim() != 2) fail("sequence_logits: input_ids must be (B, T), got {} dims", ids.dim());
+  if (args.cache != nullptr) fail("sequence_logits: a classifier reads whole sequences, not a KV cache");
+  const int64_t B = ids.size(0), T = ids.size(1);
+  auto long_opts = torch::TensorOptions().dtype(at::kLong).device(ids.device());
+  at::Tensor last;  // (B) the pooled position of each row
+  if (config_.pad_token_id) {
+    // transformers: (token_indices * non_pad_mask).argmax(-1), the rightmost non-pad token (0 for an all-pad row)
+    at::Tensor non_pad = ids.ne(*config_.pad_token_id).to(at::kLong);
+    last = (torch::arange(T, long_opts).unsqueeze(0) * non_pad).argmax(-1);
+  } else {
+    if (B > 1)
+      fail("sequence_logits: a batch of {} rows needs pad_token_id in config.json to find each row's last token", B);
+    last = torch::full({B}, T - 1, long_opts);
+  }
+  at::Tensor hidden = hidden_states(ids, args);                           // (B, T, C)
+  at::Tensor pooled = hidden.index({torch::arange(B, long_opts), last});  // (B, C)
+  return score_->forward(pooled);                                         // (B, num_labels)
 }
 
 bool TransformerImpl::lm_head_is_plain() const { return !lm_head_ || !lm_head_->has_active_lora(); }
 
 DecoderWeights TransformerImpl::weights() const {
-  DecoderWeights w{
-      .embed = model_->embed_tokens->weight, .final_norm = model_->norm->weight, .lm_head = lm_head_weight()};
+  DecoderWeights w{.embed = model_->embed_tokens->weight,
+                   .final_norm = model_->norm->weight,
+                   .lm_head = score_ ? at::Tensor() : lm_head_weight()};
   for (const detail::DecoderLayer& layer : model_->layers) {
     const detail::AttentionImpl& a = *layer->self_attn;
     const detail::MlpImpl& m = *layer->mlp;
