@@ -93,8 +93,8 @@ void GrpoOptions::validate() const {
   if (rl::parse_advantage_estimator(advantage_estimator) != rl::AdvantageEstimator::kGrpo &&
       scale != rl::ScaleRewards::kGroup)
     fail_usage(
-        "scale_rewards: '{}' applies to advantage_estimator grpo only; {} does its own scaling (rloo none, "
-        "reinforce_plus_plus_baseline batch whitening)",
+        "scale_rewards: '{}' applies to advantage_estimator grpo only, not {} (rloo divides by no std, as TRL "
+        "RLOOTrainer and verl; reinforce_plus_plus_baseline whitens over the batch)",
         scale_rewards, advantage_estimator);
   if (use_kl_in_reward && !(beta > 0))
     fail_usage("use_kl_in_reward needs beta > 0 (the coefficient of the KL in the reward), got beta {}", beta);
