@@ -24,6 +24,7 @@
 #include "r1/safetensors.h"
 #include "r1/train.h"
 #include "test-helpers.h"
+#include "train/grpo-advantages.h"
 #include "train/grpo-loss.h"
 
 namespace fs = std::filesystem;

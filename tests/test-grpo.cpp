@@ -1,13 +1,17 @@
 // GRPO (src/train/grpo*.cpp): advantages of hand-made reward groups (zero-variance groups, the three
-// scale_rewards modes), the per-token clipped loss with the k3 KL and each loss_type's aggregation against values
-// computed here by hand, the first-step loss of `grpo` at mu = 1 and beta = 0 (exactly 0: group-mean advantages
-// cancel), on-policy log-probs (engine vs training forward), a short run that raises the mean reward, exact
-// resume in the middle of a generation batch (num_iterations 2) and with a synced reference, the built-in task, option
-// validation, and the demo pipeline at toy sizes (stages skipped on re-run, same seed -> same numbers).
+// scale_rewards modes, RLOO and REINFORCE++-baseline by hand, groups of 2, the k1 KL in the reward), the per-token
+// clipped loss with the k3 KL and each loss_type's aggregation against values computed here by hand, the first-step
+// loss of `grpo` at mu = 1 and beta = 0 (exactly 0: group-mean advantages cancel), on-policy log-probs (engine vs
+// training forward), a short run that raises the mean reward, short runs with each advantage_estimator (and the KL
+// in the reward) checked against their logged rewards, exact resume in the middle of a generation batch
+// (num_iterations 2) and with a synced reference, the built-in task, option validation, and the demo pipeline at toy
+// sizes (stages skipped on re-run, same seed -> same numbers).
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 
 #include "common/jsonl.h"
 #include "r1/demo.h"
@@ -19,6 +23,7 @@
 #include "r1/train.h"
 #include "r1/verify.h"
 #include "test-helpers.h"
+#include "train/grpo-advantages.h"
 #include "train/grpo-loss.h"
 
 namespace fs = std::filesystem;
@@ -50,6 +55,73 @@ TEST(GrpoAdvantages, GroupScalingAndZeroVarianceGroups) {
   EXPECT_EQ(rl::parse_scale_rewards("false"), rl::ScaleRewards::kNone);
   EXPECT_THROW(rl::parse_scale_rewards("grouped"), r1::UsageError);
   EXPECT_THROW(rl::group_advantages({1, 2, 3}, 2, rl::ScaleRewards::kGroup), r1::Error);
+}
+
+TEST(GrpoAdvantages, RlooLeavesEachCompletionOut) {
+  // Group 1: A_i = r_i - mean of the other three; group 2 has zero variance.
+  auto a = rl::rloo_advantages({1, 0, 0, 0, 2, 2, 2, 2}, 4);
+  EXPECT_DOUBLE_EQ(a.advantages[0], 1.0 - 0.0);
+  for (int i = 1; i < 4; ++i) EXPECT_DOUBLE_EQ(a.advantages[size_t(i)], 0.0 - 1.0 / 3);
+  for (int i = 4; i < 8; ++i) EXPECT_EQ(a.advantages[size_t(i)], 0.0);
+  EXPECT_DOUBLE_EQ(a.frac_zero_std, 0.5);
+  EXPECT_NEAR(a.group_std[0], 0.5, 1e-15);  // unbiased std of {1, 0, 0, 0}: sqrt(0.75 / 3)
+  // Groups of 2: the baseline is the sibling's reward.
+  auto pairs = rl::rloo_advantages({3, 1, 0.5, 0.5, -1, 2}, 2);
+  const std::vector<double> expected = {2, -2, 0, 0, -3, 3};
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_DOUBLE_EQ(pairs.advantages[i], expected[i]) << i;
+  EXPECT_THROW(rl::rloo_advantages({1, 2}, 1), r1::Error);
+  EXPECT_THROW(rl::rloo_advantages({1, 2, 3}, 2), r1::Error);
+}
+
+TEST(GrpoAdvantages, ReinforcePlusPlusBaselineWhitensOverTheBatch) {
+  // One token per completion: c = r - group mean = {0.75, -0.25, -0.25, -0.25, 0, 0, 0, 0}, mean 0, unbiased
+  // variance 0.75 / 7 over the 8 values, A = c / sqrt(var + 1e-8).
+  const std::vector<double> rewards = {1, 0, 0, 0, 2, 2, 2, 2};
+  auto a = rl::reinforce_plus_plus_baseline_advantages(rewards, 4, std::vector<double>(8, 1.0));
+  const double s = std::sqrt(0.75 / 7 + 1e-8);
+  EXPECT_NEAR(a.advantages[0], 0.75 / s, 1e-12);
+  EXPECT_NEAR(a.advantages[2], -0.25 / s, 1e-12);
+  EXPECT_EQ(a.advantages[5], 0.0);
+  EXPECT_DOUBLE_EQ(a.frac_zero_std, 0.5);
+
+  // Token-weighted as verl's masked_whiten over the response tokens: 2, 1, 1, 1, 3, 3, 3, 3 tokens. 17 tokens,
+  // mean (2 * 0.75 - 3 * 0.25) / 17 = 0.75 / 17, unbiased variance over the 17 tokens.
+  auto w = rl::reinforce_plus_plus_baseline_advantages(rewards, 4, {2, 1, 1, 1, 3, 3, 3, 3});
+  const double mu = 0.75 / 17;
+  const double var = (2 * (0.75 - mu) * (0.75 - mu) + 3 * (0.25 + mu) * (0.25 + mu) + 12 * mu * mu) / 16;
+  EXPECT_NEAR(w.advantages[0], (0.75 - mu) / std::sqrt(var + 1e-8), 1e-12);
+  EXPECT_NEAR(w.advantages[1], (-0.25 - mu) / std::sqrt(var + 1e-8), 1e-12);
+  EXPECT_NEAR(w.advantages[7], -mu / std::sqrt(var + 1e-8), 1e-12);  // a zero-variance group moves with the batch
+
+  // Groups of 2: c = {1, -1, 0, 0}, variance 2 / 3.
+  auto pairs = rl::reinforce_plus_plus_baseline_advantages({3, 1, 0.5, 0.5}, 2, {1, 1, 1, 1});
+  EXPECT_NEAR(pairs.advantages[0], 1 / std::sqrt(2.0 / 3 + 1e-8), 1e-12);
+  EXPECT_NEAR(pairs.advantages[1], -1 / std::sqrt(2.0 / 3 + 1e-8), 1e-12);
+  EXPECT_EQ(pairs.advantages[2], 0.0);
+  // Every group without variance: all 0 (no 0 / 0).
+  for (double x : rl::reinforce_plus_plus_baseline_advantages({1, 1, 2, 2}, 2, {4, 5, 6, 7}).advantages)
+    EXPECT_EQ(x, 0.0);
+  EXPECT_THROW(rl::reinforce_plus_plus_baseline_advantages({1, 2}, 2, {1}), r1::Error);
+}
+
+TEST(GrpoAdvantages, EstimatorNamesDispatchAndKlInReward) {
+  EXPECT_EQ(rl::parse_advantage_estimator("grpo"), rl::AdvantageEstimator::kGrpo);
+  EXPECT_EQ(rl::parse_advantage_estimator("rloo"), rl::AdvantageEstimator::kRloo);
+  EXPECT_EQ(rl::parse_advantage_estimator("reinforce_plus_plus_baseline"),
+            rl::AdvantageEstimator::kReinforcePlusPlusBaseline);
+  R1_EXPECT_THROW_WITH(rl::parse_advantage_estimator("gae"), r1::UsageError, "advantage_estimator");
+  const std::vector<double> r = {1, 0, 0, 0}, tokens = {3, 1, 2, 2};
+  EXPECT_EQ(rl::compute_advantages(rl::AdvantageEstimator::kGrpo, r, 4, rl::ScaleRewards::kNone, tokens).advantages,
+            rl::group_advantages(r, 4, rl::ScaleRewards::kNone).advantages);
+  EXPECT_EQ(rl::compute_advantages(rl::AdvantageEstimator::kRloo, r, 4, rl::ScaleRewards::kGroup, tokens).advantages,
+            rl::rloo_advantages(r, 4).advantages);
+  EXPECT_EQ(
+      rl::compute_advantages(rl::AdvantageEstimator::kReinforcePlusPlusBaseline, r, 4, rl::ScaleRewards::kGroup, tokens)
+          .advantages,
+      rl::reinforce_plus_plus_baseline_advantages(r, 4, tokens).advantages);
+  // k1 summed over the completion: (-1 + 1.5) + (-2 + 1) = -0.5
+  EXPECT_DOUBLE_EQ(rl::sequence_kl({-1.0f, -2.0f}, {-1.5f, -1.0f}), -0.5);
+  EXPECT_THROW(rl::sequence_kl({-1.0f}, {}), r1::Error);
 }
 
 // Two sequences, three completion slots; the second sequence has two tokens.
@@ -260,6 +332,90 @@ TEST_F(GrpoRun, ResumeRestoresTheSyncedReference) {
               r1::test::read_bytes(*dir_ / "sync-split" / "model.safetensors"));
 }
 
+// completions.jsonl of a run, grouped by step.
+std::map<int64_t, std::vector<nlohmann::json>> completions_by_step(const fs::path& file) {
+  std::map<int64_t, std::vector<nlohmann::json>> out;
+  r1::JsonlReader reader(file);
+  nlohmann::json row;
+  while (reader.next(row)) out[row["step"].get<int64_t>()].push_back(row);
+  return out;
+}
+
+// At mu = 1, beta 0 in the loss and loss_type grpo the ratio is exactly 1, so the loss is -mean(A).
+double minus_mean_advantage(const std::vector<nlohmann::json>& rows) {
+  double sum = 0;
+  for (const auto& r : rows) sum += r["advantage"].get<double>();
+  return -sum / double(rows.size());
+}
+
+TEST_F(GrpoRun, RlooRunUsesLeaveOneOutAdvantages) {
+  grpo(options("rloo", "max_steps: 2\nlog_completions: true\nadvantage_estimator: rloo\n"));
+  auto rows = metrics("rloo");
+  ASSERT_EQ(rows.size(), 2u);
+  auto steps = completions_by_step(*dir_ / "rloo" / "completions.jsonl");
+  ASSERT_EQ(steps.size(), 2u);
+  for (const auto& [step, done] : steps) {
+    ASSERT_EQ(done.size(), 32u);
+    for (size_t g = 0; g < 32; g += 8) {
+      double sum = 0;
+      for (size_t i = g; i < g + 8; ++i) sum += done[i]["reward"].get<double>();
+      for (size_t i = g; i < g + 8; ++i) {
+        const double r = done[i]["reward"].get<double>();
+        EXPECT_NEAR(done[i]["advantage"].get<double>(), r - (sum - r) / 7, 1e-12);
+      }
+    }
+    EXPECT_NEAR(rows[size_t(step - 1)]["loss"].get<double>(), minus_mean_advantage(done), 1e-6);  // 0: sums cancel
+  }
+}
+
+TEST_F(GrpoRun, ReinforcePlusPlusBaselineRunWhitensGroupCentredRewards) {
+  grpo(options("rpp", "max_steps: 2\nlog_completions: true\nadvantage_estimator: reinforce_plus_plus_baseline\n"));
+  auto rows = metrics("rpp");
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& [step, done] : completions_by_step(*dir_ / "rpp" / "completions.jsonl")) {
+    ASSERT_EQ(done.size(), 32u);
+    // A = (c - mu) * s with c = r - group mean: one positive slope s over the whole batch.
+    std::vector<double> c(32), a(32);
+    for (size_t g = 0; g < 32; g += 8) {
+      double mean = 0;
+      for (size_t i = g; i < g + 8; ++i) mean += done[i]["reward"].get<double>() / 8;
+      for (size_t i = g; i < g + 8; ++i) c[i] = done[i]["reward"].get<double>() - mean, a[i] = done[i]["advantage"];
+    }
+    const size_t lo = size_t(std::min_element(c.begin(), c.end()) - c.begin());
+    const size_t hi = size_t(std::max_element(c.begin(), c.end()) - c.begin());
+    ASSERT_GT(c[hi] - c[lo], 1e-9) << "step " << step << ": no reward variance to whiten";
+    const double slope = (a[hi] - a[lo]) / (c[hi] - c[lo]);
+    EXPECT_GT(slope, 0);
+    for (size_t i = 0; i < 32; ++i) EXPECT_NEAR(a[i] - a[lo], slope * (c[i] - c[lo]), 1e-9) << i;
+    EXPECT_NEAR(rows[size_t(step - 1)]["loss"].get<double>(), minus_mean_advantage(done), 1e-5);
+  }
+}
+
+TEST_F(GrpoRun, KlInRewardMovesTheAdvantagesNotTheLoss) {
+  grpo(options("kl-reward",
+               "max_steps: 2\nlog_completions: true\nadvantage_estimator: rloo\n"
+               "use_kl_in_reward: true\nbeta: 0.5\n"));
+  auto rows = metrics("kl-reward");
+  ASSERT_EQ(rows.size(), 2u);
+  auto steps = completions_by_step(*dir_ / "kl-reward" / "completions.jsonl");
+  EXPECT_NEAR(rows[0]["reward_kl_penalty"].get<double>(), 0.0, 1e-5);  // step 1: policy == reference
+  EXPECT_NE(rows[1]["reward_kl_penalty"].get<double>(), 0.0);
+  EXPECT_GT(rows[1]["kl"].get<double>(), 0.0);  // still logged (k3, policy vs reference)
+  // No KL term in the loss: -mean(A) (0 for rloo) although kl > 0; the KL moved the advantages off the raw rewards'.
+  EXPECT_NEAR(rows[1]["loss"].get<double>(), minus_mean_advantage(steps[2]), 1e-6);
+  double off = 0;
+  const auto& done = steps[2];
+  for (size_t g = 0; g < done.size(); g += 8) {
+    double sum = 0;
+    for (size_t i = g; i < g + 8; ++i) sum += done[i]["reward"].get<double>();
+    for (size_t i = g; i < g + 8; ++i) {
+      const double r = done[i]["reward"].get<double>();
+      off = std::max(off, std::fabs(done[i]["advantage"].get<double>() - (r - (sum - r) / 7)));
+    }
+  }
+  EXPECT_GT(off, 1e-7);
+}
+
 TEST(GrpoOptions, ValidationNamesTheKey) {
   auto parse = [](const std::string& yaml) { return GrpoOptions::from_recipe(r1::Recipe::parse(yaml, "t")); };
   const std::string base = "model_name_or_path: m\ndataset_name: d.jsonl\noutput_dir: o\n";
@@ -269,10 +425,20 @@ TEST(GrpoOptions, ValidationNamesTheKey) {
   R1_EXPECT_THROW_WITH(parse(base + "num_generation: 8\n"), r1::UsageError, "num_generations");
   R1_EXPECT_THROW_WITH(parse(base + "reward_funcs: [accuracy]\nreward_weights: [1, 2]\n"), r1::UsageError,
                        "reward_weights");
+  R1_EXPECT_THROW_WITH(parse(base + "advantage_estimator: gae\n"), r1::UsageError, "advantage_estimator");
+  R1_EXPECT_THROW_WITH(parse(base + "advantage_estimator: rloo\nscale_rewards: batch\n"), r1::UsageError,
+                       "scale_rewards");
+  R1_EXPECT_THROW_WITH(parse(base + "advantage_estimator: reinforce_plus_plus_baseline\nscale_rewards: none\n"),
+                       r1::UsageError, "grpo only");
+  R1_EXPECT_THROW_WITH(parse(base + "use_kl_in_reward: true\nbeta: 0\n"), r1::UsageError, "use_kl_in_reward");
+  EXPECT_EQ(parse(base + "advantage_estimator: rloo\nuse_kl_in_reward: true\n").advantage_estimator, "rloo");
   GrpoOptions o = parse(base);
   EXPECT_EQ(o.training.learning_rate, 1e-6);
   EXPECT_EQ(o.beta, 0.04);
   EXPECT_EQ(o.loss_type, "grpo");
+  EXPECT_EQ(o.advantage_estimator, "grpo");
+  EXPECT_FALSE(o.use_kl_in_reward);
+  EXPECT_EQ(o.to_json()["advantage_estimator"], "grpo");
   EXPECT_EQ(o.to_json()["num_generations"], 8);
 }
 

@@ -263,7 +263,8 @@ namespace r1::train {
 // `r1 grpo`: Group Relative Policy Optimization (DeepSeekMath; DeepSeek-R1-Zero's RL) with TRL's GRPOConfig
 // names and semantics. Each generation the engine samples num_generations completions per prompt from the live
 // weights (temperature-scaled log-probs kept), the reward functions score them, advantages are group-relative,
-// and the clipped surrogate (+ beta * k3 KL to a frozen reference) is optimised for num_iterations optimizer
+// (or leave-one-out, or REINFORCE++'s: advantage_estimator), and the clipped surrogate (+ beta * k3 KL to a frozen
+// reference, or the KL in the reward: use_kl_in_reward) is optimised for num_iterations optimizer
 // steps over that generation batch. per_device_train_batch_size counts completions (as TRL): one generation
 // holds per_device_train_batch_size * gradient_accumulation_steps completions, i.e. that / num_generations
 // prompts. Log-probs in the loss are log_softmax(logits / temperature), as TRL computes them.
@@ -288,8 +289,14 @@ struct GrpoOptions {
   double epsilon = 0.2;
   double epsilon_high = -1;  // < 0: equal to epsilon
   int64_t num_iterations = 1;
-  std::string loss_type = "grpo";       // grpo | bnpo | dr_grpo | dapo
-  std::string scale_rewards = "group";  // group | batch | none
+  std::string loss_type = "grpo";       // grpo | bnpo | dr_grpo | dapo (every estimator)
+  std::string scale_rewards = "group";  // group | batch | none (advantage_estimator grpo only)
+  // verl's algorithm.adv_estimator: grpo | rloo (TRL RLOOTrainer) | reinforce_plus_plus_baseline; formulas in
+  // src/train/grpo-advantages.h.
+  std::string advantage_estimator = "grpo";
+  // verl's algorithm.use_kl_in_reward (TRL RLOOTrainer with beta > 0): reward -= beta * sum_t (log pi_old - log
+  // pi_ref) before the advantages, and no KL term in the loss. Needs beta > 0.
+  bool use_kl_in_reward = false;
   bool mask_truncated_completions = false;
   std::vector<std::string> reward_funcs = {"accuracy", "format"};
   std::vector<double> reward_weights;  // empty: all 1

@@ -1,9 +1,9 @@
-// GRPO advantages, per-token loss and aggregation (see grpo-loss.h for the formulas). Same arithmetic and the
-// same constants as TRL's GRPOTrainer: unbiased std, + 1e-4 in the denominator, torch.isclose(std, 0) for
-// zero-variance groups, min over the two surrogate terms, mask clamped at 1 token per sequence (grpo, bnpo).
+// GRPO's per-token loss and aggregation (see grpo-loss.h for the formulas; advantages: grpo-advantages.cpp). Same
+// arithmetic and constants as TRL's GRPOTrainer: min over the two surrogate terms, mask clamped at 1 token per
+// sequence (grpo, bnpo).
 #include "train/grpo-loss.h"
 
-#include <cmath>
+#include <algorithm>
 
 #include "r1/error.h"
 
@@ -15,53 +15,6 @@ LossType parse_loss_type(const std::string& name) {
   if (name == "dr_grpo") return LossType::kDrGrpo;
   if (name == "dapo") return LossType::kDapo;
   fail_usage("loss_type: expected grpo, bnpo, dr_grpo or dapo, got '{}'", name);
-}
-
-ScaleRewards parse_scale_rewards(const std::string& name) {
-  if (name == "group" || name == "true") return ScaleRewards::kGroup;
-  if (name == "batch") return ScaleRewards::kBatch;
-  if (name == "none" || name == "false") return ScaleRewards::kNone;
-  fail_usage("scale_rewards: expected group, batch or none, got '{}'", name);
-}
-
-namespace {
-
-// (mean, unbiased std) of values[begin, end); std is NaN for a single value, as torch.std.
-std::pair<double, double> mean_std(const std::vector<double>& values, size_t begin, size_t end) {
-  const double n = double(end - begin);
-  double mean = 0;
-  for (size_t i = begin; i < end; ++i) mean += values[i];
-  mean /= n;
-  double ss = 0;
-  for (size_t i = begin; i < end; ++i) ss += (values[i] - mean) * (values[i] - mean);
-  return {mean, n > 1 ? std::sqrt(ss / (n - 1)) : std::nan("")};
-}
-
-bool is_close_to_zero(double x) { return std::fabs(x) <= 1e-8; }  // torch.isclose(x, 0): atol 1e-8
-
-}  // namespace
-
-Advantages group_advantages(const std::vector<double>& rewards, int64_t group_size, ScaleRewards scale) {
-  if (group_size < 1 || rewards.size() % size_t(group_size) != 0)
-    fail("group_advantages: {} rewards do not split into groups of {}", rewards.size(), group_size);
-  Advantages out;
-  out.advantages.resize(rewards.size());
-  out.group_std.resize(rewards.size());
-  const size_t G = size_t(group_size), groups = rewards.size() / G;
-  const double batch_std = mean_std(rewards, 0, rewards.size()).second;
-  size_t zero = 0;
-  for (size_t g = 0; g < groups; ++g) {
-    auto [mean, std] = mean_std(rewards, g * G, (g + 1) * G);
-    if (is_close_to_zero(std)) ++zero;
-    const double denominator = scale == ScaleRewards::kBatch ? batch_std : std;
-    for (size_t i = g * G; i < (g + 1) * G; ++i) {
-      out.group_std[i] = std;
-      const double centred = rewards[i] - mean;
-      out.advantages[i] = scale == ScaleRewards::kNone ? centred : centred / (denominator + 1e-4);
-    }
-  }
-  out.frac_zero_std = groups ? double(zero) / double(groups) : 0.0;
-  return out;
 }
 
 at::Tensor per_token_kl(const at::Tensor& logp, const at::Tensor& ref_logp) {

@@ -1,8 +1,6 @@
-// GRPO's arithmetic, as TRL's GRPOTrainer computes it (trl/trainer/grpo_trainer.py: _generate_and_score_completions
-// and _compute_loss): group-relative advantages, the clipped per-token surrogate with the k3 KL estimator, and the
-// four loss aggregations. Kept apart from the objective (src/train/grpo.cpp) so tests pin them by hand values.
-//   A_i = (r_i - mean_group(r)) / (std + 1e-4), std = unbiased sample std of the group (scale_rewards=group), of
-//         the whole batch (batch), or no division (none); the mean is always the group's.
+// GRPO's loss arithmetic, as TRL's GRPOTrainer computes it (trl/trainer/grpo_trainer.py: _compute_loss): the
+// clipped per-token surrogate with the k3 KL estimator, and the four loss aggregations. Advantages (A below) are
+// in grpo-advantages.h. Kept apart from the objective (src/train/grpo.cpp) so tests pin them by hand values.
 //   l_t = -min(rho_t A, clip(rho_t, 1 - epsilon, 1 + epsilon_high) A) + beta (pi_ref/pi - log(pi_ref/pi) - 1)
 #pragma once
 
@@ -10,23 +8,11 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 namespace r1::train::rl {
 
 enum class LossType { kGrpo, kBnpo, kDrGrpo, kDapo };
 LossType parse_loss_type(const std::string& name);  // UsageError listing the names
-
-enum class ScaleRewards { kGroup, kBatch, kNone };
-ScaleRewards parse_scale_rewards(const std::string& name);  // also true -> group, false -> none (TRL's bools)
-
-struct Advantages {
-  std::vector<double> advantages;  // one per completion, groups of `group_size` consecutive completions
-  std::vector<double> group_std;   // per completion: its group's unbiased std (logged even for batch/none)
-  double frac_zero_std = 0;        // fraction of groups whose rewards are all equal (torch.isclose(std, 0))
-};
-// rewards: size N = prompts * group_size, the completions of one prompt consecutive.
-Advantages group_advantages(const std::vector<double>& rewards, int64_t group_size, ScaleRewards scale);
 
 // Per-token loss (B, L) from log-probs (B, L) under the policy (with a graph), at sampling time (old) and under
 // the reference model (undefined when beta == 0), and per-sequence advantages (B).

@@ -8,6 +8,7 @@
 #include "r1/recipe.h"
 #include "r1/rewards.h"
 #include "r1/train.h"
+#include "train/grpo-advantages.h"
 #include "train/grpo-loss.h"
 
 namespace r1::train {
@@ -36,7 +37,15 @@ void visit(Options& o, Visitor& v) {
   v("num_iterations", o.num_iterations, "mu: optimizer steps per generation batch (old log-probs from sampling)");
   v("loss_type", o.loss_type,
     "grpo (per-sequence mean) | bnpo | dr_grpo (/ max_completion_length) | dapo (token-level)");
-  v("scale_rewards", o.scale_rewards, "advantage scaling: group | batch | none (std unbiased, + 1e-4)");
+  v("scale_rewards", o.scale_rewards,
+    "grpo's advantage scaling: group | batch | none (std unbiased, + 1e-4); only with advantage_estimator grpo");
+  v("advantage_estimator", o.advantage_estimator,
+    "verl's algorithm.adv_estimator: grpo (TRL GRPOTrainer, verl grpo: (r - group mean) / std) | rloo (TRL "
+    "RLOOTrainer, verl rloo: r - mean of the other G-1) | reinforce_plus_plus_baseline (verl "
+    "reinforce_plus_plus_baseline: r - group mean, whitened over the batch's tokens)");
+  v("use_kl_in_reward", o.use_kl_in_reward,
+    "verl's algorithm.use_kl_in_reward (kl_penalty: kl), TRL RLOOTrainer's KL: reward -= beta * sum_t (log pi_old - "
+    "log pi_ref), no KL term in the loss; needs beta > 0");
   v("mask_truncated_completions", o.mask_truncated_completions, "truncated completions get no loss");
   v("reward_funcs", o.reward_funcs, "reward names (accuracy, format, tag_count, ...: r1 verify --help lists them)");
   v("reward_weights", o.reward_weights, "one weight per reward (default: all 1)");
@@ -80,7 +89,15 @@ void GrpoOptions::validate() const {
   if (num_iterations < 1) fail_usage("num_iterations must be >= 1, got {}", num_iterations);
   if (beta < 0) fail_usage("beta must be >= 0, got {}", beta);
   rl::parse_loss_type(loss_type);
-  rl::parse_scale_rewards(scale_rewards);
+  const rl::ScaleRewards scale = rl::parse_scale_rewards(scale_rewards);
+  if (rl::parse_advantage_estimator(advantage_estimator) != rl::AdvantageEstimator::kGrpo &&
+      scale != rl::ScaleRewards::kGroup)
+    fail_usage(
+        "scale_rewards: '{}' applies to advantage_estimator grpo only, not {} (rloo divides by no std, as TRL "
+        "RLOOTrainer and verl; reinforce_plus_plus_baseline whitens over the batch)",
+        scale_rewards, advantage_estimator);
+  if (use_kl_in_reward && !(beta > 0))
+    fail_usage("use_kl_in_reward needs beta > 0 (the coefficient of the KL in the reward), got beta {}", beta);
   if (reward_funcs.empty()) fail_usage("reward_funcs: at least one reward is required");
   if (!reward_weights.empty() && reward_weights.size() != reward_funcs.size())
     fail_usage("reward_weights has {} values but reward_funcs {} names", reward_weights.size(), reward_funcs.size());

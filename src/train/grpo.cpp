@@ -1,7 +1,8 @@
 // GRPO (DeepSeekMath §4, DeepSeek-R1-Zero) on the shared trainer, as TRL's GRPOTrainer: the objective generates
 // one batch of rollouts with the engine on the live weights, scores them with the named rewards, computes
-// group-relative advantages (and reference log-probs when beta > 0), then serves num_iterations optimizer steps
-// of micro-batches from it. The loss formulas are in src/train/grpo-loss.h. Departures from TRL:
+// reference log-probs when beta > 0 and advantages (advantage_estimator; with use_kl_in_reward the k1 KL enters the
+// reward instead of the loss), then serves num_iterations optimizer steps of micro-batches from it. The advantage
+// formulas are in src/train/grpo-advantages.h, the loss formulas in src/train/grpo-loss.h. Departures from TRL:
 //   1. At num_iterations > 1 the old log-probs are the engine's (log_softmax(logits / temperature) at sampling
 //      time) instead of a second forward; at 1 they are the detached current ones, as TRL. Every step logs
 //      logprob_max_abs_diff = max |log pi_theta - engine's| over sampled tokens (0 in fp32 on AVX-512 CPUs: both
@@ -34,6 +35,7 @@
 #include "r1/text.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
+#include "train/grpo-advantages.h"
 #include "train/grpo-data.h"
 #include "train/grpo-loss.h"
 
@@ -144,6 +146,8 @@ class GrpoObjective : public Objective {
         data_(std::move(data)),
         loss_type_(rl::parse_loss_type(o.loss_type)),
         scale_(rl::parse_scale_rewards(o.scale_rewards)),
+        estimator_(rl::parse_advantage_estimator(o.advantage_estimator)),
+        loss_beta_(o.use_kl_in_reward ? 0.0 : o.beta),
         epsilon_high_(o.epsilon_high < 0 ? o.epsilon : o.epsilon_high),
         batch_(o.training.per_device_train_batch_size),
         per_generation_(o.training.per_device_train_batch_size * o.training.gradient_accumulation_steps),
@@ -210,7 +214,7 @@ class GrpoObjective : public Objective {
         std::max(max_logprob_diff_, ((s.logp.detach() - engine_logp).abs() * s.mask).max().item<double>());
     at::Tensor old_logp = o_.num_iterations == 1 ? s.logp.detach() : engine_logp;
     at::Tensor per_token =
-        rl::per_token_loss(s.logp, old_logp, ref_logp, adv, o_.epsilon, epsilon_high_, o_.beta);  // (B, L)
+        rl::per_token_loss(s.logp, old_logp, ref_logp, adv, o_.epsilon, epsilon_high_, loss_beta_);  // (B, L)
     MicroBatchLoss out;
     out.loss_sum = rl::aggregate_loss(per_token, mask, loss_type_, o_.max_completion_length);
     out.tokens = s.tokens;
@@ -300,9 +304,11 @@ class GrpoObjective : public Objective {
   std::string describe(int64_t total_steps, int64_t) const override {
     return fmt::format(
         "GRPO: {} prompts; {} prompts x {} generations per generation batch, {} optimizer step(s) each; "
-        "loss {}, beta {}, epsilon {}/{}, scale_rewards {}; rewards {}\n",
-        data_.size(), prompts_per_generation_, o_.num_generations, o_.num_iterations, o_.loss_type, o_.beta, o_.epsilon,
-        epsilon_high_, o_.scale_rewards, fmt::join(o_.reward_funcs, ", "));
+        "advantages {}{}, loss {}, beta {}{}, epsilon {}/{}; rewards {}\n",
+        data_.size(), prompts_per_generation_, o_.num_generations, o_.num_iterations, o_.advantage_estimator,
+        estimator_ == rl::AdvantageEstimator::kGrpo ? " (scale_rewards " + o_.scale_rewards + ")" : "", o_.loss_type,
+        o_.beta, o_.use_kl_in_reward ? " (KL in the reward)" : "", o_.epsilon, epsilon_high_,
+        fmt::join(o_.reward_funcs, ", "));
   }
 
  private:
@@ -371,13 +377,16 @@ class GrpoObjective : public Objective {
     std::vector<rewards::Score> combined = rewards::combine_rewards(per_reward, o_.reward_weights);
     std::vector<double> total;
     for (const auto& c : combined) total.push_back(c.value_or(0.0));  // TRL's nansum of all-NaN is 0
-    rl::Advantages adv = rl::group_advantages(total, o_.num_generations, scale_);
-    for (size_t i = 0; i < rollouts_.size(); ++i) rollouts_[i].advantage = adv.advantages[i];
     const double scoring = seconds_since(t1);
     learning_start_ = Clock::now();
     if (o_.beta != 0.0) compute_reference_logprobs();
-
     auto& m = step_metrics_;
+    std::vector<double> shaped = total, tokens;  // the rewards the advantages see; completion lengths
+    for (const Rollout& r : rollouts_) tokens.push_back(double(r.completion.size()));
+    if (o_.use_kl_in_reward) m["reward_kl_penalty"] = subtract_kl_from_rewards(shaped);
+    rl::Advantages adv = rl::compute_advantages(estimator_, shaped, o_.num_generations, scale_, tokens);
+    for (size_t i = 0; i < rollouts_.size(); ++i) rollouts_[i].advantage = adv.advantages[i];
+
     double sum = 0, std_sum = 0;
     for (size_t i = 0; i < total.size(); ++i) sum += total[i], std_sum += adv.group_std[i];
     m["reward"] = sum / double(total.size());
@@ -426,6 +435,21 @@ class GrpoObjective : public Objective {
     }
   }
 
+  // use_kl_in_reward: reward_i -= beta * sum_t (log pi_old - log pi_ref) over the completion's tokens (none for a
+  // truncated completion under mask_truncated_completions, as TRL's completion mask). Returns verl's
+  // reward_kl_penalty metric: the mean over completions of the per-token KL.
+  double subtract_kl_from_rewards(std::vector<double>& rewards) const {
+    double per_token_sum = 0;
+    for (size_t i = 0; i < rollouts_.size(); ++i) {
+      const Rollout& r = rollouts_[i];
+      if (r.completion.empty() || (o_.mask_truncated_completions && r.truncated)) continue;
+      const double kl = rl::sequence_kl(r.old_logp, r.ref_logp);
+      rewards[i] -= o_.beta * kl;
+      per_token_sum += kl / double(r.completion.size());
+    }
+    return per_token_sum / double(std::max<size_t>(1, rollouts_.size()));
+  }
+
   bool syncs_reference() const { return o_.beta != 0.0 && o_.sync_ref_model; }
 
   // TRL's SyncRefModelCallback: ref = alpha * policy + (1 - alpha) * ref.
@@ -471,6 +495,8 @@ class GrpoObjective : public Objective {
   rl::PromptDataset data_;
   rl::LossType loss_type_;
   rl::ScaleRewards scale_;
+  rl::AdvantageEstimator estimator_;
+  double loss_beta_;  // beta of the loss's KL term: 0 when the KL is in the reward
   double epsilon_high_;
   int64_t batch_, per_generation_, prompts_per_generation_;
   std::vector<rewards::RewardFn> rewards_;
