@@ -183,6 +183,9 @@ void write_demo_shards(const fs::path& tok_dir, const fs::path& corpus, const fs
 }  // namespace
 
 data::TaskSplits prepare_task_data(const DemoOptions& o, StageLog& log) {
+  for (const auto& [name, share] : {std::pair<const char*, double>{"--careful-fraction", o.careful_fraction},
+                                    {"chinese_cot_fraction", o.chinese_cot_fraction}})
+    if (!(share >= 0 && share <= 1)) fail_usage("demo: {} must be in [0, 1], got {}", name, share);
   const fs::path task_dir = o.out_dir / "task", tok_dir = o.out_dir / "tokenizer", shards = o.out_dir / "shards";
   data::AdditionTaskOptions task_options;
   task_options.seed = o.seed;
