@@ -1,5 +1,6 @@
 // Rejection sampling (DeepSeek-R1 §2.3.3, open-r1's generate + filter steps): sample n responses per prompt from a
-// model (local, or any OpenAI-compatible server), score each with rewards from the registry (r1/rewards.h), keep
+// model (local, or any OpenAI-compatible server), score each with rewards from the registry (r1/rewards.h) or reward
+// models (a sequence-classifier directory as a reward_funcs entry, src/train/reward-funcs.h), keep
 // the correct ones that pass R1's readability filters (one target language in the chain of thought, no overlong
 // paragraphs, no code blocks, no duplicates), and write SFT-ready rows; the prompts' pass rates also select
 // prompts for the next RL stage (open-r1's pass-rate filtering).

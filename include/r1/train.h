@@ -298,9 +298,10 @@ struct GrpoOptions {
   // pi_ref) before the advantages, and no KL term in the loss. Needs beta > 0.
   bool use_kl_in_reward = false;
   bool mask_truncated_completions = false;
+  // Registry reward names, or reward model directories (sequence classifiers; src/train/reward-funcs.h).
   std::vector<std::string> reward_funcs = {"accuracy", "format"};
   std::vector<double> reward_weights;  // empty: all 1
-  nlohmann::json reward_kwargs;        // r1: {reward name: {parameter: value}} passed to make_reward
+  nlohmann::json reward_kwargs;        // r1: {reward_funcs entry: {parameter: value}}
   bool sync_ref_model = false;
   double ref_model_mixup_alpha = 0.6;
   int64_t ref_model_sync_steps = 512;

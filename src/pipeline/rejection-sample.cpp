@@ -1,7 +1,8 @@
 // Rejection sampling (see r1/rejection-sample.h): the samples come from text::generate_dataset (grouped, with the
-// prompt kept), every reward scores the whole batch at once (the accuracy reward verifies on all cores), and the
-// selection per prompt runs in order: correct (every threshold met) -> R1's filters -> duplicates -> keep policy ->
-// max_per_prompt. Each dropped correct response is counted under its first failing reason.
+// prompt kept), every reward (registry reward or reward model, train/reward-funcs.h) scores the whole batch at once
+// (the accuracy reward verifies on all cores), and the selection per prompt runs in order: correct (every threshold
+// met) -> R1's filters -> duplicates -> keep policy -> max_per_prompt. Each dropped correct response is counted under
+// its first failing reason.
 #include "r1/rejection-sample.h"
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include "r1/error.h"
 #include "r1/io.h"
 #include "r1/rewards.h"
+#include "train/reward-funcs.h"
 
 namespace r1::pipeline {
 namespace fs = std::filesystem;
@@ -148,8 +150,8 @@ std::vector<Json> select_samples(const std::vector<Json>& rows, const RejectionS
   const std::string completions_column = std::string(kCompletionColumn) + "s";
   // Flatten: every response with the row (its example columns) it answers.
   std::vector<std::string> texts;
-  std::vector<nlohmann::json> examples;
-  std::vector<std::pair<size_t, size_t>> span;  // per row: [first, last) in texts
+  std::vector<nlohmann::json> prompts, examples;  // per response: the prompt as sampled (messages or text), the row
+  std::vector<std::pair<size_t, size_t>> span;    // per row: [first, last) in texts
   for (size_t i = 0; i < rows.size(); ++i) {
     const Json& row = rows[i];
     auto c = row.find(completions_column);
@@ -157,21 +159,21 @@ std::vector<Json> select_samples(const std::vector<Json>& rows, const RejectionS
       fail("sample row {}: expected the input row with '{}' and '{}' (a list)", i + 1, kPromptColumn,
            completions_column);
     const nlohmann::json plain = nlohmann::json::parse(source_of(row).dump());
+    const nlohmann::json prompt = nlohmann::json::parse(row[kPromptColumn].dump());
     const size_t first = texts.size();
     for (const Json& t : *c) {
       if (!t.is_string()) fail("sample row {}: '{}' must hold strings", i + 1, completions_column);
       texts.push_back(with_think_tags(t.get<std::string>()));
+      prompts.push_back(prompt);
       examples.push_back(plain);
     }
     span.emplace_back(first, texts.size());
   }
-  // Score every response with every reward, one batch each.
+  // Score every response with every reward (registry rewards and reward models), one batch each.
   std::vector<std::vector<rewards::Score>> scores;
-  for (const std::string& name : o.reward_funcs) {
-    nlohmann::json params = nlohmann::json::object();
-    if (o.reward_kwargs.contains(name)) params = nlohmann::json::parse(o.reward_kwargs[name].dump());
-    scores.push_back(rewards::make_reward(name, params)(texts, examples));
-  }
+  const nlohmann::json kwargs = nlohmann::json::parse(o.reward_kwargs.dump());
+  for (const train::RewardFunc& fn : train::make_reward_funcs(o.reward_funcs, kwargs, at::Device(o.generation.device)))
+    scores.push_back(fn(prompts, texts, examples));
   std::vector<rewards::Score> language;
   if (!o.filters.language.empty()) {
     // "row": each prompt's own `language` column, as the reward reads it without the parameter.
@@ -269,11 +271,8 @@ RejectionSampleReport rejection_sample(const RejectionSampleOptions& options,
                                        const std::function<void(int64_t, int64_t)>& on_row) {
   validate(options);
   if (options.output.empty()) fail_usage("--output is required");
-  for (const std::string& name : options.reward_funcs) {  // unknown names and bad params before any sampling
-    nlohmann::json params = nlohmann::json::object();
-    if (options.reward_kwargs.contains(name)) params = nlohmann::json::parse(options.reward_kwargs[name].dump());
-    rewards::make_reward(name, params);
-  }
+  // Unknown entries and bad parameters before any sampling.
+  train::check_reward_funcs(options.reward_funcs, nlohmann::json::parse(options.reward_kwargs.dump()));
   const auto& g0 = options.generation;
   for (const fs::path& path : {options.output, options.pass_rate_output})
     if (!path.empty() && fs::exists(path) && !g0.resume && !g0.overwrite)

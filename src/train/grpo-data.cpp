@@ -7,11 +7,13 @@
 #include <fmt/ranges.h>
 
 #include <filesystem>
+#include <map>
 
 #include "common/jsonl.h"
 #include "r1/chat-template.h"
 #include "r1/error.h"
 #include "r1/rewards.h"
+#include "train/reward-funcs.h"
 
 namespace r1::train::rl {
 namespace fs = std::filesystem;
@@ -24,8 +26,7 @@ bool is_conversation(const nlohmann::json& v) {
 
 }  // namespace
 
-std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const tokenizer::Tokenizer& tok,
-                          const tokenizer::ChatTemplate* chat_template) {
+nlohmann::json prompt_of(const nlohmann::json& row, const GrpoOptions& o, bool has_chat_template) {
   nlohmann::json messages;
   if (row.contains("prompt") && is_conversation(row["prompt"])) {
     messages = tokenizer::text_messages(row["prompt"], "'prompt'");
@@ -49,13 +50,20 @@ std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const
     if (used.empty())
       fail("no prompt: the row has no string column '{}' (nor '{}') and no conversation", columns[0],
            fmt::join(columns.begin() + 1, columns.end(), "', '"));
-    if (chat_template == nullptr) return text;
+    if (!has_chat_template) return text;
     messages = nlohmann::json::array();
     if (!o.system_prompt.empty()) messages.push_back({{"role", "system"}, {"content", o.system_prompt}});
     messages.push_back({{"role", "user"}, {"content", text}});
   }
-  if (chat_template == nullptr) fail("chat_template 'none' cannot render a conversation");
-  nlohmann::json context = {{"messages", messages}, {"add_generation_prompt", true}};
+  if (!has_chat_template) fail("chat_template 'none' cannot render a conversation");
+  return messages;
+}
+
+std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const tokenizer::Tokenizer& tok,
+                          const tokenizer::ChatTemplate* chat_template) {
+  const nlohmann::json prompt = prompt_of(row, o, chat_template != nullptr);
+  if (prompt.is_string()) return prompt.get<std::string>();
+  nlohmann::json context = {{"messages", prompt}, {"add_generation_prompt", true}};
   const tokenizer::TokenizerConfig& c = tok.config();
   if (c.bos_token) context["bos_token"] = *c.bos_token;
   if (c.eos_token) context["eos_token"] = *c.eos_token;
@@ -79,6 +87,7 @@ PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const G
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string text;
     try {
+      d.prompts_.push_back(prompt_of(rows[i], o, tmpl != nullptr));
       text = render_prompt(rows[i], o, tok, tmpl);
     } catch (const Error& e) {
       fail("{}: {}", d.where(i), e.what());
@@ -118,16 +127,24 @@ std::string PromptDataset::where(size_t i) const {
 }
 
 void PromptDataset::check_rewards(const std::vector<std::string>& reward_names) const {
-  for (size_t i = 0; i < rows_.size(); ++i)
-    for (const std::string& name : reward_names) {
+  const bool mixed = has_reward_model(reward_names);  // rows a rule-based reward cannot score are left to the model
+  std::map<std::string, int64_t> not_applicable;
+  for (const std::string& name : reward_names) {
+    if (is_reward_model_entry(name)) continue;
+    for (size_t i = 0; i < rows_.size(); ++i) {
       try {
         rewards::check_reward_example(name, rows_[i]);
       } catch (const UsageError&) {
         throw;  // an unknown reward name: the recipe's error, not the row's
       } catch (const Error& e) {
-        fail("{}: {}", where(i), e.what());
+        if (!mixed) fail("{}: {}", where(i), e.what());
+        ++not_applicable[name];
       }
     }
+  }
+  for (const auto& [name, n] : not_applicable)
+    fmt::print("note: reward '{}' does not apply to {} of {} rows (a mixed dataset: the reward model scores them)\n",
+               name, n, rows_.size());
 }
 
 }  // namespace r1::train::rl

@@ -33,9 +33,13 @@ class PromptDataset {
   const nlohmann::json& row(size_t i) const { return rows_[i]; }
   const std::vector<int32_t>& prompt_ids(size_t i) const { return ids_[i]; }
   const std::string& prompt_text(size_t i) const { return texts_[i]; }
+  // The prompt as the reward functions see it (TRL's `prompts`): the conversation (list of messages) when a chat
+  // template renders it, else the text.
+  const nlohmann::json& prompt(size_t i) const { return prompts_[i]; }
   std::string where(size_t i) const;  // "<file>:<line>" of row i, for errors
   // Every row checked against what each reward needs (rewards::check_reward_example): r1::Error naming
-  // file:line before a model is loaded, instead of a failed reward after the first generation.
+  // file:line before a model is loaded, instead of a failed reward after the first generation. With a reward
+  // model among the names (a mixed dataset), such a row is counted and left to the rewards that can score it.
   void check_rewards(const std::vector<std::string>& reward_names) const;
 
  private:
@@ -43,12 +47,17 @@ class PromptDataset {
   std::string source_;
   std::vector<size_t> lines_;
   std::vector<std::string> texts_;
+  std::vector<nlohmann::json> prompts_;
   std::vector<std::vector<int32_t>> ids_;
 };
 
 // The model bundle's source for GRPO's policy: the tokenizer of tokenizer_name_or_path, and under chat_template
 // "auto" the tokenizer's template or, when it has none, the R1-Zero prompt (a base model has none).
 text::BundleSource policy_source(const GrpoOptions& options);
+
+// One row's prompt: its conversation (a string prompt becomes the user turn after system_prompt) when a chat
+// template is in use, else the prompt text. r1::Error saying what the row lacks.
+nlohmann::json prompt_of(const nlohmann::json& row, const GrpoOptions& options, bool has_chat_template);
 
 // Renders one row's prompt as text (the chat template applied with add_generation_prompt).
 std::string render_prompt(const nlohmann::json& row, const GrpoOptions& options, const tokenizer::Tokenizer& tokenizer,

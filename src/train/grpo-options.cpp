@@ -47,7 +47,11 @@ void visit(Options& o, Visitor& v) {
     "verl's algorithm.use_kl_in_reward (kl_penalty: kl), TRL RLOOTrainer's KL: reward -= beta * sum_t (log pi_old - "
     "log pi_ref), no KL term in the loss; needs beta > 0");
   v("mask_truncated_completions", o.mask_truncated_completions, "truncated completions get no loss");
-  v("reward_funcs", o.reward_funcs, "reward names (accuracy, format, tag_count, ...: r1 verify --help lists them)");
+  v("reward_funcs", o.reward_funcs,
+    "reward names (accuracy, format, tag_count, ...: r1 verify --help lists them) or reward model directories (a "
+    "sequence classifier, as r1 reward writes: scores prompt + completion rendered with its own tokenizer and chat "
+    "template, logits[:, 0], as TRL; reward_kwargs {DIR: {score: all | answer (only the text after </think>), "
+    "batch_size: 16}}; logged as rewards/<directory name>/mean)");
   v("reward_weights", o.reward_weights, "one weight per reward (default: all 1)");
   v("reward_kwargs", o.reward_kwargs, "{reward: {parameter: value}}: parameters of the reward functions");
   v("sync_ref_model", o.sync_ref_model, "every ref_model_sync_steps: ref = alpha * policy + (1 - alpha) * ref");

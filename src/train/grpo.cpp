@@ -38,6 +38,7 @@
 #include "train/grpo-advantages.h"
 #include "train/grpo-data.h"
 #include "train/grpo-loss.h"
+#include "train/reward-funcs.h"
 
 namespace r1::train {
 namespace fs = std::filesystem;
@@ -152,11 +153,7 @@ class GrpoObjective : public Objective {
         batch_(o.training.per_device_train_batch_size),
         per_generation_(o.training.per_device_train_batch_size * o.training.gradient_accumulation_steps),
         prompts_per_generation_(per_generation_ / o.num_generations) {
-    for (const std::string& name : o.reward_funcs) {
-      nlohmann::json params = nlohmann::json::object();
-      if (o.reward_kwargs.is_object() && o.reward_kwargs.contains(name)) params = o.reward_kwargs[name];
-      rewards_.push_back(rewards::make_reward(name, params));
-    }
+    rewards_ = make_reward_funcs(o.reward_funcs, o.reward_kwargs, model_->parameters().front().device());
     engine::EngineOptions eo;
     eo.max_batch = std::min<int64_t>(per_generation_, o.generation_max_batch);
     eo.max_seq_len = o.max_prompt_length + o.max_completion_length;
@@ -357,7 +354,7 @@ class GrpoObjective : public Objective {
     const auto t1 = Clock::now();
     rollouts_.clear();
     std::vector<std::string> texts;
-    std::vector<nlohmann::json> examples;
+    std::vector<nlohmann::json> prompts, examples;
     int64_t generated = 0;
     for (size_t p = 0; p < rows.size(); ++p)
       for (const engine::Sample& s : results[p].samples) {
@@ -368,12 +365,13 @@ class GrpoObjective : public Objective {
         r.truncated = s.finish_reason == engine::FinishReason::kLength;
         generated += int64_t(s.tokens.size());
         texts.push_back(tok_.decode(s.tokens, /*skip_special_tokens=*/true));
+        prompts.push_back(data_.prompt(rows[p]));
         examples.push_back(data_.row(rows[p]));
         examples.back()["completion_length"] = int64_t(s.tokens.size());  // for token-length rewards
         rollouts_.push_back(std::move(r));
       }
     std::vector<std::vector<rewards::Score>> per_reward;
-    for (const auto& fn : rewards_) per_reward.push_back(fn(texts, examples));
+    for (const RewardFunc& fn : rewards_) per_reward.push_back(fn(prompts, texts, examples));
     std::vector<rewards::Score> combined = rewards::combine_rewards(per_reward, o_.reward_weights);
     std::vector<double> total;
     for (const auto& c : combined) total.push_back(c.value_or(0.0));  // TRL's nansum of all-NaN is 0
@@ -397,8 +395,8 @@ class GrpoObjective : public Objective {
       for (const auto& v : per_reward[f])
         if (v) s += *v, ss += *v * *v, ++n;
       const double mean = n > 0 ? s / n : std::nan("");
-      m["rewards/" + o_.reward_funcs[f] + "/mean"] = mean;
-      m["rewards/" + o_.reward_funcs[f] + "/std"] =
+      m["rewards/" + rewards_[f].name() + "/mean"] = mean;
+      m["rewards/" + rewards_[f].name() + "/std"] =
           n > 1 ? std::sqrt(std::max(0.0, (ss - n * mean * mean) / (n - 1))) : 0.0;
     }
     double len_min = 1e18, len_max = 0, clipped = 0;
@@ -468,7 +466,7 @@ class GrpoObjective : public Objective {
       nlohmann::ordered_json line = {
           {"step", step_ + 1}, {"prompt", data_.prompt_text(rollouts_[i].row)}, {"completion", texts[i]}};
       for (size_t f = 0; f < per_reward.size(); ++f)
-        line[o_.reward_funcs[f]] = per_reward[f][i] ? nlohmann::ordered_json(*per_reward[f][i]) : nullptr;
+        line[rewards_[f].name()] = per_reward[f][i] ? nlohmann::ordered_json(*per_reward[f][i]) : nullptr;
       line["reward"] = total[i];
       line["advantage"] = rollouts_[i].advantage;
       out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
@@ -499,7 +497,7 @@ class GrpoObjective : public Objective {
   double loss_beta_;  // beta of the loss's KL term: 0 when the KL is in the reward
   double epsilon_high_;
   int64_t batch_, per_generation_, prompts_per_generation_;
-  std::vector<rewards::RewardFn> rewards_;
+  std::vector<RewardFunc> rewards_;
   std::unique_ptr<engine::Engine> engine_;
   int32_t pad_id_ = 0;
   fs::path completions_log_;
@@ -522,6 +520,7 @@ class GrpoObjective : public Objective {
 
 TrainResult grpo(const GrpoOptions& o, const std::atomic<bool>* stop_requested) {
   o.validate();
+  check_reward_funcs(o.reward_funcs, o.reward_kwargs);  // unknown entries and bad parameters before any loading
   const text::BundleSource source = rl::policy_source(o);
   text::ModelBundle policy = text::open_tokenizer(source);
   rl::PromptDataset data = rl::PromptDataset::load(o, policy.tokenizer, policy.chat_template.get());

@@ -75,11 +75,17 @@ void add_rejection_sample_command(CLI::App& app, Invocation& ctx) {
       "plus 'pass_rate', 'rewards', 'sample_index' and the input row as 'source_row'. The samples are kept in\n"
       "--samples (default <output stem>.samples.jsonl): --resume samples only what is missing there, then\n"
       "selects again, so changing a filter needs no new samples. --pass-rate-output writes the input rows whose\n"
-      "pass rate is in [--pass-rate-min, --pass-rate-max], for the next RL stage (open-r1's pass-rate filter).");
+      "pass rate is in [--pass-rate-min, --pass-rate-max], for the next RL stage (open-r1's pass-rate filter).\n"
+      "A --reward-funcs entry may be a reward model: a directory holding a sequence classifier (r1 reward). It\n"
+      "scores prompt + response rendered with its own tokenizer and chat template (logits[:, 0], as TRL), on\n"
+      "--device, in batches ('{\"DIR\": {\"batch_size\": 16}}'); '{\"DIR\": {\"score\": \"answer\"}}' scores only\n"
+      "the text after </think>. Give it a --threshold DIR=V. With a reward model, rows another reward cannot\n"
+      "score (accuracy without a gold answer) get no score from that reward instead of an error.");
   cmd->add_option("--output", o->output, "JSONL of kept rows (written anew on each run)")->required();
   cmd->add_option("--samples", o->samples, "JSONL of every sample (default: <output stem>.samples.jsonl)");
   add_generation_options(cmd, o->generation, "-n,--num-samples");
-  cmd->add_option("--reward-funcs", j.reward_funcs, "comma-separated reward names (r1 grpo --help lists them)")
+  cmd->add_option("--reward-funcs", j.reward_funcs,
+                  "comma-separated reward names (r1 grpo --help lists them) or reward model directories")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--reward-kwargs", o->reward_kwargs,
