@@ -1,7 +1,8 @@
 // Reward-model training (r1/reward-trainer.h): the Bradley-Terry loss with margin and centring against
 // hand-computed values; a reward model trained on a synthetic preference task (correct vs wrong sums) that ranks
 // held-out pairs with >= 90 % accuracy, saved as a sequence classifier with pad_token_id; the CLI end to end
-// (`r1 reward`, `r1 eval reward`, use_peft refused). Tokenizer: tests/golden/tokenizer/r1-bpe.
+// (`r1 reward`, `r1 eval reward`, use_peft refused); resume == the uninterrupted run. Tokenizer:
+// tests/golden/tokenizer/r1-bpe.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <torch/types.h>
@@ -120,6 +121,24 @@ TEST_F(RewardRun, LearnsHeldOutSumsAndSavesAClassifier) {
   EXPECT_GE(correct / 100, 0.9);
   EXPECT_NEAR(correct / 100, r.last_eval.at("eval_accuracy"), 1e-9);  // the same tokens, pooling and batches' result
   EXPECT_EQ(train::score_preferences(*dir_ / "rm", *dir_ / "sums/test.jsonl", 3, 8).skipped, 100u);
+}
+
+TEST_F(RewardRun, ResumeEqualsTheUninterruptedRun) {
+  train::RewardOptions o = options("rm-full", 6);
+  o.training.save_strategy = "steps";
+  o.training.save_steps = 3;
+  train::reward(o);
+  train::RewardOptions resumed = options("rm-resumed", 6);
+  resumed.training.save_strategy = "steps";
+  resumed.training.save_steps = 3;
+  resumed.training.resume_from_checkpoint = "true";
+  fs::create_directories(*dir_ / "rm-resumed");
+  fs::copy(*dir_ / "rm-full/checkpoint-3", *dir_ / "rm-resumed/checkpoint-3", fs::copy_options::recursive);
+  train::reward(resumed);
+  auto a = model::load_pretrained(*dir_ / "rm-full"), b = model::load_pretrained(*dir_ / "rm-resumed");
+  auto ta = model::named_tensors(*a), tb = model::named_tensors(*b);
+  ASSERT_EQ(ta.size(), tb.size());
+  for (size_t i = 0; i < ta.size(); ++i) EXPECT_TRUE(ta[i].second.equal(tb[i].second)) << ta[i].first;
 }
 
 TEST_F(RewardRun, CliTrainsEvaluatesAndRefusesLora) {
