@@ -81,7 +81,7 @@ std::vector<std::pair<std::string, std::string>> finetune_help() {
   return h.lines;
 }
 
-FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed) {
+FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed, const model::LoadOptions& load) {
   const text::BundleSource source{.model_dir = args.model_name_or_path,
                                   .tokenizer_dir = args.tokenizer_name_or_path,
                                   .chat_template = args.chat_template,
@@ -93,7 +93,7 @@ FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed) {
     setup.tokenizer.set_config(config);
   }
   torch::manual_seed(uint64_t(seed));
-  text::attach_model(setup, source, model::load_pretrained(args.model_name_or_path));
+  text::attach_model(setup, source, model::load_pretrained(args.model_name_or_path, load));
   model::Transformer& model = setup.model;
   std::string lora;
   if (args.peft.use_peft) {

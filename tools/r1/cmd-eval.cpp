@@ -147,6 +147,7 @@ void add_eval_command(CLI::App& app, Invocation& ctx) {
   compare->callback([files, &ctx] { ctx.run = [files] { return run_compare((*files)[0], (*files)[1]); }; });
 
   add_eval_gen_commands(*eval, ctx);
+  add_eval_reward_command(*eval, ctx);
 }
 
 }  // namespace r1::cli

@@ -17,6 +17,7 @@
 #include "r1/io.h"
 #include "r1/runtime.h"
 #include "r1/version.h"
+#include "training-command.h"
 
 namespace {
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   r1::cli::add_pretrain_command(app, ctx);
   r1::cli::add_sft_command(app, ctx);
   r1::cli::add_dpo_command(app, ctx);
+  r1::cli::add_reward_command(app, ctx);
   r1::cli::add_distill_command(app, ctx);
   r1::cli::add_eval_command(app, ctx);
   r1::cli::add_generate_command(app, ctx);
