@@ -39,6 +39,7 @@ void add_verify_command(CLI::App& app, Invocation& ctx);
 void add_pretrain_command(CLI::App& app, Invocation& ctx);
 void add_eval_command(CLI::App& app, Invocation& ctx);
 void add_eval_gen_commands(CLI::App& eval, Invocation& ctx);  // cmd-eval-gen.cpp: `eval gen`, `eval judge`
+void add_eval_reward_command(CLI::App& eval, Invocation& ctx);  // cmd-reward.cpp: `eval reward`
 void add_generate_command(CLI::App& app, Invocation& ctx);
 void add_rejection_sample_command(CLI::App& app, Invocation& ctx);
 void add_pipeline_command(CLI::App& app, Invocation& ctx);
@@ -48,6 +49,7 @@ void add_grpo_command(CLI::App& app, Invocation& ctx);
 void add_demo_command(CLI::App& app, Invocation& ctx);
 void add_sft_command(CLI::App& app, Invocation& ctx);
 void add_dpo_command(CLI::App& app, Invocation& ctx);
+void add_reward_command(CLI::App& app, Invocation& ctx);
 void add_distill_command(CLI::App& app, Invocation& ctx);
 void add_merge_lora_subcommand(CLI::App& model, Invocation& ctx);  // `r1 model merge-lora`
 

@@ -38,9 +38,6 @@ inline void add_eval_output_options(CLI::App* cmd, EvalOutputOptions& o) {
       ->check(CLI::Range(0.5, 0.999));
 }
 
-// `r1 eval reward` (cmd-reward.cpp), registered by `r1 eval`.
-void add_eval_reward_command(CLI::App& eval, Invocation& ctx);
-
 // Refuses an existing results.json early (before any work), unless --overwrite.
 inline void check_eval_output(const EvalOutputOptions& o) {
   if (!o.output_dir.empty() && !o.overwrite &&

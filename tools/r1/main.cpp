@@ -17,7 +17,6 @@
 #include "r1/io.h"
 #include "r1/runtime.h"
 #include "r1/version.h"
-#include "training-command.h"
 
 namespace {
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }

@@ -26,7 +26,4 @@ struct TrainingCommand {
 
 void add_training_command(CLI::App& app, Invocation& ctx, TrainingCommand command);
 
-// `r1 reward` (cmd-reward.cpp).
-void add_reward_command(CLI::App& app, Invocation& ctx);
-
 }  // namespace r1::cli
