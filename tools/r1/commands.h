@@ -38,7 +38,7 @@ void add_tokenizer_command(CLI::App& app, Invocation& ctx);
 void add_verify_command(CLI::App& app, Invocation& ctx);
 void add_pretrain_command(CLI::App& app, Invocation& ctx);
 void add_eval_command(CLI::App& app, Invocation& ctx);
-void add_eval_gen_commands(CLI::App& eval, Invocation& ctx);  // cmd-eval-gen.cpp: `eval gen`, `eval judge`
+void add_eval_gen_commands(CLI::App& eval, Invocation& ctx);    // cmd-eval-gen.cpp: `eval gen`, `eval judge`
 void add_eval_reward_command(CLI::App& eval, Invocation& ctx);  // cmd-reward.cpp: `eval reward`
 void add_generate_command(CLI::App& app, Invocation& ctx);
 void add_rejection_sample_command(CLI::App& app, Invocation& ctx);
