@@ -152,6 +152,13 @@ size_t EpochOrder::next() {
   return order_[position_++];
 }
 
+std::vector<std::vector<size_t>> EpochOrder::next_batches(int64_t count, int64_t size) {
+  std::vector<std::vector<size_t>> batches(size_t(std::max<int64_t>(0, count)));
+  for (auto& batch : batches)
+    for (int64_t i = 0; i < size; ++i) batch.push_back(next());
+  return batches;
+}
+
 void EpochOrder::load_state(const nlohmann::json& state) {
   epoch_ = json_integer(state, "epoch", 0, INT64_MAX, "data order");
   position_ = size_t(json_integer(state, "position", 0, int64_t(n_), "data order"));

@@ -87,6 +87,8 @@ class EpochOrder {
  public:
   EpochOrder(size_t n, uint64_t seed) : n_(n), seed_(seed) { reshuffle(); }
   size_t next();
+  // `count` micro-batches of `size` indices each, drawn in order (a DPO or reward-model step's pairs).
+  std::vector<std::vector<size_t>> next_batches(int64_t count, int64_t size);
   nlohmann::json state() const { return {{"epoch", epoch_}, {"position", position_}}; }
   void load_state(const nlohmann::json& state);
 

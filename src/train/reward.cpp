@@ -114,12 +114,7 @@ class RewardObjective : public Objective {
   }
 
   double prepare_step(int64_t micro_batches) override {
-    batches_.clear();
-    for (int64_t m = 0; m < micro_batches; ++m) {
-      std::vector<size_t> pairs;
-      for (int64_t i = 0; i < o_.training.per_device_train_batch_size; ++i) pairs.push_back(order_.next());
-      batches_.push_back(std::move(pairs));
-    }
+    batches_ = order_.next_batches(micro_batches, o_.training.per_device_train_batch_size);
     return double(micro_batches * o_.training.per_device_train_batch_size);
   }
 
