@@ -22,6 +22,7 @@
 #include "r1/tokenizer.h"
 #include "r1/train.h"
 #include "r1/verify.h"
+#include "rl-fixture.h"
 #include "test-helpers.h"
 #include "train/grpo-advantages.h"
 #include "train/grpo-loss.h"
@@ -194,47 +195,7 @@ class GrpoRun : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new r1::test::TempDir();
-    // Tokenizer trained on the built-in task's corpus; a tiny random model.
-    r1::data::TaskSplits task = r1::data::make_addition_task({});
-    std::mt19937_64 rng(1);
-    {
-      std::ofstream corpus(*dir_ / "corpus.txt");
-      std::ofstream prompts(*dir_ / "prompts.jsonl");
-      for (size_t i = 0; i < 400; ++i) {
-        corpus << task.train[i].problem << " " << r1::data::addition_solution(task.train[i], i % 2, rng) << "\n";
-        prompts << nlohmann::json{{"problem", task.train[i].problem}, {"solution", task.train[i].answer}}.dump()
-                << "\n";
-      }
-    }
-    r1::tokenizer::TrainOptions t;
-    t.pre_tokenizer = "qwen2";
-    t.vocab_size = 300;
-    t.special_tokens = {"<|endoftext|>", "<|im_end|>"};
-    t.show_progress = false;
-    r1::tokenizer::Tokenizer tok = r1::tokenizer::train_tokenizer({*dir_ / "corpus.txt"}, t);
-    auto c = tok.config();
-    c.eos_token = "<|im_end|>";
-    c.pad_token = "<|endoftext|>";
-    tok.set_config(c);
-    const fs::path model = *dir_ / "model";
-    tok.save(model, true);
-    auto config = r1::model::ModelConfig::parse(nlohmann::json{{"model_type", "llama"},
-                                                               {"vocab_size", tok.vocab_size()},
-                                                               {"hidden_size", 32},
-                                                               {"intermediate_size", 64},
-                                                               {"num_hidden_layers", 2},
-                                                               {"num_attention_heads", 4},
-                                                               {"num_key_value_heads", 2},
-                                                               {"max_position_embeddings", 128},
-                                                               {"initializer_range", 0.1},
-                                                               {"eos_token_id", *tok.eos_id()},
-                                                               {"tie_word_embeddings", true}}
-                                                    .dump(),
-                                                "tiny");
-    torch::manual_seed(3);
-    r1::model::Transformer m(config);
-    m->init_weights();
-    r1::model::save_pretrained(*m, model);
+    r1::test::write_tiny_rl_fixture(dir_->path());
   }
   static void TearDownTestSuite() { delete dir_; }
 

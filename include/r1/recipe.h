@@ -50,6 +50,7 @@ class Recipe {
   void read(const std::string& key, std::vector<std::string>& out) const;
   void read(const std::string& key, std::vector<double>& out) const;
   void read(const std::string& key, std::optional<int64_t>& out) const;
+  void read(const std::string& key, std::optional<double>& out) const;
   void read(const std::string& key, std::optional<std::string>& out) const;
   void read(const std::string& key, nlohmann::json& out) const;
 

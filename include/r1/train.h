@@ -167,6 +167,10 @@ class Objective : public Stateful {
   // reference model) extends these.
   void save_state(CheckpointWriter& out) const override;
   void load_state(CheckpointReader& in) override;
+  // Parameters the objective trains besides the model's (PPO's value model), named apart from them: the optimizer
+  // updates them with the model's and their gradients count in the clipped norm; the objective checkpoints their
+  // values itself (save_state / load_state).
+  virtual std::vector<AdamW::Param> extra_params() { return {}; }
   // Evaluation metrics ("eval_loss", ...); empty if the objective has no evaluation set.
   virtual std::map<std::string, double> evaluate() { return {}; }
   // Printed once at the start (e.g. the data mixture).
@@ -315,6 +319,63 @@ struct GrpoOptions {
 };
 
 TrainResult grpo(const GrpoOptions& options, const std::atomic<bool>* stop_requested = nullptr);
+
+// ---- PPO (r1 ppo) ---------------------------------------------------------------------------------------------------
+// `r1 ppo`: PPO with a value model and GAE (Schulman et al. 2017; InstructGPT's RLHF), TRL's PPOConfig / PPOTrainer
+// names and semantics. Each rollout the engine samples one completion for each of per_device_train_batch_size *
+// gradient_accumulation_steps * num_mini_batches prompts (TRL's local_batch_size) at `temperature`; the rewards
+// (reward_model_path, or reward_funcs as GRPO's) score each completion; missing_eos_penalty is subtracted from
+// completions that did not end with EOS. Per token: the reward is -kl_coef * KL(pi_old || pi_ref) (kl_estimator k1
+// log(pi_old/pi_ref) or k3), plus the score on the completion's last token; the value model (a sequence classifier
+// on its own trunk: value_model_path, else reward_model_path, else the policy's trunk with a fresh head) gives
+// V(s_t); GAE(gamma, lam) gives the advantages (whitened over the batch's tokens) and returns = A + V. Then
+// num_ppo_epochs passes over the rollout, each in num_mini_batches shuffled mini-batches, one optimizer step each
+// (policy and value model together, one AdamW, one clipped gradient norm) on
+//   pg_loss + vf_coef * vf_loss, pg_loss = mean_t max(-A r_t, -A clip(r_t, 1 - cliprange, 1 + cliprange)),
+//   vf_loss = 0.5 mean_t max((V - R)^2, (V_old + clip(V - V_old, -cliprange_value, cliprange_value) - R)^2),
+// token means per micro-batch, averaged over the mini-batch's micro-batches (TRL). max_steps counts optimizer steps;
+// total_episodes (TRL), when set, gives max_steps = ceil(total_episodes / rollout size) * num_ppo_epochs *
+// num_mini_batches. The formulas are in src/train/ppo-math.h; departures from TRL in src/train/ppo.cpp. The value
+// model is saved to output_dir/value_model (a transformers sequence-classification directory).
+struct PpoOptions {
+  TrainingArguments training;  // learning_rate defaults to 3e-6 (TRL's PPOConfig)
+  std::string model_name_or_path, tokenizer_name_or_path, dataset_name;
+  std::string dataset_prompt_column = "problem";
+  std::string chat_template = "auto";
+  std::string system_prompt;
+  int64_t max_samples = 0;
+  int64_t max_prompt_length = 512;
+  int64_t response_length = 53;  // TRL's name for the completion tokens
+  double temperature = 0.7;
+  std::optional<double> missing_eos_penalty;
+  int64_t num_ppo_epochs = 4;
+  int64_t num_mini_batches = 1;
+  std::optional<int64_t> total_episodes;
+  double kl_coef = 0.05;
+  std::string kl_estimator = "k1";  // k1 | k3
+  double cliprange = 0.2, cliprange_value = 0.2, vf_coef = 0.1;
+  double gamma = 1.0, lam = 0.95;
+  bool whiten_rewards = false;
+  std::string reward_model_path;          // a sequence classifier (as r1 reward writes); or
+  std::vector<std::string> reward_funcs;  // GRPO's reward names / reward model directories
+  std::vector<double> reward_weights;
+  nlohmann::json reward_kwargs;
+  std::string value_model_path;  // r1: default reward_model_path, else the policy's trunk with a fresh head
+  bool log_completions = false;
+  int64_t generation_max_batch = 256;
+
+  static PpoOptions from_recipe(const Recipe& recipe);  // reads, validates, rejects unknown keys
+  void validate() const;
+  nlohmann::ordered_json to_json() const;
+  static std::vector<std::pair<std::string, std::string>> help();
+  // Prompts per rollout (TRL's local_batch_size) and optimizer steps per rollout.
+  int64_t rollout_size() const;
+  int64_t steps_per_rollout() const { return num_ppo_epochs * num_mini_batches; }
+  // The reward entries: reward_funcs, or [reward_model_path].
+  std::vector<std::string> rewards() const;
+};
+
+TrainResult ppo(const PpoOptions& options, const std::atomic<bool>* stop_requested = nullptr);
 
 // ---- SFT / DPO / GKD (r1 sft, r1 dpo, r1 distill; TRL's SFTTrainer / DPOTrainer / GKDTrainer keys) ------------------
 

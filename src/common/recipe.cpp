@@ -290,6 +290,17 @@ void Recipe::read(const std::string& key, std::optional<int64_t>& out) const {
   out = x;
 }
 
+void Recipe::read(const std::string& key, std::optional<double>& out) const {
+  const nlohmann::json& v = use(key);
+  if (v.is_null()) {
+    out.reset();
+    return;
+  }
+  double x = 0;
+  read(key, x);
+  out = x;
+}
+
 void Recipe::read(const std::string& key, std::optional<std::string>& out) const {
   const nlohmann::json& v = use(key);
   if (v.is_null()) {

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 
 #include "common/checksum.h"
 #include "r1/error.h"
@@ -232,6 +233,21 @@ void rotate_checkpoints(const fs::path& output_dir, int64_t limit, const fs::pat
     fs::remove_all(path);
     --excess;
   }
+}
+
+void truncate_step_log(const fs::path& path, int64_t step) {
+  if (!fs::exists(path)) return;
+  std::istringstream in(read_file(path));
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    nlohmann::json row;
+    if (!parse_json_bounded(line, row, nullptr) || !row.is_object()) continue;  // a line cut by the kill
+    const auto it = row.find("step");
+    if (it != row.end() && it->is_number() && it->get<double>() > double(step)) continue;
+    kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
 }
 
 }  // namespace detail

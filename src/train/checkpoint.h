@@ -36,4 +36,8 @@ void remove_stale_checkpoint_temps(const std::filesystem::path& output_dir);
 // Removes the oldest checkpoint-* directories (those with a manifest) beyond `limit`, never `keep`.
 void rotate_checkpoints(const std::filesystem::path& output_dir, int64_t limit, const std::filesystem::path& keep);
 
+// On resume: keeps the lines of a JSONL log (metrics.jsonl, GRPO's and PPO's completions.jsonl) whose "step" is <=
+// `step` (the resumed checkpoint's) and lines without a step; drops lines cut by a kill.
+void truncate_step_log(const std::filesystem::path& path, int64_t step);
+
 }  // namespace r1::train::detail

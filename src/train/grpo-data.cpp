@@ -26,7 +26,7 @@ bool is_conversation(const nlohmann::json& v) {
 
 }  // namespace
 
-nlohmann::json prompt_of(const nlohmann::json& row, const GrpoOptions& o, bool has_chat_template) {
+nlohmann::json prompt_of(const nlohmann::json& row, const PromptOptions& o, bool has_chat_template) {
   nlohmann::json messages;
   if (row.contains("prompt") && is_conversation(row["prompt"])) {
     messages = tokenizer::text_messages(row["prompt"], "'prompt'");
@@ -59,7 +59,7 @@ nlohmann::json prompt_of(const nlohmann::json& row, const GrpoOptions& o, bool h
   return messages;
 }
 
-std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const tokenizer::Tokenizer& tok,
+std::string render_prompt(const nlohmann::json& row, const PromptOptions& o, const tokenizer::Tokenizer& tok,
                           const tokenizer::ChatTemplate* chat_template) {
   const nlohmann::json prompt = prompt_of(row, o, chat_template != nullptr);
   if (prompt.is_string()) return prompt.get<std::string>();
@@ -70,7 +70,7 @@ std::string render_prompt(const nlohmann::json& row, const GrpoOptions& o, const
   return chat_template->render(context).text;
 }
 
-text::BundleSource policy_source(const GrpoOptions& o) {
+text::BundleSource policy_source(const PromptOptions& o) {
   return {.model_dir = o.model_name_or_path,
           .tokenizer_dir = o.tokenizer_name_or_path,
           .chat_template = o.chat_template,
@@ -78,7 +78,7 @@ text::BundleSource policy_source(const GrpoOptions& o) {
           .fallback_template = "r1-zero"};
 }
 
-PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const GrpoOptions& o,
+PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const PromptOptions& o,
                                        const tokenizer::Tokenizer& tok, const tokenizer::ChatTemplate* tmpl,
                                        const std::string& source, std::vector<size_t> lines) {
   PromptDataset d;
@@ -103,7 +103,7 @@ PromptDataset PromptDataset::from_rows(std::vector<nlohmann::json> rows, const G
   return d;
 }
 
-PromptDataset PromptDataset::load(const GrpoOptions& o, const tokenizer::Tokenizer& tok,
+PromptDataset PromptDataset::load(const PromptOptions& o, const tokenizer::Tokenizer& tok,
                                   const tokenizer::ChatTemplate* tmpl) {
   fs::path path = o.dataset_name;
   if (fs::is_directory(path)) path /= "train.jsonl";

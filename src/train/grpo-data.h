@@ -17,15 +17,33 @@
 
 namespace r1::train::rl {
 
+// The prompt keys GRPO and PPO share (GrpoOptions and PpoOptions convert implicitly).
+struct PromptOptions {
+  std::string model_name_or_path, tokenizer_name_or_path, dataset_name, dataset_prompt_column, chat_template,
+      system_prompt;
+  int64_t max_samples = 0, max_prompt_length = 512;
+
+  template <class Options>
+  PromptOptions(const Options& o)  // NOLINT(google-explicit-constructor): GrpoOptions / PpoOptions
+      : model_name_or_path(o.model_name_or_path),
+        tokenizer_name_or_path(o.tokenizer_name_or_path),
+        dataset_name(o.dataset_name),
+        dataset_prompt_column(o.dataset_prompt_column),
+        chat_template(o.chat_template),
+        system_prompt(o.system_prompt),
+        max_samples(o.max_samples),
+        max_prompt_length(o.max_prompt_length) {}
+};
+
 class PromptDataset {
  public:
   // Reads options.dataset_name (a .jsonl file, or a directory holding train.jsonl) and renders each prompt with
   // `chat_template` (the model bundle's; null: raw text). r1::Error naming file:line for a row without a usable
   // prompt; UsageError for an empty dataset.
-  static PromptDataset load(const GrpoOptions& options, const tokenizer::Tokenizer& tokenizer,
+  static PromptDataset load(const PromptOptions& options, const tokenizer::Tokenizer& tokenizer,
                             const tokenizer::ChatTemplate* chat_template);
   // The same from rows in memory (`source` names them in errors, with lines[i] or else i + 1 as the line).
-  static PromptDataset from_rows(std::vector<nlohmann::json> rows, const GrpoOptions& options,
+  static PromptDataset from_rows(std::vector<nlohmann::json> rows, const PromptOptions& options,
                                  const tokenizer::Tokenizer& tokenizer, const tokenizer::ChatTemplate* chat_template,
                                  const std::string& source, std::vector<size_t> lines = {});
 
@@ -51,16 +69,16 @@ class PromptDataset {
   std::vector<std::vector<int32_t>> ids_;
 };
 
-// The model bundle's source for GRPO's policy: the tokenizer of tokenizer_name_or_path, and under chat_template
-// "auto" the tokenizer's template or, when it has none, the R1-Zero prompt (a base model has none).
-text::BundleSource policy_source(const GrpoOptions& options);
+// The model bundle's source for the RL policy (GRPO, PPO): the tokenizer of tokenizer_name_or_path, and under
+// chat_template "auto" the tokenizer's template or, when it has none, the R1-Zero prompt (a base model has none).
+text::BundleSource policy_source(const PromptOptions& options);
 
 // One row's prompt: its conversation (a string prompt becomes the user turn after system_prompt) when a chat
 // template is in use, else the prompt text. r1::Error saying what the row lacks.
-nlohmann::json prompt_of(const nlohmann::json& row, const GrpoOptions& options, bool has_chat_template);
+nlohmann::json prompt_of(const nlohmann::json& row, const PromptOptions& options, bool has_chat_template);
 
 // Renders one row's prompt as text (the chat template applied with add_generation_prompt).
-std::string render_prompt(const nlohmann::json& row, const GrpoOptions& options, const tokenizer::Tokenizer& tokenizer,
-                          const tokenizer::ChatTemplate* chat_template);
+std::string render_prompt(const nlohmann::json& row, const PromptOptions& options,
+                          const tokenizer::Tokenizer& tokenizer, const tokenizer::ChatTemplate* chat_template);
 
 }  // namespace r1::train::rl

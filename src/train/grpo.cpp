@@ -24,7 +24,6 @@
 #include <fstream>
 #include <random>
 
-#include "common/jsonl.h"
 #include "r1/chat-template.h"
 #include "r1/engine.h"
 #include "r1/error.h"
@@ -35,10 +34,12 @@
 #include "r1/text.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
+#include "train/checkpoint.h"
 #include "train/grpo-advantages.h"
 #include "train/grpo-data.h"
 #include "train/grpo-loss.h"
 #include "train/reward-funcs.h"
+#include "train/rollout.h"
 
 namespace r1::train {
 namespace fs = std::filesystem;
@@ -81,61 +82,6 @@ Rollout rollout_from_json(const nlohmann::json& j, size_t rows, int64_t vocab_si
          r.old_logp.size(), r.ref_logp.size());
   if (!std::isfinite(r.advantage)) fail("GRPO rollout: advantage {} is not finite", r.advantage);
   return r;
-}
-
-// Log-probs of the completion tokens of a right-padded batch of prompt + completion rows.
-struct Scored {
-  at::Tensor logp;     // (B, L) log_softmax(logits / T) at the sampled ids, 0 where masked
-  at::Tensor entropy;  // (B, L) no graph
-  at::Tensor mask;     // (B, L) 1 for completion tokens
-  int64_t tokens = 0;  // B * T processed
-};
-
-Scored score_completions(model::TransformerImpl& model, const std::vector<const std::vector<int32_t>*>& prompts,
-                         const std::vector<const std::vector<int32_t>*>& completions, double temperature,
-                         int32_t pad_id, bool with_entropy) {
-  const int64_t B = int64_t(prompts.size());
-  int64_t T = 1, L = 1;
-  for (int64_t b = 0; b < B; ++b) {
-    T = std::max<int64_t>(T, int64_t(prompts[b]->size() + completions[b]->size()));
-    L = std::max<int64_t>(L, int64_t(completions[b]->size()));
-  }
-  std::vector<int64_t> ids(size_t(B * T), pad_id), rows, targets, slots;
-  for (int64_t b = 0; b < B; ++b) {
-    const auto& p = *prompts[b];
-    const auto& c = *completions[b];
-    std::copy(p.begin(), p.end(), ids.begin() + b * T);
-    std::copy(c.begin(), c.end(), ids.begin() + b * T + int64_t(p.size()));
-    for (size_t t = 0; t < c.size(); ++t) {
-      rows.push_back(b * T + int64_t(p.size() + t) - 1);  // the position that predicts completion token t
-      targets.push_back(c[t]);
-      slots.push_back(b * L + int64_t(t));
-    }
-  }
-  const at::Device device = model.parameters().front().device();
-  auto long_tensor = [&](std::vector<int64_t>& v, at::IntArrayRef shape) {
-    return torch::from_blob(v.data(), shape, torch::kLong).clone().to(device);
-  };
-  at::Tensor input = long_tensor(ids, {B, T});                       // (B, T)
-  at::Tensor row_index = long_tensor(rows, {int64_t(rows.size())});  // (N)
-  at::Tensor target = long_tensor(targets, {int64_t(targets.size())});
-  at::Tensor slot = long_tensor(slots, {int64_t(slots.size())});
-  const int64_t C = model.config().hidden_size;
-  at::Tensor hidden = model.hidden_states(input).reshape({B * T, C}).index_select(0, row_index);  // (N, C)
-  TokenLogprobs t = token_logprobs(model, hidden, target, temperature, with_entropy);  // chunked, no (N, V) logits
-  Scored s;
-  s.logp = at::zeros({B * L}, t.logp.options()).index_put({slot}, t.logp).view({B, L});
-  s.mask = at::zeros({B * L}, t.logp.options()).index_fill(0, slot, 1.0).view({B, L});
-  if (with_entropy) s.entropy = at::zeros({B * L}, t.entropy.options()).index_put({slot}, t.entropy).view({B, L});
-  s.tokens = B * T;
-  return s;
-}
-
-at::Tensor floats_to_tensor(const std::vector<const std::vector<float>*>& rows, int64_t L) {
-  at::Tensor out = at::zeros({int64_t(rows.size()), L}, at::kFloat);  // (B, L)
-  for (size_t b = 0; b < rows.size(); ++b)
-    std::copy(rows[b]->begin(), rows[b]->end(), out[int64_t(b)].data_ptr<float>());
-  return out;
 }
 
 class GrpoObjective : public Objective {
@@ -200,13 +146,13 @@ class GrpoObjective : public Objective {
       advantages.push_back(float(r.advantage));
       keep.push_back(o_.mask_truncated_completions && r.truncated ? 0.f : 1.f);
     }
-    Scored s = score_completions(*model_, prompts, completions, o_.temperature, pad_id_, /*with_entropy=*/true);
+    rl::Scored s = rl::score_completions(*model_, prompts, completions, o_.temperature, pad_id_, /*with_entropy=*/true);
     const int64_t L = s.logp.size(1);
     const at::Device device = s.logp.device();
-    at::Tensor engine_logp = floats_to_tensor(old, L).to(device);            // (B, L)
+    at::Tensor engine_logp = rl::floats_to_tensor(old, L).to(device);        // (B, L)
     at::Tensor adv = torch::tensor(advantages).to(device);                   // (B)
     at::Tensor mask = s.mask * torch::tensor(keep).to(device).unsqueeze(1);  // (B, L)
-    at::Tensor ref_logp = o_.beta != 0.0 ? floats_to_tensor(ref, L).to(device) : at::Tensor();
+    at::Tensor ref_logp = o_.beta != 0.0 ? rl::floats_to_tensor(ref, L).to(device) : at::Tensor();
     max_logprob_diff_ =
         std::max(max_logprob_diff_, ((s.logp.detach() - engine_logp).abs() * s.mask).max().item<double>());
     at::Tensor old_logp = o_.num_iterations == 1 ? s.logp.detach() : engine_logp;
@@ -268,7 +214,7 @@ class GrpoObjective : public Objective {
         rollouts_.push_back(rollout_from_json(r, data_.size(), model_->config().vocab_size, o_.beta != 0.0));
     if (iteration_ != 0 && rollouts_.size() != size_t(per_generation_))
       fail("GRPO checkpoint: expected {} buffered rollouts, found {}", per_generation_, rollouts_.size());
-    if (!completions_log_.empty()) truncate_completions_log();
+    if (!completions_log_.empty()) detail::truncate_step_log(completions_log_, step_);
   }
 
   // With sync_ref_model the reference drifts with the policy: it is part of the run's state.
@@ -286,16 +232,7 @@ class GrpoObjective : public Objective {
                  o_.model_name_or_path);
       return;
     }
-    safetensors::File saved(path);
-    torch::NoGradGuard no_grad;
-    for (auto& [name, tensor] : model::named_tensors(*ref_)) {
-      if (!saved.find(name)) fail("{}: no tensor '{}'", path.string(), name);
-      at::Tensor stored = saved.get(name);
-      if (stored.sizes() != tensor.sizes())
-        fail("{}: tensor '{}' has shape [{}], the reference model [{}]", path.string(), name,
-             fmt::join(stored.sizes(), ", "), fmt::join(tensor.sizes(), ", "));
-      tensor.copy_(stored);
-    }
+    rl::load_model_tensors(path, *ref_);
   }
 
   std::string describe(int64_t total_steps, int64_t) const override {
@@ -424,12 +361,9 @@ class GrpoObjective : public Objective {
         prompts.push_back(&data_.prompt_ids(rollouts_[i].row));
         completions.push_back(&rollouts_[i].completion);
       }
-      Scored s = score_completions(*ref_, prompts, completions, o_.temperature, pad_id_, false);
-      at::Tensor logp = s.logp.to(at::kCPU).contiguous();  // (B, L)
-      for (size_t i = begin; i < end; ++i) {
-        const float* row = logp[int64_t(i - begin)].data_ptr<float>();
-        rollouts_[i].ref_logp.assign(row, row + rollouts_[i].completion.size());
-      }
+      rl::Scored s = rl::score_completions(*ref_, prompts, completions, o_.temperature, pad_id_, false);
+      for (size_t i = begin; i < end; ++i)
+        rollouts_[i].ref_logp = rl::row_prefix(s.logp, int64_t(i - begin), rollouts_[i].completion.size());
     }
   }
 
@@ -471,19 +405,6 @@ class GrpoObjective : public Objective {
       line["advantage"] = rollouts_[i].advantage;
       out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     }
-  }
-
-  // On resume: drop completions logged by steps after the checkpoint (as the trainer does with metrics).
-  void truncate_completions_log() {
-    if (!fs::exists(completions_log_)) return;
-    std::ifstream in(completions_log_);
-    std::string line, kept;
-    while (std::getline(in, line)) {
-      nlohmann::json row;
-      if (try_parse_jsonl_line(line, row) && row.value("step", int64_t(0)) <= step_) kept += line + "\n";
-    }
-    in.close();
-    std::ofstream(completions_log_, std::ios::trunc) << kept;
   }
 
   GrpoOptions o_;

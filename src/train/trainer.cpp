@@ -79,22 +79,6 @@ bool directory_is_empty(const fs::path& dir) {
   return !fs::exists(dir, ec) || fs::is_empty(dir, ec);
 }
 
-// Keeps the lines of metrics.jsonl whose step is <= `step` (the resumed checkpoint's).
-void truncate_metrics(const fs::path& path, int64_t step) {
-  if (!fs::exists(path)) return;
-  std::istringstream in(read_file(path));
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    nlohmann::json row;
-    if (!parse_json_bounded(line, row, nullptr) || !row.is_object()) continue;  // a line cut by the kill
-    const auto it = row.find("step");
-    if (it != row.end() && it->is_number() && it->get<double>() > double(step)) continue;
-    kept += line + "\n";
-  }
-  write_file_atomic(path, kept);
-}
-
 std::string format_metric(const std::string& key, double v) {
   if (key == "learning_rate") return fmt::format("{} {:.3g}", key, v);
   if (key.find("tokens") != std::string::npos) return fmt::format("{} {:.0f}", key, v);
@@ -219,7 +203,7 @@ fs::path open_run(const TrainingArguments& args, model::TransformerImpl& model, 
   detail::remove_stale_checkpoint_temps(output_dir);
   if (auto resume = resolve_resume_checkpoint(args)) {
     detail::load_checkpoint(*resume, model, parts);
-    truncate_metrics(metrics_path, state.global_step);
+    detail::truncate_step_log(metrics_path, state.global_step);
     fmt::print("resumed from {} at step {}\n", resume->string(), state.global_step);
     return *resume;
   }
@@ -237,12 +221,12 @@ fs::path open_run(const TrainingArguments& args, model::TransformerImpl& model, 
 
 // The start-up lines: the objective's description and what is trained for how long.
 void print_plan(const Objective& objective, const AdamW& optimizer, const model::TransformerImpl& model,
-                const TrainingArguments& args, const detail::TrainSchedule& schedule) {
+                int64_t extra_parameters, const TrainingArguments& args, const detail::TrainSchedule& schedule) {
   const int64_t accumulation = args.gradient_accumulation_steps;
   if (std::string d = objective.describe(schedule.total_steps(), accumulation); !d.empty()) fmt::print("{}", d);
   int64_t trainable = 0;  // what the optimizer updates (LoRA: the adapters only); tied weights once
   for (const AdamW::Param& p : optimizer.params()) trainable += p.tensor.numel();
-  const int64_t total = model.num_parameters();
+  const int64_t total = model.num_parameters() + extra_parameters;  // + the objective's own (PPO's value model)
   const std::string of_total = trainable == total ? "" : fmt::format(" of {}", total);
   fmt::print("training {}{} parameters for {} steps ({} warm-up, {} schedule, {} micro-batches of {} per step{}{})\n",
              trainable, of_total, schedule.total_steps(), schedule.warmup_steps(), args.lr_scheduler_type, accumulation,
@@ -270,14 +254,19 @@ TrainResult Trainer::train() {
   model_->train();
   model_->set_gradient_checkpointing(args_.gradient_checkpointing);
   const at::Device device = model_->parameters().front().device();
-  AdamW optimizer(optimizer_params(*model_, args_.no_weight_decay), args_.weight_decay, args_.adam_beta1,
-                  args_.adam_beta2, args_.adam_epsilon);
+  std::vector<AdamW::Param> params = optimizer_params(*model_, args_.no_weight_decay);
+  int64_t extra_parameters = 0;
+  for (AdamW::Param& p : objective_.extra_params()) {
+    extra_parameters += p.tensor.numel();
+    params.push_back(std::move(p));
+  }
+  AdamW optimizer(std::move(params), args_.weight_decay, args_.adam_beta1, args_.adam_beta2, args_.adam_epsilon);
   detail::TrainState state(schedule, args_);
   detail::CpuRngState rng;
   const std::vector<Stateful*> parts = {&optimizer, &rng, &state, &objective_};  // what a checkpoint holds
   TrainResult result;
   result.last_checkpoint = open_run(args_, *model_, parts, state);
-  print_plan(objective_, optimizer, *model_, args_, schedule);
+  print_plan(objective_, optimizer, *model_, extra_parameters, args_, schedule);
   MetricsLog log(fs::path(args_.output_dir) / kMetrics, schedule.total_steps());
   auto save = [&] {
     result.last_checkpoint = detail::save_checkpoint(args_.output_dir, state.global_step, *model_, parts, hooks_);

@@ -46,6 +46,7 @@ void add_pipeline_command(CLI::App& app, Invocation& ctx);
 void add_serve_command(CLI::App& app, Invocation& ctx);
 void add_chat_command(CLI::App& app, Invocation& ctx);
 void add_grpo_command(CLI::App& app, Invocation& ctx);
+void add_ppo_command(CLI::App& app, Invocation& ctx);
 void add_demo_command(CLI::App& app, Invocation& ctx);
 void add_sft_command(CLI::App& app, Invocation& ctx);
 void add_dpo_command(CLI::App& app, Invocation& ctx);
