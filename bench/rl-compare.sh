@@ -103,7 +103,8 @@ evaluate() {
 }
 
 methods="grpo"
-if "$r1" ppo --help 2>&1 | grep -q num_ppo_epochs; then methods="grpo ppo"
+# grep without -q: with pipefail, -q's early exit would fail r1's write of the rest of the help
+if "$r1" ppo --help 2>&1 | grep num_ppo_epochs >/dev/null; then methods="grpo ppo"
 else echo "r1 ppo is not in this binary ($r1): the PPO leg is skipped"; fi
 evaluate base "$demo/base"
 for m in $methods; do
