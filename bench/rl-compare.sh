@@ -7,8 +7,10 @@
 #   GRPO: 8 prompts x num_generations 8 = 64 completions per rollout, num_iterations 2 (per_device 64, accumulation 1)
 #   PPO:  64 prompts x 1 completion per rollout, num_ppo_epochs 2, num_mini_batches 1 (per_device 64, accumulation 1)
 # so each makes one rollout every 2 optimizer steps and each optimizer step learns from 64 completions. PPO's own
-# keys (cliprange_value, vf_coef, gamma, lam, kl_estimator, whiten_rewards, the value model: the policy's trunk with
-# a fresh value head) keep TRL's defaults; kl_coef = BETA like GRPO's beta.
+# keys (cliprange_value, vf_coef, gamma, kl_estimator, whiten_rewards, the value model: the policy's trunk with
+# a fresh value head) keep TRL's defaults; kl_coef = BETA like GRPO's beta. PPO runs twice: with TRL's lam 0.95
+# (`ppo`) and with verl's lam 1 (`ppo-lam1`: GAE then is the Monte-Carlo return minus V(s_t), which a fresh critic
+# cannot bias).
 # Reported per method: peak RSS of the whole training command (/usr/bin/time -v "Maximum resident set size"); time
 # per optimizer step = mean of time/sampling + time/scoring + time/learning from output_dir/metrics.jsonl over the
 # steps after the first rollout (steps 3..STEPS: whole rollout cycles, warm-up excluded), and the command's wall
@@ -76,19 +78,24 @@ epsilon: 0.2
 loss_type: grpo
 scale_rewards: group
 YAML
-{ common ppo; cat <<YAML; } >"$work/ppo.yaml"
+ppo_keys() {
+  { common "${1:-ppo}"; cat <<YAML; }
 num_mini_batches: 1
 num_ppo_epochs: 2
 response_length: 96
 kl_coef: $beta
 cliprange: 0.2
+gamma: 1.0
 YAML
+}
+{ ppo_keys; echo "lam: 0.95"; } >"$work/ppo.yaml"
+{ ppo_keys ppo-lam1; echo "lam: 1.0"; } >"$work/ppo-lam1.yaml"
 
-# train NAME: r1 NAME --config $work/NAME.yaml under /usr/bin/time -v; writes $work/NAME.time and NAME.wall
+# train NAME: r1 grpo|ppo --config $work/NAME.yaml under /usr/bin/time -v; writes $work/NAME.time and NAME.wall
 train() {
   local t0 t1
   t0=$(date +%s.%N)
-  /usr/bin/time -v -o "$work/$1.time" "$r1" --threads "$threads" "$1" --config "$work/$1.yaml" >"$work/$1.log" 2>&1 ||
+  /usr/bin/time -v -o "$work/$1.time" "$r1" --threads "$threads" "${1%%-*}" --config "$work/$1.yaml" >"$work/$1.log" 2>&1 ||
     { tail -30 "$work/$1.log"; exit 1; }
   t1=$(date +%s.%N)
   echo "$t0 $t1" | awk '{printf "%.2f\n", $2 - $1}' >"$work/$1.wall"
@@ -104,7 +111,7 @@ evaluate() {
 
 methods="grpo"
 # grep without -q: with pipefail, -q's early exit would fail r1's write of the rest of the help
-if "$r1" ppo --help 2>&1 | grep num_ppo_epochs >/dev/null; then methods="grpo ppo"
+if "$r1" ppo --help 2>&1 | grep num_ppo_epochs >/dev/null; then methods="grpo ppo ppo-lam1"
 else echo "r1 ppo is not in this binary ($r1): the PPO leg is skipped"; fi
 evaluate base "$demo/base"
 for m in $methods; do
@@ -136,7 +143,8 @@ for m in methods:
                f"over the same steps" if len(el) > 2 and el[1]["step"] == 2 else "")
     p, pse = pass1(m)
     last = ([r for r in metrics if "reward" in r] or [{}])[-1]
-    rows.append((m.upper(), f"{rss_kb / 1024:.0f} MiB", f"{step:.3f} s", f"{p:.3f} ± {pse:.3f}"))
+    label = {"grpo": "GRPO", "ppo": "PPO (TRL's lam 0.95)", "ppo-lam1": "PPO (verl's lam 1)"}.get(m, m)
+    rows.append((label, f"{rss_kb / 1024:.0f} MiB", f"{step:.3f} s", f"{p:.3f} ± {pse:.3f}"))
     raw.append(f"{m}: peak RSS {rss_kb} kB; {len(metrics)} steps logged, time/step {step:.4f} s over steps "
                f"{timed[0]['step']}..{timed[-1]['step']} (sampling {samp:.4f} + scoring {score:.4f} + learning "
                f"{learn:.4f}){el_note}; wall {wall:.2f} s = {wall / steps:.3f} s/step incl. start-up and saving; "
