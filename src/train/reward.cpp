@@ -7,8 +7,9 @@
 //      can merge tokens across the boundary). Text rows get EOS on chosen/rejected as TRL adds it.
 //   2. the model is rebuilt with config.pad_token_id set (TRL sets it after loading), so the embedding row of the
 //      pad token gets no gradient (torch's padding_idx).
-//   3. use_peft is refused: r1's LoRA checkpoints hold adapters only, and the fresh score head must be saved too
-//      (PEFT's modules_to_save); train the full model.
+// With use_peft, LoRA adapters go on lora_target_modules of the trunk and the score head trains in full (PEFT's
+// task_type SEQ_CLS, modules_to_save ["classifier", "score"]); checkpoints and the output directory are PEFT adapter
+// directories holding the head too (r1/lora.h), which `r1 model merge-lora` folds into a full classifier.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/types.h>
@@ -20,6 +21,7 @@
 #include "r1/recipe.h"
 #include "r1/reward-trainer.h"
 #include "r1/text.h"
+#include "r1/tokenizer.h"
 #include "train/finetune.h"
 
 namespace r1::train {
@@ -227,8 +229,6 @@ RewardOptions RewardOptions::from_recipe(const Recipe& recipe) {
   o.training.learning_rate = 1e-4;  // TRL's RewardConfig default
   recipe.reject_unused(detail::read_options(recipe, o, kVisit));
   if (o.max_length < 0) fail_usage("max_length must be >= 0, got {}", o.max_length);
-  if (o.finetune.peft.use_peft)
-    fail_usage("use_peft: `r1 reward` trains the full model (a LoRA checkpoint would not hold the new score head)");
   o.training.validate();
   return o;
 }
@@ -240,9 +240,11 @@ std::vector<std::pair<std::string, std::string>> RewardOptions::help() {
 }
 
 TrainResult reward(const RewardOptions& o, const std::atomic<bool>* stop_requested) {
-  if (o.finetune.peft.use_peft) fail_usage("use_peft: `r1 reward` trains the full model");
-  detail::FinetuneSetup setup = detail::load_finetune(o.finetune, o.training.seed, {.num_labels = 1});
-  setup.model = with_pad_token(setup.model, setup.tokenizer.padding_id());
+  // the pad token is set before LoRA attaches (rebuilding the model would drop the adapters)
+  detail::FinetuneSetup setup = detail::load_finetune(o.finetune, o.training.seed, {.num_labels = 1},
+                                                      [](model::Transformer m, const tokenizer::Tokenizer& tokenizer) {
+                                                        return with_pad_token(std::move(m), tokenizer.padding_id());
+                                                      });
   PairRows train = build(detail::read_split(o.finetune, o.finetune.dataset_train_split, true), setup, o.max_length);
   if (train.chosen.empty()) fail_usage("no preference pair fits max_length {}", o.max_length);
   std::optional<PairRows> eval;

@@ -1,6 +1,7 @@
 // `r1 model merge-lora ADAPTER_DIR --out DIR [--base DIR]`: PEFT's merge_and_unload as a command. Loads the
 // base model (adapter_config.json's base_model_name_or_path unless --base), applies the adapter, folds
-// W += (alpha/r) B A into the weights and saves a plain HF model directory with the tokenizer files.
+// W += (alpha/r) B A into the weights and saves a plain HF model directory with the tokenizer files. A SEQ_CLS
+// adapter (`r1 reward` with use_peft) gives a *ForSequenceClassification directory with its trained score head.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -43,7 +44,8 @@ int run_merge(const MergeCli& o) {
 
 void add_merge_lora_subcommand(CLI::App& model, Invocation& ctx) {
   auto opts = std::make_shared<MergeCli>();
-  CLI::App* cmd = model.add_subcommand("merge-lora", "fold a PEFT LoRA adapter into its base model's weights");
+  CLI::App* cmd = model.add_subcommand(
+      "merge-lora", "fold a PEFT LoRA adapter into its base model's weights (a SEQ_CLS adapter: a classifier)");
   cmd->add_option("adapter", opts->adapter, "adapter directory (adapter_config.json + adapter_model.safetensors)")
       ->required();
   cmd->add_option("--out", opts->out, "output model directory")->required();
