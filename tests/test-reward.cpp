@@ -242,6 +242,7 @@ TEST_F(RewardRun, LoraTrainsAdaptersAndTheScoreHeadInPeftsLayout) {
   json merged_config = json::parse(test::read_bytes(*dir_ / "rm-merged/config.json"));
   EXPECT_EQ(merged_config["architectures"][0], "LlamaForSequenceClassification");
   EXPECT_EQ(merged_config["id2label"].size(), 1u);  // num_labels 1, as transformers writes it
+  EXPECT_EQ(merged_config["pad_token_id"], 0);      // the tokenizer's, as the full-model run saves it
   model::Transformer merged = model::load_pretrained(*dir_ / "rm-merged");
   EXPECT_TRUE(torch::allclose(rewards(*merged), expect, 1e-4, 1e-5));
   model::merge_lora(*adapted);

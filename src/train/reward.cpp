@@ -182,19 +182,6 @@ class RewardObjective : public Objective {
   std::vector<std::vector<size_t>> batches_;
 };
 
-// The classifier rebuilt with config.pad_token_id = pad (TRL: model.config.pad_token_id = tokenizer.pad_token_id).
-model::Transformer with_pad_token(model::Transformer m, int64_t pad) {
-  if (m->config().pad_token_id == pad) return m;
-  model::ModelConfig config = m->config();
-  config.pad_token_id = pad;
-  model::Transformer copy(config, m->parameters().front().options());
-  torch::NoGradGuard no_grad;
-  auto src = model::named_tensors(*m);
-  auto dst = model::named_tensors(*copy);
-  for (size_t i = 0; i < src.size(); ++i) dst[i].second.copy_(src[i].second);
-  return copy;
-}
-
 template <class O, class V>
 void visit(O& o, V& v) {
   v("max_length", o.max_length, "pairs whose chosen or rejected tokens exceed it are dropped (0: no limit)");
@@ -241,10 +228,10 @@ std::vector<std::pair<std::string, std::string>> RewardOptions::help() {
 
 TrainResult reward(const RewardOptions& o, const std::atomic<bool>* stop_requested) {
   // the pad token is set before LoRA attaches (rebuilding the model would drop the adapters)
-  detail::FinetuneSetup setup = detail::load_finetune(o.finetune, o.training.seed, {.num_labels = 1},
-                                                      [](model::Transformer m, const tokenizer::Tokenizer& tokenizer) {
-                                                        return with_pad_token(std::move(m), tokenizer.padding_id());
-                                                      });
+  detail::FinetuneSetup setup = detail::load_finetune(
+      o.finetune, o.training.seed, {.num_labels = 1}, [](model::Transformer m, const tokenizer::Tokenizer& tokenizer) {
+        return model::with_pad_token_id(std::move(m), tokenizer.padding_id());
+      });
   PairRows train = build(detail::read_split(o.finetune, o.finetune.dataset_train_split, true), setup, o.max_length);
   if (train.chosen.empty()) fail_usage("no preference pair fits max_length {}", o.max_length);
   std::optional<PairRows> eval;
@@ -265,7 +252,8 @@ PreferenceScores score_preferences(const std::filesystem::path& model_dir, const
     fail_usage(
         "--model {}: a reward model is a sequence classifier with num_labels 1 (`r1 reward` writes one), got a {}",
         model_dir.string(), bundle.model->config().architecture());
-  if (!bundle.model->config().pad_token_id) bundle.model = with_pad_token(bundle.model, bundle.tokenizer.padding_id());
+  if (!bundle.model->config().pad_token_id)
+    bundle.model = model::with_pad_token_id(bundle.model, bundle.tokenizer.padding_id());
   bundle.model->eval();
   PairRows d;
   for_each_jsonl_row(
