@@ -4,7 +4,10 @@
 // The adapter is part of each wrapped Linear's forward (training, log-prob recomputation and evaluation all
 // see it); base weights are frozen (requires_grad = false) so only adapter tensors reach the optimizer.
 // Files: PEFT's layout, adapter_config.json + adapter_model.safetensors with PEFT's tensor names
-// ("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"). Not here: the training objectives.
+// ("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"). A sequence classifier's adapter is PEFT's
+// task_type SEQ_CLS: its score head is trained in full and saved with the adapter (PEFT's modules_to_save, which
+// PeftModelForSequenceClassification fills with ["classifier", "score"]), as "base_model.model.score.weight".
+// Not here: the training objectives.
 //
 // Usage:
 //   r1::model::LoraConfig lora{.r = 16, .lora_alpha = 32, .target_modules = {"all-linear"}};
@@ -36,6 +39,11 @@ struct LoraConfig {
   // "all-linear" (every Linear but the output layer, as PEFT).
   std::vector<std::string> target_modules = {"q_proj", "v_proj"};
   std::string base_model_name_or_path;  // written to adapter_config.json
+  // "CAUSAL_LM", or "SEQ_CLS" for a sequence classifier (apply_lora sets it from the model). SEQ_CLS adds
+  // "classifier" and "score" to modules_to_save, as PEFT does: whole modules trained and saved with the adapter
+  // (r1 supports only these two names; a classifier has "score").
+  std::string task_type = "CAUSAL_LM";
+  std::vector<std::string> modules_to_save;
 
   double scaling() const { return lora_alpha / double(r); }
   void validate() const;                             // r1::UsageError naming the key
@@ -45,7 +53,9 @@ struct LoraConfig {
 
 // ---- Attaching, switching off and merging adapters (trainers) -------------------------------------------------------
 // Attaches fresh adapters to the targeted Linear layers (uses the global torch generator for A) and freezes
-// every base parameter. r1::UsageError if no module matches or the model already has adapters.
+// every base parameter but those of modules_to_save. A sequence classifier gets task_type SEQ_CLS and its score
+// head stays trainable (PEFT's get_peft_model with task_type SEQ_CLS); SEQ_CLS on a causal LM is an error.
+// r1::UsageError if no module matches or the model already has adapters.
 void apply_lora(TransformerImpl& model, const LoraConfig& config);
 
 // Enables or disables every adapter of the model (PEFT's disable_adapter()); a no-op without adapters.
@@ -63,10 +73,12 @@ class AdaptersDisabled {
 };
 
 // W += scaling * B A for every adapter, then removes the adapters (PEFT's merge_and_unload); base parameters
-// get requires_grad back. Afterwards the model is a plain model (has_lora() false).
+// get requires_grad back; a trained score head (SEQ_CLS) stays as trained. Afterwards the model is a plain model
+// (has_lora() false).
 void merge_lora(TransformerImpl& model);
 
-// (PEFT name, tensor) of every adapter tensor, in module order.
+// (PEFT name, tensor) of every adapter tensor, in module order, then the parameters of modules_to_save
+// ("base_model.model.score.weight": PEFT saves a ModulesToSaveWrapper's copy under the module's own name).
 std::vector<std::pair<std::string, at::Tensor>> adapter_tensors(TransformerImpl& model);
 
 // ---- Adapter files (PEFT layout) ------------------------------------------------------------------------------------
@@ -82,6 +94,9 @@ LoraConfig read_adapter_config(const std::filesystem::path& dir);
 
 // The base model (`base`, or adapter_config.json's base_model_name_or_path when empty; a relative path is
 // tried as given, then next to the adapter directory) with the adapter of `adapter_dir` applied and loaded.
+// A SEQ_CLS adapter loads the base as a sequence classifier (num_labels: the rows of the stored score.weight;
+// options.num_labels, when set, must agree) and its trained score head; a CAUSAL_LM adapter cannot be loaded
+// with options.num_labels.
 Transformer load_with_adapter(const std::filesystem::path& adapter_dir, const std::filesystem::path& base = {},
                               const LoadOptions& options = {});
 

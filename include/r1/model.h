@@ -261,6 +261,11 @@ void convert_checkpoint(const std::filesystem::path& in, const std::filesystem::
 Transformer resize_token_embeddings(TransformerImpl& model, int64_t vocab_size,
                                     const std::map<int64_t, std::vector<int32_t>>& init);
 
+// `model` rebuilt with config.pad_token_id = pad and the same weights (`model` itself when it has that pad already),
+// as transformers' `model.config.pad_token_id = ...`: a sequence classifier pools at each row's last non-pad token,
+// and the pad row of the embedding gets no gradient. The model must have no LoRA adapters (they are not copied).
+Transformer with_pad_token_id(Transformer model, int64_t pad);
+
 // What `r1 model info` prints, read from config.json and the safetensors headers only (no weights loaded).
 struct CheckpointSummary {
   ModelConfig config;

@@ -25,7 +25,11 @@ namespace r1::train {
 //   center_rewards_coefficient (unset: off; TRL recommends 0.01), learning_rate default 1e-4 (RewardConfig).
 // Loss per pair: -log s(r_c - r_r - margin) + coef (r_c + r_r)^2, averaged over the step's pairs (reward_loss).
 // Logged (means over the step's pairs): loss, accuracy (r_c > r_r strictly), margin (r_c - r_r), rewards/chosen,
-// rewards/rejected; evaluated: the same with an eval_ prefix. use_peft is refused (see README).
+// rewards/rejected; evaluated: the same with an eval_ prefix.
+// use_peft (lora_r, lora_alpha, lora_dropout, lora_target_modules as `r1 sft`): LoRA adapters on the trunk and the
+// score head trained in full, saved as a PEFT adapter directory with task_type SEQ_CLS and modules_to_save
+// ["classifier", "score"] (the head as base_model.model.score.weight). Such a directory loads wherever a model
+// directory does (merged on load); `r1 model merge-lora` writes the full *ForSequenceClassification directory.
 struct RewardOptions {
   TrainingArguments training;  // learning_rate defaults to 1e-4 (TRL's RewardConfig)
   FinetuneArguments finetune;

@@ -4,6 +4,9 @@
 // Departures from PEFT:
 //   1. bias "none", no rsLoRA / DoRA / rank_pattern; adapter_config.json from PEFT is read, these keys must
 //      hold their defaults.
+//   2. modules_to_save (task_type SEQ_CLS only: "classifier", "score"): PEFT trains a copy of the module and keeps
+//      the original for disable_adapter(); r1 trains the score head in place, so AdaptersDisabled leaves the
+//      trained head on. The saved file is the same ("base_model.model.score.weight").
 #include <ATen/ATen.h>
 #include <fmt/ranges.h>
 #include <torch/types.h>
@@ -26,6 +29,8 @@ namespace {
 constexpr const char* kAdapterConfig = "adapter_config.json";
 constexpr const char* kAdapterWeights = "adapter_model.safetensors";
 constexpr const char* kPeftPrefix = "base_model.model.";
+constexpr const char* kSeqCls = "SEQ_CLS";
+const std::vector<std::string> kClassifierModules = {"classifier", "score"};  // PeftModelForSequenceClassification
 const std::vector<std::string> kAllLinear = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                              "gate_proj", "up_proj", "down_proj"};
 
@@ -58,6 +63,12 @@ void LoraConfig::validate() const {
   if (target_modules.size() > 1)
     for (const auto& t : target_modules)
       if (t == "all-linear") fail_usage("lora_target_modules: all-linear must be the only entry");
+  if (task_type != "CAUSAL_LM" && task_type != kSeqCls)
+    fail_usage("task_type '{}' is not supported (CAUSAL_LM or SEQ_CLS)", task_type);
+  for (const auto& m : modules_to_save)
+    if (task_type != kSeqCls ||
+        std::find(kClassifierModules.begin(), kClassifierModules.end(), m) == kClassifierModules.end())
+      fail_usage("modules_to_save '{}' is not supported (only classifier and score, with task_type SEQ_CLS)", m);
 }
 
 ordered_json LoraConfig::to_adapter_config() const {
@@ -73,14 +84,17 @@ ordered_json LoraConfig::to_adapter_config() const {
   j["layers_to_transform"] = nullptr;
   j["lora_alpha"] = lora_alpha;
   j["lora_dropout"] = lora_dropout;
-  j["modules_to_save"] = nullptr;
+  if (modules_to_save.empty())
+    j["modules_to_save"] = nullptr;
+  else
+    j["modules_to_save"] = modules_to_save;
   j["peft_type"] = "LORA";
   j["r"] = r;
   j["rank_pattern"] = json::object();
   j["revision"] = nullptr;
   // PEFT stores the resolved module names, and "all-linear" expanded
   j["target_modules"] = target_modules.size() == 1 && target_modules[0] == "all-linear" ? kAllLinear : target_modules;
-  j["task_type"] = "CAUSAL_LM";
+  j["task_type"] = task_type;
   j["use_dora"] = false;
   j["use_rslora"] = false;
   return j;
@@ -102,11 +116,19 @@ LoraConfig LoraConfig::from_adapter_config(const json& j, const std::string& sou
     c.lora_alpha = j.at("lora_alpha").get<double>();
     c.lora_dropout = j.value("lora_dropout", 0.0);
     c.base_model_name_or_path = j.value("base_model_name_or_path", std::string());
+    if (j.contains("task_type") && !j["task_type"].is_null()) c.task_type = j["task_type"].get<std::string>();
+    if (j.contains("modules_to_save") && !j["modules_to_save"].is_null())
+      c.modules_to_save = j["modules_to_save"].get<std::vector<std::string>>();
     const json& t = j.at("target_modules");
     c.target_modules =
         t.is_string() ? std::vector<std::string>{t.get<std::string>()} : t.get<std::vector<std::string>>();
   } catch (const json::exception& e) {
     fail("{}: {}", source, e.what());
+  }
+  if (c.task_type == kSeqCls) {  // PEFT adds these whatever the file lists
+    for (const std::string& m : kClassifierModules)
+      if (std::find(c.modules_to_save.begin(), c.modules_to_save.end(), m) == c.modules_to_save.end())
+        c.modules_to_save.push_back(m);
   }
   c.validate();
   return c;
@@ -115,12 +137,23 @@ LoraConfig LoraConfig::from_adapter_config(const json& j, const std::string& sou
 void apply_lora(TransformerImpl& model, const LoraConfig& config) {
   config.validate();
   if (model.has_lora()) fail_usage("the model already has LoRA adapters");
+  const bool classifier = model.config().is_classifier();
+  if (config.task_type == kSeqCls && !classifier)
+    fail_usage("LoRA task_type SEQ_CLS needs a sequence classifier, got a {}", model.config().architecture());
+  auto stored = std::make_shared<LoraConfig>(config);
+  if (classifier) {  // PEFT's get_peft_model(model, LoraConfig(task_type="SEQ_CLS")): the head trains in full
+    stored->task_type = kSeqCls;
+    for (const std::string& m : kClassifierModules)
+      if (std::find(stored->modules_to_save.begin(), stored->modules_to_save.end(), m) == stored->modules_to_save.end())
+        stored->modules_to_save.push_back(m);
+  }
   const bool all = config.target_modules.size() == 1 && config.target_modules[0] == "all-linear";
   const std::vector<std::string>& targets = all ? kAllLinear : config.target_modules;
   torch::NoGradGuard no_grad;
   for (auto& p : model.parameters()) p.set_requires_grad(false);
   std::set<std::string> matched;
   for (auto& [name, linear] : linears(model, false)) {
+    if (classifier && name == "score") continue;  // a module to save, never a LoRA target (as PEFT)
     for (const std::string& target : targets) {
       if (!ends_with_module(name, target)) continue;
       const int64_t out = linear->weight.size(0), in = linear->weight.size(1);
@@ -147,9 +180,9 @@ void apply_lora(TransformerImpl& model, const LoraConfig& config) {
         "lora_target_modules [{}] matched no Linear layer of the model (names: q_proj, k_proj, v_proj, "
         "o_proj, gate_proj, up_proj, down_proj, lm_head, or all-linear)",
         fmt::join(config.target_modules, ", "));
-  auto stored = std::make_shared<LoraConfig>(config);
   if (all) stored->target_modules = kAllLinear;
-  model.set_lora_config(std::move(stored));
+  model.set_lora_config(stored);
+  for (auto& [name, tensor] : adapter_tensors(model)) tensor.set_requires_grad(true);  // adapters + modules_to_save
 }
 
 void set_adapters_enabled(TransformerImpl& model, bool enabled) {
@@ -178,6 +211,10 @@ std::vector<std::pair<std::string, at::Tensor>> adapter_tensors(TransformerImpl&
     out.emplace_back(kPeftPrefix + name + ".lora_A.weight", linear->lora_A->weight);
     out.emplace_back(kPeftPrefix + name + ".lora_B.weight", linear->lora_B->weight);
   }
+  if (const LoraConfig* config = model.lora_config())
+    for (const std::string& module : config->modules_to_save)
+      for (const auto& item : model.named_parameters())
+        if (item.key().rfind(module + ".", 0) == 0) out.emplace_back(kPeftPrefix + item.key(), item.value());
   return out;
 }
 
@@ -238,7 +275,23 @@ Transformer load_with_adapter(const fs::path& adapter_dir, const fs::path& base,
       fail("{}: base model '{}' (base_model_name_or_path) is not a directory here; give the base model",
            adapter_dir.string(), config.base_model_name_or_path);
   }
-  Transformer model = load_pretrained(base_dir, options);
+  LoadOptions load = options;
+  if (config.task_type == kSeqCls) {  // the base as a sequence classifier with the stored head's labels
+    const std::string head = std::string(kPeftPrefix) + "score.weight";
+    safetensors::File file(adapter_dir / kAdapterWeights);
+    const safetensors::TensorInfo* info = file.find(head);
+    if (info == nullptr || info->shape.size() != 2)
+      fail("{}: a SEQ_CLS adapter without its score head '{}' (2-D) in {}", adapter_dir.string(), head,
+           kAdapterWeights);
+    if (options.num_labels && *options.num_labels != info->shape[0])
+      fail_usage("{}: a classifier adapter with {} labels, asked to load with {}", adapter_dir.string(), info->shape[0],
+                 *options.num_labels);
+    load.num_labels = info->shape[0];
+  } else if (options.num_labels) {
+    fail_usage("{}: a {} adapter, not a sequence classifier's (task_type SEQ_CLS)", adapter_dir.string(),
+               config.task_type);
+  }
+  Transformer model = load_pretrained(base_dir, load);
   config.base_model_name_or_path = base_dir.string();
   apply_lora(*model, config);
   load_adapter_weights(*model, adapter_dir);

@@ -1,7 +1,8 @@
 // resize_token_embeddings(): grow or shrink the vocabulary dimension of a model (embedding rows and the
 // untied LM head), initialising new rows from the rows of the tokens they decompose into. As transformers'
 // resize_token_embeddings with mean initialisation, except that a row with known pieces starts at the mean of
-// those pieces (Chinese-LLaMA style) rather than of the whole vocabulary.
+// those pieces (Chinese-LLaMA style) rather than of the whole vocabulary. Also with_pad_token_id(): the same
+// weights under a config with another pad_token_id.
 #include <torch/types.h>
 #include <torch/utils.h>
 
@@ -48,6 +49,20 @@ Transformer resize_token_embeddings(TransformerImpl& model, int64_t vocab_size,
     }
   }
   return resized;
+}
+
+Transformer with_pad_token_id(Transformer model, int64_t pad) {
+  if (model->config().pad_token_id == pad) return model;
+  if (model->has_lora())
+    fail("with_pad_token_id: the model has LoRA adapters (set the pad token before applying them)");
+  ModelConfig config = model->config();
+  config.pad_token_id = pad;
+  Transformer copy(config, model->parameters().front().options());
+  torch::NoGradGuard no_grad;
+  auto src = named_tensors(*model);
+  auto dst = named_tensors(*copy);
+  for (size_t i = 0; i < src.size(); ++i) dst[i].second.copy_(src[i].second);
+  return copy;
 }
 
 }  // namespace r1::model

@@ -81,7 +81,8 @@ std::vector<std::pair<std::string, std::string>> finetune_help() {
   return h.lines;
 }
 
-FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed, const model::LoadOptions& load) {
+FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed, const model::LoadOptions& load,
+                            const PrepareModel& prepare) {
   const text::BundleSource source{.model_dir = args.model_name_or_path,
                                   .tokenizer_dir = args.tokenizer_name_or_path,
                                   .chat_template = args.chat_template,
@@ -94,6 +95,7 @@ FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed, const m
   }
   torch::manual_seed(uint64_t(seed));
   text::attach_model(setup, source, model::load_pretrained(args.model_name_or_path, load));
+  if (prepare) setup.model = prepare(setup.model, setup.tokenizer);
   model::Transformer& model = setup.model;
   std::string lora;
   if (args.peft.use_peft) {
@@ -101,8 +103,10 @@ FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed, const m
     model::apply_lora(*model, c);
     int64_t trainable = 0;
     for (const auto& [name, t] : model::adapter_tensors(*model)) trainable += t.numel();
-    lora = fmt::format("; LoRA r={} alpha={} on [{}]: {} trainable parameters", c.r, c.lora_alpha,
-                       fmt::join(model->lora_config()->target_modules, ", "), trainable);
+    const std::vector<std::string>& saved = model->lora_config()->modules_to_save;
+    lora = fmt::format("; LoRA r={} alpha={} on [{}]{}: {} trainable parameters", c.r, c.lora_alpha,
+                       fmt::join(model->lora_config()->target_modules, ", "),
+                       saved.empty() ? "" : fmt::format(", modules_to_save [{}]", fmt::join(saved, ", ")), trainable);
   }
   fmt::print("model: {} ({} parameters){}; tokenizer {} ({} tokens){}\n", args.model_name_or_path,
              model->num_parameters(), lora,

@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,8 +72,11 @@ using FinetuneSetup = text::ModelBundle;
 // Loads tokenizer, chat template and model (seeded with `seed` for the adapters' initialisation); prints one
 // line describing them. A chat_template option is written into the tokenizer's config, so the tokenizer saved
 // beside each checkpoint renders prompts as training did.
-// `load` is passed to model::load_pretrained (the reward trainer loads a sequence classifier).
-FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed, const model::LoadOptions& load = {});
+// `load` is passed to model::load_pretrained (the reward trainer loads a sequence classifier); `prepare`, when set,
+// replaces the loaded model before LoRA adapters are attached (the reward trainer sets config.pad_token_id).
+using PrepareModel = std::function<model::Transformer(model::Transformer, const tokenizer::Tokenizer&)>;
+FinetuneSetup load_finetune(const FinetuneArguments& args, int64_t seed, const model::LoadOptions& load = {},
+                            const PrepareModel& prepare = {});
 
 // The rows of a split: (row, "file:line"). A missing split is an error when `required`, else empty.
 std::vector<std::pair<nlohmann::json, std::string>> read_split(const FinetuneArguments& args, const std::string& split,

@@ -13,6 +13,7 @@
 
 #include "r1/chat-template.h"
 #include "r1/error.h"
+#include "r1/lora.h"
 #include "r1/model.h"
 #include "r1/tokenizer.h"
 
@@ -40,7 +41,7 @@ void require_reward_model(const std::string& entry) {
   if (fs::is_directory(entry))
     fail_usage(
         "reward_funcs: '{}' is a directory but not a sequence-classification model (config.json architectures "
-        "*ForSequenceClassification, as `r1 reward` writes)",
+        "*ForSequenceClassification, or a LoRA adapter with task_type SEQ_CLS, as `r1 reward` writes)",
         entry);
   std::vector<std::string> names;
   for (const rewards::RewardInfo& info : rewards::registered_rewards()) names.push_back(info.name);
@@ -73,7 +74,10 @@ RewardModelOptions RewardModelOptions::parse(const json& params, const std::stri
 
 bool is_reward_model_dir(const std::string& entry) {
   const fs::path config = fs::path(entry) / "config.json";
-  return fs::is_directory(entry) && fs::is_regular_file(config) && model::ModelConfig::load(config).is_classifier();
+  if (!fs::is_directory(entry)) return false;
+  if (fs::is_regular_file(config)) return model::ModelConfig::load(config).is_classifier();
+  // a PEFT adapter of a sequence classifier (`r1 reward` with use_peft): loaded with its base and merged
+  return model::directory_has_adapter(entry) && model::read_adapter_config(entry).task_type == "SEQ_CLS";
 }
 
 bool is_reward_model_entry(const std::string& entry) { return !is_registered(entry) && is_reward_model_dir(entry); }

@@ -40,7 +40,8 @@ struct RewardModelOptions {
   static RewardModelOptions parse(const nlohmann::json& params, const std::string& entry);  // UsageError naming keys
 };
 
-// True if `entry` is a directory whose config.json describes a sequence classifier.
+// True if `entry` is a directory whose config.json describes a sequence classifier, or a PEFT adapter directory
+// with task_type SEQ_CLS (loaded with its base model and merged).
 bool is_reward_model_dir(const std::string& entry);
 // True if a reward_funcs entry names a reward model: not a registry name, and a reward model directory.
 bool is_reward_model_entry(const std::string& entry);

@@ -7,8 +7,9 @@
 //      can merge tokens across the boundary). Text rows get EOS on chosen/rejected as TRL adds it.
 //   2. the model is rebuilt with config.pad_token_id set (TRL sets it after loading), so the embedding row of the
 //      pad token gets no gradient (torch's padding_idx).
-//   3. use_peft is refused: r1's LoRA checkpoints hold adapters only, and the fresh score head must be saved too
-//      (PEFT's modules_to_save); train the full model.
+// With use_peft, LoRA adapters go on lora_target_modules of the trunk and the score head trains in full (PEFT's
+// task_type SEQ_CLS, modules_to_save ["classifier", "score"]); checkpoints and the output directory are PEFT adapter
+// directories holding the head too (r1/lora.h), which `r1 model merge-lora` folds into a full classifier.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/types.h>
@@ -20,6 +21,7 @@
 #include "r1/recipe.h"
 #include "r1/reward-trainer.h"
 #include "r1/text.h"
+#include "r1/tokenizer.h"
 #include "train/finetune.h"
 
 namespace r1::train {
@@ -180,19 +182,6 @@ class RewardObjective : public Objective {
   std::vector<std::vector<size_t>> batches_;
 };
 
-// The classifier rebuilt with config.pad_token_id = pad (TRL: model.config.pad_token_id = tokenizer.pad_token_id).
-model::Transformer with_pad_token(model::Transformer m, int64_t pad) {
-  if (m->config().pad_token_id == pad) return m;
-  model::ModelConfig config = m->config();
-  config.pad_token_id = pad;
-  model::Transformer copy(config, m->parameters().front().options());
-  torch::NoGradGuard no_grad;
-  auto src = model::named_tensors(*m);
-  auto dst = model::named_tensors(*copy);
-  for (size_t i = 0; i < src.size(); ++i) dst[i].second.copy_(src[i].second);
-  return copy;
-}
-
 template <class O, class V>
 void visit(O& o, V& v) {
   v("max_length", o.max_length, "pairs whose chosen or rejected tokens exceed it are dropped (0: no limit)");
@@ -227,8 +216,6 @@ RewardOptions RewardOptions::from_recipe(const Recipe& recipe) {
   o.training.learning_rate = 1e-4;  // TRL's RewardConfig default
   recipe.reject_unused(detail::read_options(recipe, o, kVisit));
   if (o.max_length < 0) fail_usage("max_length must be >= 0, got {}", o.max_length);
-  if (o.finetune.peft.use_peft)
-    fail_usage("use_peft: `r1 reward` trains the full model (a LoRA checkpoint would not hold the new score head)");
   o.training.validate();
   return o;
 }
@@ -240,9 +227,11 @@ std::vector<std::pair<std::string, std::string>> RewardOptions::help() {
 }
 
 TrainResult reward(const RewardOptions& o, const std::atomic<bool>* stop_requested) {
-  if (o.finetune.peft.use_peft) fail_usage("use_peft: `r1 reward` trains the full model");
-  detail::FinetuneSetup setup = detail::load_finetune(o.finetune, o.training.seed, {.num_labels = 1});
-  setup.model = with_pad_token(setup.model, setup.tokenizer.padding_id());
+  // the pad token is set before LoRA attaches (rebuilding the model would drop the adapters)
+  detail::FinetuneSetup setup = detail::load_finetune(
+      o.finetune, o.training.seed, {.num_labels = 1}, [](model::Transformer m, const tokenizer::Tokenizer& tokenizer) {
+        return model::with_pad_token_id(std::move(m), tokenizer.padding_id());
+      });
   PairRows train = build(detail::read_split(o.finetune, o.finetune.dataset_train_split, true), setup, o.max_length);
   if (train.chosen.empty()) fail_usage("no preference pair fits max_length {}", o.max_length);
   std::optional<PairRows> eval;
@@ -263,7 +252,8 @@ PreferenceScores score_preferences(const std::filesystem::path& model_dir, const
     fail_usage(
         "--model {}: a reward model is a sequence classifier with num_labels 1 (`r1 reward` writes one), got a {}",
         model_dir.string(), bundle.model->config().architecture());
-  if (!bundle.model->config().pad_token_id) bundle.model = with_pad_token(bundle.model, bundle.tokenizer.padding_id());
+  if (!bundle.model->config().pad_token_id)
+    bundle.model = model::with_pad_token_id(bundle.model, bundle.tokenizer.padding_id());
   bundle.model->eval();
   PairRows d;
   for_each_jsonl_row(

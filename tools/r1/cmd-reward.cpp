@@ -50,7 +50,9 @@ int run_reward_eval(const Invocation& ctx, const RewardEvalOptions& o) {
 void add_reward_command(CLI::App& app, Invocation& ctx) {
   add_training_command(
       app, ctx,
-      {"reward", "reward model (Bradley-Terry) on prompt/chosen/rejected JSONL (TRL RewardTrainer keys)",
+      {"reward",
+       "reward model (Bradley-Terry) on prompt/chosen/rejected JSONL (TRL RewardTrainer keys); use_peft: LoRA on the "
+       "trunk, score head trained in full (PEFT SEQ_CLS)",
        "recipes/reward-tiny.yaml", train::RewardOptions::help(),
        [](const Recipe& recipe) { return to_yaml(train::RewardOptions::from_recipe(recipe).to_json()); },
        [](const Recipe& recipe, const std::atomic<bool>* stop) {
