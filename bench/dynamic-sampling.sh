@@ -102,7 +102,7 @@ for m, (train, evals) in runs.items():
           f"{t:.1f} | {gens[-1]['reward']:.3f} | {sum(rounds) / len(rounds):.2f} | {sum(dropped) / len(dropped):.2f} |")
 for m, (train, evals) in runs.items():
     print(m, "pass@1 curve:", " ".join(f"{e['step']}:{e['eval/pass@1']:.3f}" for e in evals))
-    print(m, "zero-variance fraction per generation (plain) / dropped per round (dynamic):",
+    print(m, "zero-variance fraction per generation (plain) / dropped groups per generation batch (dynamic):",
           " ".join(f"{r.get('frac_reward_zero_std', 0):.2f}/{r.get('dynamic_sampling/dropped_groups', 0):.0f}"
                    for r in train if "reward" in r))
 PY

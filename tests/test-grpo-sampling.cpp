@@ -143,6 +143,15 @@ TEST_F(GrpoSampling, DynamicSamplingStopsAtMaxNumGenBatches) {
   R1_EXPECT_THROW_WITH(
       grpo(options("capped", constant + "max_steps: 1\ndynamic_sampling: true\nmax_num_gen_batches: 3\n")), r1::Error,
       "3 generation rounds (max_num_gen_batches) gave 0 of the 4 groups");
+  // dynamic_sampling_metric names one reward: the accuracy of the untrained model is 0 everywhere, so no group is
+  // informative by it although the length reward varies.
+  R1_EXPECT_THROW_WITH(grpo(options("capped-accuracy",
+                                    "max_steps: 1\ndynamic_sampling: true\nmax_num_gen_batches: 2\n"
+                                    "dynamic_sampling_metric: accuracy\n"
+                                    "reward_funcs: [soft_overlong_punishment, accuracy]\n"
+                                    "reward_kwargs: {soft_overlong_punishment: {max_completion_len: 16, "
+                                    "soft_punish_cache: 12}}\n")),
+                       r1::Error, "2 generation rounds (max_num_gen_batches) gave 0 of the 4 groups");
   // The same reward without dynamic sampling trains (on zero advantages).
   grpo(options("constant", constant + "max_steps: 1\n"));
   EXPECT_EQ(train_lines("constant")[0]["frac_reward_zero_std"].get<double>(), 1.0);
