@@ -311,6 +311,16 @@ struct GrpoOptions {
   int64_t ref_model_sync_steps = 512;
   bool log_completions = false;        // output_dir/completions.jsonl: every completion with its rewards
   int64_t generation_max_batch = 256;  // r1: KV-cache slots of the rollout engine
+  // DAPO's dynamic sampling (verl's algorithm.filter_groups): groups whose dynamic_sampling_metric has zero variance
+  // are dropped and more generation batches sampled until the batch holds enough informative groups; more than
+  // max_num_gen_batches rounds in one step is an r1::Error, as verl (0: no cap).
+  bool dynamic_sampling = false;                   // verl's filter_groups.enable
+  std::string dynamic_sampling_metric = "reward";  // verl's filter_groups.metric: reward | a reward_funcs entry
+  int64_t max_num_gen_batches = 10;                // verl's filter_groups.max_num_gen_batches (0: no cap)
+  // Evaluation during training (eval_strategy steps): num_generations_eval samples of each prompt of the
+  // dataset_test_split split (a directory's <split>.jsonl; a file's <stem>.<split>.jsonl), scored by the rewards.
+  std::optional<int64_t> num_generations_eval;  // TRL's; unset: num_generations
+  std::string dataset_test_split = "test";      // TRL's ScriptArguments
 
   static GrpoOptions from_recipe(const Recipe& recipe);  // reads, validates, rejects unknown keys
   void validate() const;

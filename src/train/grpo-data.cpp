@@ -122,6 +122,12 @@ PromptDataset PromptDataset::load(const PromptOptions& o, const tokenizer::Token
   return from_rows(std::move(rows), o, tok, tmpl, path.string(), std::move(lines));
 }
 
+fs::path split_path(const std::string& dataset_name, const std::string& split) {
+  const fs::path path = dataset_name;
+  if (fs::is_directory(path)) return path / (split + ".jsonl");
+  return path.parent_path() / (path.stem().string() + "." + split + ".jsonl");
+}
+
 std::string PromptDataset::where(size_t i) const {
   return fmt::format("{}:{}", source_, i < lines_.size() ? lines_[i] : i + 1);
 }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ class PromptDataset {
   std::vector<nlohmann::json> prompts_;
   std::vector<std::vector<int32_t>> ids_;
 };
+
+// The file of split `split` of dataset_name, as `r1 sft`'s splits: <dir>/<split>.jsonl for a directory, else
+// <stem>.<split>.jsonl beside the file (data.jsonl -> data.test.jsonl).
+std::filesystem::path split_path(const std::string& dataset_name, const std::string& split);
 
 // The model bundle's source for the RL policy (GRPO, PPO): the tokenizer of tokenizer_name_or_path, and under
 // chat_template "auto" the tokenizer's template or, when it has none, the R1-Zero prompt (a base model has none).

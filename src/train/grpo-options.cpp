@@ -1,6 +1,7 @@
 // GrpoOptions: TRL's GRPOConfig keys (and open-r1's GRPOScriptArguments: dataset_prompt_column, system_prompt,
 // reward_funcs, chat_template) read from a recipe, validated, dumped and documented from one field list.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -59,6 +60,22 @@ void visit(Options& o, Visitor& v) {
   v("ref_model_sync_steps", o.ref_model_sync_steps, "steps between reference syncs");
   v("log_completions", o.log_completions, "write every completion with its rewards to output_dir/completions.jsonl");
   v("generation_max_batch", o.generation_max_batch, "sequences the rollout engine decodes together");
+  v("dynamic_sampling", o.dynamic_sampling,
+    "DAPO's dynamic sampling, verl's algorithm.filter_groups.enable: drop the groups whose dynamic_sampling_metric "
+    "has zero variance (no learning signal) and sample further generation batches until the batch is full of "
+    "informative groups; logs dynamic_sampling/dropped_groups, /generation_rounds, /surplus_groups");
+  v("dynamic_sampling_metric", o.dynamic_sampling_metric,
+    "verl's filter_groups.metric: reward (the weighted sum of reward_funcs, before use_kl_in_reward; verl's score / "
+    "seq_reward) or a reward_funcs entry (accuracy: verl's acc); missing scores are left out of the variance");
+  v("max_num_gen_batches", o.max_num_gen_batches,
+    "verl's filter_groups.max_num_gen_batches: generation rounds allowed per optimizer step with dynamic_sampling; "
+    "more is an error (as verl: the data is too easy or too hard; resume with a higher cap); 0: no cap");
+  v("num_generations_eval", o.num_generations_eval,
+    "completions per evaluation prompt with eval_strategy steps (default: num_generations); eval/pass@1 is the mean "
+    "accuracy reward over them");
+  v("dataset_test_split", o.dataset_test_split,
+    "evaluation prompts with eval_strategy steps: <dataset_name>/<split>.jsonl, or <stem>.<split>.jsonl beside a "
+    "file; max_eval_samples limits them");
 }
 
 }  // namespace
@@ -114,6 +131,14 @@ void GrpoOptions::validate() const {
   if (sync_ref_model && (ref_model_sync_steps < 1 || !(ref_model_mixup_alpha >= 0 && ref_model_mixup_alpha <= 1)))
     fail_usage("sync_ref_model needs ref_model_sync_steps >= 1 and ref_model_mixup_alpha in [0, 1]");
   if (generation_max_batch < 1) fail_usage("generation_max_batch must be >= 1");
+  if (dynamic_sampling_metric != "reward" &&
+      std::find(reward_funcs.begin(), reward_funcs.end(), dynamic_sampling_metric) == reward_funcs.end())
+    fail_usage("dynamic_sampling_metric must be reward or one of reward_funcs ({}), got '{}'",
+               fmt::join(reward_funcs, ", "), dynamic_sampling_metric);
+  if (max_num_gen_batches < 0) fail_usage("max_num_gen_batches must be >= 0 (0: no cap), got {}", max_num_gen_batches);
+  if (num_generations_eval && *num_generations_eval < 1)
+    fail_usage("num_generations_eval must be >= 1, got {}", *num_generations_eval);
+  if (dataset_test_split.empty()) fail_usage("dataset_test_split must not be empty");
 }
 
 nlohmann::ordered_json GrpoOptions::to_json() const {

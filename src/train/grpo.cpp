@@ -11,6 +11,13 @@
 //   3. The step's metrics reach the trainer's log through end_step: the generation's (rewards, lengths, timings),
 //      token means over the whole step (kl, entropy, clip ratios) and time/learning, which covers the reference
 //      forward, every micro-batch's forward and backward, clipping and the optimizer step.
+// Dynamic sampling (DAPO §3.2; verl's algorithm.filter_groups): generate() drops the groups whose
+// dynamic_sampling_metric has zero variance and samples further generation batches (the next prompts, new seeds)
+// until per_generation completions of informative groups are in hand; informative groups beyond that are discarded
+// (surplus), and more than max_num_gen_batches rounds is an r1::Error, as verl's ValueError. Off, one round as before.
+// Evaluation (eval_strategy steps): evaluate() samples num_generations_eval completions of every prompt of the eval
+// split with fixed seeds (the same at every evaluation), scores them with the rewards and logs eval/pass@1 (mean
+// accuracy reward), eval_reward and eval_rewards/<name>/mean.
 // Checkpointed state (Objective::save_state): the data position and the generation's unused rollouts in
 // trainer_state.json's "data_state", and with sync_ref_model the reference model as ref_model.safetensors.
 #include <ATen/ATen.h>
@@ -22,6 +29,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include "r1/chat-template.h"
@@ -60,6 +68,23 @@ struct Rollout {
   bool truncated = false;  // finished by length
 };
 
+// Completions of one or more generation rounds with their scores, index-aligned.
+struct Generated {
+  std::vector<Rollout> rollouts;
+  std::vector<std::string> texts;
+  std::vector<std::vector<rewards::Score>> per_reward;  // [reward][completion]
+  std::vector<double> total;                            // weighted sum (TRL's nansum of all-NaN is 0)
+  int64_t generated = 0;                                // tokens sampled (every round, kept or not)
+  double sampling = 0, scoring = 0;                     // seconds
+};
+
+double mean_of(const std::vector<rewards::Score>& v) {
+  double s = 0, n = 0;
+  for (const auto& x : v)
+    if (x) s += *x, ++n;
+  return n > 0 ? s / n : std::nan("");
+}
+
 nlohmann::json rollout_to_json(const Rollout& r) {
   return {{"row", r.row},           {"completion", r.completion}, {"old_logp", r.old_logp},
           {"ref_logp", r.ref_logp}, {"advantage", r.advantage},   {"truncated", r.truncated}};
@@ -86,11 +111,13 @@ Rollout rollout_from_json(const nlohmann::json& j, size_t rows, int64_t vocab_si
 
 class GrpoObjective : public Objective {
  public:
-  GrpoObjective(const GrpoOptions& o, const text::ModelBundle& policy, rl::PromptDataset data)
+  GrpoObjective(const GrpoOptions& o, const text::ModelBundle& policy, rl::PromptDataset data,
+                std::optional<rl::PromptDataset> eval)
       : o_(o),
         model_(policy.model),
         tok_(policy.tokenizer),
         data_(std::move(data)),
+        eval_(std::move(eval)),
         loss_type_(rl::parse_loss_type(o.loss_type)),
         scale_(rl::parse_scale_rewards(o.scale_rewards)),
         estimator_(rl::parse_advantage_estimator(o.advantage_estimator)),
@@ -115,6 +142,10 @@ class GrpoObjective : public Objective {
       for (auto& p : ref_->parameters()) p.set_requires_grad(false);
     }
     if (o.log_completions) completions_log_ = fs::path(o.training.output_dir) / "completions.jsonl";
+    if (o.log_completions && eval_) eval_log_ = fs::path(o.training.output_dir) / "eval_completions.jsonl";
+    if (o.dynamic_sampling)
+      for (size_t f = 0; f < o.reward_funcs.size(); ++f)
+        if (o.reward_funcs[f] == o.dynamic_sampling_metric) metric_reward_ = int64_t(f);
   }
 
   double prepare_step(int64_t micro_batches) override {
@@ -215,6 +246,32 @@ class GrpoObjective : public Objective {
     if (iteration_ != 0 && rollouts_.size() != size_t(per_generation_))
       fail("GRPO checkpoint: expected {} buffered rollouts, found {}", per_generation_, rollouts_.size());
     if (!completions_log_.empty()) detail::truncate_step_log(completions_log_, step_);
+    if (!eval_log_.empty()) detail::truncate_step_log(eval_log_, step_);
+  }
+
+  // eval/pass@1 (the accuracy reward's mean over every sample that has one), eval_reward (the weighted sum's mean),
+  // eval_rewards/<name>/mean, eval/completions/mean_length and eval_runtime.
+  std::map<std::string, double> evaluate() override {
+    if (!eval_) return {};
+    const auto t0 = Clock::now();
+    std::vector<size_t> rows(eval_->size());
+    for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
+    const int64_t n = o_.num_generations_eval.value_or(o_.num_generations);
+    const uint64_t seed = (uint64_t(o_.training.seed) ^ 0xE7A1E7A1E7A1E7A1ULL) * 0x9E3779B97F4A7C15ULL;
+    Generated e = sample_and_score(*eval_, rows, n, seed);
+    std::map<std::string, double> m;
+    double total = 0;
+    for (double t : e.total) total += t;
+    m["eval_reward"] = total / double(e.total.size());
+    for (size_t f = 0; f < rewards_.size(); ++f) {
+      const double mean = mean_of(e.per_reward[f]);
+      m["eval_rewards/" + rewards_[f].name() + "/mean"] = mean;
+      if (rewards_[f].name() == "accuracy") m["eval/pass@1"] = mean;
+    }
+    m["eval/completions/mean_length"] = double(e.generated) / double(e.rollouts.size());
+    m["eval_runtime"] = seconds_since(t0);
+    if (!eval_log_.empty()) log_eval_completions(e);
+    return m;
   }
 
   // With sync_ref_model the reference drifts with the policy: it is part of the run's state.
@@ -266,14 +323,15 @@ class GrpoObjective : public Objective {
     return out;
   }
 
-  void generate() {
+  // num_generations_eval (or num_generations) completions of each of `rows` of `data`, sampled by the engine with
+  // the training sampling parameters (request p seeded seed + p), decoded and scored by every reward.
+  Generated sample_and_score(const rl::PromptDataset& data, const std::vector<size_t>& rows, int64_t n, uint64_t seed) {
     const auto t0 = Clock::now();
-    const std::vector<size_t> rows = next_prompts();
     std::vector<engine::Request> requests;
     for (size_t p = 0; p < rows.size(); ++p) {
       engine::Request r;
-      r.prompt = data_.prompt_ids(rows[p]);
-      r.n = int32_t(o_.num_generations);
+      r.prompt = data.prompt_ids(rows[p]);
+      r.n = int32_t(n);
       r.params.temperature = o_.temperature;
       r.params.top_p = o_.top_p;
       r.params.top_k = o_.top_k;
@@ -281,18 +339,15 @@ class GrpoObjective : public Objective {
       r.params.repetition_penalty = o_.repetition_penalty;
       r.params.max_new_tokens = o_.max_completion_length;
       r.params.logprob_temperature = o_.temperature;
-      r.params.seed = uint64_t(o_.training.seed) * 0x9E3779B97F4A7C15ULL + uint64_t(generation_) * 65537ULL + p;
+      r.params.seed = seed + p;
       requests.push_back(std::move(r));
     }
     std::vector<engine::Result> results = engine_->generate(requests);
-    ++generation_;
-    const double sampling = seconds_since(t0);
+    Generated out;
+    out.sampling = seconds_since(t0);
 
     const auto t1 = Clock::now();
-    rollouts_.clear();
-    std::vector<std::string> texts;
     std::vector<nlohmann::json> prompts, examples;
-    int64_t generated = 0;
     for (size_t p = 0; p < rows.size(); ++p)
       for (const engine::Sample& s : results[p].samples) {
         Rollout r;
@@ -300,22 +355,92 @@ class GrpoObjective : public Objective {
         r.completion = s.tokens;
         r.old_logp = s.raw_logprobs;
         r.truncated = s.finish_reason == engine::FinishReason::kLength;
-        generated += int64_t(s.tokens.size());
-        texts.push_back(tok_.decode(s.tokens, /*skip_special_tokens=*/true));
-        prompts.push_back(data_.prompt(rows[p]));
-        examples.push_back(data_.row(rows[p]));
+        out.generated += int64_t(s.tokens.size());
+        out.texts.push_back(tok_.decode(s.tokens, /*skip_special_tokens=*/true));
+        prompts.push_back(data.prompt(rows[p]));
+        examples.push_back(data.row(rows[p]));
         examples.back()["completion_length"] = int64_t(s.tokens.size());  // for token-length rewards
-        rollouts_.push_back(std::move(r));
+        out.rollouts.push_back(std::move(r));
       }
-    std::vector<std::vector<rewards::Score>> per_reward;
-    for (const RewardFunc& fn : rewards_) per_reward.push_back(fn(prompts, texts, examples));
-    std::vector<rewards::Score> combined = rewards::combine_rewards(per_reward, o_.reward_weights);
-    std::vector<double> total;
-    for (const auto& c : combined) total.push_back(c.value_or(0.0));  // TRL's nansum of all-NaN is 0
-    const double scoring = seconds_since(t1);
+    for (const RewardFunc& fn : rewards_) out.per_reward.push_back(fn(prompts, out.texts, examples));
+    for (const auto& c : rewards::combine_rewards(out.per_reward, o_.reward_weights))
+      out.total.push_back(c.value_or(0.0));
+    out.scoring = seconds_since(t1);
+    return out;
+  }
+
+  // Dynamic sampling: whether group g (completions [g G, (g + 1) G)) has two different dynamic_sampling_metric
+  // values (missing scores left out), i.e. verl's std > 0.
+  bool informative(const Generated& s, size_t g) const {
+    const size_t G = size_t(o_.num_generations);
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = g * G; i < (g + 1) * G; ++i) {
+      const rewards::Score v =
+          metric_reward_ < 0 ? rewards::Score(s.total[i]) : s.per_reward[size_t(metric_reward_)][i];
+      if (v) lo = std::min(lo, *v), hi = std::max(hi, *v);
+    }
+    return hi > lo;
+  }
+
+  // Appends group g of `from` to `to`.
+  void append_group(Generated& to, Generated& from, size_t g) const {
+    const size_t G = size_t(o_.num_generations);
+    to.per_reward.resize(from.per_reward.size());
+    for (size_t i = g * G; i < (g + 1) * G; ++i) {
+      to.rollouts.push_back(std::move(from.rollouts[i]));
+      to.texts.push_back(std::move(from.texts[i]));
+      for (size_t f = 0; f < from.per_reward.size(); ++f) to.per_reward[f].push_back(from.per_reward[f][i]);
+      to.total.push_back(from.total[i]);
+    }
+  }
+
+  // One generation batch: the next prompts, sampled and scored; with dynamic_sampling, rounds of them until
+  // prompts_per_generation_ informative groups are kept.
+  Generated next_batch(std::map<std::string, double>& m) {
+    Generated batch;
+    int64_t rounds = 0, dropped = 0, surplus = 0;
+    for (;;) {
+      const std::vector<size_t> rows = next_prompts();
+      const uint64_t seed = uint64_t(o_.training.seed) * 0x9E3779B97F4A7C15ULL + uint64_t(generation_) * 65537ULL;
+      Generated round = sample_and_score(data_, rows, o_.num_generations, seed);
+      ++generation_;
+      ++rounds;
+      if (!o_.dynamic_sampling) return round;
+      batch.generated += round.generated;
+      batch.sampling += round.sampling;
+      batch.scoring += round.scoring;
+      for (size_t g = 0; g < rows.size(); ++g) {
+        if (!informative(round, g))
+          ++dropped;
+        else if (int64_t(batch.rollouts.size()) < per_generation_)
+          append_group(batch, round, g);
+        else
+          ++surplus;
+      }
+      if (int64_t(batch.rollouts.size()) == per_generation_) break;
+      if (o_.max_num_gen_batches > 0 && rounds >= o_.max_num_gen_batches)
+        fail(
+            "dynamic_sampling: {} generation rounds (max_num_gen_batches) gave {} of the {} groups with reward "
+            "variance a batch needs ({} groups without variance dropped): the prompts are too easy or too hard for "
+            "the policy; raise max_num_gen_batches (0: no cap) and resume from the last checkpoint, or turn "
+            "dynamic_sampling off",
+            rounds, int64_t(batch.rollouts.size()) / o_.num_generations, prompts_per_generation_, dropped);
+    }
+    m["dynamic_sampling/generation_rounds"] = double(rounds);
+    m["dynamic_sampling/dropped_groups"] = double(dropped);
+    m["dynamic_sampling/surplus_groups"] = double(surplus);
+    return batch;
+  }
+
+  void generate() {
+    auto& m = step_metrics_;
+    Generated batch = next_batch(m);
+    rollouts_ = std::move(batch.rollouts);
+    const std::vector<std::string>& texts = batch.texts;
+    const std::vector<std::vector<rewards::Score>>& per_reward = batch.per_reward;
+    const std::vector<double>& total = batch.total;
     learning_start_ = Clock::now();
     if (o_.beta != 0.0) compute_reference_logprobs();
-    auto& m = step_metrics_;
     std::vector<double> shaped = total, tokens;  // the rewards the advantages see; completion lengths
     for (const Rollout& r : rollouts_) tokens.push_back(double(r.completion.size()));
     if (o_.use_kl_in_reward) m["reward_kl_penalty"] = subtract_kl_from_rewards(shaped);
@@ -336,19 +461,20 @@ class GrpoObjective : public Objective {
       m["rewards/" + rewards_[f].name() + "/std"] =
           n > 1 ? std::sqrt(std::max(0.0, (ss - n * mean * mean) / (n - 1))) : 0.0;
     }
-    double len_min = 1e18, len_max = 0, clipped = 0;
+    double len_min = 1e18, len_max = 0, clipped = 0, kept_tokens = 0;
     for (const Rollout& r : rollouts_) {
       len_min = std::min(len_min, double(r.completion.size()));
       len_max = std::max(len_max, double(r.completion.size()));
       clipped += r.truncated ? 1 : 0;
+      kept_tokens += double(r.completion.size());
     }
-    m["completions/mean_length"] = double(generated) / double(rollouts_.size());
+    m["completions/mean_length"] = kept_tokens / double(rollouts_.size());
     m["completions/min_length"] = len_min;
     m["completions/max_length"] = len_max;
     m["completions/clipped_ratio"] = clipped / double(rollouts_.size());
-    m["rollout_tokens_per_second"] = double(generated) / std::max(1e-9, sampling);
-    m["time/sampling"] = sampling;
-    m["time/scoring"] = scoring;
+    m["rollout_tokens_per_second"] = double(batch.generated) / std::max(1e-9, batch.sampling);
+    m["time/sampling"] = batch.sampling;
+    m["time/scoring"] = batch.scoring;
     if (!completions_log_.empty()) log_completions(texts, per_reward, total);
   }
 
@@ -407,11 +533,26 @@ class GrpoObjective : public Objective {
     }
   }
 
+  // eval_completions.jsonl: every evaluation completion with its rewards, under the step it evaluated.
+  void log_eval_completions(const Generated& e) {
+    std::ofstream out(eval_log_, std::ios::app);
+    if (!out) fail("cannot write '{}'", eval_log_.string());
+    for (size_t i = 0; i < e.texts.size(); ++i) {
+      nlohmann::ordered_json line = {
+          {"step", step_}, {"prompt", eval_->prompt_text(e.rollouts[i].row)}, {"completion", e.texts[i]}};
+      for (size_t f = 0; f < e.per_reward.size(); ++f)
+        line[rewards_[f].name()] = e.per_reward[f][i] ? nlohmann::ordered_json(*e.per_reward[f][i]) : nullptr;
+      line["reward"] = e.total[i];
+      out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+    }
+  }
+
   GrpoOptions o_;
   model::Transformer model_;
   model::Transformer ref_{nullptr};
   tokenizer::Tokenizer tok_;
   rl::PromptDataset data_;
+  std::optional<rl::PromptDataset> eval_;  // eval_strategy steps and an eval split
   rl::LossType loss_type_;
   rl::ScaleRewards scale_;
   rl::AdvantageEstimator estimator_;
@@ -421,7 +562,8 @@ class GrpoObjective : public Objective {
   std::vector<RewardFunc> rewards_;
   std::unique_ptr<engine::Engine> engine_;
   int32_t pad_id_ = 0;
-  fs::path completions_log_;
+  fs::path completions_log_, eval_log_;
+  int64_t metric_reward_ = -1;  // dynamic_sampling_metric's index in rewards_; -1: the weighted sum
 
   // data position (saved)
   int64_t epoch_ = 0, iteration_ = 0, step_ = 0, generation_ = 0;
@@ -451,7 +593,23 @@ TrainResult grpo(const GrpoOptions& o, const std::atomic<bool>* stop_requested) 
   model::Transformer net = policy.model;
   fmt::print("model: {} with {} parameters; {} prompts from {}\n", net->config().architecture(), net->num_parameters(),
              data.size(), o.dataset_name);
-  GrpoObjective objective(o, policy, std::move(data));
+  std::optional<rl::PromptDataset> eval;
+  if (o.training.eval_strategy == "steps") {
+    const fs::path path = rl::split_path(o.dataset_name, o.dataset_test_split);
+    if (fs::is_regular_file(path)) {
+      rl::PromptOptions eval_options(o);
+      eval_options.dataset_name = path.string();
+      eval_options.max_samples = o.training.max_eval_samples;
+      eval = rl::PromptDataset::load(eval_options, policy.tokenizer, policy.chat_template.get());
+      eval->check_rewards(o.reward_funcs);
+      fmt::print("evaluation: {} prompts from {}, {} completions each\n", eval->size(), path.string(),
+                 o.num_generations_eval.value_or(o.num_generations));
+    } else {
+      fmt::print("note: no evaluation split at {} (dataset_test_split '{}'): nothing to evaluate\n", path.string(),
+                 o.dataset_test_split);
+    }
+  }
+  GrpoObjective objective(o, policy, std::move(data), std::move(eval));
   TrainerHooks hooks;
   const tokenizer::Tokenizer& tok = policy.tokenizer;
   hooks.save_extra = [&](const fs::path& dir) { tok.save(dir, /*overwrite=*/true); };
