@@ -423,6 +423,25 @@ const std::vector<std::string> kTexts = {
 
 std::vector<int32_t> ids_of(const json& j) { return j.get<std::vector<int32_t>>(); }
 
+// Skips the calling test unless node and the node-llama-cpp packages are installed.
+#define R1_REQUIRE_LLAMA_CPP(assets)                                                                             \
+  do {                                                                                                           \
+    if (std::system("node --version > /dev/null 2>&1") != 0)                                                     \
+      GTEST_SKIP() << "node not found: llama.cpp check skipped";                                                 \
+    if (!fs::exists((assets) / "llama-cpp" / "node_modules" / "node-llama-cpp") ||                               \
+        !fs::exists((assets) / "llama-cpp" / "node_modules" / "@node-llama-cpp" / "linux-x64"))                  \
+      GTEST_SKIP() << "node-llama-cpp missing: run scripts/fetch-test-assets.sh " << (assets) << " (needs npm)"; \
+  } while (0)
+
+json run_llama_cpp(const json& request, const fs::path& work) {
+  const fs::path script = fs::path(R1_SOURCE_DIR) / "tests" / "reference" / "gguf-llama.mjs";
+  r1::test::write_bytes(work / "request.json", request.dump());
+  std::string cmd = "node " + script.string() + " " + R1_TEST_ASSETS + " " + (work / "request.json").string() + " > " +
+                    (work / "response.json").string() + " 2> " + (work / "node.log").string();
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error(r1::test::read_bytes(work / "node.log"));
+  return json::parse(r1::test::read_bytes(work / "response.json"));
+}
+
 // Mean negative log-likelihood of `continuation` after `prompt` under r1's fp32 model; also the logit gap
 // (max - chosen) at each continuation position.
 double mean_nll(r1::model::TransformerImpl& m, const std::vector<int32_t>& prompt,
@@ -442,12 +461,7 @@ double mean_nll(r1::model::TransformerImpl& m, const std::vector<int32_t>& promp
 }
 
 TEST_F(GgufTest, LlamaCppTokenizesAndContinuesLikeR1) {
-  const fs::path assets = R1_TEST_ASSETS;
-  const fs::path script = fs::path(R1_SOURCE_DIR) / "tests" / "reference" / "gguf-llama.mjs";
-  if (std::system("node --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "node not found: llama.cpp check skipped";
-  if (!fs::exists(assets / "llama-cpp" / "node_modules" / "node-llama-cpp") ||
-      !fs::exists(assets / "llama-cpp" / "node_modules" / "@node-llama-cpp" / "linux-x64"))
-    GTEST_SKIP() << "node-llama-cpp missing: run scripts/fetch-test-assets.sh " << assets << " (needs npm)";
+  R1_REQUIRE_LLAMA_CPP(fs::path(R1_TEST_ASSETS));
   constexpr int64_t kNew = 16;
   const std::vector<OutType> outtypes = {OutType::kF32, OutType::kF16, OutType::kBF16, OutType::kQ8_0};
   // One llama.cpp thread: a tiny model gains nothing from more, and on a busy 2-core machine ggml's spinning
@@ -471,12 +485,7 @@ TEST_F(GgufTest, LlamaCppTokenizesAndContinuesLikeR1) {
       request["models"].push_back(
           {{"path", gguf_path(type, t).string()}, {"texts", kTexts}, {"prompts", r1_tokens[type]}, {"n", kNew}});
   }
-  r1::test::write_bytes(dir_->path() / "request.json", request.dump());
-  auto out = dir_->path() / "response.json";
-  std::string cmd = "node " + script.string() + " " + assets.string() + " " + (dir_->path() / "request.json").string() +
-                    " > " + out.string() + " 2> " + (dir_->path() / "node.log").string();
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << r1::test::read_bytes(dir_->path() / "node.log");
-  json response = json::parse(r1::test::read_bytes(out));
+  json response = run_llama_cpp(request, dir_->path());
 
   size_t m = 0;
   for (const std::string type : {"llama", "qwen2"}) {
@@ -514,6 +523,58 @@ TEST_F(GgufTest, LlamaCppTokenizesAndContinuesLikeR1) {
       }
     }
   }
+}
+
+// The Hub's GPT-2, Llama-3 and Qwen2.5 tokenizers (real merges, added tokens, Llama-3's ignore_merges) under the
+// pre-tokenizer names the export picks: llama.cpp's ids equal r1's (which equal HF tokenizers', test-tokenizer).
+TEST_F(GgufTest, HubTokenizersTokenizeInLlamaCppAsInR1) {
+  R1_REQUIRE_LLAMA_CPP(fs::path(R1_TEST_ASSETS));
+  const std::vector<std::string> texts = {
+      "Hello world! It's 2024; they'll see 1234567 items.",
+      "  leading spaces\n\n\ttabs and   runs of   spaces  ",
+      "caf\xc3\xa9 na\xc3\xafve \xe4\xbd\xa0\xe5\xa5\xbd\xe4\xb8\x96\xe7\x95\x8c "
+      "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xf0\x9f\x98\x80",
+      "def f(x):\n    return x**2  # comment\n",
+      "THEY'RE WE'VE I'M l'amour 3.14159e-10 $1,000,000",
+  };
+  r1::test::TempDir tmp;
+  json request = {{"threads", 1}, {"models", json::array()}};
+  std::vector<std::vector<std::vector<int32_t>>> expected;
+  std::vector<std::string> names;
+  for (const std::string package : {"gpt2", "llama3", "qwen2_5"}) {
+    fs::path models = fs::path(R1_TEST_ASSETS) / "node_modules" / "@lenml" / ("tokenizer-" + package) / "models";
+    if (!fs::exists(models / "tokenizer.json")) continue;
+    fs::path dir = tmp / package;
+    fs::create_directories(dir);
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+      if (fs::exists(models / f)) fs::copy_file(models / f, dir / f);
+    auto tok = r1::tokenizer::Tokenizer::load(dir);
+    auto config = r1::model::ModelConfig::parse(json{{"model_type", package == "qwen2_5" ? "qwen2" : "llama"},
+                                                     {"vocab_size", tok.vocab_size()},
+                                                     {"hidden_size", 32},
+                                                     {"intermediate_size", 32},
+                                                     {"num_hidden_layers", 1},
+                                                     {"num_attention_heads", 2},
+                                                     {"num_key_value_heads", 2}}
+                                                    .dump(),
+                                                package);
+    r1::model::Transformer m(config);
+    m->init_weights();
+    r1::model::save_pretrained(*m, dir);
+    auto report = r1::gguf::export_gguf(dir, tmp / (package + ".gguf"), {.outtype = OutType::kF16});
+    EXPECT_EQ(report.pre_tokenizer, package == "gpt2" ? "gpt-2" : package == "llama3" ? "llama-bpe" : "qwen2");
+    std::vector<std::vector<int32_t>> ids;
+    for (const auto& t : texts) ids.push_back(tok.encode(t, false));
+    expected.push_back(ids);
+    names.push_back(package);
+    request["models"].push_back(
+        {{"path", (tmp / (package + ".gguf")).string()}, {"texts", texts}, {"prompts", json::array()}, {"n", 0}});
+  }
+  if (names.empty()) GTEST_SKIP() << "Hub tokenizers missing: run scripts/fetch-test-assets.sh";
+  json response = run_llama_cpp(request, tmp.path());
+  for (size_t m = 0; m < names.size(); ++m)
+    for (size_t i = 0; i < texts.size(); ++i)
+      EXPECT_EQ(ids_of(response["models"][m]["tokens"][i]), expected[m][i]) << names[m] << ": " << texts[i];
 }
 
 }  // namespace

@@ -22,6 +22,11 @@ for (const m of request.models) {
   const model = await llama.loadModel({modelPath: m.path, gpuLayers: 0});
   const tokens = m.texts.map((t) => Array.from(model.tokenize(t, true)));
   const continuations = [];
+  if (m.prompts.length === 0) {  // tokenization only (large vocabularies): no context, no metadata dump
+    response.models.push({tokens, continuations});
+    await model.dispose();
+    continue;
+  }
   const context = await model.createContext({contextSize: 256, threads: request.threads ?? 2, batchSize: 256});
   const sequence = context.getSequence();
   for (const prompt of m.prompts) {
