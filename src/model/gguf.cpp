@@ -419,6 +419,7 @@ std::string outtype_name(OutType type) {
 
 ExportReport export_gguf(const fs::path& model_dir, const fs::path& out, const ExportOptions& options) {
   const std::string where = model_dir.string();
+  if (!fs::is_directory(model_dir)) fail_usage("{}: not a model directory", where);
   if (!fs::exists(model_dir / "config.json"))
     fail_usage("{}: no config.json (a PEFT adapter must be merged first: r1 model merge-lora)", where);
   model::ModelConfig c = model::ModelConfig::load(model_dir / "config.json");
