@@ -577,4 +577,61 @@ TEST_F(GgufTest, HubTokenizersTokenizeInLlamaCppAsInR1) {
       EXPECT_EQ(ids_of(response["models"][m]["tokens"][i]), expected[m][i]) << names[m] << ": " << texts[i];
 }
 
+// RoPE scaling: llama3's per-frequency factors travel as rope_freqs.weight (1 for high frequencies, `factor` for low
+// ones, smoothed between), linear as rope.scaling.*; llama.cpp's greedy text equals r1's with llama3 scaling.
+TEST_F(GgufTest, RopeScalingIsExportedAndRunsAlikeInLlamaCpp) {
+  r1::test::TempDir tmp;
+  fs::path dir = tmp / "llama3";
+  fs::copy(model_dir("llama"), dir, fs::copy_options::recursive);
+  json c = json::parse(r1::test::read_bytes(dir / "config.json"));
+  // original_max_position_embeddings 64: with D 16 and theta 5e5 the wavelengths span all three bands.
+  c["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 64}};
+  r1::test::write_bytes(dir / "config.json", c.dump());
+  r1::gguf::export_gguf(dir, tmp / "llama3.gguf", {.outtype = OutType::kF32});
+  GgufFile f = read_gguf(tmp / "llama3.gguf");
+  at::Tensor factors = f32_tensor(f, "rope_freqs.weight");  // (D/2)
+  ASSERT_EQ(factors.size(0), 8);
+  EXPECT_FLOAT_EQ(factors[0].item<float>(), 1.0f);
+  EXPECT_FLOAT_EQ(factors[7].item<float>(), 8.0f);
+  EXPECT_GT(((factors > 1.0f) & (factors < 8.0f)).sum().item<int64_t>(), 0);  // the smoothed band
+  c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}};
+  r1::test::write_bytes(dir / "config.json", c.dump());
+  r1::gguf::export_gguf(dir, tmp / "linear.gguf", {.outtype = OutType::kF32});
+  GgufFile lin = read_gguf(tmp / "linear.gguf");
+  EXPECT_EQ(std::get<std::string>(lin.kv.at("llama.rope.scaling.type")), "linear");
+  EXPECT_FLOAT_EQ(float(std::get<double>(lin.kv.at("llama.rope.scaling.factor"))), 2.0f);
+
+  R1_REQUIRE_LLAMA_CPP(fs::path(R1_TEST_ASSETS));
+  c["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 64}};
+  r1::test::write_bytes(dir / "config.json", c.dump());
+  auto tok = r1::tokenizer::Tokenizer::load(dir);
+  r1::engine::Engine engine(r1::model::load_pretrained(dir), {.max_batch = 2});
+  std::vector<r1::engine::Request> requests;
+  std::vector<std::vector<int32_t>> prompts;
+  for (const auto& text : {kTexts[0], kTexts[3]}) {
+    prompts.push_back(tok.encode(text, true));
+    r1::engine::Request q{.prompt = prompts.back()};
+    q.params.temperature = 0;
+    q.params.max_new_tokens = 24;
+    q.params.ignore_eos = true;
+    requests.push_back(q);
+  }
+  auto results = engine.generate(requests);
+  json request = {
+      {"threads", 1},
+      {"models",
+       {{{"path", (tmp / "llama3.gguf").string()}, {"texts", json::array()}, {"prompts", prompts}, {"n", 24}}}}};
+  json response = run_llama_cpp(request, tmp.path());
+  for (size_t i = 0; i < prompts.size(); ++i)
+    EXPECT_EQ(ids_of(response["models"][0]["continuations"][i]), results[i].samples[0].tokens) << i;
+}
+
 }  // namespace
