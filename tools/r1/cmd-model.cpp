@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "r1/error.h"
+#include "r1/gguf.h"
 #include "r1/io.h"
 #include "r1/model.h"
 #include "r1/tokenizer.h"
@@ -21,6 +22,8 @@ namespace {
 
 struct ModelOptions {
   std::string config, out, dir, dtype = "float32", max_shard_size = "5GB", tokenizer, old_tokenizer;
+  std::string outtype = "f16", name;
+  bool ollama = false;
   int64_t pad_to_multiple_of = 1;
   bool overwrite = false, json = false;
 };
@@ -146,6 +149,19 @@ int run_resize(const ModelOptions& o) {
   return 0;
 }
 
+int run_export_gguf(const ModelOptions& o) {
+  gguf::ExportOptions options;
+  options.outtype = gguf::parse_outtype(o.outtype);
+  options.ollama = o.ollama;
+  options.overwrite = o.overwrite;
+  options.name = o.name;
+  gguf::ExportReport r = gguf::export_gguf(o.dir, o.out, options);
+  fmt::print("exported {} ({}, {} tensors, {}, pre-tokenizer {}) to {}\n", o.dir, r.architecture, r.tensors,
+             format_bytes(r.bytes), r.pre_tokenizer, o.out);
+  if (r.modelfile) fmt::print("wrote {} (ollama create NAME -f {})\n", r.modelfile->string(), r.modelfile->string());
+  return 0;
+}
+
 }  // namespace
 
 void add_model_command(CLI::App& app, Invocation& ctx) {
@@ -193,6 +209,19 @@ void add_model_command(CLI::App& app, Invocation& ctx) {
   resize->add_option("--out", opts->out, "output directory (model + the extended tokenizer)")->required();
   resize->add_flag("--overwrite", opts->overwrite, "replace a model already in --out");
   resize->callback([&ctx, opts] { ctx.run = [opts] { return run_resize(*opts); }; });
+
+  CLI::App* gguf = model->add_subcommand(
+      "export-gguf", "write a llama/qwen2 model and its tokenizer as one GGUF file for llama.cpp and Ollama");
+  gguf->add_option("dir", opts->dir, "Hugging Face model directory (config.json, safetensors, tokenizer.json)")
+      ->required();
+  gguf->add_option("--out", opts->out, "the GGUF file to write")->required();
+  gguf->add_option("--outtype", opts->outtype,
+                   "storage of 2-D weights: f32, f16, bf16, q8_0 (norms and biases stay f32)")
+      ->capture_default_str();
+  gguf->add_option("--name", opts->name, "general.name (default: the directory's name)");
+  gguf->add_flag("--ollama", opts->ollama, "also write an Ollama Modelfile next to the GGUF file");
+  gguf->add_flag("--overwrite", opts->overwrite, "replace an existing output file");
+  gguf->callback([&ctx, opts] { ctx.run = [opts] { return run_export_gguf(*opts); }; });
 
   add_merge_lora_subcommand(*model, ctx);
 }
