@@ -2,8 +2,8 @@
 // computed here in float64 by hand: every loss_type x beta in {0, 0.04} x importance_sampling_level with
 // epsilon_high != epsilon, and each aggregation; the gradients that carry the semantics (cispo's stop-gradient,
 // GSPO's length-normalised sequence ratio, sapo's gate); delta, dual-clip, the top-entropy mask and its
-// quantile; the differentiable entropy of the chunked LM head (entropy_coef); normalize_then_sum with a reward
-// that does not apply; option validation; and short GRPO runs with the new keys that log the new metrics.
+// quantile; vespo's phi; the differentiable entropy of the chunked LM head (entropy_coef); normalize_then_sum with a
+// reward that does not apply; option validation; and short GRPO runs with the new keys that log the new metrics.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -53,12 +53,23 @@ struct Case {
     return std::exp(s / tokens(b));
   }
 
+  // vespo's phi(W) = exp(lambda + k log W - lambda W), W = exp(sum_t m (logp - old)) (no clamp reached here).
+  double vespo_phi(const rl::LossConfig& c, int b) const {
+    double log_w = 0;
+    for (int j = 0; j < 3; ++j) log_w += mask[b][j] * (logp[b][j] - old[b][j]);
+    const double k = adv[b] >= 0 ? c.vespo_k_pos : c.vespo_k_neg;
+    const double lambda = adv[b] >= 0 ? c.vespo_lambda_pos : c.vespo_lambda_neg;
+    return std::exp(lambda + k * log_w - lambda * std::exp(log_w));
+  }
+
   // The per-token loss written out from TRL's formulas (grpo-loss.h), in double.
   double token(const rl::LossConfig& c, int b, int i, double entropy_mask = 1) const {
     const double w = weight(c, b, i), a = adv[b];
     double p = 0;
     if (c.type == LossType::kCispo) {
       p = -std::min(w, c.epsilon_high) * a * logp[b][i];
+    } else if (c.type == LossType::kVespo) {
+      p = -vespo_phi(c, b) * a * logp[b][i];
     } else if (c.type == LossType::kSapo) {
       const double tau = a > 0 ? c.sapo_temperature_pos : c.sapo_temperature_neg;
       p = -(1 / (1 + std::exp(-tau * (w - 1)))) * 4 / tau * a;
@@ -110,7 +121,7 @@ TEST(GrpoLossVariants, EveryLossTypeBetaAndLevelByHand) {
   const Case h;
   const at::Tensor logp = Case::t(h.logp), old = Case::t(h.old), ref = Case::t(h.ref), mask = Case::t(h.mask);
   for (LossType type : {LossType::kGrpo, LossType::kBnpo, LossType::kDrGrpo, LossType::kDapo, LossType::kCispo,
-                        LossType::kSapo, LossType::kLuspo})
+                        LossType::kSapo, LossType::kLuspo, LossType::kVespo})
     for (auto level : {rl::ImportanceSamplingLevel::kToken, rl::ImportanceSamplingLevel::kSequence})
       for (double beta : {0.0, 0.04}) {
         const rl::LossConfig c = config(type, level, beta);
@@ -149,6 +160,8 @@ TEST(GrpoLossVariants, NormalisersAndNames) {
   EXPECT_EQ(rl::parse_loss_type("cispo"), LossType::kCispo);
   EXPECT_EQ(rl::parse_loss_type("sapo"), LossType::kSapo);
   EXPECT_EQ(rl::parse_loss_type("luspo"), LossType::kLuspo);
+  EXPECT_EQ(rl::parse_loss_type("vespo"), LossType::kVespo);
+  EXPECT_EQ(rl::loss_normaliser(LossType::kVespo, 32, 4, 500), 500);
   R1_EXPECT_THROW_WITH(rl::parse_loss_type("gspo"), r1::UsageError, "loss_type");
   EXPECT_EQ(rl::parse_importance_sampling_level("sequence"), rl::ImportanceSamplingLevel::kSequence);
   R1_EXPECT_THROW_WITH(rl::parse_importance_sampling_level("sequence_token"), r1::UsageError,
@@ -166,6 +179,15 @@ TEST(GrpoLossVariants, GradientsCarryTheSemantics) {
     for (int b = 0; b < 2; ++b)
       for (int i = 0; i < 3; ++i)
         EXPECT_NEAR(at_(logp.grad(), b, i), -std::min(h.weight(c, b, i), 1.3) * h.adv[b] * h.mask[b][i], 1e-12);
+  }
+  {  // vespo: d/dlogp = -sg(phi_i) A m; phi(1) = 1 (W = 1 at old = logp)
+    const rl::LossConfig c = config(LossType::kVespo, rl::ImportanceSamplingLevel::kToken, 0);
+    at::Tensor logp = Case::t(h.logp).requires_grad_(true);
+    rl::aggregate_loss(rl::per_token_loss(c, logp, old, {}, h.advantages(), mask), mask, c.type, 8).backward();
+    for (int b = 0; b < 2; ++b)
+      for (int i = 0; i < 3; ++i)
+        EXPECT_NEAR(at_(logp.grad(), b, i), -h.vespo_phi(c, b) * h.adv[b] * h.mask[b][i], 1e-12);
+    EXPECT_NEAR(rl::vespo_weights(c, logp, logp.detach(), h.advantages(), mask)[1][0].item<double>(), 1.0, 1e-12);
   }
   {  // GSPO inside the clip range: l_i = -w_i A_i on every token; grpo's mean -> d/dlogp_t = -w_i A_i m_t / |o_i|
     rl::LossConfig c = config(LossType::kGrpo, rl::ImportanceSamplingLevel::kSequence, 0);
@@ -345,7 +367,8 @@ class GrpoLossRun : public ::testing::Test {
 r1::test::TempDir* GrpoLossRun::dir_ = nullptr;
 
 TEST_F(GrpoLossRun, OptionsAreValidatedByName) {
-  R1_EXPECT_THROW_WITH(options("x", "loss_type: vespo\n"), r1::UsageError, "loss_type");
+  R1_EXPECT_THROW_WITH(options("x", "loss_type: gspo\n"), r1::UsageError, "loss_type");
+  R1_EXPECT_THROW_WITH(options("x", "loss_type: vespo\nvespo_k_pos: .nan\n"), r1::UsageError, "vespo_k_pos");
   R1_EXPECT_THROW_WITH(options("x", "importance_sampling_level: tokens\n"), r1::UsageError,
                        "importance_sampling_level");
   R1_EXPECT_THROW_WITH(options("x", "delta: 0.9\n"), r1::UsageError, "delta");
@@ -394,4 +417,19 @@ TEST_F(GrpoLossRun, DualClipDeltaAndNormalizeThenSumRunAndLog) {
     EXPECT_TRUE(std::isfinite(r["loss"].get<double>()));
     EXPECT_TRUE(r.contains("pg_clipfrac_lower") && r.contains("clip_ratio/region_mean"));
   }
+}
+
+TEST_F(GrpoLossRun, SapoAndVespoRunAndLog) {
+  r1::train::grpo(options("sapo", "max_steps: 2\nnum_iterations: 2\nloss_type: sapo\nbeta: 0.04\n"));
+  r1::train::grpo(options("vespo", "max_steps: 2\nnum_iterations: 2\nloss_type: vespo\n"));
+  for (const char* run : {"sapo", "vespo"}) {
+    auto rows = metrics(run);
+    ASSERT_EQ(rows.size(), 2u) << run;
+    for (const auto& r : rows) {
+      EXPECT_TRUE(std::isfinite(r["loss"].get<double>())) << run;
+      EXPECT_FALSE(r.contains("clip_ratio/region_mean")) << run;
+    }
+  }
+  // The first step is on policy (W = 1 up to the logged logprob_max_abs_diff): phi(1) = 1.
+  EXPECT_NEAR(metrics("vespo")[0]["vespo/phi_seq_mean"].get<double>(), 1.0, 1e-3);  // exact in fp32 on AVX-512
 }

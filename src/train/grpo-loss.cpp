@@ -10,6 +10,7 @@
 #include "train/grpo-loss.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "r1/error.h"
 
@@ -23,10 +24,13 @@ LossType parse_loss_type(const std::string& name) {
   if (name == "cispo") return LossType::kCispo;
   if (name == "sapo") return LossType::kSapo;
   if (name == "luspo") return LossType::kLuspo;
-  fail_usage("loss_type: expected grpo, bnpo, dr_grpo, dapo, cispo, sapo or luspo, got '{}'", name);
+  if (name == "vespo") return LossType::kVespo;
+  fail_usage("loss_type: expected grpo, bnpo, dr_grpo, dapo, cispo, sapo, luspo or vespo, got '{}'", name);
 }
 
-bool is_clipped_loss(LossType type) { return type != LossType::kCispo && type != LossType::kSapo; }
+bool is_clipped_loss(LossType type) {
+  return type != LossType::kCispo && type != LossType::kSapo && type != LossType::kVespo;
+}
 
 ImportanceSamplingLevel parse_importance_sampling_level(const std::string& name) {
   if (name == "token") return ImportanceSamplingLevel::kToken;
@@ -47,6 +51,21 @@ at::Tensor log_importance_weights(const at::Tensor& logp, const at::Tensor& old_
   return ((log_ratio * m).sum(-1) / m.sum(-1).clamp_min(1.0)).unsqueeze(-1);  // (B, 1)
 }
 
+at::Tensor vespo_weights(const LossConfig& c, const at::Tensor& logp, const at::Tensor& old_logp,
+                         const at::Tensor& advantages, const at::Tensor& mask) {
+  at::NoGradGuard no_grad;
+  const double lower = std::log(1e-8);
+  at::Tensor m = mask.to(logp.scalar_type());
+  at::Tensor log_ratio = at::clamp(logp.detach() - old_logp, -20.0, 20.0);
+  at::Tensor log_w = at::clamp((log_ratio * m).sum(-1, /*keepdim=*/true), lower, 20.0);  // (B, 1)
+  at::Tensor a = advantages.unsqueeze(1).to(log_w.scalar_type());                        // (B, 1)
+  at::Tensor nonneg = a >= 0;
+  at::Tensor k = at::where(nonneg, at::full_like(a, c.vespo_k_pos), at::full_like(a, c.vespo_k_neg));
+  at::Tensor lambda =
+      at::where(nonneg, at::full_like(a, c.vespo_lambda_pos), at::full_like(a, c.vespo_lambda_neg)).clamp_min(1e-4);
+  return at::nan_to_num(at::exp(lambda + k * log_w - lambda * at::exp(log_w)), 0.0, 0.0, 0.0);
+}
+
 at::Tensor per_token_loss(const LossConfig& c, const at::Tensor& logp, const at::Tensor& old_logp,
                           const at::Tensor& ref_logp, const at::Tensor& advantages, const at::Tensor& mask,
                           const at::Tensor& entropy_mask) {
@@ -56,6 +75,9 @@ at::Tensor per_token_loss(const LossConfig& c, const at::Tensor& logp, const at:
   switch (c.type) {
     case LossType::kCispo:
       loss = -at::clamp_max(coef_1, c.epsilon_high).detach() * a * logp;
+      break;
+    case LossType::kVespo:
+      loss = -vespo_weights(c, logp, old_logp, advantages, mask) * a * logp;
       break;
     case LossType::kSapo: {
       at::Tensor tau =
@@ -109,6 +131,7 @@ at::Tensor aggregate_loss(const at::Tensor& loss, const at::Tensor& mask, LossTy
       return masked.sum() / double(max_completion_length);
     case LossType::kDapo:
     case LossType::kCispo:
+    case LossType::kVespo:
     case LossType::kLuspo:
       return masked.sum();
   }
@@ -126,12 +149,15 @@ double loss_normaliser(LossType type, int64_t sequences, int64_t micro_batches, 
       return double(micro_batches);
     case LossType::kDapo:
     case LossType::kCispo:
+    case LossType::kVespo:
       return double(std::max<int64_t>(1, tokens));
   }
   fail("loss_normaliser: unknown loss type");
 }
 
-bool normalises_by_tokens(LossType type) { return type == LossType::kDapo || type == LossType::kCispo; }
+bool normalises_by_tokens(LossType type) {
+  return type == LossType::kDapo || type == LossType::kCispo || type == LossType::kVespo;
+}
 
 ClipCounts clip_counts(const LossConfig& config, const at::Tensor& logp, const at::Tensor& old_logp,
                        const at::Tensor& advantages, const at::Tensor& mask) {

@@ -9,6 +9,10 @@
 //   cispo (MiniMax-M1)                 p_t = -sg(min(w, epsilon_high)) A logp_t   (epsilon_high an absolute cap)
 //   sapo                               p_t = -sigmoid(tau (w - 1)) 4 / tau A,  tau = sapo_temperature_pos if A > 0,
 //                                      else sapo_temperature_neg
+//   vespo                              p_t = -sg(phi_i) A logp_t, phi_i = exp(lambda + k log W_i - lambda W_i) with
+//                                      W_i = exp(clamp(sum_t m clamp(logp - old, -20, 20), log 1e-8, 20)) (the
+//                                      sequence ratio, unnormalised); k, lambda = vespo_k_pos, vespo_lambda_pos if
+//                                      A >= 0, else vespo_k_neg, vespo_lambda_neg
 //   l_t = p_t e_t + beta (pi_ref/pi - log(pi_ref/pi) - 1)   e_t: the top_entropy_quantile mask (1 when off)
 #pragma once
 
@@ -20,7 +24,7 @@
 
 namespace r1::train::rl {
 
-enum class LossType { kGrpo, kBnpo, kDrGrpo, kDapo, kCispo, kSapo, kLuspo };
+enum class LossType { kGrpo, kBnpo, kDrGrpo, kDapo, kCispo, kSapo, kLuspo, kVespo };
 LossType parse_loss_type(const std::string& name);  // UsageError listing the names
 // The clipped-surrogate family (grpo, bnpo, dr_grpo, dapo, luspo): epsilon, delta, clip_ratio_c and the
 // clip_ratio/* metrics apply to these.
@@ -36,7 +40,12 @@ struct LossConfig {
   std::optional<double> delta;         // TRL's delta: caps the unclipped ratio
   std::optional<double> clip_ratio_c;  // verl's dual-clip bound (> 1)
   double sapo_temperature_pos = 1.0, sapo_temperature_neg = 1.05;
+  double vespo_k_pos = 2.0, vespo_lambda_pos = 3.0, vespo_k_neg = 3.0, vespo_lambda_neg = 2.0;
 };
+
+// vespo's phi (B, 1), no graph (TRL's get_gamma_weights without a sampler correction).
+at::Tensor vespo_weights(const LossConfig& config, const at::Tensor& logp, const at::Tensor& old_logp,
+                         const at::Tensor& advantages, const at::Tensor& mask);
 
 // log w: (B, L) at token level, (B, 1) at sequence level (mask: (B, L), the tokens that count).
 at::Tensor log_importance_weights(const at::Tensor& logp, const at::Tensor& old_logp, const at::Tensor& mask,
@@ -66,11 +75,12 @@ at::Tensor high_entropy_mask(const at::Tensor& entropy, const at::Tensor& mask, 
 //   grpo, sapo     sum_i (sum_t l m / max(1, sum_t m))              normaliser: sequences in the step
 //   bnpo           sum l m / max(1, sum m over this micro-batch)    normaliser: micro-batches in the step
 //   dr_grpo        sum l m / max_completion_length                  normaliser: sequences in the step
-//   dapo, cispo    sum l m                                          normaliser: completion tokens in the step
+//   dapo, cispo,   sum l m                                          normaliser: completion tokens in the step
+//   vespo
 //   luspo          sum l m (= sum_i |o_i| l_i at sequence level)    normaliser: sequences in the step
 at::Tensor aggregate_loss(const at::Tensor& loss, const at::Tensor& mask, LossType type, int64_t max_completion_length);
 double loss_normaliser(LossType type, int64_t sequences, int64_t micro_batches, int64_t tokens);
-// Whether the normaliser counts tokens (dapo, cispo): TRL's entropy bonus then sums the entropies.
+// Whether the normaliser counts tokens (dapo, cispo, vespo): TRL's entropy bonus then sums the entropies.
 bool normalises_by_tokens(LossType type);
 
 // TRL's clip statistics, as counts over masked tokens: ratio below 1 - epsilon with A < 0 (low), above

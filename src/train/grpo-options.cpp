@@ -40,7 +40,8 @@ void visit(Options& o, Visitor& v) {
     "grpo (per-sequence mean) | bnpo | dr_grpo (/ max_completion_length) | dapo (token-level) | cispo (MiniMax-M1: "
     "-sg(min(ratio, epsilon_high)) A log pi, token-level; epsilon_high an absolute cap, TRL recommends 5.0) | sapo "
     "(soft gate -sigmoid(tau (ratio - 1)) 4 / tau A, per-sequence mean) | luspo (GSPO loss times the completion "
-    "length; with importance_sampling_level sequence), as TRL's loss_type");
+    "length; with importance_sampling_level sequence) | vespo (-sg(phi(W)) A log pi, phi(W) = exp(lambda + k log W - "
+    "lambda W) of the sequence ratio W, token-level), as TRL's loss_type");
   v("scale_rewards", o.scale_rewards,
     "grpo's advantage scaling: group | batch | none (std unbiased, + 1e-4); only with advantage_estimator grpo");
   v("advantage_estimator", o.advantage_estimator,
@@ -62,6 +63,10 @@ void visit(Options& o, Visitor& v) {
     "clip_ratio_c (null: off; verl uses 3.0; must be > 1)");
   v("sapo_temperature_pos", o.sapo_temperature_pos, "TRL's sapo_temperature_pos: loss_type sapo's gate for A > 0");
   v("sapo_temperature_neg", o.sapo_temperature_neg, "TRL's sapo_temperature_neg: loss_type sapo's gate for A <= 0");
+  v("vespo_k_pos", o.vespo_k_pos, "TRL's vespo_k_pos: loss_type vespo's power k for A >= 0");
+  v("vespo_lambda_pos", o.vespo_lambda_pos, "TRL's vespo_lambda_pos: loss_type vespo's decay lambda for A >= 0");
+  v("vespo_k_neg", o.vespo_k_neg, "TRL's vespo_k_neg: loss_type vespo's power k for A < 0");
+  v("vespo_lambda_neg", o.vespo_lambda_neg, "TRL's vespo_lambda_neg: loss_type vespo's decay lambda for A < 0");
   v("top_entropy_quantile", o.top_entropy_quantile,
     "TRL's top_entropy_quantile (rho, Beyond the 80/20 Rule: 0.2): the policy loss keeps only the tokens whose "
     "entropy is in the top rho of the micro-batch's (1: all; the KL term keeps every token); logs "
@@ -133,6 +138,9 @@ void GrpoOptions::validate() const {
   if (!(sapo_temperature_pos > 0) || !(sapo_temperature_neg > 0))
     fail_usage("sapo_temperature_pos and sapo_temperature_neg must be > 0, got {} and {}", sapo_temperature_pos,
                sapo_temperature_neg);
+  if (!std::isfinite(vespo_k_pos) || !std::isfinite(vespo_k_neg) || !std::isfinite(vespo_lambda_pos) ||
+      !std::isfinite(vespo_lambda_neg))
+    fail_usage("vespo_k_pos, vespo_lambda_pos, vespo_k_neg and vespo_lambda_neg must be finite");
   if (!(top_entropy_quantile >= 0 && top_entropy_quantile <= 1))
     fail_usage("top_entropy_quantile must be in [0, 1], got {}", top_entropy_quantile);
   if (!std::isfinite(entropy_coef)) fail_usage("entropy_coef must be finite, got {}", entropy_coef);

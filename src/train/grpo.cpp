@@ -125,6 +125,10 @@ class GrpoObjective : public Objective {
     loss_.clip_ratio_c = o.clip_ratio_c;
     loss_.sapo_temperature_pos = o.sapo_temperature_pos;
     loss_.sapo_temperature_neg = o.sapo_temperature_neg;
+    loss_.vespo_k_pos = o.vespo_k_pos;
+    loss_.vespo_lambda_pos = o.vespo_lambda_pos;
+    loss_.vespo_k_neg = o.vespo_k_neg;
+    loss_.vespo_lambda_neg = o.vespo_lambda_neg;
   }
 
   double prepare_step(int64_t micro_batches) override {
@@ -195,6 +199,9 @@ class GrpoObjective : public Objective {
         token_sums_["clip_ratio/region_mean"] += c.region;
       }
       if (loss_type_ == rl::LossType::kCispo) token_sums_["cispo_clip_ratio"] += c.cispo;
+      if (loss_type_ == rl::LossType::kVespo)  // TRL's vespo/phi_seq_mean, token-weighted as the other sums
+        token_sums_["vespo/phi_seq_mean"] +=
+            (rl::vespo_weights(loss_, s.logp, old_logp, adv, mask) * s.mask).sum().item<double>();
       if (o_.clip_ratio_c) token_sums_["pg_clipfrac_lower"] += c.dual_clip;
       if (entropy_mask.defined()) token_sums_["entropy_mask_fraction"] += kept.sum().item<double>();
     }
