@@ -293,7 +293,7 @@ struct GrpoOptions {
   double epsilon = 0.2;
   double epsilon_high = -1;  // < 0: equal to epsilon
   int64_t num_iterations = 1;
-  std::string loss_type = "grpo";       // grpo | bnpo | dr_grpo | dapo (every estimator)
+  std::string loss_type = "grpo";       // grpo | bnpo | dr_grpo | dapo | cispo | sapo | luspo | vespo
   std::string scale_rewards = "group";  // group | batch | none (advantage_estimator grpo only)
   // verl's algorithm.adv_estimator: grpo | rloo (TRL RLOOTrainer) | reinforce_plus_plus_baseline; formulas in
   // src/train/grpo-advantages.h.
@@ -302,6 +302,16 @@ struct GrpoOptions {
   // pi_ref) before the advantages, and no KL term in the loss. Needs beta > 0.
   bool use_kl_in_reward = false;
   bool mask_truncated_completions = false;
+  // Loss variants (formulas in src/train/grpo-loss.h; TRL GRPOConfig's keys, verl's clip_ratio_c):
+  std::string importance_sampling_level = "token";  // token | sequence (GSPO)
+  std::optional<double> delta;                      // INTELLECT-2: caps the unclipped ratio (> 1 + epsilon_high)
+  std::optional<double> clip_ratio_c;               // verl's dual-clip: for A < 0 the loss is at most -A * c (> 1)
+  double sapo_temperature_pos = 1.0, sapo_temperature_neg = 1.05;  // loss_type sapo: gate temperature by sign of A
+  double vespo_k_pos = 2.0, vespo_lambda_pos = 3.0;                // loss_type vespo: phi's k and lambda for A >= 0
+  double vespo_k_neg = 3.0, vespo_lambda_neg = 2.0;                // and for A < 0
+  double top_entropy_quantile = 1.0;  // train on the top-rho entropy tokens of each micro-batch (1: all)
+  double entropy_coef = 0.0;          // loss -= entropy_coef * mean token entropy (TRL's bonus)
+  std::string multi_objective_aggregation = "sum_then_normalize";  // | normalize_then_sum (GDPO)
   // Registry reward names, or reward model directories (sequence classifiers; src/train/reward-funcs.h).
   std::vector<std::string> reward_funcs = {"accuracy", "format"};
   std::vector<double> reward_weights;  // empty: all 1

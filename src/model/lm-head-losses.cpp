@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -31,6 +32,7 @@
 #include "kernels/transformer-rows.h"
 #include "model/autocast-state.h"
 #include "model/exact-ops.h"
+#include "model/lm-head-losses.h"
 #include "r1/error.h"
 #include "r1/model.h"
 
@@ -336,9 +338,26 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
     }
   }
 
-  // lg (n, V) logits -> d loss / d logits = s_r (softmax - onehot(target)) with s_r = -g_r / T, in place.
-  static void row_grads(at::Tensor& lg, const int64_t* target, float temperature, const float* lse, const float* g) {
+  // lg (n, V) logits -> d loss / d logits = s_r (softmax - onehot(target)) with s_r = -g_r / T, in place. With
+  // entropy gradients gh (n) (entropy h of each row, else null), plus -gh_r / T p (log p + h_r) (d h / d logits).
+  static void row_grads(at::Tensor& lg, const int64_t* target, float temperature, const float* lse, const float* g,
+                        const float* gh = nullptr, const float* h = nullptr) {
     const int64_t n = lg.size(0), V = lg.size(1);
+    if (gh != nullptr) {
+      const at::TensorOptions f32 = lg.options().dtype(at::kFloat);
+      auto column = [&](const float* v) {
+        return torch::from_blob(const_cast<float*>(v), {n, 1}, torch::kFloat).to(lg.device());
+      };
+      at::Tensor t = torch::from_blob(const_cast<int64_t*>(target), {n, 1}, torch::kLong).to(lg.device());
+      at::Tensor s = -column(g) / temperature;
+      at::Tensor log_p = lg.to(at::kFloat) / temperature - column(lse);  // (n, V)
+      at::Tensor p = log_p.exp();
+      at::Tensor d = p * s;
+      d.scatter_add_(1, t, -s.to(f32));
+      d.sub_(p * (log_p + column(h)) * (column(gh) / temperature));
+      lg.copy_(d);
+      return;
+    }
     if (fast_path(lg)) {
       for_each_scaled_row(lg, temperature, [&](int64_t r, float* row, auto* raw) {
         const float s = -g[r] / temperature;
@@ -364,8 +383,8 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
   // hidden (N, C), weight (V, C), targets (N) in [0, V) -> {logp (N), entropy (N) or undefined} fp32.
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& hidden,
                                                 const at::Tensor& weight, const at::Tensor& targets, double temperature,
-                                                at::ScalarType dtype, bool with_entropy, bool grad_hidden,
-                                                bool grad_weight) {
+                                                at::ScalarType dtype, bool with_entropy, bool entropy_grad,
+                                                bool grad_hidden, bool grad_weight) {
     const at::Tensor h = hidden.to(dtype).contiguous();  // (N, C)
     const at::Tensor w = weight.to(dtype).contiguous();  // (V, C)
     const at::Tensor t = targets.to(at::kCPU).contiguous();
@@ -382,7 +401,7 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
       row_stats(lg, t.data_ptr<int64_t>() + begin, float(temperature), lse.data_ptr<float>() + begin,
                 logp.data_ptr<float>() + begin, with_entropy ? entropy.data_ptr<float>() + begin : nullptr);
     }
-    ctx->save_for_backward({h, w, t, lse});
+    ctx->save_for_backward({h, w, t, lse, with_entropy ? entropy : torch::empty({0}, torch::kFloat)});
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["hidden_dtype"] = int64_t(hidden.scalar_type());
     ctx->saved_data["weight_dtype"] = int64_t(weight.scalar_type());
@@ -390,20 +409,22 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
     ctx->saved_data["grad_weight"] = grad_weight;
     const at::Device device = hidden.device();
     at::Tensor e = with_entropy ? entropy.to(device) : torch::empty({0}, torch::TensorOptions().device(device));
-    ctx->mark_non_differentiable({e});  // an output must be a tensor: (0) when not asked for
+    if (!entropy_grad) ctx->mark_non_differentiable({e});  // an output must be a tensor: (0) when not asked for
     return {logp.to(device), e};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_out) {
     auto saved = ctx->get_saved_variables();
-    const at::Tensor &h = saved[0], &w = saved[1], &t = saved[2], &lse = saved[3];
+    const at::Tensor &h = saved[0], &w = saved[1], &t = saved[2], &lse = saved[3], &entropy = saved[4];
     const float temperature = float(ctx->saved_data["temperature"].toDouble());
     const bool grad_hidden = ctx->saved_data["grad_hidden"].toBool(),
                grad_weight = ctx->saved_data["grad_weight"].toBool();
     const int64_t N = h.size(0), C = h.size(1), V = w.size(0);
     const at::Tensor g = grad_out[0].defined() ? grad_out[0].to(at::kCPU, at::kFloat).contiguous()
                                                : torch::zeros({N}, torch::kFloat);  // (N) d loss / d logp
+    const bool entropy_grad = grad_out.size() > 1 && grad_out[1].defined() && entropy.numel() == N && N > 0;
+    const at::Tensor gh = entropy_grad ? grad_out[1].to(at::kCPU, at::kFloat).contiguous() : at::Tensor();  // (N)
     const int64_t chunk = chunk_rows(V, w.element_size());
     at::Tensor buffer = torch::empty({std::min(chunk, N), V}, w.options());                // (chunk, V)
     at::Tensor d_hidden = grad_hidden ? torch::empty({N, C}, h.options()) : at::Tensor();  // (N, C)
@@ -415,7 +436,8 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
       at::Tensor lg = buffer.narrow(0, 0, n);           // (n, V)
       head.logits(h_rows, lg);
       row_grads(lg, t.data_ptr<int64_t>() + begin, temperature, lse.data_ptr<float>() + begin,
-                g.data_ptr<float>() + begin);
+                g.data_ptr<float>() + begin, entropy_grad ? gh.data_ptr<float>() + begin : nullptr,
+                entropy_grad ? entropy.data_ptr<float>() + begin : nullptr);
       if (grad_hidden) {
         at::Tensor dh_rows = d_hidden.narrow(0, begin, n);
         at::mm_out(dh_rows, lg, w);  // (n, C)
@@ -429,6 +451,7 @@ struct LinearTokenLogprobs : torch::autograd::Function<LinearTokenLogprobs> {
     const auto weight_dtype = at::ScalarType(ctx->saved_data["weight_dtype"].toInt());
     return {grad_hidden ? d_hidden.to(hidden_dtype) : at::Tensor(),
             grad_weight ? d_weight.to(weight_dtype) : at::Tensor(),
+            at::Tensor(),
             at::Tensor(),
             at::Tensor(),
             at::Tensor(),
@@ -614,8 +637,10 @@ std::pair<at::Tensor, int64_t> causal_lm_loss_sum(TransformerImpl& model, const 
           count};
 }
 
-TokenLogprobs token_logprobs(TransformerImpl& model, const at::Tensor& hidden, const at::Tensor& targets,
-                             double temperature, bool with_entropy) {
+namespace {
+
+TokenLogprobs token_logprobs_impl(TransformerImpl& model, const at::Tensor& hidden, const at::Tensor& targets,
+                                  double temperature, bool with_entropy, bool entropy_grad) {
   const at::Tensor weight = model.lm_head_weight();  // (V, C)
   const int64_t V = weight.size(0), C = weight.size(1);
   if (hidden.dim() != 2 || hidden.size(1) != C)
@@ -633,19 +658,33 @@ TokenLogprobs token_logprobs(TransformerImpl& model, const at::Tensor& hidden, c
     at::Tensor lse = at::logsumexp(logits, -1);
     out.logp = logits.gather(1, targets.unsqueeze(1)).squeeze(1) - lse;
     if (with_entropy) {
-      torch::NoGradGuard no_grad;
-      at::Tensor l = logits.detach();
-      out.entropy = lse.detach() - (at::softmax(l, -1) * l).sum(-1);
+      std::optional<torch::NoGradGuard> no_grad;
+      if (!entropy_grad) no_grad.emplace();
+      at::Tensor l = entropy_grad ? logits : logits.detach();
+      out.entropy = (entropy_grad ? lse : lse.detach()) - (at::softmax(l, -1) * l).sum(-1);
     }
     return out;
   }
   const at::ScalarType dtype = detail::autocast_dtype_for(hidden);
   const bool grad = torch::GradMode::is_enabled();
   auto result = LinearTokenLogprobs::apply(hidden, weight, targets, temperature, dtype, with_entropy,
-                                           grad && hidden.requires_grad(), grad && weight.requires_grad());
+                                           with_entropy && entropy_grad, grad && hidden.requires_grad(),
+                                           grad && weight.requires_grad());
   out.logp = result[0];
   if (with_entropy) out.entropy = result[1];
   return out;
+}
+
+}  // namespace
+
+TokenLogprobs token_logprobs(TransformerImpl& model, const at::Tensor& hidden, const at::Tensor& targets,
+                             double temperature, bool with_entropy) {
+  return token_logprobs_impl(model, hidden, targets, temperature, with_entropy, /*entropy_grad=*/false);
+}
+
+TokenLogprobs token_logprobs_with_entropy_grad(TransformerImpl& model, const at::Tensor& hidden,
+                                               const at::Tensor& targets, double temperature) {
+  return token_logprobs_impl(model, hidden, targets, temperature, /*with_entropy=*/true, /*entropy_grad=*/true);
 }
 
 at::Tensor generalized_jsd_sum(const at::Tensor& student_logits, const at::Tensor& teacher_logits, double beta,

@@ -25,7 +25,26 @@ ScaleRewards parse_scale_rewards(const std::string& name) {
   fail_usage("scale_rewards: expected group, batch or none, got '{}'", name);
 }
 
+MultiObjectiveAggregation parse_multi_objective_aggregation(const std::string& name) {
+  if (name == "sum_then_normalize") return MultiObjectiveAggregation::kSumThenNormalize;
+  if (name == "normalize_then_sum") return MultiObjectiveAggregation::kNormalizeThenSum;
+  fail_usage("multi_objective_aggregation: expected sum_then_normalize or normalize_then_sum, got '{}'", name);
+}
+
 namespace {
+
+// TRL's nanmean and nanstd (unbiased) of values[begin, end) with NaN left out; NaN when none (std: fewer than 2).
+std::pair<double, double> nan_mean_std(const std::vector<double>& values, size_t begin, size_t end) {
+  double n = 0, sum = 0;
+  for (size_t i = begin; i < end; ++i)
+    if (!std::isnan(values[i])) sum += values[i], ++n;
+  if (n == 0) return {std::nan(""), std::nan("")};
+  const double mean = sum / n;
+  double ss = 0;
+  for (size_t i = begin; i < end; ++i)
+    if (!std::isnan(values[i])) ss += (values[i] - mean) * (values[i] - mean);
+  return {mean, n > 1 ? std::sqrt(ss / (n - 1)) : std::nan("")};
+}
 
 // (mean, unbiased std) of values[begin, end); std is NaN for a single value, as torch.std.
 std::pair<double, double> mean_std(const std::vector<double>& values, size_t begin, size_t end) {
@@ -116,6 +135,41 @@ Advantages compute_advantages(AdvantageEstimator estimator, const std::vector<do
       return reinforce_plus_plus_baseline_advantages(rewards, group_size, token_counts);
   }
   fail("compute_advantages: unknown estimator");
+}
+
+Advantages normalize_then_sum_advantages(const std::vector<std::vector<std::optional<double>>>& per_reward,
+                                         const std::vector<double>& weights, int64_t group_size,
+                                         const std::vector<double>& totals) {
+  std::vector<double> mean;
+  Advantages out = group_statistics(totals, group_size, mean);
+  const size_t N = totals.size(), G = size_t(group_size);
+  if (!weights.empty() && weights.size() != per_reward.size())
+    fail("normalize_then_sum_advantages: {} rewards but {} weights", per_reward.size(), weights.size());
+  std::vector<double> sum(N, 0.0);
+  std::vector<bool> scored(N, false);
+  for (size_t k = 0; k < per_reward.size(); ++k) {
+    if (per_reward[k].size() != N)
+      fail("normalize_then_sum_advantages: reward {} has {} values for {} completions", k, per_reward[k].size(), N);
+    std::vector<double> r(N);
+    for (size_t i = 0; i < N; ++i) r[i] = per_reward[k][i].value_or(std::nan(""));
+    const double w = weights.empty() ? 1.0 : weights[k];
+    for (size_t g = 0; g < N / G; ++g) {
+      const auto [m, sd] = nan_mean_std(r, g * G, (g + 1) * G);
+      for (size_t i = g * G; i < (g + 1) * G; ++i) {
+        const double x = (r[i] - m) / (sd + 1e-4) * w;  // NaN for a single scored value (nanstd), as TRL
+        if (!std::isnan(r[i])) scored[i] = true;
+        if (!std::isnan(x)) sum[i] += x;  // nansum
+      }
+    }
+  }
+  for (size_t i = 0; i < N; ++i)
+    if (!scored[i]) sum[i] = std::nan("");  // unscorable: out of the batch statistics, advantage 0
+  const auto [m, sd] = nan_mean_std(sum, 0, N);
+  for (size_t i = 0; i < N; ++i) {
+    const double a = (sum[i] - m) / (sd + 1e-4);
+    out.advantages[i] = std::isnan(a) ? 0.0 : a;
+  }
+  return out;
 }
 
 double sequence_kl(const std::vector<float>& old_logp, const std::vector<float>& ref_logp) {

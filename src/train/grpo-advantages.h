@@ -8,12 +8,18 @@
 //   reinforce_plus_plus_baseline  c_i = r_i - mean_g, then whitened over the batch as verl's masked_whiten over the
 //                                 response tokens: A_i = (c_i - mu) / sqrt(var + 1e-8), mu and var (unbiased) over
 //                                 every completion token, i.e. c_i weighted by its completion's token count n_i.
+// Multiple rewards (multi_objective_aggregation, TRL's key): sum_then_normalize (default) sums the weighted rewards
+// and hands the sum to the estimator; normalize_then_sum (GDPO, TRL's only other mode) normalises each reward k
+// within its group, n_ik = (r_ik - mean_g r_k) / (std_g r_k + 1e-4) (NaN-aware: a reward that does not apply is
+// left out of its group's statistics and of the sum), sums s_i = sum_k w_k n_ik, then A_i = (s_i - mean s) /
+// (std s + 1e-4) over the whole batch (stds unbiased; a completion no reward applies to gets A = 0).
 // KL in the reward (use_kl_in_reward; TRL RLOOTrainer with beta > 0, verl's algorithm.use_kl_in_reward with
 // kl_penalty=kl): r_i <- r_i - beta * sum_t (log pi_old - log pi_ref), the k1 estimator summed over the completion,
 // before any estimator; the loss then carries no KL term.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +48,16 @@ Advantages reinforce_plus_plus_baseline_advantages(const std::vector<double>& re
 // The estimator's advantages (scale applies to kGrpo only; token_counts to kReinforcePlusPlusBaseline only).
 Advantages compute_advantages(AdvantageEstimator estimator, const std::vector<double>& rewards, int64_t group_size,
                               ScaleRewards scale, const std::vector<double>& token_counts);
+
+enum class MultiObjectiveAggregation { kSumThenNormalize, kNormalizeThenSum };
+MultiObjectiveAggregation parse_multi_objective_aggregation(const std::string& name);  // UsageError listing the names
+
+// normalize_then_sum's advantages from per_reward[k][i] (reward k of completion i; nullopt: does not apply) and
+// weights (one per reward; empty: all 1). group_std and frac_zero_std are those of `totals` (the summed rewards the
+// run logs), as the other estimators'. r1::Error when the sizes disagree or do not split into groups.
+Advantages normalize_then_sum_advantages(const std::vector<std::vector<std::optional<double>>>& per_reward,
+                                         const std::vector<double>& weights, int64_t group_size,
+                                         const std::vector<double>& totals);
 
 // sum_t (old_logp_t - ref_logp_t): the k1 KL of one completion, subtracted (times beta) from its reward under
 // use_kl_in_reward. r1::Error when the two differ in length.

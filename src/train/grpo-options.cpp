@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "r1/error.h"
 #include "r1/recipe.h"
@@ -37,7 +38,11 @@ void visit(Options& o, Visitor& v) {
   v("epsilon_high", o.epsilon_high, "upper clip (DAPO's clip-higher); < 0: equal to epsilon");
   v("num_iterations", o.num_iterations, "mu: optimizer steps per generation batch (old log-probs from sampling)");
   v("loss_type", o.loss_type,
-    "grpo (per-sequence mean) | bnpo | dr_grpo (/ max_completion_length) | dapo (token-level)");
+    "grpo (per-sequence mean) | bnpo | dr_grpo (/ max_completion_length) | dapo (token-level) | cispo (MiniMax-M1: "
+    "-sg(min(ratio, epsilon_high)) A log pi, token-level; epsilon_high an absolute cap, TRL recommends 5.0) | sapo "
+    "(soft gate -sigmoid(tau (ratio - 1)) 4 / tau A, per-sequence mean) | luspo (GSPO loss times the completion "
+    "length; with importance_sampling_level sequence) | vespo (-sg(phi(W)) A log pi, phi(W) = exp(lambda + k log W - "
+    "lambda W) of the sequence ratio W, token-level), as TRL's loss_type");
   v("scale_rewards", o.scale_rewards,
     "grpo's advantage scaling: group | batch | none (std unbiased, + 1e-4); only with advantage_estimator grpo");
   v("advantage_estimator", o.advantage_estimator,
@@ -48,6 +53,32 @@ void visit(Options& o, Visitor& v) {
     "verl's algorithm.use_kl_in_reward (kl_penalty: kl), TRL RLOOTrainer's KL: reward -= beta * sum_t (log pi_old - "
     "log pi_ref), no KL term in the loss; needs beta > 0");
   v("mask_truncated_completions", o.mask_truncated_completions, "truncated completions get no loss");
+  v("importance_sampling_level", o.importance_sampling_level,
+    "TRL's importance_sampling_level: token (one ratio per token) | sequence (GSPO: one length-normalised ratio "
+    "exp(mean_t log(pi/pi_old)) per sequence; GSPO uses epsilon 3e-4, epsilon_high 4e-4)");
+  v("delta", o.delta,
+    "TRL's delta (INTELLECT-2): the unclipped ratio is capped at delta in the clipped losses (null: off; use > 1 + "
+    "epsilon_high)");
+  v("clip_ratio_c", o.clip_ratio_c,
+    "verl's actor clip_ratio_c (dual-clip PPO): in the clipped losses, for A < 0 the loss is at most -A * "
+    "clip_ratio_c (null: off; verl uses 3.0; must be > 1)");
+  v("sapo_temperature_pos", o.sapo_temperature_pos, "TRL's sapo_temperature_pos: loss_type sapo's gate for A > 0");
+  v("sapo_temperature_neg", o.sapo_temperature_neg, "TRL's sapo_temperature_neg: loss_type sapo's gate for A <= 0");
+  v("vespo_k_pos", o.vespo_k_pos, "TRL's vespo_k_pos: loss_type vespo's power k for A >= 0");
+  v("vespo_lambda_pos", o.vespo_lambda_pos, "TRL's vespo_lambda_pos: loss_type vespo's decay lambda for A >= 0");
+  v("vespo_k_neg", o.vespo_k_neg, "TRL's vespo_k_neg: loss_type vespo's power k for A < 0");
+  v("vespo_lambda_neg", o.vespo_lambda_neg, "TRL's vespo_lambda_neg: loss_type vespo's decay lambda for A < 0");
+  v("top_entropy_quantile", o.top_entropy_quantile,
+    "TRL's top_entropy_quantile (rho, Beyond the 80/20 Rule: 0.2): the policy loss keeps only the tokens whose "
+    "entropy is in the top rho of the micro-batch's (1: all; the KL term keeps every token); logs "
+    "entropy_mask_fraction");
+  v("entropy_coef", o.entropy_coef,
+    "TRL's entropy_coef (verl's entropy_coeff): loss -= entropy_coef * mean token entropy (over the tokens the "
+    "policy loss keeps), the same for every loss_type, with its gradient; 0: off");
+  v("multi_objective_aggregation", o.multi_objective_aggregation,
+    "TRL's multi_objective_aggregation: sum_then_normalize (weighted sum of the rewards, then the advantage) | "
+    "normalize_then_sum (GDPO: each reward normalised within its group, (r - mean) / (std + 1e-4), weighted sum, "
+    "then (x - batch mean) / (batch std + 1e-4)); normalize_then_sum needs advantage_estimator grpo");
   v("reward_funcs", o.reward_funcs,
     "reward names (accuracy, format, tag_count, ...: r1 verify --help lists them) or reward model directories (a "
     "sequence classifier, as r1 reward writes: scores prompt + completion rendered with its own tokenizer and chat "
@@ -109,7 +140,28 @@ void GrpoOptions::validate() const {
   if (!(epsilon >= 0)) fail_usage("epsilon must be >= 0, got {}", epsilon);
   if (num_iterations < 1) fail_usage("num_iterations must be >= 1, got {}", num_iterations);
   if (beta < 0) fail_usage("beta must be >= 0, got {}", beta);
-  rl::parse_loss_type(loss_type);
+  const rl::LossType loss = rl::parse_loss_type(loss_type);
+  rl::parse_importance_sampling_level(importance_sampling_level);
+  if (delta && !(*delta > 1))
+    fail_usage("delta must be > 1 (it caps the unclipped ratio; INTELLECT-2 uses 4), got {}", *delta);
+  if (clip_ratio_c && !(*clip_ratio_c > 1))
+    fail_usage("clip_ratio_c must be > 1 (dual-clip bound, verl's default 3.0), got {}", *clip_ratio_c);
+  if ((delta || clip_ratio_c) && !rl::is_clipped_loss(loss))
+    fail_usage("delta and clip_ratio_c apply to the clipped losses (grpo, bnpo, dr_grpo, dapo, luspo), not {}",
+               loss_type);
+  if (loss == rl::LossType::kCispo && !((epsilon_high < 0 ? epsilon : epsilon_high) > 0))
+    fail_usage("loss_type cispo needs epsilon_high > 0: the absolute cap of the ratio (TRL recommends 5.0), got {}",
+               epsilon_high < 0 ? epsilon : epsilon_high);
+  if (!(sapo_temperature_pos > 0) || !(sapo_temperature_neg > 0))
+    fail_usage("sapo_temperature_pos and sapo_temperature_neg must be > 0, got {} and {}", sapo_temperature_pos,
+               sapo_temperature_neg);
+  if (!std::isfinite(vespo_k_pos) || !std::isfinite(vespo_k_neg) || !std::isfinite(vespo_lambda_pos) ||
+      !std::isfinite(vespo_lambda_neg))
+    fail_usage("vespo_k_pos, vespo_lambda_pos, vespo_k_neg and vespo_lambda_neg must be finite");
+  if (!(top_entropy_quantile >= 0 && top_entropy_quantile <= 1))
+    fail_usage("top_entropy_quantile must be in [0, 1], got {}", top_entropy_quantile);
+  if (!std::isfinite(entropy_coef)) fail_usage("entropy_coef must be finite, got {}", entropy_coef);
+  const rl::MultiObjectiveAggregation aggregation = rl::parse_multi_objective_aggregation(multi_objective_aggregation);
   const rl::ScaleRewards scale = rl::parse_scale_rewards(scale_rewards);
   if (rl::parse_advantage_estimator(advantage_estimator) != rl::AdvantageEstimator::kGrpo &&
       scale != rl::ScaleRewards::kGroup)
@@ -117,6 +169,12 @@ void GrpoOptions::validate() const {
         "scale_rewards: '{}' applies to advantage_estimator grpo only, not {} (rloo divides by no std, as TRL "
         "RLOOTrainer and verl; reinforce_plus_plus_baseline whitens over the batch)",
         scale_rewards, advantage_estimator);
+  if (aggregation == rl::MultiObjectiveAggregation::kNormalizeThenSum &&
+      (rl::parse_advantage_estimator(advantage_estimator) != rl::AdvantageEstimator::kGrpo ||
+       scale != rl::ScaleRewards::kGroup || use_kl_in_reward))
+    fail_usage(
+        "multi_objective_aggregation: normalize_then_sum normalises each reward in its group and the sum over the "
+        "batch (TRL): it needs advantage_estimator grpo, scale_rewards group and no use_kl_in_reward");
   if (use_kl_in_reward && !(beta > 0))
     fail_usage("use_kl_in_reward needs beta > 0 (the coefficient of the KL in the reward), got beta {}", beta);
   if (reward_funcs.empty()) fail_usage("reward_funcs: at least one reward is required");

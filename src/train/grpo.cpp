@@ -123,6 +123,7 @@ class GrpoObjective : public Objective {
         estimator_(rl::parse_advantage_estimator(o.advantage_estimator)),
         loss_beta_(o.use_kl_in_reward ? 0.0 : o.beta),
         epsilon_high_(o.epsilon_high < 0 ? o.epsilon : o.epsilon_high),
+        aggregation_(rl::parse_multi_objective_aggregation(o.multi_objective_aggregation)),
         batch_(o.training.per_device_train_batch_size),
         per_generation_(o.training.per_device_train_batch_size * o.training.gradient_accumulation_steps),
         prompts_per_generation_(per_generation_ / o.num_generations) {
@@ -146,6 +147,19 @@ class GrpoObjective : public Objective {
     if (o.dynamic_sampling)
       for (size_t f = 0; f < o.reward_funcs.size(); ++f)
         if (o.reward_funcs[f] == o.dynamic_sampling_metric) metric_reward_ = int64_t(f);
+    loss_.type = loss_type_;
+    loss_.level = rl::parse_importance_sampling_level(o.importance_sampling_level);
+    loss_.epsilon_low = o.epsilon;
+    loss_.epsilon_high = epsilon_high_;
+    loss_.beta = loss_beta_;
+    loss_.delta = o.delta;
+    loss_.clip_ratio_c = o.clip_ratio_c;
+    loss_.sapo_temperature_pos = o.sapo_temperature_pos;
+    loss_.sapo_temperature_neg = o.sapo_temperature_neg;
+    loss_.vespo_k_pos = o.vespo_k_pos;
+    loss_.vespo_lambda_pos = o.vespo_lambda_pos;
+    loss_.vespo_k_neg = o.vespo_k_neg;
+    loss_.vespo_lambda_neg = o.vespo_lambda_neg;
   }
 
   double prepare_step(int64_t micro_batches) override {
@@ -161,7 +175,11 @@ class GrpoObjective : public Objective {
     step_tokens_ = 0;
     for (const Rollout& r : rollouts_) step_tokens_ += int64_t(r.completion.size());
     max_logprob_diff_ = 0;
-    return rl::loss_normaliser(loss_type_, per_generation_, micro_batches, step_tokens_);
+    const double normaliser = rl::loss_normaliser(loss_type_, per_generation_, micro_batches, step_tokens_);
+    // TRL's entropy bonus is the step's mean token entropy whatever the loss's normaliser: token sums where it
+    // counts tokens, else each micro-batch's token mean times (normaliser / micro-batches).
+    entropy_scale_ = rl::normalises_by_tokens(loss_type_) ? 1.0 : normaliser / double(micro_batches);
+    return normaliser;
   }
 
   MicroBatchLoss micro_batch(int64_t index) override {
@@ -177,7 +195,8 @@ class GrpoObjective : public Objective {
       advantages.push_back(float(r.advantage));
       keep.push_back(o_.mask_truncated_completions && r.truncated ? 0.f : 1.f);
     }
-    rl::Scored s = rl::score_completions(*model_, prompts, completions, o_.temperature, pad_id_, /*with_entropy=*/true);
+    rl::Scored s = rl::score_completions(*model_, prompts, completions, o_.temperature, pad_id_, /*with_entropy=*/true,
+                                         /*entropy_grad=*/o_.entropy_coef != 0.0);
     const int64_t L = s.logp.size(1);
     const at::Device device = s.logp.device();
     at::Tensor engine_logp = rl::floats_to_tensor(old, L).to(device);        // (B, L)
@@ -187,20 +206,35 @@ class GrpoObjective : public Objective {
     max_logprob_diff_ =
         std::max(max_logprob_diff_, ((s.logp.detach() - engine_logp).abs() * s.mask).max().item<double>());
     at::Tensor old_logp = o_.num_iterations == 1 ? s.logp.detach() : engine_logp;
-    at::Tensor per_token =
-        rl::per_token_loss(s.logp, old_logp, ref_logp, adv, o_.epsilon, epsilon_high_, loss_beta_);  // (B, L)
+    const at::Tensor entropy_mask =
+        o_.top_entropy_quantile < 1.0 ? rl::high_entropy_mask(s.entropy, mask, o_.top_entropy_quantile) : at::Tensor();
+    at::Tensor per_token = rl::per_token_loss(loss_, s.logp, old_logp, ref_logp, adv, mask, entropy_mask);  // (B, L)
     MicroBatchLoss out;
     out.loss_sum = rl::aggregate_loss(per_token, mask, loss_type_, o_.max_completion_length);
     out.tokens = s.tokens;
+    const at::Tensor kept = entropy_mask.defined() ? mask * entropy_mask : mask;  // the policy loss's tokens
+    if (o_.entropy_coef != 0.0) {  // TRL's entropy bonus, with its gradient
+      at::Tensor bonus = (s.entropy * kept).sum();
+      if (!rl::normalises_by_tokens(loss_type_)) bonus = bonus / kept.sum().clamp_min(1.0);
+      out.loss_sum = out.loss_sum - o_.entropy_coef * entropy_scale_ * bonus;
+    }
     {  // summed over the step's completion tokens; end_step divides by them
       torch::NoGradGuard no_grad;
       if (o_.beta != 0.0)
         token_sums_["kl"] += (rl::per_token_kl(s.logp.detach(), ref_logp) * s.mask).sum().item<double>();
       token_sums_["entropy"] += (s.entropy * s.mask).sum().item<double>();
-      rl::ClipCounts c = rl::clip_counts(s.logp, old_logp, adv, s.mask, o_.epsilon, epsilon_high_);
-      token_sums_["clip_ratio/low_mean"] += c.low;
-      token_sums_["clip_ratio/high_mean"] += c.high;
-      token_sums_["clip_ratio/region_mean"] += c.region;
+      rl::ClipCounts c = rl::clip_counts(loss_, s.logp, old_logp, adv, s.mask);
+      if (rl::is_clipped_loss(loss_type_)) {
+        token_sums_["clip_ratio/low_mean"] += c.low;
+        token_sums_["clip_ratio/high_mean"] += c.high;
+        token_sums_["clip_ratio/region_mean"] += c.region;
+      }
+      if (loss_type_ == rl::LossType::kCispo) token_sums_["cispo_clip_ratio"] += c.cispo;
+      if (loss_type_ == rl::LossType::kVespo)  // TRL's vespo/phi_seq_mean, token-weighted as the other sums
+        token_sums_["vespo/phi_seq_mean"] +=
+            (rl::vespo_weights(loss_, s.logp, old_logp, adv, mask) * s.mask).sum().item<double>();
+      if (o_.clip_ratio_c) token_sums_["pg_clipfrac_lower"] += c.dual_clip;
+      if (entropy_mask.defined()) token_sums_["entropy_mask_fraction"] += kept.sum().item<double>();
     }
     return out;
   }
@@ -295,11 +329,11 @@ class GrpoObjective : public Objective {
   std::string describe(int64_t total_steps, int64_t) const override {
     return fmt::format(
         "GRPO: {} prompts; {} prompts x {} generations per generation batch, {} optimizer step(s) each; "
-        "advantages {}{}, loss {}, beta {}{}, epsilon {}/{}; rewards {}\n",
+        "advantages {}{}, loss {} ({} level), beta {}{}, epsilon {}/{}; rewards {}\n",
         data_.size(), prompts_per_generation_, o_.num_generations, o_.num_iterations, o_.advantage_estimator,
         estimator_ == rl::AdvantageEstimator::kGrpo ? " (scale_rewards " + o_.scale_rewards + ")" : "", o_.loss_type,
-        o_.beta, o_.use_kl_in_reward ? " (KL in the reward)" : "", o_.epsilon, epsilon_high_,
-        fmt::join(o_.reward_funcs, ", "));
+        o_.importance_sampling_level, o_.beta, o_.use_kl_in_reward ? " (KL in the reward)" : "", o_.epsilon,
+        epsilon_high_, fmt::join(o_.reward_funcs, ", "));
   }
 
  private:
@@ -444,7 +478,10 @@ class GrpoObjective : public Objective {
     std::vector<double> shaped = total, tokens;  // the rewards the advantages see; completion lengths
     for (const Rollout& r : rollouts_) tokens.push_back(double(r.completion.size()));
     if (o_.use_kl_in_reward) m["reward_kl_penalty"] = subtract_kl_from_rewards(shaped);
-    rl::Advantages adv = rl::compute_advantages(estimator_, shaped, o_.num_generations, scale_, tokens);
+    rl::Advantages adv =
+        aggregation_ == rl::MultiObjectiveAggregation::kNormalizeThenSum
+            ? rl::normalize_then_sum_advantages(per_reward, o_.reward_weights, o_.num_generations, shaped)
+            : rl::compute_advantages(estimator_, shaped, o_.num_generations, scale_, tokens);
     for (size_t i = 0; i < rollouts_.size(); ++i) rollouts_[i].advantage = adv.advantages[i];
 
     double sum = 0, std_sum = 0;
@@ -558,6 +595,9 @@ class GrpoObjective : public Objective {
   rl::AdvantageEstimator estimator_;
   double loss_beta_;  // beta of the loss's KL term: 0 when the KL is in the reward
   double epsilon_high_;
+  rl::MultiObjectiveAggregation aggregation_;
+  rl::LossConfig loss_;
+  double entropy_scale_ = 1;  // the entropy bonus's factor in loss_sum (see prepare_step)
   int64_t batch_, per_generation_, prompts_per_generation_;
   std::vector<RewardFunc> rewards_;
   std::unique_ptr<engine::Engine> engine_;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "model/lm-head-losses.h"
 #include "r1/error.h"
 #include "r1/safetensors.h"
 
@@ -58,11 +59,13 @@ at::Tensor scatter(const Layout& l, const at::Tensor& values) {
 }  // namespace
 
 Scored score_completions(model::TransformerImpl& model, const TokenRows& prompts, const TokenRows& completions,
-                         double temperature, int32_t pad_id, bool with_entropy) {
+                         double temperature, int32_t pad_id, bool with_entropy, bool entropy_grad) {
   const Layout l = layout(prompts, completions, pad_id, model.parameters().front().device());
   const int64_t C = model.config().hidden_size;
-  at::Tensor hidden = model.hidden_states(l.input).reshape({l.B * l.T, C}).index_select(0, l.rows);     // (N, C)
-  model::TokenLogprobs t = model::token_logprobs(model, hidden, l.targets, temperature, with_entropy);  // chunked
+  at::Tensor hidden = model.hidden_states(l.input).reshape({l.B * l.T, C}).index_select(0, l.rows);  // (N, C)
+  model::TokenLogprobs t = entropy_grad
+                               ? model::token_logprobs_with_entropy_grad(model, hidden, l.targets, temperature)
+                               : model::token_logprobs(model, hidden, l.targets, temperature, with_entropy);  // chunked
   Scored s;
   s.logp = scatter(l, t.logp);
   s.mask = at::zeros({l.B * l.L}, t.logp.options()).index_fill(0, l.slots, 1.0).view({l.B, l.L});

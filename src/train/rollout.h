@@ -18,12 +18,12 @@ using TokenRows = std::vector<const std::vector<int32_t>*>;
 // Log-probs of the completion tokens of a right-padded batch of prompt + completion rows.
 struct Scored {
   at::Tensor logp;     // (B, L) log_softmax(logits / T) at the sampled ids, 0 where masked
-  at::Tensor entropy;  // (B, L) no graph; undefined unless asked for
+  at::Tensor entropy;  // (B, L) graph only with entropy_grad; undefined unless asked for
   at::Tensor mask;     // (B, L) 1 for completion tokens
   int64_t tokens = 0;  // B * T processed
 };
 Scored score_completions(model::TransformerImpl& model, const TokenRows& prompts, const TokenRows& completions,
-                         double temperature, int32_t pad_id, bool with_entropy);
+                         double temperature, int32_t pad_id, bool with_entropy, bool entropy_grad = false);
 
 // A value model's (a sequence classifier with one label) value of each completion token's state: score() of the
 // hidden state at the position that predicts the token, (B, L), 0 where masked (TRL PPOTrainer's
