@@ -12,6 +12,7 @@
 #include "r1/train.h"
 #include "train/grpo-advantages.h"
 #include "train/grpo-loss.h"
+#include "train/reward-funcs.h"
 
 namespace r1::train {
 namespace {
@@ -177,15 +178,7 @@ void GrpoOptions::validate() const {
         "batch (TRL): it needs advantage_estimator grpo, scale_rewards group and no use_kl_in_reward");
   if (use_kl_in_reward && !(beta > 0))
     fail_usage("use_kl_in_reward needs beta > 0 (the coefficient of the KL in the reward), got beta {}", beta);
-  if (reward_funcs.empty()) fail_usage("reward_funcs: at least one reward is required");
-  if (!reward_weights.empty() && reward_weights.size() != reward_funcs.size())
-    fail_usage("reward_weights has {} values but reward_funcs {} names", reward_weights.size(), reward_funcs.size());
-  if (!reward_kwargs.is_null() && !reward_kwargs.is_object())
-    fail_usage("reward_kwargs must be a mapping {{reward name: {{parameter: value}}}}");
-  if (reward_kwargs.is_object())
-    for (const auto& [name, params] : reward_kwargs.items())
-      if (std::find(reward_funcs.begin(), reward_funcs.end(), name) == reward_funcs.end())
-        fail_usage("reward_kwargs: '{}' is not in reward_funcs", name);
+  check_reward_keys(reward_funcs, reward_weights, reward_kwargs);
   if (sync_ref_model && (ref_model_sync_steps < 1 || !(ref_model_mixup_alpha >= 0 && ref_model_mixup_alpha <= 1)))
     fail_usage("sync_ref_model needs ref_model_sync_steps >= 1 and ref_model_mixup_alpha in [0, 1]");
   if (generation_max_batch < 1) fail_usage("generation_max_batch must be >= 1");

@@ -9,6 +9,7 @@
 #include "r1/recipe.h"
 #include "r1/train.h"
 #include "train/ppo-math.h"
+#include "train/reward-funcs.h"
 
 namespace r1::train {
 namespace {
@@ -105,16 +106,8 @@ void PpoOptions::validate() const {
     fail_usage(
         "set reward_model_path or reward_funcs, not both (to combine a reward model with rule rewards, list its "
         "directory in reward_funcs)");
-  const std::vector<std::string> names = rewards();
-  if (names.empty()) fail_usage("a reward is required: reward_model_path (a reward model) or reward_funcs");
-  if (!reward_weights.empty() && reward_weights.size() != names.size())
-    fail_usage("reward_weights has {} values but there are {} rewards", reward_weights.size(), names.size());
-  if (!reward_kwargs.is_null() && !reward_kwargs.is_object())
-    fail_usage("reward_kwargs must be a mapping {{reward name: {{parameter: value}}}}");
-  if (reward_kwargs.is_object())
-    for (const auto& [name, params] : reward_kwargs.items())
-      if (std::find(names.begin(), names.end(), name) == names.end())
-        fail_usage("reward_kwargs: '{}' is not one of the rewards", name);
+  if (rewards().empty()) fail_usage("a reward is required: reward_model_path (a reward model) or reward_funcs");
+  check_reward_keys(rewards(), reward_weights, reward_kwargs);
   if (generation_max_batch < 1) fail_usage("generation_max_batch must be >= 1");
 }
 

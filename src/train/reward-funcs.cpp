@@ -191,6 +191,19 @@ bool has_reward_model(const std::vector<std::string>& entries) {
   return std::any_of(entries.begin(), entries.end(), is_reward_model_entry);
 }
 
+void check_reward_keys(const std::vector<std::string>& rewards, const std::vector<double>& reward_weights,
+                       const json& reward_kwargs) {
+  if (rewards.empty()) fail_usage("reward_funcs: at least one reward is required");
+  if (!reward_weights.empty() && reward_weights.size() != rewards.size())
+    fail_usage("reward_weights has {} values but there are {} rewards", reward_weights.size(), rewards.size());
+  if (!reward_kwargs.is_null() && !reward_kwargs.is_object())
+    fail_usage("reward_kwargs must be a mapping {{reward name: {{parameter: value}}}}");
+  if (reward_kwargs.is_object())
+    for (const auto& [name, params] : reward_kwargs.items())
+      if (std::find(rewards.begin(), rewards.end(), name) == rewards.end())
+        fail_usage("reward_kwargs: '{}' is not one of the rewards ({})", name, fmt::join(rewards, ", "));
+}
+
 void check_reward_funcs(const std::vector<std::string>& entries, const json& reward_kwargs) {
   for (const std::string& entry : entries) {
     if (is_registered(entry)) {

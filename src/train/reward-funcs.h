@@ -92,6 +92,11 @@ nlohmann::json reward_params(const nlohmann::json& reward_kwargs, const std::str
 // registry reward nor a directory holding a sequence classifier, or a bad parameter.
 void check_reward_funcs(const std::vector<std::string>& entries, const nlohmann::json& reward_kwargs);
 
+// A recipe's reward keys against each other (GRPO, PPO), before any file is read: at least one reward,
+// reward_weights empty or one per reward, reward_kwargs a mapping whose keys are rewards. UsageError naming the key.
+void check_reward_keys(const std::vector<std::string>& rewards, const std::vector<double>& reward_weights,
+                       const nlohmann::json& reward_kwargs);
+
 // Resolves every entry (reward models loaded onto `device`).
 std::vector<RewardFunc> make_reward_funcs(const std::vector<std::string>& entries, const nlohmann::json& reward_kwargs,
                                           at::Device device);
