@@ -329,11 +329,16 @@ class GrpoObjective : public Objective {
   std::string describe(int64_t total_steps, int64_t) const override {
     return fmt::format(
         "GRPO: {} prompts; {} prompts x {} generations per generation batch, {} optimizer step(s) each; "
-        "advantages {}{}, loss {} ({} level), beta {}{}, epsilon {}/{}; rewards {}\n",
+        "advantages {}{}, loss {} ({} level), beta {}{}, epsilon {}/{}; rewards {}{}\n",
         data_.size(), prompts_per_generation_, o_.num_generations, o_.num_iterations, o_.advantage_estimator,
         estimator_ == rl::AdvantageEstimator::kGrpo ? " (scale_rewards " + o_.scale_rewards + ")" : "", o_.loss_type,
         o_.importance_sampling_level, o_.beta, o_.use_kl_in_reward ? " (KL in the reward)" : "", o_.epsilon,
-        epsilon_high_, fmt::join(o_.reward_funcs, ", "));
+        epsilon_high_, fmt::join(o_.reward_funcs, ", "),
+        o_.dynamic_sampling ? fmt::format("; dynamic sampling on {} ({})", o_.dynamic_sampling_metric,
+                                          o_.max_num_gen_batches > 0
+                                              ? fmt::format("at most {} rounds per batch", o_.max_num_gen_batches)
+                                              : std::string("no cap on rounds"))
+                            : "");
   }
 
  private:
@@ -435,7 +440,7 @@ class GrpoObjective : public Objective {
     int64_t rounds = 0, dropped = 0, surplus = 0;
     for (;;) {
       const std::vector<size_t> rows = next_prompts();
-      const uint64_t seed = uint64_t(o_.training.seed) * 0x9E3779B97F4A7C15ULL + uint64_t(generation_) * 65537ULL;
+      const uint64_t seed = rl::generation_seed(o_.training.seed, generation_);
       Generated round = sample_and_score(data_, rows, o_.num_generations, seed);
       ++generation_;
       ++rounds;

@@ -120,6 +120,7 @@ class PpoObjective : public Objective {
     }
     value_->to(device);
     value_->train();
+    value_->set_gradient_checkpointing(o.training.gradient_checkpointing);  // as the trainer sets it on the policy
     if (o.log_completions) completions_log_ = fs::path(o.training.output_dir) / "completions.jsonl";
   }
 
@@ -261,8 +262,7 @@ class PpoObjective : public Objective {
       r.params.temperature = o_.temperature;  // TRL's PPO samples with temperature only (top_k 0, top_p 1)
       r.params.max_new_tokens = o_.response_length;
       r.params.logprob_temperature = o_.temperature;
-      r.params.seed =
-          uint64_t(o_.training.seed) * 0x9E3779B97F4A7C15ULL + uint64_t(generation_) * 65537ULL + uint64_t(p);
+      r.params.seed = rl::generation_seed(o_.training.seed, generation_) + uint64_t(p);
       requests.push_back(std::move(r));
     }
     std::vector<engine::Result> results = engine_->generate(requests);

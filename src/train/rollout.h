@@ -31,6 +31,12 @@ Scored score_completions(model::TransformerImpl& model, const TokenRows& prompts
 at::Tensor completion_values(model::TransformerImpl& value_model, const TokenRows& prompts,
                              const TokenRows& completions, int32_t pad_id);
 
+// The sampling seed of generation batch `generation` of a run seeded `run_seed` (GRPO, PPO); prompt p of the batch
+// samples with this + p, so a resumed run (which saves the generation count) samples the same completions.
+inline uint64_t generation_seed(int64_t run_seed, int64_t generation) {
+  return uint64_t(run_seed) * 0x9E3779B97F4A7C15ULL + uint64_t(generation) * 65537ULL;
+}
+
 // Rows of floats (each at most L long) as a zero-padded (B, L) CPU tensor.
 at::Tensor floats_to_tensor(const std::vector<const std::vector<float>*>& rows, int64_t L);
 
