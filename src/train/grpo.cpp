@@ -28,7 +28,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <optional>
 #include <random>
 
@@ -562,31 +561,21 @@ class GrpoObjective : public Objective {
 
   void log_completions(const std::vector<std::string>& texts,
                        const std::vector<std::vector<rewards::Score>>& per_reward, const std::vector<double>& total) {
-    std::ofstream out(completions_log_, std::ios::app);
-    if (!out) fail("cannot write '{}'", completions_log_.string());
-    for (size_t i = 0; i < texts.size(); ++i) {
-      nlohmann::ordered_json line = {
-          {"step", step_ + 1}, {"prompt", data_.prompt_text(rollouts_[i].row)}, {"completion", texts[i]}};
-      for (size_t f = 0; f < per_reward.size(); ++f)
-        line[rewards_[f].name()] = per_reward[f][i] ? nlohmann::ordered_json(*per_reward[f][i]) : nullptr;
-      line["reward"] = total[i];
-      line["advantage"] = rollouts_[i].advantage;
-      out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
-    }
+    std::vector<std::string> prompts;
+    for (const Rollout& r : rollouts_) prompts.push_back(data_.prompt_text(r.row));
+    append_scored_completions(completions_log_, step_ + 1, prompts, texts, rewards_, per_reward,
+                              [&](size_t i, nlohmann::ordered_json& line) {
+                                line["reward"] = total[i];
+                                line["advantage"] = rollouts_[i].advantage;
+                              });
   }
 
   // eval_completions.jsonl: every evaluation completion with its rewards, under the step it evaluated.
   void log_eval_completions(const Generated& e) {
-    std::ofstream out(eval_log_, std::ios::app);
-    if (!out) fail("cannot write '{}'", eval_log_.string());
-    for (size_t i = 0; i < e.texts.size(); ++i) {
-      nlohmann::ordered_json line = {
-          {"step", step_}, {"prompt", eval_->prompt_text(e.rollouts[i].row)}, {"completion", e.texts[i]}};
-      for (size_t f = 0; f < e.per_reward.size(); ++f)
-        line[rewards_[f].name()] = e.per_reward[f][i] ? nlohmann::ordered_json(*e.per_reward[f][i]) : nullptr;
-      line["reward"] = e.total[i];
-      out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
-    }
+    std::vector<std::string> prompts;
+    for (const Rollout& r : e.rollouts) prompts.push_back(eval_->prompt_text(r.row));
+    append_scored_completions(eval_log_, step_, prompts, e.texts, rewards_, e.per_reward,
+                              [&](size_t i, nlohmann::ordered_json& line) { line["reward"] = e.total[i]; });
   }
 
   GrpoOptions o_;

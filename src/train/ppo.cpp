@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <random>
 
 #include "r1/engine.h"
@@ -383,16 +382,10 @@ class PpoObjective : public Objective {
 
   void log_completions(const std::vector<std::string>& texts,
                        const std::vector<std::vector<rewards::Score>>& per_reward, const std::vector<double>& scores) {
-    std::ofstream out(completions_log_, std::ios::app);
-    if (!out) fail("cannot write '{}'", completions_log_.string());
-    for (size_t i = 0; i < texts.size(); ++i) {
-      nlohmann::ordered_json line = {
-          {"step", step_ + 1}, {"prompt", data_.prompt_text(rollouts_[i].row)}, {"completion", texts[i]}};
-      for (size_t f = 0; f < per_reward.size(); ++f)
-        line[rewards_[f].name()] = per_reward[f][i] ? nlohmann::ordered_json(*per_reward[f][i]) : nullptr;
-      line["score"] = scores[i];
-      out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
-    }
+    std::vector<std::string> prompts;
+    for (const PpoRollout& r : rollouts_) prompts.push_back(data_.prompt_text(r.row));
+    append_scored_completions(completions_log_, step_ + 1, prompts, texts, rewards_, per_reward,
+                              [&](size_t i, nlohmann::ordered_json& line) { line["score"] = scores[i]; });
   }
 
   PpoOptions o_;

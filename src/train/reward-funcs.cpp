@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "r1/chat-template.h"
 #include "r1/error.h"
@@ -189,6 +190,21 @@ json reward_params(const json& reward_kwargs, const std::string& entry) {
 
 bool has_reward_model(const std::vector<std::string>& entries) {
   return std::any_of(entries.begin(), entries.end(), is_reward_model_entry);
+}
+
+void append_scored_completions(const std::filesystem::path& file, int64_t step, const std::vector<std::string>& prompts,
+                               const std::vector<std::string>& completions, const std::vector<RewardFunc>& rewards,
+                               const std::vector<std::vector<rewards::Score>>& per_reward,
+                               const std::function<void(size_t i, nlohmann::ordered_json& line)>& extra) {
+  std::ofstream out(file, std::ios::app);
+  if (!out) fail("cannot write '{}'", file.string());
+  for (size_t i = 0; i < completions.size(); ++i) {
+    nlohmann::ordered_json line = {{"step", step}, {"prompt", prompts[i]}, {"completion", completions[i]}};
+    for (size_t f = 0; f < per_reward.size(); ++f)
+      line[rewards[f].name()] = per_reward[f][i] ? nlohmann::ordered_json(*per_reward[f][i]) : nullptr;
+    extra(i, line);
+    out << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+  }
 }
 
 void check_reward_keys(const std::vector<std::string>& rewards, const std::vector<double>& reward_weights,

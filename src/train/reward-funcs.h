@@ -20,6 +20,8 @@
 
 #include <c10/core/Device.h>
 
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -96,6 +98,15 @@ void check_reward_funcs(const std::vector<std::string>& entries, const nlohmann:
 // reward_weights empty or one per reward, reward_kwargs a mapping whose keys are rewards. UsageError naming the key.
 void check_reward_keys(const std::vector<std::string>& rewards, const std::vector<double>& reward_weights,
                        const nlohmann::json& reward_kwargs);
+
+// Appends one line per completion to a JSONL log (GRPO's completions.jsonl and eval_completions.jsonl, PPO's
+// completions.jsonl): step, prompt, completion, each reward's score under its name (null: not applicable), then the
+// fields `extra` adds for completion i (reward, advantage, ...). Invalid UTF-8 is replaced. r1::Error if the file
+// cannot be written.
+void append_scored_completions(const std::filesystem::path& file, int64_t step, const std::vector<std::string>& prompts,
+                               const std::vector<std::string>& completions, const std::vector<RewardFunc>& rewards,
+                               const std::vector<std::vector<rewards::Score>>& per_reward,
+                               const std::function<void(size_t i, nlohmann::ordered_json& line)>& extra);
 
 // Resolves every entry (reward models loaded onto `device`).
 std::vector<RewardFunc> make_reward_funcs(const std::vector<std::string>& entries, const nlohmann::json& reward_kwargs,
