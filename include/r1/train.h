@@ -331,11 +331,34 @@ struct GrpoOptions {
   // dataset_test_split split (a directory's <split>.jsonl; a file's <stem>.<split>.jsonl), scored by the rewards.
   std::optional<int64_t> num_generations_eval;  // TRL's; unset: num_generations
   std::string dataset_test_split = "test";      // TRL's ScriptArguments
+  // TRL's batch decoupling: a generation batch of per_device_train_batch_size * steps_per_generation completions
+  // (or generation_batch_size) serves steps_per_generation / gradient_accumulation_steps optimizer steps, each
+  // num_iterations times; the steps after the first train off-policy on the generation's old log-probs.
+  std::optional<int64_t> steps_per_generation;   // unset: gradient_accumulation_steps
+  std::optional<int64_t> generation_batch_size;  // unset: per_device_train_batch_size * steps_per_generation
+  // Off-policy correction between the sampler (the engine: its sampling distribution after temperature, top-k,
+  // top-p, min-p and penalties, bf16 with bf16) and the learner (TRL's vllm_importance_sampling_* keys; formulas
+  // in src/train/grpo-loss.h), and DeepSeek-V3.2's off-policy sequence mask.
+  bool vllm_importance_sampling_correction = false;
+  std::string vllm_importance_sampling_mode = "sequence_mask";  // token|sequence _ truncate|mask
+  std::optional<double> vllm_importance_sampling_clip_max = 3.0;
+  std::optional<double> vllm_importance_sampling_clip_min;
+  std::optional<double> off_policy_mask_threshold;
+  // Skywork-OR1's adaptive entropy control (TRL's keys): entropy_coef moves by entropy_coef_delta each step
+  // toward keeping the entropy above entropy_target, and applies only while the entropy is at or below it.
+  bool use_adaptive_entropy = false;
+  double entropy_coef_min = 0.0, entropy_coef_max = 1.0, entropy_coef_delta = 0.005, entropy_target = 0.2;
+  // r1: the learning phase's forwards pack each micro-batch's prompt + completion sequences into rows no longer
+  // than its longest (attention kept inside each sequence), so their cost follows real tokens, not the longest.
+  bool packing = false;
 
   static GrpoOptions from_recipe(const Recipe& recipe);  // reads, validates, rejects unknown keys
   void validate() const;
   nlohmann::ordered_json to_json() const;
   static std::vector<std::pair<std::string, std::string>> help();
+  // Micro-batches per generation batch: steps_per_generation, generation_batch_size / per_device_train_batch_size,
+  // else gradient_accumulation_steps.
+  int64_t resolved_steps_per_generation() const;
 };
 
 TrainResult grpo(const GrpoOptions& options, const std::atomic<bool>* stop_requested = nullptr);

@@ -51,14 +51,60 @@ at::Tensor log_importance_weights(const at::Tensor& logp, const at::Tensor& old_
   return ((log_ratio * m).sum(-1) / m.sum(-1).clamp_min(1.0)).unsqueeze(-1);  // (B, 1)
 }
 
+SamplingCorrection parse_sampling_correction(const std::string& name) {
+  if (name == "token_truncate") return SamplingCorrection::kTokenTruncate;
+  if (name == "token_mask") return SamplingCorrection::kTokenMask;
+  if (name == "sequence_truncate") return SamplingCorrection::kSequenceTruncate;
+  if (name == "sequence_mask") return SamplingCorrection::kSequenceMask;
+  fail_usage(
+      "vllm_importance_sampling_mode: expected token_truncate, token_mask, sequence_truncate or sequence_mask, got "
+      "'{}'",
+      name);
+}
+
+bool is_sequence_level(SamplingCorrection mode) {
+  return mode == SamplingCorrection::kSequenceTruncate || mode == SamplingCorrection::kSequenceMask;
+}
+
+at::Tensor sampling_importance_ratio(const at::Tensor& old_logp, const at::Tensor& sampling_logp,
+                                     const at::Tensor& mask, SamplingCorrection mode, std::optional<double> clip_min,
+                                     std::optional<double> clip_max) {
+  at::NoGradGuard no_grad;
+  at::Tensor diff = (old_logp.detach() - sampling_logp) * mask.to(old_logp.scalar_type());  // (B, L)
+  if (is_sequence_level(mode)) diff = diff.sum(-1, /*keepdim=*/true);                       // (B, 1)
+  at::Tensor ratio = at::exp(diff);
+  if (mode == SamplingCorrection::kTokenTruncate || mode == SamplingCorrection::kSequenceTruncate) {
+    if (clip_min) ratio = at::clamp_min(ratio, *clip_min);
+    if (clip_max) ratio = at::clamp_max(ratio, *clip_max);
+    return ratio;
+  }
+  at::Tensor outside = at::zeros_like(ratio, at::kBool);
+  if (clip_min) outside = outside.logical_or(ratio < *clip_min);
+  if (clip_max) outside = outside.logical_or(ratio > *clip_max);
+  return ratio.masked_fill(outside, 0.0);
+}
+
+at::Tensor off_policy_sequence_mask(const at::Tensor& advantages, const at::Tensor& logp,
+                                    const at::Tensor& sampling_logp, const at::Tensor& mask, double threshold) {
+  at::NoGradGuard no_grad;
+  at::Tensor m = mask.to(logp.scalar_type());
+  at::Tensor kl = ((sampling_logp - logp.detach()) * m).sum(-1, /*keepdim=*/true) / m.sum(-1, true).clamp_min(1.0);
+  at::Tensor a = advantages.unsqueeze(1).to(logp.scalar_type());  // (B, 1)
+  return (a >= 0).logical_or(kl <= threshold).to(logp.scalar_type());
+}
+
 at::Tensor vespo_weights(const LossConfig& c, const at::Tensor& logp, const at::Tensor& old_logp,
-                         const at::Tensor& advantages, const at::Tensor& mask) {
+                         const at::Tensor& advantages, const at::Tensor& mask, const at::Tensor& sampling_ratio) {
   at::NoGradGuard no_grad;
   const double lower = std::log(1e-8);
   at::Tensor m = mask.to(logp.scalar_type());
   at::Tensor log_ratio = at::clamp(logp.detach() - old_logp, -20.0, 20.0);
-  at::Tensor log_w = at::clamp((log_ratio * m).sum(-1, /*keepdim=*/true), lower, 20.0);  // (B, 1)
-  at::Tensor a = advantages.unsqueeze(1).to(log_w.scalar_type());                        // (B, 1)
+  at::Tensor seq = (log_ratio * m).sum(-1, /*keepdim=*/true);  // (B, 1)
+  if (sampling_ratio.defined())                                // TRL: log w += the sampler ratio's log, clamped
+    seq = seq + (at::clamp(at::log(sampling_ratio.to(logp.scalar_type()).expand_as(logp)), lower, 20.0) * m)
+                    .sum(-1, /*keepdim=*/true);
+  at::Tensor log_w = at::clamp(seq, lower, 20.0);                  // (B, 1)
+  at::Tensor a = advantages.unsqueeze(1).to(log_w.scalar_type());  // (B, 1)
   at::Tensor nonneg = a >= 0;
   at::Tensor k = at::where(nonneg, at::full_like(a, c.vespo_k_pos), at::full_like(a, c.vespo_k_neg));
   at::Tensor lambda =
@@ -68,7 +114,8 @@ at::Tensor vespo_weights(const LossConfig& c, const at::Tensor& logp, const at::
 
 at::Tensor per_token_loss(const LossConfig& c, const at::Tensor& logp, const at::Tensor& old_logp,
                           const at::Tensor& ref_logp, const at::Tensor& advantages, const at::Tensor& mask,
-                          const at::Tensor& entropy_mask) {
+                          const at::Tensor& entropy_mask, const at::Tensor& sampling_ratio,
+                          const at::Tensor& off_policy_mask) {
   at::Tensor coef_1 = at::exp(log_importance_weights(logp, old_logp, mask, c.level));  // (B, L) or (B, 1)
   at::Tensor a = advantages.unsqueeze(1).to(coef_1.scalar_type());                     // (B, 1)
   at::Tensor loss;
@@ -77,7 +124,7 @@ at::Tensor per_token_loss(const LossConfig& c, const at::Tensor& logp, const at:
       loss = -at::clamp_max(coef_1, c.epsilon_high).detach() * a * logp;
       break;
     case LossType::kVespo:
-      loss = -vespo_weights(c, logp, old_logp, advantages, mask) * a * logp;
+      loss = -vespo_weights(c, logp, old_logp, advantages, mask, sampling_ratio) * a * logp;
       break;
     case LossType::kSapo: {
       at::Tensor tau =
@@ -93,7 +140,9 @@ at::Tensor per_token_loss(const LossConfig& c, const at::Tensor& logp, const at:
     }
   }
   loss = loss.expand_as(logp);  // (B, L): a sequence's value on each of its tokens
+  if (off_policy_mask.defined()) loss = loss * off_policy_mask.to(loss.scalar_type());
   if (entropy_mask.defined()) loss = loss * entropy_mask.to(loss.scalar_type());
+  if (sampling_ratio.defined() && c.type != LossType::kVespo) loss = loss * sampling_ratio.to(loss.scalar_type());
   if (c.beta != 0.0) loss = loss + c.beta * per_token_kl(logp, ref_logp);
   return loss;
 }

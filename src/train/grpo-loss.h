@@ -13,7 +13,18 @@
 //                                      W_i = exp(clamp(sum_t m clamp(logp - old, -20, 20), log 1e-8, 20)) (the
 //                                      sequence ratio, unnormalised); k, lambda = vespo_k_pos, vespo_lambda_pos if
 //                                      A >= 0, else vespo_k_neg, vespo_lambda_neg
-//   l_t = p_t e_t + beta (pi_ref/pi - log(pi_ref/pi) - 1)   e_t: the top_entropy_quantile mask (1 when off)
+//   l_t = p_t e_t o_i s_t + beta (pi_ref/pi - log(pi_ref/pi) - 1)
+//     e_t: the top_entropy_quantile mask; o_i: the off-policy sequence mask; s_t: the sampler's importance ratio
+//     (each 1 when off). vespo takes s_t into its sequence ratio instead: log W_i += sum_t m clamp(log s_t, log 1e-8,
+//     20), as TRL.
+// Off-policy correction (TRL's vllm_importance_sampling_*; the sampler is r1's engine), from the learner's log-probs
+// at sampling time (old) and the sampler's (its sampling distribution):
+//   token_truncate      s_t = clamp(exp(old_t - samp_t), C_min, C_max)
+//   token_mask          s_t = exp(old_t - samp_t), 0 outside [C_min, C_max]
+//   sequence_truncate   s_t = clamp(exp(sum_t m (old_t - samp_t)), C_min, C_max) for every token of the sequence
+//   sequence_mask       that ratio, 0 outside [C_min, C_max]
+// The off-policy sequence mask (DeepSeek-V3.2 eq. 9, TRL's off_policy_mask_threshold delta):
+//   o_i = 0 if A_i < 0 and sum_t m (samp_t - logp_t) / max(1, sum_t m) > delta, else 1.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -43,9 +54,24 @@ struct LossConfig {
   double vespo_k_pos = 2.0, vespo_lambda_pos = 3.0, vespo_k_neg = 3.0, vespo_lambda_neg = 2.0;
 };
 
-// vespo's phi (B, 1), no graph (TRL's get_gamma_weights without a sampler correction).
+enum class SamplingCorrection { kTokenTruncate, kTokenMask, kSequenceTruncate, kSequenceMask };
+SamplingCorrection parse_sampling_correction(const std::string& name);  // UsageError listing the names
+bool is_sequence_level(SamplingCorrection mode);
+
+// The sampler's importance ratio s (B, L) (token modes) or (B, 1) (sequence modes), no graph, from the learner's
+// log-probs at sampling time and the sampler's (B, L); unset bounds do not bound.
+at::Tensor sampling_importance_ratio(const at::Tensor& old_logp, const at::Tensor& sampling_logp,
+                                     const at::Tensor& mask, SamplingCorrection mode, std::optional<double> clip_min,
+                                     std::optional<double> clip_max);
+
+// The off-policy sequence mask o (B, 1) of 0/1 in logp's dtype, no graph.
+at::Tensor off_policy_sequence_mask(const at::Tensor& advantages, const at::Tensor& logp,
+                                    const at::Tensor& sampling_logp, const at::Tensor& mask, double threshold);
+
+// vespo's phi (B, 1), no graph (TRL's get_gamma_weights; sampling_ratio: the sampler's token ratio s, or undefined).
 at::Tensor vespo_weights(const LossConfig& config, const at::Tensor& logp, const at::Tensor& old_logp,
-                         const at::Tensor& advantages, const at::Tensor& mask);
+                         const at::Tensor& advantages, const at::Tensor& mask,
+                         const at::Tensor& sampling_ratio = at::Tensor());
 
 // log w: (B, L) at token level, (B, 1) at sequence level (mask: (B, L), the tokens that count).
 at::Tensor log_importance_weights(const at::Tensor& logp, const at::Tensor& old_logp, const at::Tensor& mask,
@@ -53,10 +79,13 @@ at::Tensor log_importance_weights(const at::Tensor& logp, const at::Tensor& old_
 
 // Per-token loss l (B, L) from log-probs (B, L) under the policy (with a graph), at sampling time (old) and under
 // the reference model (undefined when beta == 0), per-sequence advantages (B), the mask (B, L) (for the sequence
-// weight) and the entropy mask (B, L) (undefined: every token).
+// weight), the entropy mask (B, L), the sampler's importance ratio (B, L) or (B, 1) and the off-policy sequence
+// mask (B, 1) (each undefined: 1).
 at::Tensor per_token_loss(const LossConfig& config, const at::Tensor& logp, const at::Tensor& old_logp,
                           const at::Tensor& ref_logp, const at::Tensor& advantages, const at::Tensor& mask,
-                          const at::Tensor& entropy_mask = at::Tensor());
+                          const at::Tensor& entropy_mask = at::Tensor(),
+                          const at::Tensor& sampling_ratio = at::Tensor(),
+                          const at::Tensor& off_policy_mask = at::Tensor());
 // grpo's loss at token level (the config above with only these set).
 at::Tensor per_token_loss(const at::Tensor& logp, const at::Tensor& old_logp, const at::Tensor& ref_logp,
                           const at::Tensor& advantages, double epsilon_low, double epsilon_high, double beta);

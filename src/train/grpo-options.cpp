@@ -108,6 +108,44 @@ void visit(Options& o, Visitor& v) {
   v("dataset_test_split", o.dataset_test_split,
     "evaluation prompts with eval_strategy steps: <dataset_name>/<split>.jsonl, or <stem>.<split>.jsonl beside a "
     "file; max_eval_samples limits them");
+  v("steps_per_generation", o.steps_per_generation,
+    "TRL's: micro-batches per generation batch (default gradient_accumulation_steps); a multiple k of "
+    "gradient_accumulation_steps gives k optimizer steps per generation, the later ones off-policy");
+  v("generation_batch_size", o.generation_batch_size,
+    "TRL's: completions per generation batch, instead of steps_per_generation (= generation_batch_size / "
+    "per_device_train_batch_size)");
+  v("vllm_importance_sampling_correction", o.vllm_importance_sampling_correction,
+    "TRL's: weight the loss by the importance ratio pi_learner / pi_sampler, with pi_sampler the engine's sampling "
+    "distribution (after temperature, top-k, top-p, min-p, penalties; bf16 when bf16), to correct for sampling off "
+    "the learner's distribution; logs sampling/importance_sampling_ratio/{min,mean,max}, "
+    "sampling/sampling_logp_difference/{mean,max}, sampling/is_masked_fraction");
+  v("vllm_importance_sampling_mode", o.vllm_importance_sampling_mode,
+    "TRL's: token_truncate (per-token ratio clipped to [clip_min, clip_max]) | token_mask (per-token ratio, 0 "
+    "outside) | sequence_truncate (one ratio per sequence, exp of the summed log-ratio, clipped) | sequence_mask "
+    "(that ratio, sequence masked outside); with top-p/top-k sampling the sequence ratio multiplies every "
+    "truncated token's kept mass, so long completions favour the token modes");
+  v("vllm_importance_sampling_clip_max", o.vllm_importance_sampling_clip_max,
+    "TRL's C_max of vllm_importance_sampling_mode (null: no upper bound)");
+  v("vllm_importance_sampling_clip_min", o.vllm_importance_sampling_clip_min,
+    "TRL's C_min of vllm_importance_sampling_mode (null: none)");
+  v("off_policy_mask_threshold", o.off_policy_mask_threshold,
+    "TRL's (DeepSeek-V3.2's off-policy sequence mask, delta): a completion with A < 0 whose mean per-token "
+    "log(pi_sampler / pi_theta) exceeds it gets no policy loss (null: off; e.g. 0.5); pi_sampler is the engine's "
+    "sampling distribution with vllm_importance_sampling_correction, else the old policy; logs "
+    "off_policy_mask/masked_fraction");
+  v("use_adaptive_entropy", o.use_adaptive_entropy,
+    "TRL's (Skywork-OR1): entropy_coef starts at entropy_coef and after each step moves up by entropy_coef_delta "
+    "when the step's entropy (over the policy loss's tokens) is <= entropy_target, down otherwise, within "
+    "[entropy_coef_min, entropy_coef_max]; the bonus applies only while the last entropy is <= entropy_target; "
+    "logs entropy_coef");
+  v("entropy_coef_min", o.entropy_coef_min, "TRL's: lower bound of the adaptive entropy_coef");
+  v("entropy_coef_max", o.entropy_coef_max, "TRL's: upper bound of the adaptive entropy_coef");
+  v("entropy_coef_delta", o.entropy_coef_delta, "TRL's: step of the adaptive entropy_coef");
+  v("entropy_target", o.entropy_target, "TRL's: target mean token entropy (nats) of adaptive entropy control");
+  v("packing", o.packing,
+    "r1: the learning phase's forwards (policy and reference) pack each micro-batch's prompt + completion sequences "
+    "best-fit decreasing into rows no longer than its longest, attention kept inside each sequence (as r1 sft's "
+    "packing): fewer rows, the same log-probs and gradients");
 }
 
 }  // namespace
@@ -130,10 +168,25 @@ void GrpoOptions::validate() const {
   if (dataset_name.empty()) fail_usage("dataset_name is required (a JSONL file of prompts)");
   if (num_generations < 2)
     fail_usage("num_generations must be >= 2 (advantages are relative to the group), got {}", num_generations);
-  const int64_t per_generation = training.per_device_train_batch_size * training.gradient_accumulation_steps;
+  if (steps_per_generation && generation_batch_size)
+    fail_usage("steps_per_generation and generation_batch_size are mutually exclusive (TRL): set one");
+  if (steps_per_generation && *steps_per_generation < 1)
+    fail_usage("steps_per_generation must be >= 1, got {}", *steps_per_generation);
+  if (generation_batch_size &&
+      (*generation_batch_size < 1 || *generation_batch_size % training.per_device_train_batch_size != 0))
+    fail_usage("generation_batch_size ({}) must be a positive multiple of per_device_train_batch_size ({})",
+               *generation_batch_size, training.per_device_train_batch_size);
+  const int64_t steps = resolved_steps_per_generation();
+  if (steps % training.gradient_accumulation_steps != 0)
+    fail_usage(
+        "steps_per_generation ({}) must be a multiple of gradient_accumulation_steps ({}): r1 generates at optimizer "
+        "step boundaries",
+        steps, training.gradient_accumulation_steps);
+  const int64_t per_generation = training.per_device_train_batch_size * steps;
   if (per_generation % num_generations != 0)
     fail_usage(
-        "per_device_train_batch_size * gradient_accumulation_steps ({}) must be divisible by num_generations ({})",
+        "the generation batch, per_device_train_batch_size * steps_per_generation ({}), must be divisible by "
+        "num_generations ({})",
         per_generation, num_generations);
   if (max_prompt_length < 1 || max_completion_length < 1)
     fail_usage("max_prompt_length and max_completion_length must be >= 1");
@@ -190,6 +243,33 @@ void GrpoOptions::validate() const {
   if (num_generations_eval && *num_generations_eval < 1)
     fail_usage("num_generations_eval must be >= 1, got {}", *num_generations_eval);
   if (dataset_test_split.empty()) fail_usage("dataset_test_split must not be empty");
+  const rl::SamplingCorrection correction = rl::parse_sampling_correction(vllm_importance_sampling_mode);
+  for (const auto& [key, bound] : {std::pair{"vllm_importance_sampling_clip_max", vllm_importance_sampling_clip_max},
+                                   std::pair{"vllm_importance_sampling_clip_min", vllm_importance_sampling_clip_min}})
+    if (bound && !(*bound >= 0 && std::isfinite(*bound))) fail_usage("{} must be finite and >= 0, got {}", key, *bound);
+  if (vllm_importance_sampling_clip_min && vllm_importance_sampling_clip_max &&
+      *vllm_importance_sampling_clip_min > *vllm_importance_sampling_clip_max)
+    fail_usage("vllm_importance_sampling_clip_min ({}) must be <= vllm_importance_sampling_clip_max ({})",
+               *vllm_importance_sampling_clip_min, *vllm_importance_sampling_clip_max);
+  if (vllm_importance_sampling_correction && loss == rl::LossType::kVespo &&
+      (correction == rl::SamplingCorrection::kSequenceTruncate || correction == rl::SamplingCorrection::kSequenceMask))
+    fail_usage("loss_type vespo needs vllm_importance_sampling_mode token_truncate or token_mask (TRL), got {}",
+               vllm_importance_sampling_mode);
+  if (off_policy_mask_threshold && !(*off_policy_mask_threshold >= 0))
+    fail_usage("off_policy_mask_threshold must be >= 0 (null: off), got {}", *off_policy_mask_threshold);
+  if (use_adaptive_entropy &&
+      !(entropy_coef_min >= 0 && entropy_coef_min <= entropy_coef_max && std::isfinite(entropy_coef_max) &&
+        entropy_coef_delta >= 0 && std::isfinite(entropy_coef_delta) && std::isfinite(entropy_target)))
+    fail_usage(
+        "use_adaptive_entropy needs 0 <= entropy_coef_min <= entropy_coef_max, entropy_coef_delta >= 0 and a finite "
+        "entropy_target (got {}, {}, {}, {})",
+        entropy_coef_min, entropy_coef_max, entropy_coef_delta, entropy_target);
+}
+
+int64_t GrpoOptions::resolved_steps_per_generation() const {
+  if (steps_per_generation) return *steps_per_generation;
+  if (generation_batch_size) return *generation_batch_size / training.per_device_train_batch_size;
+  return training.gradient_accumulation_steps;
 }
 
 nlohmann::ordered_json GrpoOptions::to_json() const {

@@ -1,13 +1,19 @@
 // GRPO (DeepSeekMath §4, DeepSeek-R1-Zero) on the shared trainer, as TRL's GRPOTrainer: the objective generates
 // one batch of rollouts with the engine on the live weights, scores them with the named rewards, computes
 // reference log-probs when beta > 0 and advantages (advantage_estimator; with use_kl_in_reward the k1 KL enters the
-// reward instead of the loss), then serves num_iterations optimizer steps of micro-batches from it. The advantage
-// formulas are in src/train/grpo-advantages.h, the loss formulas in src/train/grpo-loss.h. Departures from TRL:
-//   1. At num_iterations > 1 the old log-probs are the engine's (log_softmax(logits / temperature) at sampling
-//      time) instead of a second forward; at 1 they are the detached current ones, as TRL. Every step logs
-//      logprob_max_abs_diff = max |log pi_theta - engine's| over sampled tokens (0 in fp32 on AVX-512 CPUs: both
-//      sides run the same kernels, model/exact-ops.h).
-//   2. The generation batch is not shuffled across micro-batches (completions of a prompt stay together).
+// reward instead of the loss), then serves steps_per_generation / gradient_accumulation_steps optimizer steps of
+// micro-batches from it (its slices in order), num_iterations times over. The advantage formulas are in
+// src/train/grpo-advantages.h, the loss formulas (with the sampler correction and the off-policy mask) in
+// src/train/grpo-loss.h. Departures from TRL:
+//   1. When one generation serves several steps the old log-probs are the engine's (log_softmax(logits /
+//      temperature) at sampling time) instead of a second forward, unless vllm_importance_sampling_correction asks
+//      for the learner's (then a forward at generation time, as TRL); with one step they are the detached current
+//      ones, as TRL. Every step logs logprob_max_abs_diff = max |log pi_theta - engine's| over sampled tokens (0 in
+//      fp32 on AVX-512 CPUs: both sides run the same kernels, model/exact-ops.h). The sampler's log-probs for the
+//      correction are those of its sampling distribution (after top-k/top-p/min-p and penalties), where TRL takes
+//      vLLM's unprocessed ones (TRL issue #6789).
+//   2. The generation batch is not shuffled across micro-batches (completions of a prompt stay together), and
+//      steps_per_generation must be a multiple of gradient_accumulation_steps (generation at step boundaries).
 //   3. The step's metrics reach the trainer's log through end_step: the generation's (rewards, lengths, timings),
 //      token means over the whole step (kl, entropy, clip ratios) and time/learning, which covers the reference
 //      forward, every micro-batch's forward and backward, clipping and the optimizer step.
@@ -41,6 +47,7 @@
 #include "r1/text.h"
 #include "r1/tokenizer.h"
 #include "r1/train.h"
+#include "train/autocast.h"
 #include "train/checkpoint.h"
 #include "train/grpo-advantages.h"
 #include "train/grpo-data.h"
@@ -59,10 +66,12 @@ constexpr const char* kRefModelFile = "ref_model.safetensors";
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 struct Rollout {
-  size_t row = 0;                   // dataset row
-  std::vector<int32_t> completion;  // sampled ids (eos included when it ended the sample)
-  std::vector<float> old_logp;      // engine: log_softmax(logits / temperature) of each sampled id
-  std::vector<float> ref_logp;      // beta > 0: the reference model's, same scaling
+  size_t row = 0;                    // dataset row
+  std::vector<int32_t> completion;   // sampled ids (eos included when it ended the sample)
+  std::vector<float> old_logp;       // engine: log_softmax(logits / temperature) of each sampled id; with the
+                                     // sampler correction off-policy: the learner's at generation time
+  std::vector<float> sampling_logp;  // sampler correction: the engine's sampling distribution's log-probs
+  std::vector<float> ref_logp;       // beta > 0: the reference model's, same scaling
   double advantage = 0;
   bool truncated = false;  // finished by length
 };
@@ -85,25 +94,33 @@ double mean_of(const std::vector<rewards::Score>& v) {
 }
 
 nlohmann::json rollout_to_json(const Rollout& r) {
-  return {{"row", r.row},           {"completion", r.completion}, {"old_logp", r.old_logp},
-          {"ref_logp", r.ref_logp}, {"advantage", r.advantage},   {"truncated", r.truncated}};
+  return {{"row", r.row},
+          {"completion", r.completion},
+          {"old_logp", r.old_logp},
+          {"ref_logp", r.ref_logp},
+          {"advantage", r.advantage},
+          {"truncated", r.truncated},
+          {"sampling_logp", r.sampling_logp}};
 }
 
 // A buffered rollout from a checkpoint, checked against the dataset (rows) and itself (one log-prob per token).
-Rollout rollout_from_json(const nlohmann::json& j, size_t rows, int64_t vocab_size, bool needs_ref) {
+Rollout rollout_from_json(const nlohmann::json& j, size_t rows, int64_t vocab_size, bool needs_ref,
+                          bool needs_sampling) {
   Rollout r;
   r.row = size_t(json_integer(j, "row", 0, int64_t(rows) - 1, "GRPO rollout"));
   r.completion = j.at("completion").get<std::vector<int32_t>>();
   r.old_logp = j.at("old_logp").get<std::vector<float>>();
   r.ref_logp = j.at("ref_logp").get<std::vector<float>>();
+  if (j.contains("sampling_logp")) r.sampling_logp = j.at("sampling_logp").get<std::vector<float>>();
   r.advantage = j.at("advantage").get<double>();
   r.truncated = j.at("truncated").get<bool>();
   for (int32_t id : r.completion)
     if (id < 0 || id >= vocab_size)
       fail("GRPO rollout: completion token {} is outside the vocabulary [0, {})", id, vocab_size);
-  if (r.old_logp.size() != r.completion.size() || (needs_ref && r.ref_logp.size() != r.completion.size()))
-    fail("GRPO rollout: {} completion tokens but {} old and {} reference log-probs", r.completion.size(),
-         r.old_logp.size(), r.ref_logp.size());
+  if (r.old_logp.size() != r.completion.size() || (needs_ref && r.ref_logp.size() != r.completion.size()) ||
+      (needs_sampling && r.sampling_logp.size() != r.completion.size()))
+    fail("GRPO rollout: {} completion tokens but {} old, {} reference and {} sampling log-probs", r.completion.size(),
+         r.old_logp.size(), r.ref_logp.size(), r.sampling_logp.size());
   if (!std::isfinite(r.advantage)) fail("GRPO rollout: advantage {} is not finite", r.advantage);
   return r;
 }
@@ -124,8 +141,12 @@ class GrpoObjective : public Objective {
         epsilon_high_(o.epsilon_high < 0 ? o.epsilon : o.epsilon_high),
         aggregation_(rl::parse_multi_objective_aggregation(o.multi_objective_aggregation)),
         batch_(o.training.per_device_train_batch_size),
-        per_generation_(o.training.per_device_train_batch_size * o.training.gradient_accumulation_steps),
-        prompts_per_generation_(per_generation_ / o.num_generations) {
+        per_step_(o.training.per_device_train_batch_size * o.training.gradient_accumulation_steps),
+        per_generation_(o.training.per_device_train_batch_size * o.resolved_steps_per_generation()),
+        prompts_per_generation_(per_generation_ / o.num_generations),
+        slices_(per_generation_ / per_step_),
+        cycle_(slices_ * o.num_iterations),
+        entropy_coef_(o.entropy_coef) {
     rewards_ = make_reward_funcs(o.reward_funcs, o.reward_kwargs, model_->parameters().front().device());
     engine::EngineOptions eo;
     eo.max_batch = std::min<int64_t>(per_generation_, o.generation_max_batch);
@@ -159,6 +180,7 @@ class GrpoObjective : public Objective {
     loss_.vespo_lambda_pos = o.vespo_lambda_pos;
     loss_.vespo_k_neg = o.vespo_k_neg;
     loss_.vespo_lambda_neg = o.vespo_lambda_neg;
+    correction_ = rl::parse_sampling_correction(o.vllm_importance_sampling_mode);
   }
 
   double prepare_step(int64_t micro_batches) override {
@@ -169,12 +191,16 @@ class GrpoObjective : public Objective {
       generate();  // sets learning_start_ before the reference forward
     else
       learning_start_ = Clock::now();
-    iteration_ = (iteration_ + 1) % o_.num_iterations;
+    slice_ = iteration_ % slices_;  // the generation batch's slice this step trains on
+    iteration_ = (iteration_ + 1) % cycle_;
     ++step_;
     step_tokens_ = 0;
-    for (const Rollout& r : rollouts_) step_tokens_ += int64_t(r.completion.size());
+    for (int64_t i = slice_ * per_step_; i < (slice_ + 1) * per_step_; ++i)
+      step_tokens_ += int64_t(rollouts_[size_t(i)].completion.size());
     max_logprob_diff_ = 0;
-    const double normaliser = rl::loss_normaliser(loss_type_, per_generation_, micro_batches, step_tokens_);
+    step_min_.clear();
+    step_max_.clear();
+    const double normaliser = rl::loss_normaliser(loss_type_, per_step_, micro_batches, step_tokens_);
     // TRL's entropy bonus is the step's mean token entropy whatever the loss's normaliser: token sums where it
     // counts tokens, else each micro-batch's token mean times (normaliser / micro-batches).
     entropy_scale_ = rl::normalises_by_tokens(loss_type_) ? 1.0 : normaliser / double(micro_batches);
@@ -185,17 +211,20 @@ class GrpoObjective : public Objective {
     std::vector<const std::vector<int32_t>*> prompts, completions;
     std::vector<const std::vector<float>*> old, ref;
     std::vector<float> advantages, keep;
-    for (int64_t i = index * batch_; i < (index + 1) * batch_; ++i) {
+    std::vector<const std::vector<float>*> sampling;
+    const int64_t first = slice_ * per_step_ + index * batch_;
+    for (int64_t i = first; i < first + batch_; ++i) {
       const Rollout& r = rollouts_[size_t(i)];
       prompts.push_back(&data_.prompt_ids(r.row));
       completions.push_back(&r.completion);
       old.push_back(&r.old_logp);
       ref.push_back(&r.ref_logp);
+      sampling.push_back(&r.sampling_logp);
       advantages.push_back(float(r.advantage));
       keep.push_back(o_.mask_truncated_completions && r.truncated ? 0.f : 1.f);
     }
     rl::Scored s = rl::score_completions(*model_, prompts, completions, o_.temperature, pad_id_, /*with_entropy=*/true,
-                                         /*entropy_grad=*/o_.entropy_coef != 0.0);
+                                         /*entropy_grad=*/entropy_bonus(), o_.packing);
     const int64_t L = s.logp.size(1);
     const at::Device device = s.logp.device();
     at::Tensor engine_logp = rl::floats_to_tensor(old, L).to(device);        // (B, L)
@@ -204,18 +233,35 @@ class GrpoObjective : public Objective {
     at::Tensor ref_logp = o_.beta != 0.0 ? rl::floats_to_tensor(ref, L).to(device) : at::Tensor();
     max_logprob_diff_ =
         std::max(max_logprob_diff_, ((s.logp.detach() - engine_logp).abs() * s.mask).max().item<double>());
-    at::Tensor old_logp = o_.num_iterations == 1 ? s.logp.detach() : engine_logp;
+    // On-policy (one step per generation): the learner's own log-probs, detached; else those at generation time.
+    at::Tensor old_logp = cycle_ == 1 ? s.logp.detach() : engine_logp;
     const at::Tensor entropy_mask =
         o_.top_entropy_quantile < 1.0 ? rl::high_entropy_mask(s.entropy, mask, o_.top_entropy_quantile) : at::Tensor();
-    at::Tensor per_token = rl::per_token_loss(loss_, s.logp, old_logp, ref_logp, adv, mask, entropy_mask);  // (B, L)
+    at::Tensor sampling_logp, sampling_ratio, off_policy_mask;
+    if (o_.vllm_importance_sampling_correction) {
+      sampling_logp = rl::floats_to_tensor(sampling, L).to(device);
+      sampling_ratio =
+          rl::sampling_importance_ratio(old_logp, sampling_logp, mask, correction_,
+                                        o_.vllm_importance_sampling_clip_min, o_.vllm_importance_sampling_clip_max);
+      record_sampling_metrics(old_logp, sampling_logp, sampling_ratio, mask);
+    }
+    if (o_.off_policy_mask_threshold) {  // TRL: the sampler's log-probs with the correction, else the old ones
+      off_policy_mask = rl::off_policy_sequence_mask(adv, s.logp, sampling_logp.defined() ? sampling_logp : old_logp,
+                                                     mask, *o_.off_policy_mask_threshold);
+      token_sums_["off_policy_mask/masked_fraction"] += ((1 - off_policy_mask) * mask).sum().item<double>();
+    }
+    at::Tensor per_token = rl::per_token_loss(loss_, s.logp, old_logp, ref_logp, adv, mask, entropy_mask,
+                                              sampling_ratio, off_policy_mask);  // (B, L)
     MicroBatchLoss out;
     out.loss_sum = rl::aggregate_loss(per_token, mask, loss_type_, o_.max_completion_length);
     out.tokens = s.tokens;
     const at::Tensor kept = entropy_mask.defined() ? mask * entropy_mask : mask;  // the policy loss's tokens
-    if (o_.entropy_coef != 0.0) {  // TRL's entropy bonus, with its gradient
+    if (entropy_bonus()) {  // TRL's entropy bonus, with its gradient
       at::Tensor bonus = (s.entropy * kept).sum();
       if (!rl::normalises_by_tokens(loss_type_)) bonus = bonus / kept.sum().clamp_min(1.0);
-      out.loss_sum = out.loss_sum - o_.entropy_coef * entropy_scale_ * bonus;
+      // adaptive: the coefficient and its gate as of the previous step's end, the same for every micro-batch
+      const double coef = o_.use_adaptive_entropy && !(last_entropy_ <= o_.entropy_target) ? 0.0 : entropy_coef_;
+      out.loss_sum = out.loss_sum - coef * entropy_scale_ * bonus;
     }
     {  // summed over the step's completion tokens; end_step divides by them
       torch::NoGradGuard no_grad;
@@ -231,9 +277,13 @@ class GrpoObjective : public Objective {
       if (loss_type_ == rl::LossType::kCispo) token_sums_["cispo_clip_ratio"] += c.cispo;
       if (loss_type_ == rl::LossType::kVespo)  // TRL's vespo/phi_seq_mean, token-weighted as the other sums
         token_sums_["vespo/phi_seq_mean"] +=
-            (rl::vespo_weights(loss_, s.logp, old_logp, adv, mask) * s.mask).sum().item<double>();
+            (rl::vespo_weights(loss_, s.logp, old_logp, adv, mask, sampling_ratio) * s.mask).sum().item<double>();
       if (o_.clip_ratio_c) token_sums_["pg_clipfrac_lower"] += c.dual_clip;
       if (entropy_mask.defined()) token_sums_["entropy_mask_fraction"] += kept.sum().item<double>();
+      if (o_.use_adaptive_entropy) {  // the step's entropy over the policy loss's tokens
+        entropy_window_[0] += (s.entropy.detach() * kept).sum().item<double>();
+        entropy_window_[1] += kept.sum().item<double>();
+      }
     }
     return out;
   }
@@ -242,13 +292,29 @@ class GrpoObjective : public Objective {
   std::map<std::string, double> end_step() override {
     std::map<std::string, double> m = step_metrics_;
     for (const auto& [k, sum] : token_sums_) m[k] = sum / double(std::max<int64_t>(1, step_tokens_));
+    for (const auto& [k, v] : step_min_) m[k] = v;
+    for (const auto& [k, v] : step_max_) m[k] = v;
+    if (o_.vllm_importance_sampling_correction && rl::is_sequence_level(correction_)) {  // per sequence, not token
+      m["sampling/importance_sampling_ratio/mean"] = sequence_sums_[0] / double(std::max<int64_t>(1, per_step_));
+      m["sampling/is_masked_fraction"] = sequence_sums_[1] / double(std::max<int64_t>(1, per_step_));
+    }
+    sequence_sums_[0] = sequence_sums_[1] = 0;
     m["logprob_max_abs_diff"] = max_logprob_diff_;
+    if (o_.use_adaptive_entropy) {  // TRL: move the coefficient for the next step
+      const double entropy = entropy_window_[0] / std::max(1.0, entropy_window_[1]);
+      entropy_coef_ = entropy <= o_.entropy_target
+                          ? std::min(entropy_coef_ + o_.entropy_coef_delta, o_.entropy_coef_max)
+                          : std::max(entropy_coef_ - o_.entropy_coef_delta, o_.entropy_coef_min);
+      last_entropy_ = entropy;
+      entropy_window_[0] = entropy_window_[1] = 0;
+    }
+    if (entropy_bonus()) m["entropy_coef"] = entropy_coef_;
     m["time/learning"] = seconds_since(learning_start_);
     return m;
   }
 
   int64_t steps_per_epoch(int64_t) const override {
-    return std::max<int64_t>(1, int64_t(data_.size()) / prompts_per_generation_ * o_.num_iterations);
+    return std::max<int64_t>(1, int64_t(data_.size()) / prompts_per_generation_ * cycle_);
   }
 
   nlohmann::json data_state() const override {
@@ -257,6 +323,10 @@ class GrpoObjective : public Objective {
                         {"iteration", iteration_},
                         {"step", step_},
                         {"generation", generation_}};
+    if (o_.use_adaptive_entropy) {  // +inf (no step yet) as null
+      s["entropy_coef"] = entropy_coef_;
+      s["last_entropy"] = std::isfinite(last_entropy_) ? nlohmann::json(last_entropy_) : nlohmann::json(nullptr);
+    }
     if (iteration_ != 0) {  // the rollouts still to be trained on
       nlohmann::json rollouts = nlohmann::json::array();
       for (const Rollout& r : rollouts_) rollouts.push_back(rollout_to_json(r));
@@ -268,14 +338,19 @@ class GrpoObjective : public Objective {
   void load_data_state(const nlohmann::json& s) override {
     epoch_ = json_integer(s, "epoch", 0, INT64_MAX, "GRPO state");
     cursor_ = size_t(json_integer(s, "cursor", 0, int64_t(data_.size()) - 1, "GRPO state"));
-    iteration_ = json_integer(s, "iteration", 0, o_.num_iterations - 1, "GRPO state");
+    iteration_ = json_integer(s, "iteration", 0, cycle_ - 1, "GRPO state");
     step_ = json_integer(s, "step", 0, INT64_MAX, "GRPO state");
     generation_ = json_integer(s, "generation", 0, INT64_MAX, "GRPO state");
     order_.clear();
     rollouts_.clear();
     if (s.contains("rollouts"))
       for (const auto& r : s["rollouts"])
-        rollouts_.push_back(rollout_from_json(r, data_.size(), model_->config().vocab_size, o_.beta != 0.0));
+        rollouts_.push_back(rollout_from_json(r, data_.size(), model_->config().vocab_size, o_.beta != 0.0,
+                                              o_.vllm_importance_sampling_correction));
+    if (o_.use_adaptive_entropy && s.contains("entropy_coef")) {
+      entropy_coef_ = s.at("entropy_coef").get<double>();
+      last_entropy_ = s.at("last_entropy").is_null() ? INFINITY : s.at("last_entropy").get<double>();
+    }
     if (iteration_ != 0 && rollouts_.size() != size_t(per_generation_))
       fail("GRPO checkpoint: expected {} buffered rollouts, found {}", per_generation_, rollouts_.size());
     if (!completions_log_.empty()) detail::truncate_step_log(completions_log_, step_);
@@ -329,7 +404,7 @@ class GrpoObjective : public Objective {
     return fmt::format(
         "GRPO: {} prompts; {} prompts x {} generations per generation batch, {} optimizer step(s) each; "
         "advantages {}{}, loss {} ({} level), beta {}{}, epsilon {}/{}; rewards {}{}\n",
-        data_.size(), prompts_per_generation_, o_.num_generations, o_.num_iterations, o_.advantage_estimator,
+        data_.size(), prompts_per_generation_, o_.num_generations, cycle_, o_.advantage_estimator,
         estimator_ == rl::AdvantageEstimator::kGrpo ? " (scale_rewards " + o_.scale_rewards + ")" : "", o_.loss_type,
         o_.importance_sampling_level, o_.beta, o_.use_kl_in_reward ? " (KL in the reward)" : "", o_.epsilon,
         epsilon_high_, fmt::join(o_.reward_funcs, ", "),
@@ -392,6 +467,7 @@ class GrpoObjective : public Objective {
         r.row = rows[p];
         r.completion = s.tokens;
         r.old_logp = s.raw_logprobs;
+        if (o_.vllm_importance_sampling_correction) r.sampling_logp = s.logprobs;
         r.truncated = s.finish_reason == engine::FinishReason::kLength;
         out.generated += int64_t(s.tokens.size());
         out.texts.push_back(tok_.decode(s.tokens, /*skip_special_tokens=*/true));
@@ -479,6 +555,7 @@ class GrpoObjective : public Objective {
     const std::vector<double>& total = batch.total;
     learning_start_ = Clock::now();
     if (o_.beta != 0.0) compute_reference_logprobs();
+    if (o_.vllm_importance_sampling_correction && cycle_ > 1) compute_old_logprobs();
     std::vector<double> shaped = total, tokens;  // the rewards the advantages see; completion lengths
     for (const Rollout& r : rollouts_) tokens.push_back(double(r.completion.size()));
     if (o_.use_kl_in_reward) m["reward_kl_penalty"] = subtract_kl_from_rewards(shaped);
@@ -519,7 +596,8 @@ class GrpoObjective : public Objective {
     if (!completions_log_.empty()) log_completions(texts, per_reward, total);
   }
 
-  void compute_reference_logprobs() {
+  // The log-probs of every rollout under `model`, in micro-batches, into `field` of each rollout.
+  void score_rollouts(model::TransformerImpl& model, std::vector<float> Rollout::*field) {
     torch::NoGradGuard no_grad;
     for (size_t begin = 0; begin < rollouts_.size(); begin += size_t(batch_)) {
       const size_t end = std::min(rollouts_.size(), begin + size_t(batch_));
@@ -528,9 +606,56 @@ class GrpoObjective : public Objective {
         prompts.push_back(&data_.prompt_ids(rollouts_[i].row));
         completions.push_back(&rollouts_[i].completion);
       }
-      rl::Scored s = rl::score_completions(*ref_, prompts, completions, o_.temperature, pad_id_, false);
+      rl::Scored s =
+          rl::score_completions(model, prompts, completions, o_.temperature, pad_id_, false, false, o_.packing);
       for (size_t i = begin; i < end; ++i)
-        rollouts_[i].ref_logp = rl::row_prefix(s.logp, int64_t(i - begin), rollouts_[i].completion.size());
+        rollouts_[i].*field = rl::row_prefix(s.logp, int64_t(i - begin), rollouts_[i].completion.size());
+    }
+  }
+
+  void compute_reference_logprobs() { score_rollouts(*ref_, &Rollout::ref_logp); }
+
+  // The sampler correction across several steps per generation: the old log-probs are the learner's at generation
+  // time (as TRL computes them), in the learner's arithmetic (autocast with bf16), instead of the sampler's.
+  void compute_old_logprobs() {
+    AutocastScope autocast(o_.training.bf16, model_->parameters().front().device());
+    score_rollouts(*model_, &Rollout::old_logp);
+  }
+
+  bool entropy_bonus() const { return o_.entropy_coef != 0.0 || o_.use_adaptive_entropy; }
+
+  // TRL's sampling/* metrics of one micro-batch: the ratio's extremes and mean (over tokens, or over sequences at
+  // sequence level), |old - sampling| over tokens, and the masked fraction in the mask modes.
+  void record_sampling_metrics(const at::Tensor& old_logp, const at::Tensor& sampling_logp, const at::Tensor& ratio,
+                               const at::Tensor& mask) {
+    torch::NoGradGuard no_grad;
+    const at::Tensor in = mask > 0;
+    const at::Tensor diff = (old_logp - sampling_logp).abs().masked_select(in);
+    const bool sequence = rl::is_sequence_level(correction_);
+    const at::Tensor values = sequence ? ratio.flatten() : ratio.masked_select(in);
+    auto extreme = [](std::map<std::string, double>& m, const std::string& k, double v, bool lower) {
+      auto it = m.find(k);
+      if (it == m.end())
+        m[k] = v;
+      else
+        it->second = lower ? std::min(it->second, v) : std::max(it->second, v);
+    };
+    if (diff.numel() > 0) {
+      token_sums_["sampling/sampling_logp_difference/mean"] += diff.sum().item<double>();
+      extreme(step_max_, "sampling/sampling_logp_difference/max", diff.max().item<double>(), false);
+    }
+    if (values.numel() == 0) return;
+    extreme(step_min_, "sampling/importance_sampling_ratio/min", values.min().item<double>(), true);
+    extreme(step_max_, "sampling/importance_sampling_ratio/max", values.max().item<double>(), false);
+    const bool masks =
+        correction_ == rl::SamplingCorrection::kTokenMask || correction_ == rl::SamplingCorrection::kSequenceMask;
+    const double masked = masks ? (values == 0).sum().item<double>() : 0.0;
+    if (sequence) {
+      sequence_sums_[0] += values.sum().item<double>();
+      sequence_sums_[1] += masked;
+    } else {
+      token_sums_["sampling/importance_sampling_ratio/mean"] += values.sum().item<double>();
+      token_sums_["sampling/is_masked_fraction"] += masked;
     }
   }
 
@@ -592,7 +717,13 @@ class GrpoObjective : public Objective {
   rl::MultiObjectiveAggregation aggregation_;
   rl::LossConfig loss_;
   double entropy_scale_ = 1;  // the entropy bonus's factor in loss_sum (see prepare_step)
-  int64_t batch_, per_generation_, prompts_per_generation_;
+  int64_t batch_, per_step_, per_generation_, prompts_per_generation_;
+  int64_t slices_;       // optimizer steps per generation batch (steps_per_generation / gradient_accumulation_steps)
+  int64_t cycle_;        // steps per generation batch: slices_ * num_iterations
+  double entropy_coef_;  // the entropy bonus's coefficient (adaptive: moves each step; saved)
+  double last_entropy_ = INFINITY;     // adaptive: the last step's entropy (saved)
+  double entropy_window_[2] = {0, 0};  // adaptive: this step's entropy sum and token count
+  rl::SamplingCorrection correction_ = rl::SamplingCorrection::kSequenceMask;
   std::vector<RewardFunc> rewards_;
   std::unique_ptr<engine::Engine> engine_;
   int32_t pad_id_ = 0;
@@ -609,7 +740,10 @@ class GrpoObjective : public Objective {
   std::map<std::string, double> step_metrics_;  // the generation's (rewards, lengths, timings)
   std::map<std::string, double> token_sums_;    // kl, entropy, clip counts summed over the step's tokens
   int64_t step_tokens_ = 0;
+  int64_t slice_ = 0;  // which per_step_ rollouts of the generation batch
   double max_logprob_diff_ = 0;
+  std::map<std::string, double> step_min_, step_max_;  // sampler-correction extremes over the step
+  double sequence_sums_[2] = {0, 0};                   // sequence-level correction: ratio sum, masked sequences
   Clock::time_point learning_start_;
 };
 

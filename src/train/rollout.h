@@ -20,10 +20,14 @@ struct Scored {
   at::Tensor logp;     // (B, L) log_softmax(logits / T) at the sampled ids, 0 where masked
   at::Tensor entropy;  // (B, L) graph only with entropy_grad; undefined unless asked for
   at::Tensor mask;     // (B, L) 1 for completion tokens
-  int64_t tokens = 0;  // B * T processed
+  int64_t tokens = 0;  // positions processed: B * T, or packed rows * T
 };
+// packed: the sequences packed best-fit decreasing into rows no longer than the longest, end to end within a row,
+// attention and positions kept inside each (ForwardArgs::segment_ids): the same values as the padded batch, with
+// fewer rows (linear layers cost per real token, attention per row).
 Scored score_completions(model::TransformerImpl& model, const TokenRows& prompts, const TokenRows& completions,
-                         double temperature, int32_t pad_id, bool with_entropy, bool entropy_grad = false);
+                         double temperature, int32_t pad_id, bool with_entropy, bool entropy_grad = false,
+                         bool packed = false);
 
 // A value model's (a sequence classifier with one label) value of each completion token's state: score() of the
 // hidden state at the position that predicts the token, (B, L), 0 where masked (TRL PPOTrainer's

@@ -11,7 +11,6 @@
 //   2. On resume, metrics.jsonl lines logged after the checkpoint's step (lost work) are dropped, so the log
 //      reads as one uninterrupted run.
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 #include <fmt/format.h>
 #include <torch/types.h>
 #include <nlohmann/json.hpp>
@@ -24,6 +23,7 @@
 #include "r1/error.h"
 #include "r1/io.h"
 #include "r1/train.h"
+#include "train/autocast.h"
 #include "train/checkpoint.h"
 #include "train/schedule.h"
 #include "train/state.h"
@@ -32,32 +32,6 @@ namespace r1::train {
 namespace fs = std::filesystem;
 namespace {
 constexpr const char* kMetrics = "metrics.jsonl";
-
-// Autocast for the forward passes (bf16 matmuls, fp32 elsewhere); restores the previous state on exit.
-class AutocastScope {
- public:
-  AutocastScope(bool enabled, at::Device device) : enabled_(enabled), cuda_(device.is_cuda()) {
-    if (!enabled_) return;
-    if (cuda_) {
-      at::autocast::set_enabled(true);
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    } else {
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    }
-  }
-  ~AutocastScope() {
-    if (!enabled_) return;
-    if (cuda_)
-      at::autocast::set_enabled(false);
-    else
-      at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool enabled_, cuda_;
-};
 
 // The global L2 norm of all gradients, as clip_grad_norm_ computes it (norm of the per-tensor norms).
 double global_grad_norm(const std::vector<AdamW::Param>& params) {
