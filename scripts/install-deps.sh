@@ -17,6 +17,7 @@ packages=(
   libyaml-cpp-dev              # YAML run recipes (open-r1 style)
   libcpp-httplib-dev           # HTTP server and client (r1 serve, r1 generate --server)
   python3                      # the code reward runs Python programs (tests included); scripts/check-includes.py
+  python3-protobuf protobuf-compiler  # test-tensorboard's independent event-file reader (not a runtime dependency)
   clang-format                 # make check: every source as .clang-format says
   libgtest-dev libgmock-dev libbenchmark-dev
 )

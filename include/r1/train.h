@@ -69,6 +69,8 @@ struct TrainingArguments {
   std::optional<std::string> resume_from_checkpoint;  // "true"/"latest": newest in output_dir, or a path
   int64_t max_nonfinite_steps = 5;  // r1: stop (with a checkpoint) after this many non-finite steps in a row
   bool save_final_model = true;     // r1: write the trained model into output_dir at the end
+  std::vector<std::string> report_to = {"none"};  // none | all | tensorboard (metrics.jsonl is always written)
+  std::optional<std::string> logging_dir;         // TensorBoard event files; unset: output_dir/runs
 
   void read(const Recipe& recipe);  // reads the keys present; does not reject unknown ones
   void validate() const;            // UsageError naming the key

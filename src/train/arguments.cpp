@@ -8,6 +8,7 @@
 #include "r1/error.h"
 #include "r1/recipe.h"
 #include "r1/train.h"
+#include "train/tensorboard.h"
 
 namespace r1::train {
 namespace {
@@ -45,6 +46,11 @@ void visit(Args& a, V& v) {
   v("resume_from_checkpoint", a.resume_from_checkpoint, "true/latest (newest in output_dir) or a checkpoint path");
   v("max_nonfinite_steps", a.max_nonfinite_steps, "stop after N non-finite steps in a row");
   v("save_final_model", a.save_final_model, "write the final model into output_dir");
+  v("report_to", a.report_to,
+    "none (default) | tensorboard | all (= tensorboard): TensorBoard event files of every logged metric besides "
+    "metrics.jsonl; other transformers integrations (wandb, mlflow, ...) are not in r1 and are ignored with a note");
+  v("logging_dir", a.logging_dir,
+    "where report_to: tensorboard writes (default output_dir/runs); view with tensorboard --logdir <it>");
 }
 struct Keys {
   std::vector<std::string> keys;
@@ -126,6 +132,8 @@ void TrainingArguments::validate() const {
   if (eval_steps && *eval_steps < 1) fail_usage("eval_steps must be >= 1");
   if (max_eval_samples < 0) fail_usage("max_eval_samples must be >= 0");
   positive("max_nonfinite_steps", double(max_nonfinite_steps));
+  detail::check_report_to(report_to);
+  if (logging_dir && logging_dir->empty()) fail_usage("logging_dir must not be empty (unset: output_dir/runs)");
 }
 
 }  // namespace r1::train

@@ -9,7 +9,8 @@
 //      as a step (its data is consumed; the LR schedule keeps its pace); max_nonfinite_steps in a row stop the
 //      run with a checkpoint.
 //   2. On resume, metrics.jsonl lines logged after the checkpoint's step (lost work) are dropped, so the log
-//      reads as one uninterrupted run.
+//      reads as one uninterrupted run. With report_to: tensorboard the same rows go to a new event file in
+//      logging_dir (train/tensorboard.h), which marks the restart so that TensorBoard drops the lost steps too.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/types.h>
@@ -17,6 +18,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/progress.h"
@@ -27,6 +29,7 @@
 #include "train/checkpoint.h"
 #include "train/schedule.h"
 #include "train/state.h"
+#include "train/tensorboard.h"
 
 namespace r1::train {
 namespace fs = std::filesystem;
@@ -48,6 +51,13 @@ void scale_grads(const std::vector<AdamW::Param>& params, double factor) {
     if (p.tensor.grad().defined()) p.tensor.mutable_grad().mul_(factor);
 }
 
+// Whether `path` is `dir` or lies under it (after resolving both).
+bool is_inside(const fs::path& path, const fs::path& dir) {
+  std::error_code ec;
+  const fs::path relative = fs::weakly_canonical(path, ec).lexically_relative(fs::weakly_canonical(dir, ec));
+  return !ec && !relative.empty() && *relative.begin() != "..";
+}
+
 bool directory_is_empty(const fs::path& dir) {
   std::error_code ec;
   return !fs::exists(dir, ec) || fs::is_empty(dir, ec);
@@ -59,15 +69,30 @@ std::string format_metric(const std::string& key, double v) {
   return fmt::format("{} {:.4f}", key, v);
 }
 
-// metrics.jsonl (appended, flushed per line) and the console line of each logged step.
+// logging_dir, or its default output_dir/runs (see train/tensorboard.h).
+fs::path resolve_logging_dir(const TrainingArguments& args) {
+  return args.logging_dir ? fs::path(*args.logging_dir) : fs::path(args.output_dir) / "runs";
+}
+
+// metrics.jsonl (appended, flushed per line), the same rows as TensorBoard events with report_to: tensorboard
+// (a new event file from `first_step` on, flushed per row), and the console line of each logged step.
 class MetricsLog {
  public:
-  MetricsLog(const fs::path& path, int64_t total_steps) : out_(path, std::ios::app), total_steps_(total_steps) {
-    if (!out_) fail("cannot write '{}'", path.string());
+  MetricsLog(const TrainingArguments& args, int64_t first_step, int64_t total_steps)
+      : out_(fs::path(args.output_dir) / kMetrics, std::ios::app), total_steps_(total_steps) {
+    if (!out_) fail("cannot write '{}'", (fs::path(args.output_dir) / kMetrics).string());
+    for (const std::string& name : detail::unsupported_integrations(args.report_to))
+      fmt::print("note: report_to: r1 does not report to {}; it is ignored (metrics.jsonl holds every metric)\n", name);
+    if (detail::wants_tensorboard(args.report_to)) {
+      tensorboard_.emplace(resolve_logging_dir(args), first_step);
+      fmt::print("TensorBoard: {} (tensorboard --logdir {})\n", tensorboard_->path().string(),
+                 resolve_logging_dir(args).string());
+    }
   }
   void write(const nlohmann::ordered_json& line) {
     out_ << line.dump() << "\n";
     out_.flush();
+    if (tensorboard_) tensorboard_->write(line);
     std::string text = fmt::format("step {}/{}", line["step"].get<int64_t>(), total_steps_);
     for (const auto& [k, v] : line.items())
       if (k != "step" && v.is_number()) text += " | " + format_metric(k, v.get<double>());
@@ -78,6 +103,7 @@ class MetricsLog {
  private:
   std::ofstream out_;
   int64_t total_steps_;
+  std::optional<detail::TensorBoardWriter> tensorboard_;
 };
 
 // The taken steps since the last metrics line: the line holds their mean loss and metrics, the learning rate
@@ -188,6 +214,11 @@ fs::path open_run(const TrainingArguments& args, model::TransformerImpl& model, 
         output_dir.string());
   fs::create_directories(output_dir);
   if (fs::exists(metrics_path)) fs::remove(metrics_path);
+  // an earlier run's event files go with its metrics.jsonl where they lie inside output_dir (the default
+  // logging_dir); a logging_dir elsewhere is not output_dir's to clean (the START mark covers it for TensorBoard)
+  if (is_inside(resolve_logging_dir(args), output_dir))
+    if (int n = detail::remove_event_files(resolve_logging_dir(args)); n > 0)
+      fmt::print("removed {} event file(s) of an earlier run from {}\n", n, resolve_logging_dir(args).string());
   // overwrite_output_dir: an earlier run's checkpoints would be taken for this run's on a later resume
   detail::rotate_checkpoints(output_dir, 0, {});
   return {};
@@ -241,7 +272,7 @@ TrainResult Trainer::train() {
   TrainResult result;
   result.last_checkpoint = open_run(args_, *model_, parts, state);
   print_plan(objective_, optimizer, *model_, extra_parameters, args_, schedule);
-  MetricsLog log(fs::path(args_.output_dir) / kMetrics, schedule.total_steps());
+  MetricsLog log(args_, state.global_step + 1, schedule.total_steps());
   auto save = [&] {
     result.last_checkpoint = detail::save_checkpoint(args_.output_dir, state.global_step, *model_, parts, hooks_);
     if (args_.save_total_limit)
