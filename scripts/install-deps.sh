@@ -18,6 +18,7 @@ packages=(
   libcpp-httplib-dev           # HTTP server and client (r1 serve, r1 generate --server)
   python3                      # the code reward runs Python programs (tests included); scripts/check-includes.py
   clang-format                 # make check: every source as .clang-format says
+  chromium                     # tests: the r1 dashboard page in a headless browser (tests/browser/)
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 check_only=0
