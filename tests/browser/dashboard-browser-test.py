@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """`r1 dashboard` in a real browser: headless Chromium driven over the DevTools protocol (CDP), standard library only.
 
 1. A short real training run: a tokenizer and a tiny Llama made with the r1 CLI, then `r1 grpo` for a few steps with
