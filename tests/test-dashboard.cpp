@@ -294,6 +294,19 @@ TEST_F(DashboardApi, BadRequestsAreAnsweredWithJsonErrors) {
   EXPECT_NE(get("/api/completions?run=a&order=up", 400)["error"].get<std::string>().find("'order'"), std::string::npos);
 }
 
+// A browser tab keeps its connection open between polls (keep-alive, 5 s): stopping must not wait for it.
+TEST_F(DashboardApi, StopDoesNotWaitForOpenConnections) {
+  append(dir_ / "a" / "metrics.jsonl", row(1, 1.0, 0.0));
+  start();
+  client_->set_keep_alive(true);
+  ASSERT_EQ(runs().size(), 1u);
+  const auto begin = std::chrono::steady_clock::now();
+  dashboard_->stop();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  EXPECT_LT(seconds, 4.0) << "stop() waited for the idle keep-alive connection";
+  dashboard_->wait();  // returns at once once stopped
+}
+
 TEST(DashboardOptionsCheck, MissingDirectoriesAndBadOptionsAreUsageErrors) {
   r1::test::TempDir dir;
   DashboardOptions o;

@@ -1,9 +1,10 @@
 // r1::server::Dashboard (include/r1/dashboard.h): cpp-httplib serving the embedded page (dashboard-assets.h) and
-// the JSON API over the runs (dashboard-runs.h); run_dashboard's clean shutdown on SIGINT / SIGTERM is the same
-// as `r1 serve`'s (stop-signals.h). A bad query parameter is a JSON 400 naming it, an unknown run a 404; every
-// API answer is `Cache-Control: no-store`, so a polling page always sees the file as it is now.
+// the JSON API over the runs (dashboard-runs.h), with `r1 serve`'s connection handling (connections.h) and clean
+// shutdown on SIGINT / SIGTERM (stop-signals.h). A bad query parameter is a JSON 400 naming it, an unknown run a
+// 404; every API answer is `Cache-Control: no-store`, so a polling page always sees the file as it is now.
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -16,6 +17,7 @@
 
 #include "r1/dashboard.h"
 #include "r1/error.h"
+#include "server/connections.h"
 #include "server/dashboard-assets.h"
 #include "server/dashboard-runs.h"
 #include "server/stop-signals.h"
@@ -96,7 +98,7 @@ httplib::Server::Handler api(Handler handler) {
 struct Dashboard::Impl {
   DashboardOptions options;
   std::unique_ptr<RunRegistry> registry;
-  httplib::Server http;
+  HttpServer http;  // r1 serve's connection handling (connections.h): bounded reads, a quick stop
   std::thread listener;
   std::atomic<bool> listener_done{false};
   int port = 0;
@@ -219,10 +221,19 @@ Dashboard::Dashboard(DashboardOptions options) : impl_(std::make_unique<Impl>())
   if (!(o.rescan_interval >= 0 && o.rescan_interval <= 3600))
     fail_usage("the rescan interval must be in 0..3600 seconds, got {}", o.rescan_interval);
   d.registry = std::make_unique<RunRegistry>(o.run_dirs, o.rescan_interval);
+  // A few browser tabs and scripts: a handful of warm threads; requests are small and the API takes no bodies.
+  // Keep-alive connections end within 100 ms of stop() (serve_connection), so Ctrl-C never waits on a tab.
+  ConnectionLimits limits;
+  limits.pool_threads = 8;
+  limits.max_connections = 64;
+  limits.request_read_timeout = std::chrono::seconds(10);
+  limits.keep_alive_timeout = std::chrono::seconds(5);
+  limits.keep_alive_max_requests = 1000;
+  limits.max_request_bytes = 64 * 1024;
+  d.http.set_limits(limits);
   d.http.set_keep_alive_timeout(5);
-  d.http.set_read_timeout(5);
-  d.http.set_write_timeout(5);
-  d.http.set_payload_max_length(64 * 1024);  // the API takes no bodies
+  d.http.set_keep_alive_max_count(1000);
+  d.http.set_payload_max_length(limits.max_request_bytes);
   d.add_routes();
 }
 
@@ -247,6 +258,7 @@ void Dashboard::start() {
           o.host, o.port);
     d.port = o.port;
   }
+  if (::listen(d.http.listening_socket(), SOMAXCONN) != 0) fail("cannot listen on {}:{}", o.host, d.port);
   d.registry->scan(true);
   d.listener = std::thread([&d] {
     d.http.listen_after_bind();

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -72,30 +71,6 @@ void json_error(httplib::Response& res, int status, const std::string& message, 
 }
 }  // namespace
 
-// httplib::Server with r1's connection handling (connections.h): the listening socket exposed (to raise its
-// backlog) and each connection served by serve_connection, or rejected with a 503 beyond the limit.
-class HttpServer : public httplib::Server {
- public:
-  socket_t listening_socket() const { return svr_sock_; }
-  ConnectionLimits limits;
-
- private:
-  bool process_and_close_socket(socket_t sock) override {
-    ConnectionKind kind = current_connection_kind();
-    if (kind == ConnectionKind::kReject) {
-      reject_connection(sock, limits.max_connections);
-      return false;
-    }
-    serve_connection(sock, limits, svr_sock_, kind == ConnectionKind::kOverflow,
-                     [this](httplib::Stream& stream, bool close_connection, bool& connection_closed) {
-                       return process_request(stream, close_connection, connection_closed, nullptr);
-                     });
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
-    return true;
-  }
-};
-
 struct Server::Impl {
   ServerOptions options;
   std::unique_ptr<text::TextEngine> text_engine;
@@ -143,8 +118,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   s.routes.limits.vocab_size = int32_t(s.text_engine->model_config().vocab_size);
 
   HttpServer& http = s.http;
-  http.limits = connection_limits(o);
-  http.new_task_queue = [&http] { return new ConnectionQueue(http.limits); };
+  http.set_limits(connection_limits(o));
   // serve_connection applies these; httplib only writes them into the Keep-Alive response header.
   http.set_keep_alive_timeout(o.timeout_keep_alive);
   http.set_keep_alive_max_count(size_t(o.keep_alive_max_requests));
@@ -158,7 +132,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     return httplib::Server::HandlerResponse::Handled;
   });
   size_t limit = o.max_request_bytes;
-  Clock::duration timeout = http.limits.request_read_timeout;
+  Clock::duration timeout = http.limits().request_read_timeout;
   http.set_error_handler([limit, timeout](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (current_request_timed_out())
