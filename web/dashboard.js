@@ -429,7 +429,9 @@
         ctx.moveTo(px, top);
         ctx.lineTo(px, top + ph);
         ctx.stroke();
-        ctx.fillText(fmt(t), px, top + ph + 5);
+        const label = fmt(t);
+        const half = ctx.measureText(label).width / 2;
+        ctx.fillText(label, Math.min(Math.max(px, half + 1), w - half - 1), top + ph + 5);  // inside the canvas
       }
       ctx.strokeStyle = '#b0bec5';
       ctx.strokeRect(left, top, pw, ph);
@@ -450,8 +452,31 @@
           return;
         }
         ctx.beginPath();
-        for (let i = 0; i < xs.length; i++) {
-          if (i === 0) ctx.moveTo(X(xs[i]), Y(ys[i])); else ctx.lineTo(X(xs[i]), Y(ys[i]));
+        if (xs.length > 2 * pw) {  // more points than pixels: each pixel column's lowest and highest point
+          let col = null, lo = 0, hi = 0, started = false;
+          const flush = () => {
+            if (col === null) return;
+            if (started) ctx.lineTo(col, lo); else ctx.moveTo(col, lo);
+            ctx.lineTo(col, hi);
+            started = true;
+          };
+          for (let i = 0; i < xs.length; i++) {
+            const px = Math.round(X(xs[i]));
+            const py = Y(ys[i]);
+            if (px !== col) {
+              flush();
+              col = px;
+              lo = hi = py;
+            } else {
+              lo = Math.min(lo, py);
+              hi = Math.max(hi, py);
+            }
+          }
+          flush();
+        } else {
+          for (let i = 0; i < xs.length; i++) {
+            if (i === 0) ctx.moveTo(X(xs[i]), Y(ys[i])); else ctx.lineTo(X(xs[i]), Y(ys[i]));
+          }
         }
         ctx.stroke();
       };
