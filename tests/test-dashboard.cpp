@@ -88,6 +88,7 @@ TEST_F(DashboardApi, FindsRunsRecursivelyAndServesTheEmbeddedPage) {
   start();
   EXPECT_EQ(run_ids(), (std::vector<std::string>{"a", "b/c"}));
   EXPECT_EQ(dashboard_->run_count(), 2u);
+  EXPECT_TRUE(get("/api/runs")["instance"].is_string());
   json a = runs()[0];
   EXPECT_EQ(a["rows"], 1);
   EXPECT_EQ(a["keys"], json({"loss", "reward"}));

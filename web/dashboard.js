@@ -160,6 +160,13 @@
 
   async function refresh() {
     const data = await fetchJSON('api/runs');
+    if (state.instance !== undefined && data.instance !== state.instance) {
+      for (const run of state.runs.values()) {  // another dashboard process: its row indices start over
+        clearRun(run);
+        run.gen = null;
+      }
+    }
+    state.instance = data.instance;
     state.reloadMs = Math.max(50, (data.reload_interval || 1) * 1000);
     $('roots').textContent = data.roots.length ? 'under ' + data.roots.join(', ') : '';
     const seen = new Set();

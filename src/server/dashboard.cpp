@@ -105,6 +105,9 @@ struct Dashboard::Impl {
   std::mutex mu;
   std::condition_variable cv;
   bool started = false, stopped = false, finished = false;
+  // This process's start: a page that sees it change (the dashboard restarted) reads every run again, since
+  // generations and row indices start over.
+  std::string instance = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
 
   std::shared_ptr<Run> run_of(const httplib::Request& req) {
     std::optional<std::string> id = param(req, "run");
@@ -129,8 +132,10 @@ void Dashboard::Impl::add_routes() {
              for (const std::shared_ptr<Run>& run : registry->runs()) runs.push_back(run->summary());
              json roots = json::array();
              for (const fs::path& root : registry->roots()) roots.push_back(root.string());
-             json body = {
-                 {"runs", std::move(runs)}, {"roots", std::move(roots)}, {"reload_interval", options.reload_interval}};
+             json body = {{"runs", std::move(runs)},
+                          {"roots", std::move(roots)},
+                          {"reload_interval", options.reload_interval},
+                          {"instance", instance}};
              send_json(res, 200, body.dump(-1, ' ', false, json::error_handler_t::replace));
            }));
   http.Get("/api/metrics", api([this](const httplib::Request& req, httplib::Response& res) {
