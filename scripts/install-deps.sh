@@ -19,6 +19,7 @@ packages=(
   python3                      # the code reward runs Python programs (tests included); scripts/check-includes.py
   python3-protobuf protobuf-compiler  # test-tensorboard's independent event-file reader (not a runtime dependency)
   clang-format                 # make check: every source as .clang-format says
+  chromium                     # tests: the r1 dashboard page in a headless browser (tests/browser/)
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 check_only=0

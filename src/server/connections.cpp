@@ -325,4 +325,24 @@ void reject_connection(int sock, int max_connections) {
   t_lingering.push_back({sock, Clock::now() + kLinger});
 }
 
+void HttpServer::set_limits(const ConnectionLimits& limits) {
+  limits_ = limits;
+  new_task_queue = [this] { return new ConnectionQueue(limits_); };
+}
+
+bool HttpServer::process_and_close_socket(socket_t sock) {
+  ConnectionKind kind = current_connection_kind();
+  if (kind == ConnectionKind::kReject) {
+    reject_connection(sock, limits_.max_connections);
+    return false;
+  }
+  serve_connection(sock, limits_, svr_sock_, kind == ConnectionKind::kOverflow,
+                   [this](httplib::Stream& stream, bool close_connection, bool& connection_closed) {
+                     return process_request(stream, close_connection, connection_closed, nullptr);
+                   });
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return true;
+}
+
 }  // namespace r1::server

@@ -122,4 +122,18 @@ void serve_connection(int sock, const ConnectionLimits& limits, const std::atomi
 // reset the connection, and the client could lose the answer). That thread closes `sock`.
 void reject_connection(int sock, int max_connections);
 
+// httplib::Server with these connection rules (r1 serve, r1 dashboard): each connection served by
+// serve_connection on a ConnectionQueue, or rejected with a 503 beyond the limit; the listening socket exposed,
+// to raise its backlog after binding. set_limits before listening.
+class HttpServer : public httplib::Server {
+ public:
+  void set_limits(const ConnectionLimits& limits);
+  const ConnectionLimits& limits() const { return limits_; }
+  socket_t listening_socket() const { return svr_sock_; }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+  ConnectionLimits limits_;
+};
+
 }  // namespace r1::server

@@ -2,19 +2,15 @@
 // --api-key, compared over the header's exact bytes; /health stays open), the request-size limit (413),
 // OpenAI-style JSON for every error page (401, 404, 408, 413, 500, and the 503 past the connection limit),
 // connection limits and read deadlines (connections.h), the request log, and run_server's clean
-// shutdown on SIGINT / SIGTERM: the handler writes to a self-pipe, a watcher thread calls stop() (whichever
-// thread the signal lands on); a second signal exits at once.
+// shutdown on SIGINT / SIGTERM (stop-signals.h: a watcher thread calls stop(); a second signal exits at once).
 // Workaround: cpp-httplib 0.11.4 listens with a backlog of 5; with a few dozen clients connecting at once its
 // own client saw connections closed unanswered (1 to 14 of 32), so the socket is re-listened with SOMAXCONN.
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
-#include <csignal>
 #include <mutex>
 #include <thread>
 
@@ -22,6 +18,7 @@
 #include "r1/server.h"
 #include "server/connections.h"
 #include "server/routes.h"
+#include "server/stop-signals.h"
 
 namespace r1::server {
 using json = nlohmann::json;
@@ -74,30 +71,6 @@ void json_error(httplib::Response& res, int status, const std::string& message, 
 }
 }  // namespace
 
-// httplib::Server with r1's connection handling (connections.h): the listening socket exposed (to raise its
-// backlog) and each connection served by serve_connection, or rejected with a 503 beyond the limit.
-class HttpServer : public httplib::Server {
- public:
-  socket_t listening_socket() const { return svr_sock_; }
-  ConnectionLimits limits;
-
- private:
-  bool process_and_close_socket(socket_t sock) override {
-    ConnectionKind kind = current_connection_kind();
-    if (kind == ConnectionKind::kReject) {
-      reject_connection(sock, limits.max_connections);
-      return false;
-    }
-    serve_connection(sock, limits, svr_sock_, kind == ConnectionKind::kOverflow,
-                     [this](httplib::Stream& stream, bool close_connection, bool& connection_closed) {
-                       return process_request(stream, close_connection, connection_closed, nullptr);
-                     });
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
-    return true;
-  }
-};
-
 struct Server::Impl {
   ServerOptions options;
   std::unique_ptr<text::TextEngine> text_engine;
@@ -145,8 +118,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   s.routes.limits.vocab_size = int32_t(s.text_engine->model_config().vocab_size);
 
   HttpServer& http = s.http;
-  http.limits = connection_limits(o);
-  http.new_task_queue = [&http] { return new ConnectionQueue(http.limits); };
+  http.set_limits(connection_limits(o));
   // serve_connection applies these; httplib only writes them into the Keep-Alive response header.
   http.set_keep_alive_timeout(o.timeout_keep_alive);
   http.set_keep_alive_max_count(size_t(o.keep_alive_max_requests));
@@ -160,7 +132,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     return httplib::Server::HandlerResponse::Handled;
   });
   size_t limit = o.max_request_bytes;
-  Clock::duration timeout = http.limits.request_read_timeout;
+  Clock::duration timeout = http.limits().request_read_timeout;
   http.set_error_handler([limit, timeout](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (current_request_timed_out())
@@ -254,48 +226,15 @@ void Server::wait() {
   s.cv.wait(lock, [&] { return s.finished; });
 }
 
-namespace {
-int g_signal_pipe[2] = {-1, -1};
-std::atomic<int> g_signals{0};
-// First signal: ask the watcher to stop cleanly. Second: leave at once (a stop that hangs can be cut short).
-extern "C" void on_stop_signal(int signal) {
-  if (signal != 0 && g_signals.fetch_add(1) > 0) _exit(128 + signal);
-  char byte = 1;
-  [[maybe_unused]] ssize_t n = ::write(g_signal_pipe[1], &byte, 1);
-}
-}  // namespace
-
 int run_server(const ServerOptions& options) {
   Server server(options);
-  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) fail("cannot create the signal pipe");
-  g_signals = 0;
-  struct sigaction action {
-  }, old_int{}, old_term{};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, &old_int);
-  sigaction(SIGTERM, &action, &old_term);
-  std::thread watcher([&server] {
-    char byte;
-    while (::read(g_signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {
-    }
-    server.stop();
-  });
-  try {
+  {
+    StopOnSignals signals([&server] { server.stop(); });
     server.start();
-  } catch (...) {
-    on_stop_signal(0);
-    watcher.join();
-    throw;
+    fmt::print(stderr, "r1 serve: model '{}' on http://{}:{} (OpenAI API under /v1; Ctrl-C to stop)\n",
+               server.model_name(), options.host, server.port());
+    server.wait();
   }
-  fmt::print(stderr, "r1 serve: model '{}' on http://{}:{} (OpenAI API under /v1; Ctrl-C to stop)\n",
-             server.model_name(), options.host, server.port());
-  server.wait();
-  watcher.join();
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGTERM, &old_term, nullptr);
-  ::close(g_signal_pipe[0]);
-  ::close(g_signal_pipe[1]);
   fmt::print(stderr, "r1 serve: stopped\n");
   return 0;
 }

@@ -44,6 +44,7 @@ void add_generate_command(CLI::App& app, Invocation& ctx);
 void add_rejection_sample_command(CLI::App& app, Invocation& ctx);
 void add_pipeline_command(CLI::App& app, Invocation& ctx);
 void add_serve_command(CLI::App& app, Invocation& ctx);
+void add_dashboard_command(CLI::App& app, Invocation& ctx);
 void add_chat_command(CLI::App& app, Invocation& ctx);
 void add_grpo_command(CLI::App& app, Invocation& ctx);
 void add_ppo_command(CLI::App& app, Invocation& ctx);

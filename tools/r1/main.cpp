@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   r1::cli::add_rejection_sample_command(app, ctx);
   r1::cli::add_pipeline_command(app, ctx);
   r1::cli::add_serve_command(app, ctx);
+  r1::cli::add_dashboard_command(app, ctx);
   r1::cli::add_chat_command(app, ctx);
   r1::cli::add_grpo_command(app, ctx);
   r1::cli::add_ppo_command(app, ctx);
