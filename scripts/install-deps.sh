@@ -16,6 +16,7 @@ packages=(
   libginac-dev                 # computer algebra (GiNaC) for math answer verification
   libyaml-cpp-dev              # YAML run recipes (open-r1 style)
   libcpp-httplib-dev           # HTTP server and client (r1 serve, r1 generate --server)
+  libcld2-dev                  # Google's CLD2 language identification (r1 data filter)
   python3                      # the code reward runs Python programs (tests included); scripts/check-includes.py
   python3-protobuf protobuf-compiler  # test-tensorboard's independent event-file reader (not a runtime dependency)
   clang-format                 # make check: every source as .clang-format says

@@ -23,6 +23,8 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace r1::tokenizer {
@@ -293,5 +295,128 @@ PreferenceExample preference_example(const tokenizer::Tokenizer& tokenizer,
 // fullest bin it still fits (a new bin when none); lengths must be <= capacity. Returns the bins as indices
 // into `lengths`; deterministic (ties broken by index).
 std::vector<std::vector<size_t>> pack_best_fit_decreasing(const std::vector<size_t>& lengths, size_t capacity);
+
+// ---- Quality filters and language identification (r1 data filter) --------------------------------------------------
+// The document-level heuristics of the pretraining literature as datatrove implements them (its parameter names
+// and defaults; src/data/quality-filter.cpp lists the departures), applied in FineWeb's order, a document
+// dropped by the first rule that fires:
+//   language           CLD2 language identification: the best requested language's score must exceed its
+//                      threshold (LanguageFilter)
+//   gopher-repetition  duplicate lines / paragraphs (count and character fractions), top 2-4-gram and duplicated
+//                      5-10-gram character fractions (GopherRepetitionFilter; Gopher, Rae et al. 2021, table A1)
+//   gopher-quality     word count, mean word length, '#' and ellipsis per word, bullet and ellipsis lines,
+//                      words with a letter, stop words (GopherQualityFilter)
+//   c4                 drops lines (no terminal punctuation, < 3 words, a word over 1000 characters, javascript,
+//                      cookie/terms-of-use phrases; citations removed) and documents (lorem ipsum, '{', < 5
+//                      sentences) — the kept text is the kept lines (C4QualityFilter; Raffel et al. 2020)
+//   fineweb            lines ending in terminal punctuation, short lines, duplicated-line characters, newlines
+//                      per word (FineWebQualityFilter; Penedo et al. 2024)
+// Words: the text split at white space, punctuation and symbols split off each word's ends (as NLTK's word
+// tokenizer, which datatrove uses for English, does), and every Han / kana character a word of its own.
+
+// Language identification with Google's CLD2 (libcld2: 80+ languages, tables compiled in). A language's score is
+// the share (0..1) of the text's letters CLD2 assigns to it among its top three, and 0 for every language when
+// CLD2 calls the text unreliable (too short or too mixed).
+struct LanguageGuess {
+  std::string language = "un";                             // the best language's code (en, zh, zh-Hant, ja, ...)
+  double score = 0;                                        // its score
+  std::vector<std::pair<std::string, double>> candidates;  // up to three (code, score), best first
+  bool reliable = false;
+};
+LanguageGuess identify_language(std::string_view text);
+// The score of `language` (a code CLD2 knows: "en", "zh", "zh-Hant", "fr", "de", "ja", ...); "zh" also counts
+// "zh-Hant" (Chinese in either script).
+double language_score(const LanguageGuess& guess, const std::string& language);
+// The code as CLD2 spells it ("EN" -> "en", "he" -> "iw", "nb" -> "no"); r1::UsageError naming `option` if CLD2
+// does not know it.
+std::string canonical_language(const std::string& language, const std::string& option);
+std::string language_identifier_version();  // "CLD2 V2.0 - 20141016"
+
+struct QualityFilterOptions {
+  // Filters to run, in this order; any subset of language, gopher-repetition, gopher-quality, c4, fineweb.
+  std::vector<std::string> filters = {"language", "gopher-repetition", "gopher-quality", "c4", "fineweb"};
+  // language (LanguageFilter): keep when a requested language scores above its threshold; with no languages,
+  // when the best language does.
+  std::vector<std::string> languages;
+  double language_threshold = 0.65;
+  std::map<std::string, double> language_thresholds;  // per-language overrides (canonical codes)
+  // gopher-repetition (0 turns a fraction off; an empty n-gram list turns those rules off)
+  double dup_line_frac = 0.3, dup_para_frac = 0.3, dup_line_char_frac = 0.2, dup_para_char_frac = 0.2;
+  std::vector<std::pair<int, double>> top_n_grams = {{2, 0.2}, {3, 0.18}, {4, 0.16}};
+  std::vector<std::pair<int, double>> dup_n_grams = {{5, 0.15}, {6, 0.14}, {7, 0.13}, {8, 0.12}, {9, 0.11}, {10, 0.10}};
+  // gopher-quality (0 turns a rule off)
+  int64_t min_doc_words = 50, max_doc_words = 100000;
+  double min_avg_word_length = 3, max_avg_word_length = 10;
+  double max_symbol_word_ratio = 0.1, max_bullet_lines_ratio = 0.9, max_ellipsis_lines_ratio = 0.3;
+  double max_non_alpha_words_ratio = 0.8;  // the minimum share of words with a letter (datatrove's name)
+  int64_t min_stop_words = 2;
+  std::vector<std::string> stop_words = {"the", "be", "to", "of", "and", "that", "have", "with"};
+  // c4 (-1 turns a number off)
+  bool split_paragraph = true;  // lines; false: sentences
+  bool remove_citations = true, filter_no_terminal_punct = true;
+  int64_t min_num_sentences = 5, min_words_per_line = 3, max_word_length = 1000;
+  bool filter_lorem_ipsum = true, filter_javascript = true, filter_curly_bracket = true, filter_policy = true;
+  // fineweb
+  double line_punct_thr = 0.12;
+  bool line_punct_exclude_zero = false;
+  double short_line_thr = 0.67;
+  int64_t short_line_length = 30;
+  double char_duplicates_ratio = 0.01, new_line_ratio = 0.3;
+};
+// r1::UsageError for an unknown filter or language, a threshold outside its range, an n-gram size < 1.
+void validate(const QualityFilterOptions& options);
+
+// Why a document was dropped: the rule (datatrove's reason name: gopher_short_doc, dup_line_frac, top_2_gram,
+// too_few_sentences, line_punct_ratio, language, ...), its filter, what was measured and the threshold it failed.
+struct FilterVerdict {
+  bool keep = true;
+  std::string filter, rule;
+  std::string measure;    // "words", "mean word length", "duplicate lines / lines", ...
+  std::string parameter;  // the option: min_doc_words, dup_line_frac, ...
+  double value = 0, threshold = 0;
+  std::string comparison;  // how value failed threshold: "<", ">", "<=", ">=", "contains"
+  std::string text;        // the kept text (the c4 filter drops lines); empty when dropped
+  bool modified = false;   // text differs from the input
+  std::string language;    // when the language filter ran: the best language and its score
+  double language_score = 0;
+  std::string explain() const;  // "gopher_short_doc: words 12 < min_doc_words 50"
+};
+// Counters a filter keeps besides verdicts (datatrove's stat_update): c4's dropped lines by reason.
+struct FilterStats {
+  std::map<std::string, uint64_t> lines_removed;  // c4: too_long_word, no_terminal_punct, too_few_words, ...
+};
+FilterVerdict filter_document(std::string_view text, const QualityFilterOptions& options, FilterStats* stats = nullptr);
+
+// The measures the rules use, each as datatrove computes it (exposed for tests and explanations).
+std::vector<std::string> split_words(std::string_view text);  // the word rule above
+std::vector<std::string> split_sentences(std::string_view text);
+
+// `r1 data filter`: documents from text / JSONL files (the document rules of prepare_data) -> the kept ones, in
+// input order. Output format by file name: .jsonl / .json: JSONL (a JSONL input row as read, with `field`
+// rewritten only when the c4 filter changed the text; a text document as {field: text}); otherwise plain text,
+// one document per line or per blank-line-separated block (`separator`).
+struct FilterRunOptions {
+  QualityFilterOptions filters;
+  std::vector<std::filesystem::path> inputs;
+  std::filesystem::path output;
+  std::filesystem::path rejected;  // non-empty: the dropped documents, in the same formats
+  std::filesystem::path explain;   // non-empty: why each was dropped ("-": stdout); .jsonl: one JSON object each
+  std::string field = "text";
+  DocumentSeparator separator = DocumentSeparator::Line;
+  bool skip_invalid = false;
+  bool overwrite = false;  // replace an existing output (else r1::Error)
+  int threads = 0;
+  bool show_progress = true;
+};
+struct FilterSummary {
+  uint64_t documents_read = 0, kept = 0, modified = 0, invalid_rows = 0, empty = 0;
+  std::vector<std::pair<std::string, uint64_t>> dropped;  // rule -> documents, in the order rules run
+  FilterStats stats;
+  uint64_t input_bytes = 0;
+  double seconds = 0;
+  nlohmann::json to_json() const;
+  std::string format() const;  // the table the CLI prints
+};
+FilterSummary filter_files(const FilterRunOptions& options);
 
 }  // namespace r1::data

@@ -57,18 +57,19 @@ std::vector<int32_t> LocalTextBackend::encode(const TextPrompt& p, const std::st
   }
   if (ids.empty()) fail("{}: the prompt renders to no tokens", where);
   const int64_t context =
-      engine_options_.max_seq_len > 0 ? engine_options_.max_seq_len : model_->config().max_position_embeddings;
+      options_.engine.max_seq_len > 0 ? options_.engine.max_seq_len : model_->config().max_position_embeddings;
   if (int64_t(ids.size()) >= context)
     fail("{}: the prompt has {} tokens; the context holds {} (prompt + at least one new token{})", where, ids.size(),
-         context, engine_options_.max_seq_len > 0 ? ", --max-seq-len" : ": the model's max_position_embeddings");
+         context, options_.engine.max_seq_len > 0 ? ", --max-seq-len" : ": the model's max_position_embeddings");
   return ids;
 }
 
 void LocalTextBackend::run(const std::vector<std::vector<int32_t>>& prompts, const std::vector<uint64_t>& seeds,
                            const std::function<void(size_t, TextCompletion)>& on_done) {
   // Unless told otherwise, size the KV cache for the longest prompt + max_new_tokens rather than the
-  // model's whole context (32k positions x batch would take gigabytes for a Hub model).
-  if (engine_options_.max_seq_len <= 0) {
+  // model's whole context (32k positions x batch would take gigabytes for a Hub model). Fitted anew on every run
+  // (self-instruct runs one batch of prompts after another).
+  if (options_.engine.max_seq_len <= 0) {
     size_t longest = 1;
     for (const auto& p : prompts) longest = std::max(longest, p.size());
     engine_options_.max_seq_len = std::min<int64_t>(model_->config().max_position_embeddings,

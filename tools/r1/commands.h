@@ -55,4 +55,8 @@ void add_reward_command(CLI::App& app, Invocation& ctx);
 void add_distill_command(CLI::App& app, Invocation& ctx);
 void add_merge_lora_subcommand(CLI::App& model, Invocation& ctx);  // `r1 model merge-lora`
 
+// `r1 data` subcommands in files of their own, registered by add_data_command.
+void add_data_filter_command(CLI::App& data, Invocation& ctx);         // cmd-data-filter.cpp
+void add_data_self_instruct_command(CLI::App& data, Invocation& ctx);  // cmd-data-self-instruct.cpp
+
 }  // namespace r1::cli
