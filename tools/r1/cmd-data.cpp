@@ -113,6 +113,9 @@ void add_data_command(CLI::App& app, Invocation& ctx) {
   CLI::App* info = cmd->add_subcommand("info", "describe prepared data (a directory or one .bin shard)");
   info->add_option("path", o->path, "OUT of r1 data prepare, or a shard")->required();
   info->callback([&ctx, o] { ctx.run = [o] { return run_info(*o); }; });
+
+  add_data_dedup_command(*cmd, ctx);
+  add_data_decontaminate_command(*cmd, ctx);
 }
 
 }  // namespace r1::cli
