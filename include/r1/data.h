@@ -419,4 +419,136 @@ struct FilterSummary {
 };
 FilterSummary filter_files(const FilterRunOptions& options);
 
+// ---- Near-duplicate removal and benchmark decontamination (r1 data dedup / decontaminate) ---------------------------
+// Both read the inputs as `r1 data prepare` does (the document rules above) and write one output file in the
+// inputs' format. Exact duplicates are `data prepare`'s (its --no-dedup); this is the near-duplicate step.
+//
+// dedup: MinHash-LSH (datasketch / text-dedup) with the Jaccard of candidate pairs verified exactly, so no
+// removed document is below `threshold` with the one that linked it. Documents are shingled by the rule of
+// src/data/minhash.h (NFKC, lower case, punctuation dropped, word or character n-grams). Verified pairs join
+// clusters (union-find); each cluster keeps its first document in input order. Three streaming passes over
+// the inputs: signatures -> LSH buckets; exact verification of candidate pairs (shingle sets held only for
+// documents that still have an unverified partner later on); writing the kept documents. Memory: per document
+// its location and band keys, plus the buckets with two or more members; never the texts.
+//
+// Usage:
+//   r1::data::NearDedupOptions dedup;                      // r1 data dedup
+//   dedup.inputs = {"raw.jsonl"}; dedup.output = "dedup.jsonl"; dedup.report = "removed.jsonl";
+//   r1::data::NearDedupSummary d = r1::data::near_dedup(dedup);  // d.removed, d.clusters, d.format()
+//   r1::data::DecontaminateOptions clean;                  // r1 data decontaminate
+//   clean.inputs = {"dedup.jsonl"}; clean.output = "clean.jsonl";
+//   auto s = r1::data::decontaminate(clean, {r1::data::read_benchmark_column("aime.jsonl", "problem", "aime")});
+enum class ShingleKind {
+  Auto,  // word n-grams; every CJK ideograph and kana is a word of its own (so CJK text gets character n-grams)
+  Word,  // word n-grams (a run of CJK characters is one word)
+  Char,  // character n-grams of the normalised words joined by single spaces
+};
+ShingleKind parse_shingle_kind(const std::string& name);  // auto | word | char; r1::UsageError naming --shingle
+
+// datasketch's MinHashLSH._optimal_param: the (bands, rows) with bands * rows <= num_perm minimising
+// fp_weight * integral_0^t P(s) ds + fn_weight * integral_t^1 (1 - P(s)) ds, P(s) = 1 - (1 - s^rows)^bands the
+// probability that a pair of Jaccard s becomes a candidate (the integrals by Simpson's rule; the first
+// minimum in (bands, rows) order wins, as in datasketch). t = 0.7, 128 permutations -> 14 bands of 9 rows.
+struct LshParams {
+  int bands = 0, rows = 0;
+};
+LshParams optimal_lsh_params(double threshold, int num_perm, double false_positive_weight = 0.5,
+                             double false_negative_weight = 0.5);
+
+struct NearDedupOptions {
+  std::vector<std::filesystem::path> inputs;  // files or directories (all JSONL, or all plain text)
+  std::filesystem::path output;               // the kept documents: JSONL rows unchanged, or text documents
+  std::filesystem::path report;               // optional JSONL: one line per removed document
+  std::string field = "text";
+  DocumentSeparator separator = DocumentSeparator::Line;
+  ShingleKind shingle = ShingleKind::Auto;
+  int ngram = 5;
+  int num_perm = 128;
+  double threshold = 0.7;
+  int bands = 0, rows = 0;  // both set: used as given (bands * rows <= num_perm); else optimal_lsh_params
+  bool skip_invalid = false;
+  bool overwrite = false;
+  int threads = 0;
+  uint64_t seed = 42;
+  bool show_progress = true;
+  size_t chunk_bytes = size_t(1) << 20;
+};
+
+struct NearDedupSummary {
+  uint64_t documents = 0;         // documents read (after empty and invalid rows)
+  uint64_t empty = 0;             // whitespace-only documents, dropped as `data prepare` drops them
+  uint64_t invalid_rows = 0;      // malformed JSONL rows skipped (skip_invalid)
+  uint64_t without_shingles = 0;  // documents with no word character: never compared, kept
+  uint64_t candidate_pairs = 0;   // pairs sharing a band whose Jaccard was computed
+  uint64_t duplicate_pairs = 0;   // of those, pairs at or above the threshold
+  uint64_t clusters = 0;          // clusters of two or more documents
+  uint64_t removed = 0;
+  LshParams lsh;
+  uint64_t input_bytes = 0;
+  double seconds = 0;
+  uint64_t kept() const { return documents - removed; }
+  std::string format() const;  // what the CLI prints
+};
+
+// r1::Error for unreadable inputs, a malformed row (file:line) or an existing output without overwrite;
+// r1::UsageError for inconsistent options.
+NearDedupSummary near_dedup(const NearDedupOptions& options);
+
+// decontaminate: open-r1's scripts/decontaminate.py (after s1's decontaminate_util.py). Text is normalised as
+// open-r1 does (Python's str.lower(), then split on whitespace); a training row is contaminated by a benchmark
+// when one of its word n-grams (" ".join of `ngram` consecutive words) is an n-gram of one of the benchmark's
+// problems. Texts with fewer than `ngram` words have no n-grams and are never contaminated.
+struct Benchmark {
+  std::string name;  // the flag column is contaminated_<name>
+  std::filesystem::path path;
+  std::vector<std::string> problems;
+  std::vector<size_t> lines;  // 1-based line of each problem in `path` (0: unknown)
+};
+// The benchmark texts of a JSONL file's `field` column: r1::Error naming file:line for a malformed row or a
+// row without a string `field`.
+Benchmark read_benchmark_column(const std::filesystem::path& path, const std::string& field, std::string name);
+
+enum class ContaminationMode {
+  Drop,  // write the rows no benchmark contaminates (open-r1 --cleanup)
+  Flag,  // write every row with a boolean column contaminated_<benchmark> per benchmark (JSONL only)
+};
+
+struct DecontaminateOptions {
+  std::vector<std::filesystem::path> inputs;  // JSONL files (or plain text, one row per line: drop mode only)
+  std::filesystem::path output;
+  std::filesystem::path report;   // optional JSONL: one line per contaminated row (benchmarks, n-gram, problem)
+  std::string field = "problem";  // open-r1's --problem_column
+  int ngram = 8;                  // open-r1's --ngram_size
+  ContaminationMode mode = ContaminationMode::Drop;
+  bool skip_invalid = false;  // skip (and count) malformed rows and rows without the field instead of failing
+  bool overwrite = false;
+  int threads = 0;
+  bool show_progress = true;
+  size_t chunk_bytes = size_t(1) << 20;
+};
+
+struct BenchmarkContamination {
+  std::string name;
+  uint64_t problems = 0, ngrams = 0;         // the benchmark's problems and distinct n-grams
+  uint64_t rows = 0;                         // training rows it contaminates
+  std::string example_ngram;                 // the first matched n-gram (input order) and where it was found
+  std::string example_row, example_problem;  // "file:line" of the training row and the benchmark problem
+};
+
+struct DecontaminateSummary {
+  uint64_t rows = 0;          // training rows read
+  uint64_t contaminated = 0;  // rows contaminated by at least one benchmark
+  uint64_t written = 0;
+  uint64_t invalid_rows = 0;
+  std::vector<BenchmarkContamination> benchmarks;
+  uint64_t input_bytes = 0;
+  double seconds = 0;
+  std::string format() const;  // what the CLI prints
+};
+
+// r1::Error for unreadable inputs, a malformed row or missing field (file:line) unless skip_invalid, or an
+// existing output without overwrite; r1::UsageError for flag mode on text input, ngram < 1, duplicate
+// benchmark names or no benchmarks.
+DecontaminateSummary decontaminate(const DecontaminateOptions& options, const std::vector<Benchmark>& benchmarks);
+
 }  // namespace r1::data

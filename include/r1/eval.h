@@ -138,6 +138,7 @@ const char* task_type_name(TaskType type);
 
 struct Problem {
   std::string prompt;                // the query (open-r1's template applied)
+  std::string problem;               // the problem as the file gives it (problem / Question / prompt column)
   std::string gold;                  // gold answer text (math: the whole solution) or the gold letter (GPQA)
   std::vector<std::string> choices;  // GPQA: the shuffled options
   size_t line = 0;                   // 1-based line in the task file

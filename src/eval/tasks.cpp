@@ -106,15 +106,17 @@ Task load_task(const std::filesystem::path& path, const TaskOptions& options) {
         p.line = line;
         switch (*type) {
           case TaskType::kMath:
-            p.prompt = math_query(text_column(row, "problem", where));
+            p.problem = text_column(row, "problem", where);
+            p.prompt = math_query(p.problem);
             p.gold = text_column(row, "solution", where);
             break;
           case TaskType::kAime:
-            p.prompt = math_query(text_column(row, "problem", where));
+            p.problem = text_column(row, "problem", where);
+            p.prompt = math_query(p.problem);
             p.gold = text_column(row, "answer", where);
             break;
           case TaskType::kGeneric:
-            p.prompt = text_column(row, "prompt", where);
+            p.problem = p.prompt = text_column(row, "prompt", where);
             p.gold = text_column(row, "answer", where);
             break;
           case TaskType::kGpqa: {
@@ -126,7 +128,8 @@ Task load_task(const std::filesystem::path& path, const TaskOptions& options) {
             p.choices = wrong;
             p.choices.insert(p.choices.begin() + long(gold), text_column(row, "Correct Answer", where));
             p.gold = std::string(1, char('A' + gold));
-            p.prompt = gpqa_query(text_column(row, "Question", where), p.choices);
+            p.problem = text_column(row, "Question", where);
+            p.prompt = gpqa_query(p.problem, p.choices);
             break;
           }
         }

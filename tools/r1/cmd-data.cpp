@@ -116,6 +116,8 @@ void add_data_command(CLI::App& app, Invocation& ctx) {
 
   add_data_filter_command(*cmd, ctx);         // cmd-data-filter.cpp
   add_data_self_instruct_command(*cmd, ctx);  // cmd-data-self-instruct.cpp
+  add_data_dedup_command(*cmd, ctx);
+  add_data_decontaminate_command(*cmd, ctx);
 }
 
 }  // namespace r1::cli

@@ -34,6 +34,8 @@ struct Invocation {
 
 void add_model_command(CLI::App& app, Invocation& ctx);
 void add_data_command(CLI::App& app, Invocation& ctx);
+void add_data_dedup_command(CLI::App& data, Invocation& ctx);          // cmd-data-dedup.cpp: `data dedup`
+void add_data_decontaminate_command(CLI::App& data, Invocation& ctx);  // cmd-data-decontaminate.cpp
 void add_tokenizer_command(CLI::App& app, Invocation& ctx);
 void add_verify_command(CLI::App& app, Invocation& ctx);
 void add_pretrain_command(CLI::App& app, Invocation& ctx);
