@@ -33,6 +33,7 @@
 #include "r1/error.h"
 #include "r1/io.h"
 #include "r1/runtime.h"
+#include "tokenizer/unicode.h"
 
 namespace r1::data {
 namespace fs = std::filesystem;
@@ -45,60 +46,18 @@ using U32View = std::u32string_view;
 
 // ---- Characters ------------------------------------------------------------------------------------------------
 
+// Code points; an invalid byte becomes U+FFFD (the tokenizer's decoder, src/tokenizer/unicode.h).
 U32 decode_utf8(std::string_view text) {
   U32 out;
   out.reserve(text.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned char c = p[i];
-    char32_t cp = 0;
-    size_t len = 0;
-    if (c < 0x80)
-      cp = c, len = 1;
-    else if ((c & 0xE0) == 0xC0)
-      cp = c & 0x1F, len = 2;
-    else if ((c & 0xF0) == 0xE0)
-      cp = c & 0x0F, len = 3;
-    else if ((c & 0xF8) == 0xF0)
-      cp = c & 0x07, len = 4;
-    bool valid = len > 0 && i + len <= n;
-    for (size_t k = 1; valid && k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) valid = false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if (valid && len > 1) {
-      static const char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-      if (cp < kMin[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) valid = false;
-    }
-    if (!valid) {
-      out.push_back(0xFFFD);
-      ++i;
-      continue;
-    }
-    out.push_back(cp);
-    i += len;
+  for (size_t i = 0; i < text.size();) {
+    const char32_t cp = tokenizer::next_code_point(text, i);
+    out.push_back(cp == tokenizer::kInvalidCodePoint ? char32_t(0xFFFD) : cp);
   }
   return out;
 }
 
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out.push_back(char(c));
-  } else if (c < 0x800) {
-    out.push_back(char(0xC0 | (c >> 6)));
-    out.push_back(char(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(char(0xE0 | (c >> 12)));
-    out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(char(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(char(0xF0 | (c >> 18)));
-    out.push_back(char(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(char(0x80 | (c & 0x3F)));
-  }
-}
+using tokenizer::append_utf8;
 
 std::string encode_utf8(U32View text) {
   std::string out;

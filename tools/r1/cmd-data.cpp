@@ -77,7 +77,8 @@ int run_info(const DataOptions& o) {
 
 void add_data_command(CLI::App& app, Invocation& ctx) {
   auto o = std::make_shared<DataOptions>();
-  CLI::App* cmd = app.add_subcommand("data", "prepare and inspect pretraining data (token shards)");
+  CLI::App* cmd =
+      app.add_subcommand("data", "curate text (filter, dedup, decontaminate, self-instruct) and prepare token shards");
   cmd->require_subcommand(1);
 
   CLI::App* prep = cmd->add_subcommand(
