@@ -7,7 +7,8 @@
    opens the page.
 3. Checks, reading the page's state with Runtime.evaluate: every numeric metric of metrics.jsonl is charted with
    exactly the logged (step, value) points, smoothed as TensorBoard does; the canvases hold the run's colour.
-   Then, without reloading the page (a marker set in the page survives): a row appended to metrics.jsonl appears;
+   Then, without reloading the page (a marker set in the page survives): the GRPO run resumes from its checkpoint
+   and trains 8 more steps while the page is open, and every step it logs is drawn; a row appended by hand appears;
    the log cut back as a resume does and logged again is redrawn from its start; a second run appears, overlaid in
    another colour. The completions view lists the last step's completions as logged, and filters them by reward.
    No JavaScript exception may occur.
@@ -85,14 +86,18 @@ def make_grpo_run(r1, work, log):
                    "tie_word_embeddings": True}, f)
     run([r1, "--seed", "3", "model", "init", "--config", config, "--out", model], log)
     out = os.path.join(work, "runs", "grpo")
-    run([r1, "--threads", "2", "grpo", "--model_name_or_path", model, "--dataset_name", prompts, "--output_dir", out,
-         "--max_steps", "4", "--num_generations", "4", "--per_device_train_batch_size", "8",
-         "--max_prompt_length", "48", "--max_completion_length", "12", "--learning_rate", "1e-3",
-         "--logging_steps", "1", "--save_steps", "100", "--log_completions", "true", "--chat_template", "none",
-         "--reward_funcs", "accuracy,format,length", "--beta", "0.04", "--seed", "0"], log)
+
+    def grpo(max_steps, *extra):  # the run's command line, to max_steps
+        return [r1, "--threads", "2", "grpo", "--model_name_or_path", model, "--dataset_name", prompts,
+                "--output_dir", out, "--max_steps", str(max_steps), "--num_generations", "4",
+                "--per_device_train_batch_size", "8", "--max_prompt_length", "48", "--max_completion_length", "12",
+                "--learning_rate", "1e-3", "--lr_scheduler_type", "constant", "--logging_steps", "1",
+                "--save_steps", "100", "--log_completions", "true", "--chat_template", "none", "--reward_funcs",
+                "accuracy,format,length", "--beta", "0.04", "--seed", "0", *extra]
+    run(grpo(4), log)
     for name in ("metrics.jsonl", "completions.jsonl"):
         check(os.path.exists(os.path.join(out, name)), f"r1 grpo wrote no {name} in {out}")
-    return out
+    return out, grpo
 
 
 def numeric_series(rows):
@@ -314,7 +319,7 @@ def write_atomic(path, text):
     os.replace(path + ".tmp", path)
 
 
-def check_page(browser, run_dir, runs_dir, out):
+def check_page(browser, run_dir, grpo, runs_dir, out, log):
     metrics_path = os.path.join(run_dir, "metrics.jsonl")
     rows = read_rows(metrics_path)
     expected = numeric_series(rows)
@@ -334,8 +339,39 @@ def check_page(browser, run_dir, runs_dir, out):
     check(coloured_pixels(browser, "loss", colour) > 100, f"the loss chart's canvas holds no line in {colour}")
     print(f"first load: {len(expected)} metrics x {len(rows)} rows charted as logged")
 
-    # Live: a new row appears without a reload (the marker set now must survive).
+    # Live training: the run resumes from its step-4 checkpoint to step 12 while the page is open, without a reload
+    # (the marker set now must survive); the page draws each step as the run logs it.
     browser.evaluate("window.__r1_marker = 'the same page'")
+    with open(log, "a") as out_log:
+        training = subprocess.Popen(grpo(12, "--resume_from_checkpoint", "true"), stdout=out_log,
+                                    stderr=subprocess.STDOUT)
+    seen_while_training = set()
+    while training.poll() is None:
+        with open(metrics_path) as f:  # complete lines only: the run may be writing one
+            partial = [json.loads(line) for line in f.read().split("\n")[:-1] if line.strip()]
+        if partial and 4 < partial[-1]["step"] < 12 and partial[-1]["step"] not in seen_while_training:
+            # the page catches up with what is logged so far (it may already show a later step too)
+            want = numeric_series(partial)["loss"]
+            deadline = time.time() + 15
+            while True:
+                run = charts(browser).get("loss", {}).get("runs", {}).get("grpo")
+                got = list(zip(run["x"], run["y"]))[:len(want)] if run else []
+                if got == [(float(st), float(v)) for st, v in want]:
+                    break
+                check(time.time() < deadline, f"step {partial[-1]['step']} while the run trains: loss drawn "
+                      f"{got}, metrics.jsonl has {want}")
+                time.sleep(0.05)
+            seen_while_training.add(partial[-1]["step"])
+        time.sleep(0.05)
+    check(training.returncode == 0, f"the resumed r1 grpo run failed (exit {training.returncode}; see {log})")
+    rows = read_rows(metrics_path)
+    check([r["step"] for r in rows] == list(range(1, 13)), f"the resumed run logged steps {[r['step'] for r in rows]}")
+    wait_for_series(browser, "grpo", numeric_series(rows), "the steps the resumed run logged", timeout=15)
+    check(browser.evaluate("window.__r1_marker") == "the same page", "the page was reloaded")
+    print(f"live training: steps 5-12 drawn as the run logged them (seen mid-run at steps "
+          f"{sorted(seen_while_training) or 'none: the run was quicker than a poll'})")
+
+    # A row appended by hand appears the same way.
     last = rows[-1]["step"]
     extra = {"step": last + 1, "loss": 0.0123456789, "reward": 0.987654321, "kl": 0.000314159}
     with open(metrics_path, "a") as f:
@@ -449,7 +485,7 @@ def main():
     started = time.time()
     dashboard = browser = None
     try:
-        run_dir = make_grpo_run(args.r1, work, log)
+        run_dir, grpo = make_grpo_run(args.r1, work, log)
         print(f"r1 grpo: {run_dir} in {time.time() - started:.1f} s")
         dashboard, url, dashboard_log = start_dashboard(args.r1, os.path.join(work, "runs"),
                                                         os.path.join(out, "dashboard.log"))
@@ -458,7 +494,7 @@ def main():
             browser = Browser(chromium, profile, os.path.join(out, "chromium.log"))
             browser.open(url)
             try:
-                check_page(browser, run_dir, os.path.join(work, "runs"), out)
+                check_page(browser, run_dir, grpo, os.path.join(work, "runs"), out, log)
             except Failure:
                 browser.screenshot(os.path.join(out, "failure.png"))  # the page as it was
                 raise
