@@ -25,7 +25,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "data/documents.h"
 #include "data/quality-filter.h"
 #include "r1/data.h"
 #include "r1/error.h"
