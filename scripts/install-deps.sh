@@ -9,6 +9,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev                 # LibTorch 1.13 (CPU)
+  libgloo-dev                  # the headers of the Gloo that LibTorch's c10d links (data-parallel training)
   libopenblas0-pthread         # without it Debian's LibTorch falls back to reference BLAS (~100x slower GEMM)
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libpcre2-dev                 # full-Unicode regex (JIT) for tokenizer pre-tokenization

@@ -90,6 +90,9 @@ const World& init_from_environment(const Options& options = {});
 const World& world();
 // Leaves the group (destroys the store and Gloo contexts); world() is one rank again.
 void shutdown();
+// Records why this rank is about to exit with an error, so that the ranks whose next collective fails name it and
+// its reason (the CLI calls it from its error handler; best effort, nothing happens with one rank).
+void record_failure(const std::string& message);
 
 // Intra-op threads for a process of this launch: the physical cores / LOCAL_WORLD_SIZE (at least 1), so that
 // `r1 launch --nproc-per-node 2` on a 2-core machine runs 2 x 1 thread, as torchrun sets OMP_NUM_THREADS=1.

@@ -53,6 +53,9 @@ struct Request {
   std::vector<int32_t> prompt;  // non-empty
   SamplingParams params;
   int32_t n = 1;  // independent samples of this prompt; they share one prefill
+  // With a seed: these are samples first_sample .. first_sample + n - 1 of the seed's stream, the same tokens as
+  // those samples of one request with a larger n (data-parallel GRPO splits a group over ranks this way).
+  int32_t first_sample = 0;
 };
 
 // ---- What comes back: samples, results and streamed events ----------------------------------------------------------

@@ -71,6 +71,8 @@ struct TrainingArguments {
   bool save_final_model = true;     // r1: write the trained model into output_dir at the end
   std::vector<std::string> report_to = {"none"};  // none | all | tensorboard (metrics.jsonl is always written)
   std::optional<std::string> logging_dir;         // TensorBoard event files; unset: output_dir/runs
+  std::string ddp_backend = "auto";               // data parallel (r1/distributed.h): auto | gloo | nccl
+  double ddp_timeout = 1800;                      // seconds, as transformers' ddp_timeout
 
   void read(const Recipe& recipe);  // reads the keys present; does not reject unknown ones
   void validate() const;            // UsageError naming the key
@@ -152,12 +154,25 @@ struct MicroBatchLoss {
   std::map<std::string, double> metrics;  // summed over the micro-batch; divided by the normaliser when logged
 };
 
+// Data parallel (include/r1/distributed.h): which share of each step this process trains. With W ranks an
+// optimizer step covers W x gradient_accumulation_steps micro-batches, the ones one process would take with
+// gradient_accumulation_steps x W, and rank r trains global micro-batches r, r + W, r + 2W, ... The data
+// position stays global (every rank's equals one process's), so a checkpoint resumes with any world size.
+struct DataShard {
+  int rank = 0;
+  int world_size = 1;
+};
+
 // What is trained, on which data: implemented by pretraining, SFT, DPO, GRPO.
 class Objective : public Stateful {
  public:
-  // Fetches (and for RL, generates) the data of one optimizer step of `micro_batches` micro-batches and
-  // returns the loss normaliser over all of them (e.g. target tokens), so accumulation equals one big batch.
+  // Fetches (and for RL, generates) the data of one optimizer step of `micro_batches` micro-batches (this
+  // rank's) and returns the loss normaliser over them (e.g. target tokens); the trainer sums it over the ranks,
+  // so accumulation and data parallelism equal one big batch. Every micro_batch's loss_sum is divided by that sum.
   virtual double prepare_step(int64_t micro_batches) = 0;
+  // Called once before the first step when the run has more than one rank. The default refuses: an objective
+  // trains data-parallel only once it shards its data (pretrain, SFT, DPO and GRPO do).
+  virtual void set_data_shard(const DataShard& shard);
   virtual MicroBatchLoss micro_batch(int64_t index) = 0;
   // Optimizer steps in one epoch of the data, when known (for num_train_epochs); 0 if not.
   virtual int64_t steps_per_epoch(int64_t micro_batches_per_step) const { return 0; }
@@ -179,7 +194,8 @@ class Objective : public Stateful {
   virtual std::string describe(int64_t total_steps, int64_t micro_batches_per_step) const { return {}; }
   // Called after each optimizer step that was taken; the metrics join that step's log line as they are (not
   // divided by the normaliser): step-level numbers (GRPO's rewards, token means) and timers that must cover
-  // the backward and the optimizer step.
+  // the backward and the optimizer step. With several ranks the trainer logs their mean over the ranks (an
+  // objective whose metrics need other reductions makes them global itself, as GRPO does).
   virtual std::map<std::string, double> end_step() { return {}; }
 };
 

@@ -172,6 +172,7 @@ void Engine::State::validate(const Request& r) const {
   for (int32_t id : r.prompt)
     if (id < 0 || id >= V) fail_usage("engine: prompt token id {} is outside the vocabulary [0, {})", id, V);
   if (r.n < 1) fail_usage("engine: n must be >= 1, got {}", r.n);
+  if (r.first_sample < 0) fail_usage("engine: first_sample must be >= 0, got {}", r.first_sample);
   if (p.max_new_tokens < 1) fail_usage("engine: max_new_tokens must be >= 1, got {}", p.max_new_tokens);
   if (!(p.top_p > 0.0 && p.top_p <= 1.0)) fail_usage("engine: top_p must be in (0, 1], got {}", p.top_p);
   if (!(p.min_p >= 0.0 && p.min_p <= 1.0)) fail_usage("engine: min_p must be in [0, 1], got {}", p.min_p);
@@ -473,7 +474,7 @@ void Engine::State::open_row(RequestState& r, int32_t sample) {
   slot.request = &r;
   slot.sample = sample;
   const uint64_t seed = r.request.params.seed.value_or(mix_seed(options.seed, r.id));
-  slot.rng.state = mix_seed(seed, uint64_t(sample));
+  slot.rng.state = mix_seed(seed, uint64_t(r.request.first_sample) + uint64_t(sample));
   slot.cached = P;
   slots.push_back(slot);
   r.admitted = sample + 1;

@@ -51,6 +51,9 @@ void visit(Args& a, V& v) {
     "metrics.jsonl; other transformers integrations (wandb, mlflow, ...) are not in r1 and are ignored with a note");
   v("logging_dir", a.logging_dir,
     "where report_to: tensorboard writes (default output_dir/runs); view with tensorboard --logdir <it>");
+  v("ddp_backend", a.ddp_backend,
+    "data parallel (under torchrun, srun or r1 launch): auto | gloo | nccl (auto: gloo; r1 trains on the CPU)");
+  v("ddp_timeout", a.ddp_timeout, "data parallel: seconds a rendezvous or collective may wait for the other ranks");
 }
 struct Keys {
   std::vector<std::string> keys;
@@ -134,6 +137,9 @@ void TrainingArguments::validate() const {
   positive("max_nonfinite_steps", double(max_nonfinite_steps));
   detail::check_report_to(report_to);
   if (logging_dir && logging_dir->empty()) fail_usage("logging_dir must not be empty (unset: output_dir/runs)");
+  if (ddp_backend != "auto" && ddp_backend != "gloo" && ddp_backend != "nccl")
+    fail_usage("ddp_backend must be auto, gloo or nccl, got '{}'", ddp_backend);
+  positive("ddp_timeout", ddp_timeout);
 }
 
 }  // namespace r1::train

@@ -90,9 +90,15 @@ class DpoObjective : public Objective {
 
   double prepare_step(int64_t micro_batches) override {
     if (o_.precompute_ref_log_probs && !precomputed_) precompute();
-    batches_ = order_.next_batches(micro_batches, o_.training.per_device_train_batch_size);
+    // data parallel: the global step's pairs are drawn on every rank (the order stays global); this rank's are kept
+    std::vector<std::vector<size_t>> global =
+        order_.next_batches(micro_batches * shard_.world_size, o_.training.per_device_train_batch_size);
+    batches_.clear();
+    for (size_t m = size_t(shard_.rank); m < global.size(); m += size_t(shard_.world_size))
+      batches_.push_back(std::move(global[m]));
     return double(micro_batches * o_.training.per_device_train_batch_size);
   }
+  void set_data_shard(const DataShard& shard) override { shard_ = shard; }
 
   MicroBatchLoss micro_batch(int64_t index) override {
     const std::vector<size_t>& pairs = batches_[size_t(index)];
@@ -251,6 +257,7 @@ class DpoObjective : public Objective {
   bool precomputed_ = false;
   std::vector<double> ref_train_, ref_eval_;
   std::vector<std::vector<size_t>> batches_;
+  DataShard shard_;
 };
 
 template <class O, class V>

@@ -35,12 +35,15 @@ class PretrainObjective : public Objective {
     if (!validation.empty()) eval_.emplace(std::move(validation), seq_len_);
   }
 
+  // Data parallel: every rank reads the global step's windows (the position stays global) and keeps its own.
+  void set_data_shard(const DataShard& shard) override { shard_ = shard; }
+
   double prepare_step(int64_t micro_batches) override {
     batches_.clear();
-    for (int64_t i = 0; i < micro_batches; ++i) {
+    for (int64_t j = 0; j < micro_batches * shard_.world_size; ++j) {
       at::Tensor ids = torch::empty({batch_, seq_len_ + 1}, torch::kLong);  // (B, T+1)
       loader_.next(batch_, ids.data_ptr<int64_t>());
-      batches_.push_back(ids.to(model_->parameters().front().device()));
+      if (j % shard_.world_size == shard_.rank) batches_.push_back(ids.to(model_->parameters().front().device()));
     }
     return double(micro_batches * batch_ * seq_len_);
   }
@@ -89,6 +92,7 @@ class PretrainObjective : public Objective {
   int64_t seq_len_, batch_, eval_batch_, max_eval_samples_;
   std::optional<data::EvalWindows> eval_;
   std::vector<at::Tensor> batches_;
+  DataShard shard_;
 };
 
 model::ModelConfig model_config_from(const nlohmann::json& spec, const tokenizer::Tokenizer& tok) {

@@ -8,17 +8,17 @@
 
 namespace r1::train::detail {
 namespace {
-int64_t resolve_total_steps(const TrainingArguments& args, const Objective& objective) {
+int64_t resolve_total_steps(const TrainingArguments& args, const Objective& objective, int world_size) {
   if (args.max_steps > 0) return args.max_steps;
-  const int64_t per_epoch = objective.steps_per_epoch(args.gradient_accumulation_steps);
+  const int64_t per_epoch = objective.steps_per_epoch(args.gradient_accumulation_steps * world_size);
   if (per_epoch <= 0) fail_usage("max_steps is required: the length of an epoch of this data is not known");
   return std::max<int64_t>(1, int64_t(std::ceil(args.num_train_epochs * double(per_epoch))));
 }
 }  // namespace
 
-TrainSchedule::TrainSchedule(const TrainingArguments& args, const Objective& objective)
+TrainSchedule::TrainSchedule(const TrainingArguments& args, const Objective& objective, int world_size)
     : args_(args),
-      total_steps_(resolve_total_steps(args, objective)),
+      total_steps_(resolve_total_steps(args, objective, world_size)),
       warmup_steps_(resolve_warmup_steps(args, total_steps_)),
       eval_every_(args.eval_steps.value_or(args.logging_steps)) {}
 

@@ -12,8 +12,9 @@ namespace r1::train::detail {
 
 class TrainSchedule {
  public:
-  // max_steps, else num_train_epochs x the objective's steps per epoch (UsageError when it knows none).
-  TrainSchedule(const TrainingArguments& args, const Objective& objective);
+  // max_steps, else num_train_epochs x the objective's steps per epoch (UsageError when it knows none), an
+  // epoch counted in steps of gradient_accumulation_steps x world_size micro-batches (data parallel: DataShard).
+  TrainSchedule(const TrainingArguments& args, const Objective& objective, int world_size = 1);
 
   int64_t total_steps() const { return total_steps_; }
   int64_t warmup_steps() const { return warmup_steps_; }

@@ -70,10 +70,17 @@ class SftObjective : public Objective {
         packing_(o.packing),
         pad_(pad) {}
 
+  // Data parallel: every rank draws the global step's rows (the order stays global) and builds its own batches.
+  void set_data_shard(const DataShard& shard) override { shard_ = shard; }
+
   double prepare_step(int64_t micro_batches) override {
     batches_.clear();
     int64_t targets = 0;
-    for (int64_t m = 0; m < micro_batches; ++m) {
+    for (int64_t m = 0; m < micro_batches * shard_.world_size; ++m) {
+      if (m % shard_.world_size != shard_.rank) {  // another rank's micro-batch
+        for (int64_t i = 0; i < batch_; ++i) order_.next();
+        continue;
+      }
       std::vector<std::vector<detail::Segment>> rows;
       for (int64_t i = 0; i < batch_; ++i) {
         std::vector<detail::Segment> row;
@@ -150,6 +157,7 @@ class SftObjective : public Objective {
   bool padding_free_, packing_;
   int32_t pad_;
   std::vector<detail::LmBatch> batches_;
+  DataShard shard_;
 };
 
 template <class O, class V>

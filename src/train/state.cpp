@@ -23,6 +23,12 @@ at::Tensor CheckpointReader::take(const std::string& name) {
   return out;
 }
 
+void Objective::set_data_shard(const DataShard& shard) {
+  if (shard.world_size > 1)
+    fail_usage("this trainer does not train data-parallel yet (WORLD_SIZE {}): run it as one process",
+               shard.world_size);
+}
+
 void Objective::save_state(CheckpointWriter& out) const { out.state["data_state"] = data_state(); }
 
 void Objective::load_state(CheckpointReader& in) {

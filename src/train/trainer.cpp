@@ -11,6 +11,11 @@
 //   2. On resume, metrics.jsonl lines logged after the checkpoint's step (lost work) are dropped, so the log
 //      reads as one uninterrupted run. With report_to: tensorboard the same rows go to a new event file in
 //      logging_dir (train/tensorboard.h), which marks the restart so that TensorBoard drops the lost steps too.
+// Data parallel (WORLD_SIZE > 1, r1/distributed.h): the objective trains its DataShard; the step's normaliser is
+// summed over the ranks before the backward passes; the last micro-batch's backward all-reduces the gradients in
+// buckets as they become ready (dist/gradient-sync.h), so every rank holds the global gradient, clips by the same
+// global norm and takes the same AdamW step. Rank 0 alone logs, evaluates and writes checkpoints (the others wait
+// at a barrier); every rank resumes from the checkpoint rank 0 chose.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/types.h>
@@ -22,6 +27,8 @@
 #include <sstream>
 
 #include "common/progress.h"
+#include "dist/gradient-sync.h"
+#include "r1/distributed.h"
 #include "r1/error.h"
 #include "r1/io.h"
 #include "r1/train.h"
@@ -146,15 +153,50 @@ class MetricsInterval {
 // backpropagated (N the step's normaliser), under autocast when bf16; then the global gradient norm.
 struct StepOutcome {
   double normaliser = 1, loss = 0, grad_norm = 0;
+  double allreduce_wait = 0;  // data parallel: seconds waiting for the gradients' all-reduce after the backward
   int64_t tokens = 0;
   std::map<std::string, double> metrics;  // summed over the micro-batches
   bool finite() const { return std::isfinite(loss) && std::isfinite(grad_norm); }
 };
 
+// Sums the step's loss, tokens and micro-batch metrics over the ranks (one gather; the keys may differ).
+void sum_over_ranks(const dist::World& world, double& loss_sum, StepOutcome& s) {
+  nlohmann::json mine = {{"loss_sum", loss_sum}, {"tokens", s.tokens}, {"metrics", s.metrics}};
+  loss_sum = 0;
+  s.tokens = 0;
+  s.metrics.clear();
+  for (const std::string& bytes : world.all_gather(mine.dump())) {
+    const nlohmann::json rank = nlohmann::json::parse(bytes);
+    loss_sum += rank["loss_sum"].get<double>();
+    s.tokens += rank["tokens"].get<int64_t>();
+    for (const auto& [k, v] : rank["metrics"].items()) s.metrics[k] += v.get<double>();
+  }
+}
+
+// The mean over the ranks of each end_step metric (a metric some rank lacks is averaged over those that have it).
+std::map<std::string, double> mean_over_ranks(const dist::World& world, const std::map<std::string, double>& mine) {
+  std::map<std::string, double> sum;
+  std::map<std::string, int> count;
+  for (const std::string& bytes : world.all_gather(nlohmann::json(mine).dump())) {
+    const nlohmann::json rank = nlohmann::json::parse(bytes);
+    for (const auto& [k, v] : rank.items()) {
+      sum[k] += v.is_number() ? v.get<double>() : std::nan("");  // NaN is written as null
+      ++count[k];
+    }
+  }
+  for (auto& [k, v] : sum) v /= double(count[k]);
+  return sum;
+}
+
 StepOutcome forward_backward(Objective& objective, const std::vector<AdamW::Param>& params, int64_t micro_batches,
-                             bool bf16, at::Device device) {
+                             bool bf16, at::Device device, const dist::World& world, dist::GradientSync* sync) {
   StepOutcome s;
   s.normaliser = objective.prepare_step(micro_batches);
+  if (world.distributed()) {  // the global batch's normaliser
+    std::vector<double> n = {s.normaliser};
+    world.all_reduce(n, dist::ReduceOp::kSum);
+    s.normaliser = n[0];
+  }
   if (!(s.normaliser > 0)) fail("the objective returned a loss normaliser of {} (empty batch?)", s.normaliser);
   double loss_sum = 0;
   for (int64_t i = 0; i < micro_batches; ++i) {
@@ -163,10 +205,15 @@ StepOutcome forward_backward(Objective& objective, const std::vector<AdamW::Para
       AutocastScope autocast(bf16, device);
       out = objective.micro_batch(i);
     }
+    if (sync != nullptr && i == micro_batches - 1) sync->arm();  // the earlier backwards accumulate (no_sync)
     (out.loss_sum / s.normaliser).backward();
     loss_sum += out.loss_sum.item<double>();
     s.tokens += out.tokens;
     for (const auto& [k, v] : out.metrics) s.metrics[k] += v;
+  }
+  if (sync != nullptr) {
+    s.allreduce_wait = sync->finish();
+    sum_over_ranks(world, loss_sum, s);
   }
   s.loss = loss_sum / s.normaliser;
   s.grad_norm = global_grad_norm(params);
@@ -224,6 +271,30 @@ fs::path open_run(const TrainingArguments& args, model::TransformerImpl& model, 
   return {};
 }
 
+// open_run on rank 0, then every other rank restores the checkpoint rank 0 chose (the output_dir is shared, as
+// transformers' Trainer assumes). Returns the checkpoint resumed from (empty when none).
+fs::path open_run_on_ranks(const dist::World& world, const TrainingArguments& args, model::TransformerImpl& model,
+                           const std::vector<Stateful*>& parts, const detail::TrainState& state) {
+  fs::path resumed;
+  if (world.is_main()) resumed = open_run(args, model, parts, state);
+  if (!world.distributed()) return resumed;
+  resumed = world.all_gather(resumed.string())[0];  // also the barrier: rank 0 has cleaned or cut back its files
+  if (!world.is_main() && !resumed.empty()) detail::load_checkpoint(resumed, model, parts);
+  return resumed;
+}
+
+// Data parallel: rank 0's trainable weights on every rank (as DDP's constructor), then the gradient buckets.
+std::unique_ptr<dist::GradientSync> start_data_parallel(const dist::World& world, const AdamW& optimizer) {
+  std::vector<at::Tensor> tensors;
+  for (const AdamW::Param& p : optimizer.params()) tensors.push_back(p.tensor);
+  std::vector<at::Tensor> data;
+  for (const at::Tensor& t : tensors) data.push_back(t.detach());
+  world.broadcast(data, 0);
+  auto sync = std::make_unique<dist::GradientSync>(world, tensors);
+  fmt::print("data parallel: {} ranks ({}), {} gradient buckets\n", world.size(), world.backend(), sync->num_buckets());
+  return sync;
+}
+
 // The start-up lines: the objective's description and what is trained for how long.
 void print_plan(const Objective& objective, const AdamW& optimizer, const model::TransformerImpl& model,
                 int64_t extra_parameters, const TrainingArguments& args, const detail::TrainSchedule& schedule) {
@@ -254,8 +325,11 @@ Trainer::Trainer(model::Transformer model, TrainingArguments args, Objective& ob
 
 TrainResult Trainer::train() {
   args_.validate();
-  const detail::TrainSchedule schedule(args_, objective_);
+  const dist::World& world = dist::init_from_environment({args_.ddp_backend, args_.ddp_timeout});
+  if (world.distributed()) objective_.set_data_shard({world.rank(), world.size()});
+  const detail::TrainSchedule schedule(args_, objective_, world.size());
   const int64_t accumulation = args_.gradient_accumulation_steps;
+  const int64_t global_micro_batches = accumulation * world.size();  // per optimizer step, over the ranks
   model_->train();
   model_->set_gradient_checkpointing(args_.gradient_checkpointing);
   const at::Device device = model_->parameters().front().device();
@@ -270,34 +344,48 @@ TrainResult Trainer::train() {
   detail::CpuRngState rng;
   const std::vector<Stateful*> parts = {&optimizer, &rng, &state, &objective_};  // what a checkpoint holds
   TrainResult result;
-  result.last_checkpoint = open_run(args_, *model_, parts, state);
-  print_plan(objective_, optimizer, *model_, extra_parameters, args_, schedule);
-  MetricsLog log(args_, state.global_step + 1, schedule.total_steps());
+  result.last_checkpoint = open_run_on_ranks(world, args_, *model_, parts, state);
+  std::unique_ptr<dist::GradientSync> sync = world.distributed() ? start_data_parallel(world, optimizer) : nullptr;
+  std::optional<MetricsLog> log;  // rank 0's
+  if (world.is_main()) {
+    print_plan(objective_, optimizer, *model_, extra_parameters, args_, schedule);
+    log.emplace(args_, state.global_step + 1, schedule.total_steps());
+  }
   auto save = [&] {
-    result.last_checkpoint = detail::save_checkpoint(args_.output_dir, state.global_step, *model_, parts, hooks_);
-    if (args_.save_total_limit)
-      detail::rotate_checkpoints(args_.output_dir, *args_.save_total_limit, result.last_checkpoint);
+    if (world.is_main()) {
+      result.last_checkpoint = detail::save_checkpoint(args_.output_dir, state.global_step, *model_, parts, hooks_);
+      if (args_.save_total_limit)
+        detail::rotate_checkpoints(args_.output_dir, *args_.save_total_limit, result.last_checkpoint);
+    }
+    world.barrier();  // the others wait until the checkpoint is complete on disk
   };
 
   state.start_clock();
-  Progress progress("train", uint64_t(schedule.total_steps()), hooks_.progress_bar);
+  Progress progress("train", uint64_t(schedule.total_steps()), hooks_.progress_bar && world.is_main());
   progress.set(uint64_t(state.global_step));
   MetricsInterval interval(state.elapsed());
   int64_t last_saved = state.global_step;
   while (!schedule.done(state.global_step)) {
-    if (hooks_.stop_requested && hooks_.stop_requested->load()) {
+    bool stop = hooks_.stop_requested && hooks_.stop_requested->load();
+    if (world.distributed()) {  // a signal to any rank stops every rank at the same step
+      std::vector<double> flag = {stop ? 1.0 : 0.0};
+      world.all_reduce(flag, dist::ReduceOp::kMax);
+      stop = flag[0] > 0;
+    }
+    if (stop) {
       fmt::print("stop requested: saving a checkpoint at step {}\n", state.global_step);
       result.interrupted = true;
       break;
     }
     const double lr = schedule.learning_rate(state.global_step);
-    const StepOutcome s = forward_backward(objective_, optimizer.params(), accumulation, args_.bf16, device);
+    const StepOutcome s =
+        forward_backward(objective_, optimizer.params(), accumulation, args_.bf16, device, world, sync.get());
     const int64_t step = ++state.global_step;
     if (!s.finite()) {  // skipped: no update, the data consumed, the schedule's pace kept
       optimizer.zero_grad();
       ++state.skipped_steps;
       ++state.consecutive_nonfinite;
-      log.write({{"step", step}, {"skipped_nonfinite", true}, {"loss", s.loss}, {"grad_norm", s.grad_norm}});
+      if (log) log->write({{"step", step}, {"skipped_nonfinite", true}, {"loss", s.loss}, {"grad_norm", s.grad_norm}});
       if (state.consecutive_nonfinite >= args_.max_nonfinite_steps) {
         fmt::print("stopping: {} non-finite steps in a row (lower learning_rate, check the data)\n",
                    state.consecutive_nonfinite);
@@ -311,18 +399,27 @@ TrainResult Trainer::train() {
     apply_update(optimizer, s.grad_norm, args_.max_grad_norm, lr);
     result.last_loss = s.loss;
     progress.set(uint64_t(step));
-    interval.add(s.loss, s.tokens, s.metrics, s.normaliser, objective_.end_step());
+    std::map<std::string, double> step_metrics = objective_.end_step();
+    if (world.distributed()) {
+      step_metrics["time/allreduce_wait"] = s.allreduce_wait;
+      step_metrics = mean_over_ranks(world, step_metrics);
+    }
+    interval.add(s.loss, s.tokens, s.metrics, s.normaliser, step_metrics);
     if (schedule.log(step)) {
-      log.write(interval.take_line(step, lr, s.grad_norm, objective_.steps_per_epoch(accumulation), state.elapsed()));
+      nlohmann::ordered_json line =
+          interval.take_line(step, lr, s.grad_norm, objective_.steps_per_epoch(global_micro_batches), state.elapsed());
+      if (log) log->write(line);
       interval.restart_clock(state.elapsed());
     }
-    if (schedule.evaluate(step)) {
-      if (std::map<std::string, double> eval = evaluate(*model_, objective_, args_.bf16, device); !eval.empty()) {
-        nlohmann::ordered_json line = {{"step", step}};
-        for (const auto& [k, v] : eval) line[k] = v;
-        log.write(line);
-        result.last_eval = eval;
-      }
+    if (schedule.evaluate(step)) {  // on rank 0; the others wait
+      if (world.is_main())
+        if (std::map<std::string, double> eval = evaluate(*model_, objective_, args_.bf16, device); !eval.empty()) {
+          nlohmann::ordered_json line = {{"step", step}};
+          for (const auto& [k, v] : eval) line[k] = v;
+          log->write(line);
+          result.last_eval = eval;
+        }
+      world.barrier();
       interval.restart_clock(state.elapsed());
     }
     if (schedule.save(step)) {
@@ -332,8 +429,10 @@ TrainResult Trainer::train() {
   }
   progress.finish();
   if (schedule.save_at_end(state.global_step, last_saved, result.interrupted || result.stopped_nonfinite)) save();
-  if (args_.save_final_model && state.global_step == schedule.total_steps() && !result.stopped_nonfinite)
-    save_final_model(*model_, args_.output_dir, hooks_);
+  if (args_.save_final_model && state.global_step == schedule.total_steps() && !result.stopped_nonfinite) {
+    if (world.is_main()) save_final_model(*model_, args_.output_dir, hooks_);
+    world.barrier();
+  }
   result.global_step = state.global_step;
   result.skipped_steps = state.skipped_steps;
   return result;
