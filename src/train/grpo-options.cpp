@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "r1/distributed.h"
 #include "r1/error.h"
 #include "r1/recipe.h"
 #include "r1/rewards.h"
@@ -172,21 +173,24 @@ void GrpoOptions::validate() const {
     fail_usage("steps_per_generation and generation_batch_size are mutually exclusive (TRL): set one");
   if (steps_per_generation && *steps_per_generation < 1)
     fail_usage("steps_per_generation must be >= 1, got {}", *steps_per_generation);
+  const int64_t ranks = dist::read_launch_env().world_size;  // TRL: generation_batch_size counts every rank's
   if (generation_batch_size &&
-      (*generation_batch_size < 1 || *generation_batch_size % training.per_device_train_batch_size != 0))
-    fail_usage("generation_batch_size ({}) must be a positive multiple of per_device_train_batch_size ({})",
-               *generation_batch_size, training.per_device_train_batch_size);
+      (*generation_batch_size < 1 || *generation_batch_size % (training.per_device_train_batch_size * ranks) != 0))
+    fail_usage(
+        "generation_batch_size ({}) must be a positive multiple of per_device_train_batch_size ({}) x the number of "
+        "ranks ({})",
+        *generation_batch_size, training.per_device_train_batch_size, ranks);
   const int64_t steps = resolved_steps_per_generation();
   if (steps % training.gradient_accumulation_steps != 0)
     fail_usage(
         "steps_per_generation ({}) must be a multiple of gradient_accumulation_steps ({}): r1 generates at optimizer "
         "step boundaries",
         steps, training.gradient_accumulation_steps);
-  const int64_t per_generation = training.per_device_train_batch_size * steps;
+  const int64_t per_generation = training.per_device_train_batch_size * steps * ranks;
   if (per_generation % num_generations != 0)
     fail_usage(
-        "the generation batch, per_device_train_batch_size * steps_per_generation ({}), must be divisible by "
-        "num_generations ({})",
+        "the generation batch, per_device_train_batch_size * steps_per_generation * ranks ({}), must be divisible "
+        "by num_generations ({})",
         per_generation, num_generations);
   if (max_prompt_length < 1 || max_completion_length < 1)
     fail_usage("max_prompt_length and max_completion_length must be >= 1");
@@ -268,7 +272,8 @@ void GrpoOptions::validate() const {
 
 int64_t GrpoOptions::resolved_steps_per_generation() const {
   if (steps_per_generation) return *steps_per_generation;
-  if (generation_batch_size) return *generation_batch_size / training.per_device_train_batch_size;
+  if (generation_batch_size)
+    return *generation_batch_size / (training.per_device_train_batch_size * dist::read_launch_env().world_size);
   return training.gradient_accumulation_steps;
 }
 

@@ -26,6 +26,11 @@
 // accuracy reward), eval_reward and eval_rewards/<name>/mean.
 // Checkpointed state (Objective::save_state): the data position and the generation's unused rollouts in
 // trainer_state.json's "data_state", and with sync_ref_model the reference model as ref_model.safetensors.
+// Data parallel (set_data_shard, TRL's layout): the generation batch counts every rank's completions; each rank
+// samples a contiguous share of its (prompt, sample) pairs (engine requests from first_sample on, so the tokens are
+// those one process would sample) and scores them, and the shares are gathered, so group statistics, dynamic
+// sampling and the logged metrics are over the global batch; reference and old log-probs are computed for the own
+// share and gathered too. Every rank then holds the whole generation batch and trains its global micro-batches.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/types.h>
@@ -38,6 +43,7 @@
 #include <random>
 
 #include "r1/chat-template.h"
+#include "r1/distributed.h"
 #include "r1/engine.h"
 #include "r1/error.h"
 #include "r1/io.h"
@@ -125,6 +131,49 @@ Rollout rollout_from_json(const nlohmann::json& j, size_t rows, int64_t vocab_si
   return r;
 }
 
+// Every rank's share of a generation round (sampled and scored), concatenated in rank order: the whole round.
+Generated gather_generated(const dist::World& world, Generated mine) {
+  nlohmann::json per_reward = nlohmann::json::array();
+  for (const auto& scores : mine.per_reward) {
+    nlohmann::json column = nlohmann::json::array();
+    for (const rewards::Score& v : scores) column.push_back(v ? nlohmann::json(*v) : nlohmann::json(nullptr));
+    per_reward.push_back(std::move(column));
+  }
+  nlohmann::json rollouts = nlohmann::json::array();
+  for (const Rollout& r : mine.rollouts) rollouts.push_back(rollout_to_json(r));
+  const nlohmann::json j = {{"rollouts", rollouts},    {"texts", mine.texts},         {"per_reward", per_reward},
+                            {"total", mine.total},     {"generated", mine.generated}, {"sampling", mine.sampling},
+                            {"scoring", mine.scoring}};
+  Generated all;
+  all.per_reward.resize(mine.per_reward.size());
+  for (const std::string& bytes : world.all_gather(j.dump())) {
+    const nlohmann::json rank = nlohmann::json::parse(bytes);
+    for (const nlohmann::json& x : rank["rollouts"]) {
+      Rollout r;
+      r.row = x["row"].get<size_t>();
+      r.completion = x["completion"].get<std::vector<int32_t>>();
+      r.old_logp = x["old_logp"].get<std::vector<float>>();
+      r.sampling_logp = x["sampling_logp"].get<std::vector<float>>();
+      r.truncated = x["truncated"].get<bool>();
+      all.rollouts.push_back(std::move(r));
+    }
+    for (const nlohmann::json& t : rank["texts"]) all.texts.push_back(t.get<std::string>());
+    for (size_t f = 0; f < all.per_reward.size(); ++f)
+      for (const nlohmann::json& v : rank["per_reward"][f])
+        all.per_reward[f].push_back(v.is_null() ? rewards::Score() : rewards::Score(v.get<double>()));
+    for (const nlohmann::json& t : rank["total"]) all.total.push_back(t.get<double>());
+    all.generated += rank["generated"].get<int64_t>();
+    all.sampling = std::max(all.sampling, rank["sampling"].get<double>());  // wall time: the slowest rank's
+    all.scoring = std::max(all.scoring, rank["scoring"].get<double>());
+  }
+  return all;
+}
+
+// [begin, end) of `n` items that rank `rank` of `world_size` takes (contiguous shares, the first ones shorter).
+std::pair<size_t, size_t> share_of(size_t n, int rank, int world_size) {
+  return {n * size_t(rank) / size_t(world_size), n * size_t(rank + 1) / size_t(world_size)};
+}
+
 class GrpoObjective : public Objective {
  public:
   GrpoObjective(const GrpoOptions& o, const text::ModelBundle& policy, rl::PromptDataset data,
@@ -183,6 +232,15 @@ class GrpoObjective : public Objective {
     correction_ = rl::parse_sampling_correction(o.vllm_importance_sampling_mode);
   }
 
+  // The generation batch and the step count every rank's completions; rank 0 alone logs completions.
+  void set_data_shard(const DataShard& shard) override {
+    shard_ = shard;
+    per_step_ *= shard.world_size;
+    per_generation_ *= shard.world_size;
+    prompts_per_generation_ = per_generation_ / o_.num_generations;
+    if (shard.rank != 0) completions_log_.clear(), eval_log_.clear();
+  }
+
   double prepare_step(int64_t micro_batches) override {
     if (o_.beta != 0.0 && o_.sync_ref_model && step_ > 0 && step_ % o_.ref_model_sync_steps == 0) sync_reference();
     step_metrics_.clear();
@@ -194,13 +252,18 @@ class GrpoObjective : public Objective {
     slice_ = iteration_ % slices_;  // the generation batch's slice this step trains on
     iteration_ = (iteration_ + 1) % cycle_;
     ++step_;
-    step_tokens_ = 0;
+    step_tokens_ = 0;  // the global step's
+    int64_t own_tokens = 0;
     for (int64_t i = slice_ * per_step_; i < (slice_ + 1) * per_step_; ++i)
       step_tokens_ += int64_t(rollouts_[size_t(i)].completion.size());
+    for (int64_t m = 0; m < micro_batches; ++m)
+      for (int64_t i = first_rollout(m); i < first_rollout(m) + batch_; ++i)
+        own_tokens += int64_t(rollouts_[size_t(i)].completion.size());
     max_logprob_diff_ = 0;
     step_min_.clear();
     step_max_.clear();
-    const double normaliser = rl::loss_normaliser(loss_type_, per_step_, micro_batches, step_tokens_);
+    // this rank's share of the normaliser (the trainer sums it over the ranks)
+    const double normaliser = rl::loss_normaliser(loss_type_, micro_batches * batch_, micro_batches, own_tokens);
     // TRL's entropy bonus is the step's mean token entropy whatever the loss's normaliser: token sums where it
     // counts tokens, else each micro-batch's token mean times (normaliser / micro-batches).
     entropy_scale_ = rl::normalises_by_tokens(loss_type_) ? 1.0 : normaliser / double(micro_batches);
@@ -212,7 +275,7 @@ class GrpoObjective : public Objective {
     std::vector<const std::vector<float>*> old, ref;
     std::vector<float> advantages, keep;
     std::vector<const std::vector<float>*> sampling;
-    const int64_t first = slice_ * per_step_ + index * batch_;
+    const int64_t first = first_rollout(index);
     for (int64_t i = first; i < first + batch_; ++i) {
       const Rollout& r = rollouts_[size_t(i)];
       prompts.push_back(&data_.prompt_ids(r.row));
@@ -290,6 +353,7 @@ class GrpoObjective : public Objective {
 
   // The step's metrics as logged: the generation's (on the step that generated it), token means over the step.
   std::map<std::string, double> end_step() override {
+    if (shard_.world_size > 1) reduce_step_sums();
     std::map<std::string, double> m = step_metrics_;
     for (const auto& [k, sum] : token_sums_) m[k] = sum / double(std::max<int64_t>(1, step_tokens_));
     for (const auto& [k, v] : step_min_) m[k] = v;
@@ -416,6 +480,39 @@ class GrpoObjective : public Objective {
   }
 
  private:
+  // The first rollout of this rank's micro-batch `index` of the step: global micro-batch index * W + rank.
+  int64_t first_rollout(int64_t index) const {
+    return slice_ * per_step_ + (index * shard_.world_size + shard_.rank) * batch_;
+  }
+
+  // Data parallel: the step's token sums, extremes and sequence sums over every rank, so that end_step's metrics
+  // (and the adaptive entropy coefficient) are the global step's on every rank.
+  void reduce_step_sums() {
+    const nlohmann::json mine = {{"sums", token_sums_},
+                                 {"min", step_min_},
+                                 {"max", step_max_},
+                                 {"diff", max_logprob_diff_},
+                                 {"sequence", {sequence_sums_[0], sequence_sums_[1]}},
+                                 {"entropy", {entropy_window_[0], entropy_window_[1]}}};
+    token_sums_.clear();
+    step_min_.clear();
+    step_max_.clear();
+    sequence_sums_[0] = sequence_sums_[1] = entropy_window_[0] = entropy_window_[1] = 0;
+    for (const std::string& bytes : dist::world().all_gather(mine.dump())) {
+      const nlohmann::json rank = nlohmann::json::parse(bytes);
+      for (const auto& [k, v] : rank["sums"].items()) token_sums_[k] += v.get<double>();
+      for (const auto& [k, v] : rank["min"].items())
+        step_min_[k] = step_min_.count(k) ? std::min(step_min_[k], v.get<double>()) : v.get<double>();
+      for (const auto& [k, v] : rank["max"].items())
+        step_max_[k] = step_max_.count(k) ? std::max(step_max_[k], v.get<double>()) : v.get<double>();
+      max_logprob_diff_ = std::max(max_logprob_diff_, rank["diff"].get<double>());
+      for (int i = 0; i < 2; ++i) {
+        sequence_sums_[i] += rank["sequence"][i].get<double>();
+        entropy_window_[i] += rank["entropy"][i].get<double>();
+      }
+    }
+  }
+
   // The next prompts of the seeded epoch permutation (as TRL's RepeatSampler: each prompt num_generations times).
   std::vector<size_t> next_prompts() {
     std::vector<size_t> out;
@@ -438,13 +535,24 @@ class GrpoObjective : public Objective {
 
   // num_generations_eval (or num_generations) completions of each of `rows` of `data`, sampled by the engine with
   // the training sampling parameters (request p seeded seed + p), decoded and scored by every reward.
-  Generated sample_and_score(const rl::PromptDataset& data, const std::vector<size_t>& rows, int64_t n, uint64_t seed) {
+  // With `sharded` and several ranks, this rank samples and scores its share of the (prompt, sample) pairs and the
+  // shares are gathered: every rank returns the whole round.
+  Generated sample_and_score(const rl::PromptDataset& data, const std::vector<size_t>& rows, int64_t n, uint64_t seed,
+                             bool sharded = false) {
     const auto t0 = Clock::now();
+    const bool split = sharded && shard_.world_size > 1;
+    const auto [begin, end] = split ? share_of(rows.size() * size_t(n), shard_.rank, shard_.world_size)
+                                    : std::pair<size_t, size_t>{0, rows.size() * size_t(n)};
     std::vector<engine::Request> requests;
+    std::vector<size_t> request_row;  // the prompt index of each request
     for (size_t p = 0; p < rows.size(); ++p) {
+      const size_t first = std::max(begin, p * size_t(n)), last = std::min(end, (p + 1) * size_t(n));
+      if (first >= last) continue;
       engine::Request r;
       r.prompt = data.prompt_ids(rows[p]);
-      r.n = int32_t(n);
+      r.n = int32_t(last - first);
+      r.first_sample = int32_t(first - p * size_t(n));
+      request_row.push_back(p);
       r.params.temperature = o_.temperature;
       r.params.top_p = o_.top_p;
       r.params.top_k = o_.top_k;
@@ -461,8 +569,9 @@ class GrpoObjective : public Objective {
 
     const auto t1 = Clock::now();
     std::vector<nlohmann::json> prompts, examples;
-    for (size_t p = 0; p < rows.size(); ++p)
-      for (const engine::Sample& s : results[p].samples) {
+    for (size_t q = 0; q < requests.size(); ++q)
+      for (const engine::Sample& s : results[q].samples) {
+        const size_t p = request_row[q];
         Rollout r;
         r.row = rows[p];
         r.completion = s.tokens;
@@ -480,6 +589,7 @@ class GrpoObjective : public Objective {
     for (const auto& c : rewards::combine_rewards(out.per_reward, o_.reward_weights))
       out.total.push_back(c.value_or(0.0));
     out.scoring = seconds_since(t1);
+    if (split) return gather_generated(dist::world(), std::move(out));
     return out;
   }
 
@@ -516,7 +626,7 @@ class GrpoObjective : public Objective {
     for (;;) {
       const std::vector<size_t> rows = next_prompts();
       const uint64_t seed = rl::generation_seed(o_.training.seed, generation_);
-      Generated round = sample_and_score(data_, rows, o_.num_generations, seed);
+      Generated round = sample_and_score(data_, rows, o_.num_generations, seed, /*sharded=*/true);
       ++generation_;
       ++rounds;
       if (!o_.dynamic_sampling) return round;
@@ -597,10 +707,12 @@ class GrpoObjective : public Objective {
   }
 
   // The log-probs of every rollout under `model`, in micro-batches, into `field` of each rollout.
+  // Data parallel: each rank scores its share of the rollouts and the shares are gathered.
   void score_rollouts(model::TransformerImpl& model, std::vector<float> Rollout::*field) {
     torch::NoGradGuard no_grad;
-    for (size_t begin = 0; begin < rollouts_.size(); begin += size_t(batch_)) {
-      const size_t end = std::min(rollouts_.size(), begin + size_t(batch_));
+    const auto [first, last] = share_of(rollouts_.size(), shard_.rank, shard_.world_size);
+    for (size_t begin = first; begin < last; begin += size_t(batch_)) {
+      const size_t end = std::min(last, begin + size_t(batch_));
       std::vector<const std::vector<int32_t>*> prompts, completions;
       for (size_t i = begin; i < end; ++i) {
         prompts.push_back(&data_.prompt_ids(rollouts_[i].row));
@@ -610,6 +722,14 @@ class GrpoObjective : public Objective {
           rl::score_completions(model, prompts, completions, o_.temperature, pad_id_, false, false, o_.packing);
       for (size_t i = begin; i < end; ++i)
         rollouts_[i].*field = rl::row_prefix(s.logp, int64_t(i - begin), rollouts_[i].completion.size());
+    }
+    if (shard_.world_size == 1) return;
+    nlohmann::json mine = nlohmann::json::array();
+    for (size_t i = first; i < last; ++i) mine.push_back(rollouts_[i].*field);
+    size_t i = 0;
+    for (const std::string& bytes : dist::world().all_gather(mine.dump())) {
+      const nlohmann::json rank = nlohmann::json::parse(bytes);
+      for (const nlohmann::json& logp : rank) rollouts_[i++].*field = logp.get<std::vector<float>>();
     }
   }
 
@@ -745,6 +865,7 @@ class GrpoObjective : public Objective {
   std::map<std::string, double> step_min_, step_max_;  // sampler-correction extremes over the step
   double sequence_sums_[2] = {0, 0};                   // sequence-level correction: ratio sum, masked sequences
   Clock::time_point learning_start_;
+  DataShard shard_;  // data parallel: this rank's place
 };
 
 }  // namespace
