@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   r1::cli::add_grpo_command(app, ctx);
   r1::cli::add_ppo_command(app, ctx);
   r1::cli::add_demo_command(app, ctx);
+  r1::cli::add_launch_command(app, ctx);
 
   try {
     app.parse(argc, argv);
