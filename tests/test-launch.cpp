@@ -1,10 +1,13 @@
 // The launch side of data-parallel training (r1/distributed.h): torchrun's and Slurm's environment parsed into a
 // LaunchEnv (values, precedence, each error naming its variable), the thread division, and r1::dist::launch run
 // in-process on /bin/sh children (the variables they see, a failing or killed rank stopping the others, SIGTERM
-// forwarded, --log-dir), then `r1 launch` through the CLI (help, usage errors, r1 subcommands run on every rank).
+// forwarded, --log-dir), then `r1 launch` through the CLI (help, usage errors, r1 subcommands run on every rank, no
+// rank left behind by a SIGKILLed launcher).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -406,6 +409,30 @@ TEST(LaunchCliTest, SubcommandRunsThisR1OnEveryRank) {
   r = run_r1("launch -- no-such-subcommand");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("rank 0 (local rank 0) exited with status 2"), std::string::npos) << r.output;
+}
+
+TEST(LaunchCliTest, KilledLauncherLeavesNoRanksBehind) {
+  TempDir dir;
+  const std::string script =
+      "trap 'echo > \"$0/gone-$RANK\"; exit 0' TERM; echo > \"$0/started-$RANK\"; "
+      "i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done";
+  std::vector<std::string> args = {R1_CLI, "launch", "--nproc-per-node", "2", "--", "sh",
+                                   "-c",   script,   dir.path().string()};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t launcher = 0;
+  ASSERT_EQ(posix_spawn(&launcher, R1_CLI, nullptr, nullptr, argv.data(), environ), 0);
+  auto wait_for = [&](const std::string& a, const std::string& b) {
+    for (int i = 0; i < 1000 && !(fs::exists(dir / a) && fs::exists(dir / b)); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return fs::exists(dir / a) && fs::exists(dir / b);
+  };
+  ASSERT_TRUE(wait_for("started-0", "started-1"));
+  ::kill(launcher, SIGKILL);  // no chance to forward anything: the ranks learn it from PR_SET_PDEATHSIG
+  int status = 0;
+  ::waitpid(launcher, &status, 0);
+  EXPECT_TRUE(wait_for("gone-0", "gone-1")) << "a rank outlived its SIGKILLed launcher";
 }
 
 }  // namespace

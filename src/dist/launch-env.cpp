@@ -1,8 +1,9 @@
 // Where this process sits in a launch (include/r1/distributed.h: LaunchEnv), read from the variables torchrun /
 // `r1 launch` or Slurm's srun set, and the intra-op thread count that follows from it (default_threads). No process
 // group here: src/dist/process-group*.cpp joins the one this describes. Rules beyond torchrun's own:
-//   1. torchrun's variables win whenever WORLD_SIZE is set; Slurm's are read only without it (srun inside a torchrun
-//      job, or torchrun under srun, then behaves as torchrun).
+//   1. torchrun's variables win whenever WORLD_SIZE is set; Slurm's, without it, when SLURM_PROCID is set (srun
+//      sets it per task; SLURM_NTASKS absent means one task). A batch script's own step has SLURM_PROCID=0 too, so
+//      r1 started there without srun counts as rank 0 of SLURM_NTASKS: start the ranks with srun or r1 launch.
 //   2. A hand-written torchrun environment may leave out the local variables: LOCAL_WORLD_SIZE defaults to
 //      WORLD_SIZE (every rank on this machine: the thread division never oversubscribes the cores) and LOCAL_RANK
 //      to RANK % LOCAL_WORLD_SIZE (torchrun numbers ranks node by node). Slurm's are defaulted the same way.
