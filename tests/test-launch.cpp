@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +22,7 @@
 
 #include "r1/distributed.h"
 #include "r1/error.h"
+#include "r1/runtime.h"
 #include "test-helpers.h"
 
 namespace {
@@ -402,13 +404,30 @@ TEST(LaunchCliTest, SubcommandRunsThisR1OnEveryRank) {
     EXPECT_NE(log.find("\nr1 "), std::string::npos) << "rank " << rank << ":\n" << log;
     EXPECT_NE(log.find("intra-op thread"), std::string::npos) << log;
   }
-  // "r1" is this binary too, whatever PATH holds; a subcommand's usage error is the rank's status.
-  r = run_r1("launch -- r1 --version");
-  EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("r1 "), std::string::npos) << r.output;
+  // A subcommand's usage error is the rank's status.
   r = run_r1("launch -- no-such-subcommand");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("rank 0 (local rank 0) exited with status 2"), std::string::npos) << r.output;
+}
+
+TEST(LaunchCliTest, RanksDivideThePhysicalCores) {
+  // `r1 verify` prints its worker count: without --threads, the physical cores / LOCAL_WORLD_SIZE on each rank
+  // ("r1" is this binary, whatever PATH holds).
+  TempDir dir;
+  std::string rows;
+  for (int i = 1; i <= 4; ++i)
+    rows += "{\"solution\": \"" + std::to_string(i) + "\", \"completion\": \"\\\\boxed{" + std::to_string(i) + "}\"}\n";
+  r1::test::write_bytes(dir / "rows.jsonl", rows);
+  const std::string logs = (dir / "logs").string();
+  const auto r =
+      run_r1("launch --nproc-per-node 2 --log-dir " + logs + " -- r1 verify --input " + (dir / "rows.jsonl").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string expected = fmt::format("s, {} threads)", std::max(1, r1::physical_core_count() / 2));
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string log = read_bytes(dir / "logs" / ("rank-" + std::to_string(rank) + ".log"));
+    EXPECT_NE(log.find("correct 4,"), std::string::npos) << log;
+    EXPECT_NE(log.find(expected), std::string::npos) << "expected '" << expected << "' in:\n" << log;
+  }
 }
 
 TEST(LaunchCliTest, KilledLauncherLeavesNoRanksBehind) {
