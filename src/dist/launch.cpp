@@ -6,8 +6,9 @@
 //      `--version`), when this process is r1, is an r1 subcommand: this binary runs with argv as its arguments.
 //   2. Each child runs in a process group of its own, so a Ctrl-C at the terminal reaches it once, through the
 //      launcher (r1's trainers take a second SIGINT as "stop now, without a checkpoint"); signals go to the whole
-//      group (a shell rank and what it started). Children get SIGTERM when the thread that called launch() dies
-//      (PR_SET_PDEATHSIG), so a SIGKILLed launcher leaves no ranks behind. One launch() at a time per process.
+//      group (a shell rank and what it started). Like background jobs, ranks cannot read the terminal. Children get
+//      SIGTERM when the thread that called launch() dies (PR_SET_PDEATHSIG), so a SIGKILLed launcher leaves no ranks
+//      behind. One launch() at a time per process.
 //   3. A signal the launcher received makes it return 128 + that signal (unless a rank had failed before), even
 //      when the ranks then exit 0 after a checkpoint: the run did not finish.
 //   4. --log-dir appends to LOG_DIR/rank-<RANK>.log (an existing file is never truncated), after a header line.

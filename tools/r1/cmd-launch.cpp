@@ -17,7 +17,8 @@ void add_launch_command(CLI::App& app, Invocation& ctx) {
   cmd->footer(
       "After --: a program and its arguments, or an r1 subcommand. A first word with a '/' is run as given;\n"
       "'r1' is this r1 binary; another word is looked up on PATH, and if no program has that name it is an r1\n"
-      "subcommand (r1 launch -- pretrain ... runs this binary's `r1 pretrain ...` on every rank).\n"
+      "subcommand (r1 launch -- pretrain ... runs this binary's `r1 pretrain ...` on every rank). r1's global\n"
+      "options for the ranks go after -- too (r1 launch -- --threads 1 --seed 7 pretrain ...).\n"
       "Each process gets torchrun's variables: RANK (= node_rank * nproc_per_node + LOCAL_RANK), WORLD_SIZE,\n"
       "LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, ROLE_RANK, ROLE_WORLD_SIZE, MASTER_ADDR, MASTER_PORT,\n"
       "TORCHELASTIC_RUN_ID; r1 divides the physical cores among the local ranks unless --threads is given.\n"
