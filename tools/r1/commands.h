@@ -51,6 +51,7 @@ void add_chat_command(CLI::App& app, Invocation& ctx);
 void add_grpo_command(CLI::App& app, Invocation& ctx);
 void add_ppo_command(CLI::App& app, Invocation& ctx);
 void add_demo_command(CLI::App& app, Invocation& ctx);
+void add_launch_command(CLI::App& app, Invocation& ctx);  // cmd-launch.cpp: `launch` (torchrun without Python)
 void add_sft_command(CLI::App& app, Invocation& ctx);
 void add_dpo_command(CLI::App& app, Invocation& ctx);
 void add_reward_command(CLI::App& app, Invocation& ctx);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "r1/distributed.h"
 #include "r1/error.h"
 #include "r1/io.h"
 #include "r1/runtime.h"
@@ -24,6 +25,15 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 int report(const char* kind, const std::string& message, int status) {
   fmt::print(stderr, "r1: {}: {}\n", kind, first_line(message));
   return status;
+}
+// No --threads: the physical cores divided among this machine's ranks (r1 launch / torchrun / srun). A launch
+// environment that does not parse leaves all the cores: init_from_environment reports it where it matters.
+int default_threads_for_launch() {
+  try {
+    return r1::dist::default_threads(r1::physical_core_count(), r1::dist::read_launch_env());
+  } catch (const r1::UsageError&) {
+    return r1::physical_core_count();
+  }
 }
 }  // namespace
 
@@ -62,6 +72,7 @@ int main(int argc, char** argv) {
   r1::cli::add_grpo_command(app, ctx);
   r1::cli::add_ppo_command(app, ctx);
   r1::cli::add_demo_command(app, ctx);
+  r1::cli::add_launch_command(app, ctx);
 
   try {
     app.parse(argc, argv);
@@ -86,6 +97,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (ctx.runtime.threads == 0) ctx.runtime.threads = default_threads_for_launch();
     r1::configure_runtime(ctx.runtime);
     if (!ctx.run) {
       fmt::print(stderr, "r1: usage error: choose a subcommand (see 'r1 --help')\n");
