@@ -141,12 +141,13 @@ Generated gather_generated(const dist::World& world, Generated mine) {
   }
   nlohmann::json rollouts = nlohmann::json::array();
   for (const Rollout& r : mine.rollouts) rollouts.push_back(rollout_to_json(r));
-  const nlohmann::json j = {{"rollouts", rollouts},    {"texts", mine.texts},         {"per_reward", per_reward},
-                            {"total", mine.total},     {"generated", mine.generated}, {"sampling", mine.sampling},
+  const nlohmann::json j = {{"rollouts", rollouts},   {"texts", mine.texts},         {"per_reward", per_reward},
+                            {"total", mine.total},    {"generated", mine.generated}, {"sampling", mine.sampling},
                             {"scoring", mine.scoring}};
   Generated all;
   all.per_reward.resize(mine.per_reward.size());
-  for (const std::string& bytes : world.all_gather(j.dump())) {
+  // a sampled text may end inside a UTF-8 sequence: such bytes travel as U+FFFD, as the completion logs write them
+  for (const std::string& bytes : world.all_gather(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
     const nlohmann::json rank = nlohmann::json::parse(bytes);
     for (const nlohmann::json& x : rank["rollouts"]) {
       Rollout r;

@@ -44,8 +44,17 @@ void add_launch_command(CLI::App& app, Invocation& ctx) {
                   "seconds between SIGTERM and SIGKILL when stopping the ranks")
       ->capture_default_str();
   cmd->add_flag("--no-python,--no_python")->description("ignored (torchrun's flag; r1 launch never runs Python)");
-  cmd->add_option("COMMAND", *command, "program or r1 subcommand, and its arguments (after --)")->required();
-  cmd->callback([&ctx, o, command, log_dir] {
+  // COMMAND takes the first word; the words after it pass through untouched as the prefix command's remainder (a
+  // list option of CLI11 would split an argument such as "[a, b]")
+  cmd->add_option("COMMAND", *command, "program or r1 subcommand, and its arguments (after --)")
+      ->required()
+      ->allow_extra_args(false);
+  cmd->prefix_command();
+  cmd->fallthrough(false);
+  cmd->callback([cmd, &ctx, o, command, log_dir] {
+    std::vector<std::string> rest = cmd->remaining();
+    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());  // CLI11 keeps the separator before them
+    command->insert(command->end(), rest.begin(), rest.end());
     ctx.run = [o, command, log_dir] {
       if (!log_dir->empty()) o->log_dir = *log_dir;
       return dist::launch(*o, *command);

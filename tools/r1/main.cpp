@@ -22,8 +22,15 @@
 namespace {
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// One line on stderr; with several ranks it names this one and is recorded so that the others name it too.
 int report(const char* kind, const std::string& message, int status) {
-  fmt::print(stderr, "r1: {}: {}\n", kind, first_line(message));
+  const r1::dist::World& world = r1::dist::world();
+  if (world.distributed()) {
+    r1::dist::record_failure(first_line(message));
+    fmt::print(stderr, "r1: {} (rank {}): {}\n", kind, world.rank(), first_line(message));
+  } else {
+    fmt::print(stderr, "r1: {}: {}\n", kind, first_line(message));
+  }
   return status;
 }
 // No --threads: the physical cores divided among this machine's ranks (r1 launch / torchrun / srun). A launch

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <memory>
 
+#include "r1/distributed.h"
 #include "r1/error.h"
 
 namespace r1::cli {
@@ -54,6 +55,9 @@ void add_training_command(CLI::App& app, Invocation& ctx, TrainingCommand comman
         fmt::print("{}", cmd_spec->dump_config(recipe));
         return 0;
       }
+      // data parallel: rank 0 prints the run's lines; the others keep stderr (errors, warnings) only
+      if (dist::read_launch_env().rank != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
+        fail("cannot redirect the standard output of rank {}", dist::read_launch_env().rank);
       std::signal(SIGINT, on_stop_signal);
       std::signal(SIGTERM, on_stop_signal);
       train::TrainResult r = cmd_spec->run(recipe, &g_stop);

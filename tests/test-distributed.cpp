@@ -1,0 +1,230 @@
+// Data-parallel training (include/r1/distributed.h) end to end on loopback Gloo: 2-rank pretrain, SFT and GRPO runs
+// equal 1-rank runs of the same global batch (per-step losses within 1e-5 relative, final weights within 1e-5), a
+// 2-rank checkpoint resumes on 1 rank, and a killed rank makes the other exit with a line naming it. The ranks are
+// started by `r1 launch` or, for torchrun's contract, by setting its variables by hand (Debian's torchrun does not
+// run on Python 3.11).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "r1/safetensors.h"
+#include "rl-fixture.h"
+#include "test-helpers.h"
+
+extern char** environ;
+
+namespace r1 {
+namespace {
+namespace fs = std::filesystem;
+
+// A port per call, apart from other test processes' (pid-based) and from the previous call's sockets.
+int next_port() {
+  static int offset = 0;
+  return 20000 + int(getpid() % 2000) * 8 + (offset++ % 8);
+}
+
+struct Distributed : ::testing::Test {
+  static void SetUpTestSuite() {
+    dir_ = new test::TempDir();
+    const std::string corpus = std::string(R1_SOURCE_DIR) + "/tests/golden/tokenizer/corpus.txt";
+    auto tok = test::run_r1("tokenizer train --input " + corpus + " --out " + (*dir_ / "tok").string() +
+                            " --vocab-size 600 --special-tokens '<|endoftext|>' --eos-token '<|endoftext|>'");
+    ASSERT_EQ(tok.status, 0) << tok.output;
+    auto data = test::run_r1("data prepare --tokenizer " + (*dir_ / "tok").string() + " --input " + corpus + " --out " +
+                             (*dir_ / "data").string());
+    ASSERT_EQ(data.status, 0) << data.output;
+    test::write_tiny_rl_fixture(dir_->path());
+    std::ofstream sft(*dir_ / "sft.jsonl");
+    for (const nlohmann::json& row : test::read_jsonl(*dir_ / "prompts.jsonl"))
+      sft << nlohmann::json{{"prompt", row["problem"]}, {"completion", " " + row["solution"].get<std::string>()}}.dump()
+          << "\n";
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static std::string pretrain(const fs::path& out, int accumulation) {
+    return "pretrain --model_config '{model_type: llama, hidden_size: 32, intermediate_size: 64, num_hidden_layers: "
+           "2, num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true}' --tokenizer_name_or_path " +
+           (*dir_ / "tok").string() + " --dataset_name " + (*dir_ / "data").string() + " --output_dir " + out.string() +
+           " --max_length 32 --per_device_train_batch_size 4 --learning_rate 3e-3 --lr_scheduler_type cosine "
+           "--warmup_steps 2 --logging_steps 1 --max_steps 6 --ddp_timeout 60 --gradient_accumulation_steps " +
+           std::to_string(accumulation);
+  }
+
+  // `r1 launch` of `args` on `ranks` processes (a plain run for 1).
+  static test::CommandResult run(const std::string& args, int ranks) {
+    if (ranks == 1) return test::run_r1(args + " --threads 1");
+    return test::run_r1("launch --nproc-per-node " + std::to_string(ranks) + " --master-port " +
+                        std::to_string(next_port()) + " -- " + args);
+  }
+
+  // Per-step losses equal within 1e-5 relative, the same steps logged.
+  static void expect_same_losses(const fs::path& a, const fs::path& b) {
+    const auto one = test::read_jsonl(a / "metrics.jsonl"), two = test::read_jsonl(b / "metrics.jsonl");
+    ASSERT_EQ(one.size(), two.size());
+    ASSERT_FALSE(one.empty());
+    for (size_t i = 0; i < one.size(); ++i) {
+      ASSERT_EQ(one[i]["step"], two[i]["step"]);
+      for (const char* key : {"loss", "grad_norm"}) {
+        const double x = one[i][key].get<double>(), y = two[i][key].get<double>();
+        EXPECT_LE(std::abs(x - y), 1e-5 * std::abs(x))
+            << key << " at step " << one[i]["step"] << ": " << x << " vs " << y;
+      }
+    }
+  }
+
+  // Every tensor of the two model.safetensors within 1e-5.
+  static void expect_same_weights(const fs::path& a, const fs::path& b) {
+    safetensors::File x(a / "model.safetensors"), y(b / "model.safetensors");
+    ASSERT_EQ(x.tensors().size(), y.tensors().size());
+    for (const auto& info : x.tensors()) {
+      const double diff =
+          (x.get(info.name).to(at::kDouble) - y.get(info.name).to(at::kDouble)).abs().max().item<double>();
+      EXPECT_LE(diff, 1e-5) << info.name;
+    }
+  }
+
+  static test::TempDir* dir_;
+};
+test::TempDir* Distributed::dir_ = nullptr;
+
+TEST_F(Distributed, PretrainOnTwoRanksEqualsOneRankWithTheSameGlobalBatch) {
+  auto one = run(pretrain(*dir_ / "pt-1", 4), 1);
+  ASSERT_EQ(one.status, 0) << one.output;
+  auto two = run(pretrain(*dir_ / "pt-2", 2), 2);
+  ASSERT_EQ(two.status, 0) << two.output;
+  EXPECT_NE(two.output.find("data parallel: 2 ranks (gloo)"), std::string::npos) << two.output;
+  EXPECT_EQ(two.output.find("model: "), two.output.rfind("model: ")) << "rank 1 printed its start-up lines";
+  expect_same_losses(*dir_ / "pt-1", *dir_ / "pt-2");
+  expect_same_weights(*dir_ / "pt-1", *dir_ / "pt-2");
+  // the epoch counts the global batch
+  EXPECT_EQ(test::read_jsonl(*dir_ / "pt-1/metrics.jsonl").back()["epoch"],
+            test::read_jsonl(*dir_ / "pt-2/metrics.jsonl").back()["epoch"]);
+}
+
+TEST_F(Distributed, TwoRankCheckpointResumesOnOneRank) {
+  auto two = run(pretrain(*dir_ / "resume-2", 2) + " --save_steps 3", 2);
+  ASSERT_EQ(two.status, 0) << two.output;
+  // a copy of the run as it stood at step 3, continued by one process with the same global batch
+  const fs::path cut = *dir_ / "resume-1";
+  fs::create_directories(cut);
+  fs::copy(*dir_ / "resume-2/checkpoint-3", cut / "checkpoint-3", fs::copy_options::recursive);
+  fs::copy(*dir_ / "resume-2/metrics.jsonl", cut / "metrics.jsonl");
+  auto one = run(pretrain(cut, 4) + " --resume_from_checkpoint true", 1);
+  ASSERT_EQ(one.status, 0) << one.output;
+  EXPECT_NE(one.output.find("resumed from"), std::string::npos) << one.output;
+  expect_same_losses(*dir_ / "resume-2", cut);
+  expect_same_weights(*dir_ / "resume-2", cut);
+}
+
+TEST_F(Distributed, SftOnTwoRanksEqualsOneRank) {
+  auto sft = [&](const fs::path& out, int accumulation) {
+    return "sft --model_name_or_path " + (*dir_ / "model").string() + " --dataset_name " +
+           (*dir_ / "sft.jsonl").string() + " --chat_template none --output_dir " + out.string() +
+           " --max_steps 4 --per_device_train_batch_size 3 --learning_rate 1e-3 --logging_steps 1 "
+           "--gradient_accumulation_steps " +
+           std::to_string(accumulation);
+  };
+  auto one = run(sft(*dir_ / "sft-1", 4), 1);
+  ASSERT_EQ(one.status, 0) << one.output;
+  auto two = run(sft(*dir_ / "sft-2", 2), 2);
+  ASSERT_EQ(two.status, 0) << two.output;
+  expect_same_losses(*dir_ / "sft-1", *dir_ / "sft-2");
+  expect_same_weights(*dir_ / "sft-1", *dir_ / "sft-2");
+}
+
+TEST_F(Distributed, GrpoOnTwoRanksEqualsOneRank) {
+  // a group of 4 completions is split over the ranks (2 + 2), beta > 0 (reference log-probs by shares), batch
+  // scaling of rewards (the global batch's statistics)
+  auto grpo = [&](const fs::path& out, int accumulation) {
+    return "grpo --model_name_or_path " + (*dir_ / "model").string() + " --dataset_name " +
+           (*dir_ / "prompts.jsonl").string() + " --chat_template none --output_dir " + out.string() +
+           " --max_steps 3 --per_device_train_batch_size 2 --num_generations 4 --max_completion_length 12 "
+           "--max_prompt_length 32 --learning_rate 1e-3 --beta 0.04 --scale_rewards batch --logging_steps 1 "
+           "--reward_funcs '[accuracy, format, tag_count]' --log_completions true --gradient_accumulation_steps " +
+           std::to_string(accumulation);
+  };
+  auto one = run(grpo(*dir_ / "grpo-1", 4), 1);
+  ASSERT_EQ(one.status, 0) << one.output;
+  auto two = run(grpo(*dir_ / "grpo-2", 2), 2);
+  ASSERT_EQ(two.status, 0) << two.output;
+  expect_same_losses(*dir_ / "grpo-1", *dir_ / "grpo-2");
+  expect_same_weights(*dir_ / "grpo-1", *dir_ / "grpo-2");
+  const auto a = test::read_jsonl(*dir_ / "grpo-1/metrics.jsonl"), b = test::read_jsonl(*dir_ / "grpo-2/metrics.jsonl");
+  for (size_t i = 0; i < a.size(); ++i)
+    for (const char* key : {"reward", "reward_std", "completions/mean_length", "completions/max_length", "kl"})
+      EXPECT_NEAR(a[i][key].get<double>(), b[i][key].get<double>(), 1e-6 * (1 + std::abs(a[i][key].get<double>())))
+          << key << " at step " << i + 1;
+  // rank 0 logs every completion of the global batch, the same ones
+  const auto ca = test::read_jsonl(*dir_ / "grpo-1/completions.jsonl"),
+             cb = test::read_jsonl(*dir_ / "grpo-2/completions.jsonl");
+  ASSERT_EQ(ca.size(), cb.size());
+  for (size_t i = 0; i < ca.size(); ++i) EXPECT_EQ(ca[i]["completion"], cb[i]["completion"]) << i;
+}
+
+// torchrun's contract by hand: two processes with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and
+// MASTER_PORT. Rank 1 is killed mid-run; rank 0 must exit non-zero well within ddp_timeout, naming rank 1.
+TEST_F(Distributed, AKilledRankStopsTheOtherWithALineNamingIt) {
+  const int port = next_port();
+  const fs::path out = *dir_ / "killed";
+  const std::string log0 = (*dir_ / "rank0.log").string();
+  pid_t pids[2];
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string env =
+        "RANK=" + std::to_string(rank) + " LOCAL_RANK=" + std::to_string(rank) +
+        " WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port);
+    std::string cmd = "exec env " + env + " " + std::string(R1_CLI) + " " + pretrain(out, 1) +
+                      " --max_steps 100000 --save_strategy no --logging_steps 1000 > " +
+                      (rank == 0 ? log0 : std::string("/dev/null")) + " 2>&1";
+    pids[rank] = fork();
+    ASSERT_GE(pids[rank], 0);
+    if (pids[rank] == 0) {
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  // wait until training runs (rank 0 printed its plan), then kill rank 1
+  const auto start = std::chrono::steady_clock::now();
+  while (test::read_bytes(log0).find("data parallel") == std::string::npos &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(pids[1], SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+  int status = 0;
+  waitpid(pids[1], &status, 0);
+  pid_t done = 0;
+  while ((done = waitpid(pids[0], &status, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() - killed < std::chrono::seconds(50))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (done == 0) {
+    kill(pids[0], SIGKILL);
+    waitpid(pids[0], &status, 0);
+    FAIL() << "rank 0 did not exit within 50 s of rank 1's death: " << test::read_bytes(log0);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_LT(seconds, 30.0);
+  const std::string log = test::read_bytes(log0);
+  EXPECT_NE(log.find("rank 1 stopped answering"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(out / "model.safetensors"));
+}
+
+TEST_F(Distributed, UsageErrorsNameTheKey) {
+  auto nccl = test::run_r1("launch --nproc-per-node 2 --master-port " + std::to_string(next_port()) + " -- " +
+                           pretrain(*dir_ / "nccl", 1) + " --ddp_backend nccl");
+  EXPECT_NE(nccl.status, 0);
+  EXPECT_NE(nccl.output.find("ddp_backend nccl"), std::string::npos) << nccl.output;
+  auto timeout = test::run_r1(pretrain(*dir_ / "timeout", 1) + " --ddp_timeout 0");
+  EXPECT_EQ(timeout.status, 2);
+  EXPECT_NE(timeout.output.find("ddp_timeout"), std::string::npos) << timeout.output;
+}
+
+}  // namespace
+}  // namespace r1
