@@ -3,7 +3,8 @@
 
   filter-reference.py corpus FILE [--mb MB] [--seed S]   a seeded JSONL corpus ({"id", "kind", "text"} rows):
                                                          good prose and documents each rule should drop
-  filter-reference.py filter IN OUT REASONS              keep the documents that pass; REASONS gets one JSON
+  filter-reference.py filter IN OUT REASONS [--filters gopher-repetition,gopher-quality,c4,fineweb]
+                                                         keep the documents that pass; REASONS gets one JSON
                                                          object per dropped document: {"line", "rule"}
   filter-reference.py compare CORPUS R1_KEPT R1_EXPLAIN PY_KEPT PY_REASONS
                                                          agreement of the two sides, per document
@@ -270,18 +271,25 @@ def fineweb_quality(text):
     return None
 
 
-def filter_document(text, line_stats):
+FILTERS = ("gopher-repetition", "gopher-quality", "c4", "fineweb")  # r1's --filters names, in their order
+
+
+def filter_document(text, line_stats, filters=FILTERS):
     """(reason, None) or (None, the kept text); "\r\n" is measured as "\n" (r1's choice) and comes back so."""
-    words = words_of(text)
-    reason = gopher_repetition(text, words) or gopher_quality(text, words)
-    if reason:
-        return reason, None
-    reason, text = c4_quality(text, line_stats)
-    if reason:
-        return reason, None
-    reason = fineweb_quality(text)
-    if reason:
-        return reason, None
+    if "gopher-repetition" in filters or "gopher-quality" in filters:
+        words = words_of(text)
+        reason = ("gopher-repetition" in filters and gopher_repetition(text, words)) or \
+            ("gopher-quality" in filters and gopher_quality(text, words))
+        if reason:
+            return reason, None
+    if "c4" in filters:
+        reason, text = c4_quality(text, line_stats)
+        if reason:
+            return reason, None
+    if "fineweb" in filters:
+        reason = fineweb_quality(text)
+        if reason:
+            return reason, None
     if not text.strip():
         return "empty", None
     return None, text
@@ -303,7 +311,7 @@ def run_filter(args):
                 continue
             docs += 1
             text = text.replace("\r\n", "\n")
-            reason, new_text = filter_document(text, line_stats)
+            reason, new_text = filter_document(text, line_stats, args.filters)
             if reason:
                 dropped[reason] += 1
                 why.write(json.dumps({"line": number, "rule": reason}) + "\n")
@@ -482,16 +490,34 @@ def make_document(wr, kind):
         blob = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
                        for _ in range(rng.randint(990, 1100)))
         return wr.prose(rng.randint(2, 6), sep="\n") + "\nThe key is " + blob + " as given."
+    if kind == "tricky":  # edge cases of the measures: odd line breaks, white space, digits, case, scripts
+        lines = []
+        for _ in range(rng.randint(3, 25)):
+            w = wr.words(rng.randint(0, 20))
+            for _ in range(rng.randint(0, 4)):
+                w.insert(rng.randint(0, len(w)), rng.choice(TRICKY))
+            lines.append(" ".join(w) + rng.choice(TRICKY_ENDS))
+        return "".join(line + rng.choice(TRICKY_BREAKS) for line in lines)
     if kind == "cjk":
         han = [chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(500)]
         return "\n".join("".join(rng.choice(han) for _ in range(rng.randint(10, 40))) + "。" for _ in range(8))
     raise ValueError(kind)
 
 
+TRICKY = ["#", "##", "...", "\u2026", "\u2022", "-", "{", "}", "[1]", "[\u0661]", "[\uff13]", "[edit]", "[]",
+          "[citation needed]", "Lorem Ipsum", "JAVASCRIPT", "cookie policy", "uses coo\u212aies", "\u0130",
+          "terms of use",
+          ".", "!", "?", "\"", "'", ")", "\u201d", "\u3002", "\uff01", "\uff0e", "\u0964", "\u061f", "\u4e2d\u6587",
+          "\u3042\u3044", "\u30ab\u30bf", "e\u0301", "\U0001f600", "\u00a0", "\u3000", "\t", "  ", "\x0c", "\x1c",
+          "\x01", "\x7f", "\u200b", "\ufeff", "\u2014", "\u00ad", "\u00bb", "\u300d", "a.b.c", "e.g.", "3.14"]
+TRICKY_ENDS = [".", ".", ".", "!", "?", "\"", "'", "...", ".[1]", ".[\u0661]", ".[\uff13]", "", "\u2026", ".)",
+               "\u3002", ". ", ".\t", "?!", "[edit]", "\u0964"]
+TRICKY_BREAKS = ["\n"] * 8 + ["\r\n", "\u2028", "\x0b", "\n\n", "\x85", "\n \n", "\r", "\n\n\n", "\x1e"]
+
 KINDS = {"good": 60, "short": 3, "hashes": 2, "ellipsis": 3, "bullets": 3, "dup_lines": 3, "dup_paragraphs": 2,
          "ngrams": 3, "no_stop_words": 2, "numbers": 2, "long_words": 2, "tiny_words": 1, "navigation": 3,
          "javascript": 2, "policy": 2, "lorem": 1, "curly": 1, "code": 1, "short_lines": 2, "long_token": 1,
-         "cjk": 1}
+         "cjk": 1, "tricky": 2}
 
 
 def make_corpus(args):
@@ -591,6 +617,8 @@ def main():
     f.add_argument("input")
     f.add_argument("output")
     f.add_argument("reasons")
+    f.add_argument("--filters", type=lambda v: v.split(","), default=FILTERS,
+                   help="a subset of " + ",".join(FILTERS) + " (r1's --filters without the language filter)")
     m = sub.add_parser("compare")
     for name in ("corpus", "r1_kept", "r1_explain", "py_kept", "py_reasons"):
         m.add_argument(name)
