@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The Python peer of `r1 data filter` for bench/filter.sh, its corpus, and the comparison of their outputs.
 
-  filter-reference.py corpus FILE [--mb MB] [--seed S]   a seeded JSONL corpus ({"id", "kind", "text"} rows):
-                                                         good prose and documents each rule should drop
+  filter-reference.py corpus FILE [--mb MB] [--seed S] [--kinds good,tricky,...]
+                                                         a seeded JSONL corpus ({"id", "kind", "text"} rows):
+                                                         good prose, documents each rule should drop, and
+                                                         "tricky" ones (edge cases of the measures)
   filter-reference.py filter IN OUT REASONS [--filters gopher-repetition,gopher-quality,c4,fineweb]
                                                          keep the documents that pass; REASONS gets one JSON
                                                          object per dropped document: {"line", "rule"}
@@ -523,7 +525,8 @@ KINDS = {"good": 60, "short": 3, "hashes": 2, "ellipsis": 3, "bullets": 3, "dup_
 def make_corpus(args):
     rng = random.Random(args.seed)
     wr = Writer(rng)
-    kinds, weights = list(KINDS), list(KINDS.values())
+    kinds = args.kinds or list(KINDS)
+    weights = [KINDS[k] for k in kinds]
     target, size, i = int(args.mb * 1e6), 0, 0
     with open(args.file, "w", encoding="utf-8") as f:
         while size < target:
@@ -613,6 +616,7 @@ def main():
     c.add_argument("file")
     c.add_argument("--mb", type=float, default=30)
     c.add_argument("--seed", type=int, default=1234)
+    c.add_argument("--kinds", type=lambda v: v.split(","), help="only these kinds of document (default: all)")
     f = sub.add_parser("filter")
     f.add_argument("input")
     f.add_argument("output")
