@@ -142,7 +142,9 @@ TEST(DataFilterGopherQuality, WordsWithLettersAndStopWords) {
   o.min_stop_words = 2;
   expect_keep("the cat and the dog", o);
   EXPECT_EQ(expect_drop("the cat sat", o, "gopher_enough_stop_words").value, 1);
-  expect_drop("The cat And dog", o, "gopher_enough_stop_words");  // case-sensitive, as datatrove
+  expect_drop("The cat And dog", o, "gopher_enough_stop_words");      // case-sensitive, as datatrove
+  o.stop_words = {"the", "supercalifragilisticexpialidocious-ness"};  // any length counts (40 characters)
+  expect_keep("the supercalifragilisticexpialidocious-ness of it", o);
 }
 
 // ---- Gopher repetition

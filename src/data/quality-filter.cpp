@@ -465,8 +465,10 @@ std::optional<FilterVerdict> gopher_quality(U32View text, const std::vector<U32V
   if (o.min_stop_words > 0) {
     std::unordered_set<std::string> found;
     std::unordered_set<std::string> stop(o.stop_words.begin(), o.stop_words.end());
+    size_t longest = 0;  // in code points: longer words are no stop word and need no look-up
+    for (const std::string& s : o.stop_words) longest = std::max(longest, decode_utf8(s).size());
     for (U32View w : words)
-      if (w.size() <= 32)
+      if (w.size() <= longest)
         if (std::string s = encode_utf8(w); stop.count(s)) found.insert(std::move(s));
     if (int64_t(found.size()) < o.min_stop_words)
       return drop(f, "gopher_enough_stop_words", "distinct stop words", "min_stop_words", double(found.size()), "<",
