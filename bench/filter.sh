@@ -8,8 +8,8 @@
 # included), documents per second and the ratios; then the verdicts are compared document by document (same
 # keep/drop, same rule, same kept text after C4's line removal).
 # Exits non-zero when the two sides disagree on a document.
-#   bench/filter.sh [MB]   (default 30 MB of JSONL, ~20,000 documents; needs `make build` and python3: Debian's
-#                           /usr/bin/python3, standard library only)
+#   bench/filter.sh [MB]   (default 30 MB of JSONL, ~20,000 documents; needs `make build`, GNU time as
+#                           /usr/bin/time (Debian's time) and python3: Debian's /usr/bin/python3, standard library)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -30,7 +30,7 @@ timed() {
   shift
   /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" > "$work/last.out"
   read -r wall user sys < "$work/time"
-  cpu=$(echo "$user + $sys" | bc -l)
+  cpu=$("$python" -c "print($user + $sys)")
   printf '%-34s %8.2f %8.2f %12s\n' "$label" "$wall" "$cpu" "$("$python" -c "print(f'{$docs / $wall:,.0f}')")"
   last_wall=$wall last_cpu=$cpu
 }
