@@ -142,7 +142,9 @@ TEST(DataFilterGopherQuality, WordsWithLettersAndStopWords) {
   o.min_stop_words = 2;
   expect_keep("the cat and the dog", o);
   EXPECT_EQ(expect_drop("the cat sat", o, "gopher_enough_stop_words").value, 1);
-  expect_drop("The cat And dog", o, "gopher_enough_stop_words");  // case-sensitive, as datatrove
+  expect_drop("The cat And dog", o, "gopher_enough_stop_words");      // case-sensitive, as datatrove
+  o.stop_words = {"the", "supercalifragilisticexpialidocious-ness"};  // any length counts (40 characters)
+  expect_keep("the supercalifragilisticexpialidocious-ness of it", o);
 }
 
 // ---- Gopher repetition
@@ -231,6 +233,27 @@ TEST(DataFilterC4, SentencesAndLineRules) {
       stats.lines_removed,
       (std::map<std::string, uint64_t>{
           {"no_terminal_punct", 2}, {"too_few_words", 1}, {"javascript", 1}, {"policy", 1}, {"too_long_word", 1}}));
+}
+
+// datatrove's CITATION_REGEX is r"\[\d*]|..." on str, so \d is any Unicode decimal digit; its phrase checks run on
+// line.lower(), which turns the KELVIN SIGN into an ASCII "k".
+TEST(DataFilterC4, CitationDigitsAndLowerCaseAreUnicodeAsInPython) {
+  QualityFilterOptions o = none_of({"c4"});
+  o.remove_citations = o.filter_no_terminal_punct = true;
+  FilterVerdict v = filter_document(
+      lines({"Full-width digits.[\uFF11\uFF12]", "Arabic-Indic digits.[\u0663]", "Letters stay.[x]"}), o);
+  ASSERT_TRUE(v.keep) << v.explain();
+  EXPECT_EQ(v.text, "Full-width digits.\nArabic-Indic digits.");
+  o = none_of({"c4"});
+  o.filter_policy = true;
+  FilterStats stats;
+  v = filter_document(lines({"This site uses coo\u212Aies to track you.", "A plain line stays."}), o, &stats);
+  ASSERT_TRUE(v.keep) << v.explain();
+  EXPECT_EQ(v.text, "A plain line stays.");
+  EXPECT_EQ(stats.lines_removed, (std::map<std::string, uint64_t>{{"policy", 1}}));
+  o = none_of({"c4"});
+  o.filter_lorem_ipsum = true;
+  expect_keep("Lorem \u0130psum dolor sit amet stays.", o);  // lower-cased: "lorem i\u0307psum"
 }
 
 TEST(DataFilterC4, LoremIpsumAndCurlyBracketDropTheDocument) {

@@ -465,8 +465,10 @@ std::optional<FilterVerdict> gopher_quality(U32View text, const std::vector<U32V
   if (o.min_stop_words > 0) {
     std::unordered_set<std::string> found;
     std::unordered_set<std::string> stop(o.stop_words.begin(), o.stop_words.end());
+    size_t longest = 0;  // in code points: longer words are no stop word and need no look-up
+    for (const std::string& s : o.stop_words) longest = std::max(longest, decode_utf8(s).size());
     for (U32View w : words)
-      if (w.size() <= 32)
+      if (w.size() <= longest)
         if (std::string s = encode_utf8(w); stop.count(s)) found.insert(std::move(s));
     if (int64_t(found.size()) < o.min_stop_words)
       return drop(f, "gopher_enough_stop_words", "distinct stop words", "min_stop_words", double(found.size()), "<",
@@ -475,14 +477,15 @@ std::optional<FilterVerdict> gopher_quality(U32View text, const std::vector<U32V
   return std::nullopt;
 }
 
-// C4's citation marks: [12], [], [edit], [citation needed].
+// C4's citation marks: [12], [], [edit], [citation needed]. The digits are any decimal digits (general category
+// Nd: "[１２]", "[٣]"), as Python's \d in datatrove's CITATION_REGEX.
 U32 remove_citations(U32View line) {
   U32 out;
   out.reserve(line.size());
   for (size_t i = 0; i < line.size();) {
     if (line[i] == '[') {
       size_t j = i + 1;
-      while (j < line.size() && line[j] >= '0' && line[j] <= '9') ++j;
+      while (j < line.size() && u_charType(UChar32(line[j])) == U_DECIMAL_DIGIT_NUMBER) ++j;
       if (j < line.size() && line[j] == ']') {
         i = j + 1;
         continue;
@@ -501,12 +504,19 @@ U32 remove_citations(U32View line) {
   return out;
 }
 
+// Lower case for finding C4's ASCII phrases, as Python's str.lower() finds them: ASCII letters lowered, and the
+// two characters whose lower case holds an ASCII letter (KELVIN SIGN -> "k", "İ" -> "i" + U+0307); any other
+// character is kept, as its lower case could not complete an ASCII phrase.
 std::string ascii_lower(U32View s) {
   std::string out;
   out.reserve(s.size());
   for (char32_t c : s) {
     if (c < 0x80)
       out.push_back(char(std::tolower(int(c))));
+    else if (c == 0x212A)
+      out.push_back('k');
+    else if (c == 0x130)
+      out += "i\u0307";
     else
       append_utf8(out, c);
   }
