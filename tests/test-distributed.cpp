@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "r1/safetensors.h"
@@ -48,12 +49,13 @@ struct Distributed : ::testing::Test {
   }
   static void TearDownTestSuite() { delete dir_; }
 
-  static std::string pretrain(const fs::path& out, int accumulation) {
+  static std::string pretrain(const fs::path& out, int accumulation) {  // also used by stop_rank_one
     return "pretrain --model_config '{model_type: llama, hidden_size: 32, intermediate_size: 64, num_hidden_layers: "
            "2, num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true}' --tokenizer_name_or_path " +
            (*dir_ / "tok").string() + " --dataset_name " + (*dir_ / "data").string() + " --output_dir " + out.string() +
            " --max_length 32 --per_device_train_batch_size 4 --learning_rate 3e-3 --lr_scheduler_type cosine "
-           "--warmup_steps 2 --logging_steps 1 --max_steps 6 --ddp_timeout 60 --gradient_accumulation_steps " +
+           "--warmup_steps 2 --logging_steps 1 --max_steps 6 --ddp_timeout 60 --ddp_bucket_cap_mb 0.01 "
+           "--gradient_accumulation_steps " +
            std::to_string(accumulation);
   }
 
@@ -99,7 +101,9 @@ TEST_F(Distributed, PretrainOnTwoRanksEqualsOneRankWithTheSameGlobalBatch) {
   ASSERT_EQ(one.status, 0) << one.output;
   auto two = run(pretrain(*dir_ / "pt-2", 2), 2);
   ASSERT_EQ(two.status, 0) << two.output;
-  EXPECT_NE(two.output.find("data parallel: 2 ranks (gloo)"), std::string::npos) << two.output;
+  // 10 kB buckets (a larger parameter has one of its own): 11 of them start their all-reduce during the backward, in
+  // order
+  EXPECT_NE(two.output.find("data parallel: 2 ranks (gloo), 11 gradient buckets"), std::string::npos) << two.output;
   EXPECT_EQ(two.output.find("model: "), two.output.rfind("model: ")) << "rank 1 printed its start-up lines";
   expect_same_losses(*dir_ / "pt-1", *dir_ / "pt-2");
   expect_same_weights(*dir_ / "pt-1", *dir_ / "pt-2");
@@ -128,7 +132,7 @@ TEST_F(Distributed, SftOnTwoRanksEqualsOneRank) {
     return "sft --model_name_or_path " + (*dir_ / "model").string() + " --dataset_name " +
            (*dir_ / "sft.jsonl").string() + " --chat_template none --output_dir " + out.string() +
            " --max_steps 4 --per_device_train_batch_size 3 --learning_rate 1e-3 --logging_steps 1 "
-           "--gradient_accumulation_steps " +
+           "--ddp_bucket_cap_mb 0.02 --gradient_accumulation_steps " +
            std::to_string(accumulation);
   };
   auto one = run(sft(*dir_ / "sft-1", 4), 1);
@@ -169,51 +173,63 @@ TEST_F(Distributed, GrpoOnTwoRanksEqualsOneRank) {
 }
 
 // torchrun's contract by hand: two processes with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and
-// MASTER_PORT. Rank 1 is killed mid-run; rank 0 must exit non-zero well within ddp_timeout, naming rank 1.
-TEST_F(Distributed, AKilledRankStopsTheOtherWithALineNamingIt) {
+// MASTER_PORT. Mid-run rank 1 gets `signal` (SIGKILL: it dies; SIGSTOP: it hangs). Rank 0 must exit 1 within
+// `limit` seconds with a line naming rank 1, and write no model. Returns rank 0's output.
+std::string stop_rank_one(const fs::path& out, int signal, double timeout, double limit) {
   const int port = next_port();
-  const fs::path out = *dir_ / "killed";
-  const std::string log0 = (*dir_ / "rank0.log").string();
+  const std::string log0 = (out.string() + "-rank0.log");
   pid_t pids[2];
   for (int rank = 0; rank < 2; ++rank) {
     const std::string env =
         "RANK=" + std::to_string(rank) + " LOCAL_RANK=" + std::to_string(rank) +
         " WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port);
-    std::string cmd = "exec env " + env + " " + std::string(R1_CLI) + " " + pretrain(out, 1) +
-                      " --max_steps 100000 --save_strategy no --logging_steps 1000 > " +
-                      (rank == 0 ? log0 : std::string("/dev/null")) + " 2>&1";
+    std::string cmd = "exec env " + env + " " + std::string(R1_CLI) + " " + Distributed::pretrain(out, 1) +
+                      " --max_steps 100000 --save_strategy no --logging_steps 1000 --ddp_timeout " +
+                      std::to_string(timeout) + " > " + (rank == 0 ? log0 : std::string("/dev/null")) + " 2>&1";
     pids[rank] = fork();
-    ASSERT_GE(pids[rank], 0);
     if (pids[rank] == 0) {
       execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
   }
-  // wait until training runs (rank 0 printed its plan), then kill rank 1
+  // wait until training runs (rank 0 printed its data-parallel line), then stop rank 1
   const auto start = std::chrono::steady_clock::now();
   while (test::read_bytes(log0).find("data parallel") == std::string::npos &&
          std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  kill(pids[1], SIGKILL);
-  const auto killed = std::chrono::steady_clock::now();
+  kill(pids[1], signal);
+  const auto stopped = std::chrono::steady_clock::now();
   int status = 0;
-  waitpid(pids[1], &status, 0);
   pid_t done = 0;
   while ((done = waitpid(pids[0], &status, WNOHANG)) == 0 &&
-         std::chrono::steady_clock::now() - killed < std::chrono::seconds(50))
+         std::chrono::steady_clock::now() - stopped < std::chrono::seconds(int(limit) + 30))
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  kill(pids[1], SIGKILL);
+  waitpid(pids[1], nullptr, 0);
   if (done == 0) {
     kill(pids[0], SIGKILL);
     waitpid(pids[0], &status, 0);
-    FAIL() << "rank 0 did not exit within 50 s of rank 1's death: " << test::read_bytes(log0);
+    ADD_FAILURE() << "rank 0 did not exit: " << test::read_bytes(log0);
+    return {};
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count();
+  std::cout << "rank 0 exited " << seconds << " s after rank 1 got signal " << signal << "\n";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
-  EXPECT_LT(seconds, 30.0);
+  EXPECT_LT(seconds, limit);
+  EXPECT_FALSE(fs::exists(out / "model.safetensors"));
   const std::string log = test::read_bytes(log0);
   EXPECT_NE(log.find("rank 1 stopped answering"), std::string::npos) << log;
-  EXPECT_FALSE(fs::exists(out / "model.safetensors"));
+  if (const size_t error = log.rfind("r1: error"); error != std::string::npos) std::cout << log.substr(error);
+  return log;
+}
+
+TEST_F(Distributed, AKilledRankStopsTheOtherWithALineNamingIt) {
+  stop_rank_one(*dir_ / "killed", SIGKILL, 60, 30);  // its sockets close: at once, not after the timeout
+}
+
+TEST_F(Distributed, AHungRankStopsTheOtherAfterTheTimeout) {
+  stop_rank_one(*dir_ / "hung", SIGSTOP, 4, 4 + 15);  // the collective's timeout, then 3 s of heartbeat watching
 }
 
 TEST_F(Distributed, UsageErrorsNameTheKey) {

@@ -73,6 +73,7 @@ struct TrainingArguments {
   std::optional<std::string> logging_dir;         // TensorBoard event files; unset: output_dir/runs
   std::string ddp_backend = "auto";               // data parallel (r1/distributed.h): auto | gloo | nccl
   double ddp_timeout = 1800;                      // seconds, as transformers' ddp_timeout
+  double ddp_bucket_cap_mb = 25;  // gradient all-reduce buckets (transformers' ddp_bucket_cap_mb; DDP: 25)
 
   void read(const Recipe& recipe);  // reads the keys present; does not reject unknown ones
   void validate() const;            // UsageError naming the key

@@ -16,6 +16,7 @@ packages=(
   libcpp-httplib-dev libcpp-httplib0.11                # server / client, and what its pkg-config file requires:
   libssl-dev libssl3 zlib1g-dev zlib1g libbrotli-dev libbrotli1
   libcld2-dev libcld2-0                                # language identification (r1 data filter)
+  libgloo-dev                                          # Gloo headers for c10d (data parallel), if LibTorch lacks them
   nlohmann-json3-dev libcli11-dev libgtest-dev         # header-only, and GoogleTest's static libraries
   pkgconf pkgconf-bin libpkgconf3                      # pkg-config itself (CMake's FindPkgConfig needs one)
 )

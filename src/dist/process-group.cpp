@@ -210,7 +210,7 @@ class GlooWorld : public World {
   }
 
   [[noreturn]] void fail_collective(const char* what, const std::string& cause) const {
-    fail("rank {}: {} failed ({}): {}", env_.rank, what, first_line(cause), diagnose());
+    fail("{} failed ({}): {}", what, first_line(cause), diagnose());
   }
 
   // Which peers stopped answering: a rank that recorded its failure, or whose heartbeat did not move within a few
@@ -243,7 +243,8 @@ class GlooWorld : public World {
       for (int r = 0; r < size(); ++r)
         if (r != env_.rank && (after[size_t(r)] < 0 || after[size_t(r)] == before[size_t(r)])) silent.push_back(r);
       if (silent.empty()) return "every rank still has a heartbeat (a rank is hung or the network failed)";
-      return fmt::format("rank {} stopped answering (exited or killed; no heartbeat for 3 s)", fmt::join(silent, ", "));
+      return fmt::format("rank {} stopped answering (it exited, was killed or hangs: no heartbeat for 3 s)",
+                         fmt::join(silent, ", "));
     } catch (const std::exception&) {
       return fmt::format("rank 0 stopped answering (its store at {}:{} is unreachable)", env_.master_addr,
                          env_.master_port);

@@ -54,6 +54,8 @@ void visit(Args& a, V& v) {
   v("ddp_backend", a.ddp_backend,
     "data parallel (under torchrun, srun or r1 launch): auto | gloo | nccl (auto: gloo; r1 trains on the CPU)");
   v("ddp_timeout", a.ddp_timeout, "data parallel: seconds a rendezvous or collective may wait for the other ranks");
+  v("ddp_bucket_cap_mb", a.ddp_bucket_cap_mb,
+    "data parallel: MB of gradients per all-reduce bucket (DDP's bucket_cap_mb); buckets start during the backward");
 }
 struct Keys {
   std::vector<std::string> keys;
@@ -140,6 +142,7 @@ void TrainingArguments::validate() const {
   if (ddp_backend != "auto" && ddp_backend != "gloo" && ddp_backend != "nccl")
     fail_usage("ddp_backend must be auto, gloo or nccl, got '{}'", ddp_backend);
   positive("ddp_timeout", ddp_timeout);
+  positive("ddp_bucket_cap_mb", ddp_bucket_cap_mb);
 }
 
 }  // namespace r1::train

@@ -489,6 +489,7 @@ class GrpoObjective : public Objective {
   // Data parallel: the step's token sums, extremes and sequence sums over every rank, so that end_step's metrics
   // (and the adaptive entropy coefficient) are the global step's on every rank.
   void reduce_step_sums() {
+    auto num = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : std::nan(""); };  // null: NaN
     const nlohmann::json mine = {{"sums", token_sums_},
                                  {"min", step_min_},
                                  {"max", step_max_},
@@ -501,15 +502,15 @@ class GrpoObjective : public Objective {
     sequence_sums_[0] = sequence_sums_[1] = entropy_window_[0] = entropy_window_[1] = 0;
     for (const std::string& bytes : dist::world().all_gather(mine.dump())) {
       const nlohmann::json rank = nlohmann::json::parse(bytes);
-      for (const auto& [k, v] : rank["sums"].items()) token_sums_[k] += v.get<double>();
+      for (const auto& [k, v] : rank["sums"].items()) token_sums_[k] += num(v);
       for (const auto& [k, v] : rank["min"].items())
-        step_min_[k] = step_min_.count(k) ? std::min(step_min_[k], v.get<double>()) : v.get<double>();
+        step_min_[k] = step_min_.count(k) ? std::min(step_min_[k], num(v)) : num(v);
       for (const auto& [k, v] : rank["max"].items())
-        step_max_[k] = step_max_.count(k) ? std::max(step_max_[k], v.get<double>()) : v.get<double>();
-      max_logprob_diff_ = std::max(max_logprob_diff_, rank["diff"].get<double>());
+        step_max_[k] = step_max_.count(k) ? std::max(step_max_[k], num(v)) : num(v);
+      max_logprob_diff_ = std::max(max_logprob_diff_, num(rank["diff"]));
       for (int i = 0; i < 2; ++i) {
-        sequence_sums_[i] += rank["sequence"][i].get<double>();
-        entropy_window_[i] += rank["entropy"][i].get<double>();
+        sequence_sums_[i] += num(rank["sequence"][i]);
+        entropy_window_[i] += num(rank["entropy"][i]);
       }
     }
   }

@@ -159,7 +159,11 @@ struct StepOutcome {
   bool finite() const { return std::isfinite(loss) && std::isfinite(grad_norm); }
 };
 
-// Sums the step's loss, tokens and micro-batch metrics over the ranks (one gather; the keys may differ).
+// A number that went through JSON, where NaN and infinities are written as null.
+double json_number(const nlohmann::json& v) { return v.is_number() ? v.get<double>() : std::nan(""); }
+
+// Sums the step's loss, tokens and micro-batch metrics over the ranks (one gather; the keys may differ). A
+// non-finite loss stays non-finite, so every rank skips the step.
 void sum_over_ranks(const dist::World& world, double& loss_sum, StepOutcome& s) {
   nlohmann::json mine = {{"loss_sum", loss_sum}, {"tokens", s.tokens}, {"metrics", s.metrics}};
   loss_sum = 0;
@@ -167,9 +171,9 @@ void sum_over_ranks(const dist::World& world, double& loss_sum, StepOutcome& s) 
   s.metrics.clear();
   for (const std::string& bytes : world.all_gather(mine.dump())) {
     const nlohmann::json rank = nlohmann::json::parse(bytes);
-    loss_sum += rank["loss_sum"].get<double>();
+    loss_sum += json_number(rank["loss_sum"]);
     s.tokens += rank["tokens"].get<int64_t>();
-    for (const auto& [k, v] : rank["metrics"].items()) s.metrics[k] += v.get<double>();
+    for (const auto& [k, v] : rank["metrics"].items()) s.metrics[k] += json_number(v);
   }
 }
 
@@ -180,7 +184,7 @@ std::map<std::string, double> mean_over_ranks(const dist::World& world, const st
   for (const std::string& bytes : world.all_gather(nlohmann::json(mine).dump())) {
     const nlohmann::json rank = nlohmann::json::parse(bytes);
     for (const auto& [k, v] : rank.items()) {
-      sum[k] += v.is_number() ? v.get<double>() : std::nan("");  // NaN is written as null
+      sum[k] += json_number(v);
       ++count[k];
     }
   }
@@ -284,29 +288,33 @@ fs::path open_run_on_ranks(const dist::World& world, const TrainingArguments& ar
 }
 
 // Data parallel: rank 0's trainable weights on every rank (as DDP's constructor), then the gradient buckets.
-std::unique_ptr<dist::GradientSync> start_data_parallel(const dist::World& world, const AdamW& optimizer) {
+std::unique_ptr<dist::GradientSync> start_data_parallel(const dist::World& world, const AdamW& optimizer,
+                                                        double bucket_cap_mb) {
   std::vector<at::Tensor> tensors;
   for (const AdamW::Param& p : optimizer.params()) tensors.push_back(p.tensor);
   std::vector<at::Tensor> data;
   for (const at::Tensor& t : tensors) data.push_back(t.detach());
   world.broadcast(data, 0);
-  auto sync = std::make_unique<dist::GradientSync>(world, tensors);
+  auto sync = std::make_unique<dist::GradientSync>(world, tensors, int64_t(bucket_cap_mb * 1024 * 1024));
   fmt::print("data parallel: {} ranks ({}), {} gradient buckets\n", world.size(), world.backend(), sync->num_buckets());
+  std::fflush(stdout);  // a launcher's log file sees the start at once
   return sync;
 }
 
 // The start-up lines: the objective's description and what is trained for how long.
 void print_plan(const Objective& objective, const AdamW& optimizer, const model::TransformerImpl& model,
-                int64_t extra_parameters, const TrainingArguments& args, const detail::TrainSchedule& schedule) {
+                int64_t extra_parameters, const TrainingArguments& args, const detail::TrainSchedule& schedule,
+                int world_size) {
   const int64_t accumulation = args.gradient_accumulation_steps;
   if (std::string d = objective.describe(schedule.total_steps(), accumulation); !d.empty()) fmt::print("{}", d);
   int64_t trainable = 0;  // what the optimizer updates (LoRA: the adapters only); tied weights once
   for (const AdamW::Param& p : optimizer.params()) trainable += p.tensor.numel();
   const int64_t total = model.num_parameters() + extra_parameters;  // + the objective's own (PPO's value model)
   const std::string of_total = trainable == total ? "" : fmt::format(" of {}", total);
-  fmt::print("training {}{} parameters for {} steps ({} warm-up, {} schedule, {} micro-batches of {} per step{}{})\n",
+  const std::string ranks = world_size > 1 ? fmt::format(" on each of {} ranks", world_size) : "";
+  fmt::print("training {}{} parameters for {} steps ({} warm-up, {} schedule, {} micro-batches of {} per step{}{}{})\n",
              trainable, of_total, schedule.total_steps(), schedule.warmup_steps(), args.lr_scheduler_type, accumulation,
-             args.per_device_train_batch_size, args.bf16 ? ", bf16 autocast" : "",
+             args.per_device_train_batch_size, ranks, args.bf16 ? ", bf16 autocast" : "",
              args.gradient_checkpointing ? ", gradient checkpointing" : "");
 }
 
@@ -345,10 +353,11 @@ TrainResult Trainer::train() {
   const std::vector<Stateful*> parts = {&optimizer, &rng, &state, &objective_};  // what a checkpoint holds
   TrainResult result;
   result.last_checkpoint = open_run_on_ranks(world, args_, *model_, parts, state);
-  std::unique_ptr<dist::GradientSync> sync = world.distributed() ? start_data_parallel(world, optimizer) : nullptr;
+  std::unique_ptr<dist::GradientSync> sync =
+      world.distributed() ? start_data_parallel(world, optimizer, args_.ddp_bucket_cap_mb) : nullptr;
   std::optional<MetricsLog> log;  // rank 0's
   if (world.is_main()) {
-    print_plan(objective_, optimizer, *model_, extra_parameters, args_, schedule);
+    print_plan(objective_, optimizer, *model_, extra_parameters, args_, schedule, world.size());
     log.emplace(args_, state.global_step + 1, schedule.total_steps());
   }
   auto save = [&] {
