@@ -42,10 +42,27 @@ struct Distributed : ::testing::Test {
                              (*dir_ / "data").string());
     ASSERT_EQ(data.status, 0) << data.output;
     test::write_tiny_rl_fixture(dir_->path());
-    std::ofstream sft(*dir_ / "sft.jsonl");
-    for (const nlohmann::json& row : test::read_jsonl(*dir_ / "prompts.jsonl"))
-      sft << nlohmann::json{{"prompt", row["problem"]}, {"completion", " " + row["solution"].get<std::string>()}}.dump()
-          << "\n";
+    std::ofstream sft(*dir_ / "sft.jsonl"), prefs(*dir_ / "prefs.jsonl");
+    for (const nlohmann::json& row : test::read_jsonl(*dir_ / "prompts.jsonl")) {
+      const std::string answer = row["solution"].get<std::string>();
+      sft << nlohmann::json{{"prompt", row["problem"]}, {"completion", " " + answer}}.dump() << "\n";
+      prefs << nlohmann::json{{"prompt", row["problem"]}, {"chosen", " " + answer}, {"rejected", " " + answer + "0"}}
+                   .dump()
+            << "\n";
+    }
+  }
+
+  // Runs `command(out, accumulation)` on 1 rank with accumulation 4 and on 2 ranks with 2, and expects the same
+  // losses, gradient norms and final weights.
+  template <class Command>
+  static void expect_two_ranks_equal_one(const std::string& name, Command command) {
+    auto one = run(command(*dir_ / (name + "-1"), 4), 1);
+    ASSERT_EQ(one.status, 0) << one.output;
+    auto two = run(command(*dir_ / (name + "-2"), 2), 2);
+    ASSERT_EQ(two.status, 0) << two.output;
+    EXPECT_NE(two.output.find("on each of 2 ranks"), std::string::npos) << two.output;
+    expect_same_losses(*dir_ / (name + "-1"), *dir_ / (name + "-2"));
+    expect_same_weights(*dir_ / (name + "-1"), *dir_ / (name + "-2"));
   }
   static void TearDownTestSuite() { delete dir_; }
 
@@ -143,13 +160,49 @@ TEST_F(Distributed, SftOnTwoRanksEqualsOneRank) {
   expect_same_weights(*dir_ / "sft-1", *dir_ / "sft-2");
 }
 
+TEST_F(Distributed, DpoAndRewardModelOnTwoRanksEqualOneRank) {
+  expect_two_ranks_equal_one("dpo", [&](const fs::path& out, int accumulation) {
+    return "dpo --model_name_or_path " + (*dir_ / "model").string() + " --dataset_name " +
+           (*dir_ / "prefs.jsonl").string() + " --chat_template none --output_dir " + out.string() +
+           " --max_steps 3 --per_device_train_batch_size 2 --learning_rate 1e-3 --logging_steps 1 "
+           "--ddp_bucket_cap_mb 0.02 --gradient_accumulation_steps " +
+           std::to_string(accumulation);
+  });
+  expect_two_ranks_equal_one("reward", [&](const fs::path& out, int accumulation) {
+    return "reward --model_name_or_path " + (*dir_ / "model").string() + " --dataset_name " +
+           (*dir_ / "prefs.jsonl").string() + " --chat_template none --output_dir " + out.string() +
+           " --max_steps 3 --per_device_train_batch_size 2 --learning_rate 1e-3 --logging_steps 1 "
+           "--gradient_accumulation_steps " +
+           std::to_string(accumulation);
+  });
+}
+
+TEST_F(Distributed, DistillationOnTwoRanksEqualsOneRank) {
+  // a teacher that differs from the student: the student after a few SFT steps
+  auto teacher = run("sft --model_name_or_path " + (*dir_ / "model").string() + " --dataset_name " +
+                         (*dir_ / "sft.jsonl").string() + " --chat_template none --output_dir " +
+                         (*dir_ / "teacher").string() + " --max_steps 4 --learning_rate 3e-3",
+                     1);
+  ASSERT_EQ(teacher.status, 0) << teacher.output;
+  // lmbda 0.5: on-policy micro-batches sampled by the student with per-sequence seeds, the others from the data
+  expect_two_ranks_equal_one("gkd", [&](const fs::path& out, int accumulation) {
+    return "distill --model_name_or_path " + (*dir_ / "model").string() + " --teacher_model_name_or_path " +
+           (*dir_ / "teacher").string() + " --dataset_name " + (*dir_ / "sft.jsonl").string() +
+           " --chat_template none --output_dir " + out.string() +
+           " --max_steps 3 --per_device_train_batch_size 2 --learning_rate 1e-3 --logging_steps 1 --lmbda 0.5 "
+           "--max_new_tokens 6 --gradient_accumulation_steps " +
+           std::to_string(accumulation);
+  });
+}
+
 TEST_F(Distributed, GrpoOnTwoRanksEqualsOneRank) {
-  // a group of 4 completions is split over the ranks (2 + 2), beta > 0 (reference log-probs by shares), batch
-  // scaling of rewards (the global batch's statistics)
+  // 3 prompts x 4 completions per step: rank 0 samples the first prompt's 4 and 2 of the second's, rank 1 the rest
+  // (each rank's 6 is no multiple of the group: only the global batch must be); beta > 0 (reference log-probs by
+  // shares) and batch scaling of rewards (the global batch's statistics)
   auto grpo = [&](const fs::path& out, int accumulation) {
     return "grpo --model_name_or_path " + (*dir_ / "model").string() + " --dataset_name " +
            (*dir_ / "prompts.jsonl").string() + " --chat_template none --output_dir " + out.string() +
-           " --max_steps 3 --per_device_train_batch_size 2 --num_generations 4 --max_completion_length 12 "
+           " --max_steps 3 --per_device_train_batch_size 3 --num_generations 4 --max_completion_length 12 "
            "--max_prompt_length 32 --learning_rate 1e-3 --beta 0.04 --scale_rewards batch --logging_steps 1 "
            "--reward_funcs '[accuracy, format, tag_count]' --log_completions true --gradient_accumulation_steps " +
            std::to_string(accumulation);

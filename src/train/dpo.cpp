@@ -90,12 +90,7 @@ class DpoObjective : public Objective {
 
   double prepare_step(int64_t micro_batches) override {
     if (o_.precompute_ref_log_probs && !precomputed_) precompute();
-    // data parallel: the global step's pairs are drawn on every rank (the order stays global); this rank's are kept
-    std::vector<std::vector<size_t>> global =
-        order_.next_batches(micro_batches * shard_.world_size, o_.training.per_device_train_batch_size);
-    batches_.clear();
-    for (size_t m = size_t(shard_.rank); m < global.size(); m += size_t(shard_.world_size))
-      batches_.push_back(std::move(global[m]));
+    batches_ = order_.next_batches(micro_batches, o_.training.per_device_train_batch_size, shard_);
     return double(micro_batches * o_.training.per_device_train_batch_size);
   }
   void set_data_shard(const DataShard& shard) override { shard_ = shard; }

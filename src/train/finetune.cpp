@@ -156,10 +156,13 @@ size_t EpochOrder::next() {
   return order_[position_++];
 }
 
-std::vector<std::vector<size_t>> EpochOrder::next_batches(int64_t count, int64_t size) {
-  std::vector<std::vector<size_t>> batches(size_t(std::max<int64_t>(0, count)));
-  for (auto& batch : batches)
+std::vector<std::vector<size_t>> EpochOrder::next_batches(int64_t count, int64_t size, const DataShard& shard) {
+  std::vector<std::vector<size_t>> batches;
+  for (int64_t m = 0; m < count * shard.world_size; ++m) {
+    std::vector<size_t> batch;
     for (int64_t i = 0; i < size; ++i) batch.push_back(next());
+    if (m % shard.world_size == shard.rank) batches.push_back(std::move(batch));
+  }
   return batches;
 }
 

@@ -91,8 +91,10 @@ class EpochOrder {
  public:
   EpochOrder(size_t n, uint64_t seed) : n_(n), seed_(seed) { reshuffle(); }
   size_t next();
-  // `count` micro-batches of `size` indices each, drawn in order (a DPO or reward-model step's pairs).
-  std::vector<std::vector<size_t>> next_batches(int64_t count, int64_t size);
+  // `count` micro-batches of `size` indices each, drawn in order (an SFT, DPO or reward-model step's rows). Data
+  // parallel: the global step's count x world_size micro-batches are drawn (the order stays global) and this rank's
+  // (shard.rank, + world_size, ...) returned.
+  std::vector<std::vector<size_t>> next_batches(int64_t count, int64_t size, const DataShard& shard = {});
   nlohmann::json state() const { return {{"epoch", epoch_}, {"position", position_}}; }
   void load_state(const nlohmann::json& state);
 

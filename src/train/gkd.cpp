@@ -193,7 +193,9 @@ double GkdObjective::prepare_step(int64_t micro_batches) {
     uint64_t seed;
   };
   std::map<GkdSource, std::vector<Wanted>> wanted;
-  for (int64_t m = 0; m < micro_batches; ++m) {
+  // data parallel: every rank draws the global step's micro-batches (order and streams stay global) and keeps its own
+  for (int64_t m = 0; m < micro_batches * shard_.world_size; ++m) {
+    const bool own = m % shard_.world_size == shard_.rank;
     std::mt19937_64 rng = draw_stream(o_.training.seed, draws_++);
     GkdMicroBatch b;
     b.source = unit_interval(rng) < o_.lmbda ? GkdSource::kStudent
@@ -201,10 +203,12 @@ double GkdObjective::prepare_step(int64_t micro_batches) {
                                              : GkdSource::kDataset;
     for (int64_t i = 0; i < batch_; ++i) {
       const size_t example = order_.next();
-      if (b.source != GkdSource::kDataset) wanted[b.source].push_back({batches_.size(), b.sequences.size(), rng()});
+      const uint64_t seed = b.source != GkdSource::kDataset ? rng() : 0;
+      if (!own) continue;
+      if (b.source != GkdSource::kDataset) wanted[b.source].push_back({batches_.size(), b.sequences.size(), seed});
       b.sequences.push_back(start_sequence(train_.examples[example], example, b.source == GkdSource::kDataset));
     }
-    batches_.push_back(std::move(b));
+    if (own) batches_.push_back(std::move(b));
   }
   const auto t0 = Clock::now();
   for (const auto& [source, list] : wanted) {
@@ -260,6 +264,8 @@ MicroBatchLoss GkdObjective::micro_batch(int64_t index) {
 }
 
 std::map<std::string, double> GkdObjective::end_step() { return step_metrics_; }
+
+void GkdObjective::set_data_shard(const DataShard& shard) { shard_ = shard; }
 
 int64_t GkdObjective::steps_per_epoch(int64_t micro_batches) const {
   return std::max<int64_t>(1, int64_t(train_.examples.size()) / (batch_ * micro_batches));

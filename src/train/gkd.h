@@ -75,7 +75,8 @@ class GkdObjective : public Objective {
 
   double prepare_step(int64_t micro_batches) override;
   MicroBatchLoss micro_batch(int64_t index) override;
-  std::map<std::string, double> end_step() override;  // on_policy, seq_kd, completions/mean_length, time/generation
+  std::map<std::string, double> end_step() override;     // on_policy, seq_kd, completions/mean_length, time/generation
+  void set_data_shard(const DataShard& shard) override;  // every rank draws the global step, keeps its micro-batches
   int64_t steps_per_epoch(int64_t micro_batches_per_step) const override;
   nlohmann::json data_state() const override;
   void load_data_state(const nlohmann::json& state) override;
@@ -101,6 +102,7 @@ class GkdObjective : public Objective {
   uint64_t draws_ = 0;  // micro-batches drawn so far (saved)
   std::vector<GkdMicroBatch> batches_;
   std::map<std::string, double> step_metrics_;
+  DataShard shard_;
 };
 
 }  // namespace r1::train::detail

@@ -115,8 +115,11 @@ class RewardObjective : public Objective {
         std::min<int64_t>(requested_batch_, std::max<size_t>(1, train_.chosen.size()));
   }
 
+  // data parallel: every rank draws the global step's pairs (the order stays global) and keeps its own
+  void set_data_shard(const DataShard& shard) override { shard_ = shard; }
+
   double prepare_step(int64_t micro_batches) override {
-    batches_ = order_.next_batches(micro_batches, o_.training.per_device_train_batch_size);
+    batches_ = order_.next_batches(micro_batches, o_.training.per_device_train_batch_size, shard_);
     return double(micro_batches * o_.training.per_device_train_batch_size);
   }
 
@@ -180,6 +183,7 @@ class RewardObjective : public Objective {
   RewardOptions o_;
   int64_t requested_batch_ = 0;
   std::vector<std::vector<size_t>> batches_;
+  DataShard shard_;
 };
 
 template <class O, class V>

@@ -76,15 +76,11 @@ class SftObjective : public Objective {
   double prepare_step(int64_t micro_batches) override {
     batches_.clear();
     int64_t targets = 0;
-    for (int64_t m = 0; m < micro_batches * shard_.world_size; ++m) {
-      if (m % shard_.world_size != shard_.rank) {  // another rank's micro-batch
-        for (int64_t i = 0; i < batch_; ++i) order_.next();
-        continue;
-      }
+    for (const std::vector<size_t>& drawn : order_.next_batches(micro_batches, batch_, shard_)) {
       std::vector<std::vector<detail::Segment>> rows;
-      for (int64_t i = 0; i < batch_; ++i) {
+      for (size_t index : drawn) {
         std::vector<detail::Segment> row;
-        for (size_t e : train_.rows[order_.next()]) row.push_back(segment(train_.examples[e]));
+        for (size_t e : train_.rows[index]) row.push_back(segment(train_.examples[e]));
         if (padding_free_ && !rows.empty())
           rows[0].insert(rows[0].end(), row.begin(), row.end());
         else
