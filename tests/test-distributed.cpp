@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -127,6 +128,28 @@ TEST_F(Distributed, PretrainOnTwoRanksEqualsOneRankWithTheSameGlobalBatch) {
   // the epoch counts the global batch
   EXPECT_EQ(test::read_jsonl(*dir_ / "pt-1/metrics.jsonl").back()["epoch"],
             test::read_jsonl(*dir_ / "pt-2/metrics.jsonl").back()["epoch"]);
+}
+
+// Two "machines" on loopback: two `r1 launch --nnodes 2 --node-rank I --nproc-per-node 1` started side by side,
+// as a multi-node job runs the same command on each node; the run equals one process's.
+TEST_F(Distributed, TwoNodesOfOneRankEachEqualOneRank) {
+  auto one = run(pretrain(*dir_ / "nodes-1", 4), 1);
+  ASSERT_EQ(one.status, 0) << one.output;
+  const std::string port = std::to_string(next_port());
+  auto node = [&](int rank) {
+    return std::string(R1_CLI) + " launch --nnodes 2 --node-rank " + std::to_string(rank) +
+           " --nproc-per-node 1 --master-addr 127.0.0.1 --master-port " + port + " -- " +
+           pretrain(*dir_ / "nodes-2", 2);
+  };
+  const std::string log1 = (*dir_ / "node1.log").string();
+  const int status =
+      std::system(("(" + node(1) + " > " + log1 + " 2>&1 &) ; " + node(0) + " > /dev/null 2>&1").c_str());
+  ASSERT_EQ(status, 0) << test::read_bytes(log1);
+  // the second node's launcher may still be on its way out
+  for (int i = 0; i < 100 && !fs::exists(*dir_ / "nodes-2/model.safetensors"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  expect_same_losses(*dir_ / "nodes-1", *dir_ / "nodes-2");
+  expect_same_weights(*dir_ / "nodes-1", *dir_ / "nodes-2");
 }
 
 TEST_F(Distributed, TwoRankCheckpointResumesOnOneRank) {
