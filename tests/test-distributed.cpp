@@ -313,6 +313,13 @@ TEST_F(Distributed, UsageErrorsNameTheKey) {
                            pretrain(*dir_ / "nccl", 1) + " --ddp_backend nccl");
   EXPECT_NE(nccl.status, 0);
   EXPECT_NE(nccl.output.find("ddp_backend nccl"), std::string::npos) << nccl.output;
+  // r1 pipeline's generation and evaluation stages would run once per rank: it refuses more than one
+  test::write_bytes(*dir_ / "pipeline.yaml", "output_dir: " + (*dir_ / "pipeline").string() +
+                                                 "\nstages:\n  - {name: base, run: sft, with: {max_steps: 1}}\n");
+  auto pipeline = test::run_r1("launch --nproc-per-node 2 --master-port " + std::to_string(next_port()) +
+                               " -- pipeline " + (*dir_ / "pipeline.yaml").string());
+  EXPECT_EQ(pipeline.status, 2) << pipeline.output;
+  EXPECT_NE(pipeline.output.find("not on 2 ranks"), std::string::npos) << pipeline.output;
   auto timeout = test::run_r1(pretrain(*dir_ / "timeout", 1) + " --ddp_timeout 0");
   EXPECT_EQ(timeout.status, 2);
   EXPECT_NE(timeout.output.find("ddp_timeout"), std::string::npos) << timeout.output;

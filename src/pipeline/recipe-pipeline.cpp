@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "r1/distributed.h"
 #include "r1/error.h"
 #include "r1/eval.h"
 #include "r1/io.h"
@@ -226,6 +227,12 @@ Json PipelineSummary::to_json() const {
 }
 
 PipelineSummary run_pipeline(const PipelineRecipe& r, const StageRunner& runner) {
+  // Its generation, filtering and evaluation stages would run once per rank, writing the same files.
+  if (const int ranks = dist::read_launch_env().world_size; ranks > 1)
+    fail_usage(
+        "r1 pipeline runs its stages in one process, not on {} ranks: launch the training stages (r1 pretrain, sft, "
+        "dpo, grpo, ...) with r1 launch or torchrun one by one",
+        ranks);
   PipelineSummary summary;
   for (const PipelineStage& s : r.stages) summary.stages.push_back({s.name, s.run, "not run", 0, {}, Json::object()});
   fs::create_directories(r.output_dir / ".pipeline");
