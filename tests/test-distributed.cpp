@@ -190,19 +190,13 @@ TEST_F(Distributed, TwoRankCheckpointResumesOnOneRank) {
 }
 
 TEST_F(Distributed, SftOnTwoRanksEqualsOneRank) {
-  auto sft = [&](const fs::path& out, int accumulation) {
+  expect_two_ranks_equal_one("sft", [&](const fs::path& out, int accumulation) {
     return "sft --model_name_or_path " + (*dir_ / "model").string() + " --dataset_name " +
            (*dir_ / "sft.jsonl").string() + " --chat_template none --output_dir " + out.string() +
            " --max_steps 4 --per_device_train_batch_size 3 --learning_rate 1e-3 --logging_steps 1 "
            "--ddp_bucket_cap_mb 0.02 --gradient_accumulation_steps " +
            std::to_string(accumulation);
-  };
-  auto one = run(sft(*dir_ / "sft-1", 4), 1);
-  ASSERT_EQ(one.status, 0) << one.output;
-  auto two = run(sft(*dir_ / "sft-2", 2), 2);
-  ASSERT_EQ(two.status, 0) << two.output;
-  expect_same_losses(*dir_ / "sft-1", *dir_ / "sft-2");
-  expect_same_weights(*dir_ / "sft-1", *dir_ / "sft-2");
+  });
 }
 
 TEST_F(Distributed, DpoAndRewardModelOnTwoRanksEqualOneRank) {
@@ -241,11 +235,11 @@ TEST_F(Distributed, DistillationOnTwoRanksEqualsOneRank) {
 }
 
 TEST_F(Distributed, GrpoOnTwoRanksEqualsOneRank) {
-  // DAPO's soft overlong punishment: a random model's completions differ in length, so the advantages are not zero.
+  // DAPO's soft overlong punishment: the SFT'd policy's completions differ in length, so the advantages are not zero.
   // 3 prompts x 4 completions per step: rank 0 samples the first prompt's 4 and 2 of the second's, rank 1 the rest
   // (each rank's 6 is no multiple of the group: only the global batch must be); beta > 0 (reference log-probs by
   // shares) and batch scaling of rewards (the global batch's statistics)
-  auto grpo = [&](const fs::path& out, int accumulation) {
+  expect_two_ranks_equal_one("grpo", [&](const fs::path& out, int accumulation) {
     return "grpo --model_name_or_path " + policy() + " --dataset_name " + (*dir_ / "prompts.jsonl").string() +
            " --chat_template none --output_dir " + out.string() +
            " --max_steps 3 --per_device_train_batch_size 3 --num_generations 4 --max_completion_length 12 "
@@ -253,13 +247,7 @@ TEST_F(Distributed, GrpoOnTwoRanksEqualsOneRank) {
            "--reward_funcs '[soft_overlong_punishment, accuracy]' --reward_kwargs '{soft_overlong_punishment: "
            "{max_completion_len: 12, soft_punish_cache: 10}}' --log_completions true --gradient_accumulation_steps " +
            std::to_string(accumulation);
-  };
-  auto one = run(grpo(*dir_ / "grpo-1", 4), 1);
-  ASSERT_EQ(one.status, 0) << one.output;
-  auto two = run(grpo(*dir_ / "grpo-2", 2), 2);
-  ASSERT_EQ(two.status, 0) << two.output;
-  expect_same_losses(*dir_ / "grpo-1", *dir_ / "grpo-2");
-  expect_same_weights(*dir_ / "grpo-1", *dir_ / "grpo-2");
+  });
   const auto a = test::read_jsonl(*dir_ / "grpo-1/metrics.jsonl"), b = test::read_jsonl(*dir_ / "grpo-2/metrics.jsonl");
   for (size_t i = 0; i < a.size(); ++i)
     for (const char* key : {"reward", "reward_std", "completions/mean_length", "completions/max_length", "kl"})
