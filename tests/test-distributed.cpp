@@ -351,6 +351,11 @@ TEST_F(Distributed, UsageErrorsNameTheKey) {
   auto timeout = test::run_r1(pretrain(*dir_ / "timeout", 1) + " --ddp_timeout 0");
   EXPECT_EQ(timeout.status, 2);
   EXPECT_NE(timeout.output.find("ddp_timeout"), std::string::npos) << timeout.output;
+  // torch.distributed's spellings are aliases
+  auto alias = test::run_r1(pretrain(*dir_ / "alias", 1) + " --dist-backend gloo --dist-timeout 30 --dump-config");
+  EXPECT_EQ(alias.status, 0) << alias.output;
+  EXPECT_NE(alias.output.find("ddp_timeout: 30"), std::string::npos) << alias.output;
+  EXPECT_NE(alias.output.find("ddp_backend: gloo"), std::string::npos) << alias.output;
 }
 
 }  // namespace

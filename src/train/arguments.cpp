@@ -53,7 +53,9 @@ void visit(Args& a, V& v) {
     "where report_to: tensorboard writes (default output_dir/runs); view with tensorboard --logdir <it>");
   v("ddp_backend", a.ddp_backend,
     "data parallel (under torchrun, srun or r1 launch): auto | gloo | nccl (auto: gloo; r1 trains on the CPU)");
-  v("ddp_timeout", a.ddp_timeout, "data parallel: seconds a rendezvous or collective may wait for the other ranks");
+  v("ddp_timeout", a.ddp_timeout,
+    "data parallel: seconds a rendezvous or collective may wait for the other ranks (alias --dist-timeout; "
+    "--dist-backend for ddp_backend)");
   v("ddp_bucket_cap_mb", a.ddp_bucket_cap_mb,
     "data parallel: MB of gradients per all-reduce bucket (DDP's bucket_cap_mb); buckets start during the backward");
 }
@@ -70,6 +72,9 @@ void TrainingArguments::read(const Recipe& recipe) {
   RecipeReader reader{recipe, {}};
   visit(*this, reader);
   if (recipe.find("evaluation_strategy")) recipe.read("evaluation_strategy", eval_strategy);
+  // torch.distributed's spellings (--dist-backend, --dist-timeout) of transformers' ddp_backend and ddp_timeout
+  if (recipe.find("dist_backend")) recipe.read("dist_backend", ddp_backend);
+  if (recipe.find("dist_timeout")) recipe.read("dist_timeout", ddp_timeout);
   // r1: giving eval_steps asks for evaluation (transformers would also need eval_strategy: steps)
   if (recipe.find("eval_steps") && !recipe.find("eval_strategy") && !recipe.find("evaluation_strategy"))
     eval_strategy = "steps";
@@ -87,6 +92,8 @@ std::vector<std::string> TrainingArguments::keys() {
   Keys k;
   visit(a, k);
   k.keys.emplace_back(std::string_view("evaluation_strategy"));  // transformers' older name of eval_strategy
+  k.keys.emplace_back(std::string_view("dist_backend"));         // aliases of ddp_backend and ddp_timeout
+  k.keys.emplace_back(std::string_view("dist_timeout"));
   return k.keys;
 }
 
