@@ -276,6 +276,20 @@ TEST_F(Distributed, GrpoWithSeveralStepsPerGenerationOnTwoRanksEqualsOneRank) {
   });
 }
 
+TEST_F(Distributed, PpoOnTwoRanksEqualsOneRank) {
+  // each rank samples and scores half of the rollout's prompts; GAE and the whitening see the whole rollout; the value
+  // model (extra parameters) is all-reduced with the policy
+  expect_two_ranks_equal_one("ppo", [&](const fs::path& out, int accumulation) {
+    return "ppo --model_name_or_path " + policy() + " --dataset_name " + (*dir_ / "prompts.jsonl").string() +
+           " --chat_template none --output_dir " + out.string() +
+           " --max_steps 4 --per_device_train_batch_size 2 --num_mini_batches 2 --num_ppo_epochs 1 "
+           "--response_length 10 --max_prompt_length 32 --learning_rate 1e-3 --kl_coef 0.05 --logging_steps 1 "
+           "--reward_funcs '[soft_overlong_punishment]' --reward_kwargs '{soft_overlong_punishment: "
+           "{max_completion_len: 10, soft_punish_cache: 8}}' --ddp_bucket_cap_mb 0.05 --gradient_accumulation_steps " +
+           std::to_string(accumulation);
+  });
+}
+
 // torchrun's contract by hand: two processes with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and
 // MASTER_PORT. Mid-run rank 1 gets `signal` (SIGKILL: it dies; SIGSTOP: it hangs). Rank 0 must exit 1 within
 // `limit` seconds with a line naming rank 1, and write no model. Returns rank 0's output.

@@ -430,7 +430,8 @@ struct PpoOptions {
   void validate() const;
   nlohmann::ordered_json to_json() const;
   static std::vector<std::pair<std::string, std::string>> help();
-  // Prompts per rollout (TRL's local_batch_size) and optimizer steps per rollout.
+  // Prompts per rollout over every rank (TRL's batch_size: local_batch_size x the ranks of a data-parallel launch)
+  // and optimizer steps per rollout.
   int64_t rollout_size() const;
   int64_t steps_per_rollout() const { return num_ppo_epochs * num_mini_batches; }
   // The reward entries: reward_funcs, or [reward_model_path].

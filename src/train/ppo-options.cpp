@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "r1/distributed.h"
 #include "r1/error.h"
 #include "r1/recipe.h"
 #include "r1/train.h"
@@ -78,7 +79,8 @@ PpoOptions PpoOptions::from_recipe(const Recipe& recipe) {
 }
 
 int64_t PpoOptions::rollout_size() const {
-  return training.per_device_train_batch_size * training.gradient_accumulation_steps * num_mini_batches;
+  return training.per_device_train_batch_size * training.gradient_accumulation_steps * num_mini_batches *
+         dist::read_launch_env().world_size;
 }
 
 std::vector<std::string> PpoOptions::rewards() const {

@@ -12,6 +12,9 @@
 //   3. The learning-rate schedule advances per optimizer step (max_steps counts them), not per rollout.
 //   4. Metrics are logged per optimizer step: the rollout's (objective/*, rewards, lengths, timings) on the step
 //      that generated it, the losses and ratios as means over the step's micro-batches.
+// Data parallel (set_data_shard): the rollout counts every rank's prompts; each rank samples and scores its share,
+// the shares are gathered (GRPO's gather, train/grpo-rollouts.h), and every rank shapes the whole rollout (the
+// reference and value forwards over all of it: simple, not yet by shares) and trains its global micro-batches.
 // Checkpointed state: the prompt order, the position within the rollout and, mid-rollout, the rollout itself in
 // trainer_state.json's "data_state"; the value model as value_model.safetensors.
 #include <ATen/ATen.h>
@@ -24,6 +27,7 @@
 #include <cmath>
 #include <random>
 
+#include "r1/distributed.h"
 #include "r1/engine.h"
 #include "r1/error.h"
 #include "r1/io.h"
@@ -36,6 +40,7 @@
 #include "train/checkpoint.h"
 #include "train/finetune.h"
 #include "train/grpo-data.h"
+#include "train/grpo-rollouts.h"
 #include "train/ppo-math.h"
 #include "train/reward-funcs.h"
 #include "train/rollout.h"
@@ -129,6 +134,13 @@ class PpoObjective : public Objective {
     return params;
   }
 
+  // The mini-batches count every rank's micro-batches; rank 0 alone logs completions.
+  void set_data_shard(const DataShard& shard) override {
+    shard_ = shard;
+    mini_batch_size_ *= shard.world_size;
+    if (shard.rank != 0) completions_log_.clear();
+  }
+
   double prepare_step(int64_t micro_batches) override {
     step_metrics_.clear();
     sums_.clear();
@@ -147,7 +159,8 @@ class PpoObjective : public Objective {
   MicroBatchLoss micro_batch(int64_t index) override {
     rl::TokenRows prompts, completions;
     std::vector<const std::vector<float>*> old, old_values, advantages, returns;
-    for (int64_t i = index * batch_; i < (index + 1) * batch_; ++i) {
+    const int64_t first = (index * shard_.world_size + shard_.rank) * batch_;  // global micro-batch index * W + rank
+    for (int64_t i = first; i < first + batch_; ++i) {
       const PpoRollout& r = rollouts_[mini_batch_[size_t(i)]];
       prompts.push_back(&data_.prompt_ids(r.row));
       completions.push_back(&r.completion);
@@ -254,10 +267,11 @@ class PpoObjective : public Objective {
     const auto t0 = Clock::now();
     std::vector<size_t> rows;
     std::vector<engine::Request> requests;
-    for (int64_t p = 0; p < rollout_size_; ++p) {
-      rows.push_back(prompts_.next());
+    for (int64_t p = 0; p < rollout_size_; ++p) rows.push_back(prompts_.next());
+    const auto [begin, end] = rl::share_of(rows.size(), shard_.rank, shard_.world_size);  // this rank's prompts
+    for (size_t p = begin; p < end; ++p) {
       engine::Request r;
-      r.prompt = data_.prompt_ids(rows.back());
+      r.prompt = data_.prompt_ids(rows[p]);
       r.params.temperature = o_.temperature;  // TRL's PPO samples with temperature only (top_k 0, top_p 1)
       r.params.max_new_tokens = o_.response_length;
       r.params.logprob_temperature = o_.temperature;
@@ -266,37 +280,52 @@ class PpoObjective : public Objective {
     }
     std::vector<engine::Result> results = engine_->generate(requests);
     ++generation_;
-    const double sampling = seconds_since(t0);
+    const double sampling_here = seconds_since(t0);
 
     const auto t1 = Clock::now();
-    rollouts_.clear();
-    std::vector<std::string> texts;
+    rl::Generated mine;  // this rank's share, scored
     std::vector<nlohmann::json> prompts, examples;
-    int64_t generated = 0, eos = 0;
-    for (size_t p = 0; p < rows.size(); ++p) {
-      const engine::Sample& s = results[p].samples.at(0);
-      PpoRollout r;
-      r.row = rows[p];
+    for (size_t q = 0; q < results.size(); ++q) {
+      const engine::Sample& s = results[q].samples.at(0);
+      const size_t row = rows[begin + q];
+      rl::Rollout r;
+      r.row = row;
       r.completion = s.tokens;
       r.old_logp = s.raw_logprobs;
       r.truncated = s.finish_reason == engine::FinishReason::kLength;
-      eos += r.truncated ? 0 : 1;
-      generated += int64_t(s.tokens.size());
-      texts.push_back(tok_.decode(s.tokens, /*skip_special_tokens=*/true));
-      prompts.push_back(data_.prompt(rows[p]));
-      examples.push_back(data_.row(rows[p]));
+      mine.generated += int64_t(s.tokens.size());
+      mine.texts.push_back(tok_.decode(s.tokens, /*skip_special_tokens=*/true));
+      prompts.push_back(data_.prompt(row));
+      examples.push_back(data_.row(row));
       examples.back()["completion_length"] = int64_t(s.tokens.size());
+      mine.rollouts.push_back(std::move(r));
+    }
+    for (const RewardFunc& fn : rewards_) mine.per_reward.push_back(fn(prompts, mine.texts, examples));
+    mine.sampling = sampling_here;
+    mine.scoring = seconds_since(t1);
+    rl::Generated all = shard_.world_size > 1 ? rl::gather_generated(dist::world(), std::move(mine)) : std::move(mine);
+    const double sampling = all.sampling;
+    const int64_t generated = all.generated;
+    const std::vector<std::string>& texts = all.texts;
+    const std::vector<std::vector<rewards::Score>>& per_reward = all.per_reward;
+    rollouts_.clear();
+    int64_t eos = 0;
+    for (rl::Rollout& g : all.rollouts) {
+      PpoRollout r;
+      r.row = g.row;
+      r.completion = std::move(g.completion);
+      r.old_logp = std::move(g.old_logp);
+      r.truncated = g.truncated;
+      eos += r.truncated ? 0 : 1;
       rollouts_.push_back(std::move(r));
     }
-    std::vector<std::vector<rewards::Score>> per_reward;
-    for (const RewardFunc& fn : rewards_) per_reward.push_back(fn(prompts, texts, examples));
     std::vector<rewards::Score> combined = rewards::combine_rewards(per_reward, o_.reward_weights);
     std::vector<double> total, scores;
     for (size_t i = 0; i < combined.size(); ++i) {
       total.push_back(combined[i].value_or(0.0));  // TRL's nansum of all-NaN is 0
       scores.push_back(total.back() - (o_.missing_eos_penalty && rollouts_[i].truncated ? *o_.missing_eos_penalty : 0));
     }
-    const double scoring = seconds_since(t1);
+    const double scoring = std::max(all.scoring, seconds_since(t1));
     learning_start_ = Clock::now();
     shape_and_estimate(scores);
 
@@ -411,6 +440,7 @@ class PpoObjective : public Objective {
   std::map<std::string, double> step_metrics_, sums_;
   int64_t micro_batches_ = 0;
   Clock::time_point learning_start_;
+  DataShard shard_;  // data parallel: this rank's place
 };
 
 // The value model: value_model_path, else reward_model_path, else the policy; a causal LM's trunk gets a fresh
