@@ -172,7 +172,8 @@ class Objective : public Stateful {
   // so accumulation and data parallelism equal one big batch. Every micro_batch's loss_sum is divided by that sum.
   virtual double prepare_step(int64_t micro_batches) = 0;
   // Called once before the first step when the run has more than one rank. The default refuses: an objective
-  // trains data-parallel only once it shards its data (pretrain, SFT, DPO and GRPO do).
+  // trains data-parallel only once it shards its data (every r1 trainer does: pretrain, SFT, DPO, reward, GKD, GRPO,
+  // PPO).
   virtual void set_data_shard(const DataShard& shard);
   virtual MicroBatchLoss micro_batch(int64_t index) = 0;
   // Optimizer steps in one epoch of the data, when known (for num_train_epochs); 0 if not.
